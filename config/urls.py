@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core import views as core_views
+
+api_v1 = [
+    path("", include("core.api.urls")),
+    path("", include("registry.api.urls")),
+    path("audit/", include("core.api.audit_urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("login/", core_views.LoginView.as_view(), name="login"),
+    path("logout/", core_views.logout_view, name="logout"),
+    path("account/tokens/", core_views.tokens, name="tokens"),
+    path("account/tokens/<int:pk>/revoke/", core_views.token_revoke, name="token-revoke"),
+    path("audit/", include("core.audit_urls")),
+    path("models/", include("registry.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+]

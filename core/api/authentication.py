@@ -1,0 +1,54 @@
+"""REST API authentication with personal API tokens: ``Authorization: Token assay_…``."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from core.models import ApiToken
+
+# Writing last_used_at on every call would make each read a write; once a minute is plenty.
+LAST_USED_RESOLUTION_S = 60
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Token"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].decode(errors="replace") not in (self.keyword, "Bearer"):
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Malformed Authorization header; send 'Authorization: Token <your token>'."
+            )
+        token = header[1].decode(errors="replace")
+        parts = token.split("_")
+        if len(parts) < 3 or parts[0] != "assay":
+            raise exceptions.AuthenticationFailed("Invalid API token.")
+        row = ApiToken.objects.select_related("user").filter(prefix=parts[1]).first()
+        if row is None or not hmac.compare_digest(row.digest, ApiToken.digest_of(token)):
+            raise exceptions.AuthenticationFailed("Invalid API token.")
+        if not row.is_usable:
+            raise exceptions.AuthenticationFailed(
+                f"This API token is {row.status}; create a new one under Account > API tokens."
+            )
+        now = timezone.now()
+        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > LAST_USED_RESOLUTION_S:
+            ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
+        return row.user, row
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "core.api.authentication.ApiTokenAuthentication"
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "Personal API token: `Token assay_...`"}

@@ -1,0 +1,59 @@
+"""One error shape for the whole API.
+
+Every error answers ``{"detail": "<what is wrong and how to fix it>", "code": "<code>",
+"fields": {"<field>": ["<message>", ...]}}``; ``fields`` is empty when no single field is to blame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.errors import DomainError
+
+
+def _flatten(data: Any) -> list[str]:
+    if isinstance(data, dict):
+        return [f"{k}: {m}" for k, v in data.items() for m in _flatten(v)]
+    if isinstance(data, list):
+        return [m for item in data for m in _flatten(item)]
+    return [str(data)]
+
+
+def error_body(detail: str, code: str, fields: dict[str, list[str]] | None = None) -> dict:
+    return {"detail": detail, "code": code, "fields": fields or {}}
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.message, exc.code, exc.fields), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found: it does not exist or you may not see it.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        data = exc.detail
+        if isinstance(data, dict):
+            fields = {k: _flatten(v) for k, v in data.items()}
+            general = fields.pop("non_field_errors", [])
+            summary = "; ".join(general) or "Some fields are invalid: " + ", ".join(fields) + "."
+        else:
+            fields, summary = {}, "; ".join(_flatten(data))
+        response.data = error_body(summary, "invalid", fields)
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        code = getattr(exc, "default_code", "error")
+        if isinstance(detail, dict | list):
+            detail = "; ".join(_flatten(detail))
+        response.data = error_body(str(detail), code)
+    if response.status_code == status.HTTP_400_BAD_REQUEST and isinstance(exc, exceptions.ParseError):
+        response.data["detail"] = f"{exc.detail} Send a valid JSON body with Content-Type: application/json."
+    return response

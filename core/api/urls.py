@@ -1,0 +1,11 @@
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from core.api import views
+
+router = DefaultRouter()
+router.register("teams", views.TeamViewSet, basename="team")
+router.register("users", views.UserViewSet, basename="user")
+router.register("tokens", views.ApiTokenViewSet, basename="token")
+
+urlpatterns = [path("me/", views.MeView.as_view(), name="api-me"), *router.urls]

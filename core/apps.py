@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = "Assay core"
+
+    def ready(self) -> None:
+        from core import db_roles
+
+        db_roles.connect_signal()

@@ -1,0 +1,221 @@
+"""Writes to accounts: users, teams, roles and API tokens.
+
+Every write in Assay goes through a service function like these, whatever the front door (page,
+API, admin, management command): it checks permission, changes rows in one transaction and
+records exactly one audit event per change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from core import audit, permissions
+from core.errors import Conflict, PermissionRefused, ValidationFailed
+from core.models import ApiToken, Role, RoleGrant, Team, User
+
+SYSTEM = None  # actor for writes made by Assay itself (demo loading, scheduled tasks)
+
+
+def _require_account_manager(actor: Any) -> None:
+    if actor is not SYSTEM and not permissions.can_manage_accounts(actor):
+        raise PermissionRefused("Only administrators can manage users, teams and roles.")
+
+
+def _check_role(role: str) -> None:
+    if role not in Role.values:
+        raise ValidationFailed(
+            f"Unknown role {role!r}; choose one of: {', '.join(Role.values)}.", field="roles"
+        )
+
+
+def team_create(*, actor: Any, name: str, slug: str = "", description: str = "") -> Team:
+    """Create a team."""
+    _require_account_manager(actor)
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("A team needs a name.", field="name")
+    slug = slugify(slug or name)
+    if Team.objects.filter(slug=slug).exists() or Team.objects.filter(name=name).exists():
+        raise Conflict(f"A team named {name!r} (slug {slug!r}) already exists; pick another name.",
+                       field="name")
+    with transaction.atomic():
+        team = Team.objects.create(name=name, slug=slug, description=description)
+        audit.record(action="team.create", actor=actor, obj=team,
+                     payload={"name": name, "slug": slug})
+    return team
+
+
+def user_create(
+    *,
+    actor: Any,
+    username: str,
+    password: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    roles: Iterable[str] = (),
+    teams: Iterable[Team] = (),
+    check_password: bool = True,
+) -> User:
+    """Create a user with roles and team memberships, as one audited change."""
+    _require_account_manager(actor)
+    roles, teams = sorted(set(roles)), list(teams)
+    for role in roles:
+        _check_role(role)
+    if not username.strip():
+        raise ValidationFailed("A user needs a username.", field="username")
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict(f"The username {username!r} is taken; choose another.", field="username")
+    user = User(username=username, email=email, first_name=first_name, last_name=last_name)
+    if check_password:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationFailed(" ".join(exc.messages), field="password") from exc
+    user.set_password(password)
+    with transaction.atomic():
+        user.save()
+        RoleGrant.objects.bulk_create([RoleGrant(user=user, role=r) for r in roles])
+        user.teams.set(teams)
+        audit.record(action="user.create", actor=actor, obj=user, payload={
+            "username": username, "email": email, "roles": roles,
+            "teams": sorted(t.slug for t in teams),
+        })
+    return user
+
+
+def role_grant(*, actor: Any, user: User, role: str) -> None:
+    _require_account_manager(actor)
+    _check_role(role)
+    with transaction.atomic():
+        _, created = RoleGrant.objects.get_or_create(user=user, role=role)
+        if created:
+            audit.record(action="user.role_grant", actor=actor, obj=user, payload={"role": role})
+    user.__dict__.pop("roles", None)
+
+
+def role_revoke(*, actor: Any, user: User, role: str) -> None:
+    _require_account_manager(actor)
+    _check_role(role)
+    with transaction.atomic():
+        deleted, _ = RoleGrant.objects.filter(user=user, role=role).delete()
+        if deleted:
+            audit.record(action="user.role_revoke", actor=actor, obj=user, payload={"role": role})
+    user.__dict__.pop("roles", None)
+
+
+def team_add_member(*, actor: Any, team: Team, user: User) -> None:
+    _require_account_manager(actor)
+    with transaction.atomic():
+        if not team.members.filter(pk=user.pk).exists():
+            team.members.add(user)
+            audit.record(action="team.add_member", actor=actor, obj=team,
+                         payload={"user_id": user.pk, "username": user.username})
+    user.__dict__.pop("team_ids", None)
+
+
+def team_remove_member(*, actor: Any, team: Team, user: User) -> None:
+    _require_account_manager(actor)
+    with transaction.atomic():
+        if team.members.filter(pk=user.pk).exists():
+            team.members.remove(user)
+            audit.record(action="team.remove_member", actor=actor, obj=team,
+                         payload={"user_id": user.pk, "username": user.username})
+    user.__dict__.pop("team_ids", None)
+
+
+def user_deactivate(*, actor: Any, user: User, reason: str = "") -> None:
+    """Deactivate an account: its sessions end and its API tokens are revoked at once."""
+    _require_account_manager(actor)
+    if actor is not SYSTEM and actor.pk == user.pk:
+        raise Conflict("You cannot deactivate your own account; ask another administrator.")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if not user.is_active:
+            return
+        now = timezone.now()
+        user.is_active = False
+        user.session_epoch += 1
+        user.save(update_fields=["is_active", "session_epoch"])
+        revoked = user.api_tokens.filter(revoked_at__isnull=True).update(revoked_at=now)
+        audit.record(action="user.deactivate", actor=actor, obj=user,
+                     payload={"reason": reason, "tokens_revoked": revoked})
+
+
+def user_reactivate(*, actor: Any, user: User) -> None:
+    _require_account_manager(actor)
+    with transaction.atomic():
+        updated = User.objects.filter(pk=user.pk, is_active=False).update(is_active=True)
+        if updated:
+            audit.record(action="user.reactivate", actor=actor, obj=user)
+
+
+def token_create(*, actor: User, name: str, expires_in_days: int) -> tuple[ApiToken, str]:
+    """Create a personal API token for ``actor``. Returns the row and the token, shown once."""
+    name = (name or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not name:
+        errors["name"] = ["Give the token a name that says where it is used, e.g. 'CI pipeline'."]
+    elif len(name) > 100:
+        errors["name"] = ["Token names are at most 100 characters."]
+    limit = settings.API_TOKEN_MAX_DAYS
+    if not isinstance(expires_in_days, int) or not 1 <= expires_in_days <= limit:
+        errors["expires_in_days"] = [f"Choose an expiry between 1 and {limit} days."]
+    if errors:
+        raise ValidationFailed("The token could not be created.", fields=errors)
+    if actor.api_tokens.usable().filter(name=name).exists():
+        raise Conflict(f"You already have an active token named {name!r}; revoke it or pick "
+                       "another name.", field="name")
+    prefix = secrets.token_hex(6)
+    plaintext = f"assay_{prefix}_{secrets.token_urlsafe(32)}"
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=actor, name=name, prefix=prefix, digest=ApiToken.digest_of(plaintext),
+            expires_at=timezone.now() + dt.timedelta(days=expires_in_days),
+        )
+        audit.record(action="token.create", actor=actor, obj=token, payload={
+            "name": name, "prefix": prefix, "expires_at": token.expires_at,
+        })
+    return token, plaintext
+
+
+def token_revoke(*, actor: User, token: ApiToken) -> None:
+    """Revoke a token: its owner may revoke their own; administrators anyone's."""
+    if token.user_id != actor.pk and not permissions.can_manage_accounts(actor):
+        raise PermissionRefused("You can only revoke your own API tokens.")
+    with transaction.atomic():
+        updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if updated:
+            audit.record(action="token.revoke", actor=actor, obj=token,
+                         payload={"name": token.name, "prefix": token.prefix})
+
+
+def login_succeeded(*, user: User, client_ip: str) -> None:
+    audit.atomic_record(action="auth.login", actor=user, obj=user, payload={"ip": client_ip})
+
+
+def logout_recorded(*, user: User) -> None:
+    audit.atomic_record(action="auth.logout", actor=user, obj=user)
+
+
+def ensure_user(**kwargs: Any) -> User:
+    """Create the user unless one with that username exists (idempotent demo loading)."""
+    existing = User.objects.filter(username=kwargs["username"]).first()
+    if existing:
+        return existing
+    try:
+        return user_create(actor=SYSTEM, check_password=False, **kwargs)
+    except IntegrityError:  # a concurrent loader won
+        return User.objects.get(username=kwargs["username"])

@@ -1,0 +1,101 @@
+"""Pages for signing in and out, the home page and the user's API tokens."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from core import audit, services, throttle
+from core.errors import DomainError
+from core.net import client_ip
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """Django's login form, refusing early once an account or address has failed too often."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        ip = client_ip(self.request)
+        reason = throttle.refusal(username, ip)
+        if reason:
+            audit.record_security(action="auth.login_throttled", principal=username,
+                                  reason="throttled", payload={"ip": ip})
+            raise ValidationError(reason, code="throttled")
+        try:
+            return super().clean()
+        except ValidationError:
+            throttle.failed(username, ip)
+            audit.record_security(action="auth.login_failed", principal=username,
+                                  reason="bad_credentials", payload={"ip": ip})
+            raise
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "core/login.html"
+    authentication_form = ThrottledAuthenticationForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        throttle.succeeded(form.get_user().username)
+        services.login_succeeded(user=form.get_user(), client_ip=client_ip(self.request))
+        return response
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    from django.contrib.auth import logout
+
+    if request.user.is_authenticated:
+        services.logout_recorded(user=request.user)
+    logout(request)
+    messages.info(request, "You are signed out.")
+    return redirect("login")
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/home.html")
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="Where the token is used, e.g. 'CI pipeline'.")
+    expires_in_days = forms.IntegerField(min_value=1, initial=90, label="Expires in (days)")
+
+
+@login_required
+def tokens(request: HttpRequest) -> HttpResponse:
+    """List the user's tokens; create one (its value is shown once, on this response only)."""
+    created = None
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            _token, created = services.token_create(actor=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            for field, msgs in exc.fields.items():
+                for msg in msgs:
+                    form.add_error(field if field in form.fields else None, msg)
+            if not exc.fields:
+                form.add_error(None, exc.message)
+        else:
+            form = TokenForm()
+    status = 400 if request.method == "POST" and form.errors else 200
+    return render(request, "core/tokens.html", {
+        "form": form, "created": created, "tokens": request.user.api_tokens.all(),
+    }, status=status)
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(request.user.api_tokens, pk=pk)
+    services.token_revoke(actor=request.user, token=token)
+    messages.success(request, f"Token '{token.name}' is revoked; it no longer works.")
+    return redirect("tokens")
