@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from core import audit, services, throttle
 from core.errors import DomainError
+from core.forms import add_domain_error
 from core.net import client_ip
 
 
@@ -79,11 +80,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
         try:
             _token, created = services.token_create(actor=request.user, **form.cleaned_data)
         except DomainError as exc:
-            for field, msgs in exc.fields.items():
-                for msg in msgs:
-                    form.add_error(field if field in form.fields else None, msg)
-            if not exc.fields:
-                form.add_error(None, exc.message)
+            add_domain_error(form, exc)
         else:
             form = TokenForm()
     status = 400 if request.method == "POST" and form.errors else 200

@@ -3,4 +3,15 @@ from django.urls import path
 from registry import views
 
 app_name = "registry"
-urlpatterns = [path("", views.model_list, name="model-list")]
+urlpatterns = [
+    path("", views.model_list, name="model-list"),
+    path("new/", views.model_create, name="model-create"),
+    path("<slug:slug>/", views.model_detail, name="model-detail"),
+    path("<slug:slug>/edit/", views.model_edit, name="model-edit"),
+    path("<slug:slug>/versions/new/", views.version_create, name="version-create"),
+    path("<slug:slug>/versions/<int:number>/", views.version_detail, name="version-detail"),
+    path("<slug:slug>/versions/<int:number>/artifact/", views.artifact_upload,
+         name="artifact-upload"),
+    path("<slug:slug>/versions/<int:number>/artifact/download/", views.artifact_download,
+         name="artifact-download"),
+]

@@ -1,7 +1,174 @@
+"""Inventory pages: list, model and version details, and the forms that change them."""
+
+from __future__ import annotations
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from core import permissions
+from core.errors import DomainError, PermissionRefused
+from core.forms import add_domain_error
+from core.models import Team
+from registry import services, storage
+from registry.filters import SORTS, ModelFilter, inventory_rows, with_version_stats
+from registry.forms import ArtifactForm, ModelForm, VersionForm
+from registry.models import DecisionType, ModelVersion, RegisteredModel, VersionState
+
+PAGE_SIZE = 50
+
+
+def _visible_model(request: HttpRequest, slug: str) -> RegisteredModel:
+    return get_object_or_404(
+        RegisteredModel.objects.visible_to(request.user)
+        .select_related("team", "owner", "created_by")
+        .prefetch_related("developers", "assignees", "tags", "upstream_models", "downstream_models"),
+        slug=slug,
+    )
+
+
+def _visible_version(request: HttpRequest, slug: str, number: int) -> ModelVersion:
+    return get_object_or_404(
+        ModelVersion.objects.visible_to(request.user).select_related("model", "created_by"),
+        model__slug=slug, number=number,
+    )
 
 
 @login_required
-def model_list(request):
-    return render(request, "registry/model_list.html")
+def model_list(request: HttpRequest) -> HttpResponse:
+    wanted = ModelFilter.from_params(request.GET)
+    models = inventory_rows(wanted.apply(RegisteredModel.objects.visible_to(request.user)))
+    page = Paginator(models, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = with_version_stats(page.object_list)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page, "filter": wanted, "query": query.urlencode(),
+        "teams": Team.objects.all(), "statuses": VersionState.choices,
+        "decision_types": DecisionType.choices, "sorts": SORTS,
+        "can_create": permissions.can_create_model(request.user),
+    }
+    template = "registry/model_list.html#rows" if request.htmx else "registry/model_list.html"
+    return render(request, template, context, status=400 if wanted.errors else 200)
+
+
+@login_required
+def model_create(request: HttpRequest) -> HttpResponse:
+    if not permissions.can_create_model(request.user):
+        raise PermissionRefused("Only data scientists and administrators can register models.")
+    form = ModelForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            model = services.model_create(actor=request.user, **form.service_kwargs())
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, f"Model '{model.name}' is registered.")
+            return redirect("registry:model-detail", slug=model.slug)
+    return render(request, "registry/model_form.html", {"form": form, "model": None},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    model = _visible_model(request, slug)
+    versions = model.versions.select_related("created_by").order_by("-number")
+    return render(request, "registry/model_detail.html", {
+        "model": model, "versions": versions,
+        "can_edit": permissions.can_edit_model(request.user, model),
+        "vendor_documents": model.vendor_documents.all(),
+    })
+
+
+@login_required
+def model_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    model = _visible_model(request, slug)
+    if not permissions.can_edit_model(request.user, model):
+        raise PermissionRefused(permissions.reason_cannot_edit_model(request.user, model))
+    form = ModelForm(request.POST or None, user=request.user, instance=model)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.model_update(actor=request.user, model=model, **form.service_kwargs())
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, "Changes saved.")
+            return redirect("registry:model-detail", slug=model.slug)
+    return render(request, "registry/model_form.html", {"form": form, "model": model},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+def version_create(request: HttpRequest, slug: str) -> HttpResponse:
+    model = _visible_model(request, slug)
+    if not permissions.can_edit_model(request.user, model):
+        raise PermissionRefused(permissions.reason_cannot_edit_model(request.user, model))
+    form = VersionForm(request.POST or None, request.FILES or None)
+    refused = getattr(request, "upload_refusals", {}).get("artifact")
+    if refused:
+        form.add_error("artifact", refused)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        artifact = data.pop("artifact")
+        try:
+            version = services.version_create(
+                actor=request.user, model=model, artifact=artifact,
+                artifact_filename=getattr(artifact, "name", ""), **data)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, f"Version {version.number} created.")
+            return redirect("registry:version-detail", slug=slug, number=version.number)
+    return render(request, "registry/version_form.html", {"form": form, "model": model},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    version = _visible_version(request, slug, number)
+    can_edit = permissions.can_edit_model(request.user, version.model)
+    return render(request, "registry/version_detail.html", {
+        "version": version, "model": version.model,
+        "can_upload": can_edit and not version.artifact_is_frozen,
+        "artifact_form": ArtifactForm(),
+    })
+
+
+@login_required
+@require_POST
+def artifact_upload(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    version = _visible_version(request, slug, number)
+    form = ArtifactForm(request.POST, request.FILES)
+    refused = getattr(request, "upload_refusals", {}).get("artifact")
+    if refused:
+        form.add_error("artifact", refused)
+    if form.is_valid():
+        upload = form.cleaned_data["artifact"]
+        try:
+            services.artifact_upload(actor=request.user, version=version, artifact=upload,
+                                     filename=upload.name)
+        except PermissionRefused:
+            raise
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, "Artifact checked and stored.")
+            return redirect("registry:version-detail", slug=slug, number=number)
+    return render(request, "registry/version_detail.html", {
+        "version": version, "model": version.model, "can_upload": True, "artifact_form": form,
+    }, status=400)
+
+
+@login_required
+def artifact_download(request: HttpRequest, slug: str, number: int) -> FileResponse:
+    version = _visible_version(request, slug, number)
+    if not version.has_artifact:
+        raise Http404("This version has no artifact yet.")
+    response = FileResponse(storage.open_stored(version.artifact_sha256), as_attachment=True,
+                            filename=version.artifact_filename or f"{slug}-v{number}.onnx",
+                            content_type="application/octet-stream")
+    response["X-Content-SHA256"] = version.artifact_sha256
+    return response

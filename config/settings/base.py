@@ -159,6 +159,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MAX_ARTIFACT_BYTES = env_int("ASSAY_MAX_ARTIFACT_MB", 200) * 1024 * 1024
 MAX_DATASET_BYTES = env_int("ASSAY_MAX_DATASET_MB", 100) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "core.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # Login throttling: failures allowed per account and per client address within the window.

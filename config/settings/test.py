@@ -5,8 +5,8 @@ import os
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/assay")
 os.environ.setdefault("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
-from config.settings.base import *  # noqa: E402, F403
-from config.settings.base import DATA_DIR  # noqa: E402
+from config.settings.base import *  # noqa: F403
+from config.settings.base import DATA_DIR
 
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
 from core.api import views
 
-router = DefaultRouter()
+router = SimpleRouter()
 router.register("teams", views.TeamViewSet, basename="team")
 router.register("users", views.UserViewSet, basename="user")
 router.register("tokens", views.ApiTokenViewSet, basename="token")

@@ -1,0 +1,92 @@
+"""Registry API serializers: they shape output and check input types; services do the rest."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from core.models import Team, User
+from registry.models import DecisionType, ModelVersion, RegisteredModel, Sourcing, Task
+
+
+class StrictInputMixin:
+    """Refuse fields the client may not set, instead of silently ignoring them."""
+
+    read_only_hint = "This field is read-only through the API."
+
+    def validate(self, attrs):
+        writable = {name for name, f in self.fields.items() if not f.read_only}
+        extra = sorted(set(getattr(self, "initial_data", {}) or {}) - writable)
+        if extra:
+            raise serializers.ValidationError({name: [self.read_only_hint] for name in extra})
+        return super().validate(attrs)
+
+
+class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    developers = serializers.SlugRelatedField(
+        slug_field="username", many=True, required=False,
+        queryset=User.objects.filter(is_active=True))
+    upstream_models = serializers.SlugRelatedField(
+        slug_field="slug", many=True, required=False, queryset=RegisteredModel.objects.all())
+    tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    tag_names = serializers.ListField(child=serializers.CharField(max_length=50), required=False,
+                                      write_only=True, help_text="Replaces the model's tags.")
+    decision_type = serializers.ChoiceField(choices=DecisionType.choices)
+    task = serializers.ChoiceField(choices=Task.choices)
+    sourcing = serializers.ChoiceField(choices=Sourcing.choices, required=False)
+    slug = serializers.SlugField(required=False, max_length=100)
+    latest_version = serializers.IntegerField(read_only=True, allow_null=True)
+    version_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = RegisteredModel
+        fields = [
+            "id", "slug", "name", "team", "owner", "developers", "purpose", "intended_use",
+            "intended_users", "restrictions", "business_line", "decision_type", "task",
+            "sourcing", "vendor_name", "known_limitations", "upstream_models", "data_sources",
+            "tags", "tag_names", "status", "latest_version", "version_count", "created_by",
+            "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "owner", "status", "created_by", "created_at", "updated_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:  # team and slug are fixed after creation
+            fields["team"].read_only = True
+            fields["slug"].read_only = True
+        return fields
+
+
+class TensorSpecSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    element_type = serializers.CharField()
+    shape = serializers.ListField(child=serializers.JSONField(), help_text="ints, names or null")
+
+
+class VersionSerializer(StrictInputMixin, serializers.ModelSerializer):
+    model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    input_schema = TensorSpecSerializer(many=True, read_only=True)
+    output_schema = TensorSpecSerializer(many=True, read_only=True)
+    artifact = serializers.FileField(write_only=True, required=False,
+                                     help_text="The ONNX file (multipart).")
+    training_data_sha256 = serializers.RegexField(
+        r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True,
+        error_messages={"invalid": "Give the digest as 64 hex characters (sha256sum output)."})
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id", "model", "number", "state", "changelog", "artifact", "artifact_sha256",
+            "artifact_size", "artifact_filename", "input_schema", "output_schema",
+            "artifact_meta", "training_data_description", "training_data_sha256", "created_by",
+            "created_at",
+        ]
+        read_only_fields = ["id", "model", "number", "state", "artifact_sha256", "artifact_size",
+                            "artifact_filename", "artifact_meta", "created_by", "created_at"]
+
+
+class ArtifactUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The ONNX file (multipart field 'file').")

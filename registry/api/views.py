@@ -1,0 +1,151 @@
+"""Registry REST API: thin views over registry.services."""
+
+from __future__ import annotations
+
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from core.uploads import require_file
+from registry import services, storage
+from registry.api.serializers import ArtifactUploadSerializer, ModelSerializer, VersionSerializer
+from registry.filters import ModelFilter, inventory_rows, with_version_stats
+from registry.models import ModelVersion, RegisteredModel, VersionState
+
+MODEL_FILTERS = [
+    OpenApiParameter("q", str, description="Search in name, slug and purpose."),
+    OpenApiParameter("team", str, description="Team slug."),
+    OpenApiParameter("status", str, enum=VersionState.values),
+    OpenApiParameter("owner", str, description="Owner's username."),
+    OpenApiParameter("business_line", str),
+    OpenApiParameter("decision_type", str),
+    OpenApiParameter("tag", str),
+    OpenApiParameter("sort", str, enum=["name", "-name", "updated", "-updated", "status",
+                                        "-status", "team", "-team"]),
+]
+
+
+@extend_schema(parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH)])
+class ModelViewSet(viewsets.ModelViewSet):
+    """The model inventory. Team and slug are set at creation; owner, status read-only."""
+
+    serializer_class = ModelSerializer
+    lookup_field = "slug"
+    parser_classes = [JSONParser]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RegisteredModel.objects.none()
+        models = RegisteredModel.objects.visible_to(self.request.user)
+        if self.action == "list":
+            wanted = ModelFilter.from_params(self.request.query_params)
+            wanted.raise_errors()
+            models = wanted.apply(models)
+        return inventory_rows(models).prefetch_related("developers", "upstream_models")
+
+    @extend_schema(parameters=MODEL_FILTERS)
+    def list(self, request, *args, **kwargs):
+        page = with_version_stats(self.paginate_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def get_object(self):
+        return with_version_stats([super().get_object()])[0]
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        tags = data.pop("tag_names", [])
+        model = services.model_create(actor=self.request.user, tags=tags, **data)
+        serializer.instance = with_version_stats([model])[0]
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        tags = data.pop("tag_names", None)
+        model = services.model_update(actor=self.request.user, model=serializer.instance,
+                                      tags=tags, **data)
+        serializer.instance = with_version_stats(
+            [inventory_rows(RegisteredModel.objects.filter(pk=model.pk)).get()])[0]
+
+    def perform_destroy(self, instance):
+        services.model_delete(actor=self.request.user, model=instance)
+
+    @extend_schema(request={"multipart/form-data": VersionSerializer,
+                            "application/json": VersionSerializer},
+                   responses={201: VersionSerializer})
+    @action(detail=True, methods=["post"], url_path="versions",
+            parser_classes=[MultiPartParser, FormParser, JSONParser])
+    def create_version(self, request, slug=None):
+        """Add a draft version, optionally with its ONNX artifact (multipart field 'artifact')."""
+        model = self.get_object()
+        serializer = VersionSerializer(data=request.data)
+        refused = getattr(request, "upload_refusals", {}).get("artifact")
+        if refused:
+            require_file(request, request.FILES, "artifact", "ONNX artifact")
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        artifact = data.pop("artifact", None)
+        version = services.version_create(
+            actor=request.user, model=model, artifact=artifact,
+            artifact_filename=getattr(artifact, "name", ""), **data)
+        return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+                     mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Model versions. Create one with POST /models/{slug}/versions/."""
+
+    serializer_class = VersionSerializer
+    parser_classes = [JSONParser]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ModelVersion.objects.none()
+        versions = ModelVersion.objects.visible_to(self.request.user).select_related(
+            "model", "created_by").order_by("model__slug", "-number")
+        params = self.request.query_params
+        if params.get("model"):
+            versions = versions.filter(model__slug=params["model"])
+        if params.get("state"):
+            versions = versions.filter(state=params["state"])
+        return versions
+
+    @extend_schema(parameters=[OpenApiParameter("model", str, description="Model slug."),
+                               OpenApiParameter("state", str, enum=VersionState.values)])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        if "artifact" in data:
+            data.pop("artifact")
+        serializer.instance = services.version_update(actor=self.request.user,
+                                                      version=serializer.instance, **data)
+
+    def perform_destroy(self, instance):
+        services.version_delete(actor=self.request.user, version=instance)
+
+    @extend_schema(methods=["POST"], request={"multipart/form-data": ArtifactUploadSerializer},
+                   responses=VersionSerializer)
+    @extend_schema(methods=["GET"], responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get", "post"], url_path="artifact",
+            parser_classes=[MultiPartParser])
+    def artifact(self, request, pk=None):
+        """GET downloads the ONNX artifact; POST (multipart 'file') sets it on a draft."""
+        version = self.get_object()
+        if request.method == "GET":
+            if not version.has_artifact:
+                return Response({"detail": "This version has no artifact yet.",
+                                 "code": "not_found", "fields": {}}, status=404)
+            response = FileResponse(storage.open_stored(version.artifact_sha256),
+                                    as_attachment=True,
+                                    filename=version.artifact_filename or "model.onnx",
+                                    content_type="application/octet-stream")
+            response["X-Content-SHA256"] = version.artifact_sha256
+            return response
+        upload = require_file(request, request.FILES, "file", "ONNX artifact")
+        version = services.artifact_upload(actor=request.user, version=version, artifact=upload,
+                                           filename=upload.name)
+        return Response(VersionSerializer(version).data)

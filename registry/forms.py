@@ -1,0 +1,79 @@
+"""Forms for the inventory pages. They convert input; registry.services decides."""
+
+from __future__ import annotations
+
+from django import forms
+
+from core.models import Team, User
+from registry.models import DecisionType, RegisteredModel, Sourcing, Task
+
+
+class ModelForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    slug = forms.SlugField(max_length=100, required=False,
+                           help_text="Leave empty to derive it from the name.")
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), to_field_name="slug")
+    purpose = forms.CharField(widget=forms.Textarea, help_text="The decision it informs, and how.")
+    intended_use = forms.CharField(widget=forms.Textarea, required=False)
+    intended_users = forms.CharField(widget=forms.Textarea, required=False)
+    restrictions = forms.CharField(label="Restrictions on use", widget=forms.Textarea,
+                                   required=False)
+    business_line = forms.CharField(max_length=100, required=False)
+    decision_type = forms.ChoiceField(choices=DecisionType.choices)
+    task = forms.ChoiceField(choices=Task.choices)
+    sourcing = forms.ChoiceField(choices=Sourcing.choices, initial=Sourcing.IN_HOUSE)
+    vendor_name = forms.CharField(max_length=200, required=False)
+    developers = forms.ModelMultipleChoiceField(
+        queryset=User.objects.filter(is_active=True), to_field_name="username", required=False)
+    known_limitations = forms.CharField(widget=forms.Textarea, required=False)
+    upstream_models = forms.ModelMultipleChoiceField(
+        queryset=RegisteredModel.objects.none(), to_field_name="slug", required=False,
+        help_text="Other models whose outputs this one uses.")
+    data_sources = forms.CharField(widget=forms.Textarea, required=False,
+                                   help_text="Upstream data sources, one per line.")
+    tags = forms.CharField(required=False, help_text="Comma-separated, e.g. 'retail, pd'.")
+
+    def __init__(self, *args, user, instance: RegisteredModel | None = None, **kwargs):
+        if instance is not None and "initial" not in kwargs:
+            kwargs["initial"] = {
+                **{f: getattr(instance, f) for f in (
+                    "name", "slug", "purpose", "intended_use", "intended_users", "restrictions",
+                    "business_line", "decision_type", "task", "sourcing", "vendor_name",
+                    "known_limitations", "data_sources")},
+                "team": instance.team.slug,
+                "developers": [u.username for u in instance.developers.all()],
+                "upstream_models": [m.slug for m in instance.upstream_models.all()],
+                "tags": ", ".join(t.name for t in instance.tags.all()),
+            }
+        super().__init__(*args, **kwargs)
+        teams = Team.objects.all()
+        if not user.has_role("admin"):
+            teams = teams.filter(pk__in=user.team_ids)
+        self.fields["team"].queryset = teams
+        upstream = RegisteredModel.objects.visible_to(user)
+        if instance is not None:
+            upstream = upstream.exclude(pk=instance.pk)
+            del self.fields["team"]  # owner of record: changed by an administrator's transfer
+            del self.fields["slug"]
+        self.fields["upstream_models"].queryset = upstream
+
+    def service_kwargs(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["tags"] = [t.strip() for t in data.pop("tags", "").split(",") if t.strip()]
+        return data
+
+
+class VersionForm(forms.Form):
+    changelog = forms.CharField(widget=forms.Textarea, required=False,
+                                help_text="What changed since the previous version, and why.")
+    artifact = forms.FileField(required=False, help_text=(
+        "The model as an ONNX file. Pickle, joblib, PyTorch and skops files are refused: loading "
+        "them can run arbitrary code. Convert with skl2onnx (zipmap=False) or torch.onnx."))
+    training_data_description = forms.CharField(widget=forms.Textarea, required=False)
+    training_data_sha256 = forms.RegexField(
+        regex=r"^[0-9a-fA-F]{64}$", required=False, label="Training data SHA-256",
+        error_messages={"invalid": "Give the digest as 64 hex characters (sha256sum output)."})
+
+
+class ArtifactForm(forms.Form):
+    artifact = forms.FileField(help_text="The ONNX file.")

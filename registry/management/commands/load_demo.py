@@ -1,0 +1,90 @@
+"""Load the demo: teams, one user per role, and the real German-credit model with its ONNX version.
+
+Idempotent: running it again changes nothing that exists. Writes go through the services, so the
+demo's history is in the audit trail like any other.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from core import services as accounts
+from core.models import Role, Team, User
+from registry import services
+from registry.models import DecisionType, RegisteredModel, Task
+
+DEMO_PASSWORD = "assay-demo"  # noqa: S105 — printed by the run command; demo only
+
+DEMO_TEAMS = [("credit", "Credit Risk Analytics"), ("fraud", "Fraud Analytics"),
+              ("validation", "Model Validation")]
+DEMO_USERS = [
+    ("dana", "Dana", "Scientist", [Role.DATA_SCIENTIST], ["credit"]),
+    ("frank", "Frank", "Fraudson", [Role.DATA_SCIENTIST], ["fraud"]),
+    ("victor", "Victor", "Validator", [Role.VALIDATOR], ["validation"]),
+    ("boris", "Boris", "Board", [Role.REVIEW_BOARD], []),
+    ("rhea", "Rhea", "Risk", [Role.RISK_OFFICER], []),
+    ("aude", "Aude", "Auditor", [Role.AUDITOR], []),
+    ("adam", "Adam", "Admin", [Role.ADMIN], []),
+]
+DEMO_MODEL_SLUG = "german-credit-scorecard"
+
+
+class Command(BaseCommand):
+    help = "Load demo teams, users of every role and the German-credit model (idempotent)."
+
+    def handle(self, *args, **options) -> None:
+        teams = {}
+        for slug, name in DEMO_TEAMS:
+            teams[slug] = Team.objects.filter(slug=slug).first() or accounts.team_create(
+                actor=accounts.SYSTEM, name=name, slug=slug)
+        for username, first, last, roles, team_slugs in DEMO_USERS:
+            accounts.ensure_user(username=username, password=DEMO_PASSWORD,
+                                 first_name=first, last_name=last,
+                                 email=f"{username}@assay.example", roles=roles,
+                                 teams=[teams[s] for s in team_slugs])
+        if not RegisteredModel.objects.filter(slug=DEMO_MODEL_SLUG).exists():
+            self._load_model(User.objects.get(username="dana"), teams["credit"])
+        self.stdout.write(self.style.SUCCESS("Demo loaded."))
+        self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
+        for username, _f, _l, roles, team_slugs in DEMO_USERS:
+            what = ", ".join(Role(r).label for r in roles)
+            where = f" — team {', '.join(team_slugs)}" if team_slugs else ""
+            self.stdout.write(f"  {username:<7} {what}{where}")
+
+    def _load_model(self, dana: User, team: Team) -> None:
+        from registry.demo.train_german_credit import build_demo_artifact
+
+        with tempfile.TemporaryDirectory() as tmp:
+            demo = build_demo_artifact(Path(tmp) / "german_credit.onnx")
+            self.stdout.write(f"Trained the demo model: {demo.metrics}")
+            with transaction.atomic():
+                model = services.model_create(
+                    actor=dana, team=team, slug=DEMO_MODEL_SLUG,
+                    name="German credit scorecard",
+                    purpose=("Scores applicants for consumer loans: the probability that the "
+                             "credit turns out good, used to approve, refer or decline."),
+                    intended_use="Decision support for consumer credit applications up to "
+                                 "20,000 DM; a credit officer reviews every decline.",
+                    intended_users="Retail credit officers.",
+                    restrictions="Not for business lending, collections or pricing.",
+                    business_line="Retail lending",
+                    decision_type=DecisionType.CREDIT, task=Task.BINARY,
+                    known_limitations="Trained on 1,000 historical applications from one "
+                                      "German bank (1994); small sample, dated population.",
+                    data_sources="UCI Statlog German Credit data set (CC BY 4.0)",
+                    tags=["retail", "scorecard", "demo"],
+                )
+                with demo.path.open("rb") as artifact:
+                    services.version_create(
+                        actor=dana, model=model, artifact=artifact,
+                        artifact_filename="german_credit.onnx",
+                        changelog="First version: logistic regression over the raw "
+                                  "application attributes.",
+                        training_data_description="Statlog German Credit, stratified 75% "
+                                                  "training split (random_state fixed).",
+                        training_data_sha256=demo.training_data_sha256,
+                    )

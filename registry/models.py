@@ -1,0 +1,215 @@
+"""The model inventory: every model the organisation runs, its versions and their artifacts."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from core import permissions
+from core.models import Team
+
+
+class DecisionType(models.TextChoices):
+    CREDIT = "credit", "Credit"
+    PRICING = "pricing", "Pricing"
+    FRAUD = "fraud", "Fraud"
+    MARKETING = "marketing", "Marketing"
+    HR = "hr", "HR"
+    CLINICAL = "clinical", "Clinical"
+    OTHER = "other", "Other"
+
+
+class Task(models.TextChoices):
+    BINARY = "binary_classification", "Binary classification"
+    MULTICLASS = "multiclass_classification", "Multiclass classification"
+    REGRESSION = "regression", "Regression"
+
+
+class Sourcing(models.TextChoices):
+    IN_HOUSE = "in_house", "In-house"
+    VENDOR = "vendor", "Vendor"
+
+
+class VersionState(models.TextChoices):
+    """A version's place in the lifecycle (transitions: governance)."""
+
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted"
+    IN_VALIDATION = "in_validation", "In validation"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    SUSPENDED = "suspended", "Suspended"
+    RETIRED = "retired", "Retired"
+
+
+class Tag(models.Model):
+    name = models.SlugField(max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RegisteredModelQuerySet(models.QuerySet):
+    def visible_to(self, user) -> RegisteredModelQuerySet:
+        """Models the user may see; everything else answers 404 (core.permissions.can_view)."""
+        if permissions.sees_everything(user):
+            return self
+        if not permissions.is_authenticated(user):
+            return self.none()
+        developer = RegisteredModel.developers.through.objects.filter(
+            registeredmodel_id=OuterRef("pk"), user_id=user.pk
+        )
+        assignee = RegisteredModel.assignees.through.objects.filter(
+            registeredmodel_id=OuterRef("pk"), user_id=user.pk
+        )
+        return self.filter(Q(team_id__in=user.team_ids) | Q(owner_id=user.pk)
+                           | Exists(developer) | Exists(assignee))
+
+
+class RegisteredModel(models.Model):
+    """One model in the inventory (or a non-model tool recorded for completeness)."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="models")
+    purpose = models.TextField()
+    intended_use = models.TextField(blank=True)
+    intended_users = models.TextField(blank=True)
+    restrictions = models.TextField("restrictions on use", blank=True)
+    business_line = models.CharField(max_length=100, blank=True)
+    decision_type = models.CharField(max_length=20, choices=DecisionType.choices)
+    task = models.CharField(max_length=32, choices=Task.choices)
+    sourcing = models.CharField(max_length=10, choices=Sourcing.choices, default=Sourcing.IN_HOUSE)
+    vendor_name = models.CharField(max_length=200, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="owned_models")
+    developers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
+                                        related_name="developed_models")
+    # People assigned to work on the model from outside its team (validators, reviewers): they
+    # see it although it is not their team's. Governance's assignment services maintain this.
+    assignees = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
+                                       related_name="assigned_models")
+    known_limitations = models.TextField(blank=True)
+    upstream_models = models.ManyToManyField("self", symmetrical=False, blank=True,
+                                             related_name="downstream_models")
+    data_sources = models.TextField(blank=True, help_text="Upstream data sources, one per line.")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="models")
+    # The state of the newest version, kept by the services so the list filters without joins.
+    status = models.CharField(max_length=20, choices=VersionState.choices, default=VersionState.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = RegisteredModelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            models.Index(fields=["name", "id"], name="model_name_id"),
+            models.Index(fields=["team", "name"], name="model_team_name"),
+            models.Index(fields=["status", "name"], name="model_status_name"),
+            models.Index(fields=["decision_type", "name"], name="model_decision_name"),
+            models.Index(fields=["business_line", "name"], name="model_line_name"),
+            models.Index(fields=["owner", "name"], name="model_owner_name"),
+            models.Index(fields=["updated_at"], name="model_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_model_id(self) -> int:
+        return self.pk
+
+    @property
+    def developer_ids(self) -> frozenset[int]:
+        return frozenset(u.pk for u in self.developers.all())
+
+    @property
+    def assignee_ids(self) -> frozenset[int]:
+        return frozenset(u.pk for u in self.assignees.all())
+
+
+class VendorDocument(models.Model):
+    """A vendor's documentation file for a vendor model (stored content-addressed)."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE,
+                              related_name="vendor_documents")
+    filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["uploaded_at"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def audit_model_id(self) -> int:
+        return self.model_id
+
+
+class ModelVersionQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ModelVersionQuerySet:
+        return self.filter(model__in=RegisteredModel.objects.visible_to(user).values("pk"))
+
+
+class ModelVersion(models.Model):
+    """One version of a model: the artifact that would be validated, approved and served."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    changelog = models.TextField(blank=True)
+    state = models.CharField(max_length=20, choices=VersionState.choices,
+                             default=VersionState.DRAFT)
+    artifact_sha256 = models.CharField(max_length=64, blank=True)
+    artifact_size = models.BigIntegerField(null=True, blank=True)
+    artifact_filename = models.CharField(max_length=255, blank=True)
+    input_schema = models.JSONField(default=list, blank=True)
+    output_schema = models.JSONField(default=list, blank=True)
+    artifact_meta = models.JSONField(default=dict, blank=True,
+                                     help_text="ONNX IR version, operator sets, producer.")
+    training_data_description = models.TextField(blank=True)
+    training_data_sha256 = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ModelVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["model", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "number"], name="unique_version_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.slug} v{self.number}"
+
+    @property
+    def audit_model_id(self) -> int:
+        return self.model_id
+
+    @property
+    def has_artifact(self) -> bool:
+        return bool(self.artifact_sha256)
+
+    @property
+    def artifact_is_frozen(self) -> bool:
+        """The artifact may change only while the version is a draft."""
+        return self.state != VersionState.DRAFT
+
+    def is_servable(self) -> bool:
+        return self.state == VersionState.APPROVED and self.has_artifact

@@ -1,0 +1,409 @@
+"""Writes to the inventory: models, versions, artifacts and vendor documents.
+
+Pages, the REST API, the admin and management commands all call these functions; each checks the
+permission rule in core.permissions, writes in one transaction and records one audit event.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.text import slugify
+
+from core import audit, permissions
+from core.errors import Conflict, PermissionRefused, ValidationFailed
+from core.models import Team, User
+from registry import storage
+from registry.models import (
+    DecisionType,
+    ModelVersion,
+    RegisteredModel,
+    Sourcing,
+    Tag,
+    Task,
+    VendorDocument,
+    VersionState,
+)
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+# Descriptive fields a model's editors may change. Team and owner are the owner of record
+# (model_transfer); status is workflow (governance).
+EDITABLE_FIELDS = [
+    "name", "purpose", "intended_use", "intended_users", "restrictions", "business_line",
+    "decision_type", "task", "sourcing", "vendor_name", "known_limitations", "data_sources",
+]
+VERSION_EDITABLE_FIELDS = ["changelog", "training_data_description", "training_data_sha256"]
+
+
+def _require(allowed: bool, reason: str) -> None:
+    if not allowed:
+        raise PermissionRefused(reason)
+
+
+def _validate_model_fields(data: dict[str, Any], *, creating: bool) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+
+    def err(field: str, msg: str) -> None:
+        errors.setdefault(field, []).append(msg)
+
+    if creating or "name" in data:
+        if not (data.get("name") or "").strip():
+            err("name", "Give the model a name, e.g. 'Retail credit scorecard'.")
+        elif len(data["name"]) > 200:
+            err("name", "Names are at most 200 characters.")
+    if (creating or "purpose" in data) and not (data.get("purpose") or "").strip():
+        err("purpose", "Say what the model is for: the decision it informs and how.")
+    if (creating or "decision_type" in data) and data.get("decision_type") not in DecisionType.values:
+        err("decision_type", f"Choose one of: {', '.join(DecisionType.values)}.")
+    if (creating or "task" in data) and data.get("task") not in Task.values:
+        err("task", f"Choose one of: {', '.join(Task.values)}.")
+    if "sourcing" in data and data["sourcing"] not in Sourcing.values:
+        err("sourcing", f"Choose one of: {', '.join(Sourcing.values)}.")
+    if data.get("sourcing") == Sourcing.VENDOR and not (data.get("vendor_name") or "").strip():
+        err("vendor_name", "A vendor model needs the vendor's name.")
+    if len(data.get("business_line") or "") > 100:
+        err("business_line", "Business lines are at most 100 characters.")
+    return errors
+
+
+def _set_tags(model: RegisteredModel, tags: Iterable[str]) -> list[str]:
+    names = sorted({slugify(t) for t in tags if slugify(t)})
+    objs = [Tag.objects.get_or_create(name=n)[0] for n in names]
+    model.tags.set(objs)
+    return names
+
+
+def _check_people(developers: Iterable[User]) -> list[User]:
+    developers = list(developers)
+    inactive = [u.username for u in developers if not u.is_active]
+    if inactive:
+        raise ValidationFailed(f"Inactive users cannot be developers: {', '.join(inactive)}.",
+                               field="developers")
+    return developers
+
+
+def model_create(
+    *,
+    actor: User,
+    team: Team,
+    name: str,
+    purpose: str,
+    decision_type: str,
+    task: str,
+    slug: str = "",
+    owner: User | None = None,
+    developers: Iterable[User] = (),
+    upstream_models: Iterable[RegisteredModel] = (),
+    tags: Iterable[str] = (),
+    **fields: Any,
+) -> RegisteredModel:
+    """Register a model in the inventory. The actor owns it unless ``owner`` says otherwise."""
+    _require(permissions.can_create_model(actor, team),
+             "Only data scientists can register models, and only for a team they belong to."
+             if not permissions.is_auditor_only(actor)
+             else "Auditors have read-only access: they cannot register models.")
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationFailed(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    data = {"name": name, "purpose": purpose, "decision_type": decision_type, "task": task,
+            **fields}
+    errors = _validate_model_fields(data, creating=True)
+    slug = (slug or slugify(name))[:100]
+    if not SLUG_RE.match(slug):
+        errors.setdefault("slug", []).append(
+            "Use lowercase letters, digits and single hyphens, e.g. 'retail-credit-scorecard'.")
+    if errors:
+        raise ValidationFailed("The model could not be registered: "
+                               + "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
+                               fields=errors)
+    if RegisteredModel.objects.filter(slug=slug).exists():
+        raise Conflict(f"The slug {slug!r} is taken by another model; choose a different slug.",
+                       field="slug")
+    owner = owner or actor
+    developers = _check_people(developers)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            model = RegisteredModel.objects.create(
+                slug=slug, team=team, owner=owner, created_by=actor, created_at=now,
+                updated_at=now, **data,
+            )
+            model.developers.set(developers)
+            model.upstream_models.set(list(upstream_models))
+            tag_names = _set_tags(model, tags)
+            audit.record(action="model.create", actor=actor, obj=model, payload={
+                **{k: v for k, v in data.items()}, "slug": slug, "team": team.slug,
+                "owner": owner.username, "developers": sorted(u.username for u in developers),
+                "upstream_models": sorted(m.slug for m in upstream_models), "tags": tag_names,
+            })
+    except IntegrityError as exc:  # a concurrent create took the slug
+        raise Conflict(f"The slug {slug!r} is taken by another model; choose a different slug.",
+                       field="slug") from exc
+    return model
+
+
+def model_update(
+    *,
+    actor: User,
+    model: RegisteredModel,
+    developers: Iterable[User] | None = None,
+    upstream_models: Iterable[RegisteredModel] | None = None,
+    tags: Iterable[str] | None = None,
+    **changes: Any,
+) -> RegisteredModel:
+    """Change a model's descriptive fields; the event records before and after of what changed."""
+    _require(permissions.can_edit_model(actor, model),
+             permissions.reason_cannot_edit_model(actor, model))
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationFailed(
+            f"These fields cannot be changed here: {', '.join(sorted(unknown))}. Team and owner "
+            "are changed by an administrator (transfer); status follows the workflow.",
+            fields={f: ["This field is read-only."] for f in sorted(unknown)})
+    merged = {"sourcing": model.sourcing, "vendor_name": model.vendor_name, **changes}
+    errors = _validate_model_fields(merged, creating=False)
+    if errors:
+        raise ValidationFailed("The model could not be updated: "
+                               + "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
+                               fields=errors)
+    if upstream_models is not None and model.pk in {m.pk for m in upstream_models}:
+        raise ValidationFailed("A model cannot depend on itself.", field="upstream_models")
+    with transaction.atomic():
+        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        before = audit.snapshot(model, list(changes))
+        for field, value in changes.items():
+            setattr(model, field, value)
+        diff = audit.changes(model, before, list(changes))
+        if developers is not None:
+            old = sorted(model.developers.values_list("username", flat=True))
+            new = sorted(u.username for u in _check_people(developers))
+            if old != new:
+                model.developers.set(list(developers))
+                diff["developers"] = {"before": old, "after": new}
+        if upstream_models is not None:
+            old = sorted(model.upstream_models.values_list("slug", flat=True))
+            new = sorted(m.slug for m in upstream_models)
+            if old != new:
+                model.upstream_models.set(list(upstream_models))
+                diff["upstream_models"] = {"before": old, "after": new}
+        if tags is not None:
+            old = sorted(model.tags.values_list("name", flat=True))
+            new = _set_tags(model, tags)
+            if old != new:
+                diff["tags"] = {"before": old, "after": new}
+        if not diff:
+            return model
+        model.updated_at = timezone.now()
+        model.save()
+        audit.record(action="model.update", actor=actor, obj=model, payload={"changes": diff})
+    return model
+
+
+def model_transfer(*, actor: User, model: RegisteredModel, team: Team | None = None,
+                   owner: User | None = None) -> RegisteredModel:
+    """Change the owner of record (team, owner): administrators only."""
+    _require(permissions.is_admin(actor),
+             "Only administrators can move a model to another team or change its owner.")
+    if owner is not None and not owner.is_active:
+        raise ValidationFailed("The new owner's account is inactive.", field="owner")
+    with transaction.atomic():
+        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        diff = {}
+        if team is not None and team.pk != model.team_id:
+            diff["team"] = {"before": model.team.slug, "after": team.slug}
+            model.team = team
+        if owner is not None and owner.pk != model.owner_id:
+            diff["owner"] = {"before": model.owner.username, "after": owner.username}
+            model.owner = owner
+        if diff:
+            model.updated_at = timezone.now()
+            model.save()
+            audit.record(action="model.transfer", actor=actor, obj=model, payload=diff)
+    return model
+
+
+def model_delete(*, actor: User, model: RegisteredModel) -> None:
+    """Delete a model recorded by mistake. Only while no version has left draft: once a
+    version was submitted, the model's history is evidence and it is retired instead."""
+    _require(permissions.is_admin(actor) or permissions.can_edit_model(actor, model),
+             permissions.reason_cannot_edit_model(actor, model))
+    with transaction.atomic():
+        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        if model.versions.exclude(state=VersionState.DRAFT).exists():
+            raise Conflict("This model has versions that left draft; its record is evidence and "
+                           "cannot be deleted. Retire its versions instead.")
+        payload = {"slug": model.slug, "name": model.name,
+                   "versions": list(model.versions.values_list("number", flat=True))}
+        audit.record(action="model.delete", actor=actor, obj=model, payload=payload)
+        model.delete()
+
+
+def _next_version_number(model: RegisteredModel) -> int:
+    return (model.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+
+
+def _validate_version_fields(data: dict[str, Any]) -> None:
+    digest = data.get("training_data_sha256")
+    if digest and not SHA256_RE.match(digest):
+        raise ValidationFailed("Give the training data digest as 64 lowercase hex characters "
+                               "(sha256sum output).", field="training_data_sha256")
+
+
+def version_create(
+    *,
+    actor: User,
+    model: RegisteredModel,
+    changelog: str = "",
+    training_data_description: str = "",
+    training_data_sha256: str = "",
+    artifact: BinaryIO | None = None,
+    artifact_filename: str = "",
+) -> ModelVersion:
+    """Add a draft version (number = previous + 1), optionally with its artifact.
+
+    The artifact is checked before anything is written; if it is refused, no version is created.
+    """
+    _require(permissions.can_edit_model(actor, model),
+             permissions.reason_cannot_edit_model(actor, model))
+    _validate_version_fields({"training_data_sha256": training_data_sha256})
+    info = _check_artifact(artifact) if artifact is not None else None
+    with transaction.atomic():
+        # Lock the model row: concurrent creators get consecutive numbers, never the same one.
+        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        version = ModelVersion(
+            model=model, number=_next_version_number(model), changelog=changelog,
+            training_data_description=training_data_description,
+            training_data_sha256=training_data_sha256.lower(), created_by=actor,
+        )
+        if info is not None:
+            _attach(version, artifact, info, artifact_filename)
+        version.save()
+        model.status = version.state
+        model.updated_at = timezone.now()
+        model.save(update_fields=["status", "updated_at"])
+        audit.record(action="version.create", actor=actor, obj=version, payload={
+            "number": version.number, "changelog": changelog,
+            "training_data_sha256": version.training_data_sha256,
+            "artifact_sha256": version.artifact_sha256, "artifact_size": version.artifact_size,
+        })
+    return version
+
+
+def version_update(*, actor: User, version: ModelVersion, **changes: Any) -> ModelVersion:
+    """Edit a draft version's descriptive fields."""
+    _require(permissions.can_edit_model(actor, version.model),
+             permissions.reason_cannot_edit_model(actor, version.model))
+    unknown = set(changes) - set(VERSION_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationFailed(f"These fields cannot be changed: {', '.join(sorted(unknown))}.",
+                               fields={f: ["This field is read-only."] for f in sorted(unknown)})
+    _validate_version_fields(changes)
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if version.state != VersionState.DRAFT:
+            raise Conflict(f"Version {version.number} is {version.get_state_display().lower()}; "
+                           "only drafts can be edited. Create a new version instead.")
+        before = audit.snapshot(version, list(changes))
+        for field, value in changes.items():
+            setattr(version, field, value)
+        diff = audit.changes(version, before, list(changes))
+        if diff:
+            version.save()
+            audit.record(action="version.update", actor=actor, obj=version,
+                         payload={"changes": diff})
+    return version
+
+
+def version_delete(*, actor: User, version: ModelVersion) -> None:
+    """Delete a draft version (a version that left draft is evidence and stays)."""
+    _require(permissions.can_edit_model(actor, version.model),
+             permissions.reason_cannot_edit_model(actor, version.model))
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if version.state != VersionState.DRAFT:
+            raise Conflict("Only draft versions can be deleted; this one is "
+                           f"{version.get_state_display().lower()}.")
+        audit.record(action="version.delete", actor=actor, obj=version,
+                     payload={"number": version.number,
+                              "artifact_sha256": version.artifact_sha256})
+        model = version.model
+        version.delete()
+        latest = model.versions.order_by("-number").first()
+        model.status = latest.state if latest else VersionState.DRAFT
+        model.save(update_fields=["status"])
+
+
+def _check_artifact(artifact: BinaryIO) -> Any:
+    # Imported here: onnx and onnxruntime are heavy, and only uploads need them.
+    from registry.artifacts import inspect_artifact
+
+    artifact.seek(0)
+    info = inspect_artifact(artifact, max_bytes=settings.MAX_ARTIFACT_BYTES)
+    artifact.seek(0)
+    return info
+
+
+def _attach(version: ModelVersion, artifact: BinaryIO, info: Any, filename: str) -> None:
+    storage.store(artifact, info.sha256)
+    version.artifact_sha256 = info.sha256
+    version.artifact_size = info.size
+    version.artifact_filename = (filename or f"model-v{version.number}.onnx")[:255]
+    version.input_schema = [t.as_dict() for t in info.inputs]
+    version.output_schema = [t.as_dict() for t in info.outputs]
+    version.artifact_meta = {"ir_version": info.ir_version, "opsets": info.opsets,
+                             "producer": info.producer}
+
+
+def artifact_upload(*, actor: User, version: ModelVersion, artifact: BinaryIO,
+                    filename: str = "") -> ModelVersion:
+    """Set or replace a draft version's ONNX artifact, after every safety check has passed."""
+    _require(permissions.can_edit_model(actor, version.model),
+             permissions.reason_cannot_edit_model(actor, version.model))
+    if version.artifact_is_frozen:
+        raise Conflict(f"Version {version.number} is {version.get_state_display().lower()}: its "
+                       "artifact is frozen. Upload the new artifact as a new version.")
+    info = _check_artifact(artifact)
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if version.artifact_is_frozen:
+            raise Conflict(f"Version {version.number} left draft meanwhile; its artifact is "
+                           "frozen. Upload the new artifact as a new version.")
+        previous = version.artifact_sha256
+        _attach(version, artifact, info, filename)
+        version.save()
+        audit.record(action="version.artifact_upload", actor=actor, obj=version, payload={
+            "sha256": info.sha256, "size": info.size, "filename": version.artifact_filename,
+            "replaced_sha256": previous,
+        })
+    return version
+
+
+def vendor_document_add(*, actor: User, model: RegisteredModel, document: BinaryIO,
+                        filename: str) -> VendorDocument:
+    """Attach a vendor's documentation file (any format; it is stored, never executed)."""
+    _require(permissions.can_edit_model(actor, model),
+             permissions.reason_cannot_edit_model(actor, model))
+    if model.sourcing != Sourcing.VENDOR:
+        raise Conflict("Vendor documentation belongs to vendor models; mark the model as sourced "
+                       "from a vendor first.", field="document")
+    sha, size = storage.sha256_of(document)
+    if size == 0:
+        raise ValidationFailed("The document is empty; choose the file again.", field="document")
+    if size > settings.MAX_ARTIFACT_BYTES:
+        raise ValidationFailed(f"Documents are limited to {settings.MAX_ARTIFACT_BYTES // 2**20} "
+                               "MB.", field="document")
+    storage.store(document, sha)
+    with transaction.atomic():
+        doc = VendorDocument.objects.create(model=model, filename=filename[:255] or sha,
+                                            sha256=sha, size=size, uploaded_by=actor)
+        audit.record(action="model.vendor_document_add", actor=actor, obj=doc,
+                     payload={"filename": doc.filename, "sha256": sha, "size": size})
+    return doc

@@ -1,0 +1,72 @@
+"""Content-addressed file store for artifacts and documents: ``ARTIFACT_DIR/ab/abcdef…``.
+
+A file is written once under its SHA-256 and never modified, so two versions uploading the same
+bytes share one file and a stored file can always be re-checked against its name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+
+CHUNK = 1024 * 1024
+
+
+def path_for(sha256: str) -> Path:
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+    return Path(settings.ARTIFACT_DIR) / sha256[:2] / sha256
+
+
+def exists(sha256: str) -> bool:
+    return path_for(sha256).is_file()
+
+
+def store(source: BinaryIO, sha256: str) -> Path:
+    """Copy ``source`` into the store under ``sha256``, checking the digest while copying.
+
+    Written to a temporary file in the same folder and renamed, so a reader never sees half a
+    file and a crash leaves no partial artifact under a real name.
+    """
+    target = path_for(sha256)
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source.seek(0)
+    digest = hashlib.sha256()
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := source.read(CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != sha256:
+            raise ValueError("the file changed while it was being stored")
+        os.chmod(tmp_name, 0o444)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def open_stored(sha256: str) -> BinaryIO:
+    return path_for(sha256).open("rb")
+
+
+def sha256_of(source: BinaryIO) -> tuple[str, int]:
+    """Digest and size of a file object, read in chunks."""
+    source.seek(0)
+    digest, size = hashlib.sha256(), 0
+    while chunk := source.read(CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    source.seek(0)
+    return digest.hexdigest(), size
