@@ -38,3 +38,36 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+
+
+class SecurityEventCounter(models.Model):
+    """Occurrences of one security event (action, principal, reason) within one UTC minute.
+
+    The chain is append-only, so a flood of failed logins cannot be folded by updating an event.
+    Instead the first occurrence in a minute is written to the chain at once and later ones only
+    increment ``count`` here; when the minute is over, ``core.audit.flush_security_counts`` writes
+    the occurrences not yet in the chain (``count - recorded``) as one folded event and deletes the
+    row. This table is scratch space, not evidence: the chain is the record.
+    """
+
+    action = models.CharField(max_length=64)
+    principal = models.CharField(max_length=150)
+    reason = models.CharField(max_length=64)
+    minute = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+    # Occurrences already written to the chain (1 once the minute's first event is recorded).
+    recorded = models.PositiveIntegerField(default=0)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_username = models.CharField(max_length=150, blank=True)
+    # The latest occurrence's details (address, path), carried into the folded event.
+    payload = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["action", "principal", "reason", "minute"],
+                                    name="security_counter_key"),
+        ]
+        indexes = [models.Index(fields=["minute"], name="security_counter_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.principal} {self.reason} @{self.minute:%H:%M} x{self.count}"
