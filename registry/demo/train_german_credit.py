@@ -71,7 +71,7 @@ class DemoArtifact:
     path: Path
     sha256: str
     size: int
-    metrics: dict[str, float]
+    metrics: dict[str, float]  # test split: roc_auc, accuracy, brier, log_loss, n_train, n_test
     training_data_sha256: str  # of the CSV file; the split is fixed by RANDOM_STATE
     columns: tuple[str, ...]  # the graph's inputs: raw feature columns, in CSV order
     max_abs_diff: float  # largest |P_onnx - P_sklearn| on the test split
