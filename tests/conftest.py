@@ -9,13 +9,16 @@ Teams: "credit" (the demo model's team) and "fraud". People:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
 import pytest
 from django.conf import settings
+from django.db import connection, connections, transaction
+from django.test import TransactionTestCase
 
-from core import services
+from core import db_roles, services
 from core.models import Role, Team, User
 
 PASSWORD = "correct horse battery staple"
@@ -107,3 +110,72 @@ def api(client):
 
     c.as_ = as_
     return c
+
+
+# --- Database roles (issue 4) -----------------------------------------------------------------
+# The suite runs as the application role, like production: pytest-django's django_db_setup creates
+# and migrates the test database as the login role (the superuser), then every new connection
+# switches to TEST_APP_ROLE, which may only SELECT and INSERT on the audit table. Where the login
+# role may not create roles, the suite runs as the login role and the role tests skip.
+#
+# Transactional tests end with Django's flush: TRUNCATE of every table. The application role may
+# not truncate, and the audit table's trigger refuses TRUNCATE to everyone, so that teardown runs
+# as the login role and disables the audit guard inside the flush's own transaction: no other
+# session ever sees the table unguarded. (Tests using `db` roll back instead and need none of it.)
+
+TEST_APP_ROLE = "assay_app_test"
+
+
+def _flush_as_login_role(self) -> None:
+    if connection.vendor != "postgresql":
+        _original_fixture_teardown(self)
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("RESET ROLE")
+        cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER audit_refuse_truncate")
+        _original_fixture_teardown(self)
+        cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER audit_refuse_truncate")
+    connection.close()  # the next connection switches to the application role again
+
+
+_original_fixture_teardown = TransactionTestCase._fixture_teardown
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Migrate as the superuser (pytest-django, above), then run as the application role."""
+    with django_db_blocker.unblock():
+        enabled = connection.vendor == "postgresql" and db_roles.can_manage_roles()
+        if enabled:
+            db_roles.grant_app_role(role=TEST_APP_ROLE, create=True)
+        connections.close_all()
+    if enabled:
+        settings.DATABASE_APP_ROLE = TEST_APP_ROLE
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TransactionTestCase, "_fixture_teardown", _flush_as_login_role)
+        yield
+    settings.DATABASE_APP_ROLE = None
+    with django_db_blocker.unblock():
+        connections.close_all()  # dropping the test database needs the login role
+
+
+@pytest.fixture
+def app_role() -> str:
+    """The role the suite runs as; skips the test where roles could not be set up."""
+    if not settings.DATABASE_APP_ROLE:
+        pytest.skip("the test database's login role cannot create the application role")
+    return settings.DATABASE_APP_ROLE
+
+
+@contextlib.contextmanager
+def as_login_role():
+    """Run the block as the login role (the superuser), then switch back to the app role."""
+    with connection.cursor() as cursor:
+        cursor.execute("RESET ROLE")
+    try:
+        yield
+    finally:
+        if settings.DATABASE_APP_ROLE:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('role', %s, false)",
+                               [settings.DATABASE_APP_ROLE])

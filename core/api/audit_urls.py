@@ -1,3 +1,7 @@
 from django.urls import path
 
-urlpatterns: list = []
+from core.api import audit_views
+
+urlpatterns = [
+    path("verify/", audit_views.VerifyChainView.as_view(), name="api-audit-verify"),
+]

@@ -39,7 +39,7 @@ def _run(statements: list[str]):
         if schema_editor.connection.vendor != "postgresql":
             return  # embedded SQLite: no triggers (see docs/audit.md)
         for statement in statements:
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)  # the SQL holds literal % signs
     return run
 
 
