@@ -525,8 +525,9 @@ def _run_checker(data: bytes) -> None:
     except Exception as error:  # ValidationError, InferenceError, ValueError
         raise ArtifactRejected(
             f"The ONNX checker refused the model (onnx.checker.check_model with "
-            f"full_check=True): {_detail(error)} Fix the model or re-export it with a current exporter, "
-            f"and run onnx.checker.check_model(model, full_check=True) locally before uploading.",
+            f"full_check=True): {_detail(error)} Fix the model or re-export it with a current "
+            f"exporter, and run onnx.checker.check_model(model, full_check=True) locally before "
+            f"uploading.",
             reason="checker") from None
 
 

@@ -276,7 +276,8 @@ def runtime_failing_onnx_bytes() -> bytes:
     x = helper.make_tensor_value_info("x", TensorProto.INT16, ["N", 3])
     y = helper.make_tensor_value_info("y", TensorProto.INT16, ["N", 3])
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "relu16", [x], [y])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)]).SerializeToString()
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    return model.SerializeToString()
 
 
 def oversized_onnx_bytes(at_least: int) -> bytes:
@@ -287,7 +288,7 @@ def oversized_onnx_bytes(at_least: int) -> bytes:
 
 
 def write(tmp_dir: os.PathLike, name: str, data: bytes) -> str:
-    """Write ``data`` under ``tmp_dir/name`` (for tests that need a real file) and return its path."""
+    """Write ``data`` to ``tmp_dir/name`` (for tests that need a real file); return the path."""
     path = os.path.join(tmp_dir, name)
     with open(path, "wb") as f:
         f.write(data)
