@@ -2,4 +2,8 @@ from django.urls import path
 
 from core import audit_views
 
-urlpatterns = [path("", audit_views.event_list, name="audit-list")]
+urlpatterns = [
+    path("", audit_views.event_list, name="audit-list"),
+    path("verify/", audit_views.verify_now, name="audit-verify"),
+    path("export/", audit_views.export_download, name="audit-export"),
+]

@@ -220,7 +220,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+# Signed audit checkpoints (core/checkpoint_tasks.py, not a tasks.py: listed so workers load it).
+CHECKPOINT_INTERVAL_S = env_int("ASSAY_CHECKPOINT_INTERVAL_S", 600)
+CELERY_IMPORTS = ["core.checkpoint_tasks"]
+CELERY_BEAT_SCHEDULE: dict = {
+    "audit-checkpoint": {"task": "core.checkpoint_audit_chain", "schedule": CHECKPOINT_INTERVAL_S},
+}
 
 EMAIL_BACKEND = env("ASSAY_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("ASSAY_FROM_EMAIL", "assay@localhost")

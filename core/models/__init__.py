@@ -1,4 +1,6 @@
 from core.models.accounts import ApiToken, Role, RoleGrant, Team, User
 from core.models.audit import AuditEvent
+from core.models.signing import Checkpoint, KeyPurpose, SigningKey
 
-__all__ = ["ApiToken", "AuditEvent", "Role", "RoleGrant", "Team", "User"]
+__all__ = ["ApiToken", "AuditEvent", "Checkpoint", "KeyPurpose", "Role", "RoleGrant",
+           "SigningKey", "Team", "User"]

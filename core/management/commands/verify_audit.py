@@ -6,7 +6,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from core import audit
+from core import verification
 
 
 class Command(BaseCommand):
@@ -21,7 +21,8 @@ class Command(BaseCommand):
         if chunk_size < 1:
             raise CommandError("--chunk-size must be at least 1.")
         started = time.monotonic()
-        report = audit.verify_chain(chunk_size=chunk_size)
+        trail = verification.verify_trail(chunk_size=chunk_size)  # chain + signed checkpoints
+        report = trail.chain_report
         elapsed = time.monotonic() - started
         if not report.ok:
             raise CommandError(
@@ -29,5 +30,8 @@ class Command(BaseCommand):
                 f"{report.detail}. {report.checked} events before it verified.",
                 returncode=1,
             )
+        if not trail.ok:
+            raise CommandError(trail.summary, returncode=1)
         self.stdout.write(f"OK: {report.checked} events verified in {elapsed:.1f} s; "
-                          f"head seq {report.head_seq} hash {report.head_hash}")
+                          f"head seq {report.head_seq} hash {report.head_hash}; "
+                          f"{trail.checkpoints.checked} checkpoint(s) match")

@@ -1,0 +1,470 @@
+"""Standalone verifier for Assay audit bundles: ``python -m core.verify_bundle BUNDLE.jsonl``.
+
+An auditor runs this without trusting the Assay server: it needs only the Python standard library
+and ``cryptography`` and imports nothing else from Assay (no Django), so it can be copied out as one
+file and read in an afternoon. The server's own signing code (``core.signing``) imports the DSSE
+helpers below, so the server and the auditor run the very same verification routine.
+
+Bundle format (``assay-audit-bundle/1``), one JSON object per line, in this order:
+
+1. ``{"kind": "header", "format": "assay-audit-bundle/1", "scope": {...}, "first_seq": 1,
+   "last_seq": N, "included": k, "withheld": N-k, "created_at": ..., "exported_by": ...}``;
+   ``scope`` is ``{}`` for the whole trail, or holds ``model_id`` (and ``model_slug``) and/or
+   ``from``/``to`` (dates, UTC, inclusive).
+2. ``{"kind": "key", "keyid", "purpose", "algorithm", "public_key_pem", "created_at",
+   "retired_at", "revoked_at"}`` for every public key that signed a bundled checkpoint.
+3. ``{"kind": "checkpoint", "envelope": <DSSE envelope>}``; the payload is the canonical JSON
+   ``{"chain_hash", "seq", "signed_at"}`` with payloadType ``CHECKPOINT_PAYLOAD_TYPE``.
+4. In sequence order from 1 to N, either ``{"kind": "event", "event": {<the ten canonical
+   fields>}, "event_digest", "chain_hash"}`` or ``{"kind": "withheld", "first_seq": s,
+   "digests": [...]}`` for a run of events left out of an extract (their digests only).
+
+Checks: every included event's digest is recomputed from its fields (canonical form below); the
+chain is recomputed from the genesis through included events and withheld digests, with no gap;
+every checkpoint's DSSE signature verifies against a bundled key of purpose ``audit_checkpoint``
+that is not revoked (a key missing from the bundle is named and rejected); the recomputed chain
+hash at each checkpoint's sequence equals the signed one; the last checkpoint covers the last
+event; included events lie inside the declared scope. An extract therefore proves that each of its
+events is a member of the chain the server signed. It cannot prove the extract is complete: a
+withheld digest says nothing about which model its event concerns.
+
+Canonical form (same as ``core/audit.py``): the event object with exactly the keys ``seq``,
+``occurred_at``, ``actor_id``, ``actor_username``, ``request_id``, ``action``, ``object_type``,
+``object_id``, ``model_id``, ``payload``; UTF-8 JSON, keys sorted at every level, separators ``,``
+and ``:``, non-ASCII characters as themselves, no floats anywhere. ``event_digest`` = SHA-256 of
+those bytes (hex); ``chain_hash_n = SHA-256(bytes(chain_hash_{n-1}) || bytes(event_digest_n))``
+with ``chain_hash_0`` = 64 zeros.
+
+DSSE (https://github.com/secure-systems-lab/dsse): envelope ``{"payloadType", "payload"
+(base64), "signatures": [{"keyid", "sig" (base64)}]}``; the signature is over
+``PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body``. Keys are ECDSA P-256;
+signatures ECDSA-SHA256, DER-encoded; a key id is the SHA-256 (hex) of the DER
+SubjectPublicKeyInfo, so a key id names exactly one public key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+BUNDLE_FORMAT = "assay-audit-bundle/1"
+CHECKPOINT_PAYLOAD_TYPE = "application/vnd.assay.audit-checkpoint+json"
+CHECKPOINT_PURPOSE = "audit_checkpoint"
+ALGORITHM = "ecdsa-p256-sha256"
+GENESIS_HASH = "0" * 64
+EVENT_KEYS = frozenset({
+    "seq", "occurred_at", "actor_id", "actor_username", "request_id", "action", "object_type",
+    "object_id", "model_id", "payload",
+})
+MAX_REASONS = 25
+
+
+class EnvelopeError(ValueError):
+    """A DSSE envelope is malformed or its signature does not verify; the message says which."""
+
+
+# --- DSSE, shared with core.signing ----------------------------------------------------------
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE pre-authentication encoding: what is actually signed."""
+    encoded_type = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %b %d %b" % (len(encoded_type), encoded_type, len(payload), payload)
+
+
+def b64decode(text: str) -> bytes:
+    """Standard or URL-safe base64, as the DSSE spec allows either."""
+    if not isinstance(text, str):
+        raise EnvelopeError("a base64 field is not a string")
+    try:
+        if "-" in text or "_" in text:
+            return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise EnvelopeError("a base64 field is not valid base64") from exc
+
+
+def load_public_key(pem: str) -> ec.EllipticCurvePublicKey:
+    try:
+        key = serialization.load_pem_public_key(pem.encode("ascii"))
+    except (ValueError, TypeError, UnicodeError) as exc:
+        raise EnvelopeError("the public key is not a PEM-encoded public key") from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise EnvelopeError("the public key is not an ECDSA P-256 key")
+    return key
+
+
+def keyid_of(public_key: ec.EllipticCurvePublicKey) -> str:
+    """SHA-256 of the DER SubjectPublicKeyInfo: the key id that names this public key."""
+    der = public_key.public_bytes(serialization.Encoding.DER,
+                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def verify_envelope(
+    envelope: Any, keys: dict[str, ec.EllipticCurvePublicKey], *, payload_type: str
+) -> tuple[bytes, list[str]]:
+    """Check a DSSE envelope; return its payload and the ids of the keys that signed it.
+
+    Every signature must name a key in ``keys`` and verify: a signature by an unknown key is an
+    error, not something to skip, so a forger cannot hide behind one good signature.
+    """
+    if not isinstance(envelope, dict):
+        raise EnvelopeError("the envelope is not a JSON object")
+    if envelope.get("payloadType") != payload_type:
+        raise EnvelopeError(
+            f"payloadType is {envelope.get('payloadType')!r}, expected {payload_type!r}")
+    payload = b64decode(envelope.get("payload"))
+    signatures = envelope.get("signatures")
+    if not isinstance(signatures, list) or not signatures:
+        raise EnvelopeError("the envelope has no signatures")
+    signed = pae(payload_type, payload)
+    keyids = []
+    for signature in signatures:
+        if not isinstance(signature, dict):
+            raise EnvelopeError("a signature entry is not a JSON object")
+        keyid = signature.get("keyid")
+        if keyid not in keys:
+            raise EnvelopeError(f"signed by key {keyid!r}, which is not among the trusted keys")
+        try:
+            keys[keyid].verify(b64decode(signature.get("sig")), signed, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature as exc:
+            raise EnvelopeError(f"the signature by key {keyid} does not verify") from exc
+        keyids.append(keyid)
+    return payload, keyids
+
+
+# --- the chain -------------------------------------------------------------------------------
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_float(v) for v in value)
+    return False
+
+
+def canonical_bytes(fields: dict[str, Any]) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def event_digest(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(fields)).hexdigest()
+
+
+def link(previous_hash: str, digest: str) -> str:
+    return hashlib.sha256(bytes.fromhex(previous_hash) + bytes.fromhex(digest)).hexdigest()
+
+
+def _is_hex64(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 64:
+        return False
+    try:
+        bytes.fromhex(value)
+    except ValueError:
+        return False
+    return value == value.lower()
+
+
+# --- the verifier ----------------------------------------------------------------------------
+
+@dataclass
+class Verdict:
+    """What the verifier found: ``ok`` and the reasons when it is not."""
+
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    last_seq: int = 0
+    included: int = 0
+    withheld: int = 0
+    checkpoints_valid: int = 0
+    head: dict[str, Any] | None = None
+    scope: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+    def fail(self, reason: str) -> None:
+        if len(self.reasons) < MAX_REASONS:
+            self.reasons.append(reason)
+        elif len(self.reasons) == MAX_REASONS:
+            self.reasons.append("... further problems not listed")
+
+    def summary(self) -> str:
+        if not self.ok:
+            count = len(self.reasons)
+            return f"REJECTED: {count} problem{'s' if count != 1 else ''} (first: {self.reasons[0]})"
+        head = self.head or {}
+        scope = _describe_scope(self.scope)
+        return (
+            f"VERIFIED: events 1..{self.last_seq} chained ({self.included} included, "
+            f"{self.withheld} withheld); {self.checkpoints_valid} signed checkpoint"
+            f"{'s' if self.checkpoints_valid != 1 else ''} match; head seq {head.get('seq')} "
+            f"signed at {head.get('signed_at')} by key {str(head.get('keyid'))[:16]}; "
+            f"scope: {scope}"
+        )
+
+
+def _describe_scope(scope: dict[str, Any]) -> str:
+    parts = []
+    if scope.get("model_id") is not None:
+        parts.append(f"model {scope.get('model_slug') or ''} (id {scope['model_id']})".strip())
+    if scope.get("from") or scope.get("to"):
+        parts.append(f"dates {scope.get('from') or '...'} to {scope.get('to') or '...'}")
+    return ", ".join(parts) or "whole trail"
+
+
+@dataclass
+class _Checkpoint:
+    line: int
+    seq: int
+    chain_hash: str
+    signed_at: str
+    keyid: str
+
+
+def _parse_date(value: Any) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    return dt.date.fromisoformat(str(value))
+
+
+def _lines(source: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    for number, raw in enumerate(source, start=1):
+        text = raw.strip()
+        if not text:
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield number, None, f"line {number} is not valid JSON ({exc.msg})"
+            continue
+        if not isinstance(record, dict):
+            yield number, None, f"line {number} is not a JSON object"
+            continue
+        yield number, record, ""
+
+
+def _read_key(verdict: Verdict, number: int, record: dict[str, Any],
+              keys: dict[str, ec.EllipticCurvePublicKey], trusted: set[str] | None) -> None:
+    keyid = record.get("keyid")
+    try:
+        public_key = load_public_key(str(record.get("public_key_pem", "")))
+    except EnvelopeError as exc:
+        verdict.fail(f"key {keyid} (line {number}): {exc}")
+        return
+    if keyid_of(public_key) != keyid:
+        verdict.fail(f"key {keyid} (line {number}): its id is not the fingerprint of its public key")
+    elif record.get("purpose") != CHECKPOINT_PURPOSE:
+        verdict.notes.append(f"key {keyid} has purpose {record.get('purpose')!r}: not used")
+    elif record.get("revoked_at"):
+        verdict.notes.append(f"key {keyid} was revoked at {record['revoked_at']}: not trusted")
+    elif trusted is not None and keyid not in trusted:
+        verdict.notes.append(f"key {keyid} is not among the keys you pinned with --trust")
+    else:
+        keys[keyid] = public_key
+
+
+def _read_checkpoint(verdict: Verdict, number: int, record: dict[str, Any],
+                     keys: dict[str, ec.EllipticCurvePublicKey]) -> _Checkpoint | None:
+    try:
+        payload, keyids = verify_envelope(record.get("envelope"), keys,
+                                          payload_type=CHECKPOINT_PAYLOAD_TYPE)
+        body = json.loads(payload)
+    except EnvelopeError as exc:
+        verdict.fail(f"checkpoint on line {number} rejected: {exc}")
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        verdict.fail(f"checkpoint on line {number}: its signed payload is not JSON")
+        return None
+    seq, chain_hash = body.get("seq") if isinstance(body, dict) else None, None
+    if isinstance(body, dict):
+        chain_hash = body.get("chain_hash")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1 or not _is_hex64(chain_hash):
+        verdict.fail(f"checkpoint on line {number}: its payload lacks a valid seq and chain_hash")
+        return None
+    return _Checkpoint(number, seq, chain_hash, str(body.get("signed_at")), keyids[0])
+
+
+def _check_event(verdict: Verdict, number: int, record: dict[str, Any], expected_seq: int,
+                 scope: dict[str, Any]) -> str | None:
+    """Return the recomputed digest of an included event, or None after recording why not."""
+    event = record.get("event")
+    if not isinstance(event, dict) or set(event) != EVENT_KEYS:
+        verdict.fail(f"line {number}: the event does not have exactly the canonical fields")
+        return None
+    if event["seq"] != expected_seq:
+        verdict.fail(f"line {number}: expected seq {expected_seq}, found {event['seq']!r} "
+                     f"(an event is missing, added or out of order)")
+        return None
+    if _has_float(event):
+        verdict.fail(f"seq {expected_seq}: the event contains a float, which the canonical "
+                     f"form forbids (the line was edited)")
+        return None
+    digest = event_digest(event)
+    if record.get("event_digest") not in (None, digest):
+        verdict.fail(f"seq {expected_seq} (line {number}): the event's content does not match "
+                     f"its stated digest (the event was edited)")
+    model_id = scope.get("model_id")
+    if model_id is not None and event["model_id"] != model_id:
+        verdict.fail(f"seq {expected_seq}: the event belongs to model {event['model_id']!r}, "
+                     f"outside this extract's scope (model {model_id})")
+    day = str(event["occurred_at"])[:10]
+    if (scope.get("from") and day < scope["from"]) or (scope.get("to") and day > scope["to"]):
+        verdict.fail(f"seq {expected_seq}: occurred on {day}, outside this extract's dates")
+    return digest
+
+
+def verify_lines(source: Iterable[str], *, trusted: set[str] | None = None) -> Verdict:
+    """Verify a bundle given as lines of text (see the module docstring for what is checked)."""
+    verdict = Verdict()
+    records = _lines(source)
+    first = next(records, None)
+    if first is None:
+        verdict.fail("the bundle is empty")
+        return verdict
+    number, header, error = first
+    if error or header is None or header.get("kind") != "header":
+        verdict.fail(error or "the first line is not the bundle header")
+        return verdict
+    if header.get("format") != BUNDLE_FORMAT:
+        verdict.fail(f"unknown bundle format {header.get('format')!r}; this verifier reads "
+                     f"{BUNDLE_FORMAT}")
+        return verdict
+    scope = header.get("scope") if isinstance(header.get("scope"), dict) else {}
+    verdict.scope = scope
+    try:
+        for name in ("from", "to"):
+            _parse_date(scope.get(name))
+    except ValueError:
+        verdict.fail("the header's scope has a date that is not YYYY-MM-DD")
+        return verdict
+
+    keys: dict[str, ec.EllipticCurvePublicKey] = {}
+    checkpoints: list[_Checkpoint] = []
+    at_seq: dict[int, str] = {}  # recomputed chain hash at each checkpointed seq
+    expected_seq, chain = 1, GENESIS_HASH
+    for number, record, error in records:
+        if error:
+            verdict.fail(error)
+            continue
+        kind = record.get("kind")
+        if kind == "key":
+            if expected_seq > 1 or checkpoints:
+                verdict.fail(f"line {number}: keys must come before checkpoints and events")
+            _read_key(verdict, number, record, keys, trusted)
+        elif kind == "checkpoint":
+            if expected_seq > 1:
+                verdict.fail(f"line {number}: checkpoints must come before the events")
+            checkpoint = _read_checkpoint(verdict, number, record, keys)
+            if checkpoint is not None:
+                checkpoints.append(checkpoint)
+                at_seq.setdefault(checkpoint.seq, "")
+        elif kind == "event":
+            digest = _check_event(verdict, number, record, expected_seq, scope)
+            if digest is None:
+                if not verdict.ok and "expected seq" in verdict.reasons[-1]:
+                    break  # the sequence is broken: everything after would only repeat it
+                digest = record.get("event_digest") if _is_hex64(record.get("event_digest")) \
+                    else GENESIS_HASH
+            chain = link(chain, digest)
+            if record.get("chain_hash") not in (None, chain):
+                verdict.fail(f"seq {expected_seq} (line {number}): the stated chain hash does "
+                             f"not follow from the events before it")
+            if expected_seq in at_seq:
+                at_seq[expected_seq] = chain
+            verdict.included += 1
+            expected_seq += 1
+        elif kind == "withheld":
+            digests = record.get("digests")
+            if record.get("first_seq") != expected_seq or not isinstance(digests, list):
+                verdict.fail(f"line {number}: withheld digests should start at seq "
+                             f"{expected_seq}, found {record.get('first_seq')!r} (events are "
+                             f"missing, added or out of order)")
+                break
+            for digest in digests:
+                if not _is_hex64(digest):
+                    verdict.fail(f"seq {expected_seq}: the withheld digest is not a SHA-256 hex")
+                    digest = GENESIS_HASH
+                chain = link(chain, digest)
+                if expected_seq in at_seq:
+                    at_seq[expected_seq] = chain
+                verdict.withheld += 1
+                expected_seq += 1
+        else:
+            verdict.fail(f"line {number}: unknown record kind {kind!r}")
+    verdict.last_seq = expected_seq - 1
+
+    if header.get("last_seq") != verdict.last_seq:
+        verdict.fail(f"the header says the bundle ends at seq {header.get('last_seq')!r} but its "
+                     f"events end at seq {verdict.last_seq} (events were removed or added)")
+    if (header.get("included"), header.get("withheld")) != (verdict.included, verdict.withheld):
+        verdict.fail(f"the header counts {header.get('included')!r} included and "
+                     f"{header.get('withheld')!r} withheld events, the bundle holds "
+                     f"{verdict.included} and {verdict.withheld}")
+    for cp in checkpoints:
+        name = f"checkpoint at seq {cp.seq} (line {cp.line}, signed {cp.signed_at} by key " \
+               f"{cp.keyid[:16]})"
+        if cp.seq > verdict.last_seq:
+            verdict.fail(f"{name} is beyond the bundle's last event (seq {verdict.last_seq}): "
+                         f"events are missing from the end")
+        elif at_seq.get(cp.seq) != cp.chain_hash:
+            verdict.fail(f"{name} does not match the chain: recomputed "
+                         f"{at_seq.get(cp.seq, '')[:16]}, signed {cp.chain_hash[:16]}")
+        else:
+            verdict.checkpoints_valid += 1
+    if checkpoints:
+        last = max(checkpoints, key=lambda cp: cp.seq)
+        verdict.head = {"seq": last.seq, "signed_at": last.signed_at, "keyid": last.keyid}
+    if verdict.last_seq == 0:
+        verdict.fail("the bundle holds no events")
+    elif not checkpoints or max(cp.seq for cp in checkpoints) != verdict.last_seq:
+        verdict.fail(f"no valid signed checkpoint covers the last event (seq {verdict.last_seq})")
+    return verdict
+
+
+def verify_file(path: str, *, trusted: set[str] | None = None) -> Verdict:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return verify_lines(handle, trusted=trusted)
+    except (OSError, UnicodeDecodeError) as exc:
+        verdict = Verdict()
+        verdict.fail(f"cannot read {path}: {exc}")
+        return verdict
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m core.verify_bundle",
+        description="Verify an Assay audit bundle offline, without trusting the server.")
+    parser.add_argument("bundle", help="the bundle file (.jsonl) exported from Assay")
+    parser.add_argument("--trust", action="append", metavar="KEYID",
+                        help="accept checkpoints only from this key id (repeatable); pin the "
+                             "ids Assay published earlier so a substituted key is refused")
+    args = parser.parse_args(argv)
+    verdict = verify_file(args.bundle, trusted=set(args.trust) if args.trust else None)
+    print(verdict.summary())
+    for reason in verdict.reasons:
+        print(f"  - {reason}")
+    for note in verdict.notes:
+        print(f"  note: {note}")
+    return 0 if verdict.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""Signed checkpoints catch what the chain alone cannot: a superuser's rewrite-and-rechain and a
+restored backup that lost its tail."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import DatabaseError, connection, transaction
+
+from core import audit, checkpoints, signing, verification
+from core.checkpoint_tasks import checkpoint_audit_chain
+from core.models import AuditEvent, Checkpoint
+from core.verify_bundle import CHECKPOINT_PAYLOAD_TYPE
+from tests.conftest import as_login_role
+
+
+@pytest.fixture(autouse=True)
+def own_files(settings, tmp_path):
+    settings.KEY_DIR = tmp_path / "keys"
+    settings.CHECKPOINT_FILE = tmp_path / "checkpoints.jsonl"
+    return tmp_path
+
+
+@contextmanager
+def as_superuser_bypassing_triggers():
+    """What an attacker with the database superuser can do: switch the audit triggers off.
+
+    The suite runs as the application role (tests/conftest.py); this steps up to the login role.
+    """
+    with as_login_role():
+        with connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role = replica")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SET session_replication_role = DEFAULT")
+
+
+@pytest.fixture
+def key(db):
+    """The checkpoint key, made up front (its creation is itself an audit event)."""
+    return signing.active_key("audit_checkpoint")
+
+
+def _events(n: int, **kwargs) -> list[AuditEvent]:
+    return [audit.atomic_record(action="test.event", object_type="thing", object_id=i,
+                                payload={"i": i}, **kwargs) for i in range(n)]
+
+
+def _rechain_from(seq: int) -> None:
+    """Recompute digest and chain hash of every event from ``seq`` on, as a careful forger would."""
+    previous = AuditEvent.objects.filter(seq=seq - 1).values_list("chain_hash", flat=True).first() \
+        or audit.GENESIS_HASH
+    for event in AuditEvent.objects.filter(seq__gte=seq).order_by("seq"):
+        digest = audit.digest_event(audit.event_fields(event))
+        previous = audit.link(previous, digest)
+        AuditEvent.objects.filter(pk=event.pk).update(event_digest=digest, chain_hash=previous)
+
+
+def _file_records() -> list[dict]:
+    return [r for _n, r in checkpoints.read_file()]
+
+
+def test_checkpoint_is_stored_signed_and_appended_to_the_file(key):
+    events = _events(3)
+    checkpoint = checkpoints.checkpoint_create()
+    assert (checkpoint.seq, checkpoint.chain_hash) == (events[-1].seq, events[-1].chain_hash)
+    payload, keyid = signing.verify(checkpoint.envelope, purpose="audit_checkpoint",
+                                    payload_type=CHECKPOINT_PAYLOAD_TYPE)
+    body = json.loads(payload)
+    assert body["seq"] == events[-1].seq and body["chain_hash"] == events[-1].chain_hash
+    assert keyid == checkpoint.keyid
+    lines = [r for r in _file_records() if r["kind"] == "checkpoint"]
+    assert len(lines) == 1 and lines[0]["envelope"] == checkpoint.envelope
+    assert [r["event"] for r in _file_records() if r["kind"] == "key"] == ["created"]
+
+
+def test_checkpoints_are_append_only_in_the_database(db):
+    _events(1)
+    checkpoint = checkpoints.checkpoint_create()
+    if django_settings.DATABASE_APP_ROLE:  # the application role lacks the privilege altogether
+        with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
+            Checkpoint.objects.filter(pk=checkpoint.pk).update(seq=99)
+    with as_login_role():  # and the table's owner is stopped by the trigger
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            Checkpoint.objects.filter(pk=checkpoint.pk).update(seq=99)
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            Checkpoint.objects.filter(pk=checkpoint.pk).delete()
+    checkpoint.refresh_from_db()
+    assert checkpoint.seq != 99
+
+
+def test_schedule_signs_only_when_there_are_new_events(db):
+    assert checkpoint_audit_chain() is None  # empty trail
+    signing.active_key("audit_checkpoint")
+    assert checkpoint_audit_chain() == 1  # the key's creation is the first event
+    first = _events(2)[-1]
+    assert checkpoint_audit_chain() == first.seq
+    assert checkpoint_audit_chain() is None
+    assert Checkpoint.objects.count() == 2
+    later = _events(1)[-1]
+    assert checkpoint_audit_chain() == later.seq
+
+
+def test_beat_schedule_is_configured():
+    entry = django_settings.CELERY_BEAT_SCHEDULE["audit-checkpoint"]
+    assert entry["task"] == "core.checkpoint_audit_chain"
+    assert entry["schedule"] == django_settings.CHECKPOINT_INTERVAL_S == 600
+    from config.celery import app
+    app.loader.import_default_modules()
+    assert "core.checkpoint_audit_chain" in app.tasks
+
+
+def test_intact_trail_verifies_and_the_result_is_remembered(db):
+    _events(4)
+    checkpoints.checkpoint_create()
+    _events(2)
+    checkpoints.checkpoint_create()
+    report = verification.verify_trail()
+    assert report.ok, report.summary
+    assert report.checkpoints.checked == 4  # two checkpoints, each from the database and the file
+    assert report.summary.startswith("OK:")
+    assert verification.last_result()["ok"] is True
+
+
+def test_rewrite_and_rechain_by_the_superuser_is_caught_by_the_checkpoint(db):
+    _events(5)
+    checkpoint = checkpoints.checkpoint_create()
+    with as_superuser_bypassing_triggers():
+        AuditEvent.objects.filter(seq=2).update(payload={"i": "forged"})
+        _rechain_from(2)
+    chain = audit.verify_chain()
+    assert chain.ok  # the chain alone is self-consistent again
+    report = verification.verify_trail()
+    assert not report.ok
+    named = [p for p in report.checkpoints.problems if f"checkpoint #{checkpoint.pk}" in p]
+    assert named and "checkpoint mismatch" in named[0] and "rewritten" in named[0]
+    assert any(p.startswith("checkpoint mismatch: file checkpoint") for p in
+               report.checkpoints.problems)
+    assert report.summary.startswith("FAILED: checkpoint mismatch")
+
+
+def test_rechain_that_also_deletes_the_database_checkpoints_is_caught_by_the_file(db):
+    _events(3)
+    checkpoints.checkpoint_create()
+    with as_superuser_bypassing_triggers():
+        AuditEvent.objects.filter(seq=3).update(action="test.other")
+        _rechain_from(3)
+        Checkpoint.objects.all().delete()
+    report = verification.verify_checkpoints()
+    assert [p for p in report.problems if "file checkpoint (line" in p and "rewritten" in p]
+
+
+def test_restored_backup_that_lost_its_tail_is_caught(key):
+    _events(6)
+    checkpoint = checkpoints.checkpoint_create()
+    with as_superuser_bypassing_triggers():  # the backup was taken before seq 6 and before the
+        AuditEvent.objects.filter(seq__gte=6).delete()  # checkpoint row
+        Checkpoint.objects.all().delete()
+    assert audit.verify_chain().ok
+    report = verification.verify_trail()
+    assert not report.ok
+    problem = report.checkpoints.problems[0]
+    assert f"covers seq {checkpoint.seq}" in problem and "trail ends at seq 5" in problem
+    assert "file checkpoint" in problem
+
+
+def test_a_truncated_checkpoint_file_is_reported(db, own_files):
+    _events(2)
+    checkpoint = checkpoints.checkpoint_create()
+    (own_files / "checkpoints.jsonl").write_text("")
+    report = verification.verify_checkpoints()
+    assert any(f"checkpoint #{checkpoint.pk}" in p and "missing from the checkpoint file" in p
+               for p in report.problems)
+
+
+def test_a_checkpoint_with_a_forged_signature_is_reported(db):
+    _events(2)
+    checkpoint = checkpoints.checkpoint_create()
+    envelope = dict(checkpoint.envelope)
+    sig = envelope["signatures"][0]
+    envelope["signatures"] = [{"keyid": sig["keyid"], "sig": sig["sig"][:-8] + "AAAAAAA="}]
+    checkpoints.append_line({"kind": "checkpoint", "envelope": envelope})
+    report = verification.verify_checkpoints()
+    assert any("is not validly signed" in p for p in report.problems)
+
+
+def test_rotation_keeps_old_checkpoints_as_evidence(db):
+    _events(2)
+    checkpoints.checkpoint_create()
+    signing.key_rotate(actor=signing.SYSTEM, purpose="audit_checkpoint")
+    _events(1)
+    checkpoints.checkpoint_create()
+    report = verification.verify_trail()
+    assert report.ok, report.summary
+    assert len({c.keyid for c in Checkpoint.objects.all()}) == 2
+
+
+def test_revoked_key_checkpoints_stop_counting_but_do_not_fail(db):
+    _events(2)
+    old = checkpoints.checkpoint_create()
+    signing.key_revoke(actor=signing.SYSTEM, keyid=old.keyid, reason="key file copied")
+    checkpoints.checkpoint_create()
+    report = verification.verify_trail()
+    assert report.ok, report.summary
+    assert any("revoked key" in n for n in report.checkpoints.notes)
+
+
+def test_a_revocation_written_only_into_the_database_is_reported(db):
+    _events(2)
+    checkpoint = checkpoints.checkpoint_create()
+    with as_superuser_bypassing_triggers():
+        from django.utils import timezone
+
+        from core.models import SigningKey
+        SigningKey.objects.filter(keyid=checkpoint.keyid).update(revoked_at=timezone.now())
+    report = verification.verify_checkpoints()
+    assert any("no record of that revocation" in p for p in report.problems)
+
+
+def test_checkpoint_command_and_api(db, api, aude, dana, capsys):
+    from django.core.management import call_command
+
+    call_command("checkpoint")
+    assert "checkpoint at seq" in capsys.readouterr().out.lower()
+    call_command("checkpoint", if_new=True)
+    assert "Nothing to sign" in capsys.readouterr().out
+    listed = api.as_(aude).get("/api/v1/audit/checkpoints/")
+    assert listed.status_code == 200
+    assert listed.json()["results"][0]["seq"] == Checkpoint.objects.get().seq
+    refused = api.as_(dana).get("/api/v1/audit/checkpoints/")
+    assert refused.status_code == 403 and "auditors and administrators" in refused.json()["detail"]
+
+
+def test_verify_audit_command_and_api_include_the_checkpoints(db, api, aude):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    _events(3)
+    checkpoint = checkpoints.checkpoint_create()
+    call_command("verify_audit")
+    ok = api.as_(aude).get("/api/v1/audit/verify/").json()
+    assert ok["ok"] is True and ok["checkpoints"]["checked"] == 2
+    with as_superuser_bypassing_triggers():
+        AuditEvent.objects.filter(seq=2).update(action="test.forged")
+        _rechain_from(2)
+    with pytest.raises(CommandError, match=f"checkpoint mismatch: checkpoint #{checkpoint.pk}"):
+        call_command("verify_audit")
+    body = api.as_(aude).get("/api/v1/audit/verify/").json()
+    assert body["ok"] is False and body["chain_ok"] is True
+    assert any(f"checkpoint #{checkpoint.pk}" in p for p in body["checkpoints"]["problems"])
