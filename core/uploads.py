@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest
+from django.template.defaultfilters import filesizeformat
 
 from core.errors import ValidationFailed
 
@@ -33,9 +34,9 @@ class CappedUploadHandler(FileUploadHandler):
         if self.received > upload_cap_bytes():
             refusals = getattr(self.request, "upload_refusals", {})
             refusals[self.field_name] = (
-                f"The file {self.file_name!r} is larger than the {upload_cap_bytes() // 2**20} MB "
-                "limit for uploads; the administrator sets it with ASSAY_MAX_ARTIFACT_MB and "
-                "ASSAY_MAX_DATASET_MB."
+                f"The file {self.file_name!r} is larger than the "
+                f"{filesizeformat(upload_cap_bytes())} limit for uploads; the administrator sets "
+                "it with ASSAY_MAX_ARTIFACT_MB and ASSAY_MAX_DATASET_MB."
             )
             self.request.upload_refusals = refusals
             raise SkipFile

@@ -89,4 +89,4 @@ class VersionSerializer(StrictInputMixin, serializers.ModelSerializer):
 
 
 class ArtifactUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The ONNX file (multipart field 'file').")
+    artifact = serializers.FileField(help_text="The ONNX file (multipart field 'artifact').")

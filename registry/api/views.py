@@ -133,7 +133,7 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Up
     @action(detail=True, methods=["get", "post"], url_path="artifact",
             parser_classes=[MultiPartParser])
     def artifact(self, request, pk=None):
-        """GET downloads the ONNX artifact; POST (multipart 'file') sets it on a draft."""
+        """GET downloads the ONNX artifact; POST (multipart 'artifact') sets it on a draft."""
         version = self.get_object()
         if request.method == "GET":
             if not version.has_artifact:
@@ -145,7 +145,7 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Up
                                     content_type="application/octet-stream")
             response["X-Content-SHA256"] = version.artifact_sha256
             return response
-        upload = require_file(request, request.FILES, "file", "ONNX artifact")
+        upload = require_file(request, request.FILES, "artifact", "ONNX artifact")
         version = services.artifact_upload(actor=request.user, version=version, artifact=upload,
                                            filename=upload.name)
         return Response(VersionSerializer(version).data)

@@ -179,7 +179,7 @@ class TestVersionsAndArtifacts:
         version = services.version_create(actor=dana, model=credit_model)
         client = api.as_(dana)
         response = client.post(f"/api/v1/versions/{version.pk}/artifact/",
-                               {"file": onnx_file()}, format="multipart")
+                               {"artifact": onnx_file()}, format="multipart")
         assert response.status_code == 200, response.json()
         download = client.get(f"/api/v1/versions/{version.pk}/artifact/")
         assert download.status_code == 200
@@ -211,14 +211,25 @@ class TestVersionsAndArtifacts:
         assert not storage.path_for(hashlib.sha256(data).hexdigest()).exists()
         assert not events("version.create")
 
-    @override_settings(MAX_ARTIFACT_BYTES=1024, MAX_DATASET_BYTES=1024)
-    def test_an_oversized_upload_is_refused_with_the_cap(self, api, dana, credit_model,
-                                                         onnx_file):
+    @override_settings(MAX_ARTIFACT_BYTES=300, MAX_DATASET_BYTES=300)
+    def test_an_upload_over_every_cap_is_cut_off_while_streaming(self, api, dana, credit_model,
+                                                                 onnx_file):
         version = services.version_create(actor=dana, model=credit_model)
         response = api.as_(dana).post(f"/api/v1/versions/{version.pk}/artifact/",
-                                      {"file": onnx_file()}, format="multipart")
+                                      {"artifact": onnx_file()}, format="multipart")
         assert response.status_code == 400
-        assert "MB" in response.json()["fields"]["file"][0]
+        assert "larger than the 300\xa0bytes limit" in response.json()["fields"]["artifact"][0]
+        version.refresh_from_db()
+        assert not version.has_artifact
+
+    @override_settings(MAX_ARTIFACT_BYTES=300, MAX_DATASET_BYTES=10_000)
+    def test_an_upload_over_the_artifact_cap_is_refused_by_the_check(
+            self, api, dana, credit_model, onnx_file):
+        version = services.version_create(actor=dana, model=credit_model)
+        response = api.as_(dana).post(f"/api/v1/versions/{version.pk}/artifact/",
+                                      {"artifact": onnx_file()}, format="multipart")
+        assert response.status_code == 400
+        assert "ASSAY_MAX_ARTIFACT_MB" in response.json()["fields"]["artifact"][0]
         version.refresh_from_db()
         assert not version.has_artifact
 
@@ -227,7 +238,7 @@ class TestVersionsAndArtifacts:
         version = services.version_create(actor=dana, model=credit_model, artifact=onnx_file())
         ModelVersion.objects.filter(pk=version.pk).update(state=VersionState.SUBMITTED)
         response = api.as_(dana).post(f"/api/v1/versions/{version.pk}/artifact/",
-                                      {"file": onnx_file()}, format="multipart")
+                                      {"artifact": onnx_file()}, format="multipart")
         assert response.status_code == 409
         assert "frozen" in response.json()["detail"]
 
@@ -236,7 +247,7 @@ class TestVersionsAndArtifacts:
         response = api.as_(dana).post(f"/api/v1/versions/{version.pk}/artifact/", {},
                                       format="multipart")
         assert response.status_code == 400
-        assert "file" in response.json()["fields"]
+        assert "artifact" in response.json()["fields"]
 
     def test_another_teams_version_is_not_found(self, api, dana, frank, credit_model,
                                                 onnx_file):
