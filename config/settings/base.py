@@ -198,7 +198,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # One name for the role choices, used by several serializers (user creation, role grants).
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "core.models.accounts.Role"},
 }
 
 # Celery. Embedded mode uses kombu's filesystem transport: a separate worker process picks tasks up
@@ -206,6 +207,7 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = DATA_DIR / "broker"
+    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
@@ -225,6 +227,8 @@ CHECKPOINT_INTERVAL_S = env_int("ASSAY_CHECKPOINT_INTERVAL_S", 600)
 CELERY_IMPORTS = ["core.checkpoint_tasks"]
 CELERY_BEAT_SCHEDULE: dict = {
     "audit-checkpoint": {"task": "core.checkpoint_audit_chain", "schedule": CHECKPOINT_INTERVAL_S},
+    # Folded security events (failed logins, denials) of each minute that is over.
+    "audit-flush-security-counts": {"task": "core.tasks.flush_security_counts", "schedule": 60.0},
 }
 
 EMAIL_BACKEND = env("ASSAY_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -84,7 +84,9 @@ class Command(BaseCommand):
                         artifact_filename="german_credit.onnx",
                         changelog="First version: logistic regression over the raw "
                                   "application attributes.",
-                        training_data_description="Statlog German Credit, stratified 75% "
-                                                  "training split (random_state fixed).",
+                        training_data_description=(
+                            "Statlog German Credit (registry/demo/german_credit.csv; the digest "
+                            "is of that whole file). Trained on a stratified 75% split drawn "
+                            "with a fixed seed; the other 25% is the test set."),
                         training_data_sha256=demo.training_data_sha256,
                     )
