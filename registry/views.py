@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from core import permissions
+from core.audit_views import model_timeline
 from core.errors import DomainError, PermissionRefused
 from core.forms import add_domain_error
 from core.models import Team
@@ -25,7 +26,8 @@ def _visible_model(request: HttpRequest, slug: str) -> RegisteredModel:
     return get_object_or_404(
         RegisteredModel.objects.visible_to(request.user)
         .select_related("team", "owner", "created_by")
-        .prefetch_related("developers", "assignees", "tags", "upstream_models", "downstream_models"),
+        .prefetch_related("developers", "assignees", "tags", "upstream_models",
+                          "downstream_models"),
         slug=slug,
     )
 
@@ -80,6 +82,7 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "model": model, "versions": versions,
         "can_edit": permissions.can_edit_model(request.user, model),
         "vendor_documents": model.vendor_documents.all(),
+        "timeline": model_timeline(model.pk, limit=20),
     })
 
 

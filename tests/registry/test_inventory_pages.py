@@ -106,3 +106,10 @@ def test_download_the_artifact(client, dana, credit_model, onnx_file, onnx_bytes
     response = client.get(f"/models/{credit_model.slug}/versions/{version.number}/artifact/download/")
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == onnx_bytes
+
+
+def test_the_model_page_shows_its_history(client, dana, credit_model):
+    services.model_update(actor=dana, model=credit_model, business_line="Retail")
+    client.force_login(dana)
+    html = client.get(f"/models/{credit_model.slug}/").content.decode()
+    assert "model.create" in html and "model.update" in html and "business_line" in html
