@@ -11,6 +11,7 @@ verification of a million events takes seconds: pages show the last result, neve
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from core.models import AuditEvent
 from core.models.signing import Checkpoint, SigningKey
 from core.verify_bundle import CHECKPOINT_PAYLOAD_TYPE, EnvelopeError, verify_envelope
 
+logger = logging.getLogger(__name__)
 LAST_RESULT_CACHE_KEY = "assay:audit:last-verification"
 _LOOKUP_BATCH = 5000
 
@@ -207,10 +209,19 @@ def verify_trail(*, chunk_size: int = 5000, remember: bool = True) -> TrailRepor
     result = TrailReport(ok=ok, summary=summary, chain_report=chain, checkpoints=report,
                          checked_at=audit.format_time(timezone.now()))
     if remember:
-        cache.set(LAST_RESULT_CACHE_KEY, result.as_dict(), timeout=None)
+        try:
+            cache.set(LAST_RESULT_CACHE_KEY, result.as_dict(), timeout=None)
+        except Exception:  # the result matters more than remembering it (no cache table yet?)
+            logger.warning("Could not store the audit verification result in the cache",
+                           exc_info=True)
     return result
 
 
 def last_result() -> dict[str, Any] | None:
     """The last remembered verification (for pages), or None if none was run since."""
-    return cache.get(LAST_RESULT_CACHE_KEY)
+    try:
+        return cache.get(LAST_RESULT_CACHE_KEY)
+    except Exception:  # a page must render without its cache
+        logger.warning("Could not read the last audit verification from the cache",
+                       exc_info=True)
+        return None
