@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 
 from core import services
 from core.admin_site import ServiceModelAdmin
@@ -11,9 +10,15 @@ from core.models import ApiToken, AuditEvent, Role, Team, User
 
 
 class TeamAdminForm(forms.ModelForm):
+    # The service derives the slug from the name when none is given.
+    slug = forms.SlugField(required=False, help_text="Leave empty to derive it from the name.")
+
     class Meta:
         model = Team
         fields = ["name", "slug", "description"]
+
+    def validate_unique(self) -> None:
+        """Uniqueness is the service's to check (and to word)."""
 
 
 @admin.register(Team)
@@ -90,16 +95,14 @@ class UserAdmin(ServiceModelAdmin):
 
     def service_create(self, *, request, form):
         data = form.cleaned_data
-        try:
-            return services.user_create(
-                actor=request.user, username=data["username"], password=data["password"],
-                email=data["email"], first_name=data["first_name"], last_name=data["last_name"],
-                roles=data["roles"], teams=data["teams"],
-            )
-        except DomainError as exc:
-            raise ValidationError(exc.message) from exc
+        return services.user_create(
+            actor=request.user, username=data["username"], password=data["password"],
+            email=data["email"], first_name=data["first_name"], last_name=data["last_name"],
+            roles=data["roles"], teams=data["teams"],
+        )
 
-    @admin.action(description="Deactivate (ends sessions, revokes tokens)")
+    @admin.action(description="Deactivate (ends sessions, revokes tokens)",
+                  permissions=["manage"])
     def deactivate(self, request, queryset):
         for user in queryset:
             try:
@@ -107,7 +110,7 @@ class UserAdmin(ServiceModelAdmin):
             except DomainError as exc:
                 self.message_user(request, f"{user}: {exc.message}", messages.ERROR)
 
-    @admin.action(description="Reactivate")
+    @admin.action(description="Reactivate", permissions=["manage"])
     def reactivate(self, request, queryset):
         for user in queryset:
             services.user_reactivate(actor=request.user, user=user)
@@ -121,7 +124,7 @@ class ApiTokenAdmin(ServiceModelAdmin):
     exclude = ["digest"]
     actions = ["revoke"]
 
-    @admin.action(description="Revoke")
+    @admin.action(description="Revoke", permissions=["manage"])
     def revoke(self, request, queryset):
         for token in queryset:
             services.token_revoke(actor=request.user, token=token)

@@ -5,9 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 
 from core import permissions
+from core.errors import DomainError, PermissionRefused
+from core.forms import add_domain_error
 
 
 class AssayAdminSite(admin.AdminSite):
@@ -17,12 +26,43 @@ class AssayAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         return permissions.can_use_admin(request.user)
 
+    @method_decorator(never_cache)
+    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """Signing in happens only on Assay's own login page, which is throttled and audited.
+
+        Django's admin login form would be a second, unthrottled door for password guessing, so it
+        is never shown: anonymous visitors are sent to the login page, signed-in users without admin
+        access get a 403 saying why.
+        """
+        index = reverse("admin:index", current_app=self.name)
+        if not request.user.is_authenticated:
+            target = request.GET.get(REDIRECT_FIELD_NAME, "")
+            if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+                target = index
+            return redirect_to_login(target or index)
+        if self.has_permission(request):
+            return HttpResponseRedirect(index)
+        raise PermissionRefused(
+            "The admin site is for administrators and auditors; ask an administrator if you "
+            "need one of those roles."
+        )
+
+    def logout(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """The admin's sign-out is Assay's own, so it is recorded like any other."""
+        from core.views import logout_view
+
+        return logout_view(request)
+
 
 class ServiceModelAdmin(admin.ModelAdmin):
     """Base admin: visibility and rights come from core.permissions; writes go through services.
 
     Subclasses implement ``service_create``/``service_update`` (and, where deleting is allowed,
     ``service_delete``) so that the admin records exactly the audit events the API would.
+
+    The service runs while the admin validates the form, so a ``DomainError`` it raises (a taken
+    name, a weak password) is shown on the form with the input kept, instead of escaping as an
+    error page. Django's admin wraps the whole request in a transaction, so nothing is half-done.
     """
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -40,12 +80,31 @@ class ServiceModelAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return permissions.is_admin(request.user) and hasattr(self, "service_delete")
 
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False,
+                 **kwargs: Any) -> type:
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        model_admin = self
+
+        class ServiceForm(form_class):
+            def _post_clean(self) -> None:
+                super()._post_clean()
+                if self.errors or request.method != "POST":
+                    return
+                try:
+                    if change:
+                        model_admin.service_update(request=request, obj=self.instance, form=self)
+                    else:
+                        self.instance = model_admin.service_create(request=request, form=self)
+                except DomainError as exc:
+                    add_domain_error(self, exc)
+                except ValidationError as exc:
+                    self.add_error(None, exc)
+
+        ServiceForm.__name__ = form_class.__name__
+        return ServiceForm
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if change:
-            self.service_update(request=request, obj=obj, form=form)
-        else:
-            created = self.service_create(request=request, form=form)
-            obj.pk = created.pk
+        """Already saved by the service during validation (see the class docstring)."""
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         """Relations are written by the service, never by the admin form directly."""
@@ -57,3 +116,8 @@ class ServiceModelAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # would bypass the service
         return actions
+
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        """For actions marked ``allowed_permissions=("manage",)``: account management."""
+        return permissions.can_manage_accounts(request.user)
+

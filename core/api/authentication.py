@@ -12,6 +12,8 @@ from core.models import ApiToken
 
 # Writing last_used_at on every call would make each read a write; once a minute is plenty.
 LAST_USED_RESOLUTION_S = 60
+INVALID = ("Invalid API token: check that you sent the whole token as 'Authorization: Token "
+           "assay_...', or create a new one on the API tokens page.")
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -28,13 +30,18 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         token = header[1].decode(errors="replace")
         parts = token.split("_")
         if len(parts) < 3 or parts[0] != "assay":
-            raise exceptions.AuthenticationFailed("Invalid API token.")
+            raise exceptions.AuthenticationFailed(INVALID)
         row = ApiToken.objects.select_related("user").filter(prefix=parts[1]).first()
         if row is None or not hmac.compare_digest(row.digest, ApiToken.digest_of(token)):
-            raise exceptions.AuthenticationFailed("Invalid API token.")
+            raise exceptions.AuthenticationFailed(INVALID)
+        if not row.user.is_active:
+            # Checked first: a deactivated account's tokens must not read as merely "active".
+            raise exceptions.AuthenticationFailed(
+                "The account this API token belongs to is deactivated; its tokens no longer work."
+            )
         if not row.is_usable:
             raise exceptions.AuthenticationFailed(
-                f"This API token is {row.status}; create a new one under Account > API tokens."
+                f"This API token is {row.status}; create a new one on the API tokens page."
             )
         now = timezone.now()
         if row.last_used_at is None or (now - row.last_used_at).total_seconds() > LAST_USED_RESOLUTION_S:

@@ -14,7 +14,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import DomainError
+from core.errors import DomainError, PermissionRefused
+from core.middleware import record_denial
 
 
 def _flatten(data: Any) -> list[str]:
@@ -31,6 +32,8 @@ def error_body(detail: str, code: str, fields: dict[str, list[str]] | None = Non
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
+        if isinstance(exc, PermissionRefused):  # recorded like the pages' refusals
+            record_denial(context["request"], exc.message)
         return Response(error_body(exc.message, exc.code, exc.fields), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found: it does not exist or you may not see it.")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from core.models import ApiToken, Team, User
+from core.models import ApiToken, Role, Team, User
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -22,6 +22,28 @@ class UserSerializer(serializers.ModelSerializer):
 
     def get_roles(self, user: User) -> list[str]:
         return sorted(g.role for g in user.role_grants.all())
+
+
+class UserCreateSerializer(serializers.Serializer):
+    """Input for creating an account; the service checks the password and that the name is free."""
+
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    email = serializers.EmailField(required=False, default="")
+    first_name = serializers.CharField(max_length=150, required=False, default="")
+    last_name = serializers.CharField(max_length=150, required=False, default="")
+    roles = serializers.ListField(child=serializers.ChoiceField(choices=Role.choices),
+                                  required=False, default=list)
+    teams = serializers.SlugRelatedField(many=True, slug_field="slug", queryset=Team.objects.all(),
+                                         required=False, default=list)
+
+
+class UserDeactivateSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+
+
+class RoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):

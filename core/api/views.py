@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -11,7 +12,10 @@ from core.api.serializers import (
     ApiTokenCreatedSerializer,
     ApiTokenCreateSerializer,
     ApiTokenSerializer,
+    RoleSerializer,
     TeamSerializer,
+    UserCreateSerializer,
+    UserDeactivateSerializer,
     UserSerializer,
 )
 from core.models import ApiToken, Team, User
@@ -32,8 +36,12 @@ class TeamViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "slug"
 
 
-class UserViewSet(viewsets.ReadOnlyModelViewSet):
-    """Users: those who see everything list all; others see their teams' members."""
+class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Users: those who see everything list all; others see their teams' members and themselves.
+
+    Only administrators manage accounts (create, deactivate, reactivate, grant and revoke roles);
+    the services refuse everyone else with a 403 that says so.
+    """
 
     serializer_class = UserSerializer
 
@@ -41,9 +49,58 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return User.objects.none()
         users = User.objects.prefetch_related("role_grants", "teams").order_by("username")
-        if permissions.sees_everything(self.request.user):
+        user = self.request.user
+        if permissions.sees_everything(user):
             return users
-        return users.filter(teams__in=self.request.user.team_ids).distinct()
+        return users.filter(Q(teams__in=user.team_ids) | Q(pk=user.pk)).distinct()
+
+    def _answer(self, user: User) -> Response:
+        fresh = User.objects.prefetch_related("role_grants", "teams").get(pk=user.pk)
+        return Response(UserSerializer(fresh).data)
+
+    @extend_schema(request=UserCreateSerializer, responses={201: UserSerializer})
+    def create(self, request):
+        data = UserCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_create(actor=request.user, **data.validated_data)
+        response = self._answer(user)
+        response.status_code = status.HTTP_201_CREATED
+        return response
+
+    @extend_schema(request=UserDeactivateSerializer, responses=UserSerializer)
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request, pk=None):
+        """Deactivate the account: its sessions end and its API tokens are revoked at once."""
+        data = UserDeactivateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = self.get_object()
+        services.user_deactivate(actor=request.user, user=user, **data.validated_data)
+        return self._answer(user)
+
+    @extend_schema(request=None, responses=UserSerializer)
+    @action(detail=True, methods=["post"])
+    def reactivate(self, request, pk=None):
+        user = self.get_object()
+        services.user_reactivate(actor=request.user, user=user)
+        return self._answer(user)
+
+    @extend_schema(request=RoleSerializer, responses=UserSerializer)
+    @action(detail=True, methods=["post"], url_path="grant-role")
+    def grant_role(self, request, pk=None):
+        data = RoleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = self.get_object()
+        services.role_grant(actor=request.user, user=user, role=data.validated_data["role"])
+        return self._answer(user)
+
+    @extend_schema(request=RoleSerializer, responses=UserSerializer)
+    @action(detail=True, methods=["post"], url_path="revoke-role")
+    def revoke_role(self, request, pk=None):
+        data = RoleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = self.get_object()
+        services.role_revoke(actor=request.user, user=user, role=data.validated_data["role"])
+        return self._answer(user)
 
 
 class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
