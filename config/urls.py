@@ -7,6 +7,7 @@ from core import views as core_views
 api_v1 = [
     path("", include("core.api.urls")),
     path("", include("registry.api.urls")),
+    path("", include("governance.api.urls")),
     path("audit/", include("core.api.audit_urls")),
     path("", include("core.api.signing_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("account/tokens/<int:pk>/revoke/", core_views.token_revoke, name="token-revoke"),
     path("audit/", include("core.audit_urls")),
     path("models/", include("registry.urls")),
+    path("", include("governance.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

@@ -95,3 +95,132 @@ def reason_cannot_edit_model(user: Any, model: Any) -> str:
         "Only data scientists of the model's team, its owner and developers, and administrators "
         "can change this model."
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Governance: intake and tier, the version lifecycle, independent validation and sign-offs.
+#
+# ``case`` is a version's governance facts (governance.gates.Case): ``state``, ``team_id``,
+# ``owner_id``, ``developer_ids``, ``assignee_ids``, ``submitter_id``, ``validator_id``,
+# ``signer_ids`` and ``required_roles`` (role -> how many signatures the tier needs).
+
+def can_manage_policies(user: Any) -> bool:
+    return is_admin(user)
+
+
+def can_edit_intake(user: Any, model: Any) -> bool:
+    """The model's editors answer the intake; risk officers may correct it."""
+    return can_edit_model(user, model) or (
+        can_view(user, model) and user.has_role(Role.RISK_OFFICER))
+
+
+def reason_cannot_decide_tier_override(user: Any, model: Any, requester_id: int | None) -> str:
+    """A tier override needs a risk officer's sign-off: not the model's own people, nor the
+    person who asked for it (four eyes)."""
+    if not (is_authenticated(user) and user.has_role(Role.RISK_OFFICER)):
+        return "Only a risk officer can approve or reject a tier override."
+    if model.owner_id == user.pk or user.pk in model.developer_ids:
+        return "You own or develop this model; another risk officer must decide its tier."
+    if requester_id == user.pk:
+        return "You asked for this override; another risk officer must approve it."
+    return ""
+
+
+def independence_conflict(person: Any, case: Any) -> str:
+    """What ties a person to the version ("own this model", ...); empty when independent."""
+    if case.owner_id == person.pk:
+        return "own this model"
+    if person.pk in case.developer_ids:
+        return "develop this model"
+    if case.submitter_id == person.pk:
+        return "submitted this version"
+    return ""
+
+
+def reason_not_independent(user: Any, case: Any) -> str:
+    """Why the user is not independent of the version (empty when independent)."""
+    conflict = independence_conflict(user, case)
+    return f"You {conflict}, so you are not independent of it." if conflict else ""
+
+
+def can_submit_version(user: Any, case: Any) -> bool:
+    return can_edit_model(user, case)
+
+
+def reason_cannot_assign_validator(user: Any, case: Any, validator: Any) -> str:
+    """Risk officers assign any independent validator; a validator may take the version
+    themselves (open queue)."""
+    if not is_authenticated(user):
+        return "Sign in first."
+    if not user.has_role(Role.RISK_OFFICER) and not (
+            user.pk == validator.pk and user.has_role(Role.VALIDATOR)):
+        return ("Only risk officers assign validators; validators may assign themselves from "
+                "the open queue.")
+    if not (validator.is_active and validator.has_role(Role.VALIDATOR)):
+        return f"{validator.username} is not an active validator."
+    conflict = independence_conflict(validator, case)
+    if conflict:
+        return (f"{validator.username} cannot validate this version: they {conflict}, so they "
+                "are not independent of it.")
+    return ""
+
+
+def can_assign_validator(user: Any, case: Any) -> bool:
+    return is_authenticated(user) and (
+        user.has_role(Role.RISK_OFFICER)
+        or (user.has_role(Role.VALIDATOR) and not reason_not_independent(user, case)))
+
+
+def reason_cannot_review(user: Any, case: Any) -> str:
+    if not (is_authenticated(user) and user.has_role(Role.VALIDATOR)):
+        return "Only validators write validation reviews."
+    if case.validator_id != user.pk:
+        return "Only the validator assigned to this version can review it."
+    return reason_not_independent(user, case)
+
+
+def can_review(user: Any, case: Any) -> bool:
+    return not reason_cannot_review(user, case)
+
+
+def signing_roles(user: Any, case: Any) -> list[str]:
+    """The required roles this user holds and could sign in."""
+    if not is_authenticated(user):
+        return []
+    return [role for role in case.required_roles if user.has_role(role)]
+
+
+def reason_cannot_sign_off(user: Any, case: Any) -> str:
+    """Segregation of duties for sign-offs (empty when the user may sign)."""
+    if not is_authenticated(user):
+        return "Sign in first."
+    if not signing_roles(user, case):
+        needed = ", ".join(Role(r).label.lower() for r in case.required_roles) or "nobody"
+        return f"This version's tier needs sign-offs from: {needed}; you hold none of these roles."
+    if user.pk in case.signer_ids:
+        return "You have already signed this version; nobody signs twice."
+    if case.validator_id == user.pk:
+        return "You validated this version; a validator cannot also sign it off."
+    return reason_not_independent(user, case)
+
+
+def can_sign_off(user: Any, case: Any) -> bool:
+    return not reason_cannot_sign_off(user, case)
+
+
+def can_decide_servability(user: Any, case: Any) -> bool:
+    """Suspending and reinstating an approved version is a risk officer's call."""
+    return is_authenticated(user) and user.has_role(Role.RISK_OFFICER)
+
+
+def can_retire(user: Any, case: Any) -> bool:
+    return is_authenticated(user) and (
+        user.has_role(Role.RISK_OFFICER) or case.owner_id == user.pk)
+
+
+def can_record_evidence(user: Any, case: Any) -> bool:
+    """The model's team (evaluations they launch), its validator and risk officers."""
+    if not is_authenticated(user) or is_auditor_only(user):
+        return False
+    return (can_edit_model(user, case) or case.validator_id == user.pk
+            or user.has_role(Role.RISK_OFFICER, Role.ADMIN))

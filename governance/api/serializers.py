@@ -1,0 +1,240 @@
+"""Governance API serializers: small input serializers for each action, and output shapes.
+
+Workflow fields are never writable here: state changes happen through the POST actions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from core.models import Role, User
+from governance.gates import (
+    available_actions,
+    blocking_items,
+    case_for,
+    governance_of,
+    latest_evidence,
+)
+from governance.models import (
+    Conclusion,
+    Decision,
+    Evidence,
+    ModelIntake,
+    PolicyVersion,
+    SignOff,
+    ValidationReview,
+)
+from registry.api.serializers import StrictInputMixin
+from registry.models import ModelVersion, VersionState
+
+
+class StrictSerializer(StrictInputMixin, serializers.Serializer):
+    """Unknown input fields are refused, not ignored."""
+
+    read_only_hint = "This field is not accepted here."
+
+
+# --- policies ----------------------------------------------------------------------------------
+
+class PolicyVersionSerializer(serializers.ModelSerializer):
+    policy = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    policy_name = serializers.CharField(source="policy.name", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = PolicyVersion
+        fields = ["id", "policy", "policy_name", "number", "definition", "notes", "is_current",
+                  "validated_at", "made_current_at", "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class PolicyVersionCreateSerializer(StrictSerializer):
+    policy = serializers.SlugField(help_text="Slug of the policy; a new slug creates a policy.")
+    name = serializers.CharField(required=False, default="", max_length=100,
+                                 help_text="Name, when creating a new policy.")
+    definition = serializers.JSONField(help_text="The policy definition (see governance/"
+                                                 "policy.py for its shape).")
+    notes = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class DefinitionSerializer(StrictSerializer):
+    definition = serializers.JSONField()
+
+
+class DefinitionCheckSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    errors = serializers.ListField(child=serializers.CharField())
+
+
+# --- intake ------------------------------------------------------------------------------------
+
+class IntakeInputSerializer(StrictSerializer):
+    is_model = serializers.BooleanField(help_text="Is this a model in the supervisory sense?")
+    rationale = serializers.CharField(required=False, default="", allow_blank=True)
+    answers = serializers.DictField(child=serializers.CharField(), required=False, default=dict,
+                                    help_text="Question key → answer value.")
+
+
+class OverrideRequestSerializer(StrictSerializer):
+    tier = serializers.IntegerField(min_value=1, max_value=3)
+    justification = serializers.CharField()
+
+
+class OverrideDecisionSerializer(StrictSerializer):
+    approve = serializers.BooleanField()
+    comment = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class IntakeSerializer(serializers.ModelSerializer):
+    model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tier = serializers.IntegerField(read_only=True, allow_null=True)
+    policy_version = serializers.StringRelatedField()
+    completed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    override_requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    override_decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ModelIntake
+        fields = ["model", "is_model", "rationale", "answers", "scoring", "computed_tier",
+                  "tier", "policy_version", "override_tier", "override_justification",
+                  "override_status", "override_requested_by", "override_decided_by",
+                  "override_decided_at", "override_comment", "completed_by", "completed_at"]
+        read_only_fields = fields
+
+
+# --- lifecycle ---------------------------------------------------------------------------------
+
+class ReasonSerializer(StrictSerializer):
+    reason = serializers.CharField(help_text="Why (recorded in the audit trail).")
+
+
+class AssignSerializer(StrictSerializer):
+    validator = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_active=True), required=False,
+        help_text="Username of the validator; omit to assign yourself.")
+
+
+class ReviewInputSerializer(StrictSerializer):
+    conceptual_soundness = serializers.CharField()
+    data_quality = serializers.CharField(help_text="Data quality and relevance.")
+    outcomes_analysis = serializers.CharField(help_text="Back-testing or a benchmark against a "
+                                                        "challenger or baseline.")
+    implementation_verification = serializers.CharField()
+    artifact_sha256 = serializers.CharField(help_text="SHA-256 of the artifact you reviewed.")
+    limitations = serializers.CharField()
+    conclusion = serializers.ChoiceField(choices=Conclusion.choices)
+    conditions = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    validator = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    policy_version = serializers.StringRelatedField()
+
+    class Meta:
+        model = ValidationReview
+        fields = ["id", "validator", "policy_version", "tier", "conceptual_soundness",
+                  "data_quality", "outcomes_analysis", "implementation_verification",
+                  "artifact_sha256", "limitations", "conclusion", "conditions", "concluded_at"]
+        read_only_fields = fields
+
+
+class SignOffInputSerializer(StrictSerializer):
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    comment = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, write_only=True,
+                                     help_text="Your own password: the electronic signature.")
+    role = serializers.ChoiceField(choices=Role.choices, required=False, default="",
+                                   help_text="The role you sign in (when you hold several).")
+
+
+class SignOffSerializer(serializers.ModelSerializer):
+    signer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    policy_version = serializers.StringRelatedField()
+
+    class Meta:
+        model = SignOff
+        fields = ["id", "signer", "role", "decision", "comment", "policy_version", "tier",
+                  "artifact_sha256", "signed_at"]
+        read_only_fields = fields
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    check = serializers.CharField(source="check_name")
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Evidence
+        fields = ["id", "check", "status", "figures", "digest", "source_url", "recorded_by",
+                  "recorded_at"]
+        read_only_fields = fields
+
+
+class BlockerSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    key = serializers.CharField()
+    message = serializers.CharField()
+
+
+class WorkflowSerializer(serializers.Serializer):
+    """A version's governance status: where it is, what still blocks it, what you may do."""
+
+    version_id = serializers.IntegerField()
+    model = serializers.CharField()
+    number = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=VersionState.choices)
+    servable = serializers.BooleanField()
+    policy_version = serializers.CharField(allow_null=True)
+    policy_version_id = serializers.IntegerField(allow_null=True)
+    policy_bound = serializers.BooleanField()
+    tier = serializers.IntegerField(allow_null=True)
+    requirements = serializers.DictField(allow_null=True)
+    submitted_by = serializers.CharField(allow_null=True)
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    validator = serializers.CharField(allow_null=True)
+    review = ReviewSerializer(allow_null=True)
+    signoffs = SignOffSerializer(many=True)
+    latest_evidence = EvidenceSerializer(many=True)
+    blockers = BlockerSerializer(many=True)
+    actions = serializers.ListField(child=serializers.CharField())
+
+
+def workflow_data(version: ModelVersion, user: Any) -> dict[str, Any]:
+    """Everything the status page and GET .../governance/ show, computed once."""
+    case = case_for(version)
+    gov = governance_of(version)
+    review = ValidationReview.objects.filter(version=version).first()
+    return {
+        "version_id": version.pk, "model": version.model.slug, "number": version.number,
+        "state": version.state, "servable": version.is_servable(),
+        "policy_version": str(case.policy_version) if case.policy_version else None,
+        "policy_version_id": case.policy_version.pk if case.policy_version else None,
+        "policy_bound": gov is not None, "tier": case.tier,
+        "requirements": case.rules.as_dict() if case.rules else None,
+        "submitted_by": gov.submitted_by.username if gov else None,
+        "submitted_at": gov.submitted_at if gov else None,
+        "validator": gov.validator.username if gov and gov.validator else None,
+        "review": review,
+        "signoffs": list(version.signoffs.select_related("signer", "policy_version__policy")),
+        "latest_evidence": list(latest_evidence(version).values()),
+        "blockers": [b.as_dict() for b in blocking_items(version, case)],
+        "actions": available_actions(user, version, case),
+    }
+
+
+class QueueEntrySerializer(serializers.Serializer):
+    """A submitted version waiting for a validator (only what choosing it needs)."""
+
+    version_id = serializers.IntegerField()
+    model = serializers.CharField(source="version.model.slug")
+    model_name = serializers.CharField(source="version.model.name")
+    number = serializers.IntegerField(source="version.number")
+    tier = serializers.SerializerMethodField()
+    policy_version = serializers.CharField()
+    submitted_by = serializers.CharField(source="submitted_by.username")
+    submitted_at = serializers.DateTimeField()
+
+    def get_tier(self, obj: Any) -> int | None:
+        intake = ModelIntake.objects.filter(model_id=obj.version.model_id).first()
+        return intake.tier if intake else None

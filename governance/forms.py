@@ -1,0 +1,98 @@
+"""Page forms: they shape input; governance.services decides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from core.models import Role, User
+from governance.models import Conclusion, Decision
+from governance.policy import Definition
+
+
+class IntakeForm(forms.Form):
+    """The intake question and, for models, one choice per questionnaire question of the policy."""
+
+    is_model = forms.TypedChoiceField(
+        label="Is this a model?", coerce=lambda v: v == "yes", widget=forms.RadioSelect,
+        choices=[("yes", "Yes: a quantitative method turning inputs into estimates used for "
+                         "decisions"),
+                 ("no", "No: a rule set, report or spreadsheet (recorded, not validated)")])
+    rationale = forms.CharField(widget=forms.Textarea, required=False,
+                                help_text="Why it is (or is not) a model.")
+
+    def __init__(self, *args: Any, definition: Definition | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.question_keys = []
+        for q in definition.questions if definition else []:
+            self.fields[f"q_{q['key']}"] = forms.ChoiceField(
+                label=f"{q['label']} (weight {q['weight']})", required=False,
+                choices=[("", "—")] + [(o["value"], f"{o.get('label', o['value'])} "
+                                                    f"({o['score']})") for o in q["options"]])
+            self.question_keys.append(q["key"])
+
+    def answers(self) -> dict[str, str]:
+        if not self.cleaned_data.get("is_model"):
+            return {}
+        return {k: self.cleaned_data.get(f"q_{k}") or "" for k in self.question_keys}
+
+    def add_error_for(self, key: str, message: str) -> None:
+        self.add_error(f"q_{key}" if f"q_{key}" in self.fields else None, message)
+
+
+class OverrideRequestForm(forms.Form):
+    tier = forms.TypedChoiceField(coerce=int, choices=[(1, "Tier 1"), (2, "Tier 2"),
+                                                       (3, "Tier 3")])
+    justification = forms.CharField(widget=forms.Textarea, required=False)
+
+
+class OverrideDecisionForm(forms.Form):
+    approve = forms.TypedChoiceField(coerce=lambda v: v == "yes", widget=forms.RadioSelect,
+                                     choices=[("yes", "Approve the override"),
+                                              ("no", "Reject it")])
+    comment = forms.CharField(widget=forms.Textarea, required=False)
+
+
+class AssignForm(forms.Form):
+    validator = forms.ModelChoiceField(queryset=User.objects.none())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["validator"].queryset = User.objects.filter(
+            is_active=True, role_grants__role=Role.VALIDATOR).order_by("username")
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea, required=False)
+
+
+class ReviewForm(forms.Form):
+    conceptual_soundness = forms.CharField(widget=forms.Textarea, required=False)
+    data_quality = forms.CharField(label="Data quality and relevance", widget=forms.Textarea,
+                                   required=False)
+    outcomes_analysis = forms.CharField(widget=forms.Textarea, required=False,
+                                        help_text="Back-testing, or a benchmark against a "
+                                                  "challenger or baseline.")
+    implementation_verification = forms.CharField(widget=forms.Textarea, required=False)
+    artifact_sha256 = forms.CharField(label="SHA-256 of the artifact you reviewed",
+                                      required=False,
+                                      help_text="Download the artifact and run sha256sum.")
+    limitations = forms.CharField(widget=forms.Textarea, required=False)
+    conclusion = forms.ChoiceField(choices=Conclusion.choices, widget=forms.RadioSelect)
+    conditions = forms.CharField(widget=forms.Textarea, required=False,
+                                 help_text="Conditions of use, when approving with conditions.")
+
+
+class SignOffForm(forms.Form):
+    decision = forms.ChoiceField(choices=Decision.choices, widget=forms.RadioSelect)
+    role = forms.ChoiceField(required=False, choices=[])
+    comment = forms.CharField(widget=forms.Textarea, required=False)
+    password = forms.CharField(widget=forms.PasswordInput, required=False,
+                               help_text="Re-enter your password: it is your electronic "
+                                         "signature.")
+
+    def __init__(self, *args: Any, roles: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [("", "(the first role still needed)")] + [
+            (r, Role(r).label) for r in roles]

@@ -1,0 +1,245 @@
+"""Reads that decide what a version still needs: its governance facts and its blocking items.
+
+``blocking_items(version)`` is the one list the pages, the API and the approval gate share.
+Part 2 (findings, waivers) plugs in here: it appends a source to ``BLOCKER_SOURCES`` (open high
+findings) and makes ``is_waived`` answer from active waivers — nothing else needs to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from core import permissions
+from core.models import Role
+from governance.models import (
+    Evidence,
+    EvidenceStatus,
+    ModelIntake,
+    PolicyVersion,
+    ValidationReview,
+    VersionGovernance,
+)
+from governance.policy import TierRules
+from registry.models import ModelVersion, VersionState
+
+# Kinds of blocking item. SUBMISSION kinds stop a submission; GATE kinds stop a version from
+# reaching pending approval; every kind stops the final approval.
+SUBMISSION_KINDS = frozenset({"intake", "artifact", "policy"})
+GATE_KINDS = frozenset({"evidence", "finding"})
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """One thing that stands between a version and its approval."""
+
+    kind: str
+    key: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "key": self.key, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Case:
+    """A version's governance facts, as core.permissions' predicates read them."""
+
+    version_id: int
+    state: str
+    team_id: int
+    owner_id: int
+    developer_ids: frozenset[int]
+    assignee_ids: frozenset[int]
+    submitter_id: int | None
+    validator_id: int | None
+    signer_ids: frozenset[int]
+    tier: int | None
+    policy_version: PolicyVersion | None
+    required_roles: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rules(self) -> TierRules | None:
+        if self.policy_version is None or self.tier is None:
+            return None
+        return self.policy_version.tier_rules(self.tier)
+
+
+def intake_of(version: ModelVersion) -> ModelIntake | None:
+    return ModelIntake.objects.filter(model_id=version.model_id).first()
+
+
+def governance_of(version: ModelVersion) -> VersionGovernance | None:
+    return (VersionGovernance.objects.filter(version_id=version.pk)
+            .select_related("policy_version", "validator", "submitted_by").first())
+
+
+def policy_for(version: ModelVersion, gov: VersionGovernance | None = None) -> PolicyVersion | None:
+    """The bound policy once submitted; before that, the one that would be bound now."""
+    gov = gov if gov is not None else governance_of(version)
+    return gov.policy_version if gov is not None else PolicyVersion.objects.current()
+
+
+def case_for(version: ModelVersion) -> Case:
+    model = version.model
+    gov = governance_of(version)
+    intake = intake_of(version)
+    policy = policy_for(version, gov)
+    tier = intake.tier if intake is not None else None
+    rules = policy.tier_rules(tier) if policy is not None and tier is not None else None
+    return Case(
+        version_id=version.pk, state=version.state, team_id=model.team_id,
+        owner_id=model.owner_id, developer_ids=model.developer_ids,
+        assignee_ids=model.assignee_ids,
+        submitter_id=gov.submitted_by_id if gov else None,
+        validator_id=gov.validator_id if gov else None,
+        signer_ids=frozenset(version.signoffs.values_list("signer_id", flat=True)),
+        tier=tier, policy_version=policy,
+        required_roles=dict(rules.signoffs) if rules else {},
+    )
+
+
+def _intake_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
+    intake = intake_of(version)
+    if intake is None:
+        return [Blocker("intake", "intake", "Complete the model's intake and tiering "
+                                            "questionnaire.")]
+    if not intake.is_model:
+        return [Blocker("intake", "not_a_model", "The intake recorded this as not a model: it "
+                                                 "is inventoried but not validated.")]
+    if intake.tier is None:
+        return [Blocker("intake", "tier", "Answer the tiering questionnaire to set a tier.")]
+    return []
+
+
+def _artifact_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
+    if version.has_artifact:
+        return []
+    return [Blocker("artifact", "artifact", "Upload the version's ONNX artifact.")]
+
+
+def _policy_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
+    if case.policy_version is None:
+        return [Blocker("policy", "policy", "No governance policy is current; an administrator "
+                                            "must make one current.")]
+    return []
+
+
+def _validation_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
+    if version.state in (VersionState.APPROVED, VersionState.SUSPENDED, VersionState.RETIRED,
+                         VersionState.REJECTED):
+        return []
+    review = ValidationReview.objects.filter(version=version).first()
+    if review is not None and review.approves:
+        return []
+    if case.validator_id is None:
+        return [Blocker("validation", "validator", "A validator must be assigned.")]
+    return [Blocker("validation", "review", "The validator has not concluded the review.")]
+
+
+def latest_evidence(version: ModelVersion) -> dict[str, Evidence]:
+    latest: dict[str, Evidence] = {}
+    for row in Evidence.objects.filter(version=version).order_by("-recorded_at", "-id"):
+        latest.setdefault(row.check_name, row)
+    return latest
+
+
+def _evidence_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
+    rules = case.rules
+    if rules is None:
+        return []
+    latest = latest_evidence(version)
+    out = []
+    for need in rules.required_evidence:
+        row = latest.get(need.check)
+        if row is None:
+            out.append(Blocker("evidence", need.check,
+                               f"Required evidence '{need.describe()}' is missing."))
+        elif row.status == EvidenceStatus.FAILED:
+            out.append(Blocker("evidence", need.check, f"Check '{need.check}' failed."))
+        elif need.figure_fails(row.figures):
+            out.append(Blocker("evidence", need.check,
+                               f"Check '{need.check}' reports {need.metric} = "
+                               f"{row.figures.get(need.metric)}, which misses "
+                               f"{need.comparator} {need.threshold}."))
+    return out
+
+
+def _signoff_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
+    if version.state not in (VersionState.DRAFT, VersionState.SUBMITTED,
+                             VersionState.IN_VALIDATION, VersionState.CHANGES_REQUESTED,
+                             VersionState.PENDING_APPROVAL):
+        return []
+    have = signoff_counts(version)
+    out = []
+    for role, needed in case.required_roles.items():
+        got = have.get(role, 0)
+        if got < needed:
+            out.append(Blocker("signoff", role, f"{needed - got} more sign-off(s) from a "
+                                                f"{Role(role).label.lower()} (of {needed})."))
+    return out
+
+
+def signoff_counts(version: ModelVersion) -> dict[str, int]:
+    """Approving signatures per role."""
+    counts: dict[str, int] = {}
+    for role in version.signoffs.filter(decision="approve").values_list("role", flat=True):
+        counts[role] = counts.get(role, 0) + 1
+    return counts
+
+
+BlockerSource = Callable[[ModelVersion, Case], list[Blocker]]
+BLOCKER_SOURCES: list[BlockerSource] = [
+    _intake_blockers, _artifact_blockers, _policy_blockers, _validation_blockers,
+    _evidence_blockers, _signoff_blockers,
+]
+
+
+def is_waived(version: ModelVersion, blocker: Blocker) -> bool:
+    """Whether an active waiver covers the item. Waivers arrive in governance part 2."""
+    return False
+
+
+def blocking_items(version: ModelVersion, case: Case | None = None) -> list[Blocker]:
+    """Everything that still stands between the version and its approval, unless waived."""
+    case = case or case_for(version)
+    items = [b for source in BLOCKER_SOURCES for b in source(version, case)]
+    return [b for b in items if not is_waived(version, b)]
+
+
+def available_actions(user: Any, version: ModelVersion, case: Case | None = None) -> list[str]:
+    """The lifecycle actions this user may take on the version now (pages show these buttons)."""
+    case = case or case_for(version)
+    state = version.state
+    actions = []
+    if state in (VersionState.DRAFT, VersionState.CHANGES_REQUESTED) and \
+            permissions.can_submit_version(user, case):
+        actions.append("submit")
+    if state == VersionState.SUBMITTED and permissions.can_assign_validator(user, case):
+        actions.append("assign_validator")
+    if state == VersionState.IN_VALIDATION and permissions.can_review(user, case):
+        actions += ["review", "request_changes"]
+    if state == VersionState.PENDING_APPROVAL:
+        if permissions.can_sign_off(user, case):
+            actions.append("sign_off")
+        if user.pk in case.signer_ids and not blocking_items(version, case):
+            actions.append("complete_approval")
+    if state == VersionState.APPROVED and permissions.can_decide_servability(user, case):
+        actions.append("suspend")
+    if state == VersionState.SUSPENDED and permissions.can_decide_servability(user, case):
+        actions.append("reinstate")
+    if state in (VersionState.APPROVED, VersionState.SUSPENDED) and \
+            permissions.can_retire(user, case):
+        actions.append("retire")
+    return actions
+
+
+def workable_versions(user: Any) -> QuerySet[ModelVersion]:
+    """Versions the user may see, plus — for validators — the open queue they may take from."""
+    visible = Q(pk__in=ModelVersion.objects.visible_to(user).values("pk"))
+    if permissions.is_authenticated(user) and user.has_role(Role.VALIDATOR):
+        visible |= Q(pk__in=VersionGovernance.objects.open_queue().values("version_id"))
+    return ModelVersion.objects.filter(visible).select_related("model")

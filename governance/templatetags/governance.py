@@ -1,0 +1,30 @@
+"""Template access to a version's governance status and a model's intake, for the panels the
+registry's pages include."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from governance.models import ModelIntake
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def governance_status(context: template.Context, version: Any) -> dict[str, Any]:
+    from governance.api.serializers import workflow_data
+
+    return workflow_data(version, context["request"].user)
+
+
+@register.simple_tag
+def model_intake(model: Any) -> ModelIntake | None:
+    return ModelIntake.objects.filter(model=model).first()
+
+
+@register.filter
+def label(value: str) -> str:
+    """'pending_approval' -> 'pending approval'."""
+    return str(value).replace("_", " ")

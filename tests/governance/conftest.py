@@ -1,0 +1,144 @@
+"""Governance fixtures: the shipped policies, a tiered model of the credit team with a draft
+version holding a real ONNX artifact, and helpers that walk a version along its lifecycle.
+
+The credit model is owned by dana; victor validates; boris (review board) and rhea (risk officer)
+sign off.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+
+import pytest
+from django.db.models import Sum
+
+from core.models.audit import SecurityEventCounter
+from governance import services
+from governance.models import PolicyVersion
+from governance.policy import TEMPLATES
+from registry import services as registry
+from registry.models import ModelVersion, RegisteredModel
+from tests.conftest import PASSWORD
+from tests.registry.conftest import credit_model, fraud_model, onnx_bytes, onnx_file  # noqa: F401
+
+ALL_LOW = {"exposure": "low", "impact": "low", "regulatory_use": "no", "automation": "low",
+           "complexity": "low", "data_sensitivity": "low"}
+ALL_HIGH = {"exposure": "high", "impact": "high", "regulatory_use": "yes", "automation": "high",
+            "complexity": "high", "data_sensitivity": "high"}
+# 3*1 + 3*1 + 0 + 2*1 + 1*1 + 1*1 = 10 points: tier 2 (cut-offs 14 and 7).
+MEDIUM = {"exposure": "medium", "impact": "medium", "regulatory_use": "no",
+          "automation": "medium", "complexity": "medium", "data_sensitivity": "medium"}
+
+
+def refusals(username: str) -> int:
+    """Governance refusals of the user so far. Inside a test's transaction core.audit counts
+    security events through a connection of its own (they reach the chain at the next flush), so
+    count the occurrences rather than the chain's events; compare before and after."""
+    return SecurityEventCounter.objects.filter(action="governance.refused", principal=username
+                                               ).aggregate(n=Sum("count"))["n"] or 0
+
+
+def last_refusal(username: str) -> str:
+    row = SecurityEventCounter.objects.filter(action="governance.refused", principal=username
+                                              ).order_by("-minute").first()
+    return row.payload.get("message", "") if row else ""
+
+
+def digest(text: str = "result") -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.fixture
+def policy(db) -> PolicyVersion:
+    """The shipped templates, SR 11-7 current."""
+    services.ensure_policy_templates()
+    return PolicyVersion.objects.current()
+
+
+def strict_definition() -> dict:
+    """SR 11-7 with required evidence in every tier (the evaluation issue's checks)."""
+    definition = copy.deepcopy(TEMPLATES["sr-11-7"][2])
+    for tier in definition["tiers"].values():
+        tier["required_evidence"] = [
+            {"check": "performance", "metric": "auc", "comparator": ">=", "threshold": 0.7},
+            {"check": "fairness"},
+        ]
+    return definition
+
+
+@pytest.fixture
+def strict_policy(policy, adam) -> PolicyVersion:
+    pv = services.policy_version_create(actor=adam, policy_slug="strict", name="Strict",
+                                        definition=strict_definition())
+    return services.policy_version_make_current(actor=adam, policy_version=pv)
+
+
+@pytest.fixture
+def tiered_model(policy, credit_model, dana) -> RegisteredModel:  # noqa: F811
+    """The credit model, intake done: a model in tier 2 (review board + risk officer sign)."""
+    services.intake_record(actor=dana, model=credit_model, is_model=True, answers=MEDIUM,
+                           rationale="A scorecard estimating default probability.")
+    return credit_model
+
+
+@pytest.fixture
+def draft(tiered_model, dana, onnx_file) -> ModelVersion:  # noqa: F811
+    return registry.version_create(actor=dana, model=tiered_model, artifact=onnx_file(),
+                                   changelog="First version.")
+
+
+class Walk:
+    """Moves a version along the happy path, one step per method, through the services."""
+
+    def __init__(self, people: dict) -> None:
+        self.p = people
+
+    def submit(self, version: ModelVersion) -> ModelVersion:
+        return services.version_submit(actor=self.p["dana"], version=version)
+
+    def assign(self, version: ModelVersion) -> ModelVersion:
+        return services.validator_assign(actor=self.p["rhea"], version=version,
+                                         validator=self.p["victor"])
+
+    def review(self, version: ModelVersion, conclusion: str = "approve", **kw):
+        fields = review_fields(version, conclusion=conclusion, **kw)
+        return services.review_conclude(actor=self.p["victor"], version=version, **fields)
+
+    def evidence(self, version: ModelVersion, status: str = "passed", auc: float = 0.8) -> None:
+        for check in ("performance", "fairness"):
+            services.evidence_record(version=version, check=check, status=status,
+                                     figures={"auc": auc}, digest=digest(check),
+                                     actor=self.p["dana"])
+
+    def sign(self, version: ModelVersion, who: str, decision: str = "approve"):
+        return services.signoff_record(actor=self.p[who], version=version, decision=decision,
+                                       comment=f"{who} {decision}s", password=PASSWORD)
+
+    def to_pending(self, version: ModelVersion) -> ModelVersion:
+        self.submit(version)
+        self.assign(version)
+        self.review(version)
+        version.refresh_from_db()
+        return version
+
+
+def review_fields(version: ModelVersion, conclusion: str = "approve", **overrides) -> dict:
+    version.refresh_from_db()
+    return {
+        "conceptual_soundness": "Logistic regression on bureau features; sound.",
+        "data_quality": "1,000 applications; representative of the portfolio.",
+        "outcomes_analysis": "Back-tested on 2023 vintages; AUC 0.78 vs 0.74 for the baseline.",
+        "implementation_verification": "Re-scored 500 cases from the artifact: identical.",
+        "artifact_sha256": version.artifact_sha256,
+        "limitations": "Small sample, dated population.",
+        "conclusion": conclusion,
+        "conditions": "Refer every decline to a credit officer."
+        if conclusion == "approve_with_conditions" else "",
+        **overrides,
+    }
+
+
+@pytest.fixture
+def walk(people) -> Walk:
+    return Walk(people)

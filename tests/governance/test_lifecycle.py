@@ -1,0 +1,273 @@
+"""The lifecycle through the services: the happy path, preconditions, and one audit event per
+transition."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from core.errors import Conflict, PermissionRefused, ValidationFailed
+from core.models import AuditEvent
+from governance import services
+from governance.models import VersionGovernance
+from registry import services as registry
+from registry.models import ModelVersion, VersionState
+from tests.governance.conftest import ALL_HIGH, last_refusal, refusals
+
+pytestmark = pytest.mark.django_db
+
+
+def transitions(version) -> list[str]:
+    return list(AuditEvent.objects.filter(object_type="registry.modelversion",
+                                          object_id=str(version.pk),
+                                          action__startswith="version.")
+                .exclude(action__in=["version.create", "version.update",
+                                     "version.artifact_upload"])
+                .order_by("seq").values_list("action", flat=True))
+
+
+def test_happy_path_reaches_approved_with_one_event_per_transition(walk, draft, policy):
+    walk.to_pending(draft)
+    assert draft.state == VersionState.PENDING_APPROVAL
+    walk.sign(draft, "boris")
+    draft.refresh_from_db()
+    assert draft.state == VersionState.PENDING_APPROVAL
+    walk.sign(draft, "rhea")
+    draft.refresh_from_db()
+    assert draft.state == VersionState.APPROVED and draft.is_servable()
+    assert draft.model.__class__.objects.get(pk=draft.model_id).status == VersionState.APPROVED
+    assert transitions(draft) == ["version.submit", "version.start_validation",
+                                  "version.conclude_validation", "version.approve"]
+    approve = AuditEvent.objects.get(action="version.approve")
+    assert approve.payload["policy_version_id"] == policy.pk and approve.payload["tier"] == 2
+    assert approve.payload["signers"] == ["boris", "rhea"]
+    assert VersionGovernance.objects.get(version=draft).policy_version == policy
+
+
+def test_submission_needs_an_artifact(dana, tiered_model, policy):
+    version = registry.version_create(actor=dana, model=tiered_model)
+    with pytest.raises(Conflict, match="Upload the version's ONNX artifact"):
+        services.version_submit(actor=dana, version=version)
+    version.refresh_from_db()
+    assert version.state == VersionState.DRAFT
+    assert not VersionGovernance.objects.exists()
+
+
+def test_submission_needs_a_completed_intake(dana, credit_model, onnx_file, policy):
+    version = registry.version_create(actor=dana, model=credit_model, artifact=onnx_file())
+    with pytest.raises(Conflict, match="intake"):
+        services.version_submit(actor=dana, version=version)
+    assert transitions(version) == []
+
+
+def test_non_models_are_recorded_and_skip_validation(dana, credit_model, onnx_file, policy):
+    services.intake_record(actor=dana, model=credit_model, is_model=False,
+                           rationale="A reporting spreadsheet, no estimation.")
+    version = registry.version_create(actor=dana, model=credit_model, artifact=onnx_file())
+    with pytest.raises(Conflict, match="not a model"):
+        services.version_submit(actor=dana, version=version)
+
+
+def test_an_invalid_transition_is_a_conflict_with_the_reason(draft, rhea):
+    with pytest.raises(Conflict) as exc:
+        services.version_transition(version=draft, to=VersionState.APPROVED, actor=rhea)
+    assert exc.value.status == 409
+    assert exc.value.message == ("Version 1 is draft; it cannot go to approved. From draft it "
+                                 "can go to: submitted.")
+
+
+def test_approval_cannot_be_forced_through_the_transition_function(walk, draft, boris):
+    walk.to_pending(draft)
+    walk.sign(draft, "boris")
+    with pytest.raises(Conflict, match="more sign-off"):
+        services.version_transition(version=draft, to=VersionState.APPROVED, actor=boris)
+    draft.refresh_from_db()
+    assert draft.state == VersionState.PENDING_APPROVAL
+
+
+def test_submission_binds_the_current_policy_and_later_changes_do_not_rebind(
+        walk, draft, policy, adam):
+    walk.submit(draft)
+    sr262 = policy.__class__.objects.get(policy__slug="sr-26-2")
+    services.policy_version_make_current(actor=adam, policy_version=sr262)
+    draft.refresh_from_db()
+    assert VersionGovernance.objects.get(version=draft).policy_version == policy
+    walk.assign(draft)
+    assert AuditEvent.objects.get(action="version.start_validation").payload[
+        "policy_version_id"] == policy.pk
+
+
+class TestEvidenceGate:
+    def test_missing_evidence_blocks_pending_approval(self, walk, draft, strict_policy):
+        walk.submit(draft)
+        walk.assign(draft)
+        with pytest.raises(Conflict, match=re.escape("'performance (auc >= 0.7)' is missing")):
+            walk.review(draft)
+        draft.refresh_from_db()
+        assert draft.state == VersionState.IN_VALIDATION
+        assert not hasattr(draft, "validation_review") or draft.validation_review is None
+
+    def test_failing_evidence_blocks_and_passing_evidence_lets_it_through(
+            self, walk, draft, strict_policy):
+        walk.submit(draft)
+        walk.assign(draft)
+        walk.evidence(draft, status="failed")
+        with pytest.raises(Conflict, match="failed"):
+            walk.review(draft)
+        walk.evidence(draft, status="passed", auc=0.65)  # passed, but below the threshold
+        with pytest.raises(Conflict, match=re.escape("auc = 0.65, which misses >= 0.7")):
+            walk.review(draft)
+        walk.evidence(draft, status="passed", auc=0.8)
+        walk.review(draft)
+        draft.refresh_from_db()
+        assert draft.state == VersionState.PENDING_APPROVAL
+
+    def test_evidence_failing_after_the_quorum_holds_the_approval_until_it_passes(
+            self, walk, draft, strict_policy, dana):
+        walk.submit(draft)
+        walk.assign(draft)
+        walk.evidence(draft)
+        walk.review(draft)
+        draft.refresh_from_db()
+        walk.evidence(draft, status="failed")
+        walk.sign(draft, "boris")
+        walk.sign(draft, "rhea")
+        draft.refresh_from_db()
+        assert draft.state == VersionState.PENDING_APPROVAL
+        walk.evidence(draft, status="passed")  # the re-run passes: Assay completes the approval
+        draft.refresh_from_db()
+        assert draft.state == VersionState.APPROVED
+        assert AuditEvent.objects.get(action="version.approve").actor_id is None
+
+
+class TestValidation:
+    def test_a_rejecting_review_rejects_the_version(self, walk, draft):
+        walk.submit(draft)
+        walk.assign(draft)
+        walk.review(draft, conclusion="reject")
+        draft.refresh_from_db()
+        assert draft.state == VersionState.REJECTED
+        assert transitions(draft)[-1] == "version.reject_in_validation"
+
+    def test_conditions_of_use_are_recorded(self, walk, draft):
+        walk.submit(draft)
+        walk.assign(draft)
+        review = walk.review(draft, conclusion="approve_with_conditions")
+        assert review.conditions == "Refer every decline to a credit officer."
+        event = AuditEvent.objects.get(action="version.conclude_validation")
+        assert event.payload["conditions"] == review.conditions
+
+    def test_tier_one_does_not_allow_conditional_approval(self, walk, draft, rhea):
+        services.intake_record(actor=rhea, model=draft.model, is_model=True,
+                               answers=ALL_HIGH)
+        walk.submit(draft)
+        walk.assign(draft)
+        with pytest.raises(Conflict, match="does not allow conditional approval"):
+            walk.review(draft, conclusion="approve_with_conditions")
+
+    def test_the_reviewed_digest_must_be_the_submitted_one(self, walk, draft):
+        walk.submit(draft)
+        walk.assign(draft)
+        with pytest.raises(ValidationFailed, match="not the submitted one") as exc:
+            walk.review(draft, artifact_sha256="a" * 64)
+        assert "artifact_sha256" in exc.value.fields
+
+    def test_changes_requested_then_resubmitted_keeps_the_binding(self, walk, draft, victor):
+        walk.submit(draft)
+        walk.assign(draft)
+        with pytest.raises(ValidationFailed, match="reason"):
+            services.version_transition(version=draft, to=VersionState.CHANGES_REQUESTED,
+                                        actor=victor)
+        services.version_transition(version=draft, to=VersionState.CHANGES_REQUESTED,
+                                    actor=victor, reason="Add the benchmark.")
+        walk.submit(draft)
+        walk.assign(draft)
+        walk.review(draft)
+        draft.refresh_from_db()
+        assert draft.state == VersionState.PENDING_APPROVAL
+        assert transitions(draft) == [
+            "version.submit", "version.start_validation", "version.request_changes",
+            "version.resubmit", "version.start_validation", "version.conclude_validation"]
+
+    def test_the_validator_is_added_to_the_assignees_and_sees_the_model(self, walk, draft,
+                                                                       victor):
+        walk.submit(draft)
+        walk.assign(draft)
+        assert victor.pk in draft.model.__class__.objects.get(pk=draft.model_id).assignee_ids
+        assert ModelVersion.objects.visible_to(victor).filter(pk=draft.pk).exists()
+
+
+class TestSignoffs:
+    def test_a_rejection_by_a_required_signer_rejects(self, walk, draft):
+        walk.to_pending(draft)
+        walk.sign(draft, "boris", "reject")
+        draft.refresh_from_db()
+        assert draft.state == VersionState.REJECTED
+        assert transitions(draft)[-1] == "version.reject"
+
+    def test_a_wrong_password_is_refused_and_audited(self, walk, draft, boris):
+        walk.to_pending(draft)
+        before = refusals("boris")
+        with pytest.raises(PermissionRefused, match="password"):
+            services.signoff_record(actor=boris, version=draft, decision="approve",
+                                    comment="ok", password="guess")
+        assert not draft.signoffs.exists()
+        assert refusals("boris") == before + 1
+        assert "password" in last_refusal("boris")
+
+    def test_a_user_holding_several_roles_counts_once(self, walk, draft, make_user):
+        both = make_user("bea", "review_board", "risk_officer")
+        walk.p["bea"] = both
+        walk.to_pending(draft)
+        walk.sign(draft, "bea")
+        with pytest.raises(PermissionRefused, match="already signed"):
+            walk.sign(draft, "bea")
+        draft.refresh_from_db()
+        assert draft.state == VersionState.PENDING_APPROVAL
+        assert draft.signoffs.count() == 1
+
+    def test_signing_records_policy_tier_and_digest(self, walk, draft, policy):
+        walk.to_pending(draft)
+        signoff = walk.sign(draft, "boris")
+        assert (signoff.policy_version, signoff.tier, signoff.role) == (policy, 2, "review_board")
+        assert signoff.artifact_sha256 == draft.artifact_sha256
+
+
+def test_a_new_version_goes_through_the_lifecycle_while_the_previous_stays_servable(
+        walk, draft, dana, onnx_file):
+    walk.to_pending(draft)
+    walk.sign(draft, "boris")
+    walk.sign(draft, "rhea")
+    second = registry.version_create(actor=dana, model=draft.model, artifact=onnx_file())
+    walk.to_pending(second)
+    draft.refresh_from_db()
+    assert draft.is_servable() and second.state == VersionState.PENDING_APPROVAL
+    walk.sign(second, "boris")
+    walk.sign(second, "rhea")
+    draft.refresh_from_db()
+    second.refresh_from_db()
+    assert draft.is_servable() and second.is_servable()
+
+
+def test_suspend_reinstate_and_retire_need_a_risk_officer_and_a_reason(walk, draft, rhea, dana,
+                                                                        victor):
+    walk.to_pending(draft)
+    walk.sign(draft, "boris")
+    walk.sign(draft, "rhea")
+    with pytest.raises(PermissionRefused, match="risk officers"):
+        services.version_transition(version=draft, to=VersionState.SUSPENDED, actor=dana,
+                                    reason="x")
+    services.version_transition(version=draft, to=VersionState.SUSPENDED, actor=rhea,
+                                reason="Drift alert.")
+    assert not draft.is_servable()
+    services.version_transition(version=draft, to=VersionState.APPROVED, actor=rhea,
+                                reason="Drift explained.")
+    with pytest.raises(PermissionRefused):
+        services.version_transition(version=draft, to=VersionState.RETIRED, actor=victor,
+                                    reason="x")
+    services.version_transition(version=draft, to=VersionState.RETIRED, actor=dana,
+                                reason="Replaced.")
+    assert transitions(draft)[-3:] == ["version.suspend", "version.reinstate", "version.retire"]
+    draft.refresh_from_db()
+    assert draft.model.__class__.objects.get(pk=draft.model_id).status == VersionState.RETIRED

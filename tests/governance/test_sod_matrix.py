@@ -1,0 +1,141 @@
+"""Segregation of duties, as one table over the REST API and the pages.
+
+Each row: who tries which step, and the status they get. Refusals are 403 with the reason (and
+audited); a version you may not see is 404. The credit model is owned by dana and developed by
+dev_val (a validator who is also its developer) and dev_board (a review board member who is also
+its developer); victor is the independent validator.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from core.models import User
+from governance import services
+from registry import services as registry
+from registry.models import VersionState
+from tests.conftest import PASSWORD
+from tests.governance.conftest import refusals, review_fields
+
+pytestmark = pytest.mark.django_db
+
+#        step       actor        status  reason fragment
+MATRIX = [
+    ("submit",   "dana",      200, ""),
+    ("submit",   "frank",     404, ""),                       # other team: not visible
+    ("submit",   "victor",    404, ""),                       # validator, not assigned yet
+    ("submit",   "rhea",      403, "submit"),
+    ("submit",   "aude",      403, "submit"),
+    ("assign",   "rhea",      200, ""),
+    ("assign",   "dana",      403, "risk officers assign"),
+    ("assign",   "victor",    200, ""),                       # self-assignment from the queue
+    ("assign",   "dev_val",   403, "develop this model"),     # a validator who develops it
+    ("review",   "victor",    201, ""),
+    ("review",   "other_val", 404, ""),                       # not assigned: does not see it
+    ("review",   "dev_val",   403, "assigned"),
+    ("review",   "rhea",      403, "validators"),
+    ("review",   "dana",      403, "validators"),
+    ("sign",     "boris",     201, ""),
+    ("sign",     "rhea",      201, ""),
+    ("sign",     "dana",      403, "hold none"),
+    ("sign",     "dev_board", 403, "develop this model"),
+    ("sign",     "victor",    404, ""),                       # not this version's validator
+    ("sign",     "val_board", 403, "validated this version"),  # board member who validated it
+    ("sign",     "aude",      403, "hold none"),
+]
+
+
+@pytest.fixture
+def cast(people, make_user, credit_model, dana):
+    """Everyone in the matrix; dev_val and dev_board develop the credit model."""
+    extra = {
+        "dev_val": make_user("dev_val", "validator", team="validation"),
+        "dev_board": make_user("dev_board", "review_board"),
+        "other_val": make_user("other_val", "validator", team="validation"),
+        "val_board": make_user("val_board", "validator", "review_board", team="validation"),
+    }
+    registry.model_update(actor=dana, model=credit_model,
+                          developers=[extra["dev_val"], extra["dev_board"]])
+    return {**people, **extra}
+
+
+def stage(step: str, walk, draft, cast) -> None:
+    """Bring the version to where ``step`` happens."""
+    if step == "submit":
+        return
+    walk.submit(draft)
+    if step == "assign":
+        return
+    validator = cast["val_board"] if step == "sign" else cast["victor"]
+    services.validator_assign(actor=cast["rhea"], version=draft, validator=validator)
+    if step == "review":
+        return
+    services.review_conclude(actor=validator, version=draft, **review_fields(draft))
+
+
+def api_call(client, step: str, draft, actor) -> int:
+    base = f"/api/v1/versions/{draft.pk}/"
+    if step == "submit":
+        return client.post(base + "submit/", format="json")
+    if step == "assign":
+        body = {} if actor.username in ("victor", "dev_val") else {"validator": "victor"}
+        return client.post(base + "assign-validator/", body, format="json")
+    if step == "review":
+        return client.post(base + "review/", review_fields(draft), format="json")
+    return client.post(base + "sign-off/", {"decision": "approve", "comment": "Fine.",
+                                            "password": PASSWORD}, format="json")
+
+
+def page_call(client, step: str, draft, actor):
+    base = f"/models/{draft.model.slug}/versions/{draft.number}/"
+    if step == "submit":
+        return client.post(base + "workflow/submit/")
+    if step == "assign":
+        validator = actor if actor.username in ("victor", "dev_val") else \
+            User.objects.get(username="victor")
+        return client.post(base + "workflow/assign_validator/", {"validator": validator.pk})
+    if step == "review":
+        return client.post(base + "review/", review_fields(draft))
+    return client.post(base + "sign/", {"decision": "approve", "comment": "Fine.",
+                                        "password": PASSWORD})
+
+
+def expected_state(step: str) -> str:
+    return {"submit": VersionState.SUBMITTED, "assign": VersionState.IN_VALIDATION,
+            "review": VersionState.PENDING_APPROVAL, "sign": VersionState.PENDING_APPROVAL}[step]
+
+
+@pytest.mark.parametrize("step, who, status, reason", MATRIX)
+def test_api(api, walk, draft, cast, step, who, status, reason):
+    walk.p.update(cast)
+    stage(step, walk, draft, cast)
+    before_state = draft.__class__.objects.get(pk=draft.pk).state
+    before = refusals(who)
+    response = api_call(api.as_(cast[who]), step, draft, cast[who])
+    assert response.status_code == status, response.content
+    draft.refresh_from_db()
+    if status < 300:
+        assert draft.state == expected_state(step)
+    else:
+        assert draft.state == before_state  # nothing changed
+    if status == 403:
+        assert reason in response.json()["detail"]
+        assert refusals(who) == before + 1
+
+
+@pytest.mark.parametrize("step, who, status, reason", MATRIX)
+def test_pages(client, walk, draft, cast, step, who, status, reason):
+    walk.p.update(cast)
+    stage(step, walk, draft, cast)
+    before_state = draft.__class__.objects.get(pk=draft.pk).state
+    client.force_login(cast[who])
+    response = page_call(client, step, draft, cast[who])
+    page_status = 302 if status < 300 else status
+    assert response.status_code == page_status, response.content.decode()[:2000]
+    draft.refresh_from_db()
+    if status < 300:
+        assert draft.state == expected_state(step)
+    else:
+        assert draft.state == before_state
+    if status == 403:
+        assert reason in response.content.decode()
