@@ -1,8 +1,9 @@
 """The two PostgreSQL roles: the owner migrates, the application role runs Assay.
 
 The owner (the role in DATABASE_URL when running ``migrate``) owns every table and the triggers
-that refuse UPDATE, DELETE and TRUNCATE on the audit table. The application role may read and
-write every other table but only SELECT and INSERT on the audit table; since it owns nothing it
+that refuse UPDATE, DELETE and TRUNCATE on the audit table (and any other table guarded by the
+same trigger function, like the signed checkpoints). The application role may read and write
+every other table but only SELECT and INSERT on the guarded ones; since it owns nothing it
 can neither drop nor disable those triggers. ``grant_app_role`` (the management command) grants
 exactly that, idempotently; run it after every ``migrate`` so new tables are covered.
 
@@ -22,8 +23,9 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 
-# Tables the application may only read and append to. Issue 5's checkpoints may join them.
-APPEND_ONLY_TABLES = ("core_auditevent", "core_checkpoint")
+# The trigger function of migration core/0002: every table it guards (the audit trail, the signed
+# checkpoints) is append-only, and the application role may only SELECT and INSERT on it.
+GUARD_FUNCTION = "assay_audit_refuse_change"
 
 
 def _switch_role(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
@@ -53,12 +55,22 @@ def can_manage_roles(using: str = DEFAULT_DB_ALIAS) -> bool:
     return bool(row and row[0])
 
 
+def guarded_tables(using: str = DEFAULT_DB_ALIAS) -> list[str]:
+    """Tables whose triggers call the append-only guard (the audit trail, its checkpoints)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_proc p ON p.oid = t.tgfoid WHERE p.proname = %s AND NOT t.tgisinternal "
+            "AND c.relnamespace = current_schema()::regnamespace ORDER BY 1", [GUARD_FUNCTION])
+        return [row[0] for row in cursor.fetchall()]
+
+
 def grant_app_role(*, role: str, create: bool = False, using: str = DEFAULT_DB_ALIAS) -> list[str]:
     """Give ``role`` exactly the application's privileges on this database; return the SQL run.
 
     Idempotent: privileges on the current schema's tables and sequences are first revoked, then
     granted again (SELECT/INSERT/UPDATE/DELETE on tables, USAGE/SELECT on sequences), and UPDATE
-    and DELETE are taken back on the append-only tables. TRUNCATE, TRIGGER and REFERENCES are never
+    and DELETE are taken back on the append-only tables (those the guard trigger protects). TRUNCATE, TRIGGER and REFERENCES are never
     granted. ``create`` makes the role (NOLOGIN, for ``SET ROLE``) if it does not exist, and lets
     a non-superuser login role switch to it. Runs as the login role, whatever role the connection
     had switched to.
@@ -89,7 +101,7 @@ def grant_app_role(*, role: str, create: bool = False, using: str = DEFAULT_DB_A
         f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {quoted}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {quoted}",
     ]
-    for table in APPEND_ONLY_TABLES:
+    for table in guarded_tables(using):
         statements.append(f"REVOKE ALL ON {conn.ops.quote_name(table)} FROM {quoted}")
         statements.append(f"GRANT SELECT, INSERT ON {conn.ops.quote_name(table)} TO {quoted}")
     if create:

@@ -16,7 +16,7 @@ import shutil
 import pytest
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.test import TransactionTestCase
+from django.test import TestCase, TransactionTestCase
 
 from core import db_roles, services
 from core.models import Role, Team, User
@@ -119,9 +119,11 @@ def api(client):
 # role may not create roles, the suite runs as the login role and the role tests skip.
 #
 # Transactional tests end with Django's flush: TRUNCATE of every table. The application role may
-# not truncate, and the audit table's trigger refuses TRUNCATE to everyone, so that teardown runs
-# as the login role and disables the audit guard inside the flush's own transaction: no other
-# session ever sees the table unguarded. (Tests using `db` roll back instead and need none of it.)
+# not truncate, and the append-only guard (audit trail, checkpoints) refuses TRUNCATE to everyone,
+# so that teardown runs as the login role and disables the guard inside the flush's own
+# transaction: no other session ever sees a table unguarded. Tests using `db` roll back instead;
+# after the rollback they clear the security-event counters that record_security committed beside
+# the test's transaction.
 
 TEST_APP_ROLE = "assay_app_test"
 
@@ -132,13 +134,27 @@ def _flush_as_login_role(self) -> None:
         return
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("RESET ROLE")
-        cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER audit_refuse_truncate")
+        guarded = [connection.ops.quote_name(t) for t in db_roles.guarded_tables()]
+        for table in guarded:
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         _original_fixture_teardown(self)
-        cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER audit_refuse_truncate")
+        for table in guarded:
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
     connection.close()  # the next connection switches to the application role again
 
 
 _original_fixture_teardown = TransactionTestCase._fixture_teardown
+_original_rollback_teardown = TestCase._fixture_teardown
+
+
+def _rollback_and_forget_security_counts(self) -> None:
+    """A security event recorded inside a test's transaction is counted through a connection of
+    its own, which commits (core.audit.record_security); clear those counts after the rollback
+    so that they do not surface as folded events in a later test."""
+    _original_rollback_teardown(self)
+    from core.models.audit import SecurityEventCounter
+
+    SecurityEventCounter.objects.all().delete()
 
 
 @pytest.fixture(scope="session")
@@ -153,6 +169,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
         settings.DATABASE_APP_ROLE = TEST_APP_ROLE
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(TransactionTestCase, "_fixture_teardown", _flush_as_login_role)
+        patch.setattr(TestCase, "_fixture_teardown", _rollback_and_forget_security_counts)
         yield
     settings.DATABASE_APP_ROLE = None
     with django_db_blocker.unblock():

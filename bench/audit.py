@@ -1,0 +1,187 @@
+"""Benchmark the audit trail: append throughput with concurrent writers, and verifying 1M events.
+
+Run from the project root (never collected as a test):
+
+    python bench/audit.py [--writers 8] [--appends 2000] [--events 1000000] [--keep]
+
+It creates its own PostgreSQL database (``assay_bench_audit`` on the server of DATABASE_URL, by
+default the local one), migrates it, and then
+
+1. appends ``--appends`` events through ``core.audit.atomic_record`` from ``--writers`` threads,
+   each its own connection and transaction per event (as services do), and checks the chain;
+2. bulk-loads a correct chain up to ``--events`` events with COPY (digests computed with the
+   generic ``core.audit.digest_event``, not the verifier's fast path), then times
+   ``core.audit.verify_chain`` over all of them.
+
+The last line is ``appends_per_s=X verify_1m_s=Y`` (targets: >= 500 and <= 20).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_NAME = "assay_bench_audit"
+
+
+def _server_url() -> str:
+    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/assay")
+    if not url.startswith("postgres"):
+        sys.exit("bench/audit.py needs PostgreSQL (DATABASE_URL=postgres://...)")
+    return url.rsplit("/", 1)[0]
+
+
+def _recreate_database(server: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def _drop_database(server: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+def _setup_django(server: str) -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ["DATABASE_URL"] = f"{server}/{DB_NAME}"
+    os.environ.pop("ASSAY_DB_APP_ROLE", None)  # the bench migrates and bulk-loads as the owner
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def measure_appends(writers: int, total: int) -> float:
+    """Events per second appended by ``writers`` threads, one transaction per event."""
+    from django.db import connections
+
+    from core import audit
+
+    each = total // writers
+    start = threading.Barrier(writers + 1)
+    errors: list[BaseException] = []
+
+    def write(writer: int) -> None:
+        try:
+            connections["default"].ensure_connection()  # connect before the clock starts
+            start.wait()
+            for i in range(each):
+                audit.atomic_record(action="bench.append", object_type="writer",
+                                    object_id=writer, payload={"writer": writer, "i": i,
+                                                               "note": "concurrent append"})
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    if errors:
+        raise errors[0]
+    report = audit.verify_chain()
+    if not report.ok or report.checked != each * writers:
+        raise SystemExit(f"chain broken after concurrent appends: {report.summary}")
+    print(f"appends: {each * writers} events by {writers} writers in {elapsed:.2f} s; "
+          f"chain intact ({report.summary})")
+    return each * writers / elapsed
+
+
+def bulk_load(total: int) -> None:
+    """Extend the chain to ``total`` events with COPY, every digest and link correct."""
+    from django.db import connection
+
+    from core import audit
+    from core.models import AuditEvent
+
+    head, previous = audit.chain_head()
+    began = time.perf_counter()
+    base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    actions = ["model.update", "version.create", "token.create", "auth.login", "user.role_grant"]
+    columns = ("seq", "occurred_at", "actor_id", "actor_username", "request_id", "action",
+               "object_type", "object_id", "model_id", "payload", "event_digest", "chain_hash")
+    event = AuditEvent()
+    import json
+
+    with connection.cursor() as cursor, cursor.copy(
+            f"COPY core_auditevent ({', '.join(columns)}) FROM STDIN") as copy:
+        for seq in range(head + 1, total + 1):
+            event.seq = seq
+            event.occurred_at = base + dt.timedelta(microseconds=seq * 1_000_003)
+            event.actor_id = seq % 50 or None
+            event.actor_username = f"user{seq % 50}" if event.actor_id else ""
+            event.request_id = f"{seq:032x}"
+            event.action = actions[seq % len(actions)]
+            event.object_type = "registry.registeredmodel"
+            event.object_id = str(seq % 1000)
+            event.model_id = seq % 1000
+            event.payload = {"changes": {"description": {"before": f"v{seq - 1}",
+                                                         "after": f"v{seq}"}},
+                             "digest": f"{seq:064x}", "size": seq * 7}
+            digest = audit.digest_event(audit.event_fields(event))
+            previous = audit.link(previous, digest)
+            copy.write_row((seq, event.occurred_at, event.actor_id, event.actor_username,
+                            event.request_id, event.action, event.object_type, event.object_id,
+                            event.model_id, json.dumps(event.payload), digest, previous))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE core_auditevent")
+    print(f"bulk load: chain extended to {total} events in {time.perf_counter() - began:.1f} s")
+
+
+def measure_verify(total: int) -> float:
+    from core import audit
+
+    began = time.perf_counter()
+    report = audit.verify_chain()
+    elapsed = time.perf_counter() - began
+    if not report.ok or report.checked != total:
+        raise SystemExit(f"verification failed: {report.summary}")
+    print(f"verify: {report.checked} events in {elapsed:.2f} s ({report.summary[:60]}...)")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--appends", type=int, default=2000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
+    args = parser.parse_args()
+    server = _server_url()
+    _recreate_database(server)
+    try:
+        _setup_django(server)
+        appends_per_s = measure_appends(args.writers, args.appends)
+        bulk_load(args.events)
+        verify_s = measure_verify(args.events)
+        scale = 1_000_000 / args.events
+        from django.db import connections
+
+        connections.close_all()
+    finally:
+        if not args.keep:
+            _drop_database(server)
+    print(f"appends_per_s={appends_per_s:.0f} verify_1m_s={verify_s * scale:.2f}")
+
+
+if __name__ == "__main__":
+    main()
