@@ -253,3 +253,44 @@ def test_verify_audit_command_and_api_include_the_checkpoints(db, api, aude):
     body = api.as_(aude).get("/api/v1/audit/verify/").json()
     assert body["ok"] is False and body["chain_ok"] is True
     assert any(f"checkpoint #{checkpoint.pk}" in p for p in body["checkpoints"]["problems"])
+
+
+@pytest.mark.worker
+def test_scheduled_checkpoint_end_to_end_with_a_real_worker(transactional_db, settings, tmp_path):
+    """The beat task, sent through RabbitMQ to a real worker process, signs the head."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import uuid
+    from pathlib import Path
+
+    from config.celery import app
+
+    data_dir = tmp_path / "worker-data"
+    settings.KEY_DIR = data_dir / "test" / "keys"  # where the worker's settings put them
+    settings.CHECKPOINT_FILE = data_dir / "test" / "checkpoints.jsonl"
+    signing.active_key("audit_checkpoint")
+    head = _events(2)[-1]
+    queue = f"signing-e2e-{uuid.uuid4().hex}"  # no other worker on the broker takes this task
+    db = connection.settings_dict
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
+           "ASSAY_DATA_DIR": str(data_dir),
+           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-c", "1",
+         "--pool", "solo", "--without-heartbeat", "--without-gossip", "--without-mingle",
+         "-l", "WARNING"],
+        cwd=Path(__file__).resolve().parents[2], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    try:
+        app.send_task("core.checkpoint_audit_chain", queue=queue)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not Checkpoint.objects.exists():
+            time.sleep(0.3)
+    finally:
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0].decode(errors="replace")
+    checkpoint = Checkpoint.objects.get()
+    assert (checkpoint.seq, checkpoint.chain_hash) == (head.seq, head.chain_hash), output
+    assert verification.verify_trail(remember=False).ok
