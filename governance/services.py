@@ -71,8 +71,7 @@ def _refuse(actor: User | None, reason: str, *, attempted: str, target: Any = No
 def _require_text(values: dict[str, str], hints: dict[str, str]) -> None:
     missing = {f: [hints[f]] for f in hints if not (values.get(f) or "").strip()}
     if missing:
-        raise ValidationFailed("Some fields are missing: " + ", ".join(missing) + ".",
-                               fields=missing)
+        raise ValidationFailed(" ".join(m[0] for m in missing.values()), fields=missing)
 
 
 # ---------------------------------------------------------------------------------------------
