@@ -198,8 +198,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # One name for the role choices, used by several serializers (user creation, role grants).
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "core.models.accounts.Role"},
+    # One name per choice set that several fields share (role choices in user creation and role
+    # grants; a model's status is its newest version's state).
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "core.models.accounts.Role",
+        "VersionStateEnum": "registry.models.VersionState",
+        "EvidenceStatusEnum": "governance.models.EvidenceStatus",
+    },
 }
 
 # Celery. Embedded mode uses kombu's filesystem transport: a separate worker process picks tasks up
