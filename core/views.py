@@ -96,3 +96,16 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     services.token_revoke(actor=request.user, token=token)
     messages.success(request, f"Token '{token.name}' is revoked; it no longer works.")
     return redirect("tokens")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404 for unknown URLs: the API's error shape under /api/, the page otherwise."""
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        from core.api.errors import error_body
+
+        return JsonResponse(error_body(
+            f"There is no API endpoint at {request.path}; the endpoints are listed at "
+            "/api/v1/docs/.", "not_found"), status=404)
+    return render(request, "404.html", status=404)
