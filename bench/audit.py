@@ -7,8 +7,10 @@ Run from the project root (never collected as a test):
 It creates its own PostgreSQL database (``assay_bench_audit`` on the server of DATABASE_URL, by
 default the local one), migrates it, and then
 
-1. appends ``--appends`` events through ``core.audit.atomic_record`` from ``--writers`` threads,
+1. appends ``--appends`` events through ``core.audit.atomic_record`` from ``--writers`` processes,
    each its own connection and transaction per event (as services do), and checks the chain;
+   then, for comparison only, the same with ``synchronous_commit = off`` and the latency of one
+   durable commit, which bounds appends: each commits while holding the chain lock;
 2. bulk-loads a correct chain up to ``--events`` events with COPY (digests computed with the
    generic ``core.audit.digest_event``, not the verifier's fast path), then times
    ``core.audit.verify_chain`` over all of them.
@@ -20,11 +22,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import multiprocessing
 import os
 import sys
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "assay_bench_audit"
@@ -65,45 +68,85 @@ def _setup_django(server: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def measure_appends(writers: int, total: int) -> float:
-    """Events per second appended by ``writers`` threads, one transaction per event."""
+def _writer(writer: int, each: int, start: Any, errors: Any) -> None:
+    """One writer process: its own connection, one transaction per event (as services do)."""
     from django.db import connections
 
     from core import audit
 
+    try:
+        connections["default"].ensure_connection()  # connect before the clock starts
+        start.wait()
+        for i in range(each):
+            audit.atomic_record(action="bench.append", object_type="writer", object_id=writer,
+                                payload={"writer": writer, "i": i, "note": "concurrent append"})
+    except BaseException as exc:
+        errors.put(repr(exc))
+    finally:
+        connections.close_all()
+
+
+def measure_appends(writers: int, total: int) -> float:
+    """Events per second appended by ``writers`` processes (web and Celery workers are processes,
+    so writers share no interpreter lock), then check the chain."""
+    from django.db import connections
+
+    from core import audit
+    from core.models import AuditEvent
+
     each = total // writers
-    start = threading.Barrier(writers + 1)
-    errors: list[BaseException] = []
-
-    def write(writer: int) -> None:
-        try:
-            connections["default"].ensure_connection()  # connect before the clock starts
-            start.wait()
-            for i in range(each):
-                audit.atomic_record(action="bench.append", object_type="writer",
-                                    object_id=writer, payload={"writer": writer, "i": i,
-                                                               "note": "concurrent append"})
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
-    for thread in threads:
-        thread.start()
+    context = multiprocessing.get_context("fork")
+    start, errors = context.Barrier(writers + 1), context.Queue()
+    connections.close_all()  # children must not share the parent's connection
+    processes = [context.Process(target=_writer, args=(w, each, start, errors))
+                 for w in range(writers)]
+    for process in processes:
+        process.start()
     start.wait()
     began = time.perf_counter()
-    for thread in threads:
-        thread.join()
+    for process in processes:
+        process.join()
     elapsed = time.perf_counter() - began
-    if errors:
-        raise errors[0]
+    if not errors.empty():
+        raise SystemExit(f"a writer failed: {errors.get()}")
     report = audit.verify_chain()
-    if not report.ok or report.checked != each * writers:
+    seqs = list(AuditEvent.objects.filter(action="bench.append").values_list("seq", flat=True))
+    if not report.ok or len(seqs) != len(set(seqs)) or report.checked != report.head_seq:
         raise SystemExit(f"chain broken after concurrent appends: {report.summary}")
     print(f"appends: {each * writers} events by {writers} writers in {elapsed:.2f} s; "
-          f"chain intact ({report.summary})")
+          f"chain intact ({report.summary[:40]}...)")
     return each * writers / elapsed
+
+
+def commit_latency_ms(samples: int = 200) -> float:
+    """One small durable commit, alone: the floor under one append (which commits holding the
+    chain lock, so appends cannot be faster than one WAL flush each)."""
+    from django.db import connection, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_commit (x int)")
+        began = time.perf_counter()
+        for _ in range(samples):
+            with transaction.atomic():
+                cursor.execute("INSERT INTO bench_commit VALUES (1)")
+        elapsed = time.perf_counter() - began
+        cursor.execute("DROP TABLE bench_commit")
+    return elapsed / samples * 1000
+
+
+def measure_appends_without_fsync(writers: int, total: int) -> float:
+    """For comparison only: the same appends with synchronous_commit off (not durable)."""
+    from django.db import connection, connections
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER DATABASE {DB_NAME} SET synchronous_commit = off")
+    connections.close_all()
+    try:
+        return measure_appends(writers, total)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER DATABASE {DB_NAME} RESET synchronous_commit")
+        connections.close_all()
 
 
 def bulk_load(total: int) -> None:
@@ -170,7 +213,12 @@ def main() -> None:
     _recreate_database(server)
     try:
         _setup_django(server)
+        latency = commit_latency_ms()
         appends_per_s = measure_appends(args.writers, args.appends)
+        unsynced = measure_appends_without_fsync(args.writers, args.appends)
+        print(f"one durable commit takes {latency:.2f} ms here (ceiling ~{1000 / latency:.0f} "
+              f"appends/s); with synchronous_commit=off (not durable, comparison only): "
+              f"{unsynced:.0f} appends/s")
         bulk_load(args.events)
         verify_s = measure_verify(args.events)
         scale = 1_000_000 / args.events
