@@ -77,3 +77,8 @@ class VersionForm(forms.Form):
 
 class ArtifactForm(forms.Form):
     artifact = forms.FileField(help_text="The ONNX file.")
+
+
+class VendorDocumentForm(forms.Form):
+    document = forms.FileField(help_text="The vendor's documentation (any format; stored, "
+                                         "never opened by Assay).")

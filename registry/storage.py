@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
+from django.http import FileResponse
 
 CHUNK = 1024 * 1024
 
@@ -70,3 +71,11 @@ def sha256_of(source: BinaryIO) -> tuple[str, int]:
         size += len(chunk)
     source.seek(0)
     return digest.hexdigest(), size
+
+
+def stored_file_response(sha256: str, filename: str) -> FileResponse:
+    """Serve a stored file as a download (never rendered inline: uploads are untrusted)."""
+    response = FileResponse(open_stored(sha256), as_attachment=True, filename=filename,
+                            content_type="application/octet-stream")
+    response["X-Content-SHA256"] = sha256
+    return response

@@ -14,10 +14,11 @@ from core.audit_views import model_timeline
 from core.errors import DomainError, PermissionRefused
 from core.forms import add_domain_error
 from core.models import Team
-from registry import services, storage
+from registry import services
 from registry.filters import SORTS, ModelFilter, inventory_rows, with_version_stats
-from registry.forms import ArtifactForm, ModelForm, VersionForm
+from registry.forms import ArtifactForm, ModelForm, VendorDocumentForm, VersionForm
 from registry.models import DecisionType, ModelVersion, RegisteredModel, VersionState
+from registry.storage import stored_file_response
 
 PAGE_SIZE = 50
 
@@ -82,6 +83,7 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "model": model, "versions": versions,
         "can_edit": permissions.can_edit_model(request.user, model),
         "vendor_documents": model.vendor_documents.all(),
+        "vendor_document_form": VendorDocumentForm(),
         "timeline": model_timeline(model.pk, limit=20),
     })
 
@@ -170,8 +172,37 @@ def artifact_download(request: HttpRequest, slug: str, number: int) -> FileRespo
     version = _visible_version(request, slug, number)
     if not version.has_artifact:
         raise Http404("This version has no artifact yet.")
-    response = FileResponse(storage.open_stored(version.artifact_sha256), as_attachment=True,
-                            filename=version.artifact_filename or f"{slug}-v{number}.onnx",
-                            content_type="application/octet-stream")
-    response["X-Content-SHA256"] = version.artifact_sha256
-    return response
+    return stored_file_response(version.artifact_sha256,
+                                version.artifact_filename or f"{slug}-v{number}.onnx")
+
+
+@login_required
+def vendor_document_download(request: HttpRequest, slug: str, doc_id: int) -> FileResponse:
+    doc = get_object_or_404(_visible_model(request, slug).vendor_documents, pk=doc_id)
+    return stored_file_response(doc.sha256, doc.filename)
+
+
+@login_required
+@require_POST
+def vendor_document_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    model = _visible_model(request, slug)
+    form = VendorDocumentForm(request.POST, request.FILES)
+    refused = getattr(request, "upload_refusals", {}).get("document")
+    if refused:
+        form.add_error("document", refused)
+    if form.is_valid():
+        upload = form.cleaned_data["document"]
+        try:
+            services.vendor_document_add(actor=request.user, model=model, document=upload,
+                                         filename=upload.name)
+        except PermissionRefused:
+            raise
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, f"Added '{upload.name}'.")
+            return redirect("registry:model-detail", slug=slug)
+    for field_errors in form.errors.values():
+        for error in field_errors:
+            messages.error(request, error)
+    return redirect("registry:model-detail", slug=slug)

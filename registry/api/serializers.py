@@ -5,7 +5,14 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from core.models import Team, User
-from registry.models import DecisionType, ModelVersion, RegisteredModel, Sourcing, Task
+from registry.models import (
+    DecisionType,
+    ModelVersion,
+    RegisteredModel,
+    Sourcing,
+    Task,
+    VendorDocument,
+)
 
 
 class StrictInputMixin:
@@ -19,6 +26,19 @@ class StrictInputMixin:
         if extra:
             raise serializers.ValidationError({name: [self.read_only_hint] for name in extra})
         return super().validate(attrs)
+
+
+class VendorDocumentSerializer(serializers.ModelSerializer):
+    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = VendorDocument
+        fields = ["id", "filename", "sha256", "size", "uploaded_by", "uploaded_at"]
+        read_only_fields = fields
+
+
+class VendorDocumentUploadSerializer(serializers.Serializer):
+    document = serializers.FileField(help_text="The vendor's documentation file (multipart).")
 
 
 class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):

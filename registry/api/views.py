@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -11,10 +11,17 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from core.uploads import require_file
-from registry import services, storage
-from registry.api.serializers import ArtifactUploadSerializer, ModelSerializer, VersionSerializer
+from registry import services
+from registry.api.serializers import (
+    ArtifactUploadSerializer,
+    ModelSerializer,
+    VendorDocumentSerializer,
+    VendorDocumentUploadSerializer,
+    VersionSerializer,
+)
 from registry.filters import ModelFilter, inventory_rows, with_version_stats
 from registry.models import ModelVersion, RegisteredModel, VersionState
+from registry.storage import stored_file_response
 
 MODEL_FILTERS = [
     OpenApiParameter("q", str, description="Search in name, slug and purpose."),
@@ -93,6 +100,32 @@ class ModelViewSet(viewsets.ModelViewSet):
         return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
+    @extend_schema(methods=["GET"], responses=VendorDocumentSerializer(many=True))
+    @extend_schema(methods=["POST"],
+                   request={"multipart/form-data": VendorDocumentUploadSerializer},
+                   responses={201: VendorDocumentSerializer})
+    @action(detail=True, methods=["get", "post"], url_path="vendor-documents",
+            parser_classes=[MultiPartParser])
+    def vendor_documents(self, request, slug=None):
+        """GET lists a vendor model's documentation files; POST (multipart 'document') adds one."""
+        model = self.get_object()
+        if request.method == "GET":
+            docs = model.vendor_documents.select_related("uploaded_by")
+            return Response(VendorDocumentSerializer(docs, many=True).data)
+        upload = require_file(request, request.FILES, "document", "vendor documentation file")
+        doc = services.vendor_document_add(actor=request.user, model=model, document=upload,
+                                           filename=upload.name)
+        return Response(VendorDocumentSerializer(doc).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+                   parameters=[OpenApiParameter("doc_id", int, OpenApiParameter.PATH)])
+    @action(detail=True, methods=["get"], url_path=r"vendor-documents/(?P<doc_id>\d+)")
+    def vendor_document_download(self, request, slug=None, doc_id=None):
+        """Download one vendor documentation file (always as an attachment)."""
+        doc = get_object_or_404(self.get_object().vendor_documents, pk=doc_id)
+        return stored_file_response(doc.sha256, doc.filename)
+
+
 class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
                      mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Model versions. Create one with POST /models/{slug}/versions/."""
@@ -139,12 +172,8 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Up
             if not version.has_artifact:
                 return Response({"detail": "This version has no artifact yet.",
                                  "code": "not_found", "fields": {}}, status=404)
-            response = FileResponse(storage.open_stored(version.artifact_sha256),
-                                    as_attachment=True,
-                                    filename=version.artifact_filename or "model.onnx",
-                                    content_type="application/octet-stream")
-            response["X-Content-SHA256"] = version.artifact_sha256
-            return response
+            return stored_file_response(version.artifact_sha256,
+                                        version.artifact_filename or "model.onnx")
         upload = require_file(request, request.FILES, "artifact", "ONNX artifact")
         version = services.artifact_upload(actor=request.user, version=version, artifact=upload,
                                            filename=upload.name)
