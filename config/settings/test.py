@@ -16,3 +16,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ARTIFACT_DIR = DATA_DIR / "test" / "artifacts"
 KEY_DIR = DATA_DIR / "test" / "keys"
 CHECKPOINT_FILE = DATA_DIR / "test" / "checkpoints.jsonl"
+# Tests serve static files from the source folders (no collectstatic step).
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
