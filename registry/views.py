@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -112,9 +115,7 @@ def version_create(request: HttpRequest, slug: str) -> HttpResponse:
     if not permissions.can_edit_model(request.user, model):
         raise PermissionRefused(permissions.reason_cannot_edit_model(request.user, model))
     form = VersionForm(request.POST or None, request.FILES or None)
-    refused = getattr(request, "upload_refusals", {}).get("artifact")
-    if refused:
-        form.add_error("artifact", refused)
+    _note_refused_upload(request, form, "artifact")
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         artifact = data.pop("artifact")
@@ -147,21 +148,10 @@ def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse
 def artifact_upload(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     version = _visible_version(request, slug, number)
     form = ArtifactForm(request.POST, request.FILES)
-    refused = getattr(request, "upload_refusals", {}).get("artifact")
-    if refused:
-        form.add_error("artifact", refused)
-    if form.is_valid():
-        upload = form.cleaned_data["artifact"]
-        try:
-            services.artifact_upload(actor=request.user, version=version, artifact=upload,
-                                     filename=upload.name)
-        except PermissionRefused:
-            raise
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, "Artifact checked and stored.")
-            return redirect("registry:version-detail", slug=slug, number=number)
+    if _store_upload(request, form, "artifact", lambda upload: services.artifact_upload(
+            actor=request.user, version=version, artifact=upload, filename=upload.name)):
+        messages.success(request, "Artifact checked and stored.")
+        return redirect("registry:version-detail", slug=slug, number=number)
     return render(request, "registry/version_detail.html", {
         "version": version, "model": version.model, "can_upload": True, "artifact_form": form,
     }, status=400)
@@ -187,22 +177,35 @@ def vendor_document_download(request: HttpRequest, slug: str, doc_id: int) -> Fi
 def vendor_document_upload(request: HttpRequest, slug: str) -> HttpResponse:
     model = _visible_model(request, slug)
     form = VendorDocumentForm(request.POST, request.FILES)
-    refused = getattr(request, "upload_refusals", {}).get("document")
-    if refused:
-        form.add_error("document", refused)
-    if form.is_valid():
-        upload = form.cleaned_data["document"]
-        try:
-            services.vendor_document_add(actor=request.user, model=model, document=upload,
-                                         filename=upload.name)
-        except PermissionRefused:
-            raise
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, f"Added '{upload.name}'.")
-            return redirect("registry:model-detail", slug=slug)
-    for field_errors in form.errors.values():
-        for error in field_errors:
-            messages.error(request, error)
+    if _store_upload(request, form, "document", lambda upload: services.vendor_document_add(
+            actor=request.user, model=model, document=upload, filename=upload.name)):
+        messages.success(request, f"Added '{form.cleaned_data['document'].name}'.")
+    else:
+        for field_errors in form.errors.values():
+            for error in field_errors:
+                messages.error(request, error)
     return redirect("registry:model-detail", slug=slug)
+
+
+def _note_refused_upload(request: HttpRequest, form, field: str) -> None:
+    """Show the upload handler's refusal (file over the cap) on the form's field."""
+    refused = getattr(request, "upload_refusals", {}).get(field)
+    if refused:
+        form.add_error(field, refused)
+
+
+def _store_upload(request: HttpRequest, form, field: str,
+                  store: Callable[[UploadedFile], object]) -> bool:
+    """Validate an upload form and hand the file to ``store`` (a service call).
+
+    Returns whether it was stored; otherwise the reasons are on the form.
+    """
+    _note_refused_upload(request, form, field)
+    if not form.is_valid():
+        return False
+    try:
+        store(form.cleaned_data[field])
+    except DomainError as exc:
+        add_domain_error(form, exc)
+        return False
+    return True
