@@ -28,3 +28,11 @@ def role_names(user: Any) -> str:
     from core.models import Role
 
     return ", ".join(str(Role(r).label) for r in sorted(user.roles))
+
+
+@register.filter
+def tensor_shape(shape: list | None) -> str:
+    """An ONNX shape for people: ``[None, 1]`` reads ``any \u00d7 1``; a named dimension keeps its name."""
+    if not shape:
+        return "scalar"
+    return " \u00d7 ".join("any" if dim is None else str(dim) for dim in shape)

@@ -113,3 +113,10 @@ def test_the_model_page_shows_its_history(client, dana, credit_model):
     client.force_login(dana)
     html = client.get(f"/models/{credit_model.slug}/").content.decode()
     assert "model.create" in html and "model.update" in html and "business_line" in html
+
+
+def test_the_version_page_shows_shapes_for_people(client, dana, credit_model, onnx_file):
+    version = services.version_create(actor=dana, model=credit_model, artifact=onnx_file())
+    client.force_login(dana)
+    html = client.get(f"/models/{credit_model.slug}/versions/{version.number}/").content.decode()
+    assert "any \u00d7 3" in html  # the test model's input X is [None, 3]
