@@ -224,3 +224,71 @@ def can_record_evidence(user: Any, case: Any) -> bool:
         return False
     return (can_edit_model(user, case) or case.validator_id == user.pk
             or user.has_role(Role.RISK_OFFICER, Role.ADMIN))
+
+
+# ---------------------------------------------------------------------------------------------
+# Governance part 2: findings and effective challenge, waivers, periodic review, the board.
+#
+# ``case`` is again a version's governance facts (governance.gates.Case). A finding's own people
+# are passed as ids: ``finding_owner_id`` (who must answer), ``raised_by_id`` (who raised it).
+
+def reason_cannot_raise_finding(user: Any, case: Any) -> str:
+    """Validators and risk officers raise findings, if independent of the version."""
+    if not (is_authenticated(user) and user.has_role(Role.VALIDATOR, Role.RISK_OFFICER)):
+        return "Only validators and risk officers raise findings."
+    return reason_not_independent(user, case)
+
+
+def reason_cannot_answer_finding(user: Any, case: Any, finding_owner_id: int) -> str:
+    """The finding's owner answers it; the model's owner and developers may answer for them."""
+    if not is_authenticated(user) or is_auditor_only(user):
+        return "Auditors have read-only access."
+    if user.pk == finding_owner_id or case.owner_id == user.pk or user.pk in case.developer_ids:
+        return ""
+    return "Only the finding's owner and the model's owner and developers propose a remediation."
+
+
+def reason_cannot_close_finding(user: Any, case: Any, raised_by_id: int | None) -> str:
+    """Closing (or sending back) a remediation is the validator's call: the version's validator
+    or the validator who raised the finding, independent of the model."""
+    if not (is_authenticated(user) and user.has_role(Role.VALIDATOR)):
+        return "Only validators close findings or send a remediation back."
+    if user.pk not in (case.validator_id, raised_by_id):
+        return "Only the version's validator or the validator who raised the finding closes it."
+    return reason_not_independent(user, case)
+
+
+def reason_cannot_accept_risk(user: Any, case: Any) -> str:
+    """Accepting a finding as a risk is a risk officer's decision, not the model's own people's."""
+    if not (is_authenticated(user) and user.has_role(Role.RISK_OFFICER)):
+        return "Only a risk officer accepts a finding as a risk."
+    return reason_not_independent(user, case)
+
+
+def can_discuss_finding(user: Any, case: Any) -> bool:
+    """Everyone who sees the version may take part in the discussion, except read-only auditors."""
+    return is_authenticated(user) and not is_auditor_only(user) and can_view(user, case)
+
+
+def reason_cannot_grant_waiver(user: Any, case: Any) -> str:
+    """A waiver's approver is a risk officer who does not own, develop or submit the model."""
+    if not (is_authenticated(user) and user.has_role(Role.RISK_OFFICER)):
+        return "Only a risk officer grants waivers."
+    return reason_not_independent(user, case)
+
+
+def can_revoke_waiver(user: Any, case: Any) -> bool:
+    return is_authenticated(user) and user.has_role(Role.RISK_OFFICER)
+
+
+def reason_cannot_review_periodically(user: Any, case: Any) -> str:
+    """Periodic reviews are validations: by a validator independent of the version."""
+    if not (is_authenticated(user) and user.has_role(Role.VALIDATOR)):
+        return "Only validators conclude periodic reviews."
+    return reason_not_independent(user, case)
+
+
+def can_view_board(user: Any) -> bool:
+    """The oversight board (overdue reviews, open high findings, waivers, models by tier)."""
+    return is_authenticated(user) and user.has_role(Role.RISK_OFFICER, Role.REVIEW_BOARD,
+                                                    Role.AUDITOR, Role.ADMIN)

@@ -7,7 +7,15 @@ from typing import Any
 from django import forms
 
 from core.models import Role, User
-from governance.models import Conclusion, Decision
+from governance.models import (
+    CommentKind,
+    Conclusion,
+    Decision,
+    FindingStatus,
+    NotificationKind,
+    ReviewConclusion,
+    Severity,
+)
 from governance.policy import Definition
 
 
@@ -96,3 +104,63 @@ class SignOffForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["role"].choices = [("", "(the first role still needed)")] + [
             (r, Role(r).label) for r in roles]
+
+
+# --- part 2 ------------------------------------------------------------------------------------
+
+class FindingForm(forms.Form):
+    title = forms.CharField(max_length=200, required=False)
+    description = forms.CharField(widget=forms.Textarea, required=False)
+    severity = forms.ChoiceField(choices=Severity.choices)
+    due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                               help_text="Empty: 30, 60 or 90 days by severity.")
+
+
+class FindingMoveForm(forms.Form):
+    to = forms.ChoiceField(choices=FindingStatus.choices, widget=forms.HiddenInput)
+    text = forms.CharField(widget=forms.Textarea, required=False)
+
+
+class CommentForm(forms.Form):
+    kind = forms.ChoiceField(choices=CommentKind.choices)
+    body = forms.CharField(widget=forms.Textarea, required=False)
+    reply_to = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField()
+
+
+class WaiverForm(forms.Form):
+    covers = forms.ChoiceField(label="Covers", choices=[],
+                               help_text="The blocking item the waiver lifts.")
+    reason = forms.CharField(widget=forms.Textarea, required=False)
+    compensating_controls = forms.CharField(widget=forms.Textarea, required=False)
+    limits_of_use = forms.CharField(widget=forms.Textarea, required=False)
+    expires_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                     help_text="UTC.")
+
+    def __init__(self, *args: Any, blockers: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["covers"].choices = [(f"{b.kind}:{b.key}", b.message) for b in blockers
+                                         if b.kind in ("finding", "evidence")]
+
+
+class PeriodicReviewForm(forms.Form):
+    performance = forms.CharField(widget=forms.Textarea, required=False,
+                                  help_text="How the model performed since its last review.")
+    changes = forms.CharField(widget=forms.Textarea, required=False,
+                              help_text="Changes in use, data or environment.")
+    limitations = forms.CharField(widget=forms.Textarea, required=False)
+    conclusion = forms.ChoiceField(choices=ReviewConclusion.choices, widget=forms.RadioSelect)
+    conditions = forms.CharField(widget=forms.Textarea, required=False)
+
+
+class PreferencesForm(forms.Form):
+    """One checkbox per notification kind: email it or not."""
+
+    def __init__(self, *args: Any, current: dict[str, bool], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for kind, label in NotificationKind.choices:
+            self.fields[kind] = forms.BooleanField(label=f"Email: {label}", required=False,
+                                                   initial=current.get(kind, True))

@@ -1,8 +1,8 @@
 """Reads that decide what a version still needs: its governance facts and its blocking items.
 
 ``blocking_items(version)`` is the one list the pages, the API and the approval gate share.
-Part 2 (findings, waivers) plugs in here: it appends a source to ``BLOCKER_SOURCES`` (open high
-findings) and makes ``is_waived`` answer from active waivers — nothing else needs to change.
+Part 2 plugs in here: ``_finding_blockers`` (unresolved high findings) is one of the
+``BLOCKER_SOURCES``, and ``is_waived`` answers from the waivers in force.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from core.models import Role
 from governance.models import (
     Evidence,
     EvidenceStatus,
+    Finding,
     ModelIntake,
     PolicyVersion,
     ValidationReview,
     VersionGovernance,
+    Waiver,
 )
 from governance.policy import TierRules
 from registry.models import ModelVersion, VersionState
@@ -191,23 +193,44 @@ def signoff_counts(version: ModelVersion) -> dict[str, int]:
     return counts
 
 
+def _finding_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
+    """Unresolved high-severity findings (open, or remediation proposed but not yet closed)."""
+    return [Blocker("finding", str(f.pk), f"High finding F-{f.pk} '{f.title}' is "
+                                          f"{f.get_status_display().lower()}: it must be closed, "
+                                          "accepted as a risk, or waived.")
+            for f in Finding.objects.filter(version=version).open_high().order_by("pk")]
+
+
 BlockerSource = Callable[[ModelVersion, Case], list[Blocker]]
 BLOCKER_SOURCES: list[BlockerSource] = [
     _intake_blockers, _artifact_blockers, _policy_blockers, _validation_blockers,
-    _evidence_blockers, _signoff_blockers,
+    _evidence_blockers, _finding_blockers, _signoff_blockers,
 ]
+# Only these kinds may be waived: a finding, or a missing or failing evidence check.
+WAIVABLE_KINDS = frozenset({"finding", "evidence"})
 
 
-def is_waived(version: ModelVersion, blocker: Blocker) -> bool:
-    """Whether an active waiver covers the item. Waivers arrive in governance part 2."""
-    return False
+def waived_keys(version: ModelVersion) -> set[tuple[str, str]]:
+    """(kind, key) of every blocker an active, unexpired waiver covers."""
+    return {(w.blocker_kind, w.blocker_key) for w in Waiver.objects.filter(version=version)
+            .in_force().only("finding_id", "check_name")}
+
+
+def is_waived(version: ModelVersion, blocker: Blocker,
+              waived: set[tuple[str, str]] | None = None) -> bool:
+    """Whether an active waiver covers the item."""
+    if blocker.kind not in WAIVABLE_KINDS:
+        return False
+    waived = waived_keys(version) if waived is None else waived
+    return (blocker.kind, blocker.key) in waived
 
 
 def blocking_items(version: ModelVersion, case: Case | None = None) -> list[Blocker]:
     """Everything that still stands between the version and its approval, unless waived."""
     case = case or case_for(version)
     items = [b for source in BLOCKER_SOURCES for b in source(version, case)]
-    return [b for b in items if not is_waived(version, b)]
+    waived = waived_keys(version)
+    return [b for b in items if not is_waived(version, b, waived)]
 
 
 def available_actions(user: Any, version: ModelVersion, case: Case | None = None) -> list[str]:

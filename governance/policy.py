@@ -19,7 +19,9 @@ Shape of a definition::
 
 from __future__ import annotations
 
+import calendar
 import copy
+import datetime as dt
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -365,3 +367,11 @@ TEMPLATES: dict[str, tuple[str, str, dict[str, Any]]] = {
                 _template((12, 24, 36))),
 }
 DEFAULT_TEMPLATE = "sr-11-7"
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later, or the month's last day when it has no such day
+    (31 January + 1 month = 28 or 29 February)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

@@ -12,6 +12,7 @@ service opens, so they stay in the trail although the request fails (``Refused``
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Callable
@@ -38,7 +39,9 @@ from governance.models import (
     Decision,
     Evidence,
     EvidenceStatus,
+    Finding,
     ModelIntake,
+    NotificationKind,
     OverrideStatus,
     Policy,
     PolicyVersion,
@@ -46,7 +49,8 @@ from governance.models import (
     ValidationReview,
     VersionGovernance,
 )
-from governance.policy import DEFAULT_TEMPLATE, TEMPLATES, definition_errors
+from governance.notify import notify
+from governance.policy import DEFAULT_TEMPLATE, TEMPLATES, add_months, definition_errors
 from registry.models import ModelVersion, RegisteredModel, VersionState
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -411,14 +415,36 @@ def _decided(version: ModelVersion, actor: User | None, case: Case) -> dict[str,
     return {}
 
 
+def _approved(version: ModelVersion, actor: User | None, case: Case) -> dict[str, Any]:
+    """Record the decision and schedule the first periodic review, from the tier's interval in the
+    policy bound at submission."""
+    now = timezone.now()
+    due = review_due_after(case, now.date())
+    VersionGovernance.objects.filter(version=version).update(decided_at=now, next_review_due=due)
+    return {"next_review_due": due.isoformat() if due else None}
+
+
+def review_due_after(case: Case, day: dt.date) -> dt.date | None:
+    """``day`` plus the revalidation interval of the version's tier under its bound policy."""
+    rules = case.rules
+    return add_months(day, rules.revalidation_months) if rules is not None else None
+
+
 def _may_decide_servability(actor: User | None, case: Case) -> str:
     if actor is not None and permissions.can_decide_servability(actor, case):
         return ""
     return "Only risk officers suspend or reinstate an approved version."
 
 
+def _may_suspend(actor: User | None, case: Case) -> str:
+    # Assay itself (actor None) suspends when a waiver expires under a policy that says so.
+    return "" if actor is None else _may_decide_servability(actor, case)
+
+
 def _may_retire(actor: User | None, case: Case) -> str:
-    if actor is not None and permissions.can_retire(actor, case):
+    # Assay itself (actor None) retires a version on a periodic review's "retire" conclusion,
+    # which the review's own event attributes to its reviewer.
+    if actor is None or permissions.can_retire(actor, case):
         return ""
     return "Only risk officers and the model's owner retire a version."
 
@@ -437,10 +463,10 @@ TRANSITIONS: dict[tuple[str, str], Rule] = {
     (S.IN_VALIDATION, S.REJECTED): Rule("reject_in_validation", _may_review, _review_rejects,
                                         effect=_decided),
     (S.PENDING_APPROVAL, S.APPROVED): Rule("approve", _may_complete_approval, _nothing_blocks,
-                                           effect=_decided),
+                                           effect=_approved),
     (S.PENDING_APPROVAL, S.REJECTED): Rule("reject", _may_reject_by_signoff,
                                            _has_rejecting_signoff, effect=_decided),
-    (S.APPROVED, S.SUSPENDED): Rule("suspend", _may_decide_servability, needs_reason=True),
+    (S.APPROVED, S.SUSPENDED): Rule("suspend", _may_suspend, needs_reason=True),
     (S.SUSPENDED, S.APPROVED): Rule("reinstate", _may_decide_servability, needs_reason=True),
     (S.APPROVED, S.RETIRED): Rule("retire", _may_retire, needs_reason=True),
     (S.SUSPENDED, S.RETIRED): Rule("retire", _may_retire, needs_reason=True),
@@ -506,8 +532,35 @@ def version_transition(*, version: ModelVersion, to: str, actor: User | None, re
             "policy_version": str(case.policy_version) if case.policy_version else None,
             "policy_version_id": case.policy_version.pk if case.policy_version else None,
             "tier": case.tier, **extra, **(details or {})})
+        _notify_transition(locked, to, case, reason)
     version.state = to
     return locked
+
+
+def _notify_transition(version: ModelVersion, to: str, case: Case, reason: str) -> None:
+    """Ask the signers for their sign-off when a version reaches pending approval; tell the
+    model's people and the validator about a decision."""
+    url = f"/models/{version.model.slug}/versions/{version.number}/workflow/"
+    if to == S.PENDING_APPROVAL:
+        candidates = User.objects.filter(is_active=True,
+                                         role_grants__role__in=list(case.required_roles)
+                                         ).distinct().order_by("pk")
+        signers = [u for u in candidates if permissions.can_sign_off(u, case)]
+        notify(users=signers, kind=NotificationKind.SIGNOFF_REQUESTED, obj=version,
+               title=f"Sign-off requested: {version}", url=url, period="pending",
+               body=f"{version} passed validation and waits for your sign-off "
+                    f"(tier {case.tier}, {case.policy_version}).")
+    elif to in (S.APPROVED, S.REJECTED):
+        people = _people_of(version, case)
+        notify(users=people, kind=NotificationKind.DECISION, obj=version, period=to,
+               title=f"{version} was {S(to).label.lower()}", url=url,
+               body=reason or f"{version} is now {S(to).label.lower()}.")
+
+
+def _people_of(version: ModelVersion, case: Case) -> list[User]:
+    """The model's owner and developers, the version's submitter and validator."""
+    ids = {case.owner_id, *case.developer_ids, case.submitter_id, case.validator_id} - {None}
+    return list(User.objects.filter(pk__in=ids).order_by("pk"))
 
 
 def version_submit(*, actor: User, version: ModelVersion) -> ModelVersion:
@@ -547,6 +600,13 @@ def validator_assign(*, actor: User, version: ModelVersion, validator: User) -> 
             "validator": validator.username,
             "previous_validator": previous.username if previous else None,
             "self_assigned": actor.pk == validator.pk})
+        if validator.pk != actor.pk:
+            notify(users=[validator], kind=NotificationKind.ASSIGNMENT, obj=locked,
+                   period=str(gov.validator_assigned_at.date()),
+                   title=f"You validate {locked}", url=f"/models/{model.slug}/versions/"
+                                                      f"{locked.number}/workflow/",
+                   body=f"{actor.username} assigned you the independent validation of "
+                        f"{locked}.")
     version.state = locked.state
     return locked
 
@@ -760,3 +820,18 @@ def _json_safe(value: Any) -> bool:
     if isinstance(value, list):
         return all(_json_safe(v) for v in value)
     return value is None or isinstance(value, bool | int | str)
+
+
+# ---------------------------------------------------------------------------------------------
+# Findings from evaluation checks (the evaluation issue calls this; governance.findings holds the
+# rest of the findings' services).
+
+def finding_raise_from_check(*, version: ModelVersion, check: str, severity: str, title: str,
+                             description: str, figures: Any = None) -> Finding:
+    """Raise the finding of a failed evaluation check, once per (check, version): a later call
+    for the same check returns the finding already raised."""
+    from governance import findings
+
+    return findings.finding_raise_from_check(version=version, check=check, severity=severity,
+                                             title=title, description=description,
+                                             figures=figures)

@@ -12,13 +12,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core import permissions
 from core.errors import DomainError, PermissionRefused
 from core.forms import add_domain_error
 from core.models import Role
-from governance import services
+from governance import queues, services
 from governance.api.serializers import workflow_data
 from governance.forms import (
     AssignForm,
@@ -29,7 +30,7 @@ from governance.forms import (
     ReviewForm,
     SignOffForm,
 )
-from governance.gates import case_for, workable_versions
+from governance.gates import case_for, governance_of, workable_versions
 from governance.models import ModelIntake, PolicyVersion, VersionGovernance
 from registry.models import ModelVersion, RegisteredModel, VersionState
 
@@ -166,11 +167,19 @@ def override_decide(request: HttpRequest, slug: str) -> HttpResponse:
 def _workflow(request: HttpRequest, version: ModelVersion, *, status: int = 200,
               error: str = "", **forms_: forms.Form) -> HttpResponse:
     data = workflow_data(version, request.user)
+    case = case_for(version)
     return render(request, "governance/workflow.html", {
         "version": version, "model": version.model, "w": data, "error": error,
         "assign_form": forms_.get("assign_form") or AssignForm(),
         "reason_form": forms_.get("reason_form") or ReasonForm(),
         "is_risk_officer": request.user.has_role(Role.RISK_OFFICER),
+        "findings": version.findings.select_related("owner").order_by("status", "-pk"),
+        "waivers": version.waivers.select_related("approved_by").order_by("-granted_at"),
+        "gov": governance_of(version),
+        "can_raise": not permissions.reason_cannot_raise_finding(request.user, case),
+        "can_waive": not permissions.reason_cannot_grant_waiver(request.user, case),
+        "can_review_periodically": version.state == VersionState.APPROVED
+        and not permissions.reason_cannot_review_periodically(request.user, case),
     }, status=status)
 
 
@@ -276,20 +285,18 @@ def sign(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
-    """Work waiting for the user: the open validation queue, their validations, their sign-offs."""
+    """Work waiting for the user: the open validation queue, their validations, their sign-offs,
+    the findings they must answer or close, and their teams' models."""
     user = request.user
-    open_queue = VersionGovernance.objects.none()
+    open_queue = None
     if user.has_role(Role.VALIDATOR, Role.RISK_OFFICER):
         open_queue = VersionGovernance.objects.open_queue().select_related(
-            "version__model", "submitted_by").order_by("submitted_at")
-    mine = VersionGovernance.objects.filter(
-        validator=user, version__state__in=[VersionState.IN_VALIDATION, VersionState.SUBMITTED]
-    ).select_related("version__model")
-    to_sign = [v for v in ModelVersion.objects.visible_to(user).filter(
-        state=VersionState.PENDING_APPROVAL).select_related("model")
-        if permissions.can_sign_off(user, case_for(v))]
-    return render(request, "governance/queue.html", {"open_queue": open_queue, "mine": mine,
-                                                     "to_sign": to_sign})
+            "version__model", "submitted_by", "policy_version__policy").order_by("submitted_at")
+    return render(request, "governance/queue.html", {
+        "open_queue": open_queue, "mine": queues.my_validations(user),
+        "to_sign": queues.my_signoffs(user), "my_findings": queues.my_findings(user),
+        "team_models": queues.team_models(user), "today": timezone.localdate(),
+        "can_view_board": permissions.can_view_board(user)})
 
 
 @login_required

@@ -204,6 +204,14 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "core.models.accounts.Role",
         "VersionStateEnum": "registry.models.VersionState",
         "EvidenceStatusEnum": "governance.models.EvidenceStatus",
+        "ValidationConclusionEnum": "governance.models.Conclusion",
+        "ReviewConclusionEnum": "governance.models.ReviewConclusion",
+        "FindingStatusEnum": "governance.models.FindingStatus",
+        "WaiverStatusEnum": "governance.models.WaiverStatus",
+        "SeverityEnum": "governance.models.Severity",
+        "FindingSourceEnum": "governance.models.FindingSource",
+        "CommentKindEnum": "governance.models.CommentKind",
+        "NotificationKindEnum": "governance.models.NotificationKind",
     },
 }
 
@@ -236,6 +244,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "audit-checkpoint": {"task": "core.checkpoint_audit_chain", "schedule": CHECKPOINT_INTERVAL_S},
     # Folded security events (failed logins, denials) of each minute that is over.
     "audit-flush-security-counts": {"task": "core.tasks.flush_security_counts", "schedule": 60.0},
+    # Governance: expired waivers (block returns, finding, suspension where the policy says so),
+    # then the due-date notifications (reviews, findings, waivers expiring).
+    "governance-expire-waivers": {"task": "governance.expire_waivers",
+                                  "schedule": env_int("ASSAY_WAIVER_EXPIRY_INTERVAL_S", 300)},
+    "governance-scan-due-dates": {"task": "governance.scan_due_dates",
+                                  "schedule": env_int("ASSAY_DUE_DATE_SCAN_INTERVAL_S", 3600)},
 }
 
 EMAIL_BACKEND = env("ASSAY_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

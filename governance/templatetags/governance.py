@@ -28,3 +28,13 @@ def model_intake(model: Any) -> ModelIntake | None:
 def label(value: str) -> str:
     """'pending_approval' -> 'pending approval'."""
     return str(value).replace("_", " ")
+
+
+@register.simple_tag
+def unread_notifications(user: Any) -> int:
+    """The header's unread badge (one query)."""
+    from governance.models import Notification
+
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()

@@ -1,0 +1,503 @@
+"""Writes of findings and waivers: raising, answering, closing or accepting a finding on the record,
+its discussion and attachments; granting, revoking and expiring waivers; the due-date scans.
+
+A finding moves through ``FINDING_TRANSITIONS`` and one function, ``finding_transition``, like a
+version through its lifecycle. Unresolved high findings block approval (governance.gates); a
+waiver in force lifts one blocking item until it expires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core import audit, permissions
+from core.errors import Conflict, ValidationFailed
+from core.models import User
+from governance.gates import Case, blocking_items, case_for
+from governance.models import (
+    CommentKind,
+    Finding,
+    FindingAttachment,
+    FindingComment,
+    FindingSource,
+    FindingStatus,
+    NotificationKind,
+    Severity,
+    Waiver,
+    WaiverStatus,
+)
+from governance.notify import notify
+from governance.services import (
+    _approve_if_ready,
+    _json_safe,
+    _refuse,
+    _require_text,
+    version_transition,
+)
+from registry import storage
+from registry.models import ModelVersion, VersionState
+
+F = FindingStatus
+# How long the owner has to answer, when the finding does not say.
+DEFAULT_DUE_DAYS = {Severity.HIGH: 30, Severity.MEDIUM: 60, Severity.LOW: 90}
+DUE_SOON_DAYS = 7
+WAIVER_WARNING_DAYS = 7
+MAX_WAIVER_DAYS = 366
+MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
+CLOSED_VERSION_STATES = (VersionState.REJECTED, VersionState.RETIRED)
+
+
+def _url(version: ModelVersion) -> str:
+    return f"/models/{version.model.slug}/versions/{version.number}/workflow/"
+
+
+def finding_url(finding: Finding) -> str:
+    return f"/governance/findings/{finding.pk}/"
+
+
+def _check_version_open(version: ModelVersion, what: str) -> None:
+    if version.state in CLOSED_VERSION_STATES:
+        raise Conflict(f"Version {version.number} is {version.get_state_display().lower()}; "
+                       f"{what} no longer.")
+
+
+def _validate_finding_text(title: Any, description: Any, severity: Any) -> None:
+    errors: dict[str, list[str]] = {}
+    if not isinstance(title, str) or not title.strip() or len(title) > 200:
+        errors["title"] = ["Give the finding a title (up to 200 characters)."]
+    if not isinstance(description, str) or not description.strip():
+        errors["description"] = ["Describe the finding: what is wrong and why it matters."]
+    if severity not in Severity.values:
+        errors["severity"] = [f"The severity is one of: {', '.join(Severity.values)}."]
+    if errors:
+        raise ValidationFailed("The finding is incomplete: " + " ".join(
+            m for ms in errors.values() for m in ms), fields=errors)
+
+
+# ---------------------------------------------------------------------------------------------
+# Raising
+
+def finding_raise(*, actor: User, version: ModelVersion, title: str, description: str,
+                  severity: str, owner: User | None = None, due_date: dt.date | None = None,
+                  now: dt.datetime | None = None) -> Finding:
+    """A validator or risk officer raises a finding; the owner (by default the model's owner)
+    must answer it by the due date (by default 30, 60 or 90 days by severity)."""
+    _validate_finding_text(title, description, severity)
+    now = now or timezone.now()
+    if due_date is not None and (not isinstance(due_date, dt.date) or due_date < now.date()):
+        raise ValidationFailed("The due date cannot be in the past.", field="due_date")
+    case = case_for(version)
+    reason = permissions.reason_cannot_raise_finding(actor, case)
+    if reason:
+        _refuse(actor, reason, attempted="finding.raise", target=version)
+    owner = owner or version.model.owner
+    if owner.pk != case.owner_id and owner.pk not in case.developer_ids:
+        raise ValidationFailed(f"{owner.username} cannot own this finding: the owner is the "
+                               "model's owner or one of its developers.", field="owner")
+    _check_version_open(version, "findings are raised")
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().select_related("model").get(
+            pk=version.pk)
+        finding = Finding.objects.create(
+            version=locked, title=title.strip(), description=description, severity=severity,
+            source=FindingSource.VALIDATOR, owner=owner, raised_by=actor, raised_at=now,
+            due_date=due_date or (now.date() + dt.timedelta(days=DEFAULT_DUE_DAYS[severity])))
+        _record_raise(finding, actor)
+    return finding
+
+
+def _record_raise(finding: Finding, actor: User | None) -> None:
+    audit.record(action="finding.raise", actor=actor, obj=finding, payload={
+        "version": finding.version.number, "title": finding.title, "severity": finding.severity,
+        "source": finding.source, "source_key": finding.source_key,
+        "owner": finding.owner.username, "due_date": finding.due_date,
+        "figures": finding.figures, "description": finding.description})
+    notify(users=[finding.owner], kind=NotificationKind.FINDING_RAISED, obj=finding,
+           title=f"Finding F-{finding.pk} ({finding.severity}) on {finding.version}: "
+                 f"{finding.title}", url=finding_url(finding),
+           body=f"{finding.description}\n\nAnswer by {finding.due_date}.")
+
+
+def _system_finding(*, version: ModelVersion, source: str, source_key: str, severity: str,
+                    title: str, description: str, figures: dict | None = None,
+                    now: dt.datetime | None = None) -> tuple[Finding, bool]:
+    """A finding raised by Assay itself, once per (version, source_key); inside the caller's
+    transaction. Returns (finding, created)."""
+    existing = Finding.objects.filter(version=version, source_key=source_key).first()
+    if existing is not None:
+        return existing, False
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            finding = Finding.objects.create(
+                version=version, title=title[:200], description=description, severity=severity,
+                source=source, source_key=source_key, figures=figures or {},
+                owner=version.model.owner, raised_at=now,
+                due_date=now.date() + dt.timedelta(days=DEFAULT_DUE_DAYS[severity]))
+    except IntegrityError:  # raised concurrently by a twin
+        return Finding.objects.get(version=version, source_key=source_key), False
+    _record_raise(finding, None)
+    return finding, True
+
+
+def finding_raise_from_check(*, version: ModelVersion, check: str, severity: str, title: str,
+                             description: str, figures: Any = None) -> Finding:
+    """The finding of a failed evaluation check, raised once per (check, version)."""
+    _validate_finding_text(title, description, severity)
+    figures = {} if figures is None else figures
+    if not isinstance(check, str) or not check.strip() or len(check) > 100:
+        raise ValidationFailed("Name the check (up to 100 characters).", field="check")
+    if not isinstance(figures, dict) or not _json_safe(figures):
+        raise ValidationFailed("Figures are a JSON object of finite numbers, text and lists.",
+                               field="figures")
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().select_related("model").get(
+            pk=version.pk)
+        finding, _ = _system_finding(version=locked, source=FindingSource.EVALUATION,
+                                     source_key=f"check:{check.strip()}", severity=severity,
+                                     title=title.strip(), description=description,
+                                     figures=figures)
+    return finding
+
+
+# ---------------------------------------------------------------------------------------------
+# The finding's lifecycle: one table, one function.
+
+@dataclass(frozen=True)
+class FindingRule:
+    """One edge: who may take it, the text it needs, and the comment it adds to the thread."""
+
+    name: str
+    may: Callable[[User, Case, Finding], str]
+    hint: str
+    comment_kind: str
+
+
+def _may_answer(actor: User, case: Case, finding: Finding) -> str:
+    return permissions.reason_cannot_answer_finding(actor, case, finding.owner_id)
+
+
+def _may_close(actor: User, case: Case, finding: Finding) -> str:
+    return permissions.reason_cannot_close_finding(actor, case, finding.raised_by_id)
+
+
+def _may_accept(actor: User, case: Case, finding: Finding) -> str:
+    return permissions.reason_cannot_accept_risk(actor, case)
+
+
+ACCEPT = FindingRule("accept_risk", _may_accept, "Say why the risk is acceptable and who "
+                                                 "carries it.", CommentKind.NOTE)
+FINDING_TRANSITIONS: dict[tuple[str, str], FindingRule] = {
+    (F.OPEN, F.REMEDIATION_PROPOSED): FindingRule(
+        "propose_remediation", _may_answer, "Describe the remediation you propose.",
+        CommentKind.RESPONSE),
+    (F.REMEDIATION_PROPOSED, F.CLOSED): FindingRule(
+        "close", _may_close, "Say how you verified the remediation.", CommentKind.NOTE),
+    (F.REMEDIATION_PROPOSED, F.OPEN): FindingRule(
+        "reopen", _may_close, "Say why the remediation does not answer the finding.",
+        CommentKind.CHALLENGE),
+    (F.OPEN, F.ACCEPTED_AS_RISK): ACCEPT,
+    (F.REMEDIATION_PROPOSED, F.ACCEPTED_AS_RISK): ACCEPT,
+}
+
+
+def finding_transition(*, actor: User, finding: Finding, to: str, text: str) -> Finding:
+    """Move a finding along one edge of FINDING_TRANSITIONS, with the text that edge needs (the
+    remediation, the verification, the challenge or the risk acceptance), which also joins the
+    discussion. Closing or accepting the last blocker of a version whose quorum is met approves it.
+    """
+    rule = FINDING_TRANSITIONS.get((finding.status, to))
+    if rule is None:
+        label = F(finding.status).label.lower()
+        options = ", ".join(F(t).label.lower() for (f, t) in FINDING_TRANSITIONS
+                            if f == finding.status) or "nothing (it is resolved)"
+        target = F(to).label.lower() if to in F.values else repr(to)
+        raise Conflict(f"Finding F-{finding.pk} is {label}; it cannot become {target}. From "
+                       f"{label} it can become: {options}.")
+    case = case_for(finding.version)
+    refusal = rule.may(actor, case, finding)
+    if refusal:
+        _refuse(actor, refusal, attempted=f"finding.{rule.name}", target=finding)
+    _require_text({"text": text}, {"text": rule.hint})
+    seen = finding.status
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().select_related("model").get(
+            pk=finding.version_id)
+        locked = Finding.objects.select_for_update().get(pk=finding.pk)
+        if locked.status != seen:
+            raise Conflict(f"Finding F-{locked.pk} changed meanwhile: it is now "
+                           f"{locked.get_status_display().lower()}. Reload and try again.")
+        locked.status = to
+        if to == F.REMEDIATION_PROPOSED:
+            locked.remediation = text
+        if to in (F.CLOSED, F.ACCEPTED_AS_RISK):
+            locked.resolved_by, locked.resolved_at, locked.resolution = actor, timezone.now(), text
+        locked.save()
+        comment = FindingComment.objects.create(finding=locked, author=actor,
+                                                kind=rule.comment_kind, body=text)
+        audit.record(action=f"finding.{rule.name}", actor=actor, obj=locked, payload={
+            "from": seen, "to": to, "text": text, "comment_id": comment.pk,
+            "severity": locked.severity, "version": version.number})
+        if to in (F.CLOSED, F.ACCEPTED_AS_RISK):
+            _approve_if_ready(version, actor=None)
+    finding.status = to
+    return locked
+
+
+def finding_comment_add(*, actor: User, finding: Finding, body: str, kind: str = "note",
+                        reply_to: FindingComment | None = None) -> FindingComment:
+    """Add to a finding's challenge/response discussion (``reply_to`` threads it)."""
+    if kind not in CommentKind.values:
+        raise ValidationFailed(f"The kind is one of: {', '.join(CommentKind.values)}.",
+                               field="kind")
+    _require_text({"body": body}, {"body": "Write something."})
+    if reply_to is not None and reply_to.finding_id != finding.pk:
+        raise ValidationFailed("You can only reply to a comment of the same finding.",
+                               field="reply_to")
+    case = case_for(finding.version)
+    if not permissions.can_discuss_finding(actor, case):
+        _refuse(actor, "Auditors have read-only access." if permissions.is_auditor_only(actor)
+                else "You cannot take part in this discussion.",
+                attempted="finding.comment", target=finding)
+    if not finding.is_unresolved:
+        raise Conflict(f"Finding F-{finding.pk} is {finding.get_status_display().lower()}: its "
+                       "discussion is closed. Raise a new finding if something is still wrong.")
+    with transaction.atomic():
+        comment = FindingComment.objects.create(finding=finding, author=actor, kind=kind,
+                                                body=body, reply_to=reply_to)
+        audit.record(action="finding.comment", actor=actor, obj=comment, payload={
+            "finding_id": finding.pk, "kind": kind, "body": body,
+            "reply_to": reply_to.pk if reply_to else None})
+    return comment
+
+
+def finding_attach(*, actor: User, finding: Finding, upload: BinaryIO,
+                   filename: str) -> FindingAttachment:
+    """Attach an evidence file to a finding, stored content-addressed under its SHA-256."""
+    name = os.path.basename((filename or "").replace("\\", "/")).strip()
+    if not name or len(name) > 255:
+        raise ValidationFailed("Give the file a name (up to 255 characters).", field="file")
+    size = getattr(upload, "size", None)
+    if size is not None and size > MAX_ATTACHMENT_BYTES:
+        raise ValidationFailed(f"The file is {size // (1024 * 1024)} MB; attachments are at most "
+                               f"{MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB.", field="file")
+    case = case_for(finding.version)
+    if not permissions.can_discuss_finding(actor, case):
+        _refuse(actor, "Auditors have read-only access." if permissions.is_auditor_only(actor)
+                else "You cannot add evidence to this finding.",
+                attempted="finding.attach", target=finding)
+    if not finding.is_unresolved:
+        raise Conflict(f"Finding F-{finding.pk} is resolved; its evidence is closed.")
+    sha256, size = storage.sha256_of(upload)
+    if size == 0:
+        raise ValidationFailed("The file is empty.", field="file")
+    storage.store(upload, sha256)
+    with transaction.atomic():
+        row = FindingAttachment.objects.create(finding=finding, filename=name, sha256=sha256,
+                                               size=size, uploaded_by=actor)
+        audit.record(action="finding.attach", actor=actor, obj=row, payload={
+            "finding_id": finding.pk, "filename": name, "sha256": sha256, "size": size})
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Waivers
+
+def waiver_grant(*, actor: User, version: ModelVersion, reason: str, compensating_controls: str,
+                 limits_of_use: str, expires_at: dt.datetime, finding: Finding | None = None,
+                 check: str = "", now: dt.datetime | None = None) -> Waiver:
+    """A risk officer independent of the model lets the version proceed despite one blocking
+    item — a high finding, or a missing or failing evidence check — until ``expires_at``."""
+    now = now or timezone.now()
+    _require_text({"reason": reason, "compensating_controls": compensating_controls,
+                   "limits_of_use": limits_of_use}, {
+        "reason": "Say why the version may proceed despite the item.",
+        "compensating_controls": "Name the compensating controls in place meanwhile.",
+        "limits_of_use": "State the limits of use while the waiver is in force."})
+    check = (check or "").strip()
+    if (finding is None) == (not check):
+        raise ValidationFailed("A waiver covers one thing: name either a finding or an evidence "
+                               "check.", field="finding")
+    if not isinstance(expires_at, dt.datetime) or expires_at <= now:
+        raise ValidationFailed("The expiry must be in the future.", field="expires_at")
+    if expires_at > now + dt.timedelta(days=MAX_WAIVER_DAYS):
+        raise ValidationFailed(f"Waivers are temporary: at most {MAX_WAIVER_DAYS} days.",
+                               field="expires_at")
+    if finding is not None and finding.version_id != version.pk:
+        raise ValidationFailed(f"Finding F-{finding.pk} belongs to another version.",
+                               field="finding")
+    case = case_for(version)
+    reason_refused = permissions.reason_cannot_grant_waiver(actor, case)
+    if reason_refused:
+        _refuse(actor, reason_refused, attempted="waiver.grant", target=version)
+    _check_version_open(version, "waivers are granted")
+    kind, key = ("finding", str(finding.pk)) if finding is not None else ("evidence", check)
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().select_related("model").get(
+            pk=version.pk)
+        current = Waiver.objects.filter(version=locked).in_force(now)
+        same = [w for w in current if (w.blocker_kind, w.blocker_key) == (kind, key)]
+        if same:
+            raise Conflict(f"Waiver {same[0].pk} already covers this until "
+                           f"{same[0].expires_at:%Y-%m-%d %H:%M} UTC.")
+        if not any((b.kind, b.key) == (kind, key) for b in blocking_items(locked)):
+            what = f"finding F-{finding.pk}" if finding is not None else f"check '{check}'"
+            raise Conflict(f"The {what} does not block this version (only unresolved high "
+                           "findings and required evidence that is missing or failing do), so "
+                           "there is nothing to waive.")
+        waiver = Waiver.objects.create(
+            version=locked, finding=finding, check_name=check, reason=reason,
+            compensating_controls=compensating_controls, limits_of_use=limits_of_use,
+            approved_by=actor, granted_at=now, expires_at=expires_at)
+        audit.record(action="waiver.grant", actor=actor, obj=waiver, payload={
+            "version": locked.number, "covers": waiver.covers_label, "reason": reason,
+            "compensating_controls": compensating_controls, "limits_of_use": limits_of_use,
+            "expires_at": expires_at})
+        _approve_if_ready(locked, actor=None)
+    version.state = locked.state
+    return waiver
+
+
+def waiver_revoke(*, actor: User, waiver: Waiver, reason: str) -> Waiver:
+    """End a waiver early (risk officer): the item it covered blocks again."""
+    _require_text({"reason": reason}, {"reason": "Say why the waiver is revoked."})
+    if not permissions.can_revoke_waiver(actor, case_for(waiver.version)):
+        _refuse(actor, "Only a risk officer revokes a waiver.", attempted="waiver.revoke",
+                target=waiver)
+    with transaction.atomic():
+        locked = Waiver.objects.select_for_update().get(pk=waiver.pk)
+        if locked.status != WaiverStatus.ACTIVE:
+            raise Conflict(f"Waiver {locked.pk} is already {locked.get_status_display().lower()}.")
+        locked.status, locked.ended_at = WaiverStatus.REVOKED, timezone.now()
+        locked.ended_by, locked.end_reason = actor, reason
+        locked.save()
+        audit.record(action="waiver.revoke", actor=actor, obj=locked, payload={
+            "covers": locked.covers_label, "reason": reason})
+    return locked
+
+
+def waivers_expire(*, now: dt.datetime | None = None) -> int:
+    """The beat task's work: mark every waiver past its expiry expired. Where the item it
+    covered still blocks, the block returns, a high finding is opened and — only where the bound
+    policy says so — an approved version is suspended. Owner and validator are told either way.
+
+    Each waiver is handled in its own transaction, claimed with SKIP LOCKED; running it again
+    changes nothing more. Returns how many waivers expired.
+    """
+    now = now or timezone.now()
+    due = list(Waiver.objects.filter(status=WaiverStatus.ACTIVE, expires_at__lte=now)
+               .order_by("expires_at").values_list("pk", "version_id"))
+    expired = 0
+    for waiver_id, version_id in due:
+        with transaction.atomic():
+            version = ModelVersion.objects.select_for_update().select_related("model").get(
+                pk=version_id)
+            waiver = (Waiver.objects.select_for_update(skip_locked=True)
+                      .filter(pk=waiver_id, status=WaiverStatus.ACTIVE).first())
+            if waiver is None:
+                continue
+            _expire_one(waiver, version, now)
+            expired += 1
+    return expired
+
+
+def _expire_one(waiver: Waiver, version: ModelVersion, now: dt.datetime) -> None:
+    waiver.status, waiver.ended_at, waiver.end_reason = WaiverStatus.EXPIRED, now, "Expired."
+    waiver.save()
+    case = case_for(version)
+    still_blocks = any((b.kind, b.key) == (waiver.blocker_kind, waiver.blocker_key)
+                       for b in blocking_items(version, case))
+    rules = case.rules
+    suspend = bool(still_blocks and rules is not None and rules.expired_waiver_suspends
+                   and version.state == VersionState.APPROVED)
+    finding = None
+    if still_blocks:
+        finding, _ = _system_finding(
+            version=version, source=FindingSource.WAIVER_EXPIRY, source_key=f"waiver:{waiver.pk}",
+            severity=Severity.HIGH, now=now,
+            title=f"Waiver {waiver.pk} of {waiver.covers_label} expired",
+            description=f"The waiver granted by {waiver.approved_by.username} on "
+                        f"{waiver.granted_at:%Y-%m-%d} expired on "
+                        f"{waiver.expires_at:%Y-%m-%d %H:%M} UTC while the "
+                        f"{waiver.covers_label} still blocks. Resolve it or "
+                        "ask a risk officer for a new waiver.")
+    audit.record(action="waiver.expire", obj=waiver, payload={
+        "covers": waiver.covers_label, "expires_at": waiver.expires_at,
+        "still_blocks": still_blocks, "finding_id": finding.pk if finding else None,
+        "suspends": suspend, "policy_version": str(case.policy_version), "tier": case.tier})
+    notify(users=[version.model.owner, *_validator(case)], kind=NotificationKind.WAIVER_EXPIRED,
+           obj=waiver, title=f"Waiver {waiver.pk} on {version} expired",
+           url=finding_url(finding) if finding else _url(version),
+           body=f"The waiver of {waiver.covers_label} expired."
+                + (" The item blocks again; a high finding was opened." if still_blocks else "")
+                + (" The version is suspended under its policy." if suspend else ""))
+    if suspend:
+        version_transition(version=version, to=VersionState.SUSPENDED, actor=None,
+                           reason=f"Waiver {waiver.pk} of {waiver.covers_label} expired and the "
+                                  f"policy ({case.policy_version}, tier {case.tier}) suspends "
+                                  "serving on an expired waiver.",
+                           details={"waiver_id": waiver.pk,
+                                    "finding_id": finding.pk if finding else None})
+
+
+def _validator(case: Case) -> list[User]:
+    return list(User.objects.filter(pk=case.validator_id)) if case.validator_id else []
+
+
+# ---------------------------------------------------------------------------------------------
+# Due-date scans (Celery beat; idempotent through the notifications' unique keys)
+
+def waivers_notify_expiring(*, now: dt.datetime | None = None) -> int:
+    """Warn owner, validator and approver of every waiver expiring within 7 days (once)."""
+    now = now or timezone.now()
+    sent = 0
+    rows = (Waiver.objects.expiring(now, WAIVER_WARNING_DAYS)
+            .select_related("version__model__owner", "version__governance__validator",
+                            "approved_by"))
+    with transaction.atomic():
+        for w in rows:
+            gov = getattr(w.version, "governance", None)
+            sent += len(notify(
+                users=[w.version.model.owner, gov.validator if gov else None, w.approved_by],
+                kind=NotificationKind.WAIVER_EXPIRING, obj=w, period=f"{w.expires_at:%Y-%m-%d}",
+                title=f"Waiver {w.pk} on {w.version} expires {w.expires_at:%Y-%m-%d}",
+                url=_url(w.version),
+                body=f"The waiver of {w.covers_label} expires on {w.expires_at:%Y-%m-%d %H:%M} "
+                     "UTC. Resolve the item or ask a risk officer for a new waiver."))
+        _record_sent("waivers_expiring", sent)
+    return sent
+
+
+def findings_notify_due(*, now: dt.datetime | None = None) -> int:
+    """Tell owners (and validators) about findings due within 7 days, and overdue ones (once per
+    finding and due date)."""
+    today = (now or timezone.now()).date()
+    sent = 0
+    rows = (Finding.objects.unresolved().filter(due_date__lte=today + dt.timedelta(
+        days=DUE_SOON_DAYS)).select_related("owner", "raised_by", "version__model",
+                                            "version__governance__validator"))
+    with transaction.atomic():
+        for f in rows:
+            overdue = f.due_date < today
+            gov = getattr(f.version, "governance", None)
+            users = [f.owner] + ([f.raised_by, gov.validator if gov else None] if overdue else [])
+            sent += len(notify(
+                users=users, obj=f, period=f.due_date.isoformat(),
+                kind=NotificationKind.FINDING_OVERDUE if overdue else NotificationKind.FINDING_DUE,
+                title=f"Finding F-{f.pk} on {f.version} {'is overdue' if overdue else 'is due'} "
+                      f"({f.due_date})", url=finding_url(f),
+                body=f"{f.title}\n\n{f.get_status_display()}; due {f.due_date}."))
+        _record_sent("findings_due", sent)
+    return sent
+
+
+def _record_sent(scan: str, count: int) -> None:
+    if count:
+        audit.record(action="notification.scan", payload={"scan": scan, "sent": count})

@@ -1,0 +1,118 @@
+"""Notifications: an in-app inbox row per person, and an email unless they turned that kind off.
+
+``notify`` is called from inside the services' transactions. Each notification has a unique key
+(user, kind, object, period), so calling it again for the same thing creates nothing and sends
+nothing: the scheduled scans rely on that to be idempotent. Emails are sent after the transaction
+commits, so a rolled-back change never mails anyone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core import audit
+from core.errors import ValidationFailed
+from core.models import User
+from governance.models import Notification, NotificationKind, NotificationPreference
+
+logger = logging.getLogger(__name__)
+
+
+def email_wanted(user: User, kind: str) -> bool:
+    pref = NotificationPreference.objects.filter(user=user, kind=kind).first()
+    return pref.email if pref is not None else True
+
+
+def notify(*, users: Iterable[User | None], kind: str, obj: Any, title: str, body: str = "",
+           url: str = "", period: str = "") -> list[Notification]:
+    """Put a notification in each user's inbox (once per key) and queue its email.
+
+    Returns the notifications created now; those that already existed are left alone.
+    """
+    if kind not in NotificationKind.values:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    object_type, object_id = obj._meta.label_lower, str(obj.pk)
+    created = []
+    seen: set[int] = set()
+    for user in users:
+        if user is None or user.pk in seen or not user.is_active:
+            continue
+        seen.add(user.pk)
+        key = {"user": user, "kind": kind, "object_type": object_type, "object_id": object_id,
+               "period": period}
+        if Notification.objects.filter(**key).exists():
+            continue
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent twin loses without harm
+                row = Notification.objects.create(**key, title=title[:200], body=body, url=url,
+                                                  emailed=bool(user.email)
+                                                  and email_wanted(user, kind))
+        except IntegrityError:
+            continue
+        created.append(row)
+        if row.emailed:
+            transaction.on_commit(lambda row=row, address=user.email: _send(row, address))
+    return created
+
+
+def _send(row: Notification, address: str) -> None:
+    text = row.body
+    if row.url:
+        text += f"\n\n{settings.ASSAY_BASE_URL.rstrip('/')}{row.url}" \
+            if getattr(settings, "ASSAY_BASE_URL", "") else f"\n\n{row.url}"
+    try:
+        send_mail(subject=f"[Assay] {row.title}", message=text,
+                  from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[address])
+    except Exception:
+        # The inbox row stands; a mail server being down must not undo a governance decision.
+        logger.exception("could not email notification %s", row.pk)
+
+
+def notification_mark_read(*, actor: User, ids: Iterable[int] | None = None) -> int:
+    """Mark the actor's notifications read (all unread ones when ``ids`` is None).
+
+    Reading one's inbox changes no governance record, so it writes no audit event.
+    """
+    rows = Notification.objects.filter(user=actor, read_at__isnull=True)
+    if ids is not None:
+        ids = list(ids)
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise ValidationFailed("Give the notification ids as whole numbers.", field="ids")
+        rows = rows.filter(pk__in=ids)
+    return rows.update(read_at=timezone.now())
+
+
+def preferences_of(user: User) -> dict[str, bool]:
+    """Email on/off per kind, every kind listed."""
+    stored = dict(NotificationPreference.objects.filter(user=user).values_list("kind", "email"))
+    return {kind: stored.get(kind, True) for kind in NotificationKind.values}
+
+
+def preferences_update(*, actor: User, email: Any) -> dict[str, bool]:
+    """Turn email on or off per kind for the actor (kinds not named keep their setting)."""
+    if not isinstance(email, dict) or not all(isinstance(v, bool) for v in email.values()):
+        raise ValidationFailed("Give email preferences as an object of kind → true/false.",
+                               field="email")
+    unknown = sorted(set(email) - set(NotificationKind.values))
+    if unknown:
+        raise ValidationFailed(f"Unknown notification kinds: {', '.join(unknown)}. Kinds are "
+                               f"{', '.join(NotificationKind.values)}.", field="email")
+    before = preferences_of(actor)
+    with transaction.atomic():
+        for kind, on in email.items():
+            NotificationPreference.objects.update_or_create(user=actor, kind=kind,
+                                                            defaults={"email": on})
+        after = preferences_of(actor)
+        changed = {k: {"before": before[k], "after": after[k]} for k in after
+                   if before[k] != after[k]}
+        if changed:
+            audit.record(action="notification.preferences_update", actor=actor, obj=actor,
+                         payload={"email": changed})
+    return after

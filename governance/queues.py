@@ -1,0 +1,127 @@
+"""Reads for the role queues and the oversight board. Each list is one query (plus fixed
+prefetches), whatever its length: the pages and the API both use these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Case as SqlCase
+from django.db.models import Count, F, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from core import permissions
+from governance.gates import Case
+from governance.models import (
+    Finding,
+    FindingStatus,
+    OverrideStatus,
+    VersionGovernance,
+    Waiver,
+)
+from governance.reviews import COMING_DUE_DAYS
+from registry.models import ModelVersion, RegisteredModel, VersionState
+
+WAIVER_WARNING_DAYS = 7
+
+
+def _case_from_prefetched(version: ModelVersion) -> Case:
+    """A version's Case built from rows loaded by ``pending_signoff_versions`` (no queries)."""
+    model = version.model
+    gov = getattr(version, "governance", None)
+    intake = getattr(model, "intake", None)
+    tier = intake.tier if intake is not None else None
+    policy = gov.policy_version if gov is not None else None
+    rules = policy.tier_rules(tier) if policy is not None and tier is not None else None
+    return Case(
+        version_id=version.pk, state=version.state, team_id=model.team_id,
+        owner_id=model.owner_id, developer_ids=model.developer_ids,
+        assignee_ids=model.assignee_ids,
+        submitter_id=gov.submitted_by_id if gov else None,
+        validator_id=gov.validator_id if gov else None,
+        signer_ids=frozenset(s.signer_id for s in version.signoffs.all()),
+        tier=tier, policy_version=policy,
+        required_roles=dict(rules.signoffs) if rules else {})
+
+
+def findings_listed(qs: QuerySet[Finding]) -> QuerySet[Finding]:
+    return qs.select_related("version__model", "owner", "raised_by")
+
+
+def my_validations(user: Any) -> QuerySet[VersionGovernance]:
+    return (VersionGovernance.objects.filter(
+        validator=user, version__state__in=[VersionState.SUBMITTED, VersionState.IN_VALIDATION])
+        .select_related("version__model", "policy_version__policy").order_by("submitted_at"))
+
+
+def my_signoffs(user: Any) -> list[ModelVersion]:
+    """Versions pending approval that the user may sign now."""
+    versions = (ModelVersion.objects.visible_to(user).filter(state=VersionState.PENDING_APPROVAL)
+                .select_related("model__intake", "governance__policy_version__policy")
+                .prefetch_related("model__developers", "model__assignees", "signoffs")
+                .order_by("model__name", "number"))
+    return [v for v in versions if permissions.can_sign_off(user, _case_from_prefetched(v))]
+
+
+def my_findings(user: Any) -> QuerySet[Finding]:
+    """Unresolved findings the user must answer, or (as validator) close."""
+    awaiting_me = Q(status=FindingStatus.REMEDIATION_PROPOSED) & (
+        Q(version__governance__validator=user) | Q(raised_by=user))
+    return findings_listed(Finding.objects.visible_to(user).unresolved().filter(
+        Q(owner=user) | awaiting_me)).order_by("due_date", "pk")
+
+
+def team_models(user: Any) -> QuerySet[RegisteredModel]:
+    return (RegisteredModel.objects.filter(team_id__in=user.team_ids)
+            .select_related("team", "owner", "intake").order_by("name"))
+
+
+@dataclass
+class Board:
+    """What risk officers and the review board watch."""
+
+    today: dt.date
+    overdue_reviews: list[VersionGovernance]
+    reviews_coming_due: list[VersionGovernance]
+    open_high_findings: list[Finding]
+    overdue_findings: list[Finding]
+    waivers: list[Waiver]
+    expiring_waiver_ids: set[int]
+    by_tier_and_status: list[dict[str, Any]] = field(default_factory=list)
+
+
+def tier_expression() -> SqlCase:
+    """The tier in force of a model, in SQL: an approved override, else the computed tier; 0 for
+    non-models and models without intake."""
+    return SqlCase(
+        When(intake__is_model=True, intake__override_status=OverrideStatus.APPROVED,
+             intake__override_tier__isnull=False, then=F("intake__override_tier")),
+        When(intake__is_model=True, then=F("intake__computed_tier")),
+        default=Value(0), output_field=IntegerField())
+
+
+def board(*, now: dt.datetime | None = None) -> Board:
+    now = now or timezone.now()
+    today = now.date()
+    reviews = VersionGovernance.objects.select_related("version__model", "validator")
+    waivers = list(Waiver.objects.in_force(now).select_related(
+        "version__model", "finding", "approved_by").order_by("expires_at"))
+    soon = now + dt.timedelta(days=WAIVER_WARNING_DAYS)
+    counts = (RegisteredModel.objects.annotate(tier=tier_expression())
+              .values("tier", "status").annotate(n=Count("pk")).order_by("tier", "status"))
+    return Board(
+        today=today,
+        overdue_reviews=list(reviews.review_overdue(today).order_by("next_review_due")),
+        reviews_coming_due=list(reviews.review_coming_due(today, COMING_DUE_DAYS)
+                                .order_by("next_review_due")),
+        open_high_findings=list(findings_listed(Finding.objects.open_high())
+                                .order_by("due_date", "pk")),
+        overdue_findings=list(findings_listed(Finding.objects.overdue(today))
+                              .order_by("due_date", "pk")),
+        waivers=waivers,
+        expiring_waiver_ids={w.pk for w in waivers if w.expires_at <= soon},
+        by_tier_and_status=[{"tier": row["tier"] or None, "status": row["status"],
+                             "count": row["n"]} for row in counts],
+    )

@@ -1,0 +1,117 @@
+"""Periodic review: approved versions come due for review at their tier's interval (the policy bound
+at submission says how often), are listed and notified before and after the date, become a finding
+once overdue, and are reviewed like a validation: continue, continue with conditions, or retire.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from core import audit, permissions
+from core.errors import Conflict, ValidationFailed
+from core.models import User
+from governance.findings import _record_sent, _system_finding
+from governance.gates import case_for
+from governance.models import (
+    FindingSource,
+    NotificationKind,
+    PeriodicReview,
+    ReviewConclusion,
+    Severity,
+    VersionGovernance,
+)
+from governance.notify import notify
+from governance.services import _refuse, _require_text, review_due_after, version_transition
+from registry.models import ModelVersion, VersionState
+
+COMING_DUE_DAYS = 30
+
+
+def periodic_review_conclude(*, actor: User, version: ModelVersion, performance: str,
+                             changes: str, limitations: str, conclusion: str,
+                             conditions: str = "", now: dt.datetime | None = None
+                             ) -> PeriodicReview:
+    """An independent validator records a periodic review of an approved version. Continuing
+    schedules the next review from today; retiring retires the version."""
+    now = now or timezone.now()
+    _require_text({"performance": performance, "changes": changes, "limitations": limitations}, {
+        "performance": "Describe how the model performed since its last review.",
+        "changes": "Describe changes in its use, data or environment (or say there were none).",
+        "limitations": "List its limitations now."})
+    if conclusion not in ReviewConclusion.values:
+        raise ValidationFailed(f"Conclude with one of: {', '.join(ReviewConclusion.values)}.",
+                               field="conclusion")
+    with_conditions = conclusion == ReviewConclusion.CONTINUE_WITH_CONDITIONS
+    if with_conditions != bool((conditions or "").strip()):
+        raise ValidationFailed("Conditions go with — and only with — 'continue with conditions'.",
+                               field="conditions")
+    case = case_for(version)
+    reason = permissions.reason_cannot_review_periodically(actor, case)
+    if reason:
+        _refuse(actor, reason, attempted="periodic_review.conclude", target=version)
+    if version.state != VersionState.APPROVED:
+        raise Conflict(f"Periodic reviews are of approved versions; version {version.number} is "
+                       f"{version.get_state_display().lower()}.")
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().select_related("model").get(
+            pk=version.pk)
+        gov = VersionGovernance.objects.select_for_update().get(version=locked)
+        if locked.state != VersionState.APPROVED:
+            raise Conflict("This version left the approved state meanwhile.")
+        retire = conclusion == ReviewConclusion.RETIRE
+        due_next = None if retire else review_due_after(case, now.date())
+        review = PeriodicReview.objects.create(
+            version=locked, reviewer=actor, policy_version=gov.policy_version, tier=case.tier,
+            due_on=gov.next_review_due or now.date(), performance=performance, changes=changes,
+            limitations=limitations, conclusion=conclusion, conditions=conditions,
+            next_review_due=due_next, concluded_at=now)
+        gov.next_review_due = due_next
+        gov.save(update_fields=["next_review_due"])
+        audit.record(action="periodic_review.conclude", actor=actor, obj=review, payload={
+            "version": locked.number, "conclusion": conclusion, "conditions": conditions,
+            "due_on": review.due_on, "next_review_due": due_next,
+            "policy_version": str(gov.policy_version), "tier": case.tier,
+            "performance": performance, "changes": changes, "limitations": limitations})
+        if retire:
+            version_transition(version=locked, to=VersionState.RETIRED, actor=None,
+                               reason=f"Periodic review by {actor.username}: {limitations}",
+                               details={"periodic_review_id": review.pk,
+                                        "reviewer": actor.username})
+    version.state = locked.state
+    return review
+
+
+def reviews_scan(*, now: dt.datetime | None = None, days: int = COMING_DUE_DAYS) -> int:
+    """Notify reviews coming due within ``days`` and overdue ones, and open one finding per
+    overdue review date. Idempotent: notifications and findings have unique keys. Returns the
+    number of notifications sent."""
+    today = (now or timezone.now()).date()
+    sent = 0
+    rows = (VersionGovernance.objects.filter(
+        version__state=VersionState.APPROVED, next_review_due__isnull=False,
+        next_review_due__lte=today + dt.timedelta(days=days))
+        .select_related("version__model__owner", "validator"))
+    with transaction.atomic():
+        for gov in rows:
+            version, due = gov.version, gov.next_review_due
+            overdue = due < today
+            url = f"/models/{version.model.slug}/versions/{version.number}/workflow/"
+            if overdue:
+                _system_finding(
+                    version=version, source=FindingSource.REVIEW_OVERDUE,
+                    source_key=f"review:{due.isoformat()}", severity=Severity.MEDIUM, now=now,
+                    title=f"Periodic review overdue since {due}",
+                    description=f"{version} was due for its periodic review on {due}. An "
+                                "independent validator must review it; until then the model "
+                                "runs without the revalidation its policy requires.")
+            sent += len(notify(
+                users=[version.model.owner, gov.validator], obj=version, period=due.isoformat(),
+                kind=NotificationKind.REVIEW_OVERDUE if overdue else NotificationKind.REVIEW_DUE,
+                title=f"Periodic review of {version} {'overdue since' if overdue else 'due'} "
+                      f"{due}", url=url,
+                body=f"{version} is due for its periodic review on {due}."))
+        _record_sent("reviews", sent)
+    return sent
