@@ -173,8 +173,12 @@ def record(
     object_id: str | int = "",
     model_id: int | None = None,
     payload: dict[str, Any] | None = None,
+    request_id: str | None = None,
 ) -> AuditEvent:
     """Append one event to the chain, inside the caller's transaction.
+
+    ``request_id`` defaults to the current request's (or task's); an event that sums up several
+    requests (a folded security event) passes "".
 
     ``obj`` (a model instance) fills ``object_type``/``object_id``; an object with an
     ``audit_model_id`` attribute (registry models, versions, reviews) files the event under that
@@ -199,7 +203,7 @@ def record(
         occurred_at=timezone.now(),
         actor_id=getattr(actor, "pk", None),
         actor_username=clean_text(getattr(actor, "username", "") or "")[:150],
-        request_id=current_request_id.get(),
+        request_id=current_request_id.get() if request_id is None else request_id,
         action=action,
         object_type=object_type,
         object_id=clean_text(str(object_id))[:64] if object_id != "" else "",
@@ -291,8 +295,12 @@ def _record_security_event(counter: SecurityEventCounter, *, count: int,
             "minute": _minute_label(counter.minute)}
     if folded:
         body["folded"] = True
+    model_id = details.get("model_id") if isinstance(details.get("model_id"), int) else None
     return record(action=counter.action, actor=actor if counter.actor_id else None,
-                  object_type="principal", object_id=counter.principal[:64], payload=body)
+                  object_type="principal", object_id=counter.principal[:64], payload=body,
+                  model_id=model_id,
+                  # A folded event sums up other requests; the flushing one's id would mislead.
+                  request_id="" if folded else None)
 
 
 def _count_outside_transaction(key: dict[str, Any], who: dict[str, Any],

@@ -26,10 +26,15 @@ class ValidationFailed(DomainError):
 
 
 class PermissionRefused(DomainError):
-    """The user can see the object but may not do this to it."""
+    """The user can see the object but may not do this to it.
+
+    Pages and the API record a refusal as a security event when it reaches them, unless the
+    service already did (``recorded``), so each refusal is in the trail exactly once.
+    """
 
     status = 403
     code = "permission_denied"
+    recorded = False
 
 
 class NotVisible(DomainError):

@@ -51,7 +51,7 @@ class DomainErrorMiddleware:
 
         if not isinstance(exception, DomainError):
             return None
-        if isinstance(exception, PermissionRefused):
+        if isinstance(exception, PermissionRefused) and not exception.recorded:
             record_denial(request, exception.message)
         return render(request, "error.html", {"status": exception.status,
                                               "message": exception.message},

@@ -61,6 +61,8 @@ IN_FLIGHT = (S.SUBMITTED, S.IN_VALIDATION, S.CHANGES_REQUESTED, S.PENDING_APPROV
 class Refused(PermissionRefused):
     """A permission refusal already written to the audit trail (pages do not record it again)."""
 
+    recorded = True
+
 
 def _refuse(actor: User | None, reason: str, *, attempted: str, target: Any = None) -> NoReturn:
     audit.record_security(

@@ -31,9 +31,10 @@ def error_body(detail: str, code: str, fields: dict[str, list[str]] | None = Non
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    request = context.get("request")
     if isinstance(exc, DomainError):
-        if isinstance(exc, PermissionRefused):  # recorded like the pages' refusals
-            record_denial(context["request"], exc.message)
+        if isinstance(exc, PermissionRefused) and not exc.recorded:
+            record_denial(request, exc.message)
         return Response(error_body(exc.message, exc.code, exc.fields), status=exc.status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found: it does not exist or you may not see it.")
@@ -42,6 +43,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
+    if isinstance(exc, exceptions.PermissionDenied) and request is not None:
+        record_denial(request, str(exc.detail))  # refused by a DRF permission class
     if isinstance(exc, exceptions.ValidationError):
         data = exc.detail
         if isinstance(data, dict):

@@ -138,3 +138,46 @@ def test_permission_denial_through_the_api_is_recorded(transactional_db, dana, a
     assert event.payload["path"] == "/api/v1/audit/verify/"
     assert event.payload["method"] == "GET"
     assert event.request_id == response["X-Request-ID"]
+
+
+def test_a_denial_by_a_drf_permission_class_is_recorded(transactional_db, frank, api):
+    response = api.as_(frank).post("/api/v1/audit/export/", {}, format="json")
+    assert response.status_code == 403
+    [event] = _events("frank")
+    assert event.action == "security.permission_denied"
+    assert event.payload["path"] == "/api/v1/audit/export/"
+
+
+def test_a_refusal_the_service_recorded_is_not_recorded_again(transactional_db, dana, api):
+    from core.errors import PermissionRefused
+
+    class AlreadyRecorded(PermissionRefused):
+        recorded = True
+
+    from rest_framework.test import APIRequestFactory
+
+    from core.api.errors import exception_handler
+
+    request = APIRequestFactory().get("/api/v1/anything/")
+    request.user = dana
+    response = exception_handler(AlreadyRecorded("no"), {"request": request})
+    assert response.status_code == 403
+    assert not _events("dana")
+
+
+def test_a_folded_event_carries_no_request_id_of_its_own(transactional_db):
+    for _ in range(3):
+        audit.record_security(action="auth.login_failed", principal="mallory",
+                              reason="bad_credentials", payload={"ip": "10.0.0.1"})
+    _backdate_counters()
+    token = audit.current_request_id.set("request-of-someone-else-42")
+    try:
+        audit.record_security(action="auth.login_failed", principal="zed",
+                              reason="bad_credentials", payload={"ip": "10.0.0.2"})
+    finally:
+        audit.current_request_id.reset(token)
+    [_first, folded] = _events("mallory")
+    assert folded.payload["folded"] is True and folded.payload["count"] == 2
+    assert folded.request_id == ""
+    [zed] = _events("zed")
+    assert zed.request_id == "request-of-someone-else-42"
