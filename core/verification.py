@@ -200,8 +200,8 @@ def verify_trail(*, chunk_size: int = 5000, remember: bool = True) -> TrailRepor
     if ok:
         latest = report.latest
         summary = (f"OK: chain intact through seq {chain.head_seq}; {report.checked} "
-                   f"checkpoint(s) match" + (f", latest at seq {latest['seq']}" if latest else
-                                              " (no checkpoint yet)"))
+                   "checkpoint records (database and checkpoint file) match"
+                   + (f", latest at seq {latest['seq']}" if latest else " (no checkpoint yet)"))
     else:
         reasons = ([] if chain.ok else [chain.summary]) + report.problems
         summary = f"FAILED: {reasons[0]}" + (f" (+{len(reasons) - 1} more)" if len(reasons) > 1

@@ -34,4 +34,5 @@ class Command(BaseCommand):
             raise CommandError(trail.summary, returncode=1)
         self.stdout.write(f"OK: {report.checked} events verified in {elapsed:.1f} s; "
                           f"head seq {report.head_seq} hash {report.head_hash}; "
-                          f"{trail.checkpoints.checked} checkpoint(s) match")
+                          f"{trail.checkpoints.checked} checkpoint records (database and "
+                          "checkpoint file) match")
