@@ -1,6 +1,7 @@
 """Stateful property: whatever sequence of actions people try, a version reaches approved only
 with a concluded approving validation, the sign-off quorum of its tier, and passing required
-evidence (waivers arrive in part 2).
+evidence — each missing or failing required check and each unresolved high finding covered by a
+waiver in force.
 
 Each example starts a fresh model and draft version; rules try service calls as random people,
 and refusals (DomainError) are part of the game. Bounded for CI: 30 examples of 20 steps.
@@ -9,17 +10,19 @@ and refusals (DomainError) are part of the game. Bounded for CI: 30 examples of 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import itertools
 
 import pytest
+from django.utils import timezone
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from core.errors import DomainError
-from governance import services
-from governance.gates import case_for, latest_evidence, signoff_counts
-from governance.models import ValidationReview
+from governance import findings, services
+from governance.gates import blocking_items, case_for, latest_evidence, signoff_counts, waived_keys
+from governance.models import Finding, ValidationReview
 from registry import services as registry
 from registry.models import ModelVersion, VersionState
 from tests.conftest import PASSWORD
@@ -66,10 +69,15 @@ class Lifecycle(RuleBasedStateMachine):
             counts.get(role, 0) >= n for role, n in case.required_roles.items())
         assert not version.signoffs.filter(decision="reject").exists()
         latest = latest_evidence(version)
+        waived = waived_keys(version)
         for need in case.rules.required_evidence:
+            if ("evidence", need.check) in waived:
+                continue
             row = latest.get(need.check)
             assert row is not None and row.status != "failed"
             assert not need.figure_fails(row.figures)
+        for finding in Finding.objects.filter(version=version).open_high():
+            assert ("finding", str(finding.pk)) in waived
 
     @rule(answers=st.sampled_from([ALL_LOW, MEDIUM, ALL_HIGH]),
           who=st.sampled_from(["dana", "rhea"]))
@@ -107,6 +115,38 @@ class Lifecycle(RuleBasedStateMachine):
         self._try(lambda: services.signoff_record(
             actor=self.people[who], version=self.version, decision=decision, comment="c",
             password=PASSWORD))
+
+    @rule(who=st.sampled_from(["victor", "rhea"]))
+    def raise_finding(self, who) -> None:
+        """A high finding, then the well-meaning path onwards (so that runs do meet the gate
+        with an unresolved finding)."""
+        self._try(lambda: findings.finding_raise(
+            actor=self.people[who], version=self.version, title="t", description="d",
+            severity="high"))
+        for _ in range(6):
+            self.progress()
+
+    @rule(to=st.sampled_from(["remediation_proposed", "closed", "open", "accepted_as_risk"]),
+          who=st.sampled_from(["dana", "victor", "rhea", "boris"]))
+    def move_finding(self, to, who) -> None:
+        finding = Finding.objects.filter(version=self.version).unresolved().first()
+        if finding is not None:
+            self._try(lambda: findings.finding_transition(actor=self.people[who],
+                                                          finding=finding, to=to, text="x"))
+
+    @rule(who=st.sampled_from(["rhea", "dana", "bea"]))
+    def waive(self, who) -> None:
+        """Waive the first waivable blocker (a failing check or a high finding)."""
+        item = next((b for b in blocking_items(self.version)
+                     if b.kind in ("evidence", "finding")), None)
+        if item is None:
+            return
+        target = {"check": item.key} if item.kind == "evidence" else {
+            "finding": Finding.objects.get(pk=int(item.key))}
+        self._try(lambda: findings.waiver_grant(
+            actor=self.people[who], version=self.version, reason="r",
+            compensating_controls="c", limits_of_use="l",
+            expires_at=timezone.now() + dt.timedelta(days=1), **target))
 
     @rule()
     def progress(self) -> None:
