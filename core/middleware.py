@@ -13,6 +13,44 @@ from core.audit import current_request_id
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
 
+class RejectNulMiddleware:
+    """400 for a NUL character in the path, query string or a header.
+
+    PostgreSQL cannot store or compare text with NUL, so such a value would fail deep in a query
+    as a 500. Form and serializer fields refuse NUL in bodies already (Django's and DRF's
+    ProhibitNullCharactersValidator); this covers what they never see.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        where = _nul_in(request)
+        if where:
+            message = (f"The request's {where} contains a NUL character (%00), which Assay "
+                       "does not accept anywhere; remove it and send the request again.")
+            if request.path.startswith("/api/"):
+                from django.http import JsonResponse
+
+                from core.api.errors import error_body
+
+                return JsonResponse(error_body(message, "invalid"), status=400)
+            return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
+def _nul_in(request: HttpRequest) -> str:
+    if "\x00" in request.path:
+        return "path"
+    if "\x00" in request.META.get("QUERY_STRING", "") or any(
+            "\x00" in key or "\x00" in value for key, value in request.GET.items()):
+        return "query string"
+    if any("\x00" in value for key, value in request.META.items()
+           if key.startswith("HTTP_") and isinstance(value, str)):
+        return "headers"
+    return ""
+
+
 class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
