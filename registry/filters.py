@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
 from core.errors import ValidationFailed
 from registry.models import DecisionType, ModelVersion, RegisteredModel, VersionState
@@ -89,3 +89,9 @@ def with_version_stats(page: Iterable[RegisteredModel]) -> list[RegisteredModel]
         model.latest_version = row.get("latest")
         model.version_count = row.get("count", 0)
     return models
+
+
+def visible_links(relation: str, user) -> Prefetch:
+    """Prefetch a model-to-model relation (upstream/downstream) keeping only models the user
+    may see, so no page or response names a model that answers 404 to its reader."""
+    return Prefetch(relation, queryset=RegisteredModel.objects.visible_to(user).order_by("name"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from core import permissions
 from core.models import Team, User
 from registry.models import DecisionType, RegisteredModel, Sourcing, Task
 
@@ -46,10 +47,8 @@ class ModelForm(forms.Form):
                 "tags": ", ".join(t.name for t in instance.tags.all()),
             }
         super().__init__(*args, **kwargs)
-        teams = Team.objects.all()
-        if not user.has_role("admin"):
-            teams = teams.filter(pk__in=user.team_ids)
-        self.fields["team"].queryset = teams
+        self.fields["team"].queryset = Team.objects.filter(
+            pk__in=[t.pk for t in Team.objects.all() if permissions.can_create_model(user, t)])
         upstream = RegisteredModel.objects.visible_to(user)
         if instance is not None:
             upstream = upstream.exclude(pk=instance.pk)

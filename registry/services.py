@@ -81,6 +81,21 @@ def _set_tags(model: RegisteredModel, tags: Iterable[str]) -> list[str]:
     return names
 
 
+def _check_upstream(actor: User, upstream: Iterable[RegisteredModel],
+                    model: RegisteredModel | None = None) -> list[RegisteredModel]:
+    """Upstream models must be ones the actor can see (an unseen one is named as unknown)."""
+    upstream = list(upstream)
+    visible = set(RegisteredModel.objects.visible_to(actor)
+                  .filter(pk__in=[m.pk for m in upstream]).values_list("pk", flat=True))
+    unknown = [m.slug for m in upstream if m.pk not in visible]
+    if unknown:
+        raise ValidationFailed(f"No model with the slug {unknown[0]!r}; name upstream models by "
+                               "the slugs shown in the inventory.", field="upstream_models")
+    if model is not None and model.pk in visible:
+        raise ValidationFailed("A model cannot depend on itself.", field="upstream_models")
+    return upstream
+
+
 def _check_people(developers: Iterable[User]) -> list[User]:
     developers = list(developers)
     inactive = [u.username for u in developers if not u.is_active]
@@ -129,6 +144,7 @@ def model_create(
                        field="slug")
     owner = owner or actor
     developers = _check_people(developers)
+    upstream_models = _check_upstream(actor, upstream_models)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -174,8 +190,8 @@ def model_update(
         raise ValidationFailed("The model could not be updated: "
                                + "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
                                fields=errors)
-    if upstream_models is not None and model.pk in {m.pk for m in upstream_models}:
-        raise ValidationFailed("A model cannot depend on itself.", field="upstream_models")
+    if upstream_models is not None:
+        upstream_models = _check_upstream(actor, upstream_models, model)
     with transaction.atomic():
         model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
         before = audit.snapshot(model, list(changes))

@@ -18,7 +18,13 @@ from core.errors import DomainError, PermissionRefused
 from core.forms import add_domain_error
 from core.models import Team
 from registry import services
-from registry.filters import SORTS, ModelFilter, inventory_rows, with_version_stats
+from registry.filters import (
+    SORTS,
+    ModelFilter,
+    inventory_rows,
+    visible_links,
+    with_version_stats,
+)
 from registry.forms import ArtifactForm, ModelForm, VendorDocumentForm, VersionForm
 from registry.models import DecisionType, ModelVersion, RegisteredModel, VersionState
 from registry.storage import stored_file_response
@@ -30,8 +36,9 @@ def _visible_model(request: HttpRequest, slug: str) -> RegisteredModel:
     return get_object_or_404(
         RegisteredModel.objects.visible_to(request.user)
         .select_related("team", "owner", "created_by")
-        .prefetch_related("developers", "assignees", "tags", "upstream_models",
-                          "downstream_models"),
+        .prefetch_related("developers", "assignees", "tags",
+                          visible_links("upstream_models", request.user),
+                          visible_links("downstream_models", request.user)),
         slug=slug,
     )
 

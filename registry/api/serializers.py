@@ -73,6 +73,10 @@ class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):
 
     def get_fields(self):
         fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None:  # a model you may not see is not found, here as everywhere
+            fields["upstream_models"].child_relation.queryset = (
+                RegisteredModel.objects.visible_to(request.user))
         if self.instance is not None:  # team and slug are fixed after creation
             fields["team"].read_only = True
             fields["slug"].read_only = True

@@ -19,7 +19,7 @@ from registry.api.serializers import (
     VendorDocumentUploadSerializer,
     VersionSerializer,
 )
-from registry.filters import ModelFilter, inventory_rows, with_version_stats
+from registry.filters import ModelFilter, inventory_rows, visible_links, with_version_stats
 from registry.models import ModelVersion, RegisteredModel, VersionState
 from registry.storage import stored_file_response
 
@@ -52,7 +52,8 @@ class ModelViewSet(viewsets.ModelViewSet):
             wanted = ModelFilter.from_params(self.request.query_params)
             wanted.raise_errors()
             models = wanted.apply(models)
-        return inventory_rows(models).prefetch_related("developers", "upstream_models")
+        return inventory_rows(models).prefetch_related(
+            "developers", visible_links("upstream_models", self.request.user))
 
     @extend_schema(parameters=MODEL_FILTERS)
     def list(self, request, *args, **kwargs):
@@ -66,15 +67,18 @@ class ModelViewSet(viewsets.ModelViewSet):
         data = dict(serializer.validated_data)
         tags = data.pop("tag_names", [])
         model = services.model_create(actor=self.request.user, tags=tags, **data)
-        serializer.instance = with_version_stats([model])[0]
+        serializer.instance = self._reloaded(model)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         tags = data.pop("tag_names", None)
         model = services.model_update(actor=self.request.user, model=serializer.instance,
                                       tags=tags, **data)
-        serializer.instance = with_version_stats(
-            [inventory_rows(RegisteredModel.objects.filter(pk=model.pk)).get()])[0]
+        serializer.instance = self._reloaded(model)
+
+    def _reloaded(self, model: RegisteredModel) -> RegisteredModel:
+        """The model as the list shows it (links scoped to what the user may see)."""
+        return with_version_stats([self.get_queryset().get(pk=model.pk)])[0]
 
     def perform_destroy(self, instance):
         services.model_delete(actor=self.request.user, model=instance)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import ValidationFailed
 from registry import services
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +68,21 @@ def test_developers_see_a_model_of_another_team(api, dana, frank, teams):
 def test_anonymous_users_are_sent_to_login_or_refused(client, api, credit_model):
     assert client.get("/models/").status_code == 302
     assert api.get("/api/v1/models/").status_code in (401, 403)
+
+
+def test_a_model_you_cannot_see_cannot_be_linked_and_is_not_named(
+        api, client, adam, dana, frank, credit_model, fraud_model):
+    fraud = f"/api/v1/models/{fraud_model.slug}/"
+    # frank cannot tell an invisible model from a missing one...
+    hidden = api.as_(frank).patch(fraud, {"upstream_models": [credit_model.slug]}, format="json")
+    missing = api.as_(frank).patch(fraud, {"upstream_models": ["no-such-model"]}, format="json")
+    assert hidden.status_code == missing.status_code == 400
+    assert "does not exist" in hidden.json()["fields"]["upstream_models"][0]
+    # ...and the service refuses the link whatever the front door.
+    with pytest.raises(ValidationFailed, match="No model with the slug"):
+        services.model_update(actor=frank, model=fraud_model, upstream_models=[credit_model])
+    # A link made by someone who sees both is not shown to readers who see only one side.
+    services.model_update(actor=adam, model=fraud_model, upstream_models=[credit_model])
+    assert api.as_(frank).get(fraud).json()["upstream_models"] == []
+    client.force_login(dana)
+    assert fraud_model.name not in client.get(f"/models/{credit_model.slug}/").content.decode()
