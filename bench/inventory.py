@@ -72,6 +72,7 @@ def seed(n_models: int) -> None:
             purpose=f"Benchmark model number {i}", business_line=f"line-{i % 7}",
             decision_type=decisions[i % len(decisions)], task="binary_classification",
             owner=owner, created_by=owner, status=["draft", "submitted", "approved"][i % 3],
+            last_version_number=5,
             created_at=now, updated_at=now,
         ) for i in range(start, min(start + batch, n_models))]
         RegisteredModel.objects.bulk_create(rows)

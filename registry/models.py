@@ -101,6 +101,8 @@ class RegisteredModel(models.Model):
                                              related_name="downstream_models")
     data_sources = models.TextField(blank=True, help_text="Upstream data sources, one per line.")
     tags = models.ManyToManyField(Tag, blank=True, related_name="models")
+    # The highest version number ever given, so a deleted draft's number is never reused.
+    last_version_number = models.PositiveIntegerField(default=0)
     # The state of the newest version, kept by the services so the list filters without joins.
     status = models.CharField(max_length=20, choices=VersionState.choices, default=VersionState.DRAFT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,

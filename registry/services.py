@@ -12,7 +12,6 @@ from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -262,10 +261,6 @@ def model_delete(*, actor: User, model: RegisteredModel) -> None:
         model.delete()
 
 
-def _next_version_number(model: RegisteredModel) -> int:
-    return (model.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-
-
 def _validate_version_fields(data: dict[str, Any]) -> None:
     digest = data.get("training_data_sha256")
     if digest and not SHA256_RE.match(digest):
@@ -294,8 +289,9 @@ def version_create(
     with transaction.atomic():
         # Lock the model row: concurrent creators get consecutive numbers, never the same one.
         model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        model.last_version_number += 1
         version = ModelVersion(
-            model=model, number=_next_version_number(model), changelog=changelog,
+            model=model, number=model.last_version_number, changelog=changelog,
             training_data_description=training_data_description,
             training_data_sha256=training_data_sha256.lower(), created_by=actor,
         )
@@ -304,7 +300,7 @@ def version_create(
         version.save()
         model.status = version.state
         model.updated_at = timezone.now()
-        model.save(update_fields=["status", "updated_at"])
+        model.save(update_fields=["last_version_number", "status", "updated_at"])
         audit.record(action="version.create", actor=actor, obj=version, payload={
             "number": version.number, "changelog": changelog,
             "training_data_sha256": version.training_data_sha256,

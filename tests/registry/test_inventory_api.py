@@ -271,3 +271,12 @@ class TestVersionsAndArtifacts:
         assert response.status_code == 400
         version.refresh_from_db()
         assert version.state == VersionState.DRAFT
+
+
+def test_a_deleted_drafts_number_is_never_given_again(api, dana, credit_model):
+    client = api.as_(dana)
+    url = f"/api/v1/models/{credit_model.slug}/versions/"
+    client.post(url, {}, format="json")
+    second = client.post(url, {}, format="json").json()
+    assert client.delete(f"/api/v1/versions/{second['id']}/").status_code == 204
+    assert client.post(url, {}, format="json").json()["number"] == 3
