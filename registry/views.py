@@ -43,6 +43,12 @@ def _visible_model(request: HttpRequest, slug: str) -> RegisteredModel:
     )
 
 
+def _require_edit(request: HttpRequest, model: RegisteredModel) -> None:
+    """403 with the reason unless the user may change the model (checked before any input)."""
+    if not permissions.can_edit_model(request.user, model):
+        raise PermissionRefused(permissions.reason_cannot_edit_model(request.user, model))
+
+
 def _visible_version(request: HttpRequest, slug: str, number: int) -> ModelVersion:
     return get_object_or_404(
         ModelVersion.objects.visible_to(request.user).select_related("model", "created_by"),
@@ -101,8 +107,7 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def model_edit(request: HttpRequest, slug: str) -> HttpResponse:
     model = _visible_model(request, slug)
-    if not permissions.can_edit_model(request.user, model):
-        raise PermissionRefused(permissions.reason_cannot_edit_model(request.user, model))
+    _require_edit(request, model)
     form = ModelForm(request.POST or None, user=request.user, instance=model)
     if request.method == "POST" and form.is_valid():
         try:
@@ -119,8 +124,7 @@ def model_edit(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def version_create(request: HttpRequest, slug: str) -> HttpResponse:
     model = _visible_model(request, slug)
-    if not permissions.can_edit_model(request.user, model):
-        raise PermissionRefused(permissions.reason_cannot_edit_model(request.user, model))
+    _require_edit(request, model)
     form = VersionForm(request.POST or None, request.FILES or None)
     _note_refused_upload(request, form, "artifact")
     if request.method == "POST" and form.is_valid():
@@ -154,6 +158,7 @@ def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse
 @require_POST
 def artifact_upload(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     version = _visible_version(request, slug, number)
+    _require_edit(request, version.model)
     form = ArtifactForm(request.POST, request.FILES)
     if _store_upload(request, form, "artifact", lambda upload: services.artifact_upload(
             actor=request.user, version=version, artifact=upload, filename=upload.name)):
@@ -183,6 +188,7 @@ def vendor_document_download(request: HttpRequest, slug: str, doc_id: int) -> Fi
 @require_POST
 def vendor_document_upload(request: HttpRequest, slug: str) -> HttpResponse:
     model = _visible_model(request, slug)
+    _require_edit(request, model)
     form = VendorDocumentForm(request.POST, request.FILES)
     if _store_upload(request, form, "document", lambda upload: services.vendor_document_add(
             actor=request.user, model=model, document=upload, filename=upload.name)):

@@ -120,3 +120,13 @@ def test_the_version_page_shows_shapes_for_people(client, dana, credit_model, on
     client.force_login(dana)
     html = client.get(f"/models/{credit_model.slug}/versions/{version.number}/").content.decode()
     assert "any \u00d7 3" in html  # the test model's input X is [None, 3]
+
+
+@pytest.mark.parametrize("path", ["versions/1/artifact/", "documents/"])
+def test_upload_pages_refuse_readers_before_looking_at_the_form(client, aude, dana, credit_model,
+                                                                path):
+    services.version_create(actor=dana, model=credit_model)
+    client.force_login(aude)
+    response = client.post(f"/models/{credit_model.slug}/{path}", {})
+    assert response.status_code == 403
+    assert "read-only" in response.content.decode()
