@@ -27,4 +27,5 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
 ]
 
+handler400 = "core.views.bad_request"
 handler404 = "core.views.not_found"

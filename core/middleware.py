@@ -6,19 +6,24 @@ import re
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.template.defaultfilters import filesizeformat
 
 from core.audit import current_request_id
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
 
-class RejectNulMiddleware:
-    """400 for a NUL character in the path, query string or a header.
+class RequestGuardMiddleware:
+    """Refuse malformed requests at the edge, with a 4xx that says what is wrong.
 
-    PostgreSQL cannot store or compare text with NUL, so such a value would fail deep in a query
-    as a 500. Form and serializer fields refuse NUL in bodies already (Django's and DRF's
-    ProhibitNullCharactersValidator); this covers what they never see.
+    * A NUL character in the path, query string or a header: PostgreSQL cannot store or compare
+      text with NUL, so it would fail deep in a query as a 500. (Form and serializer fields refuse
+      NUL in bodies already: Django's and DRF's ProhibitNullCharactersValidator.)
+    * A non-multipart body over DATA_UPLOAD_MAX_MEMORY_SIZE: Django enforces that limit only for
+      form bodies it parses itself, not for JSON read by the REST API. Multipart uploads are
+      capped per file by core.uploads.CappedUploadHandler instead.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -27,16 +32,26 @@ class RejectNulMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         where = _nul_in(request)
         if where:
-            message = (f"The request's {where} contains a NUL character (%00), which Assay "
-                       "does not accept anywhere; remove it and send the request again.")
-            if request.path.startswith("/api/"):
-                from django.http import JsonResponse
-
-                from core.api.errors import error_body
-
-                return JsonResponse(error_body(message, "invalid"), status=400)
-            return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+            return refusal_response(request, 400, (
+                f"The request's {where} contains a NUL character (%00), which Assay does not "
+                "accept anywhere; remove it and send the request again."))
+        if _body_too_large(request):
+            return refusal_response(request, 413, (
+                f"The request body is larger than {filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}; "
+                "send less data (files go in multipart uploads, which have their own limits)."))
         return self.get_response(request)
+
+
+def refusal_response(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    """An error answer in the API's error shape under /api/, as plain text elsewhere."""
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        from core.api.errors import error_body
+
+        code = {404: "not_found", 413: "request_too_large"}.get(status, "invalid")
+        return JsonResponse(error_body(message, code), status=status)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
 def _nul_in(request: HttpRequest) -> str:
@@ -49,6 +64,16 @@ def _nul_in(request: HttpRequest) -> str:
            if key.startswith("HTTP_") and isinstance(value, str)):
         return "headers"
     return ""
+
+
+def _body_too_large(request: HttpRequest) -> bool:
+    if request.content_type == "multipart/form-data":
+        return False
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    return length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
 class RequestIdMiddleware:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from core import audit, services, throttle
 from core.errors import DomainError
 from core.forms import add_domain_error
+from core.middleware import refusal_response
 from core.net import client_ip
 
 
@@ -101,11 +102,13 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """404 for unknown URLs: the API's error shape under /api/, the page otherwise."""
     if request.path.startswith("/api/"):
-        from django.http import JsonResponse
-
-        from core.api.errors import error_body
-
-        return JsonResponse(error_body(
+        return refusal_response(request, 404, (
             f"There is no API endpoint at {request.path}; the endpoints are listed at "
-            "/api/v1/docs/.", "not_found"), status=404)
+            "/api/v1/docs/."))
     return render(request, "404.html", status=404)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """400 for requests Django itself refuses (e.g. too many or too large form fields)."""
+    detail = str(exception) if exception else "The request is malformed."
+    return refusal_response(request, 400, f"{detail}. Check the request and send it again.")
