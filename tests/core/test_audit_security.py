@@ -48,8 +48,10 @@ def test_flood_of_failed_logins_is_folded(transactional_db, dana, client):
     during = _events("dana")
     keys = {(e.action, e.payload["reason"]) for e in during}
     assert keys <= {("auth.login_failed", "bad_credentials"), ("auth.login_throttled", "throttled")}
-    # At most one immediate event per key and minute while the minute lasts.
-    assert len(during) <= len(keys) * _minutes_spanned(during)
+    # At most one immediate event per key and minute while the minute lasts. (If the flood
+    # straddles a minute boundary, the first minute's rest is already folded in `during` too.)
+    immediate = [e for e in during if not e.payload.get("folded")]
+    assert len(immediate) <= len(keys) * _minutes_spanned(during)
     audit.flush_security_counts(now=timezone.now() + LATER)
     after = _events("dana")
     assert len(after) <= 2 * len(keys) * _minutes_spanned(after)
