@@ -261,11 +261,16 @@ def model_delete(*, actor: User, model: RegisteredModel) -> None:
         model.delete()
 
 
-def _validate_version_fields(data: dict[str, Any]) -> None:
+def _clean_version_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The version fields, checked; a digest in either case is stored in lowercase."""
     digest = data.get("training_data_sha256")
-    if digest and not SHA256_RE.match(digest):
-        raise ValidationFailed("Give the training data digest as 64 lowercase hex characters "
-                               "(sha256sum output).", field="training_data_sha256")
+    if digest:
+        digest = digest.strip().lower()
+        if not SHA256_RE.match(digest):
+            raise ValidationFailed("Give the training data digest as 64 hex characters "
+                                   "(sha256sum output).", field="training_data_sha256")
+        data = {**data, "training_data_sha256": digest}
+    return data
 
 
 def version_create(
@@ -284,7 +289,8 @@ def version_create(
     """
     _require(permissions.can_edit_model(actor, model),
              permissions.reason_cannot_edit_model(actor, model))
-    _validate_version_fields({"training_data_sha256": training_data_sha256})
+    training_data_sha256 = _clean_version_fields(
+        {"training_data_sha256": training_data_sha256})["training_data_sha256"]
     info = _check_artifact(artifact) if artifact is not None else None
     with transaction.atomic():
         # Lock the model row: concurrent creators get consecutive numbers, never the same one.
@@ -293,7 +299,7 @@ def version_create(
         version = ModelVersion(
             model=model, number=model.last_version_number, changelog=changelog,
             training_data_description=training_data_description,
-            training_data_sha256=training_data_sha256.lower(), created_by=actor,
+            training_data_sha256=training_data_sha256, created_by=actor,
         )
         if info is not None:
             _attach(version, artifact, info, artifact_filename)
@@ -317,7 +323,7 @@ def version_update(*, actor: User, version: ModelVersion, **changes: Any) -> Mod
     if unknown:
         raise ValidationFailed(f"These fields cannot be changed: {', '.join(sorted(unknown))}.",
                                fields={f: ["This field is read-only."] for f in sorted(unknown)})
-    _validate_version_fields(changes)
+    changes = _clean_version_fields(changes)
     with transaction.atomic():
         version = ModelVersion.objects.select_for_update().get(pk=version.pk)
         if version.state != VersionState.DRAFT:

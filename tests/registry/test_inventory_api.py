@@ -280,3 +280,11 @@ def test_a_deleted_drafts_number_is_never_given_again(api, dana, credit_model):
     second = client.post(url, {}, format="json").json()
     assert client.delete(f"/api/v1/versions/{second['id']}/").status_code == 204
     assert client.post(url, {}, format="json").json()["number"] == 3
+
+
+def test_a_training_data_digest_in_capitals_is_stored_in_lowercase(api, dana, credit_model):
+    digest = "AB" * 32
+    response = api.as_(dana).post(f"/api/v1/models/{credit_model.slug}/versions/",
+                                  {"training_data_sha256": digest}, format="json")
+    assert response.status_code == 201
+    assert response.json()["training_data_sha256"] == digest.lower()
