@@ -13,6 +13,7 @@ from core.api.serializers import (
     ApiTokenCreateSerializer,
     ApiTokenSerializer,
     RoleSerializer,
+    TeamMembershipSerializer,
     TeamSerializer,
     UserCreateSerializer,
     UserDeactivateSerializer,
@@ -100,6 +101,26 @@ class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         user = self.get_object()
         services.role_revoke(actor=request.user, user=user, role=data.validated_data["role"])
+        return self._answer(user)
+
+
+    @extend_schema(request=TeamMembershipSerializer, responses=UserSerializer)
+    @action(detail=True, methods=["post"], url_path="add-to-team")
+    def add_to_team(self, request, pk=None):
+        data = TeamMembershipSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = self.get_object()
+        services.team_add_member(actor=request.user, team=data.validated_data["team"], user=user)
+        return self._answer(user)
+
+    @extend_schema(request=TeamMembershipSerializer, responses=UserSerializer)
+    @action(detail=True, methods=["post"], url_path="remove-from-team")
+    def remove_from_team(self, request, pk=None):
+        data = TeamMembershipSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = self.get_object()
+        services.team_remove_member(actor=request.user, team=data.validated_data["team"],
+                                    user=user)
         return self._answer(user)
 
 

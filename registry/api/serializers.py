@@ -114,3 +114,15 @@ class VersionSerializer(StrictInputMixin, serializers.ModelSerializer):
 
 class ArtifactUploadSerializer(serializers.Serializer):
     artifact = serializers.FileField(help_text="The ONNX file (multipart field 'artifact').")
+
+
+class TransferSerializer(serializers.Serializer):
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(),
+                                        required=False)
+    owner = serializers.SlugRelatedField(slug_field="username", required=False,
+                                         queryset=User.objects.filter(is_active=True))
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Give the new team, the new owner, or both.")
+        return attrs

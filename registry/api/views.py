@@ -10,11 +10,13 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from core.errors import ValidationFailed
 from core.uploads import require_file
 from registry import services
 from registry.api.serializers import (
     ArtifactUploadSerializer,
     ModelSerializer,
+    TransferSerializer,
     VendorDocumentSerializer,
     VendorDocumentUploadSerializer,
     VersionSerializer,
@@ -104,6 +106,16 @@ class ModelViewSet(viewsets.ModelViewSet):
         return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
+    @extend_schema(request=TransferSerializer, responses=ModelSerializer)
+    @action(detail=True, methods=["post"])
+    def transfer(self, request, slug=None):
+        """Move the model to another team and/or owner (administrators only)."""
+        data = TransferSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = services.model_transfer(actor=request.user, model=self.get_object(),
+                                        **data.validated_data)
+        return Response(self.get_serializer(self._reloaded(model)).data)
+
     @extend_schema(methods=["GET"], responses=VendorDocumentSerializer(many=True))
     @extend_schema(methods=["POST"],
                    request={"multipart/form-data": VendorDocumentUploadSerializer},
@@ -146,6 +158,9 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Up
         if params.get("model"):
             versions = versions.filter(model__slug=params["model"])
         if params.get("state"):
+            if params["state"] not in VersionState.values:
+                raise ValidationFailed(f"Unknown state {params['state']!r}; use one of: "
+                                       f"{', '.join(VersionState.values)}.", field="state")
             versions = versions.filter(state=params["state"])
         return versions
 

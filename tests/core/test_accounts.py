@@ -235,3 +235,21 @@ def test_deactivate_user_command(dana, capsys):
 def test_deactivate_user_command_refuses_an_unknown_user(db):
     with pytest.raises(CommandError, match="No user named 'ghost'"):
         call_command("deactivate_user", "ghost")
+
+
+@pytest.mark.django_db
+def test_administrators_change_team_membership_through_the_api(api, adam, dana, teams):
+    from core.models import AuditEvent
+
+    added = api.as_(adam).post(f"/api/v1/users/{dana.pk}/add-to-team/", {"team": "fraud"},
+                               format="json")
+    assert added.status_code == 200
+    assert sorted(added.json()["teams"]) == ["credit", "fraud"]
+    removed = api.as_(adam).post(f"/api/v1/users/{dana.pk}/remove-from-team/",
+                                 {"team": "credit"}, format="json")
+    assert removed.json()["teams"] == ["fraud"]
+    assert AuditEvent.objects.filter(action__in=["team.add_member", "team.remove_member"]
+                                     ).count() == 2
+    refused = api.as_(dana).post(f"/api/v1/users/{dana.pk}/add-to-team/", {"team": "credit"},
+                                 format="json")
+    assert refused.status_code == 403

@@ -288,3 +288,25 @@ def test_a_training_data_digest_in_capitals_is_stored_in_lowercase(api, dana, cr
                                   {"training_data_sha256": digest}, format="json")
     assert response.status_code == 201
     assert response.json()["training_data_sha256"] == digest.lower()
+
+
+def test_an_administrator_transfers_a_model_and_nobody_else_can(api, adam, dana, frank,
+                                                                credit_model):
+    url = f"/api/v1/models/{credit_model.slug}/transfer/"
+    refused = api.as_(dana).post(url, {"team": "fraud"}, format="json")
+    assert refused.status_code == 403
+    assert "Only administrators" in refused.json()["detail"]
+    assert api.as_(adam).post(url, {}, format="json").status_code == 400
+    moved = api.as_(adam).post(url, {"team": "fraud", "owner": "frank"}, format="json")
+    assert moved.status_code == 200
+    assert (moved.json()["team"], moved.json()["owner"]) == ("fraud", "frank")
+    [event] = events("model.transfer")
+    assert event.payload == {"team": {"before": "credit", "after": "fraud"},
+                             "owner": {"before": "dana", "after": "frank"}}
+    assert api.as_(frank).get(f"/api/v1/models/{credit_model.slug}/").status_code == 200
+
+
+def test_an_unknown_version_state_filter_is_a_400(api, dana):
+    response = api.as_(dana).get("/api/v1/versions/?state=bogus")
+    assert response.status_code == 400
+    assert "state" in response.json()["fields"]
