@@ -34,13 +34,8 @@ from governance.models import (
     WaiverStatus,
 )
 from governance.notify import notify
-from governance.services import (
-    _approve_if_ready,
-    _json_safe,
-    _refuse,
-    _require_text,
-    version_transition,
-)
+from governance.services.common import json_safe, refuse, require_text
+from governance.services.lifecycle import approve_if_ready, version_transition
 from registry import storage
 from registry.models import ModelVersion, VersionState
 
@@ -96,7 +91,7 @@ def finding_raise(*, actor: User, version: ModelVersion, title: str, description
     case = case_for(version)
     reason = permissions.reason_cannot_raise_finding(actor, case)
     if reason:
-        _refuse(actor, reason, attempted="finding.raise", target=version)
+        refuse(actor, reason, attempted="finding.raise", target=version)
     owner = owner or version.model.owner
     if owner.pk != case.owner_id and owner.pk not in case.developer_ids:
         raise ValidationFailed(f"{owner.username} cannot own this finding: the owner is the "
@@ -154,7 +149,7 @@ def finding_raise_from_check(*, version: ModelVersion, check: str, severity: str
     figures = {} if figures is None else figures
     if not isinstance(check, str) or not check.strip() or len(check) > 100:
         raise ValidationFailed("Name the check (up to 100 characters).", field="check")
-    if not isinstance(figures, dict) or not _json_safe(figures):
+    if not isinstance(figures, dict) or not json_safe(figures):
         raise ValidationFailed("Figures are a JSON object of finite numbers, text and lists.",
                                field="figures")
     with transaction.atomic():
@@ -224,8 +219,8 @@ def finding_transition(*, actor: User, finding: Finding, to: str, text: str) -> 
     case = case_for(finding.version)
     refusal = rule.may(actor, case, finding)
     if refusal:
-        _refuse(actor, refusal, attempted=f"finding.{rule.name}", target=finding)
-    _require_text({"text": text}, {"text": rule.hint})
+        refuse(actor, refusal, attempted=f"finding.{rule.name}", target=finding)
+    require_text({"text": text}, {"text": rule.hint})
     seen = finding.status
     with transaction.atomic():
         version = ModelVersion.objects.select_for_update().select_related("model").get(
@@ -246,7 +241,7 @@ def finding_transition(*, actor: User, finding: Finding, to: str, text: str) -> 
             "from": seen, "to": to, "text": text, "comment_id": comment.pk,
             "severity": locked.severity, "version": version.number})
         if to in (F.CLOSED, F.ACCEPTED_AS_RISK):
-            _approve_if_ready(version, actor=None)
+            approve_if_ready(version, actor=None)
     finding.status = to
     return locked
 
@@ -257,15 +252,15 @@ def finding_comment_add(*, actor: User, finding: Finding, body: str, kind: str =
     if kind not in CommentKind.values:
         raise ValidationFailed(f"The kind is one of: {', '.join(CommentKind.values)}.",
                                field="kind")
-    _require_text({"body": body}, {"body": "Write something."})
+    require_text({"body": body}, {"body": "Write something."})
     if reply_to is not None and reply_to.finding_id != finding.pk:
         raise ValidationFailed("You can only reply to a comment of the same finding.",
                                field="reply_to")
     case = case_for(finding.version)
     if not permissions.can_discuss_finding(actor, case):
-        _refuse(actor, "Auditors have read-only access." if permissions.is_auditor_only(actor)
-                else "You cannot take part in this discussion.",
-                attempted="finding.comment", target=finding)
+        refuse(actor, "Auditors have read-only access." if permissions.is_auditor_only(actor)
+               else "You cannot take part in this discussion.",
+               attempted="finding.comment", target=finding)
     if not finding.is_unresolved:
         raise Conflict(f"Finding F-{finding.pk} is {finding.get_status_display().lower()}: its "
                        "discussion is closed. Raise a new finding if something is still wrong.")
@@ -290,9 +285,9 @@ def finding_attach(*, actor: User, finding: Finding, upload: BinaryIO,
                                f"{MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB.", field="file")
     case = case_for(finding.version)
     if not permissions.can_discuss_finding(actor, case):
-        _refuse(actor, "Auditors have read-only access." if permissions.is_auditor_only(actor)
-                else "You cannot add evidence to this finding.",
-                attempted="finding.attach", target=finding)
+        refuse(actor, "Auditors have read-only access." if permissions.is_auditor_only(actor)
+               else "You cannot add evidence to this finding.",
+               attempted="finding.attach", target=finding)
     if not finding.is_unresolved:
         raise Conflict(f"Finding F-{finding.pk} is resolved; its evidence is closed.")
     sha256, size = storage.sha256_of(upload)
@@ -316,7 +311,7 @@ def waiver_grant(*, actor: User, version: ModelVersion, reason: str, compensatin
     """A risk officer independent of the model lets the version proceed despite one blocking
     item — a high finding, or a missing or failing evidence check — until ``expires_at``."""
     now = now or timezone.now()
-    _require_text({"reason": reason, "compensating_controls": compensating_controls,
+    require_text({"reason": reason, "compensating_controls": compensating_controls,
                    "limits_of_use": limits_of_use}, {
         "reason": "Say why the version may proceed despite the item.",
         "compensating_controls": "Name the compensating controls in place meanwhile.",
@@ -336,7 +331,7 @@ def waiver_grant(*, actor: User, version: ModelVersion, reason: str, compensatin
     case = case_for(version)
     reason_refused = permissions.reason_cannot_grant_waiver(actor, case)
     if reason_refused:
-        _refuse(actor, reason_refused, attempted="waiver.grant", target=version)
+        refuse(actor, reason_refused, attempted="waiver.grant", target=version)
     _check_version_open(version, "waivers are granted")
     kind, key = ("finding", str(finding.pk)) if finding is not None else ("evidence", check)
     with transaction.atomic():
@@ -360,17 +355,17 @@ def waiver_grant(*, actor: User, version: ModelVersion, reason: str, compensatin
             "version": locked.number, "covers": waiver.covers_label, "reason": reason,
             "compensating_controls": compensating_controls, "limits_of_use": limits_of_use,
             "expires_at": expires_at})
-        _approve_if_ready(locked, actor=None)
+        approve_if_ready(locked, actor=None)
     version.state = locked.state
     return waiver
 
 
 def waiver_revoke(*, actor: User, waiver: Waiver, reason: str) -> Waiver:
     """End a waiver early (risk officer): the item it covered blocks again."""
-    _require_text({"reason": reason}, {"reason": "Say why the waiver is revoked."})
+    require_text({"reason": reason}, {"reason": "Say why the waiver is revoked."})
     if not permissions.can_revoke_waiver(actor, case_for(waiver.version)):
-        _refuse(actor, "Only a risk officer revokes a waiver.", attempted="waiver.revoke",
-                target=waiver)
+        refuse(actor, "Only a risk officer revokes a waiver.", attempted="waiver.revoke",
+               target=waiver)
     with transaction.atomic():
         locked = Waiver.objects.select_for_update().get(pk=waiver.pk)
         if locked.status != WaiverStatus.ACTIVE:

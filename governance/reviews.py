@@ -24,7 +24,8 @@ from governance.models import (
     VersionGovernance,
 )
 from governance.notify import notify
-from governance.services import _refuse, _require_text, review_due_after, version_transition
+from governance.services.common import refuse, require_text
+from governance.services.lifecycle import review_due_after, version_transition
 from registry.models import ModelVersion, VersionState
 
 COMING_DUE_DAYS = 30
@@ -37,7 +38,7 @@ def periodic_review_conclude(*, actor: User, version: ModelVersion, performance:
     """An independent validator records a periodic review of an approved version. Continuing
     schedules the next review from today; retiring retires the version."""
     now = now or timezone.now()
-    _require_text({"performance": performance, "changes": changes, "limitations": limitations}, {
+    require_text({"performance": performance, "changes": changes, "limitations": limitations}, {
         "performance": "Describe how the model performed since its last review.",
         "changes": "Describe changes in its use, data or environment (or say there were none).",
         "limitations": "List its limitations now."})
@@ -51,7 +52,7 @@ def periodic_review_conclude(*, actor: User, version: ModelVersion, performance:
     case = case_for(version)
     reason = permissions.reason_cannot_review_periodically(actor, case)
     if reason:
-        _refuse(actor, reason, attempted="periodic_review.conclude", target=version)
+        refuse(actor, reason, attempted="periodic_review.conclude", target=version)
     if version.state != VersionState.APPROVED:
         raise Conflict(f"Periodic reviews are of approved versions; version {version.number} is "
                        f"{version.get_state_display().lower()}.")

@@ -1,0 +1,51 @@
+"""What every governance service shares: the audited refusal, required text, JSON checks."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, NoReturn
+
+from core import audit
+from core.errors import PermissionRefused, ValidationFailed
+from core.models import User
+from registry.models import VersionState
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+S = VersionState
+IN_FLIGHT = (S.SUBMITTED, S.IN_VALIDATION, S.CHANGES_REQUESTED, S.PENDING_APPROVAL)
+
+
+class Refused(PermissionRefused):
+    """A permission refusal already written to the audit trail (pages do not record it again)."""
+
+    recorded = True
+
+
+def refuse(actor: User | None, reason: str, *, attempted: str, target: Any = None) -> NoReturn:
+    """Record the refusal as a security event (committed on its own) and raise it as a 403."""
+    audit.record_security(
+        action="governance.refused", reason="permission_denied", actor=actor,
+        principal=getattr(actor, "username", "") or "system",
+        payload={"attempted": attempted, "message": reason,
+                 "object": str(target) if target is not None else "",
+                 "model_id": getattr(target, "audit_model_id", None)})
+    raise Refused(reason)
+
+
+def require_text(values: dict[str, str], hints: dict[str, str]) -> None:
+    """Refuse blank text fields, each with its hint, all at once."""
+    missing = {f: [hints[f]] for f in hints if not (values.get(f) or "").strip()}
+    if missing:
+        raise ValidationFailed(" ".join(m[0] for m in missing.values()), fields=missing)
+
+
+def json_safe(value: Any) -> bool:
+    """Whether the value is plain JSON with finite numbers (what figures may hold)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and json_safe(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(json_safe(v) for v in value)
+    return value is None or isinstance(value, bool | int | str)

@@ -1,0 +1,72 @@
+"""Evidence: what a check found about a version, which the approval gate reads."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db import transaction
+
+from core import audit, permissions
+from core.errors import Conflict, ValidationFailed
+from core.models import User
+from governance.gates import case_for
+from governance.models import Evidence, EvidenceStatus, Finding
+from governance.services.common import SHA256_RE, S, json_safe, refuse
+from governance.services.lifecycle import approve_if_ready
+from registry.models import ModelVersion
+
+
+def evidence_record(*, version: ModelVersion, check: str, status: str, figures: Any = None,
+                    digest: str, source_url: str = "", actor: User | None) -> Evidence:
+    """Store what a check found about a version (the evaluation issue writes these; the approval
+    gate reads the newest row per check). ``actor`` None means Assay itself (a worker)."""
+    figures = {} if figures is None else figures
+    errors: dict[str, list[str]] = {}
+    if not isinstance(check, str) or not check.strip() or len(check) > 100:
+        errors["check"] = ["Name the check (up to 100 characters)."]
+    if status not in EvidenceStatus.values:
+        errors["status"] = [f"The status is one of: {', '.join(EvidenceStatus.values)}."]
+    if not isinstance(figures, dict) or not json_safe(figures):
+        errors["figures"] = ["Figures are a JSON object of finite numbers, text and lists."]
+    if not isinstance(digest, str) or not SHA256_RE.match(digest.lower()):
+        errors["digest"] = ["The digest is the SHA-256 of the full result: 64 hex characters."]
+    if len(source_url or "") > 500 or (source_url and not re.match(r"^(https?://|/)",
+                                                                    source_url)):
+        errors["source_url"] = ["Link to the source with an http(s) URL or a path."]
+    if errors:
+        raise ValidationFailed("The evidence is invalid: " + " ".join(
+            m for ms in errors.values() for m in ms), fields=errors)
+    if actor is not None and not permissions.can_record_evidence(actor, case_for(version)):
+        refuse(actor, "Only the model's team, its validator and risk officers record evidence.",
+               attempted="evidence.record", target=version)
+    if version.state in (S.REJECTED, S.RETIRED):
+        raise Conflict(f"Version {version.number} is {version.get_state_display().lower()}; "
+                       "evidence is no longer recorded for it.")
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().select_related("model").get(
+            pk=version.pk)
+        row = Evidence.objects.create(version=locked, check_name=check.strip(), status=status,
+                                      figures=figures, digest=digest.lower(),
+                                      source_url=source_url, recorded_by=actor)
+        audit.record(action="evidence.record", actor=actor, obj=row, payload={
+            "version": locked.number, "check": row.check_name, "status": status,
+            "figures": figures, "digest": row.digest, "source_url": source_url})
+        approve_if_ready(locked, actor=None)
+    version.state = locked.state
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Findings from evaluation checks (the evaluation issue calls this; governance.findings holds the
+# rest of the findings' services).
+
+def finding_raise_from_check(*, version: ModelVersion, check: str, severity: str, title: str,
+                             description: str, figures: Any = None) -> Finding:
+    """Raise the finding of a failed evaluation check, once per (check, version): a later call
+    for the same check returns the finding already raised."""
+    from governance import findings
+
+    return findings.finding_raise_from_check(version=version, check=check, severity=severity,
+                                             title=title, description=description,
+                                             figures=figures)

@@ -1,0 +1,158 @@
+"""The intake ("is it a model?"), the tiering questionnaire and tier overrides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from core import audit, permissions
+from core.errors import Conflict, ValidationFailed
+from core.models import Role, User
+from governance.models import ModelIntake, OverrideStatus, PolicyVersion
+from governance.services.common import IN_FLIGHT, refuse, require_text
+from governance.services.policies import current_policy
+from registry.models import RegisteredModel
+
+
+def _requirements(policy: PolicyVersion | None, tier: int | None) -> dict[str, Any] | None:
+    if policy is None or tier is None:
+        return None
+    return policy.tier_rules(tier).as_dict()
+
+
+def _intake_guard(actor: User, model: RegisteredModel, attempted: str) -> None:
+    if not permissions.can_edit_intake(actor, model):
+        refuse(actor, "Only the model's team, its owner and developers, and risk officers can "
+                      "change its intake and tier." if not permissions.is_auditor_only(actor)
+               else "Auditors have read-only access.", attempted=attempted, target=model)
+    busy = model.versions.filter(state__in=IN_FLIGHT).exists()
+    if busy and not actor.has_role(Role.RISK_OFFICER):
+        refuse(actor, "A version of this model is going through validation; only a risk officer "
+                      "can change its intake or tier now.", attempted=attempted, target=model)
+
+
+def intake_record(*, actor: User, model: RegisteredModel, is_model: Any, rationale: str = "",
+                  answers: Any = None) -> ModelIntake:
+    """Record whether this is a model and, for models, score the tiering questionnaire under the
+    current policy. New answers replace any tier override (it justified the old answers)."""
+    _intake_guard(actor, model, "intake.record")
+    if not isinstance(is_model, bool):
+        raise ValidationFailed("Say whether this is a model: true or false.", field="is_model")
+    answers = answers or {}
+    policy = scoring = None
+    if not is_model:
+        require_text({"rationale": rationale}, {"rationale": "Say why this is not a model (a "
+                                                              "rule, report or spreadsheet)."})
+        if answers:
+            raise ValidationFailed("Non-models skip the tiering questionnaire; leave the answers "
+                                   "empty.", field="answers")
+    else:
+        policy = current_policy()
+        errors = policy.rules.answer_errors(answers)
+        if errors:
+            raise ValidationFailed("The questionnaire is incomplete or has invalid answers: "
+                                   + " ".join(errors.values()),
+                                   fields={k: [v] for k, v in errors.items()})
+        scoring = policy.rules.score(answers)
+    with transaction.atomic():
+        RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        intake = ModelIntake.objects.filter(model=model).first()
+        tier_before = intake.tier if intake else None
+        if intake is None:
+            intake = ModelIntake(model=model, is_model=is_model, completed_by=actor)
+        had_override = intake.override_status != OverrideStatus.NONE
+        intake.is_model = is_model
+        intake.rationale = rationale
+        intake.answers = answers
+        intake.scoring = scoring.as_dict() if scoring else {}
+        intake.computed_tier = scoring.tier if scoring else None
+        intake.policy_version = policy
+        intake.override_tier = None
+        intake.override_justification = intake.override_comment = ""
+        intake.override_status = OverrideStatus.NONE
+        intake.override_requested_by = intake.override_decided_by = None
+        intake.override_decided_at = None
+        intake.completed_by = actor
+        intake.completed_at = timezone.now()
+        intake.save()
+        audit.record(action="intake.record", actor=actor, obj=intake, payload={
+            "is_model": is_model, "rationale": rationale, "answers": answers,
+            "score": scoring.total if scoring else None,
+            "policy_version": str(policy) if policy else None,
+            "tier": {"before": tier_before, "after": intake.tier},
+            "override_cleared": had_override,
+            "requirements": _requirements(policy, intake.tier),
+        })
+    return intake
+
+
+def _intake_for_override(model: RegisteredModel) -> ModelIntake:
+    intake = ModelIntake.objects.filter(model=model).first()
+    if intake is None or not intake.is_model or intake.computed_tier is None:
+        raise Conflict("Complete the intake questionnaire before asking for a tier override.")
+    return intake
+
+
+def tier_override_request(*, actor: User, model: RegisteredModel, tier: Any,
+                          justification: str) -> ModelIntake:
+    """Ask for a tier other than the computed one; it applies once a risk officer approves."""
+    _intake_guard(actor, model, "intake.override_request")
+    if tier not in (1, 2, 3) or isinstance(tier, bool):
+        raise ValidationFailed("The tier is 1 (highest risk), 2 or 3.", field="tier")
+    require_text({"justification": justification},
+                  {"justification": "Justify the override: why the questionnaire's tier is "
+                                    "wrong for this model."})
+    intake = _intake_for_override(model)
+    if tier == intake.computed_tier:
+        raise ValidationFailed(f"Tier {tier} is what the questionnaire computed; no override is "
+                               "needed.", field="tier")
+    with transaction.atomic():
+        intake = ModelIntake.objects.select_for_update().get(pk=intake.pk)
+        intake.override_tier = tier
+        intake.override_justification = justification
+        intake.override_status = OverrideStatus.PENDING
+        intake.override_requested_by = actor
+        intake.override_decided_by = None
+        intake.override_decided_at = None
+        intake.override_comment = ""
+        intake.save()
+        audit.record(action="intake.override_request", actor=actor, obj=intake, payload={
+            "computed_tier": intake.computed_tier, "requested_tier": tier,
+            "justification": justification})
+    return intake
+
+
+def tier_override_decide(*, actor: User, model: RegisteredModel, approve: Any,
+                         comment: str = "") -> ModelIntake:
+    """A risk officer's sign-off on a requested tier override; approving changes the tier."""
+    intake = _intake_for_override(model)
+    reason = permissions.reason_cannot_decide_tier_override(actor, model,
+                                                            intake.override_requested_by_id)
+    if reason:
+        refuse(actor, reason, attempted="intake.override_decide", target=model)
+    if not isinstance(approve, bool):
+        raise ValidationFailed("Say whether you approve the override: true or false.",
+                               field="approve")
+    if not approve:
+        require_text({"comment": comment}, {"comment": "Say why the override is rejected."})
+    with transaction.atomic():
+        intake = ModelIntake.objects.select_for_update().get(pk=intake.pk)
+        if intake.override_status != OverrideStatus.PENDING:
+            raise Conflict("No tier override is awaiting a decision.")
+        before = intake.tier
+        intake.override_status = OverrideStatus.APPROVED if approve else OverrideStatus.REJECTED
+        intake.override_decided_by = actor
+        intake.override_decided_at = timezone.now()
+        intake.override_comment = comment
+        intake.save()
+        audit.record(action="intake.override_" + ("approve" if approve else "reject"),
+                     actor=actor, obj=intake, payload={
+                         "tier": {"before": before, "after": intake.tier},
+                         "requested_tier": intake.override_tier, "comment": comment,
+                         "justification": intake.override_justification,
+                         "requirements": _requirements(PolicyVersion.objects.current(),
+                                                       intake.tier)})
+    return intake
+

@@ -1,0 +1,289 @@
+"""The version lifecycle: the ``TRANSITIONS`` table and one function, ``version_transition``.
+
+Every other lifecycle service (assigning a validator, concluding a review, signing) records what it
+adds and then moves the version through ``version_transition``, so each state change is checked
+the same way and audited exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from core import audit, permissions
+from core.errors import Conflict, ValidationFailed
+from core.models import Role, User
+from governance.gates import GATE_KINDS, SUBMISSION_KINDS, Case, blocking_items, case_for
+from governance.models import (
+    Conclusion,
+    Decision,
+    NotificationKind,
+    SignOff,
+    ValidationReview,
+    VersionGovernance,
+)
+from governance.notify import notify
+from governance.policy import add_months
+from governance.services.common import S, refuse
+from registry.models import ModelVersion, RegisteredModel
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One edge of the lifecycle: who may take it, what must hold, what it does on the way."""
+
+    name: str
+    may: Callable[[User | None, Case], str]          # refusal reason, "" when allowed
+    check: Callable[[ModelVersion, Case], list[str]] = lambda v, c: []
+    needs_reason: bool = False
+    effect: Callable[[ModelVersion, User | None, Case], dict[str, Any]] | None = None
+
+
+def _may_submit(actor: User | None, case: Case) -> str:
+    if actor is not None and permissions.can_submit_version(actor, case):
+        return ""
+    return "Only the model's team, its owner and developers can submit its versions."
+
+
+def _submission_problems(version: ModelVersion, case: Case) -> list[str]:
+    return [b.message for b in blocking_items(version, case) if b.kind in SUBMISSION_KINDS]
+
+
+def _bind_policy(version: ModelVersion, actor: User | None, case: Case) -> dict[str, Any]:
+    """Open the case at the first submission and bind the policy current at that moment."""
+    gov, created = VersionGovernance.objects.get_or_create(version=version, defaults={
+        "policy_version": case.policy_version, "submitted_by": actor,
+        "submitted_artifact_sha256": version.artifact_sha256})
+    return {"policy_bound": created, "artifact_sha256": gov.submitted_artifact_sha256}
+
+
+def _may_start_validation(actor: User | None, case: Case) -> str:
+    if actor is not None and (actor.has_role(Role.RISK_OFFICER) or (
+            actor.pk == case.validator_id and actor.has_role(Role.VALIDATOR))):
+        return ""
+    return "Only the assigned validator or a risk officer can start the validation."
+
+
+def _has_validator(version: ModelVersion, case: Case) -> list[str]:
+    return [] if case.validator_id else ["Assign a validator first."]
+
+
+def _may_review(actor: User | None, case: Case) -> str:
+    return "Only the assigned validator can do this." if actor is None else \
+        permissions.reason_cannot_review(actor, case)
+
+
+def concluded_review(version: ModelVersion) -> ValidationReview | None:
+    return ValidationReview.objects.filter(version=version).first()
+
+
+def _review_approves_and_gate_clear(version: ModelVersion, case: Case) -> list[str]:
+    review = concluded_review(version)
+    if review is None or not review.approves:
+        return ["The validation review must conclude with an approval first."]
+    return [b.message for b in blocking_items(version, case) if b.kind in GATE_KINDS]
+
+
+def _review_rejects(version: ModelVersion, case: Case) -> list[str]:
+    review = concluded_review(version)
+    return [] if review is not None and review.conclusion == Conclusion.REJECT else [
+        "Only a review concluding 'reject' rejects a version in validation."]
+
+
+def _may_complete_approval(actor: User | None, case: Case) -> str:
+    # Assay itself (actor None) completes an approval when the last block clears.
+    if actor is None or actor.pk in case.signer_ids:
+        return ""
+    return "Approval follows the sign-offs: sign the version off instead."
+
+
+def _nothing_blocks(version: ModelVersion, case: Case) -> list[str]:
+    return [b.message for b in blocking_items(version, case)]
+
+
+def _may_reject_by_signoff(actor: User | None, case: Case) -> str:
+    if actor is not None and actor.pk in case.signer_ids:
+        return ""
+    return "A version pending approval is rejected by a required signer's sign-off."
+
+
+def _has_rejecting_signoff(version: ModelVersion, case: Case) -> list[str]:
+    if version.signoffs.filter(decision=Decision.REJECT).exists():
+        return []
+    return ["No required signer has rejected this version."]
+
+
+def _decided(version: ModelVersion, actor: User | None, case: Case) -> dict[str, Any]:
+    VersionGovernance.objects.filter(version=version).update(decided_at=timezone.now())
+    return {}
+
+
+def _approved(version: ModelVersion, actor: User | None, case: Case) -> dict[str, Any]:
+    """Record the decision and schedule the first periodic review, from the tier's interval in the
+    policy bound at submission."""
+    now = timezone.now()
+    due = review_due_after(case, now.date())
+    VersionGovernance.objects.filter(version=version).update(decided_at=now, next_review_due=due)
+    return {"next_review_due": due.isoformat() if due else None}
+
+
+def review_due_after(case: Case, day: dt.date) -> dt.date | None:
+    """``day`` plus the revalidation interval of the version's tier under its bound policy."""
+    rules = case.rules
+    return add_months(day, rules.revalidation_months) if rules is not None else None
+
+
+def _may_decide_servability(actor: User | None, case: Case) -> str:
+    if actor is not None and permissions.can_decide_servability(actor, case):
+        return ""
+    return "Only risk officers suspend or reinstate an approved version."
+
+
+def _may_suspend(actor: User | None, case: Case) -> str:
+    # Assay itself (actor None) suspends when a waiver expires under a policy that says so.
+    return "" if actor is None else _may_decide_servability(actor, case)
+
+
+def _may_retire(actor: User | None, case: Case) -> str:
+    # Assay itself (actor None) retires a version on a periodic review's "retire" conclusion,
+    # which the review's own event attributes to its reviewer.
+    if actor is None or permissions.can_retire(actor, case):
+        return ""
+    return "Only risk officers and the model's owner retire a version."
+
+
+SUBMIT = Rule("submit", _may_submit, _submission_problems, effect=_bind_policy)
+TRANSITIONS: dict[tuple[str, str], Rule] = {
+    (S.DRAFT, S.SUBMITTED): SUBMIT,
+    (S.CHANGES_REQUESTED, S.SUBMITTED): Rule("resubmit", _may_submit, _submission_problems,
+                                             effect=_bind_policy),
+    (S.SUBMITTED, S.IN_VALIDATION): Rule("start_validation", _may_start_validation,
+                                         _has_validator),
+    (S.IN_VALIDATION, S.CHANGES_REQUESTED): Rule("request_changes", _may_review,
+                                                 needs_reason=True),
+    (S.IN_VALIDATION, S.PENDING_APPROVAL): Rule("conclude_validation", _may_review,
+                                                _review_approves_and_gate_clear),
+    (S.IN_VALIDATION, S.REJECTED): Rule("reject_in_validation", _may_review, _review_rejects,
+                                        effect=_decided),
+    (S.PENDING_APPROVAL, S.APPROVED): Rule("approve", _may_complete_approval, _nothing_blocks,
+                                           effect=_approved),
+    (S.PENDING_APPROVAL, S.REJECTED): Rule("reject", _may_reject_by_signoff,
+                                           _has_rejecting_signoff, effect=_decided),
+    (S.APPROVED, S.SUSPENDED): Rule("suspend", _may_suspend, needs_reason=True),
+    (S.SUSPENDED, S.APPROVED): Rule("reinstate", _may_decide_servability, needs_reason=True),
+    (S.APPROVED, S.RETIRED): Rule("retire", _may_retire, needs_reason=True),
+    (S.SUSPENDED, S.RETIRED): Rule("retire", _may_retire, needs_reason=True),
+}
+
+
+def next_states(state: str) -> list[str]:
+    return [to for (frm, to) in TRANSITIONS if frm == state]
+
+
+def _rule(version: ModelVersion, to: str) -> Rule:
+    rule = TRANSITIONS.get((version.state, to))
+    if rule is None:
+        label = S(version.state).label.lower()
+        options = ", ".join(S(s).label.lower() for s in next_states(version.state)) or "nothing"
+        target = S(to).label.lower() if to in S.values else repr(to)
+        raise Conflict(f"Version {version.number} is {label}; it cannot go to {target}. From "
+                       f"{label} it can go to: {options}.")
+    return rule
+
+
+def _sync_model_status(model_id: int) -> None:
+    latest = ModelVersion.objects.filter(model_id=model_id).order_by("-number").first()
+    if latest is not None:
+        RegisteredModel.objects.filter(pk=model_id).update(status=latest.state,
+                                                           updated_at=timezone.now())
+
+
+def version_transition(*, version: ModelVersion, to: str, actor: User | None, reason: str = "",
+                       details: dict[str, Any] | None = None) -> ModelVersion:
+    """Move a version along one edge of TRANSITIONS: check the edge, the actor, segregation of
+    duties and the preconditions, save, keep the model's status in step and record one event.
+
+    Invalid edges and unmet preconditions answer Conflict (409) with the reason; a refused actor
+    answers 403 and the refusal is audited.
+    """
+    rule = _rule(version, to)
+    refusal = rule.may(actor, case_for(version))
+    if refusal:
+        refuse(actor, refusal, attempted=f"version.{rule.name}", target=version)
+    if rule.needs_reason and not (reason or "").strip():
+        raise ValidationFailed(f"Give a reason to {rule.name.replace('_', ' ')} this version.",
+                               field="reason")
+    seen_state = version.state
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().select_related("model").get(
+            pk=version.pk)
+        if locked.state != seen_state:
+            raise Conflict(f"Version {locked.number} changed meanwhile: it is now "
+                           f"{locked.get_state_display().lower()}. Reload and try again.")
+        case = case_for(locked)
+        problems = rule.check(locked, case)
+        if problems:
+            raise Conflict(f"Version {locked.number} cannot {rule.name.replace('_', ' ')}: "
+                           + " ".join(problems))
+        extra = rule.effect(locked, actor, case) if rule.effect else {}
+        case = case_for(locked)
+        locked.state = to
+        locked.save(update_fields=["state"])
+        _sync_model_status(locked.model_id)
+        audit.record(action=f"version.{rule.name}", actor=actor, obj=locked, payload={
+            "from": seen_state, "to": to, "reason": reason, "number": locked.number,
+            "policy_version": str(case.policy_version) if case.policy_version else None,
+            "policy_version_id": case.policy_version.pk if case.policy_version else None,
+            "tier": case.tier, **extra, **(details or {})})
+        _notify_transition(locked, to, case, reason)
+    version.state = to
+    return locked
+
+
+def _notify_transition(version: ModelVersion, to: str, case: Case, reason: str) -> None:
+    """Ask the signers for their sign-off when a version reaches pending approval; tell the
+    model's people and the validator about a decision."""
+    url = f"/models/{version.model.slug}/versions/{version.number}/workflow/"
+    if to == S.PENDING_APPROVAL:
+        candidates = User.objects.filter(is_active=True,
+                                         role_grants__role__in=list(case.required_roles)
+                                         ).distinct().order_by("pk")
+        signers = [u for u in candidates if permissions.can_sign_off(u, case)]
+        notify(users=signers, kind=NotificationKind.SIGNOFF_REQUESTED, obj=version,
+               title=f"Sign-off requested: {version}", url=url, period="pending",
+               body=f"{version} passed validation and waits for your sign-off "
+                    f"(tier {case.tier}, {case.policy_version}).")
+    elif to in (S.APPROVED, S.REJECTED):
+        people = _people_of(version, case)
+        notify(users=people, kind=NotificationKind.DECISION, obj=version, period=to,
+               title=f"{version} was {S(to).label.lower()}", url=url,
+               body=reason or f"{version} is now {S(to).label.lower()}.")
+
+
+def _people_of(version: ModelVersion, case: Case) -> list[User]:
+    """The model's owner and developers, the version's submitter and validator."""
+    ids = {case.owner_id, *case.developer_ids, case.submitter_id, case.validator_id} - {None}
+    return list(User.objects.filter(pk__in=ids).order_by("pk"))
+
+
+def version_submit(*, actor: User, version: ModelVersion) -> ModelVersion:
+    """Submit a draft (or resubmit after changes were requested) for validation."""
+    return version_transition(version=version, to=S.SUBMITTED, actor=actor)
+
+
+def approve_if_ready(version: ModelVersion, *, actor: User | None,
+                      signoff: SignOff | None = None) -> bool:
+    """Complete the approval when the quorum is met and nothing blocks (inside the caller's
+    transaction, which holds the version's lock)."""
+    if version.state != S.PENDING_APPROVAL or blocking_items(version):
+        return False
+    case = case_for(version)
+    version_transition(version=version, to=S.APPROVED, actor=actor, details={
+        "signers": sorted(version.signoffs.values_list("signer__username", flat=True)),
+        "quorum": case.required_roles, "final_signoff_id": signoff.pk if signoff else None})
+    return True

@@ -1,0 +1,115 @@
+"""Governance policies: the shipped templates, new versions, and which version is current."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from core import audit, permissions
+from core.errors import Conflict, ValidationFailed
+from core.models import User
+from governance.models import Policy, PolicyVersion
+from governance.policy import DEFAULT_TEMPLATE, TEMPLATES, definition_errors
+from governance.services.common import refuse
+
+
+def ensure_policy_templates() -> list[PolicyVersion]:
+    """Create the shipped policy templates if they are missing, and make SR 11-7 current when
+    no policy is. Idempotent: the demo loader and migrations may call it any number of times."""
+    created = []
+    with transaction.atomic():
+        for slug, (name, description, definition) in TEMPLATES.items():
+            policy, made = Policy.objects.get_or_create(
+                slug=slug, defaults={"name": name, "description": description})
+            if made or not policy.versions.exists():
+                pv = PolicyVersion.objects.create(policy=policy, number=1, definition=definition,
+                                                  notes="Template shipped with Assay.",
+                                                  validated_at=timezone.now())
+                audit.record(action="policy.version_create", obj=pv, payload={
+                    "policy": slug, "number": 1, "definition": definition})
+                created.append(pv)
+        if PolicyVersion.objects.current() is None:
+            pv = PolicyVersion.objects.filter(policy__slug=DEFAULT_TEMPLATE).order_by(
+                "-number").first()
+            _make_current(pv, actor=None)
+    return created
+
+
+def policy_version_create(*, actor: User, policy_slug: str, definition: Any, notes: str = "",
+                          name: str = "") -> PolicyVersion:
+    """Store a new, validated version of a policy (a new policy when the slug is new: it then
+    needs a name). Versions never change afterwards; edit by creating another."""
+    if not permissions.can_manage_policies(actor):
+        refuse(actor, "Only administrators edit governance policies.",
+               attempted="policy.version_create")
+    errors = definition_errors(definition)
+    if errors:
+        raise ValidationFailed("The policy definition is invalid: " + " ".join(errors),
+                               fields={"definition": errors})
+    policy = Policy.objects.filter(slug=policy_slug).first()
+    if policy is None and not name.strip():
+        raise ValidationFailed(f"There is no policy {policy_slug!r}; give a name to create it.",
+                               field="name")
+    if policy is None and not re.match(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", policy_slug or ""):
+        raise ValidationFailed("Policy slugs use lowercase letters, digits and hyphens.",
+                               field="policy")
+    try:
+        with transaction.atomic():
+            if policy is None:
+                policy = Policy.objects.create(slug=policy_slug, name=name.strip())
+            policy = Policy.objects.select_for_update().get(pk=policy.pk)
+            number = (policy.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+            pv = PolicyVersion.objects.create(policy=policy, number=number, definition=definition,
+                                              notes=notes, created_by=actor,
+                                              validated_at=timezone.now())
+            audit.record(action="policy.version_create", actor=actor, obj=pv, payload={
+                "policy": policy.slug, "number": number, "notes": notes,
+                "definition": definition})
+    except IntegrityError as exc:
+        raise Conflict(f"A policy named {name!r} already exists; choose another name.",
+                       field="name") from exc
+    return pv
+
+
+def _make_current(pv: PolicyVersion, *, actor: User | None) -> None:
+    previous = PolicyVersion.objects.select_for_update().filter(is_current=True).first()
+    if previous is not None:
+        previous.is_current = False
+        previous.save(update_fields=["is_current"])
+    pv.is_current = True
+    pv.made_current_at = timezone.now()
+    pv.save(update_fields=["is_current", "made_current_at"])
+    audit.record(action="policy.make_current", actor=actor, obj=pv, payload={
+        "policy": pv.policy.slug, "number": pv.number,
+        "previous": str(previous) if previous else None})
+
+
+def policy_version_make_current(*, actor: User, policy_version: PolicyVersion) -> PolicyVersion:
+    """Make this version the one bound to submissions from now on (after validating it again)."""
+    if not permissions.can_manage_policies(actor):
+        refuse(actor, "Only administrators choose the current governance policy.",
+               attempted="policy.make_current", target=policy_version)
+    errors = definition_errors(policy_version.definition)
+    if errors:
+        raise Conflict("This policy version does not validate and cannot be made current: "
+                       + " ".join(errors))
+    with transaction.atomic():
+        pv = PolicyVersion.objects.select_for_update().get(pk=policy_version.pk)
+        if pv.is_current:
+            raise Conflict(f"{pv} is already the current policy.")
+        pv.validated_at = timezone.now()
+        pv.save(update_fields=["validated_at"])
+        _make_current(pv, actor=actor)
+    return pv
+
+
+def current_policy() -> PolicyVersion:
+    pv = PolicyVersion.objects.current()
+    if pv is None:
+        raise Conflict("No governance policy is current; an administrator must make one current.")
+    return pv
+

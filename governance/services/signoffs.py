@@ -1,0 +1,84 @@
+"""Sign-offs: electronic signatures on a version pending approval, and the approval itself."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from core import audit, permissions
+from core.errors import Conflict, ValidationFailed
+from core.models import Role, User
+from governance.gates import Case, case_for, signoff_counts
+from governance.models import Decision, SignOff
+from governance.services.common import S, refuse, require_text
+from governance.services.lifecycle import approve_if_ready, version_transition
+from registry.models import ModelVersion
+
+
+def _choose_role(actor: User, case: Case, counts: dict[str, int], role: str) -> str:
+    roles = permissions.signing_roles(actor, case)
+    if role:
+        if role not in roles:
+            refuse(actor, f"You cannot sign as {role!r}: the roles you may sign in here are "
+                          f"{', '.join(roles)}.", attempted="signoff.record")
+        return role
+    open_roles = [r for r in roles if counts.get(r, 0) < case.required_roles[r]]
+    return (open_roles or roles)[0]
+
+
+def signoff_record(*, actor: User, version: ModelVersion, decision: str, comment: str,
+                   password: str, role: str = "") -> SignOff:
+    """Sign a version pending approval, re-entering one's password (an electronic signature).
+
+    A rejection by a required signer rejects the version; the approval completes by itself when
+    the quorum is met and nothing blocks. Row locks make concurrent final signatures approve once.
+    """
+    if decision not in Decision.values:
+        raise ValidationFailed("Decide 'approve' or 'reject'.", field="decision")
+    require_text({"comment": comment, "password": password}, {
+        "comment": "Comment on your decision.",
+        "password": "Re-enter your password to sign."})
+    if version.state != S.PENDING_APPROVAL:
+        raise Conflict(f"Only versions pending approval are signed off; version "
+                       f"{version.number} is {version.get_state_display().lower()}.")
+    case = case_for(version)
+    reason = permissions.reason_cannot_sign_off(actor, case)
+    if reason:
+        refuse(actor, reason, attempted="signoff.record", target=version)
+    role = _choose_role(actor, case, signoff_counts(version), role)
+    if not actor.check_password(password):
+        refuse(actor, "The password is not yours: a signature needs your own password.",
+               attempted="signoff.record", target=version)
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().select_related("model").get(
+            pk=version.pk)
+        if locked.state != S.PENDING_APPROVAL:
+            raise Conflict(f"Version {locked.number} was decided meanwhile: it is "
+                           f"{locked.get_state_display().lower()}.")
+        case = case_for(locked)
+        if actor.pk in case.signer_ids:
+            raise Conflict("You have already signed this version.")
+        counts = signoff_counts(locked)
+        if decision == Decision.APPROVE and counts.get(role, 0) >= case.required_roles[role]:
+            raise Conflict(f"The {Role(role).label.lower()} sign-offs this tier needs are all in.")
+        signoff = SignOff.objects.create(
+            version=locked, signer=actor, role=role, decision=decision, comment=comment,
+            policy_version=case.policy_version, tier=case.tier,
+            artifact_sha256=locked.artifact_sha256)
+        audit.record(action="signoff.record", actor=actor, obj=signoff, payload={
+            "version": locked.number, "role": role, "decision": decision, "comment": comment,
+            "policy_version": str(case.policy_version), "tier": case.tier,
+            "artifact_sha256": locked.artifact_sha256})
+        if decision == Decision.REJECT:
+            version_transition(version=locked, to=S.REJECTED, actor=actor, reason=comment,
+                               details={"signoff_id": signoff.pk, "role": role})
+        else:
+            approve_if_ready(locked, actor=actor, signoff=signoff)
+    version.state = locked.state
+    return signoff
+
+
+def version_complete_approval(*, actor: User, version: ModelVersion) -> ModelVersion:
+    """Approve a version whose quorum was met while something still blocked, once it no longer
+    does (e.g. the failing evidence was re-run)."""
+    return version_transition(version=version, to=S.APPROVED, actor=actor)
+

@@ -1,0 +1,130 @@
+"""Independent validation: assigning the validator and concluding the review."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from core import permissions
+from core.errors import Conflict, ValidationFailed
+from core.models import User
+from governance.gates import case_for
+from governance.models import Conclusion, NotificationKind, ValidationReview, VersionGovernance
+from governance.notify import notify
+from governance.services.common import SHA256_RE, S, refuse, require_text
+from governance.services.lifecycle import concluded_review, version_transition
+from registry.models import ModelVersion
+
+
+def validator_assign(*, actor: User, version: ModelVersion, validator: User) -> ModelVersion:
+    """Assign an independent validator to a submitted version and start its validation.
+
+    The validator joins the model's assignees, so they see it.
+    """
+    if version.state != S.SUBMITTED:
+        raise Conflict(f"Validators are assigned to submitted versions; version {version.number} "
+                       f"is {version.get_state_display().lower()}.")
+    reason = permissions.reason_cannot_assign_validator(actor, case_for(version), validator)
+    if reason:
+        refuse(actor, reason, attempted="version.assign_validator", target=version)
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().select_related("model").get(
+            pk=version.pk)
+        gov = VersionGovernance.objects.select_for_update().get(version=locked)
+        previous = gov.validator
+        gov.validator = validator
+        gov.validator_assigned_at = timezone.now()
+        gov.save(update_fields=["validator", "validator_assigned_at"])
+        model = locked.model
+        model.assignees.add(validator)
+        if previous is not None and previous.pk != validator.pk and not \
+                VersionGovernance.objects.filter(version__model=model,
+                                                 validator=previous).exists():
+            model.assignees.remove(previous)
+        version_transition(version=locked, to=S.IN_VALIDATION, actor=actor, details={
+            "validator": validator.username,
+            "previous_validator": previous.username if previous else None,
+            "self_assigned": actor.pk == validator.pk})
+        if validator.pk != actor.pk:
+            notify(users=[validator], kind=NotificationKind.ASSIGNMENT, obj=locked,
+                   period=str(gov.validator_assigned_at.date()),
+                   title=f"You validate {locked}", url=f"/models/{model.slug}/versions/"
+                                                      f"{locked.number}/workflow/",
+                   body=f"{actor.username} assigned you the independent validation of "
+                        f"{locked}.")
+    version.state = locked.state
+    return locked
+
+
+def review_conclude(
+    *,
+    actor: User,
+    version: ModelVersion,
+    conceptual_soundness: str,
+    data_quality: str,
+    outcomes_analysis: str,
+    implementation_verification: str,
+    artifact_sha256: str,
+    limitations: str,
+    conclusion: str,
+    conditions: str = "",
+) -> ValidationReview:
+    """Record the validator's review and move the version on: an approval (with or without
+    conditions) to pending approval — only when no required evidence is missing or failing — and
+    a rejection to rejected."""
+    values = {"conceptual_soundness": conceptual_soundness, "data_quality": data_quality,
+              "outcomes_analysis": outcomes_analysis,
+              "implementation_verification": implementation_verification,
+              "limitations": limitations}
+    require_text(values, {
+        "conceptual_soundness": "Assess the model's design and theory.",
+        "data_quality": "Assess the data's quality and relevance.",
+        "outcomes_analysis": "Describe the back-test or the benchmark against a challenger or "
+                             "baseline.",
+        "implementation_verification": "Say how you verified the implementation.",
+        "limitations": "List the model's limitations (or say why there are none)."})
+    if conclusion not in Conclusion.values:
+        raise ValidationFailed(f"Conclude with one of: {', '.join(Conclusion.values)}.",
+                               field="conclusion")
+    if conclusion == Conclusion.APPROVE_WITH_CONDITIONS and not conditions.strip():
+        raise ValidationFailed("Approving with conditions needs the conditions of use.",
+                               field="conditions")
+    if conclusion != Conclusion.APPROVE_WITH_CONDITIONS and conditions.strip():
+        raise ValidationFailed("Conditions go with the conclusion 'approve with conditions'.",
+                               field="conditions")
+    digest = (artifact_sha256 or "").strip().lower()
+    if not SHA256_RE.match(digest):
+        raise ValidationFailed("Give the SHA-256 of the artifact you reviewed: 64 hex "
+                               "characters (sha256sum output).", field="artifact_sha256")
+    if version.state != S.IN_VALIDATION:
+        raise Conflict(f"Only versions in validation are reviewed; version {version.number} is "
+                       f"{version.get_state_display().lower()}.")
+    case = case_for(version)
+    reason = permissions.reason_cannot_review(actor, case)
+    if reason:
+        refuse(actor, reason, attempted="review.conclude", target=version)
+    gov = VersionGovernance.objects.get(version=version)
+    if digest != gov.submitted_artifact_sha256:
+        raise ValidationFailed(
+            f"The artifact you reviewed ({digest[:12]}…) is not the submitted one "
+            f"({gov.submitted_artifact_sha256[:12]}…). Download the submitted artifact and "
+            "review that.", field="artifact_sha256")
+    rules = case.rules
+    if conclusion == Conclusion.APPROVE_WITH_CONDITIONS and rules and \
+            not rules.conditional_approval:
+        raise Conflict(f"Tier {case.tier} under {case.policy_version} does not allow conditional "
+                       "approval: approve without conditions, request changes or reject.")
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.state != S.IN_VALIDATION or concluded_review(locked) is not None:
+            raise Conflict("This version's review was concluded meanwhile.")
+        review = ValidationReview.objects.create(
+            version=locked, validator=actor, policy_version=case.policy_version, tier=case.tier,
+            artifact_sha256=digest, conclusion=conclusion, conditions=conditions, **values)
+        to = S.REJECTED if conclusion == Conclusion.REJECT else S.PENDING_APPROVAL
+        version_transition(version=locked, to=to, actor=actor, reason=limitations, details={
+            "review_id": review.pk, "conclusion": conclusion, "conditions": conditions,
+            "artifact_sha256": digest, "artifact_verified": True})
+    version.state = locked.state
+    return review
+
