@@ -4,7 +4,8 @@ Run:  .venv/bin/python bench/inventory.py [--models 20000] [--repeat 30]
 Uses its own PostgreSQL database (BENCH_DATABASE_URL, default assay_bench_inventory on
 127.0.0.1), created and seeded on first run (seeding bulk-inserts rows directly: it measures reads,
 not the services). Prints p50/p95 per URL and ends with the line ``p95_ms=X queries=N``
-(the worst p95 and the most queries of any URL). Target: p95 <= 150 ms.
+(the worst p95 and the most queries of any URL), as an auditor (sees all 20,000) and as a data
+scientist of one team (sees 1,000, through the visibility filter). Target: p95 <= 150 ms.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ URLS = [
     "/api/v1/models/?page=350",
 ]
 
+# As a data scientist of one team (1,000 of the 20,000 models visible).
+SCOPED_URLS = ["/models/", "/models/?q=model 1&sort=-updated", "/api/v1/models/",
+               "/api/v1/models/?page=15"]
+
 
 def ensure_database() -> None:
     import psycopg
@@ -61,6 +66,10 @@ def seed(n_models: int) -> None:
     reader, created = User.objects.get_or_create(username="bench-reader")
     if created:
         RoleGrant.objects.create(user=reader, role=Role.AUDITOR)
+    scientist, created = User.objects.get_or_create(username="bench-scientist")
+    if created:  # sees one team's 1,000 models: the visibility-scoped path
+        RoleGrant.objects.create(user=scientist, role=Role.DATA_SCIENTIST)
+        scientist.teams.add(teams[3])
     tags = [Tag.objects.get_or_create(name=f"tag-{i}")[0] for i in range(10)]
     decisions = DecisionType.values
     now = timezone.now()
@@ -97,11 +106,16 @@ def measure(repeat: int) -> tuple[float, int]:
 
     from core.models import User
 
-    client = Client()
-    client.force_login(User.objects.get(username="bench-reader"))
     worst_p95, most_queries = 0.0, 0
-    print(f"{'url':<52} {'p50_ms':>8} {'p95_ms':>8} {'queries':>8}")
-    for url in URLS:
+    print(f"{'user':<16} {'url':<52} {'p50_ms':>8} {'p95_ms':>8} {'queries':>8}")
+    runs = [("bench-reader", url) for url in URLS] + [("bench-scientist", url)
+                                                      for url in SCOPED_URLS]
+    clients = {}
+    for username, url in runs:
+        if username not in clients:
+            clients[username] = Client()
+            clients[username].force_login(User.objects.get(username=username))
+        client = clients[username]
         client.get(url)  # warm-up
         times = []
         for _ in range(repeat):
@@ -115,7 +129,7 @@ def measure(repeat: int) -> tuple[float, int]:
         p50 = statistics.median(times)
         p95 = times[min(len(times) - 1, round(0.95 * len(times)) - 1)]
         worst_p95, most_queries = max(worst_p95, p95), max(most_queries, len(ctx))
-        print(f"{url:<52} {p50:8.1f} {p95:8.1f} {len(ctx):8d}")
+        print(f"{username:<16} {url:<52} {p50:8.1f} {p95:8.1f} {len(ctx):8d}")
     return worst_p95, most_queries
 
 

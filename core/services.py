@@ -95,6 +95,7 @@ def user_create(
 
 
 def role_grant(*, actor: Any, user: User, role: str) -> None:
+    """Give a user a role (administrators only); granting a held role changes nothing."""
     _require_account_manager(actor)
     _check_role(role)
     with transaction.atomic():
@@ -105,6 +106,7 @@ def role_grant(*, actor: Any, user: User, role: str) -> None:
 
 
 def role_revoke(*, actor: Any, user: User, role: str) -> None:
+    """Take a role from a user (administrators only)."""
     _require_account_manager(actor)
     _check_role(role)
     with transaction.atomic():
@@ -115,6 +117,7 @@ def role_revoke(*, actor: Any, user: User, role: str) -> None:
 
 
 def team_add_member(*, actor: Any, team: Team, user: User) -> None:
+    """Add a user to a team: they then see the team's models (administrators only)."""
     _require_account_manager(actor)
     with transaction.atomic():
         if not team.members.filter(pk=user.pk).exists():
@@ -125,6 +128,7 @@ def team_add_member(*, actor: Any, team: Team, user: User) -> None:
 
 
 def team_remove_member(*, actor: Any, team: Team, user: User) -> None:
+    """Remove a user from a team (administrators only)."""
     _require_account_manager(actor)
     with transaction.atomic():
         if team.members.filter(pk=user.pk).exists():
@@ -153,6 +157,7 @@ def user_deactivate(*, actor: Any, user: User, reason: str = "") -> None:
 
 
 def user_reactivate(*, actor: Any, user: User) -> None:
+    """Let a deactivated user sign in again; their old sessions and tokens stay ended."""
     _require_account_manager(actor)
     with transaction.atomic():
         updated = User.objects.filter(pk=user.pk, is_active=False).update(is_active=True)
@@ -203,10 +208,12 @@ def token_revoke(*, actor: User, token: ApiToken) -> None:
 
 
 def login_succeeded(*, user: User, client_ip: str) -> None:
+    """Record a successful sign-in (a change of who is using Assay, so part of the trail)."""
     audit.atomic_record(action="auth.login", actor=user, obj=user, payload={"ip": client_ip})
 
 
 def logout_recorded(*, user: User) -> None:
+    """Record a sign-out."""
     audit.atomic_record(action="auth.logout", actor=user, obj=user)
 
 

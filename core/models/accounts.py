@@ -38,7 +38,8 @@ class User(AbstractUser):
     """An Assay user. Roles come from RoleGrant rows; a user may hold several."""
 
     teams = models.ManyToManyField(Team, related_name="members", blank=True)
-    # Bumped to end every session of the user at once (deactivation, "sign out everywhere").
+    # Bumped to end every session of the user at once (deactivation), so that reactivating an
+    # account does not bring its old sessions back.
     session_epoch = models.PositiveIntegerField(default=0)
 
     class Meta:

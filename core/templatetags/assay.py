@@ -1,4 +1,8 @@
-"""Template access to the permission predicates: ``{% if user|can:"edit_model"|of:model %}``."""
+"""Template filters for people-facing display.
+
+Permission questions are answered by the views with core.permissions and passed to templates as
+booleans (``can_edit``), so a template never decides a rule itself.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,7 @@ from typing import Any
 
 from django import template
 
-from core import permissions
-
 register = template.Library()
-
-
-@register.filter
-def can(user: Any, rule: str) -> tuple[Any, str]:
-    return (user, rule)
-
-
-@register.filter
-def of(pair: tuple[Any, str], obj: Any) -> bool:
-    user, rule = pair
-    predicate = getattr(permissions, f"can_{rule}")
-    return bool(predicate(user, obj))
 
 
 @register.filter
