@@ -103,6 +103,35 @@ def reason_cannot_edit_model(user: Any, model: Any) -> str:
 # ``case`` is a version's governance facts (governance.gates.Case): ``state``, ``team_id``,
 # ``owner_id``, ``developer_ids``, ``assignee_ids``, ``submitter_id``, ``validator_id``,
 # ``signer_ids`` and ``required_roles`` (role -> how many signatures the tier needs).
+#
+# The ``reason_*`` predicates answer "" when allowed, else a ``Refusal``: the message (a str, so
+# callers use it as text) and a code naming the kind of refusal. The audit trail folds a flood of
+# refusals per code, so like is grouped with like.
+
+
+class Refusal(str):
+    """Why something is refused (the text a user reads) and a code for its kind."""
+
+    code: str
+
+    def __new__(cls, message: str, code: str) -> Refusal:
+        refusal = super().__new__(cls, message)
+        refusal.code = code
+        return refusal
+
+
+NOT_SIGNED_IN = "not_signed_in"
+WRONG_ROLE = "wrong_role"
+READ_ONLY = "read_only"
+NOT_INDEPENDENT = "not_independent"
+NOT_ASSIGNED = "not_assigned"
+ALREADY_SIGNED = "already_signed"
+OWN_REQUEST = "own_request"
+NOT_MODEL_TEAM = "not_model_team"
+IN_FLIGHT = "in_flight"
+NOT_A_SIGNER = "not_a_signer"
+WRONG_PASSWORD = "wrong_password"  # noqa: S105 (a refusal code, not a password)
+THROTTLED = "throttled"
 
 def can_manage_policies(user: Any) -> bool:
     return is_admin(user)
@@ -118,11 +147,13 @@ def reason_cannot_decide_tier_override(user: Any, model: Any, requester_id: int 
     """A tier override needs a risk officer's sign-off: not the model's own people, nor the
     person who asked for it (four eyes)."""
     if not (is_authenticated(user) and user.has_role(Role.RISK_OFFICER)):
-        return "Only a risk officer can approve or reject a tier override."
+        return Refusal("Only a risk officer can approve or reject a tier override.", WRONG_ROLE)
     if model.owner_id == user.pk or user.pk in model.developer_ids:
-        return "You own or develop this model; another risk officer must decide its tier."
+        return Refusal("You own or develop this model; another risk officer must decide its "
+                       "tier.", NOT_INDEPENDENT)
     if requester_id == user.pk:
-        return "You asked for this override; another risk officer must approve it."
+        return Refusal("You asked for this override; another risk officer must approve it.",
+                       OWN_REQUEST)
     return ""
 
 
@@ -140,7 +171,8 @@ def independence_conflict(person: Any, case: Any) -> str:
 def reason_not_independent(user: Any, case: Any) -> str:
     """Why the user is not independent of the version (empty when independent)."""
     conflict = independence_conflict(user, case)
-    return f"You {conflict}, so you are not independent of it." if conflict else ""
+    return Refusal(f"You {conflict}, so you are not independent of it.",
+                   NOT_INDEPENDENT) if conflict else ""
 
 
 def can_submit_version(user: Any, case: Any) -> bool:
@@ -151,17 +183,17 @@ def reason_cannot_assign_validator(user: Any, case: Any, validator: Any) -> str:
     """Risk officers assign any independent validator; a validator may take the version
     themselves (open queue)."""
     if not is_authenticated(user):
-        return "Sign in first."
+        return Refusal("Sign in first.", NOT_SIGNED_IN)
     if not user.has_role(Role.RISK_OFFICER) and not (
             user.pk == validator.pk and user.has_role(Role.VALIDATOR)):
-        return ("Only risk officers assign validators; validators may assign themselves from "
-                "the open queue.")
+        return Refusal("Only risk officers assign validators; validators may assign themselves "
+                       "from the open queue.", WRONG_ROLE)
     if not (validator.is_active and validator.has_role(Role.VALIDATOR)):
         return f"{validator.username} is not an active validator."
     conflict = independence_conflict(validator, case)
     if conflict:
-        return (f"{validator.username} cannot validate this version: they {conflict}, so they "
-                "are not independent of it.")
+        return Refusal(f"{validator.username} cannot validate this version: they {conflict}, "
+                       "so they are not independent of it.", NOT_INDEPENDENT)
     return ""
 
 
@@ -173,9 +205,9 @@ def can_assign_validator(user: Any, case: Any) -> bool:
 
 def reason_cannot_review(user: Any, case: Any) -> str:
     if not (is_authenticated(user) and user.has_role(Role.VALIDATOR)):
-        return "Only validators write validation reviews."
+        return Refusal("Only validators write validation reviews.", WRONG_ROLE)
     if case.validator_id != user.pk:
-        return "Only the validator assigned to this version can review it."
+        return Refusal("Only the validator assigned to this version can review it.", NOT_ASSIGNED)
     return reason_not_independent(user, case)
 
 
@@ -193,14 +225,16 @@ def signing_roles(user: Any, case: Any) -> list[str]:
 def reason_cannot_sign_off(user: Any, case: Any) -> str:
     """Segregation of duties for sign-offs (empty when the user may sign)."""
     if not is_authenticated(user):
-        return "Sign in first."
+        return Refusal("Sign in first.", NOT_SIGNED_IN)
     if not signing_roles(user, case):
         needed = ", ".join(Role(r).label.lower() for r in case.required_roles) or "nobody"
-        return f"This version's tier needs sign-offs from: {needed}; you hold none of these roles."
+        return Refusal(f"This version's tier needs sign-offs from: {needed}; you hold none of "
+                       "these roles.", WRONG_ROLE)
     if user.pk in case.signer_ids:
-        return "You have already signed this version; nobody signs twice."
+        return Refusal("You have already signed this version; nobody signs twice.", ALREADY_SIGNED)
     if case.validator_id == user.pk:
-        return "You validated this version; a validator cannot also sign it off."
+        return Refusal("You validated this version; a validator cannot also sign it off.",
+                       NOT_INDEPENDENT)
     return reason_not_independent(user, case)
 
 
@@ -235,33 +269,35 @@ def can_record_evidence(user: Any, case: Any) -> bool:
 def reason_cannot_raise_finding(user: Any, case: Any) -> str:
     """Validators and risk officers raise findings, if independent of the version."""
     if not (is_authenticated(user) and user.has_role(Role.VALIDATOR, Role.RISK_OFFICER)):
-        return "Only validators and risk officers raise findings."
+        return Refusal("Only validators and risk officers raise findings.", WRONG_ROLE)
     return reason_not_independent(user, case)
 
 
 def reason_cannot_answer_finding(user: Any, case: Any, finding_owner_id: int) -> str:
     """The finding's owner answers it; the model's owner and developers may answer for them."""
     if not is_authenticated(user) or is_auditor_only(user):
-        return "Auditors have read-only access."
+        return Refusal("Auditors have read-only access.", READ_ONLY)
     if user.pk == finding_owner_id or case.owner_id == user.pk or user.pk in case.developer_ids:
         return ""
-    return "Only the finding's owner and the model's owner and developers propose a remediation."
+    return Refusal("Only the finding's owner and the model's owner and developers propose a "
+                   "remediation.", WRONG_ROLE)
 
 
 def reason_cannot_close_finding(user: Any, case: Any, raised_by_id: int | None) -> str:
     """Closing (or sending back) a remediation is the validator's call: the version's validator
     or the validator who raised the finding, independent of the model."""
     if not (is_authenticated(user) and user.has_role(Role.VALIDATOR)):
-        return "Only validators close findings or send a remediation back."
+        return Refusal("Only validators close findings or send a remediation back.", WRONG_ROLE)
     if user.pk not in (case.validator_id, raised_by_id):
-        return "Only the version's validator or the validator who raised the finding closes it."
+        return Refusal("Only the version's validator or the validator who raised the finding "
+                       "closes it.", NOT_ASSIGNED)
     return reason_not_independent(user, case)
 
 
 def reason_cannot_accept_risk(user: Any, case: Any) -> str:
     """Accepting a finding as a risk is a risk officer's decision, not the model's own people's."""
     if not (is_authenticated(user) and user.has_role(Role.RISK_OFFICER)):
-        return "Only a risk officer accepts a finding as a risk."
+        return Refusal("Only a risk officer accepts a finding as a risk.", WRONG_ROLE)
     return reason_not_independent(user, case)
 
 
@@ -273,7 +309,7 @@ def can_discuss_finding(user: Any, case: Any) -> bool:
 def reason_cannot_grant_waiver(user: Any, case: Any) -> str:
     """A waiver's approver is a risk officer who does not own, develop or submit the model."""
     if not (is_authenticated(user) and user.has_role(Role.RISK_OFFICER)):
-        return "Only a risk officer grants waivers."
+        return Refusal("Only a risk officer grants waivers.", WRONG_ROLE)
     return reason_not_independent(user, case)
 
 
@@ -284,7 +320,7 @@ def can_revoke_waiver(user: Any, case: Any) -> bool:
 def reason_cannot_review_periodically(user: Any, case: Any) -> str:
     """Periodic reviews are validations: by a validator independent of the version."""
     if not (is_authenticated(user) and user.has_role(Role.VALIDATOR)):
-        return "Only validators conclude periodic reviews."
+        return Refusal("Only validators conclude periodic reviews.", WRONG_ROLE)
     return reason_not_independent(user, case)
 
 

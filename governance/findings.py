@@ -260,7 +260,9 @@ def finding_comment_add(*, actor: User, finding: Finding, body: str, kind: str =
     if not permissions.can_discuss_finding(actor, case):
         refuse(actor, "Auditors have read-only access." if permissions.is_auditor_only(actor)
                else "You cannot take part in this discussion.",
-               attempted="finding.comment", target=finding)
+               attempted="finding.comment", target=finding,
+               code=permissions.READ_ONLY if permissions.is_auditor_only(actor)
+               else permissions.NOT_MODEL_TEAM)
     if not finding.is_unresolved:
         raise Conflict(f"Finding F-{finding.pk} is {finding.get_status_display().lower()}: its "
                        "discussion is closed. Raise a new finding if something is still wrong.")
@@ -287,7 +289,9 @@ def finding_attach(*, actor: User, finding: Finding, upload: BinaryIO,
     if not permissions.can_discuss_finding(actor, case):
         refuse(actor, "Auditors have read-only access." if permissions.is_auditor_only(actor)
                else "You cannot add evidence to this finding.",
-               attempted="finding.attach", target=finding)
+               attempted="finding.attach", target=finding,
+               code=permissions.READ_ONLY if permissions.is_auditor_only(actor)
+               else permissions.NOT_MODEL_TEAM)
     if not finding.is_unresolved:
         raise Conflict(f"Finding F-{finding.pk} is resolved; its evidence is closed.")
     sha256, size = storage.sha256_of(upload)
@@ -365,7 +369,7 @@ def waiver_revoke(*, actor: User, waiver: Waiver, reason: str) -> Waiver:
     require_text({"reason": reason}, {"reason": "Say why the waiver is revoked."})
     if not permissions.can_revoke_waiver(actor, case_for(waiver.version)):
         refuse(actor, "Only a risk officer revokes a waiver.", attempted="waiver.revoke",
-               target=waiver)
+               target=waiver, code=permissions.WRONG_ROLE)
     with transaction.atomic():
         locked = Waiver.objects.select_for_update().get(pk=waiver.pk)
         if locked.status != WaiverStatus.ACTIVE:

@@ -22,12 +22,19 @@ class Refused(PermissionRefused):
     recorded = True
 
 
-def refuse(actor: User | None, reason: str, *, attempted: str, target: Any = None) -> NoReturn:
-    """Record the refusal as a security event (committed on its own) and raise it as a 403."""
+def refuse(actor: User | None, reason: str, *, attempted: str, target: Any = None,
+           code: str = "") -> NoReturn:
+    """Record the refusal as a security event (committed on its own) and raise it as a 403.
+
+    ``code`` names the kind of refusal (``permissions.WRONG_ROLE``...; a ``permissions.Refusal``
+    carries its own): the audit trail folds a flood of refusals per code, so it keeps one count
+    per kind rather than one message for all.
+    """
+    code = code or getattr(reason, "code", "") or "permission_denied"
     audit.record_security(
-        action="governance.refused", reason="permission_denied", actor=actor,
+        action="governance.refused", reason=code, actor=actor,
         principal=getattr(actor, "username", "") or "system",
-        payload={"attempted": attempted, "message": reason,
+        payload={"attempted": attempted, "message": str(reason), "code": code,
                  "object": str(target) if target is not None else "",
                  "model_id": getattr(target, "audit_model_id", None)})
     raise Refused(reason)

@@ -39,7 +39,9 @@ def evidence_record(*, version: ModelVersion, check: str, status: str, figures: 
             m for ms in errors.values() for m in ms), fields=errors)
     if actor is not None and not permissions.can_record_evidence(actor, case_for(version)):
         refuse(actor, "Only the model's team, its validator and risk officers record evidence.",
-               attempted="evidence.record", target=version)
+               attempted="evidence.record", target=version,
+               code=permissions.READ_ONLY if permissions.is_auditor_only(actor)
+               else permissions.NOT_MODEL_TEAM)
     if version.state in (S.REJECTED, S.RETIRED):
         raise Conflict(f"Version {version.number} is {version.get_state_display().lower()}; "
                        "evidence is no longer recorded for it.")

@@ -24,13 +24,16 @@ def _requirements(policy: PolicyVersion | None, tier: int | None) -> dict[str, A
 
 def _intake_guard(actor: User, model: RegisteredModel, attempted: str) -> None:
     if not permissions.can_edit_intake(actor, model):
-        refuse(actor, "Only the model's team, its owner and developers, and risk officers can "
-                      "change its intake and tier." if not permissions.is_auditor_only(actor)
-               else "Auditors have read-only access.", attempted=attempted, target=model)
+        auditor = permissions.is_auditor_only(actor)
+        refuse(actor, "Auditors have read-only access." if auditor else
+               "Only the model's team, its owner and developers, and risk officers can change "
+               "its intake and tier.", attempted=attempted, target=model,
+               code=permissions.READ_ONLY if auditor else permissions.NOT_MODEL_TEAM)
     busy = model.versions.filter(state__in=IN_FLIGHT).exists()
     if busy and not actor.has_role(Role.RISK_OFFICER):
         refuse(actor, "A version of this model is going through validation; only a risk officer "
-                      "can change its intake or tier now.", attempted=attempted, target=model)
+                      "can change its intake or tier now.", attempted=attempted, target=model,
+               code=permissions.IN_FLIGHT)
 
 
 def intake_record(*, actor: User, model: RegisteredModel, is_model: Any, rationale: str = "",

@@ -18,6 +18,7 @@ from django.utils import timezone
 from core import audit, permissions
 from core.errors import Conflict, ValidationFailed
 from core.models import Role, User
+from core.permissions import Refusal
 from governance.gates import GATE_KINDS, SUBMISSION_KINDS, Case, blocking_items, case_for
 from governance.models import (
     Conclusion,
@@ -47,7 +48,8 @@ class Rule:
 def _may_submit(actor: User | None, case: Case) -> str:
     if actor is not None and permissions.can_submit_version(actor, case):
         return ""
-    return "Only the model's team, its owner and developers can submit its versions."
+    return Refusal("Only the model's team, its owner and developers can submit its versions.",
+                   permissions.NOT_MODEL_TEAM)
 
 
 def _submission_problems(version: ModelVersion, case: Case) -> list[str]:
@@ -66,7 +68,8 @@ def _may_start_validation(actor: User | None, case: Case) -> str:
     if actor is not None and (actor.has_role(Role.RISK_OFFICER) or (
             actor.pk == case.validator_id and actor.has_role(Role.VALIDATOR))):
         return ""
-    return "Only the assigned validator or a risk officer can start the validation."
+    return Refusal("Only the assigned validator or a risk officer can start the validation.",
+                   permissions.NOT_ASSIGNED)
 
 
 def _has_validator(version: ModelVersion, case: Case) -> list[str]:
@@ -74,7 +77,8 @@ def _has_validator(version: ModelVersion, case: Case) -> list[str]:
 
 
 def _may_review(actor: User | None, case: Case) -> str:
-    return "Only the assigned validator can do this." if actor is None else \
+    return Refusal("Only the assigned validator can do this.", permissions.NOT_ASSIGNED) \
+        if actor is None else \
         permissions.reason_cannot_review(actor, case)
 
 
@@ -99,7 +103,8 @@ def _may_complete_approval(actor: User | None, case: Case) -> str:
     # Assay itself (actor None) completes an approval when the last block clears.
     if actor is None or actor.pk in case.signer_ids:
         return ""
-    return "Approval follows the sign-offs: sign the version off instead."
+    return Refusal("Approval follows the sign-offs: sign the version off instead.",
+                   permissions.NOT_A_SIGNER)
 
 
 def _nothing_blocks(version: ModelVersion, case: Case) -> list[str]:
@@ -109,7 +114,8 @@ def _nothing_blocks(version: ModelVersion, case: Case) -> list[str]:
 def _may_reject_by_signoff(actor: User | None, case: Case) -> str:
     if actor is not None and actor.pk in case.signer_ids:
         return ""
-    return "A version pending approval is rejected by a required signer's sign-off."
+    return Refusal("A version pending approval is rejected by a required signer's sign-off.",
+                   permissions.NOT_A_SIGNER)
 
 
 def _has_rejecting_signoff(version: ModelVersion, case: Case) -> list[str]:
@@ -141,7 +147,8 @@ def review_due_after(case: Case, day: dt.date) -> dt.date | None:
 def _may_decide_servability(actor: User | None, case: Case) -> str:
     if actor is not None and permissions.can_decide_servability(actor, case):
         return ""
-    return "Only risk officers suspend or reinstate an approved version."
+    return Refusal("Only risk officers suspend or reinstate an approved version.",
+                   permissions.WRONG_ROLE)
 
 
 def _may_suspend(actor: User | None, case: Case) -> str:
@@ -154,7 +161,8 @@ def _may_retire(actor: User | None, case: Case) -> str:
     # which the review's own event attributes to its reviewer.
     if actor is None or permissions.can_retire(actor, case):
         return ""
-    return "Only risk officers and the model's owner retire a version."
+    return Refusal("Only risk officers and the model's owner retire a version.",
+                   permissions.WRONG_ROLE)
 
 
 SUBMIT = Rule("submit", _may_submit, _submission_problems, effect=_bind_policy)

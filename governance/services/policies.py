@@ -45,7 +45,7 @@ def policy_version_create(*, actor: User, policy_slug: str, definition: Any, not
     needs a name). Versions never change afterwards; edit by creating another."""
     if not permissions.can_manage_policies(actor):
         refuse(actor, "Only administrators edit governance policies.",
-               attempted="policy.version_create")
+               attempted="policy.version_create", code=permissions.WRONG_ROLE)
     errors = definition_errors(definition)
     if errors:
         raise ValidationFailed("The policy definition is invalid: " + " ".join(errors),
@@ -92,7 +92,8 @@ def policy_version_make_current(*, actor: User, policy_version: PolicyVersion) -
     """Make this version the one bound to submissions from now on (after validating it again)."""
     if not permissions.can_manage_policies(actor):
         refuse(actor, "Only administrators choose the current governance policy.",
-               attempted="policy.make_current", target=policy_version)
+               attempted="policy.make_current", target=policy_version,
+               code=permissions.WRONG_ROLE)
     errors = definition_errors(policy_version.definition)
     if errors:
         raise Conflict("This policy version does not validate and cannot be made current: "

@@ -19,7 +19,8 @@ def _choose_role(actor: User, case: Case, counts: dict[str, int], role: str) -> 
     if role:
         if role not in roles:
             refuse(actor, f"You cannot sign as {role!r}: the roles you may sign in here are "
-                          f"{', '.join(roles)}.", attempted="signoff.record")
+                          f"{', '.join(roles)}.", attempted="signoff.record",
+                   code=permissions.WRONG_ROLE)
         return role
     open_roles = [r for r in roles if counts.get(r, 0) < case.required_roles[r]]
     return (open_roles or roles)[0]
@@ -47,7 +48,7 @@ def signoff_record(*, actor: User, version: ModelVersion, decision: str, comment
     role = _choose_role(actor, case, signoff_counts(version), role)
     if not actor.check_password(password):
         refuse(actor, "The password is not yours: a signature needs your own password.",
-               attempted="signoff.record", target=version)
+               attempted="signoff.record", target=version, code=permissions.WRONG_PASSWORD)
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().select_related("model").get(
             pk=version.pk)
