@@ -19,6 +19,7 @@ from core import permissions
 from core.errors import DomainError, PermissionRefused
 from core.forms import add_domain_error
 from core.models import Role
+from core.net import client_ip
 from governance import queues, services
 from governance.api.serializers import workflow_data
 from governance.forms import (
@@ -40,7 +41,8 @@ def _refused(request: HttpRequest, exc: PermissionRefused) -> HttpResponse:
     which records them. Either way the page answers 403 with the reason."""
     if not isinstance(exc, services.Refused):
         raise exc
-    return render(request, "error.html", {"status": 403, "message": exc.message}, status=403)
+    return render(request, "error.html", {"status": exc.status, "message": exc.message},
+                  status=exc.status)
 
 
 def _attempt(request: HttpRequest, form: forms.Form | None, call: Callable[[], Any]
@@ -269,7 +271,8 @@ def sign(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     status = 400 if form.is_bound and not form.is_valid() else 200
     if request.method == "POST" and form.is_valid():
         _, denied, error = _attempt(request, form, lambda: services.signoff_record(
-            actor=request.user, version=version, **form.cleaned_data))
+            actor=request.user, version=version, client_ip=client_ip(request),
+            **form.cleaned_data))
         if denied:
             return denied
         if error is None:

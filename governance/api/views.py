@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.models import Role
+from core.net import client_ip
 from governance import services
 from governance.api import serializers as s
 from governance.gates import workable_versions
@@ -186,6 +187,7 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
         """Sign approve or reject, re-entering your password."""
         version = self.get_object()
         signoff = services.signoff_record(actor=request.user, version=version,
+                                          client_ip=client_ip(request),
                                           **_valid(s.SignOffInputSerializer, request))
         return Response(s.SignOffSerializer(signoff).data, status=status.HTTP_201_CREATED)
 

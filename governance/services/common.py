@@ -22,8 +22,15 @@ class Refused(PermissionRefused):
     recorded = True
 
 
+class Throttled(Refused):
+    """Refused before the password is even checked: too many wrong passwords for the account."""
+
+    status = 429
+    code = "throttled"
+
+
 def refuse(actor: User | None, reason: str, *, attempted: str, target: Any = None,
-           code: str = "") -> NoReturn:
+           code: str = "", error: type[Refused] = Refused) -> NoReturn:
     """Record the refusal as a security event (committed on its own) and raise it as a 403.
 
     ``code`` names the kind of refusal (``permissions.WRONG_ROLE``...; a ``permissions.Refusal``
@@ -37,7 +44,7 @@ def refuse(actor: User | None, reason: str, *, attempted: str, target: Any = Non
         payload={"attempted": attempted, "message": str(reason), "code": code,
                  "object": str(target) if target is not None else "",
                  "model_id": getattr(target, "audit_model_id", None)})
-    raise Refused(reason)
+    raise error(str(reason))
 
 
 def require_text(values: dict[str, str], hints: dict[str, str]) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 
-from core import audit, permissions
+from core import audit, permissions, throttle
 from core.errors import Conflict, ValidationFailed
 from core.models import Role, User
 from governance.gates import Case, case_for, signoff_counts
 from governance.models import Decision, SignOff
-from governance.services.common import S, refuse, require_text
+from governance.services.common import S, Throttled, refuse, require_text
 from governance.services.lifecycle import approve_if_ready, version_transition
 from registry.models import ModelVersion
 
@@ -26,12 +27,35 @@ def _choose_role(actor: User, case: Case, counts: dict[str, int], role: str) -> 
     return (open_roles or roles)[0]
 
 
+def _check_password(actor: User, password: str, client_ip: str, version: ModelVersion) -> None:
+    """The electronic signature: the signer's own password, under the sign-in throttle."""
+    ip = client_ip or "unknown"
+    held = throttle.refusal(actor.username, ip)
+    if held:
+        refuse(actor, f"{held} Wrong passwords when signing count as failed sign-ins, so a "
+                      "stolen session or API token cannot be used to guess your password.",
+               attempted="signoff.record", target=version, code=permissions.THROTTLED,
+               error=Throttled)
+    if not actor.check_password(password):
+        throttle.failed(actor.username, ip)
+        minutes = max(1, settings.LOGIN_THROTTLE_WINDOW_S // 60)
+        refuse(actor, "The password is wrong: sign with the password you sign in with. After "
+                      f"{settings.LOGIN_FAILURES_PER_ACCOUNT} wrong passwords (here or at sign-in) "
+                      f"signing and signing in are paused for {minutes} minutes.",
+               attempted="signoff.record", target=version, code=permissions.WRONG_PASSWORD)
+    throttle.succeeded(actor.username)
+
+
 def signoff_record(*, actor: User, version: ModelVersion, decision: str, comment: str,
-                   password: str, role: str = "") -> SignOff:
+                   password: str, role: str = "", client_ip: str = "") -> SignOff:
     """Sign a version pending approval, re-entering one's password (an electronic signature).
 
     A rejection by a required signer rejects the version; the approval completes by itself when
     the quorum is met and nothing blocks. Row locks make concurrent final signatures approve once.
+
+    The password re-entry is throttled with the sign-in throttle (core.throttle, per account and
+    per ``client_ip``): a wrong password here counts as a failed sign-in, so a stolen session or
+    API token cannot be used to guess the account's password.
     """
     if decision not in Decision.values:
         raise ValidationFailed("Decide 'approve' or 'reject'.", field="decision")
@@ -46,9 +70,7 @@ def signoff_record(*, actor: User, version: ModelVersion, decision: str, comment
     if reason:
         refuse(actor, reason, attempted="signoff.record", target=version)
     role = _choose_role(actor, case, signoff_counts(version), role)
-    if not actor.check_password(password):
-        refuse(actor, "The password is not yours: a signature needs your own password.",
-               attempted="signoff.record", target=version, code=permissions.WRONG_PASSWORD)
+    _check_password(actor, password, client_ip, version)
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().select_related("model").get(
             pk=version.pk)

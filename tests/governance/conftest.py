@@ -11,6 +11,7 @@ import copy
 import hashlib
 
 import pytest
+from django.core.cache import cache
 from django.db.models import Sum
 
 from core.models.audit import SecurityEventCounter
@@ -29,6 +30,15 @@ ALL_HIGH = {"exposure": "high", "impact": "high", "regulatory_use": "yes", "auto
 # 3*1 + 3*1 + 0 + 2*1 + 1*1 + 1*1 = 10 points: tier 2 (cut-offs 14 and 7).
 MEDIUM = {"exposure": "medium", "impact": "medium", "regulatory_use": "no",
           "automation": "medium", "complexity": "medium", "data_sensitivity": "medium"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle():
+    """Wrong sign-off passwords count in the sign-in throttle, whose counters live in the
+    process-wide cache: each test starts from zero."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def refusals(username: str) -> int:
