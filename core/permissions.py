@@ -143,11 +143,15 @@ def can_edit_intake(user: Any, model: Any) -> bool:
         can_view(user, model) and user.has_role(Role.RISK_OFFICER))
 
 
-def reason_cannot_decide_tier_override(user: Any, model: Any, requester_id: int | None) -> str:
-    """A tier override needs a risk officer's sign-off: not the model's own people, nor the
-    person who asked for it (four eyes)."""
+def reason_cannot_decide_tier_override(user: Any, model: Any, requester_id: int | None,
+                                        former_ids: Any = frozenset()) -> str:
+    """A tier override needs a risk officer's sign-off: not the model's own people now or at any
+    submission of its versions (``former_ids``), nor the person who asked for it (four eyes)."""
     if not (is_authenticated(user) and user.has_role(Role.RISK_OFFICER)):
         return Refusal("Only a risk officer can approve or reject a tier override.", WRONG_ROLE)
+    if user.pk in former_ids:
+        return Refusal("You owned, developed or submitted this model's versions; another risk "
+                       "officer must decide its tier.", NOT_INDEPENDENT)
     if model.owner_id == user.pk or user.pk in model.developer_ids:
         return Refusal("You own or develop this model; another risk officer must decide its "
                        "tier.", NOT_INDEPENDENT)
@@ -158,13 +162,22 @@ def reason_cannot_decide_tier_override(user: Any, model: Any, requester_id: int 
 
 
 def independence_conflict(person: Any, case: Any) -> str:
-    """What ties a person to the version ("own this model", ...); empty when independent."""
+    """What ties a person to the version ("own this model", ...); empty when independent.
+
+    The model's people now, and those recorded at the version's submissions (``case.
+    owners_at_submission``, ``developers_at_submission``, ``submitters``), so that editing the
+    owner or developer list while a version is in flight cannot make anyone independent of it.
+    """
     if case.owner_id == person.pk:
         return "own this model"
     if person.pk in case.developer_ids:
         return "develop this model"
-    if case.submitter_id == person.pk:
+    if case.submitter_id == person.pk or person.pk in getattr(case, "submitters", ()):
         return "submitted this version"
+    if person.pk in getattr(case, "owners_at_submission", ()):
+        return "owned this model when this version was submitted"
+    if person.pk in getattr(case, "developers_at_submission", ()):
+        return "developed this model when this version was submitted"
     return ""
 
 

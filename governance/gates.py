@@ -62,6 +62,11 @@ class Case:
     tier: int | None
     policy_version: PolicyVersion | None
     required_roles: dict[str, int] = field(default_factory=dict)
+    # The model's owners, developers and the version's submitters at its submissions
+    # (VersionGovernance.people_at_submission); empty before the first submission.
+    owners_at_submission: frozenset[int] = frozenset()
+    developers_at_submission: frozenset[int] = frozenset()
+    submitters: frozenset[int] = frozenset()
 
     @property
     def rules(self) -> TierRules | None:
@@ -101,7 +106,28 @@ def case_for(version: ModelVersion) -> Case:
         signer_ids=frozenset(version.signoffs.values_list("signer_id", flat=True)),
         tier=tier, policy_version=policy,
         required_roles=dict(rules.signoffs) if rules else {},
+        **people_at_submission(gov),
     )
+
+
+def people_at_submission(gov: VersionGovernance | None) -> dict[str, frozenset[int]]:
+    """The Case fields read from the snapshot taken at submission."""
+    if gov is None:
+        return {}
+    return {"owners_at_submission": gov.ids_at_submission("owners"),
+            "developers_at_submission": gov.ids_at_submission("developers"),
+            "submitters": gov.ids_at_submission("submitters")}
+
+
+def former_people_of(model: Any) -> frozenset[int]:
+    """Everyone who owned or developed the model, or submitted one of its versions, at any of
+    its versions' submissions."""
+    ids: set[int] = set()
+    for gov in VersionGovernance.objects.filter(version__model_id=model.pk).only(
+            "people_at_submission"):
+        for kind in ("owners", "developers", "submitters"):
+            ids |= gov.ids_at_submission(kind)
+    return frozenset(ids)
 
 
 def _intake_blockers(version: ModelVersion, case: Case) -> list[Blocker]:

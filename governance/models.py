@@ -164,6 +164,11 @@ class VersionGovernance(models.Model):
                                   blank=True, related_name="validations")
     validator_assigned_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # Who owned and developed the model, and who submitted the version, at each submission: ids
+    # under "owners", "developers" and "submitters", accumulated over resubmissions. Independence
+    # is judged against these as well as the model's people now, so taking someone off the
+    # developer list while the version is in flight does not make them independent of it.
+    people_at_submission = models.JSONField(default=dict, blank=True)
     # Set at approval (and after each periodic review) from the tier's revalidation interval in
     # the policy bound at submission.
     next_review_due = models.DateField(null=True, blank=True)
@@ -172,6 +177,18 @@ class VersionGovernance(models.Model):
 
     def __str__(self) -> str:
         return f"Governance of {self.version}"
+
+    def ids_at_submission(self, kind: str) -> frozenset[int]:
+        """Ids of the "owners", "developers" or "submitters" recorded at submission."""
+        return frozenset((self.people_at_submission or {}).get(kind, []))
+
+    def record_people(self, *, owner_id: int, developer_ids: frozenset[int],
+                      submitter_id: int | None) -> None:
+        """Add the model's people of this (re)submission to the snapshot (never removes any)."""
+        now = {"owners": {owner_id}, "developers": set(developer_ids),
+               "submitters": {submitter_id} - {None}}
+        self.people_at_submission = {
+            kind: sorted(self.ids_at_submission(kind) | ids) for kind, ids in now.items()}
 
     @property
     def audit_model_id(self) -> int:

@@ -13,7 +13,7 @@ from django.db.models import Count, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from core import permissions
-from governance.gates import Case
+from governance.gates import Case, people_at_submission
 from governance.models import (
     Finding,
     FindingStatus,
@@ -43,7 +43,7 @@ def _case_from_prefetched(version: ModelVersion) -> Case:
         validator_id=gov.validator_id if gov else None,
         signer_ids=frozenset(s.signer_id for s in version.signoffs.all()),
         tier=tier, policy_version=policy,
-        required_roles=dict(rules.signoffs) if rules else {})
+        required_roles=dict(rules.signoffs) if rules else {}, **people_at_submission(gov))
 
 
 def findings_listed(qs: QuerySet[Finding]) -> QuerySet[Finding]:

@@ -31,7 +31,7 @@ from governance.forms import (
     ReviewForm,
     SignOffForm,
 )
-from governance.gates import case_for, governance_of, workable_versions
+from governance.gates import case_for, former_people_of, governance_of, workable_versions
 from governance.models import ModelIntake, PolicyVersion, VersionGovernance
 from registry.models import ModelVersion, RegisteredModel, VersionState
 
@@ -74,7 +74,7 @@ def _intake_context(request: HttpRequest, model: RegisteredModel, **extra: Any) 
     return {"model": model, "intake": intake, "policy": policy,
             "can_edit": permissions.can_edit_intake(request.user, model),
             "can_decide": intake is not None and not permissions.reason_cannot_decide_tier_override(
-                request.user, model, intake.override_requested_by_id),
+                request.user, model, intake.override_requested_by_id, former_people_of(model)),
             "override_form": OverrideRequestForm(), "decision_form": OverrideDecisionForm(),
             **extra}
 

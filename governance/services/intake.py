@@ -10,6 +10,7 @@ from django.utils import timezone
 from core import audit, permissions
 from core.errors import Conflict, ValidationFailed
 from core.models import Role, User
+from governance.gates import former_people_of
 from governance.models import ModelIntake, OverrideStatus, PolicyVersion
 from governance.services.common import IN_FLIGHT, refuse, require_text
 from governance.services.policies import current_policy
@@ -131,8 +132,8 @@ def tier_override_decide(*, actor: User, model: RegisteredModel, approve: Any,
                          comment: str = "") -> ModelIntake:
     """A risk officer's sign-off on a requested tier override; approving changes the tier."""
     intake = _intake_for_override(model)
-    reason = permissions.reason_cannot_decide_tier_override(actor, model,
-                                                            intake.override_requested_by_id)
+    reason = permissions.reason_cannot_decide_tier_override(
+        actor, model, intake.override_requested_by_id, former_people_of(model))
     if reason:
         refuse(actor, reason, attempted="intake.override_decide", target=model)
     if not isinstance(approve, bool):

@@ -57,11 +57,17 @@ def _submission_problems(version: ModelVersion, case: Case) -> list[str]:
 
 
 def _bind_policy(version: ModelVersion, actor: User | None, case: Case) -> dict[str, Any]:
-    """Open the case at the first submission and bind the policy current at that moment."""
+    """Open the case at the first submission and bind the policy current at that moment; at
+    every (re)submission, add the model's owner and developers and the submitter to the people
+    independence is judged against."""
     gov, created = VersionGovernance.objects.get_or_create(version=version, defaults={
         "policy_version": case.policy_version, "submitted_by": actor,
         "submitted_artifact_sha256": version.artifact_sha256})
-    return {"policy_bound": created, "artifact_sha256": gov.submitted_artifact_sha256}
+    gov.record_people(owner_id=case.owner_id, developer_ids=case.developer_ids,
+                      submitter_id=actor.pk if actor else None)
+    gov.save(update_fields=["people_at_submission"])
+    return {"policy_bound": created, "artifact_sha256": gov.submitted_artifact_sha256,
+            "people_at_submission": gov.people_at_submission}
 
 
 def _may_start_validation(actor: User | None, case: Case) -> str:

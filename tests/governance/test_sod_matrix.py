@@ -4,11 +4,19 @@ Each row: who tries which step, and the status they get. Refusals are 403 with t
 audited); a version you may not see is 404. The credit model is owned by dana and developed by
 dev_val (a validator who is also its developer) and dev_board (a review board member who is also
 its developer); victor is the independent validator.
+
+Independence also holds against who owned, developed and submitted the model at submission: the
+version is submitted by sub_board (a data scientist on the review board) while ex_owner (a risk
+officer) owns the model and ex_dev (review board) and ex_val (a validator) develop it; right after
+the submission adam hands the model back to dana and they leave the developer list.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from core.models import User
 from governance import services
@@ -42,20 +50,30 @@ MATRIX = [
     ("sign",     "victor",    404, ""),                       # not this version's validator
     ("sign",     "val_board", 403, "validated this version"),  # board member who validated it
     ("sign",     "aude",      403, "hold none"),
+    ("assign",   "ex_val",    403, "developed this model when this version was submitted"),
+    ("sign",     "ex_dev",    403, "developed this model when this version was submitted"),
+    ("sign",     "ex_owner",  403, "owned this model when this version was submitted"),
+    ("sign",     "sub_board", 403, "submitted this version"),
 ]
 
 
 @pytest.fixture
-def cast(people, make_user, credit_model, dana):
-    """Everyone in the matrix; dev_val and dev_board develop the credit model."""
+def cast(people, make_user, credit_model, dana, adam):
+    """Everyone in the matrix; dev_val and dev_board develop the credit model, and until the
+    version is submitted ex_owner owns it and ex_dev and ex_val develop it too."""
     extra = {
         "dev_val": make_user("dev_val", "validator", team="validation"),
         "dev_board": make_user("dev_board", "review_board"),
         "other_val": make_user("other_val", "validator", team="validation"),
         "val_board": make_user("val_board", "validator", "review_board", team="validation"),
+        "ex_dev": make_user("ex_dev", "review_board"),
+        "ex_val": make_user("ex_val", "validator", team="validation"),
+        "ex_owner": make_user("ex_owner", "data_scientist", "risk_officer", team="credit"),
+        "sub_board": make_user("sub_board", "data_scientist", "review_board", team="credit"),
     }
-    registry.model_update(actor=dana, model=credit_model,
-                          developers=[extra["dev_val"], extra["dev_board"]])
+    registry.model_update(actor=dana, model=credit_model, developers=[
+        extra["dev_val"], extra["dev_board"], extra["ex_dev"], extra["ex_val"]])
+    registry.model_transfer(actor=adam, model=credit_model, owner=extra["ex_owner"])
     return {**people, **extra}
 
 
@@ -63,7 +81,12 @@ def stage(step: str, walk, draft, cast) -> None:
     """Bring the version to where ``step`` happens."""
     if step == "submit":
         return
-    walk.submit(draft)
+    services.version_submit(actor=cast["sub_board"], version=draft)
+    model = draft.model
+    registry.model_transfer(actor=cast["adam"], model=model, owner=cast["dana"])
+    registry.model_update(actor=cast["dana"], model=model,
+                          developers=[cast["dev_val"], cast["dev_board"]])
+    draft.refresh_from_db()
     if step == "assign":
         return
     validator = cast["val_board"] if step == "sign" else cast["victor"]
@@ -73,12 +96,15 @@ def stage(step: str, walk, draft, cast) -> None:
     services.review_conclude(actor=validator, version=draft, **review_fields(draft))
 
 
+SELF_ASSIGNING = ("victor", "dev_val", "ex_val")
+
+
 def api_call(client, step: str, draft, actor) -> int:
     base = f"/api/v1/versions/{draft.pk}/"
     if step == "submit":
         return client.post(base + "submit/", format="json")
     if step == "assign":
-        body = {} if actor.username in ("victor", "dev_val") else {"validator": "victor"}
+        body = {} if actor.username in SELF_ASSIGNING else {"validator": "victor"}
         return client.post(base + "assign-validator/", body, format="json")
     if step == "review":
         return client.post(base + "review/", review_fields(draft), format="json")
@@ -91,7 +117,7 @@ def page_call(client, step: str, draft, actor):
     if step == "submit":
         return client.post(base + "workflow/submit/")
     if step == "assign":
-        validator = actor if actor.username in ("victor", "dev_val") else \
+        validator = actor if actor.username in SELF_ASSIGNING else \
             User.objects.get(username="victor")
         return client.post(base + "workflow/assign_validator/", {"validator": validator.pk})
     if step == "review":
@@ -139,3 +165,35 @@ def test_pages(client, walk, draft, cast, step, who, status, reason):
         assert draft.state == before_state
     if status == 403:
         assert reason in response.content.decode()
+
+
+def test_taking_a_developer_off_the_list_mid_flight_does_not_make_them_independent(
+        api, walk, draft, dana, rhea, make_user):
+    """The reviewer's walk: rhea (risk officer) develops the model when the version is submitted;
+    dana then empties the developer list through the API; rhea still may not sign it, decide its
+    tier override (asked by another risk officer) or grant it a waiver."""
+    registry.model_update(actor=dana, model=draft.model, developers=[rhea])
+    walk.to_pending(draft)
+    patched = api.as_(dana).patch(f"/api/v1/models/{draft.model.slug}/", {"developers": []},
+                                  format="json")
+    assert patched.status_code == 200 and patched.json()["developers"] == []
+
+    response = api.as_(rhea).post(f"/api/v1/versions/{draft.pk}/sign-off/", {
+        "decision": "approve", "comment": "Fine.", "password": PASSWORD}, format="json")
+    assert response.status_code == 403
+    assert "developed this model when this version was submitted" in response.json()["detail"]
+    assert draft.signoffs.count() == 0
+
+    rita = make_user("rita", "risk_officer")
+    services.tier_override_request(actor=rita, model=draft.model, tier=1,
+                                   justification="Used for all retail credit decisions.")
+    response = api.as_(rhea).post(f"/api/v1/intakes/{draft.model.slug}/override-decision/",
+                                  {"approve": True}, format="json")
+    assert response.status_code == 403 and "another risk officer" in response.json()["detail"]
+
+    response = api.as_(rhea).post("/api/v1/waivers/", {
+        "version": draft.pk, "check": "performance", "reason": "r", "compensating_controls": "c",
+        "limits_of_use": "l",
+        "expires_at": (timezone.now() + dt.timedelta(days=30)).isoformat()}, format="json")
+    assert response.status_code == 403, response.content
+    assert "developed this model when" in response.json()["detail"]
