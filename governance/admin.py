@@ -32,9 +32,16 @@ class PolicyVersionAdmin(ReadOnlyAdmin):
 
 @admin.register(m.ModelIntake)
 class ModelIntakeAdmin(ReadOnlyAdmin):
-    list_display = ["model", "is_model", "computed_tier", "override_tier", "override_status",
-                    "completed_by", "completed_at"]
+    list_display = ["model", "is_model", "computed_tier", "override_tier", "completed_by",
+                    "completed_at"]
     list_select_related = ["model", "completed_by"]
+
+
+@admin.register(m.TierOverride)
+class TierOverrideAdmin(ReadOnlyAdmin):
+    list_display = ["intake", "tier", "computed_tier", "status", "requested_by", "decided_by",
+                    "decided_at"]
+    list_select_related = ["intake__model", "requested_by", "decided_by"]
 
 
 @admin.register(m.VersionGovernance)

@@ -75,7 +75,6 @@ class PolicyVersion(models.Model):
 
 
 class OverrideStatus(models.TextChoices):
-    NONE = "none", "No override"
     PENDING = "pending", "Awaiting a risk officer"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
@@ -84,7 +83,10 @@ class OverrideStatus(models.TextChoices):
 class ModelIntake(models.Model):
     """Whether a registered thing is a model, and if so its risk tier from the questionnaire.
 
-    The tier in force is the computed one unless a risk officer approved an override.
+    The tier in force is the computed one unless a risk officer approved an override
+    (``override``, a TierOverride). An approved override stays in force until a risk officer
+    approves another request: neither a new request (pending beside it) nor new answers to the
+    questionnaire (which only change ``computed_tier``) undo a risk officer's decision.
     """
 
     model = models.OneToOneField(RegisteredModel, on_delete=models.CASCADE,
@@ -96,16 +98,11 @@ class ModelIntake(models.Model):
     computed_tier = models.PositiveSmallIntegerField(null=True, blank=True)
     policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, null=True,
                                        blank=True, related_name="+")
+    # The approved override in force, and its tier (kept here so reading the tier needs no join;
+    # both are set and cleared together by governance.services.intake).
+    override = models.ForeignKey("TierOverride", on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="+")
     override_tier = models.PositiveSmallIntegerField(null=True, blank=True)
-    override_justification = models.TextField(blank=True)
-    override_status = models.CharField(max_length=10, choices=OverrideStatus.choices,
-                                       default=OverrideStatus.NONE)
-    override_requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                              null=True, blank=True, related_name="+")
-    override_decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                            null=True, blank=True, related_name="+")
-    override_decided_at = models.DateTimeField(null=True, blank=True)
-    override_comment = models.TextField(blank=True)
     completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                      related_name="+")
     completed_at = models.DateTimeField(default=timezone.now)
@@ -122,13 +119,57 @@ class ModelIntake(models.Model):
         """The tier in force: an approved override, else the questionnaire's result."""
         if not self.is_model:
             return None
-        if self.override_status == OverrideStatus.APPROVED and self.override_tier:
-            return self.override_tier
-        return self.computed_tier
+        return self.override_tier or self.computed_tier
 
     @property
     def is_complete(self) -> bool:
         return not self.is_model or self.computed_tier is not None
+
+    @property
+    def pending_override(self) -> TierOverride | None:
+        return self.overrides.filter(status=OverrideStatus.PENDING).first()
+
+
+class TierOverride(models.Model):
+    """A request for a tier other than the questionnaire's, and a risk officer's decision on it.
+
+    A request for the computed tier while an override is in force asks to go back to the
+    questionnaire's tier. At most one request per model awaits a decision.
+    """
+
+    intake = models.ForeignKey(ModelIntake, on_delete=models.CASCADE, related_name="overrides")
+    tier = models.PositiveSmallIntegerField()
+    computed_tier = models.PositiveSmallIntegerField(help_text="The questionnaire's tier when "
+                                                               "the override was asked for.")
+    justification = models.TextField()
+    status = models.CharField(max_length=10, choices=OverrideStatus.choices,
+                              default=OverrideStatus.PENDING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                                   blank=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["intake"], condition=Q(status="pending"),
+                                    name="one_pending_tier_override"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Tier {self.tier} override of {self.intake.model} ({self.status})"
+
+    @property
+    def audit_model_id(self) -> int:
+        return self.intake.model_id
+
+    @property
+    def reverts(self) -> bool:
+        """Whether it asks to go back to the questionnaire's tier."""
+        return self.tier == self.computed_tier
 
 
 class VersionGovernanceQuerySet(models.QuerySet):

@@ -17,7 +17,6 @@ from governance.gates import Case, people_at_submission
 from governance.models import (
     Finding,
     FindingStatus,
-    OverrideStatus,
     VersionGovernance,
     Waiver,
 )
@@ -96,8 +95,8 @@ def tier_expression() -> SqlCase:
     """The tier in force of a model, in SQL: an approved override, else the computed tier; 0 for
     non-models and models without intake."""
     return SqlCase(
-        When(intake__is_model=True, intake__override_status=OverrideStatus.APPROVED,
-             intake__override_tier__isnull=False, then=F("intake__override_tier")),
+        When(intake__is_model=True, intake__override_tier__isnull=False,
+             then=F("intake__override_tier")),
         When(intake__is_model=True, then=F("intake__computed_tier")),
         default=Value(0), output_field=IntegerField())
 

@@ -69,12 +69,15 @@ def _version(request: HttpRequest, slug: str, number: int) -> ModelVersion:
 # --- intake ------------------------------------------------------------------------------------
 
 def _intake_context(request: HttpRequest, model: RegisteredModel, **extra: Any) -> dict:
-    intake = ModelIntake.objects.filter(model=model).first()
+    intake = ModelIntake.objects.filter(model=model).select_related(
+        "override__requested_by", "override__decided_by").first()
+    pending = intake.pending_override if intake is not None else None
     policy = PolicyVersion.objects.current()
     return {"model": model, "intake": intake, "policy": policy,
             "can_edit": permissions.can_edit_intake(request.user, model),
-            "can_decide": intake is not None and not permissions.reason_cannot_decide_tier_override(
-                request.user, model, intake.override_requested_by_id, former_people_of(model)),
+            "pending": pending,
+            "can_decide": pending is not None and not permissions.reason_cannot_decide_tier_override(
+                request.user, model, pending.requested_by_id, former_people_of(model)),
             "override_form": OverrideRequestForm(), "decision_form": OverrideDecisionForm(),
             **extra}
 

@@ -24,6 +24,7 @@ from governance.models import (
     ModelIntake,
     PolicyVersion,
     SignOff,
+    TierOverride,
     ValidationReview,
 )
 from registry.api.serializers import StrictInputMixin
@@ -87,20 +88,36 @@ class OverrideDecisionSerializer(StrictSerializer):
     comment = serializers.CharField(required=False, default="", allow_blank=True)
 
 
+class TierOverrideSerializer(serializers.ModelSerializer):
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = TierOverride
+        fields = ["id", "tier", "computed_tier", "justification", "status", "requested_by",
+                  "requested_at", "decided_by", "decided_at", "comment"]
+        read_only_fields = fields
+
+
 class IntakeSerializer(serializers.ModelSerializer):
+    """``tier`` is the tier in force: ``override_tier`` (the approved ``override``) when there is
+    one, else ``computed_tier``. ``override_request`` is a request awaiting a risk officer; it
+    changes nothing until decided. ``overrides`` lists every request, newest first."""
+
     model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     tier = serializers.IntegerField(read_only=True, allow_null=True)
     policy_version = serializers.StringRelatedField()
     completed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    override_requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    override_decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    override = TierOverrideSerializer(read_only=True, allow_null=True)
+    override_request = TierOverrideSerializer(source="pending_override", read_only=True,
+                                              allow_null=True)
+    overrides = TierOverrideSerializer(many=True, read_only=True)
 
     class Meta:
         model = ModelIntake
         fields = ["model", "is_model", "rationale", "answers", "scoring", "computed_tier",
-                  "tier", "policy_version", "override_tier", "override_justification",
-                  "override_status", "override_requested_by", "override_decided_by",
-                  "override_decided_at", "override_comment", "completed_by", "completed_at"]
+                  "tier", "policy_version", "override_tier", "override", "override_request",
+                  "overrides", "completed_by", "completed_at"]
         read_only_fields = fields
 
 

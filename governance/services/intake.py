@@ -11,7 +11,7 @@ from core import audit, permissions
 from core.errors import Conflict, ValidationFailed
 from core.models import Role, User
 from governance.gates import former_people_of
-from governance.models import ModelIntake, OverrideStatus, PolicyVersion
+from governance.models import ModelIntake, OverrideStatus, PolicyVersion, TierOverride
 from governance.services.common import IN_FLIGHT, refuse, require_text
 from governance.services.policies import current_policy
 from registry.models import RegisteredModel
@@ -40,7 +40,14 @@ def _intake_guard(actor: User, model: RegisteredModel, attempted: str) -> None:
 def intake_record(*, actor: User, model: RegisteredModel, is_model: Any, rationale: str = "",
                   answers: Any = None) -> ModelIntake:
     """Record whether this is a model and, for models, score the tiering questionnaire under the
-    current policy. New answers replace any tier override (it justified the old answers)."""
+    current policy.
+
+    New answers change the computed tier, not an approved override: a risk officer approved that
+    tier for this model, and it stays in force (the event and the intake show the new computed
+    tier beside it) until a risk officer decides a new request. Otherwise whoever may answer the
+    questionnaire could undo a risk officer's decision by re-answering it. A pending request
+    stays pending; the risk officer deciding it sees the new computed tier.
+    """
     _intake_guard(actor, model, "intake.record")
     if not isinstance(is_model, bool):
         raise ValidationFailed("Say whether this is a model: true or false.", field="is_model")
@@ -66,18 +73,12 @@ def intake_record(*, actor: User, model: RegisteredModel, is_model: Any, rationa
         tier_before = intake.tier if intake else None
         if intake is None:
             intake = ModelIntake(model=model, is_model=is_model, completed_by=actor)
-        had_override = intake.override_status != OverrideStatus.NONE
         intake.is_model = is_model
         intake.rationale = rationale
         intake.answers = answers
         intake.scoring = scoring.as_dict() if scoring else {}
         intake.computed_tier = scoring.tier if scoring else None
         intake.policy_version = policy
-        intake.override_tier = None
-        intake.override_justification = intake.override_comment = ""
-        intake.override_status = OverrideStatus.NONE
-        intake.override_requested_by = intake.override_decided_by = None
-        intake.override_decided_at = None
         intake.completed_by = actor
         intake.completed_at = timezone.now()
         intake.save()
@@ -85,8 +86,9 @@ def intake_record(*, actor: User, model: RegisteredModel, is_model: Any, rationa
             "is_model": is_model, "rationale": rationale, "answers": answers,
             "score": scoring.total if scoring else None,
             "policy_version": str(policy) if policy else None,
+            "computed_tier": intake.computed_tier,
             "tier": {"before": tier_before, "after": intake.tier},
-            "override_cleared": had_override,
+            "override_in_force": intake.override_tier,
             "requirements": _requirements(policy, intake.tier),
         })
     return intake
@@ -100,40 +102,46 @@ def _intake_for_override(model: RegisteredModel) -> ModelIntake:
 
 
 def tier_override_request(*, actor: User, model: RegisteredModel, tier: Any,
-                          justification: str) -> ModelIntake:
-    """Ask for a tier other than the computed one; it applies once a risk officer approves."""
+                          justification: str) -> TierOverride:
+    """Ask for a tier other than the computed one (or, while an override is in force, for the
+    computed one again). It applies once a risk officer approves; until then the tier in force,
+    including an approved override, does not change."""
     _intake_guard(actor, model, "intake.override_request")
     if tier not in (1, 2, 3) or isinstance(tier, bool):
         raise ValidationFailed("The tier is 1 (highest risk), 2 or 3.", field="tier")
     require_text({"justification": justification},
-                  {"justification": "Justify the override: why the questionnaire's tier is "
-                                    "wrong for this model."})
+                 {"justification": "Justify the override: why the questionnaire's tier is "
+                                   "wrong for this model."})
     intake = _intake_for_override(model)
-    if tier == intake.computed_tier:
-        raise ValidationFailed(f"Tier {tier} is what the questionnaire computed; no override is "
+    if tier == intake.tier:
+        raise ValidationFailed(f"Tier {tier} is the tier in force already; no override is "
                                "needed.", field="tier")
     with transaction.atomic():
         intake = ModelIntake.objects.select_for_update().get(pk=intake.pk)
-        intake.override_tier = tier
-        intake.override_justification = justification
-        intake.override_status = OverrideStatus.PENDING
-        intake.override_requested_by = actor
-        intake.override_decided_by = None
-        intake.override_decided_at = None
-        intake.override_comment = ""
-        intake.save()
-        audit.record(action="intake.override_request", actor=actor, obj=intake, payload={
+        pending = intake.pending_override
+        if pending is not None:
+            raise Conflict(f"{pending.requested_by.username}'s request for tier {pending.tier} "
+                           "is awaiting a risk officer; ask again once it is decided.")
+        row = TierOverride.objects.create(intake=intake, tier=tier,
+                                          computed_tier=intake.computed_tier,
+                                          justification=justification, requested_by=actor)
+        audit.record(action="intake.override_request", actor=actor, obj=row, payload={
             "computed_tier": intake.computed_tier, "requested_tier": tier,
-            "justification": justification})
-    return intake
+            "justification": justification,
+            # Asking changes nothing yet: the tier in force stays until a risk officer decides.
+            "tier": {"before": intake.tier, "after": intake.tier}})
+    return row
 
 
 def tier_override_decide(*, actor: User, model: RegisteredModel, approve: Any,
-                         comment: str = "") -> ModelIntake:
-    """A risk officer's sign-off on a requested tier override; approving changes the tier."""
+                         comment: str = "") -> TierOverride:
+    """A risk officer's sign-off on the pending tier override request: approving puts it in
+    force (replacing any earlier override, or going back to the computed tier); rejecting leaves
+    the tier in force as it was."""
     intake = _intake_for_override(model)
+    pending = intake.pending_override
     reason = permissions.reason_cannot_decide_tier_override(
-        actor, model, intake.override_requested_by_id, former_people_of(model))
+        actor, model, pending.requested_by_id if pending else None, former_people_of(model))
     if reason:
         refuse(actor, reason, attempted="intake.override_decide", target=model)
     if not isinstance(approve, bool):
@@ -143,20 +151,27 @@ def tier_override_decide(*, actor: User, model: RegisteredModel, approve: Any,
         require_text({"comment": comment}, {"comment": "Say why the override is rejected."})
     with transaction.atomic():
         intake = ModelIntake.objects.select_for_update().get(pk=intake.pk)
-        if intake.override_status != OverrideStatus.PENDING:
+        row = intake.pending_override
+        if row is None or (pending is not None and row.pk != pending.pk):
             raise Conflict("No tier override is awaiting a decision.")
         before = intake.tier
-        intake.override_status = OverrideStatus.APPROVED if approve else OverrideStatus.REJECTED
-        intake.override_decided_by = actor
-        intake.override_decided_at = timezone.now()
-        intake.override_comment = comment
-        intake.save()
+        row.status = OverrideStatus.APPROVED if approve else OverrideStatus.REJECTED
+        row.decided_by = actor
+        row.decided_at = timezone.now()
+        row.comment = comment
+        row.save()
+        replaced = intake.override_id
+        if approve:
+            back_to_computed = row.tier == intake.computed_tier
+            intake.override = None if back_to_computed else row
+            intake.override_tier = None if back_to_computed else row.tier
+            intake.save(update_fields=["override", "override_tier"])
         audit.record(action="intake.override_" + ("approve" if approve else "reject"),
-                     actor=actor, obj=intake, payload={
+                     actor=actor, obj=row, payload={
                          "tier": {"before": before, "after": intake.tier},
-                         "requested_tier": intake.override_tier, "comment": comment,
-                         "justification": intake.override_justification,
+                         "computed_tier": intake.computed_tier, "requested_tier": row.tier,
+                         "comment": comment, "justification": row.justification,
+                         "replaced_override_id": replaced if approve else None,
                          "requirements": _requirements(PolicyVersion.objects.current(),
                                                        intake.tier)})
-    return intake
-
+    return row

@@ -142,14 +142,14 @@ class TestTiering:
         with pytest.raises(ValidationFailed, match="Justify"):
             services.tier_override_request(actor=dana, model=tiered_model, tier=3,
                                            justification=" ")
-        intake = services.tier_override_request(actor=dana, model=tiered_model, tier=3,
-                                                justification="Pilot on 50 loans a month.")
-        assert intake.tier == 2 and intake.override_status == OverrideStatus.PENDING
+        request = services.tier_override_request(actor=dana, model=tiered_model, tier=3,
+                                                 justification="Pilot on 50 loans a month.")
+        assert request.status == OverrideStatus.PENDING and tier_in_force(tiered_model) == 2
         with pytest.raises(PermissionRefused, match="risk officer"):
             services.tier_override_decide(actor=dana, model=tiered_model, approve=True)
-        intake = services.tier_override_decide(actor=rhea, model=tiered_model, approve=True,
-                                               comment="Agreed while volumes stay small.")
-        assert intake.tier == 3
+        services.tier_override_decide(actor=rhea, model=tiered_model, approve=True,
+                                      comment="Agreed while volumes stay small.")
+        assert tier_in_force(tiered_model) == 3
         event = AuditEvent.objects.get(action="intake.override_approve")
         assert event.payload["tier"] == {"before": 2, "after": 3}
         # four eyes: a risk officer cannot approve their own request
@@ -157,6 +157,49 @@ class TestTiering:
                                        justification="Volumes grew.")
         with pytest.raises(PermissionRefused, match="another risk officer"):
             services.tier_override_decide(actor=rhea, model=tiered_model, approve=True)
+
+    def test_the_owner_cannot_undo_an_approved_override(self, api, policy, tiered_model, dana,
+                                                        rhea, boris):
+        """The reviewer's walk: rhea approves dana's override to tier 1; dana asks again. The
+        new request waits beside the approved override, which stays in force."""
+        slug = tiered_model.slug
+        client = api.as_(dana)
+        assert client.post(f"/api/v1/intakes/{slug}/override/", {
+            "tier": 1, "justification": "Decides every retail loan."}, format="json"
+        ).status_code == 200
+        approved = api.as_(rhea).post(f"/api/v1/intakes/{slug}/override-decision/",
+                                      {"approve": True}, format="json").json()
+        assert approved["tier"] == 1 and approved["override"]["decided_by"] == "rhea"
+
+        body = api.as_(dana).post(f"/api/v1/intakes/{slug}/override/",
+                                  {"tier": 2, "justification": "x"}, format="json").json()
+        assert body["tier"] == 1 and body["override"]["tier"] == 1
+        assert body["override_request"]["tier"] == 2
+        assert body["override_request"]["status"] == "pending"
+        event = AuditEvent.objects.filter(action="intake.override_request").latest("seq")
+        assert event.payload["tier"] == {"before": 1, "after": 1}
+        # asking again while a request waits is a conflict, and changes nothing
+        again = api.as_(dana).post(f"/api/v1/intakes/{slug}/override/",
+                                   {"tier": 3, "justification": "x"}, format="json")
+        assert again.status_code == 409 and "awaiting a risk officer" in again.json()["detail"]
+        # re-answering the questionnaire changes the computed tier, not the override in force
+        body = api.as_(dana).put(f"/api/v1/intakes/{slug}/", {
+            "is_model": True, "answers": ALL_LOW, "rationale": "Smaller now."}, format="json"
+        ).json()
+        assert body["computed_tier"] == 3 and body["tier"] == 1
+        record = AuditEvent.objects.filter(action="intake.record").latest("seq")
+        assert record.payload["tier"] == {"before": 1, "after": 1}
+        assert record.payload["computed_tier"] == 3
+        # only a risk officer's decision changes it: rejecting keeps it, approving replaces it
+        body = api.as_(rhea).post(f"/api/v1/intakes/{slug}/override-decision/",
+                                  {"approve": False, "comment": "No."}, format="json").json()
+        assert body["tier"] == 1 and body["override_request"] is None
+        services.tier_override_request(actor=dana, model=tiered_model, tier=3,
+                                       justification="Back to what the questionnaire says.")
+        services.tier_override_decide(actor=rhea, model=tiered_model, approve=True)
+        intake = ModelIntake.objects.get(model=tiered_model)
+        assert intake.tier == 3 and intake.override is None
+        assert [o.status for o in intake.overrides.all()] == ["approved", "rejected", "approved"]
 
     def test_only_a_risk_officer_changes_the_intake_during_validation(
             self, walk, draft, dana, rhea):
@@ -166,6 +209,10 @@ class TestTiering:
                                    answers=ALL_LOW)
         services.intake_record(actor=rhea, model=draft.model, is_model=True, answers=ALL_HIGH)
         assert ModelIntake.objects.get(model=draft.model).tier == 1
+
+
+def tier_in_force(model) -> int | None:
+    return ModelIntake.objects.get(model=model).tier
 
 
 class TestApiBadInput:
