@@ -194,15 +194,14 @@ def can_submit_version(user: Any, case: Any) -> bool:
 
 def reason_cannot_assign_validator(user: Any, case: Any, validator: Any) -> str:
     """Risk officers assign any independent validator; a validator may take the version
-    themselves (open queue)."""
+    themselves (open queue). Whether the named person is an active validator at all is a question
+    of input, answered by the service (400), not a refusal of the caller."""
     if not is_authenticated(user):
         return Refusal("Sign in first.", NOT_SIGNED_IN)
     if not user.has_role(Role.RISK_OFFICER) and not (
             user.pk == validator.pk and user.has_role(Role.VALIDATOR)):
         return Refusal("Only risk officers assign validators; validators may assign themselves "
                        "from the open queue.", WRONG_ROLE)
-    if not (validator.is_active and validator.has_role(Role.VALIDATOR)):
-        return f"{validator.username} is not an active validator."
     conflict = independence_conflict(validator, case)
     if conflict:
         return Refusal(f"{validator.username} cannot validate this version: they {conflict}, "

@@ -109,8 +109,9 @@ def intake(request: HttpRequest, slug: str) -> HttpResponse:
                 messages.success(request, "Intake recorded.")
                 return redirect("governance:intake", slug=slug)
             for key, msgs in error.fields.items():
-                if key in form.question_keys:
-                    form.add_error_for(key, msgs[0])
+                question = key.removeprefix("answers.")
+                if question in form.question_keys:
+                    form.add_error_for(question, msgs[0])
         return render(request, "governance/intake.html",
                       _intake_context(request, model, form=form), status=400)
     return render(request, "governance/intake.html", _intake_context(request, model, form=form))

@@ -69,10 +69,21 @@ class DefinitionCheckSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.CharField())
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """Only JSON true or false: "yes", "1" or 0 are refused rather than guessed at."""
+
+    default_error_messages = {"invalid": "Must be true or false (a JSON boolean)."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 # --- intake ------------------------------------------------------------------------------------
 
 class IntakeInputSerializer(StrictSerializer):
-    is_model = serializers.BooleanField(help_text="Is this a model in the supervisory sense?")
+    is_model = StrictBooleanField(help_text="Is this a model in the supervisory sense?")
     rationale = serializers.CharField(required=False, default="", allow_blank=True)
     answers = serializers.DictField(child=serializers.CharField(), required=False, default=dict,
                                     help_text="Question key → answer value.")
@@ -84,7 +95,7 @@ class OverrideRequestSerializer(StrictSerializer):
 
 
 class OverrideDecisionSerializer(StrictSerializer):
-    approve = serializers.BooleanField()
+    approve = StrictBooleanField()
     comment = serializers.CharField(required=False, default="", allow_blank=True)
 
 
@@ -129,8 +140,12 @@ class ReasonSerializer(StrictSerializer):
 
 class AssignSerializer(StrictSerializer):
     validator = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.filter(is_active=True), required=False,
-        help_text="Username of the validator; omit to assign yourself.")
+        slug_field="username", queryset=User.objects.all(),
+        error_messages={"does_not_exist": "No user named {value}.",
+                        "required": "Name the validator (a username; your own to take the "
+                                    "version yourself)."},
+        help_text="Username of the validator: an active validator independent of the model "
+                  "(your own, to take the version from the open queue).")
 
 
 class ReviewInputSerializer(StrictSerializer):

@@ -156,7 +156,7 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
         version = self.get_object()
         data = _valid(s.AssignSerializer, request)
         services.validator_assign(actor=request.user, version=version,
-                                  validator=data.get("validator") or request.user)
+                                  validator=data["validator"])
         return self._status(version)
 
     @lifecycle_action(s.ReasonSerializer, "Send the version back for changes (validator)")

@@ -23,6 +23,12 @@ def _requirements(policy: PolicyVersion | None, tier: int | None) -> dict[str, A
     return policy.tier_rules(tier).as_dict()
 
 
+def _answer_field(key: str) -> str:
+    """The input field an answer error belongs to, as the client sent it: ``answers.<question>``
+    (or ``answers`` itself when it is not an object)."""
+    return key if key == "answers" else f"answers.{key}"
+
+
 def _intake_guard(actor: User, model: RegisteredModel, attempted: str) -> None:
     if not permissions.can_edit_intake(actor, model):
         auditor = permissions.is_auditor_only(actor)
@@ -65,7 +71,7 @@ def intake_record(*, actor: User, model: RegisteredModel, is_model: Any, rationa
         if errors:
             raise ValidationFailed("The questionnaire is incomplete or has invalid answers: "
                                    + " ".join(errors.values()),
-                                   fields={k: [v] for k, v in errors.items()})
+                                   fields={_answer_field(k): [v] for k, v in errors.items()})
         scoring = policy.rules.score(answers)
     with transaction.atomic():
         RegisteredModel.objects.select_for_update().get(pk=model.pk)

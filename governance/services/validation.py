@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from core import permissions
 from core.errors import Conflict, ValidationFailed
-from core.models import User
+from core.models import Role, User
 from governance.gates import case_for
 from governance.models import Conclusion, NotificationKind, ValidationReview, VersionGovernance
 from governance.notify import notify
@@ -25,6 +25,13 @@ def validator_assign(*, actor: User, version: ModelVersion, validator: User) -> 
         raise Conflict(f"Validators are assigned to submitted versions; version {version.number} "
                        f"is {version.get_state_display().lower()}.")
     reason = permissions.reason_cannot_assign_validator(actor, case_for(version), validator)
+    # First whether the caller may assign at all (403), then whether the named person is a
+    # validator (bad input: 400), then whether they are independent (segregation of duties: 403).
+    if reason and reason.code != permissions.NOT_INDEPENDENT:
+        refuse(actor, reason, attempted="version.assign_validator", target=version)
+    if not (validator.is_active and validator.has_role(Role.VALIDATOR)):
+        raise ValidationFailed(f"{validator.username} is not an active validator: name a user "
+                               "who holds the validator role.", field="validator")
     if reason:
         refuse(actor, reason, attempted="version.assign_validator", target=version)
     with transaction.atomic():

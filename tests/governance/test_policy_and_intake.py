@@ -117,9 +117,11 @@ class TestTiering:
                                                              "risk_officer": 1}
 
     @pytest.mark.parametrize("body, field", [
-        ({"is_model": True, "answers": {**ALL_LOW, "exposure": "huge"}}, "exposure"),
-        ({"is_model": True, "answers": {"exposure": "low"}}, "impact"),
-        ({"is_model": True, "answers": {**ALL_LOW, "colour": "red"}}, "colour"),
+        ({"is_model": True, "answers": {**ALL_LOW, "exposure": "huge"}}, "answers.exposure"),
+        ({"is_model": True, "answers": {"exposure": "low"}}, "answers.impact"),
+        ({"is_model": True, "answers": {**ALL_LOW, "colour": "red"}}, "answers.colour"),
+        ({"is_model": "yes", "answers": ALL_LOW}, "is_model"),
+        ({"is_model": 1, "answers": ALL_LOW}, "is_model"),
         ({"is_model": False}, "rationale"),
         ({"is_model": "perhaps"}, "is_model"),
         ({"is_model": True, "answers": ALL_LOW, "tier": 1}, "tier"),
@@ -253,11 +255,40 @@ class TestApiBadInput:
         assert [b["kind"] for b in body["blockers"]] == ["signoff", "signoff"]
         assert body["tier"] == 2 and body["policy_bound"] is True
 
+    @pytest.mark.parametrize("body, field, message", [
+        ({}, "validator", "Name the validator"),
+        ({"validator": "nobody"}, "validator", "No user named nobody."),
+        ({"validator": "dana"}, "validator", "dana is not an active validator"),
+        ({"validator": "boris"}, "validator", "boris is not an active validator"),
+    ])
+    def test_assigning_a_validator_names_what_is_wrong(self, api, walk, draft, rhea, boris,
+                                                       body, field, message):
+        walk.submit(draft)
+        before = refusals("rhea")
+        response = api.as_(rhea).post(f"/api/v1/versions/{draft.pk}/assign-validator/", body,
+                                      format="json")
+        assert response.status_code == 400, response.content
+        assert message in response.json()["fields"][field][0]
+        assert refusals("rhea") == before  # bad input, not a refusal of the caller
+        draft.refresh_from_db()
+        assert draft.state == "submitted"
+
+    def test_override_decisions_take_only_json_booleans(self, api, tiered_model, dana, rhea):
+        services.tier_override_request(actor=dana, model=tiered_model, tier=1,
+                                       justification="Decides every retail loan.")
+        for approve in ("yes", "true", 1):
+            response = api.as_(rhea).post(f"/api/v1/intakes/{tiered_model.slug}/"
+                                          "override-decision/", {"approve": approve},
+                                          format="json")
+            assert response.status_code == 400
+            assert "true or false" in response.json()["fields"]["approve"][0]
+        assert ModelIntake.objects.get(model=tiered_model).tier == 2
+
     def test_validators_see_the_open_queue_and_take_from_it(self, api, walk, draft, victor):
         walk.submit(draft)
         queue = api.as_(victor).get("/api/v1/validation-queue/").json()["results"]
         assert [e["version_id"] for e in queue] == [draft.pk]
-        response = api.as_(victor).post(f"/api/v1/versions/{draft.pk}/assign-validator/", {},
-                                        format="json")
+        response = api.as_(victor).post(f"/api/v1/versions/{draft.pk}/assign-validator/",
+                                        {"validator": "victor"}, format="json")
         assert response.status_code == 200 and response.json()["validator"] == "victor"
         assert api.as_(victor).get("/api/v1/validation-queue/").json()["results"] == []
