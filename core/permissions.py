@@ -215,6 +215,17 @@ def can_assign_validator(user: Any, case: Any) -> bool:
         or (user.has_role(Role.VALIDATOR) and not reason_not_independent(user, case)))
 
 
+def can_start_validation(user: Any, case: Any) -> bool:
+    """The assigned validator (still independent), or a risk officer, starts the validation of a
+    submitted version that has a validator (a resubmission goes back to the same validator)."""
+    if not is_authenticated(user):
+        return False
+    if user.has_role(Role.RISK_OFFICER):
+        return True
+    return (user.pk == case.validator_id and user.has_role(Role.VALIDATOR)
+            and not reason_not_independent(user, case))
+
+
 def reason_cannot_review(user: Any, case: Any) -> str:
     if not (is_authenticated(user) and user.has_role(Role.VALIDATOR)):
         return Refusal("Only validators write validation reviews.", WRONG_ROLE)

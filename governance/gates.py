@@ -264,11 +264,17 @@ def available_actions(user: Any, version: ModelVersion, case: Case | None = None
     case = case or case_for(version)
     state = version.state
     actions = []
+    # Submit is offered only when nothing stops the submission (the blockers say what does).
     if state in (VersionState.DRAFT, VersionState.CHANGES_REQUESTED) and \
-            permissions.can_submit_version(user, case):
+            permissions.can_submit_version(user, case) and not any(
+                b.kind in SUBMISSION_KINDS for b in blocking_items(version, case)):
         actions.append("submit")
     if state == VersionState.SUBMITTED and permissions.can_assign_validator(user, case):
         actions.append("assign_validator")
+    # A resubmitted version keeps its validator, who starts the validation again.
+    if state == VersionState.SUBMITTED and case.validator_id is not None and \
+            permissions.can_start_validation(user, case):
+        actions.append("start_validation")
     if state == VersionState.IN_VALIDATION and permissions.can_review(user, case):
         actions += ["review", "request_changes"]
     if state == VersionState.PENDING_APPROVAL:

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core import audit
+from core.ids import parse_id
 from core.errors import ValidationFailed
 from core.models import User
 from governance.models import Notification, NotificationKind, NotificationPreference
@@ -82,10 +83,11 @@ def notification_mark_read(*, actor: User, ids: Iterable[int] | None = None) -> 
     """
     rows = Notification.objects.filter(user=actor, read_at__isnull=True)
     if ids is not None:
-        ids = list(ids)
-        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-            raise ValidationFailed("Give the notification ids as whole numbers.", field="ids")
-        rows = rows.filter(pk__in=ids)
+        parsed = [parse_id(i) for i in ids]
+        if None in parsed:
+            raise ValidationFailed("Give the notification ids as positive whole numbers.",
+                                   field="ids")
+        rows = rows.filter(pk__in=parsed)
     return rows.update(read_at=timezone.now())
 
 

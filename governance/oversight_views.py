@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from core import permissions
+from core.ids import parse_id
 from core.errors import PermissionRefused
 from core.models import Role
 from governance import findings, notify, queues, reviews
@@ -267,11 +268,12 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def inbox_mark_read(request: HttpRequest) -> HttpResponse:
+    # One notification when the form names it; all of them only when it names none.
     raw = request.POST.get("id")
-    ids = [int(raw)] if raw and raw.isdigit() else None
-    notify.notification_mark_read(actor=request.user, ids=ids)
-    if request.htmx:
-        return render(request, "governance/inbox.html#unread", {
+    notify.notification_mark_read(actor=request.user, ids=None if raw is None else [raw])
+    if request.htmx:  # the row, now read, and the header's unread badge (out of band)
+        return render(request, "governance/inbox.html#row", {
+            "n": Notification.objects.get(user=request.user, pk=parse_id(raw)),
             "unread": Notification.objects.filter(user=request.user).unread().count()})
     return redirect("governance:inbox")
 

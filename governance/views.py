@@ -194,8 +194,8 @@ def workflow(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     return _workflow(request, _version(request, slug, number))
 
 
-ACTIONS = {"submit", "assign_validator", "request_changes", "complete_approval", "suspend",
-           "reinstate", "retire"}
+ACTIONS = {"submit", "assign_validator", "start_validation", "request_changes",
+           "complete_approval", "suspend", "reinstate", "retire"}
 MOVES = {"request_changes": VersionState.CHANGES_REQUESTED, "suspend": VersionState.SUSPENDED,
          "reinstate": VersionState.APPROVED, "retire": VersionState.RETIRED}
 
@@ -213,6 +213,10 @@ def version_action(request: HttpRequest, slug: str, number: int, name: str) -> H
     elif name == "complete_approval":
         def call() -> Any:
             return services.version_complete_approval(actor=request.user, version=version)
+    elif name == "start_validation":
+        def call() -> Any:
+            return services.version_transition(version=version, to=VersionState.IN_VALIDATION,
+                                               actor=request.user)
     elif name == "assign_validator":
         form = AssignForm(request.POST)
         if not form.is_valid():

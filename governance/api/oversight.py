@@ -73,8 +73,11 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             qs = qs.filter(status=params["status"])
         if params.get("severity") in ("high", "medium", "low"):
             qs = qs.filter(severity=params["severity"])
-        if (params.get("version") or "").isdigit():
-            qs = qs.filter(version_id=int(params["version"]))
+        if params.get("version"):
+            version_id = parse_id(params["version"])
+            if version_id is None:
+                raise ValidationFailed("Give the version as its numeric id.", field="version")
+            qs = qs.filter(version_id=version_id)
         if params.get("overdue") in ("1", "true"):
             qs = qs.overdue(timezone.localdate())
         return qs.order_by("-raised_at", "-pk")

@@ -9,7 +9,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from core.models import Role, User
+from core.models import AuditEvent, Role, User
 from governance.gates import (
     available_actions,
     blocking_items,
@@ -27,6 +27,7 @@ from governance.models import (
     TierOverride,
     ValidationReview,
 )
+from governance.services.lifecycle import CHANGES_REQUESTED_HELP
 from registry.api.serializers import StrictInputMixin
 from registry.models import ModelVersion, VersionState
 
@@ -230,6 +231,20 @@ class WorkflowSerializer(serializers.Serializer):
     latest_evidence = EvidenceSerializer(many=True)
     blockers = BlockerSerializer(many=True)
     actions = serializers.ListField(child=serializers.CharField())
+    note = serializers.CharField(allow_null=True, help_text="What the state asks of you, when it "
+                                                            "needs saying (changes requested).")
+
+
+def _state_note(version: ModelVersion) -> str | None:
+    """For changes requested: the validator's reason and what the developer may do about it."""
+    if version.state != VersionState.CHANGES_REQUESTED:
+        return None
+    event = (AuditEvent.objects.filter(action="version.request_changes",
+                                       object_type="registry.modelversion",
+                                       object_id=str(version.pk)).order_by("-seq").first())
+    reason = event.payload.get("reason", "") if event is not None else ""
+    asked = f"Changes requested: {reason}\n" if reason else ""
+    return asked + CHANGES_REQUESTED_HELP
 
 
 def workflow_data(version: ModelVersion, user: Any) -> dict[str, Any]:
@@ -252,6 +267,7 @@ def workflow_data(version: ModelVersion, user: Any) -> dict[str, Any]:
         "latest_evidence": list(latest_evidence(version).values()),
         "blockers": [b.as_dict() for b in blocking_items(version, case)],
         "actions": available_actions(user, version, case),
+        "note": _state_note(version),
     }
 
 

@@ -159,6 +159,16 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
                                   validator=data["validator"])
         return self._status(version)
 
+    @lifecycle_action(None, "Start the validation again after a resubmission (its validator)")
+    @action(detail=True, methods=["post"], url_path="start-validation")
+    def start_validation(self, request: Request, pk: str | None = None) -> Response:
+        """A resubmitted version keeps its validator: they (or a risk officer) start the
+        validation again; to hand it to someone else, assign another validator."""
+        version = self.get_object()
+        services.version_transition(version=version, to=VersionState.IN_VALIDATION,
+                                    actor=request.user)
+        return self._status(version)
+
     @lifecycle_action(s.ReasonSerializer, "Send the version back for changes (validator)")
     @action(detail=True, methods=["post"], url_path="request-changes")
     def request_changes(self, request: Request, pk: str | None = None) -> Response:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from core import audit, permissions
 from core.errors import Conflict, ValidationFailed
-from core.models import Role, User
+from core.models import User
 from core.permissions import Refusal
 from governance.gates import GATE_KINDS, SUBMISSION_KINDS, Case, blocking_items, case_for
 from governance.models import (
@@ -71,8 +71,7 @@ def _bind_policy(version: ModelVersion, actor: User | None, case: Case) -> dict[
 
 
 def _may_start_validation(actor: User | None, case: Case) -> str:
-    if actor is not None and (actor.has_role(Role.RISK_OFFICER) or (
-            actor.pk == case.validator_id and actor.has_role(Role.VALIDATOR))):
+    if actor is not None and permissions.can_start_validation(actor, case):
         return ""
     return Refusal("Only the assigned validator or a risk officer can start the validation.",
                    permissions.NOT_ASSIGNED)
@@ -263,7 +262,19 @@ def _notify_transition(version: ModelVersion, to: str, case: Case, reason: str) 
     """Ask the signers for their sign-off when a version reaches pending approval; tell the
     model's people and the validator about a decision."""
     url = f"/models/{version.model.slug}/versions/{version.number}/workflow/"
-    if to == S.PENDING_APPROVAL:
+    moment = timezone.now().strftime("%Y%m%d%H%M%S")  # each round of changes is news again
+    if to == S.SUBMITTED and case.validator_id is not None:
+        notify(users=list(User.objects.filter(pk=case.validator_id)),
+               kind=NotificationKind.ASSIGNMENT, obj=version, period=f"resubmitted-{moment}",
+               title=f"{version} was resubmitted to you", url=url,
+               body=f"{version} answers the changes you requested. Start the validation again "
+                    "from its workflow page (or the API's start-validation action).")
+    elif to == S.CHANGES_REQUESTED:
+        notify(users=[u for u in _people_of(version, case) if u.pk != case.validator_id],
+               kind=NotificationKind.DECISION, obj=version, period=f"changes-{moment}",
+               title=f"Changes requested on {version}", url=url,
+               body=f"{reason}\n\n{CHANGES_REQUESTED_HELP}")
+    elif to == S.PENDING_APPROVAL:
         candidates = User.objects.filter(is_active=True,
                                          role_grants__role__in=list(case.required_roles)
                                          ).distinct().order_by("pk")
@@ -283,6 +294,16 @@ def _people_of(version: ModelVersion, case: Case) -> list[User]:
     """The model's owner and developers, the version's submitter and validator."""
     ids = {case.owner_id, *case.developer_ids, case.submitter_id, case.validator_id} - {None}
     return list(User.objects.filter(pk__in=ids).order_by("pk"))
+
+
+# What "changes requested" lets the developer do (SR 11-7: the developer answers the validator's
+# challenge; what was submitted stays what is validated).
+CHANGES_REQUESTED_HELP = (
+    "Answer the validator, then resubmit this version: respond to the findings, record the "
+    "missing evidence and complete the model's documentation. The submitted artifact and the "
+    "version's fields stay frozen, because the validation verifies exactly what was submitted; "
+    "if the model itself must change (a new artifact or training data), register it as a new "
+    "version and submit that one.")
 
 
 def version_submit(*, actor: User, version: ModelVersion) -> ModelVersion:

@@ -10,7 +10,7 @@ import pytest
 from core.errors import Conflict, PermissionRefused, ValidationFailed
 from core.models import AuditEvent
 from governance import services
-from governance.models import VersionGovernance
+from governance.models import Notification, VersionGovernance
 from registry import services as registry
 from registry.models import ModelVersion, VersionState
 from tests.governance.conftest import ALL_HIGH, last_refusal, refusals
@@ -271,3 +271,61 @@ def test_suspend_reinstate_and_retire_need_a_risk_officer_and_a_reason(walk, dra
     assert transitions(draft)[-3:] == ["version.suspend", "version.reinstate", "version.retire"]
     draft.refresh_from_db()
     assert draft.model.__class__.objects.get(pk=draft.model_id).status == VersionState.RETIRED
+
+
+class TestChangesRequested:
+    """After changes are requested the developer answers and resubmits the same artifact; the
+    version goes back to its validator, who starts the validation again."""
+
+    def request_changes(self, walk, draft, victor) -> None:
+        walk.submit(draft)
+        walk.assign(draft)
+        services.version_transition(version=draft, to=VersionState.CHANGES_REQUESTED,
+                                    actor=victor, reason="Add the benchmark against the "
+                                                         "scorecard.")
+
+    def test_the_developer_is_told_what_to_do(self, api, walk, draft, victor, dana):
+        self.request_changes(walk, draft, victor)
+        body = api.as_(dana).get(f"/api/v1/versions/{draft.pk}/governance/").json()
+        assert body["actions"] == ["submit"]
+        assert body["note"].startswith("Changes requested: Add the benchmark")
+        assert "register it as a new version" in body["note"]
+        note = Notification.objects.get(user=dana, kind="decision")
+        assert "Add the benchmark" in note.body and "resubmit" in note.body
+
+    def test_a_resubmission_goes_back_to_its_validator(self, api, walk, draft, victor, dana,
+                                                       rhea):
+        self.request_changes(walk, draft, victor)
+        walk.submit(draft)
+        assert Notification.objects.filter(user=victor, kind="assignment",
+                                           title__contains="resubmitted").count() == 1
+        body = api.as_(victor).get(f"/api/v1/versions/{draft.pk}/governance/").json()
+        assert body["validator"] == "victor" and "start_validation" in body["actions"]
+        assert "start_validation" not in api.as_(dana).get(
+            f"/api/v1/versions/{draft.pk}/governance/").json()["actions"]
+        refused = api.as_(dana).post(f"/api/v1/versions/{draft.pk}/start-validation/",
+                                     format="json")
+        assert refused.status_code == 403
+        response = api.as_(victor).post(f"/api/v1/versions/{draft.pk}/start-validation/",
+                                        format="json")
+        assert response.status_code == 200 and response.json()["state"] == "in_validation"
+        walk.review(draft)
+        draft.refresh_from_db()
+        assert draft.state == VersionState.PENDING_APPROVAL
+
+    def test_the_page_offers_to_start_again(self, client, walk, draft, victor):
+        self.request_changes(walk, draft, victor)
+        walk.submit(draft)
+        client.force_login(victor)
+        base = f"/models/{draft.model.slug}/versions/{draft.number}/workflow/"
+        assert "Start the validation again" in client.get(base).content.decode()
+        assert client.post(base + "start_validation/").status_code == 302
+        draft.refresh_from_db()
+        assert draft.state == VersionState.IN_VALIDATION
+
+
+def test_submit_is_not_offered_while_something_stops_the_submission(api, dana, tiered_model):
+    version = registry.version_create(actor=dana, model=tiered_model)  # no artifact
+    body = api.as_(dana).get(f"/api/v1/versions/{version.pk}/governance/").json()
+    assert "submit" not in body["actions"]
+    assert [b["kind"] for b in body["blockers"] if b["kind"] == "artifact"] == ["artifact"]
