@@ -18,8 +18,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core import audit
-from core.ids import parse_id
 from core.errors import ValidationFailed
+from core.ids import parse_id
 from core.models import User
 from governance.models import Notification, NotificationKind, NotificationPreference
 

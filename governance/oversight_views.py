@@ -12,8 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from core import permissions
-from core.ids import parse_id
 from core.errors import PermissionRefused
+from core.ids import parse_id
 from core.models import Role
 from governance import findings, notify, queues, reviews
 from governance.forms import (
@@ -273,8 +273,8 @@ def inbox_mark_read(request: HttpRequest) -> HttpResponse:
     notify.notification_mark_read(actor=request.user, ids=None if raw is None else [raw])
     if request.htmx:  # the row, now read, and the header's unread badge (out of band)
         return render(request, "governance/inbox.html#row", {
-            "n": Notification.objects.get(user=request.user, pk=parse_id(raw)),
-            "unread": Notification.objects.filter(user=request.user).unread().count()})
+            "n": get_object_or_404(Notification, user=request.user, pk=parse_id(raw)),
+            "unread_after": Notification.objects.filter(user=request.user).unread().count()})
     return redirect("governance:inbox")
 
 

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from core import permissions
 from core.errors import NotVisible, PermissionRefused, ValidationFailed
+from core.ids import parse_id
 from governance import findings, notify, queues, reviews
 from governance.api import oversight_serializers as s
 from governance.gates import workable_versions

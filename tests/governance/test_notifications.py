@@ -121,7 +121,9 @@ def test_the_header_shows_the_unread_count_and_the_inbox_marks_read(walk, draft,
     row = Notification.objects.get(user=people["victor"])
     fragment = client.post("/governance/inbox/read/", {"id": row.pk}, HTTP_HX_REQUEST="true")
     assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
-    assert 'id="unread-count"' in fragment.content.decode()
+    html = fragment.content.decode()
+    assert f'<tr id="notification-{row.pk}">' in html  # the row, now read
+    assert 'id="unread-badge"' in html and 'hx-swap-oob="outerHTML" hidden>0<' in html
     row.refresh_from_db()
     assert row.read_at is not None
     assert 'id="unread-badge"' not in client.get("/governance/queue/").content.decode()
