@@ -253,8 +253,17 @@ CELERY_BEAT_SCHEDULE: dict = {
                                   "schedule": env_int("ASSAY_DUE_DATE_SCAN_INTERVAL_S", 3600)},
 }
 
+# Mail: printed to the console (the worker's and web server's logs) unless SMTP is configured.
 EMAIL_BACKEND = env("ASSAY_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("ASSAY_FROM_EMAIL", "assay@localhost")
+EMAIL_HOST = env("ASSAY_SMTP_HOST", "localhost")
+EMAIL_PORT = env_int("ASSAY_SMTP_PORT", 587)
+EMAIL_HOST_USER = env("ASSAY_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = env("ASSAY_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("ASSAY_SMTP_STARTTLS", True)
+EMAIL_TIMEOUT = 20
+# The address people reach Assay at, for links in emails (e.g. https://assay.example.com).
+ASSAY_BASE_URL = env("ASSAY_BASE_URL", "http://127.0.0.1:8000")
 
 LOGGING = {
     "version": 1,

@@ -130,3 +130,15 @@ def test_the_header_shows_the_unread_count_and_the_inbox_marks_read(walk, draft,
     saved = client.post("/governance/inbox/", {"decision": "on"})  # everything else off
     assert saved.status_code == 302
     assert notify.preferences_of(people["victor"])["assignment"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_emails_link_to_the_configured_address(people, settings):
+    from django.core import mail
+
+    settings.ASSAY_BASE_URL = "https://assay.example.com/"
+    dana = people["dana"]
+    notify.notify(users=[dana], kind="decision", obj=dana, title="Decided",
+                  url="/models/x/versions/1/workflow/")
+    [message] = mail.outbox
+    assert "https://assay.example.com/models/x/versions/1/workflow/" in message.body
