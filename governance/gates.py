@@ -90,12 +90,25 @@ def policy_for(version: ModelVersion, gov: VersionGovernance | None = None) -> P
     return gov.policy_version if gov is not None else PolicyVersion.objects.current()
 
 
+DECIDED = (VersionState.APPROVED, VersionState.SUSPENDED, VersionState.RETIRED,
+           VersionState.REJECTED)
+
+
+def tier_of(version: ModelVersion, gov: VersionGovernance | None,
+            intake: ModelIntake | None) -> int | None:
+    """The tier the version is governed at: the model's tier in force until it is decided, then
+    the tier bound at its decision."""
+    if version.state in DECIDED and gov is not None and gov.tier is not None:
+        return gov.tier
+    return intake.tier if intake is not None else None
+
+
 def case_for(version: ModelVersion) -> Case:
     model = version.model
     gov = governance_of(version)
     intake = intake_of(version)
     policy = policy_for(version, gov)
-    tier = intake.tier if intake is not None else None
+    tier = tier_of(version, gov, intake)
     rules = policy.tier_rules(tier) if policy is not None and tier is not None else None
     return Case(
         version_id=version.pk, state=version.state, team_id=model.team_id,

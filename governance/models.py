@@ -205,6 +205,10 @@ class VersionGovernance(models.Model):
                                   blank=True, related_name="validations")
     validator_assigned_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # The tier in force at submission, bound again at the decision (a risk officer may change the
+    # tier while the version is in flight, and the signers signed at that tier). Once decided,
+    # the version shows and keeps this tier, whatever the model's tier becomes later.
+    tier = models.PositiveSmallIntegerField(null=True, blank=True)
     # Who owned and developed the model, and who submitted the version, at each submission: ids
     # under "owners", "developers" and "submitters", accumulated over resubmissions. Independence
     # is judged against these as well as the model's people now, so taking someone off the

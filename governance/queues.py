@@ -13,7 +13,7 @@ from django.db.models import Count, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from core import permissions
-from governance.gates import Case, people_at_submission
+from governance.gates import Case, people_at_submission, tier_of
 from governance.models import (
     Finding,
     FindingStatus,
@@ -31,7 +31,7 @@ def _case_from_prefetched(version: ModelVersion) -> Case:
     model = version.model
     gov = getattr(version, "governance", None)
     intake = getattr(model, "intake", None)
-    tier = intake.tier if intake is not None else None
+    tier = tier_of(version, gov, intake)
     policy = gov.policy_version if gov is not None else None
     rules = policy.tier_rules(tier) if policy is not None and tier is not None else None
     return Case(

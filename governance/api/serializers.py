@@ -193,6 +193,17 @@ class SignOffSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class SignOffResultSerializer(SignOffSerializer):
+    """A new signature, and where it left the version (e.g. approved, when it met the quorum)."""
+
+    version_state = serializers.ChoiceField(source="version.state", choices=VersionState.choices,
+                                            read_only=True)
+
+    class Meta(SignOffSerializer.Meta):
+        fields = [*SignOffSerializer.Meta.fields, "version_state"]
+        read_only_fields = fields
+
+
 class EvidenceSerializer(serializers.ModelSerializer):
     check = serializers.CharField(source="check_name")
     recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)

@@ -191,7 +191,7 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
                                           **_valid(s.ReviewInputSerializer, request))
         return Response(s.ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.SignOffInputSerializer, responses={201: s.SignOffSerializer})
+    @extend_schema(request=s.SignOffInputSerializer, responses={201: s.SignOffResultSerializer})
     @action(detail=True, methods=["post"], url_path="sign-off")
     def sign_off(self, request: Request, pk: str | None = None) -> Response:
         """Sign approve or reject, re-entering your password."""
@@ -199,7 +199,9 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
         signoff = services.signoff_record(actor=request.user, version=version,
                                           client_ip=client_ip(request),
                                           **_valid(s.SignOffInputSerializer, request))
-        return Response(s.SignOffSerializer(signoff).data, status=status.HTTP_201_CREATED)
+        version.refresh_from_db(fields=["state"])
+        signoff.version = version
+        return Response(s.SignOffResultSerializer(signoff).data, status=status.HTTP_201_CREATED)
 
     @lifecycle_action(None, "Complete an approval whose quorum is met once nothing blocks")
     @action(detail=True, methods=["post"], url_path="complete-approval")

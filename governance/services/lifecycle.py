@@ -65,7 +65,8 @@ def _bind_policy(version: ModelVersion, actor: User | None, case: Case) -> dict[
         "submitted_artifact_sha256": version.artifact_sha256})
     gov.record_people(owner_id=case.owner_id, developer_ids=case.developer_ids,
                       submitter_id=actor.pk if actor else None)
-    gov.save(update_fields=["people_at_submission"])
+    gov.tier = case.tier
+    gov.save(update_fields=["people_at_submission", "tier"])
     return {"policy_bound": created, "artifact_sha256": gov.submitted_artifact_sha256,
             "people_at_submission": gov.people_at_submission}
 
@@ -130,7 +131,9 @@ def _has_rejecting_signoff(version: ModelVersion, case: Case) -> list[str]:
 
 
 def _decided(version: ModelVersion, actor: User | None, case: Case) -> dict[str, Any]:
-    VersionGovernance.objects.filter(version=version).update(decided_at=timezone.now())
+    """Record the decision and bind the tier it was taken at."""
+    VersionGovernance.objects.filter(version=version).update(decided_at=timezone.now(),
+                                                             tier=case.tier)
     return {}
 
 
@@ -139,7 +142,8 @@ def _approved(version: ModelVersion, actor: User | None, case: Case) -> dict[str
     policy bound at submission."""
     now = timezone.now()
     due = review_due_after(case, now.date())
-    VersionGovernance.objects.filter(version=version).update(decided_at=now, next_review_due=due)
+    VersionGovernance.objects.filter(version=version).update(decided_at=now, next_review_due=due,
+                                                             tier=case.tier)
     return {"next_review_due": due.isoformat() if due else None}
 
 

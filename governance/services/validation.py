@@ -131,7 +131,7 @@ def review_conclude(
         to = S.REJECTED if conclusion == Conclusion.REJECT else S.PENDING_APPROVAL
         version_transition(version=locked, to=to, actor=actor, reason=limitations, details={
             "review_id": review.pk, "conclusion": conclusion, "conditions": conditions,
-            "artifact_sha256": digest, "artifact_verified": True})
+            "artifact_sha256": digest, "artifact_verified": True, **values})
     version.state = locked.state
     return review
 

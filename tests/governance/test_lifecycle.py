@@ -13,6 +13,7 @@ from governance import services
 from governance.models import Notification, VersionGovernance
 from registry import services as registry
 from registry.models import ModelVersion, VersionState
+from tests.conftest import PASSWORD
 from tests.governance.conftest import ALL_HIGH, last_refusal, refusals
 
 pytestmark = pytest.mark.django_db
@@ -329,3 +330,39 @@ def test_submit_is_not_offered_while_something_stops_the_submission(api, dana, t
     body = api.as_(dana).get(f"/api/v1/versions/{version.pk}/governance/").json()
     assert "submit" not in body["actions"]
     assert [b["kind"] for b in body["blockers"] if b["kind"] == "artifact"] == ["artifact"]
+
+
+def test_the_sign_off_response_says_where_the_version_went(api, walk, draft, boris, rhea):
+    walk.to_pending(draft)
+    url = f"/api/v1/versions/{draft.pk}/sign-off/"
+    body = {"decision": "approve", "comment": "Fine.", "password": PASSWORD}
+    first = api.as_(boris).post(url, body, format="json").json()
+    assert first["version_state"] == "pending_approval"
+    last = api.as_(rhea).post(url, body, format="json").json()
+    assert last["version_state"] == "approved"
+
+
+def test_a_decided_version_keeps_the_tier_it_was_decided_at(api, walk, draft, dana, rhea,
+                                                            boris):
+    walk.to_pending(draft)
+    walk.sign(draft, "boris")
+    walk.sign(draft, "rhea")
+    # the model is tiered again afterwards: the approved version stays a tier-2 decision
+    services.intake_record(actor=dana, model=draft.model, is_model=True, answers=ALL_HIGH)
+    body = api.as_(boris).get(f"/api/v1/versions/{draft.pk}/governance/").json()
+    assert body["state"] == "approved" and body["tier"] == 2
+    assert body["requirements"]["revalidation_months"] == 12
+    assert VersionGovernance.objects.get(version=draft).tier == 2
+    services.version_transition(version=draft, to=VersionState.SUSPENDED, actor=rhea,
+                                reason="Drift.")
+    assert AuditEvent.objects.get(action="version.suspend").payload["tier"] == 2
+
+
+def test_the_review_narrative_is_in_the_audit_event(walk, draft):
+    walk.submit(draft)
+    walk.assign(draft)
+    review = walk.review(draft)
+    payload = AuditEvent.objects.get(action="version.conclude_validation").payload
+    for field in ("conceptual_soundness", "data_quality", "outcomes_analysis",
+                  "implementation_verification", "limitations"):
+        assert payload[field] == getattr(review, field)
