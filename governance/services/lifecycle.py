@@ -117,6 +117,15 @@ def _nothing_blocks(version: ModelVersion, case: Case) -> list[str]:
     return [b.message for b in blocking_items(version, case)]
 
 
+def _nothing_blocks_reinstating(version: ModelVersion, case: Case) -> list[str]:
+    """A suspended version serves again only once what would stop its approval is resolved or
+    waived (a waiver that expired or was revoked put its block back)."""
+    problems = _nothing_blocks(version, case)
+    if problems:
+        problems.append("Resolve these (or have a risk officer waive them) before reinstating.")
+    return problems
+
+
 def _may_reject_by_signoff(actor: User | None, case: Case) -> str:
     if actor is not None and actor.pk in case.signer_ids:
         return ""
@@ -192,7 +201,8 @@ TRANSITIONS: dict[tuple[str, str], Rule] = {
     (S.PENDING_APPROVAL, S.REJECTED): Rule("reject", _may_reject_by_signoff,
                                            _has_rejecting_signoff, effect=_decided),
     (S.APPROVED, S.SUSPENDED): Rule("suspend", _may_suspend, needs_reason=True),
-    (S.SUSPENDED, S.APPROVED): Rule("reinstate", _may_decide_servability, needs_reason=True),
+    (S.SUSPENDED, S.APPROVED): Rule("reinstate", _may_decide_servability,
+                                    _nothing_blocks_reinstating, needs_reason=True),
     (S.APPROVED, S.RETIRED): Rule("retire", _may_retire, needs_reason=True),
     (S.SUSPENDED, S.RETIRED): Rule("retire", _may_retire, needs_reason=True),
 }

@@ -258,3 +258,35 @@ def test_waiver_expiry_end_to_end_with_real_beat_and_worker(
     # Beat kept firing every second after the expiry; nothing happened twice.
     assert AuditEvent.objects.filter(action="waiver.expire").count() == 1
     assert AuditEvent.objects.filter(action="version.suspend").count() == 1
+
+
+def test_a_suspended_version_is_not_reinstated_while_its_blockers_stand(
+        walk, strict_policy, credit_model, onnx_file, api, people):
+    """A waiver expiry suspended the version and put its block back (the failing check, and the
+    high finding opened for it): reinstating is refused, naming both, until each is resolved or
+    waived."""
+    version = version_for(walk, credit_model, onnx_file, answers=ALL_HIGH)
+    waiver = approve_with_waived_evidence(walk, version)
+    findings.waivers_expire(now=waiver.expires_at + dt.timedelta(seconds=1))
+    version.refresh_from_db()
+    assert version.state == VersionState.SUSPENDED
+    expiry_finding = Finding.objects.get(source=FindingSource.WAIVER_EXPIRY)
+    url = f"/api/v1/versions/{version.pk}/reinstate/"
+
+    refused = api.as_(people["rhea"]).post(url, {"reason": "Back to normal."})
+    assert refused.status_code == 409, refused.json()
+    assert "Check 'fairness' failed" in refused.json()["detail"]
+    assert f"F-{expiry_finding.pk}" in refused.json()["detail"]
+    version.refresh_from_db()
+    assert version.state == VersionState.SUSPENDED and not version.is_servable()
+    assert not AuditEvent.objects.filter(action="version.reinstate").exists()
+
+    # The finding accepted as a risk, the check waived again: nothing blocks, it serves again.
+    findings.finding_transition(actor=people["rhea"], finding=expiry_finding,
+                                to="accepted_as_risk", text="Carried by retail credit risk.")
+    _grant(people["rhea"], version, check="fairness")
+    reinstated = api.as_(people["rhea"]).post(url, {"reason": "Both items answered."})
+    assert reinstated.status_code == 200, reinstated.json()
+    assert reinstated.json()["state"] == VersionState.APPROVED
+    version.refresh_from_db()
+    assert version.is_servable()
