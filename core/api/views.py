@@ -68,60 +68,53 @@ class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         response.status_code = status.HTTP_201_CREATED
         return response
 
+    def _change(self, request, change, input_serializer=None) -> Response:
+        """Validate the input, apply ``change(user, **input)`` (a service call), answer the user."""
+        data = {}
+        if input_serializer is not None:
+            checked = input_serializer(data=request.data)
+            checked.is_valid(raise_exception=True)
+            data = checked.validated_data
+        user = self.get_object()
+        change(user, **data)
+        return self._answer(user)
+
     @extend_schema(request=UserDeactivateSerializer, responses=UserSerializer)
     @action(detail=True, methods=["post"])
     def deactivate(self, request, pk=None):
         """Deactivate the account: its sessions end and its API tokens are revoked at once."""
-        data = UserDeactivateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = self.get_object()
-        services.user_deactivate(actor=request.user, user=user, **data.validated_data)
-        return self._answer(user)
+        return self._change(request, lambda user, **data: services.user_deactivate(
+            actor=request.user, user=user, **data), UserDeactivateSerializer)
 
     @extend_schema(request=None, responses=UserSerializer)
     @action(detail=True, methods=["post"])
     def reactivate(self, request, pk=None):
-        user = self.get_object()
-        services.user_reactivate(actor=request.user, user=user)
-        return self._answer(user)
+        return self._change(request, lambda user: services.user_reactivate(
+            actor=request.user, user=user))
 
     @extend_schema(request=RoleSerializer, responses=UserSerializer)
     @action(detail=True, methods=["post"], url_path="grant-role")
     def grant_role(self, request, pk=None):
-        data = RoleSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = self.get_object()
-        services.role_grant(actor=request.user, user=user, role=data.validated_data["role"])
-        return self._answer(user)
+        return self._change(request, lambda user, role: services.role_grant(
+            actor=request.user, user=user, role=role), RoleSerializer)
 
     @extend_schema(request=RoleSerializer, responses=UserSerializer)
     @action(detail=True, methods=["post"], url_path="revoke-role")
     def revoke_role(self, request, pk=None):
-        data = RoleSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = self.get_object()
-        services.role_revoke(actor=request.user, user=user, role=data.validated_data["role"])
-        return self._answer(user)
-
+        return self._change(request, lambda user, role: services.role_revoke(
+            actor=request.user, user=user, role=role), RoleSerializer)
 
     @extend_schema(request=TeamMembershipSerializer, responses=UserSerializer)
     @action(detail=True, methods=["post"], url_path="add-to-team")
     def add_to_team(self, request, pk=None):
-        data = TeamMembershipSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = self.get_object()
-        services.team_add_member(actor=request.user, team=data.validated_data["team"], user=user)
-        return self._answer(user)
+        return self._change(request, lambda user, team: services.team_add_member(
+            actor=request.user, team=team, user=user), TeamMembershipSerializer)
 
     @extend_schema(request=TeamMembershipSerializer, responses=UserSerializer)
     @action(detail=True, methods=["post"], url_path="remove-from-team")
     def remove_from_team(self, request, pk=None):
-        data = TeamMembershipSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = self.get_object()
-        services.team_remove_member(actor=request.user, team=data.validated_data["team"],
-                                    user=user)
-        return self._answer(user)
+        return self._change(request, lambda user, team: services.team_remove_member(
+            actor=request.user, team=team, user=user), TeamMembershipSerializer)
 
 
 class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
