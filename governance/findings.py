@@ -364,21 +364,24 @@ def waiver_grant(*, actor: User, version: ModelVersion, reason: str, compensatin
     return waiver
 
 
-def waiver_revoke(*, actor: User, waiver: Waiver, reason: str) -> Waiver:
-    """End a waiver early (risk officer): the item it covered blocks again."""
+def waiver_revoke(*, actor: User, waiver: Waiver, reason: str,
+                  now: dt.datetime | None = None) -> Waiver:
+    """End a waiver early (risk officer). It has the effect of an expiry: where the item it
+    covered still blocks, the block returns, a high finding is opened, owner and validator are
+    told, and an approved version is suspended where its bound policy says so."""
     require_text({"reason": reason}, {"reason": "Say why the waiver is revoked."})
     if not permissions.can_revoke_waiver(actor, case_for(waiver.version)):
         refuse(actor, "Only a risk officer revokes a waiver.", attempted="waiver.revoke",
                target=waiver, code=permissions.WRONG_ROLE)
+    now = now or timezone.now()
     with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().select_related("model").get(
+            pk=waiver.version_id)
         locked = Waiver.objects.select_for_update().get(pk=waiver.pk)
         if locked.status != WaiverStatus.ACTIVE:
             raise Conflict(f"Waiver {locked.pk} is already {locked.get_status_display().lower()}.")
-        locked.status, locked.ended_at = WaiverStatus.REVOKED, timezone.now()
-        locked.ended_by, locked.end_reason = actor, reason
-        locked.save()
-        audit.record(action="waiver.revoke", actor=actor, obj=locked, payload={
-            "covers": locked.covers_label, "reason": reason})
+        _end_waiver(locked, version, status=WaiverStatus.REVOKED, now=now, actor=actor,
+                    reason=reason)
     return locked
 
 
@@ -408,7 +411,26 @@ def waivers_expire(*, now: dt.datetime | None = None) -> int:
 
 
 def _expire_one(waiver: Waiver, version: ModelVersion, now: dt.datetime) -> None:
-    waiver.status, waiver.ended_at, waiver.end_reason = WaiverStatus.EXPIRED, now, "Expired."
+    _end_waiver(waiver, version, status=WaiverStatus.EXPIRED, now=now, actor=None,
+                reason="Expired.")
+
+
+# How a waiver's end reads: (audit action, finding source, "the waiver ... <verb>").
+WAIVER_ENDINGS = {
+    WaiverStatus.EXPIRED: ("waiver.expire", FindingSource.WAIVER_EXPIRY, "expired"),
+    WaiverStatus.REVOKED: ("waiver.revoke", FindingSource.WAIVER_REVOKED, "was revoked"),
+}
+
+
+def _end_waiver(waiver: Waiver, version: ModelVersion, *, status: str, now: dt.datetime,
+                actor: User | None, reason: str) -> None:
+    """End a waiver (expired, or revoked by ``actor``), inside the caller's transaction holding
+    the version's and the waiver's locks. Where the item it covered still blocks, the block
+    returns, a high finding is opened and — only where the bound policy says an expired waiver
+    suspends — an approved version is suspended. Owner and validator are told either way."""
+    action, source, ended = WAIVER_ENDINGS[status]
+    waiver.status, waiver.ended_at, waiver.end_reason = status, now, reason
+    waiver.ended_by = actor
     waiver.save()
     case = case_for(version)
     still_blocks = any((b.kind, b.key) == (waiver.blocker_kind, waiver.blocker_key)
@@ -416,32 +438,36 @@ def _expire_one(waiver: Waiver, version: ModelVersion, now: dt.datetime) -> None
     rules = case.rules
     suspend = bool(still_blocks and rules is not None and rules.expired_waiver_suspends
                    and version.state == VersionState.APPROVED)
+    how = f"expired on {waiver.expires_at:%Y-%m-%d %H:%M} UTC" \
+        if status == WaiverStatus.EXPIRED else \
+        f"was revoked on {now:%Y-%m-%d %H:%M} UTC by {getattr(actor, 'username', 'Assay')}"
     finding = None
     if still_blocks:
         finding, _ = _system_finding(
-            version=version, source=FindingSource.WAIVER_EXPIRY, source_key=f"waiver:{waiver.pk}",
+            version=version, source=source, source_key=f"waiver:{waiver.pk}",
             severity=Severity.HIGH, now=now,
-            title=f"Waiver {waiver.pk} of {waiver.covers_label} expired",
+            title=f"Waiver {waiver.pk} of {waiver.covers_label} {ended}",
             description=f"The waiver granted by {waiver.approved_by.username} on "
-                        f"{waiver.granted_at:%Y-%m-%d} expired on "
-                        f"{waiver.expires_at:%Y-%m-%d %H:%M} UTC while the "
+                        f"{waiver.granted_at:%Y-%m-%d} {how} while the "
                         f"{waiver.covers_label} still blocks. Resolve it or "
                         "ask a risk officer for a new waiver.")
-    audit.record(action="waiver.expire", obj=waiver, payload={
+    audit.record(action=action, actor=actor, obj=waiver, payload={
         "covers": waiver.covers_label, "expires_at": waiver.expires_at,
+        **({"reason": reason} if status == WaiverStatus.REVOKED else {}),
         "still_blocks": still_blocks, "finding_id": finding.pk if finding else None,
         "suspends": suspend, "policy_version": str(case.policy_version), "tier": case.tier})
     notify(users=[version.model.owner, *_validator(case)], kind=NotificationKind.WAIVER_EXPIRED,
-           obj=waiver, title=f"Waiver {waiver.pk} on {version} expired",
+           obj=waiver, title=f"Waiver {waiver.pk} on {version} {ended}",
            url=finding_url(finding) if finding else _url(version),
-           body=f"The waiver of {waiver.covers_label} expired."
+           body=f"The waiver of {waiver.covers_label} {ended}"
+                + (f": {reason}" if status == WaiverStatus.REVOKED else ".")
                 + (" The item blocks again; a high finding was opened." if still_blocks else "")
                 + (" The version is suspended under its policy." if suspend else ""))
     if suspend:
         version_transition(version=version, to=VersionState.SUSPENDED, actor=None,
-                           reason=f"Waiver {waiver.pk} of {waiver.covers_label} expired and the "
+                           reason=f"Waiver {waiver.pk} of {waiver.covers_label} {ended} and the "
                                   f"policy ({case.policy_version}, tier {case.tier}) suspends "
-                                  "serving on an expired waiver.",
+                                  "serving when a waiver ends with the item still blocking.",
                            details={"waiver_id": waiver.pk,
                                     "finding_id": finding.pk if finding else None})
 

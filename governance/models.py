@@ -371,6 +371,7 @@ class FindingSource(models.TextChoices):
     EVALUATION = "evaluation", "Evaluation check"
     MONITORING = "monitoring", "Monitoring"
     WAIVER_EXPIRY = "waiver_expiry", "Expired waiver"
+    WAIVER_REVOKED = "waiver_revoked", "Revoked waiver"
     REVIEW_OVERDUE = "review_overdue", "Overdue periodic review"
 
 
@@ -618,7 +619,7 @@ class NotificationKind(models.TextChoices):
     FINDING_DUE = "finding_due", "Finding coming due"
     FINDING_OVERDUE = "finding_overdue", "Finding overdue"
     WAIVER_EXPIRING = "waiver_expiring", "Waiver expiring"
-    WAIVER_EXPIRED = "waiver_expired", "Waiver expired"
+    WAIVER_EXPIRED = "waiver_expired", "Waiver expired or revoked"
     REVIEW_DUE = "review_due", "Periodic review coming due"
     REVIEW_OVERDUE = "review_overdue", "Periodic review overdue"
 

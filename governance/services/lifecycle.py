@@ -170,7 +170,8 @@ def _may_decide_servability(actor: User | None, case: Case) -> str:
 
 
 def _may_suspend(actor: User | None, case: Case) -> str:
-    # Assay itself (actor None) suspends when a waiver expires under a policy that says so.
+    # Assay itself (actor None) suspends when a waiver expires or is revoked under a policy that
+    # says so.
     return "" if actor is None else _may_decide_servability(actor, case)
 
 

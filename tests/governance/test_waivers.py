@@ -290,3 +290,38 @@ def test_a_suspended_version_is_not_reinstated_while_its_blockers_stand(
     assert reinstated.json()["state"] == VersionState.APPROVED
     version.refresh_from_db()
     assert version.is_servable()
+
+
+@pytest.mark.parametrize(("answers", "suspended"), [(ALL_HIGH, True), (MEDIUM, False)])
+def test_revoking_a_waiver_has_the_effect_of_its_expiry(
+        walk, strict_policy, credit_model, onnx_file, api, people, answers, suspended,
+        django_capture_on_commit_callbacks):
+    """Tier 1 of the strict policy suspends serving when a waiver ends with its item still
+    blocking; tier 2 does not. Either way the block returns, a high finding is opened and the
+    owner and validator are told."""
+    version = version_for(walk, credit_model, onnx_file, answers=answers)
+    waiver = approve_with_waived_evidence(walk, version)
+    assert version.state == VersionState.APPROVED
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        revoked = api.as_(people["rhea"]).post(f"/api/v1/waivers/{waiver.pk}/revoke/",
+                                               {"reason": "The fairness gap widened."})
+    assert revoked.status_code == 200, revoked.json()
+    assert _expiry_effects(version, waiver) == (
+        VersionState.SUSPENDED if suspended else VersionState.APPROVED, WaiverStatus.REVOKED)
+    assert version.is_servable() is not suspended
+    assert ("evidence", "fairness") in [(b.kind, b.key) for b in blocking_items(version)]
+    finding = Finding.objects.get(source=FindingSource.WAIVER_REVOKED)
+    assert finding.severity == "high" and finding.is_unresolved
+    assert "revoked" in finding.title
+    assert set(Notification.objects.filter(kind="waiver_expired")
+               .values_list("user__username", flat=True)) == {"dana", "victor"}
+    assert sorted(m.to[0] for m in mail.outbox if m.subject.startswith("[Assay] Waiver")) == [
+        "dana@example.org", "victor@example.org"]
+    event = AuditEvent.objects.get(action="waiver.revoke")
+    assert event.actor_username == "rhea" and event.payload["suspends"] is suspended
+    assert event.payload["finding_id"] == finding.pk
+    suspensions = AuditEvent.objects.filter(action="version.suspend")
+    assert [e.payload["waiver_id"] for e in suspensions] == ([waiver.pk] if suspended else [])
+    # The beat's expiry scan finds nothing left to do.
+    assert findings.waivers_expire(now=waiver.expires_at + dt.timedelta(seconds=1)) == 0
