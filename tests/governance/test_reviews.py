@@ -150,3 +150,20 @@ def test_bad_review_input_is_400_and_stores_nothing(approved, api, people):
     ok = c.post("/api/v1/periodic-reviews/", {**base, "conclusion": "continue_with_conditions",
                                               "conditions": "Quarterly monitoring."})
     assert ok.status_code == 201 and ok.json()["tier"] == 2
+
+
+def test_the_review_schedule_follows_the_tier_bound_at_approval(
+        walk, policy, adam, people, credit_model, onnx_file):
+    """Under SR 26-2 tier 1 is reviewed every 12 months, tier 3 every 36: lowering the model's
+    tier after approval leaves the approved version on its 12-month cycle."""
+    services.policy_version_make_current(
+        actor=adam, policy_version=PolicyVersion.objects.get(policy__slug="sr-26-2"))
+    version = version_for(walk, credit_model, onnx_file, answers=ALL_HIGH)
+    gov = approve(walk, version)
+    services.intake_record(actor=people["rhea"], model=credit_model, is_model=True,
+                           answers=ALL_LOW)
+    now = timezone.make_aware(dt.datetime.combine(gov.next_review_due, dt.time(9)))
+    review = _review(people["victor"], version, now=now)
+    gov.refresh_from_db()
+    assert review.tier == 1
+    assert gov.next_review_due == add_months(now.date(), 12) == review.next_review_due

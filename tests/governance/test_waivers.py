@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, PermissionRefused
 from core.models import AuditEvent
-from governance import findings
+from governance import findings, services
 from governance.gates import blocking_items
 from governance.models import Finding, FindingSource, Notification, Waiver, WaiverStatus
 from registry.models import VersionState
@@ -325,3 +325,17 @@ def test_revoking_a_waiver_has_the_effect_of_its_expiry(
     assert [e.payload["waiver_id"] for e in suspensions] == ([waiver.pk] if suspended else [])
     # The beat's expiry scan finds nothing left to do.
     assert findings.waivers_expire(now=waiver.expires_at + dt.timedelta(seconds=1)) == 0
+
+
+def test_lowering_the_model_tier_after_approval_does_not_stop_the_suspension(
+        walk, strict_policy, credit_model, onnx_file, people):
+    """The version was approved at tier 1, whose policy suspends on an expired waiver; the
+    model's tier is lowered to 2 (which does not) afterwards. The approval's tier decides."""
+    version = version_for(walk, credit_model, onnx_file, answers=ALL_HIGH)
+    waiver = approve_with_waived_evidence(walk, version)
+    services.intake_record(actor=people["rhea"], model=credit_model, is_model=True,
+                           answers=MEDIUM)
+    assert credit_model.intake.__class__.objects.get(model=credit_model).tier == 2
+    findings.waivers_expire(now=waiver.expires_at + dt.timedelta(seconds=1))
+    assert _expiry_effects(version, waiver) == (VersionState.SUSPENDED, WaiverStatus.EXPIRED)
+    assert AuditEvent.objects.get(action="waiver.expire").payload["tier"] == 1
