@@ -26,13 +26,23 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_files(tmp_path_factory):
-    """Artifacts, keys and checkpoints of a test run live in a temporary folder of its own."""
+    """The artifact store of a test run lives in a temporary folder of its own."""
     root = tmp_path_factory.mktemp(f"assay-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}")
     settings.ARTIFACT_DIR = root / "artifacts"
-    settings.KEY_DIR = root / "keys"
-    settings.CHECKPOINT_FILE = root / "checkpoints.jsonl"
     yield root
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def own_files(settings, tmp_path):
+    """Each test gets its own signing-key folder and checkpoint file.
+
+    The database rolls back per test but files do not: a shared checkpoint file would carry one
+    test's signed checkpoints into the next test's verification.
+    """
+    settings.KEY_DIR = tmp_path / "keys"
+    settings.CHECKPOINT_FILE = tmp_path / "checkpoints.jsonl"
+    return tmp_path
 
 
 @pytest.fixture

@@ -14,13 +14,6 @@ from core.models import AuditEvent
 from registry import services as registry_services
 
 
-@pytest.fixture(autouse=True)
-def own_files(settings, tmp_path):
-    settings.KEY_DIR = tmp_path / "keys"
-    settings.CHECKPOINT_FILE = tmp_path / "checkpoints.jsonl"
-    return tmp_path
-
-
 @pytest.fixture
 def model(dana, teams):
     return registry_services.model_create(

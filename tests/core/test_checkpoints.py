@@ -17,13 +17,6 @@ from core.verify_bundle import CHECKPOINT_PAYLOAD_TYPE
 from tests.conftest import as_login_role
 
 
-@pytest.fixture(autouse=True)
-def own_files(settings, tmp_path):
-    settings.KEY_DIR = tmp_path / "keys"
-    settings.CHECKPOINT_FILE = tmp_path / "checkpoints.jsonl"
-    return tmp_path
-
-
 @contextmanager
 def as_superuser_bypassing_triggers():
     """What an attacker with the database superuser can do: switch the audit triggers off.

@@ -20,14 +20,6 @@ PURPOSE = "audit_checkpoint"
 TYPE = "application/vnd.assay.test+json"
 
 
-@pytest.fixture(autouse=True)
-def own_files(settings, tmp_path):
-    """Each test gets its own key folder and checkpoint file (the database rolls back per test)."""
-    settings.KEY_DIR = tmp_path / "keys"
-    settings.CHECKPOINT_FILE = tmp_path / "checkpoints.jsonl"
-    return tmp_path
-
-
 def _sign(payload: bytes = b'{"hello":"world"}') -> signing.SignedEnvelope:
     return signing.sign(purpose=PURPOSE, payload_type=TYPE, payload=payload)
 

@@ -38,13 +38,6 @@ runpy.run_module("core.verify_bundle", run_name="__main__")
 """
 
 
-@pytest.fixture(autouse=True)
-def own_files(settings, tmp_path):
-    settings.KEY_DIR = tmp_path / "keys"
-    settings.CHECKPOINT_FILE = tmp_path / "checkpoints.jsonl"
-    return tmp_path
-
-
 @pytest.fixture
 def trail(people, teams):
     """Two models with events, interleaved with account events, and an earlier checkpoint."""
