@@ -237,6 +237,8 @@ class WorkflowSerializer(serializers.Serializer):
     submitted_by = serializers.CharField(allow_null=True)
     submitted_at = serializers.DateTimeField(allow_null=True)
     validator = serializers.CharField(allow_null=True)
+    next_review_due = serializers.DateField(allow_null=True, help_text="When the approved "
+                                            "version's next periodic review is due.")
     review = ReviewSerializer(allow_null=True)
     signoffs = SignOffSerializer(many=True)
     latest_evidence = EvidenceSerializer(many=True)
@@ -273,6 +275,7 @@ def workflow_data(version: ModelVersion, user: Any) -> dict[str, Any]:
         "submitted_by": gov.submitted_by.username if gov else None,
         "submitted_at": gov.submitted_at if gov else None,
         "validator": gov.validator.username if gov and gov.validator else None,
+        "next_review_due": gov.next_review_due if gov else None,
         "review": review,
         "signoffs": list(version.signoffs.select_related("signer", "policy_version__policy")),
         "latest_evidence": list(latest_evidence(version).values()),

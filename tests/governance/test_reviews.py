@@ -167,3 +167,9 @@ def test_the_review_schedule_follows_the_tier_bound_at_approval(
     gov.refresh_from_db()
     assert review.tier == 1
     assert gov.next_review_due == add_months(now.date(), 12) == review.next_review_due
+
+
+def test_the_governance_status_carries_the_next_review_date(approved, api, people):
+    version, gov = approved
+    body = api.as_(people["dana"]).get(f"/api/v1/versions/{version.pk}/governance/").json()
+    assert body["next_review_due"] == gov.next_review_due.isoformat()
