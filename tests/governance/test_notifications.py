@@ -142,3 +142,15 @@ def test_emails_link_to_the_configured_address(people, settings):
                   url="/models/x/versions/1/workflow/")
     [message] = mail.outbox
     assert "https://assay.example.com/models/x/versions/1/workflow/" in message.body
+
+
+def test_a_partial_preferences_put_changes_only_the_kinds_it_names(api, people):
+    """The page's form shows every kind and sends them all; the API takes a partial dict and
+    leaves the kinds it does not name as they were (on or off)."""
+    c = api.as_(people["victor"])
+    url = "/api/v1/notifications/preferences/"
+    assert c.put(url, {"email": {"decision": False, "assignment": False}}).status_code == 200
+    after = c.put(url, {"email": {"decision": True, "review_due": False}}).json()["email"]
+    assert (after["decision"], after["assignment"], after["review_due"]) == (True, False, False)
+    assert all(on for kind, on in after.items() if kind not in ("assignment", "review_due"))
+    assert c.get(url).json()["email"] == after
