@@ -268,14 +268,15 @@ def version_transition(*, version: ModelVersion, to: str, actor: User | None, re
             "policy_version": str(case.policy_version) if case.policy_version else None,
             "policy_version_id": case.policy_version.pk if case.policy_version else None,
             "tier": case.tier, **extra, **(details or {})})
-        _notify_transition(locked, to, case, reason)
+        _notify_transition(locked, seen_state, to, case, reason)
     version.state = to
     return locked
 
 
-def _notify_transition(version: ModelVersion, to: str, case: Case, reason: str) -> None:
+def _notify_transition(version: ModelVersion, frm: str, to: str, case: Case,
+                       reason: str) -> None:
     """Ask the signers for their sign-off when a version reaches pending approval; tell the
-    model's people and the validator about a decision."""
+    model's people and the validator about a decision, a suspension and a reinstatement."""
     url = f"/models/{version.model.slug}/versions/{version.number}/workflow/"
     moment = timezone.now().strftime("%Y%m%d%H%M%S")  # each round of changes is news again
     if to == S.SUBMITTED and case.validator_id is not None:
@@ -298,6 +299,13 @@ def _notify_transition(version: ModelVersion, to: str, case: Case, reason: str) 
                title=f"Sign-off requested: {version}", url=url, period="pending",
                body=f"{version} passed validation and waits for your sign-off "
                     f"(tier {case.tier}, {case.policy_version}).")
+    elif (frm, to) in ((S.APPROVED, S.SUSPENDED), (S.SUSPENDED, S.APPROVED)):
+        # Each suspension and reinstatement is news again, so the period carries the moment.
+        verb = "suspended" if to == S.SUSPENDED else "reinstated"
+        notify(users=_people_of(version, case), kind=NotificationKind.DECISION, obj=version,
+               period=f"{verb}-{moment}", title=f"{version} was {verb}", url=url,
+               body=f"{reason}\n\n{version} is {'no longer' if to == S.SUSPENDED else 'again'} "
+                    "served.")
     elif to in (S.APPROVED, S.REJECTED):
         people = _people_of(version, case)
         notify(users=people, kind=NotificationKind.DECISION, obj=version, period=to,

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from governance import findings, notify
+from governance import findings, notify, services
 from governance.models import Notification, NotificationPreference
+from registry.models import VersionState
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +155,23 @@ def test_a_partial_preferences_put_changes_only_the_kinds_it_names(api, people):
     assert (after["decision"], after["assignment"], after["review_due"]) == (True, False, False)
     assert all(on for kind, on in after.items() if kind not in ("assignment", "review_due"))
     assert c.get(url).json()["email"] == after
+
+
+def test_suspending_and_reinstating_notify_the_owner_and_the_validator(
+        walk, draft, people, mailoutbox, django_capture_on_commit_callbacks):
+    walk.to_pending(draft)
+    walk.sign(draft, "boris")
+    walk.sign(draft, "rhea")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.version_transition(version=draft, to=VersionState.SUSPENDED,
+                                    actor=people["rhea"], reason="Drift alert on approvals.")
+        services.version_transition(version=draft, to=VersionState.APPROVED,
+                                    actor=people["rhea"], reason="Drift explained by seasonality.")
+    titles = sorted(Notification.objects.filter(kind="decision").exclude(period="approved")
+                    .values_list("user__username", "title"))
+    assert titles == [("dana", f"{draft} was reinstated"), ("dana", f"{draft} was suspended"),
+                      ("victor", f"{draft} was reinstated"), ("victor", f"{draft} was suspended")]
+    suspended = Notification.objects.get(user__username="dana", title=f"{draft} was suspended")
+    assert "Drift alert on approvals." in suspended.body
+    assert sorted(m.to[0] for m in mailoutbox if "was suspended" in m.subject) == [
+        "dana@example.org", "victor@example.org"]
