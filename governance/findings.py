@@ -246,6 +246,27 @@ def finding_transition(*, actor: User, finding: Finding, to: str, text: str) -> 
     return locked
 
 
+def findings_close_answered(*, version: ModelVersion, source: str, actor: User, text: str,
+                            now: dt.datetime) -> list[Finding]:
+    """Close the unresolved findings Assay raised on the version from ``source`` that a record
+    just answered (a periodic review answers its overdue-review findings), inside the caller's
+    transaction. ``text`` says what answered them and joins each discussion."""
+    closed = []
+    for finding in (Finding.objects.select_for_update().unresolved()
+                    .filter(version=version, source=source).order_by("pk")):
+        seen = finding.status
+        finding.status = F.CLOSED
+        finding.resolved_by, finding.resolved_at, finding.resolution = actor, now, text
+        finding.save()
+        comment = FindingComment.objects.create(finding=finding, author=actor,
+                                                kind=CommentKind.NOTE, body=text)
+        audit.record(action="finding.close", actor=actor, obj=finding, payload={
+            "from": seen, "to": F.CLOSED, "text": text, "comment_id": comment.pk,
+            "severity": finding.severity, "version": version.number})
+        closed.append(finding)
+    return closed
+
+
 def finding_comment_add(*, actor: User, finding: Finding, body: str, kind: str = "note",
                         reply_to: FindingComment | None = None) -> FindingComment:
     """Add to a finding's challenge/response discussion (``reply_to`` threads it)."""

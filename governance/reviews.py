@@ -13,7 +13,7 @@ from django.utils import timezone
 from core import audit, permissions
 from core.errors import Conflict, ValidationFailed
 from core.models import User
-from governance.findings import _record_sent, _system_finding
+from governance.findings import _record_sent, _system_finding, findings_close_answered
 from governance.gates import case_for
 from governance.models import (
     FindingSource,
@@ -36,7 +36,8 @@ def periodic_review_conclude(*, actor: User, version: ModelVersion, performance:
                              conditions: str = "", now: dt.datetime | None = None
                              ) -> PeriodicReview:
     """An independent validator records a periodic review of an approved version. Continuing
-    schedules the next review from today; retiring retires the version."""
+    schedules the next review from today; retiring retires the version. Either way the review
+    closes the findings its lateness opened."""
     now = now or timezone.now()
     require_text({"performance": performance, "changes": changes, "limitations": limitations}, {
         "performance": "Describe how the model performed since its last review.",
@@ -76,6 +77,10 @@ def periodic_review_conclude(*, actor: User, version: ModelVersion, performance:
             "due_on": review.due_on, "next_review_due": due_next,
             "policy_version": str(gov.policy_version), "tier": case.tier,
             "performance": performance, "changes": changes, "limitations": limitations})
+        findings_close_answered(
+            version=locked, source=FindingSource.REVIEW_OVERDUE, actor=actor, now=now,
+            text=f"Answered by periodic review {review.pk} of {now:%Y-%m-%d} "
+                 f"({review.get_conclusion_display().lower()}).")
         if retire:
             version_transition(version=locked, to=VersionState.RETIRED, actor=None,
                                reason=f"Periodic review by {actor.username}: {limitations}",

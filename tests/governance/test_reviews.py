@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from core.errors import Conflict, PermissionRefused
+from core.models import AuditEvent
 from governance import reviews, services
 from governance.models import (
     Finding,
@@ -173,3 +174,21 @@ def test_the_governance_status_carries_the_next_review_date(approved, api, peopl
     version, gov = approved
     body = api.as_(people["dana"]).get(f"/api/v1/versions/{version.pk}/governance/").json()
     assert body["next_review_due"] == gov.next_review_due.isoformat()
+
+
+def test_concluding_a_review_closes_the_overdue_review_finding(approved, people):
+    version, gov = approved
+    late = timezone.make_aware(dt.datetime.combine(gov.next_review_due + dt.timedelta(days=3),
+                                                   dt.time(9)))
+    reviews.reviews_scan(now=late)
+    overdue = Finding.objects.get(source=FindingSource.REVIEW_OVERDUE)
+    assert overdue.is_unresolved
+    review = _review(people["victor"], version, now=late)
+    overdue.refresh_from_db()
+    assert overdue.status == "closed" and overdue.resolved_by == people["victor"]
+    assert f"periodic review {review.pk}" in overdue.resolution
+    assert overdue.comments.get().body == overdue.resolution
+    assert AuditEvent.objects.filter(action="finding.close", object_id=str(overdue.pk)).exists()
+    # The next scan, before the new due date, opens nothing new.
+    reviews.reviews_scan(now=late + dt.timedelta(days=1))
+    assert list(Finding.objects.unresolved()) == []
