@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import permissions
-from core.errors import NotVisible, PermissionRefused, ValidationFailed
+from core.errors import PermissionRefused, ValidationFailed
 from core.ids import parse_id
 from governance import findings, notify, queues, reviews
 from governance.api import oversight_serializers as s
@@ -28,21 +28,12 @@ from governance.models import (
     PeriodicReview,
     Waiver,
 )
-from registry.models import ModelVersion
 
 
 def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
+    serializer = serializer_class(data=request.data, context={"request": request})
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
-
-
-def _visible_version(request: Request, version: ModelVersion) -> ModelVersion:
-    """The input named a version by id: one the user may not see answers 404, not 403."""
-    found = workable_versions(request.user).filter(pk=version.pk).first()
-    if found is None:
-        raise NotVisible("No such version: it does not exist or you may not see it.")
-    return found
 
 
 FINDING_FILTERS = [
@@ -90,7 +81,7 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(request=s.FindingInputSerializer, responses={201: s.FindingDetailSerializer})
     def create(self, request: Request) -> Response:
         data = _valid(s.FindingInputSerializer, request)
-        version = _visible_version(request, data.pop("version"))
+        version = data.pop("version")  # the serializer resolves only versions you may see
         finding = findings.finding_raise(actor=request.user, version=version, **data)
         return Response(s.FindingDetailSerializer(finding).data, status=status.HTTP_201_CREATED)
 
@@ -176,7 +167,7 @@ class WaiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(request=s.WaiverInputSerializer, responses={201: s.WaiverSerializer})
     def create(self, request: Request) -> Response:
         data = _valid(s.WaiverInputSerializer, request)
-        version = _visible_version(request, data.pop("version"))
+        version = data.pop("version")  # the serializer resolves only versions you may see
         waiver = findings.waiver_grant(actor=request.user, version=version, **data)
         return Response(s.WaiverSerializer(waiver).data, status=status.HTTP_201_CREATED)
 
@@ -208,7 +199,7 @@ class PeriodicReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                    responses={201: s.PeriodicReviewSerializer})
     def create(self, request: Request) -> Response:
         data = _valid(s.PeriodicReviewInputSerializer, request)
-        version = _visible_version(request, data.pop("version"))
+        version = data.pop("version")  # the serializer resolves only versions you may see
         review = reviews.periodic_review_conclude(actor=request.user, version=version, **data)
         return Response(s.PeriodicReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 

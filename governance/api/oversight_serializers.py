@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from core.models import User
 from governance.api.serializers import StrictSerializer
+from governance.gates import workable_versions
 from governance.models import (
     CommentKind,
     Finding,
@@ -75,7 +76,22 @@ class FindingDetailSerializer(FindingSerializer):
         read_only_fields = fields
 
 
-class FindingInputSerializer(StrictSerializer):
+class VisibleInputSerializer(StrictSerializer):
+    """Ids in the input resolve only among what the requesting user may see, so another team's
+    version (or finding) answers exactly like an id that does not exist: the API cannot be used
+    to probe for them."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None:
+            fields["version"].queryset = workable_versions(request.user)
+            if "finding" in fields:
+                fields["finding"].queryset = Finding.objects.visible_to(request.user)
+        return fields
+
+
+class FindingInputSerializer(VisibleInputSerializer):
     version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all(),
                                                  help_text="Id of the version.")
     title = serializers.CharField(max_length=200)
@@ -120,7 +136,7 @@ class WaiverSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class WaiverInputSerializer(StrictSerializer):
+class WaiverInputSerializer(VisibleInputSerializer):
     version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all())
     finding = serializers.PrimaryKeyRelatedField(queryset=Finding.objects.all(), required=False,
                                                  default=None,
@@ -151,7 +167,7 @@ class PeriodicReviewSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PeriodicReviewInputSerializer(StrictSerializer):
+class PeriodicReviewInputSerializer(VisibleInputSerializer):
     version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all())
     performance = serializers.CharField()
     changes = serializers.CharField()

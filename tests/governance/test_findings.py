@@ -219,7 +219,7 @@ def test_api_lifecycle_and_visibility(walk, draft, api, people):
     assert api.as_(people["frank"]).get(f"/api/v1/findings/{pk}/").status_code == 404
     assert api.as_(people["frank"]).post("/api/v1/findings/", {
         "version": draft.pk, "title": "t", "description": "d", "severity": "low"}
-    ).status_code == 404
+    ).status_code == 400  # as for an id that does not exist (test_an_id_you_may_not_see...)
     r = api.as_(people["dana"]).post(f"/api/v1/findings/{pk}/propose-remediation/",
                                      {"text": "Dropped feature 7."})
     assert r.status_code == 200 and r.json()["status"] == "remediation_proposed"
@@ -259,3 +259,30 @@ def test_bad_transition_input_is_400(finding, api, people):
                   format="multipart").status_code == 400
     finding.refresh_from_db()
     assert finding.status == F.OPEN and not finding.comments.exists()
+
+
+def test_an_id_you_may_not_see_answers_like_one_that_does_not_exist(walk, draft, api, people):
+    """Raising a finding, granting a waiver or concluding a review for another team's version
+    answers exactly as for a version id that does not exist: nothing to probe."""
+    version = in_validation(walk, draft)
+    finding = raise_high(walk, version)
+    missing = version.pk + 1000
+    bodies = {
+        "/api/v1/findings/": {"title": "t", "description": "d", "severity": "low"},
+        "/api/v1/waivers/": {"reason": "r", "compensating_controls": "c",
+                             "limits_of_use": "l", "expires_at": "2099-01-01T00:00:00Z"},
+        "/api/v1/periodic-reviews/": {"performance": "p", "changes": "c", "limitations": "l",
+                                      "conclusion": "continue"},
+    }
+    c = api.as_(people["frank"])
+    for url, body in bodies.items():
+        seen = c.post(url, {**body, "version": version.pk})
+        unseen = c.post(url, {**body, "version": missing})
+        assert seen.status_code == unseen.status_code == 400, (url, seen.json())
+        assert seen.json()["detail"].replace(str(version.pk), "N") == \
+            unseen.json()["detail"].replace(str(missing), "N"), url
+        assert list(seen.json()["fields"]) == list(unseen.json()["fields"]) == ["version"], url
+    # A finding of a version you may not see, named in a waiver, is likewise unknown.
+    waiver = c.post("/api/v1/waivers/", {**bodies["/api/v1/waivers/"],
+                                           "version": version.pk, "finding": finding.pk})
+    assert "finding" in waiver.json()["fields"]
