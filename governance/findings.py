@@ -34,6 +34,7 @@ from governance.models import (
     WaiverStatus,
 )
 from governance.notify import notify
+from governance.policy import add_months
 from governance.services.common import json_safe, refuse, require_text
 from governance.services.lifecycle import approve_if_ready, version_transition
 from registry import storage
@@ -43,6 +44,8 @@ F = FindingStatus
 # How long the owner has to answer, when the finding does not say.
 DEFAULT_DUE_DAYS = {Severity.HIGH: 30, Severity.MEDIUM: 60, Severity.LOW: 90}
 DUE_SOON_DAYS = 7
+# The latest due date a finding may be given, in months from today.
+MAX_DUE_MONTHS = 36
 WAIVER_WARNING_DAYS = 7
 MAX_WAIVER_DAYS = 366
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
@@ -88,6 +91,10 @@ def finding_raise(*, actor: User, version: ModelVersion, title: str, description
     now = now or timezone.now()
     if due_date is not None and (not isinstance(due_date, dt.date) or due_date < now.date()):
         raise ValidationFailed("The due date cannot be in the past.", field="due_date")
+    if due_date is not None and due_date > add_months(now.date(), MAX_DUE_MONTHS):
+        raise ValidationFailed(f"The due date is at most {MAX_DUE_MONTHS // 12} years ahead "
+                               f"(by {add_months(now.date(), MAX_DUE_MONTHS)}): a finding "
+                               "must be answered within that.", field="due_date")
     case = case_for(version)
     reason = permissions.reason_cannot_raise_finding(actor, case)
     if reason:

@@ -237,6 +237,8 @@ def test_api_lifecycle_and_visibility(walk, draft, api, people):
     ({"title": "t", "description": "d", "severity": "high", "due_date": "2001-01-01"},
      "due_date"),
     ({"title": "t", "description": "d", "severity": "high", "due_date": "soon"}, "due_date"),
+    ({"title": "t", "description": "d", "severity": "high", "due_date": "2999-01-01"},
+     "due_date"),
     ({"title": "t", "description": "d", "severity": "high", "owner": "frank"}, "owner"),
     ({"title": "t", "description": "d", "severity": "high", "status": "closed"}, "status"),
     ({"title": "t", "severity": "high"}, "description"),
@@ -286,3 +288,12 @@ def test_an_id_you_may_not_see_answers_like_one_that_does_not_exist(walk, draft,
     waiver = c.post("/api/v1/waivers/", {**bodies["/api/v1/waivers/"],
                                            "version": version.pk, "finding": finding.pk})
     assert "finding" in waiver.json()["fields"]
+
+
+def test_a_due_date_more_than_three_years_ahead_is_refused(walk, draft, people):
+    version = in_validation(walk, draft)
+    today = timezone.localdate()
+    with pytest.raises(ValidationFailed, match="at most 3 years") as refused:
+        raise_high(walk, version, due_date=today + dt.timedelta(days=3 * 366 + 1))
+    assert "due_date" in refused.value.fields
+    assert raise_high(walk, version, due_date=today + dt.timedelta(days=3 * 365)).pk
