@@ -35,7 +35,7 @@ from governance.models import (
 )
 from governance.notify import notify
 from governance.policy import add_months
-from governance.services.common import json_safe, refuse, require_text
+from governance.services.common import TEXT_MAX, json_safe, refuse, require_text
 from governance.services.lifecycle import approve_if_ready, version_transition
 from registry import storage
 from registry.models import ModelVersion, VersionState
@@ -72,6 +72,9 @@ def _validate_finding_text(title: Any, description: Any, severity: Any) -> None:
         errors["title"] = ["Give the finding a title (up to 200 characters)."]
     if not isinstance(description, str) or not description.strip():
         errors["description"] = ["Describe the finding: what is wrong and why it matters."]
+    elif len(description) > TEXT_MAX:
+        errors["description"] = [f"The description is {len(description):,} characters long; "
+                                 f"keep it to {TEXT_MAX:,}."]
     if severity not in Severity.values:
         errors["severity"] = [f"The severity is one of: {', '.join(Severity.values)}."]
     if errors:

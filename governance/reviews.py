@@ -24,7 +24,7 @@ from governance.models import (
     VersionGovernance,
 )
 from governance.notify import notify
-from governance.services.common import refuse, require_text
+from governance.services.common import limit_text, refuse, require_text
 from governance.services.lifecycle import review_due_after, version_transition
 from registry.models import ModelVersion, VersionState
 
@@ -43,6 +43,7 @@ def periodic_review_conclude(*, actor: User, version: ModelVersion, performance:
         "performance": "Describe how the model performed since its last review.",
         "changes": "Describe changes in its use, data or environment (or say there were none).",
         "limitations": "List its limitations now."})
+    limit_text({"conditions": conditions})
     if conclusion not in ReviewConclusion.values:
         raise ValidationFailed(f"Conclude with one of: {', '.join(ReviewConclusion.values)}.",
                                field="conclusion")

@@ -47,11 +47,26 @@ def refuse(actor: User | None, reason: str, *, attempted: str, target: Any = Non
     raise error(str(reason))
 
 
+# The longest free text a governance record takes (a description, comment, reason, review
+# text): generous for prose, and a bound on what one request can make the database store.
+TEXT_MAX = 10_000
+
+
 def require_text(values: dict[str, str], hints: dict[str, str]) -> None:
-    """Refuse blank text fields, each with its hint, all at once."""
+    """Refuse blank text fields, each with its hint, all at once; and text over TEXT_MAX."""
     missing = {f: [hints[f]] for f in hints if not (values.get(f) or "").strip()}
     if missing:
         raise ValidationFailed(" ".join(m[0] for m in missing.values()), fields=missing)
+    limit_text(values)
+
+
+def limit_text(values: dict[str, Any], limit: int = TEXT_MAX) -> None:
+    """Refuse text fields longer than ``limit`` characters, naming each."""
+    too_long = {f: [f"{f.replace('_', ' ').capitalize()} is {len(v):,} characters long; keep "
+                    f"it to {limit:,}."]
+                for f, v in values.items() if isinstance(v, str) and len(v) > limit}
+    if too_long:
+        raise ValidationFailed(" ".join(m[0] for m in too_long.values()), fields=too_long)
 
 
 def json_safe(value: Any) -> bool:

@@ -12,7 +12,7 @@ from core.errors import Conflict, ValidationFailed
 from core.models import Role, User
 from governance.gates import former_people_of
 from governance.models import ModelIntake, OverrideStatus, PolicyVersion, TierOverride
-from governance.services.common import IN_FLIGHT, refuse, require_text
+from governance.services.common import IN_FLIGHT, limit_text, refuse, require_text
 from governance.services.policies import current_policy
 from registry.models import RegisteredModel
 
@@ -58,6 +58,7 @@ def intake_record(*, actor: User, model: RegisteredModel, is_model: Any, rationa
     if not isinstance(is_model, bool):
         raise ValidationFailed("Say whether this is a model: true or false.", field="is_model")
     answers = answers or {}
+    limit_text({"rationale": rationale})
     policy = scoring = None
     if not is_model:
         require_text({"rationale": rationale}, {"rationale": "Say why this is not a model (a "
@@ -155,6 +156,7 @@ def tier_override_decide(*, actor: User, model: RegisteredModel, approve: Any,
                                field="approve")
     if not approve:
         require_text({"comment": comment}, {"comment": "Say why the override is rejected."})
+    limit_text({"comment": comment})
     with transaction.atomic():
         intake = ModelIntake.objects.select_for_update().get(pk=intake.pk)
         row = intake.pending_override

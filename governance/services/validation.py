@@ -11,7 +11,7 @@ from core.models import Role, User
 from governance.gates import case_for
 from governance.models import Conclusion, NotificationKind, ValidationReview, VersionGovernance
 from governance.notify import notify
-from governance.services.common import SHA256_RE, S, refuse, require_text
+from governance.services.common import SHA256_RE, S, limit_text, refuse, require_text
 from governance.services.lifecycle import concluded_review, version_transition
 from registry.models import ModelVersion
 
@@ -90,6 +90,7 @@ def review_conclude(
                              "baseline.",
         "implementation_verification": "Say how you verified the implementation.",
         "limitations": "List the model's limitations (or say why there are none)."})
+    limit_text({"conditions": conditions})
     if conclusion not in Conclusion.values:
         raise ValidationFailed(f"Conclude with one of: {', '.join(Conclusion.values)}.",
                                field="conclusion")

@@ -297,3 +297,41 @@ def test_a_due_date_more_than_three_years_ahead_is_refused(walk, draft, people):
         raise_high(walk, version, due_date=today + dt.timedelta(days=3 * 366 + 1))
     assert "due_date" in refused.value.fields
     assert raise_high(walk, version, due_date=today + dt.timedelta(days=3 * 365)).pk
+
+
+LONG = "x" * 10_001
+
+
+def test_text_over_the_limit_is_400_naming_the_field_and_stores_nothing(
+        finding, api, client, people):
+    """One limit (governance.services.common.TEXT_MAX), enforced by the services, so the API
+    and the pages answer alike."""
+    version = finding.version
+    rhea, victor, dana = (api.as_(people[n]) for n in ("rhea", "victor", "dana"))
+    later = (timezone.now() + dt.timedelta(days=5)).isoformat()
+    cases = [
+        (victor, "/api/v1/findings/", {"version": version.pk, "title": "t",
+                                       "description": LONG, "severity": "low"}, "description"),
+        (dana, f"/api/v1/findings/{finding.pk}/comments/", {"body": LONG}, "body"),
+        (dana, f"/api/v1/findings/{finding.pk}/propose-remediation/", {"text": LONG}, "text"),
+        (rhea, "/api/v1/waivers/", {"version": version.pk, "finding": finding.pk,
+                                    "reason": "r", "compensating_controls": LONG,
+                                    "limits_of_use": "l", "expires_at": later},
+         "compensating_controls"),
+    ]
+    events = AuditEvent.objects.count()
+    for who, url, body, field in cases:
+        response = who.post(url, body)
+        assert response.status_code == 400, (url, response.json())
+        assert field in response.json()["fields"], (url, response.json())
+        assert "10,000" in response.json()["detail"], response.json()
+    assert AuditEvent.objects.count() == events
+    assert Finding.objects.count() == 1 and FindingComment.objects.count() == 0
+    finding.refresh_from_db()
+    assert finding.status == FindingStatus.OPEN
+    # The page that raises a finding says the same.
+    client.force_login(people["victor"])
+    page = client.post(f"/models/{version.model.slug}/versions/{version.number}/findings/new/",
+                       {"title": "t", "description": LONG, "severity": "low"})
+    assert page.status_code == 400 and "10,000" in page.content.decode()
+    assert Finding.objects.count() == 1

@@ -192,3 +192,12 @@ def test_concluding_a_review_closes_the_overdue_review_finding(approved, people)
     # The next scan, before the new due date, opens nothing new.
     reviews.reviews_scan(now=late + dt.timedelta(days=1))
     assert list(Finding.objects.unresolved()) == []
+
+
+def test_review_text_over_the_limit_is_refused(approved, api, people):
+    version, _ = approved
+    response = api.as_(people["victor"]).post("/api/v1/periodic-reviews/", {
+        "version": version.pk, "performance": "Stable.", "changes": "None.",
+        "limitations": "x" * 10_001, "conclusion": "continue"})
+    assert response.status_code == 400 and "limitations" in response.json()["fields"]
+    assert not version.periodic_reviews.exists()
