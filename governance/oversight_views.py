@@ -34,6 +34,7 @@ from governance.models import (
     Waiver,
 )
 from governance.views import _attempt, _version
+from registry.storage import stored_file_response
 
 MOVE_LABELS = {"propose_remediation": "Propose the remediation",
                "close": "Close: the remediation is verified",
@@ -87,6 +88,14 @@ def _finding_page(request: HttpRequest, finding: Finding, *, status: int = 200,
 @login_required
 def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _finding_page(request, _finding(request, pk))
+
+
+@login_required
+def finding_attachment_download(request: HttpRequest, pk: int, attachment_id: int
+                                ) -> HttpResponse:
+    """Download an attachment of a finding you may see (always as a file, never inline)."""
+    attachment = get_object_or_404(_finding(request, pk).attachments, pk=attachment_id)
+    return stored_file_response(attachment.sha256, attachment.filename)
 
 
 @login_required

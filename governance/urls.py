@@ -26,6 +26,8 @@ urlpatterns = [
     path("governance/findings/<int:pk>/comment/", oversight.finding_comment,
          name="finding-comment"),
     path("governance/findings/<int:pk>/attach/", oversight.finding_attach, name="finding-attach"),
+    path("governance/findings/<int:pk>/attachments/<int:attachment_id>/",
+         oversight.finding_attachment_download, name="finding-attachment"),
     path("governance/waivers/", oversight.waiver_list, name="waivers"),
     path("governance/waivers/<int:pk>/revoke/", oversight.waiver_revoke, name="waiver-revoke"),
     path("governance/inbox/", oversight.inbox, name="inbox"),

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -28,6 +31,7 @@ from governance.models import (
     PeriodicReview,
     Waiver,
 )
+from registry.storage import stored_file_response
 
 
 def _valid(serializer_class: type, request: Request) -> dict[str, Any]:
@@ -141,6 +145,16 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         row = findings.finding_attach(actor=request.user, finding=finding, upload=upload,
                                       filename=upload.name)
         return Response(s.AttachmentSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+                   parameters=[OpenApiParameter("attachment_id", int, OpenApiParameter.PATH)])
+    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>\d+)")
+    def attachment_download(self, request: Request, pk: str | None = None,
+                            attachment_id: str | None = None) -> HttpResponse:
+        """Download one attachment (always as a file, never rendered inline)."""
+        attachment = get_object_or_404(self.get_object().attachments, pk=attachment_id)
+        return stored_file_response(attachment.sha256, attachment.filename)
 
 
 class WaiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -200,6 +200,18 @@ def test_discussion_and_attachments_through_the_api(finding, api, people):
     detail = c.get(f"/api/v1/findings/{finding.pk}/").json()
     assert [m["kind"] for m in detail["comments"]] == ["challenge", "response"]
     assert detail["attachments"][0]["filename"] == "backtest.csv"
+    attachment_id = attached.json()["id"]
+    download = api.as_(people["aude"]).get(
+        f"/api/v1/findings/{finding.pk}/attachments/{attachment_id}/")
+    assert b"".join(download.streaming_content) == content
+    assert download["Content-Disposition"].startswith("attachment")
+    assert api.as_(people["frank"]).get(
+        f"/api/v1/findings/{finding.pk}/attachments/{attachment_id}/").status_code == 404
+    client = api.as_(people["dana"])
+    page = client.get(f"/governance/findings/{finding.pk}/").content.decode()
+    link = f"/governance/findings/{finding.pk}/attachments/{attachment_id}/"
+    assert link in page
+    assert b"".join(client.get(link).streaming_content) == content
     # auditors read but do not write
     denied = api.as_(people["aude"]).post(f"/api/v1/findings/{finding.pk}/comments/",
                                           {"body": "hm"})
