@@ -106,11 +106,9 @@ def finding_move(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _finding_page(request, finding, status=400, move_form=form,
                              error="Choose what to do with the finding.")
-    _, denied, error = _attempt(request, form, lambda: findings.finding_transition(
+    _, error = _attempt(request, form, lambda: findings.finding_transition(
         actor=request.user, finding=finding, to=form.cleaned_data["to"],
         text=form.cleaned_data["text"]))
-    if denied:
-        return denied
     if error is not None:
         return _finding_page(request, finding, status=error.status, error=error.message,
                              move_form=form)
@@ -128,11 +126,9 @@ def finding_comment(request: HttpRequest, pk: int) -> HttpResponse:
     reply_id = form.cleaned_data.get("reply_to")
     reply_to = FindingComment.objects.filter(pk=reply_id, finding=finding).first() \
         if reply_id else None
-    _, denied, error = _attempt(request, form, lambda: findings.finding_comment_add(
+    _, error = _attempt(request, form, lambda: findings.finding_comment_add(
         actor=request.user, finding=finding, body=form.cleaned_data["body"],
         kind=form.cleaned_data["kind"], reply_to=reply_to))
-    if denied:
-        return denied
     if error is not None:
         return _finding_page(request, finding, status=error.status, comment_form=form,
                              error=error.message)
@@ -150,10 +146,8 @@ def finding_attach(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _finding_page(request, finding, status=400, attachment_form=form)
     upload = form.cleaned_data["file"]
-    _, denied, error = _attempt(request, form, lambda: findings.finding_attach(
+    _, error = _attempt(request, form, lambda: findings.finding_attach(
         actor=request.user, finding=finding, upload=upload, filename=upload.name))
-    if denied:
-        return denied
     if error is not None:
         return _finding_page(request, finding, status=error.status, attachment_form=form,
                              error=error.message)
@@ -170,10 +164,8 @@ def finding_raise(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     form = FindingForm(request.POST or None)
     status = 400 if form.is_bound and not form.is_valid() else 200
     if request.method == "POST" and form.is_valid():
-        finding, denied, error = _attempt(request, form, lambda: findings.finding_raise(
+        finding, error = _attempt(request, form, lambda: findings.finding_raise(
             actor=request.user, version=version, **form.cleaned_data))
-        if denied:
-            return denied
         if error is None:
             messages.success(request, f"Finding F-{finding.pk} raised.")
             return redirect("governance:finding", pk=finding.pk)
@@ -205,10 +197,8 @@ def waiver_grant(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         kind, _, key = data.pop("covers").partition(":")
         target: dict[str, Any] = {"check": key} if kind == "evidence" else {
             "finding": Finding.objects.filter(pk=int(key), version=version).first()}
-        _, denied, error = _attempt(request, form, lambda: findings.waiver_grant(
+        _, error = _attempt(request, form, lambda: findings.waiver_grant(
             actor=request.user, version=version, **target, **data))
-        if denied:
-            return denied
         if error is None:
             messages.success(request, "Waiver granted.")
             return redirect("governance:workflow", slug=slug, number=number)
@@ -221,10 +211,8 @@ def waiver_grant(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 @require_POST
 def waiver_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     waiver = get_object_or_404(Waiver.objects.visible_to(request.user), pk=pk)
-    _, denied, error = _attempt(request, None, lambda: findings.waiver_revoke(
+    _, error = _attempt(request, None, lambda: findings.waiver_revoke(
         actor=request.user, waiver=waiver, reason=request.POST.get("reason", "")))
-    if denied:
-        return denied
     if error is not None:
         messages.error(request, error.message)
         return render(request, "governance/waivers.html", {
@@ -245,10 +233,8 @@ def periodic_review(request: HttpRequest, slug: str, number: int) -> HttpRespons
     form = PeriodicReviewForm(request.POST or None)
     status = 400 if form.is_bound and not form.is_valid() else 200
     if request.method == "POST" and form.is_valid():
-        _, denied, error = _attempt(request, form, lambda: reviews.periodic_review_conclude(
+        _, error = _attempt(request, form, lambda: reviews.periodic_review_conclude(
             actor=request.user, version=version, **form.cleaned_data))
-        if denied:
-            return denied
         if error is None:
             messages.success(request, "Periodic review concluded.")
             return redirect("governance:workflow", slug=slug, number=number)

@@ -36,26 +36,21 @@ from governance.models import ModelIntake, PolicyVersion, VersionGovernance
 from registry.models import ModelVersion, RegisteredModel, VersionState
 
 
-def _refused(request: HttpRequest, exc: PermissionRefused) -> HttpResponse:
-    """A service's refusal is already audited (services.Refused); others go to the middleware,
-    which records them. Either way the page answers 403 with the reason."""
-    if not isinstance(exc, services.Refused):
-        raise exc
-    return render(request, "error.html", {"status": exc.status, "message": exc.message},
-                  status=exc.status)
-
-
 def _attempt(request: HttpRequest, form: forms.Form | None, call: Callable[[], Any]
-             ) -> tuple[Any, HttpResponse | None, DomainError | None]:
-    """Run a service call: (result, 403 response, other domain error shown on the form)."""
+             ) -> tuple[Any, DomainError | None]:
+    """Run a service call: (result, None), or (None, the domain error, shown on the form).
+
+    A permission refusal is not a form error: it propagates to DomainErrorMiddleware, which
+    answers with its status and reason and records it unless the service already did.
+    """
     try:
-        return call(), None, None
-    except PermissionRefused as exc:
-        return None, _refused(request, exc), None
+        return call(), None
+    except PermissionRefused:
+        raise
     except DomainError as exc:
         if form is not None:
             add_domain_error(form, exc)
-        return None, None, exc
+        return None, exc
 
 
 def _model(request: HttpRequest, slug: str) -> RegisteredModel:
@@ -100,11 +95,9 @@ def intake(request: HttpRequest, slug: str) -> HttpResponse:
     form = _intake_form(request, current)
     if request.method == "POST":
         if form.is_valid():
-            _, denied, error = _attempt(request, form, lambda: services.intake_record(
+            _, error = _attempt(request, form, lambda: services.intake_record(
                 actor=request.user, model=model, is_model=form.cleaned_data["is_model"],
                 rationale=form.cleaned_data["rationale"], answers=form.answers()))
-            if denied:
-                return denied
             if error is None:
                 messages.success(request, "Intake recorded.")
                 return redirect("governance:intake", slug=slug)
@@ -138,10 +131,8 @@ def override_request(request: HttpRequest, slug: str) -> HttpResponse:
     model = _model(request, slug)
     form = OverrideRequestForm(request.POST)
     if form.is_valid():
-        _, denied, error = _attempt(request, form, lambda: services.tier_override_request(
+        _, error = _attempt(request, form, lambda: services.tier_override_request(
             actor=request.user, model=model, **form.cleaned_data))
-        if denied:
-            return denied
         if error is None:
             messages.success(request, "Override requested; a risk officer must approve it.")
             return redirect("governance:intake", slug=slug)
@@ -156,10 +147,8 @@ def override_decide(request: HttpRequest, slug: str) -> HttpResponse:
     model = _model(request, slug)
     form = OverrideDecisionForm(request.POST)
     if form.is_valid():
-        _, denied, error = _attempt(request, form, lambda: services.tier_override_decide(
+        _, error = _attempt(request, form, lambda: services.tier_override_decide(
             actor=request.user, model=model, **form.cleaned_data))
-        if denied:
-            return denied
         if error is None:
             messages.success(request, "Decision recorded.")
             return redirect("governance:intake", slug=slug)
@@ -234,9 +223,7 @@ def version_action(request: HttpRequest, slug: str, number: int, name: str) -> H
             return services.version_transition(version=version, to=MOVES[name],
                                                actor=request.user,
                                                reason=form.cleaned_data.get("reason", ""))
-    _, denied, error = _attempt(request, form, call)
-    if denied:
-        return denied
+    _, error = _attempt(request, form, call)
     if error is not None:
         version.refresh_from_db()
         return _workflow(request, version, status=error.status, error=error.message,
@@ -255,10 +242,8 @@ def review(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     form = ReviewForm(request.POST or None)
     status = 400 if form.is_bound and not form.is_valid() else 200
     if request.method == "POST" and form.is_valid():
-        _, denied, error = _attempt(request, form, lambda: services.review_conclude(
+        _, error = _attempt(request, form, lambda: services.review_conclude(
             actor=request.user, version=version, **form.cleaned_data))
-        if denied:
-            return denied
         if error is None:
             messages.success(request, "Review concluded.")
             return redirect("governance:workflow", slug=slug, number=number)
@@ -278,11 +263,9 @@ def sign(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     form = SignOffForm(request.POST or None, roles=permissions.signing_roles(request.user, case))
     status = 400 if form.is_bound and not form.is_valid() else 200
     if request.method == "POST" and form.is_valid():
-        _, denied, error = _attempt(request, form, lambda: services.signoff_record(
+        _, error = _attempt(request, form, lambda: services.signoff_record(
             actor=request.user, version=version, client_ip=client_ip(request),
             **form.cleaned_data))
-        if denied:
-            return denied
         if error is None:
             messages.success(request, "Signed.")
             return redirect("governance:workflow", slug=slug, number=number)
@@ -322,10 +305,8 @@ def policies(request: HttpRequest) -> HttpResponse:
 @require_POST
 def policy_make_current(request: HttpRequest, pk: int) -> HttpResponse:
     pv = get_object_or_404(PolicyVersion, pk=pk)
-    _, denied, error = _attempt(request, None, lambda: services.policy_version_make_current(
+    _, error = _attempt(request, None, lambda: services.policy_version_make_current(
         actor=request.user, policy_version=pv))
-    if denied:
-        return denied
     if error is not None:
         messages.error(request, error.message)
         return render(request, "governance/policies.html", {
