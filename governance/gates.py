@@ -7,7 +7,7 @@ Part 2 plugs in here: ``_finding_blockers`` (unresolved high findings) is one of
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,10 +104,17 @@ def tier_of(version: ModelVersion, gov: VersionGovernance | None,
 
 
 def case_for(version: ModelVersion) -> Case:
-    model = version.model
     gov = governance_of(version)
-    intake = intake_of(version)
-    policy = policy_for(version, gov)
+    return case_from(version, gov=gov, intake=intake_of(version),
+                     policy=policy_for(version, gov),
+                     signer_ids=version.signoffs.values_list("signer_id", flat=True))
+
+
+def case_from(version: ModelVersion, *, gov: VersionGovernance | None,
+              intake: ModelIntake | None, policy: PolicyVersion | None,
+              signer_ids: Iterable[int]) -> Case:
+    """A version's Case from parts already loaded (case_for queries them; lists prefetch them)."""
+    model = version.model
     tier = tier_of(version, gov, intake)
     rules = policy.tier_rules(tier) if policy is not None and tier is not None else None
     return Case(
@@ -116,7 +123,7 @@ def case_for(version: ModelVersion) -> Case:
         assignee_ids=model.assignee_ids,
         submitter_id=gov.submitted_by_id if gov else None,
         validator_id=gov.validator_id if gov else None,
-        signer_ids=frozenset(version.signoffs.values_list("signer_id", flat=True)),
+        signer_ids=frozenset(signer_ids),
         tier=tier, policy_version=policy,
         required_roles=dict(rules.signoffs) if rules else {},
         **people_at_submission(gov),

@@ -13,7 +13,7 @@ from django.db.models import Count, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from core import permissions
-from governance.gates import Case, people_at_submission, tier_of
+from governance.gates import Case, case_from
 from governance.models import (
     Finding,
     FindingStatus,
@@ -28,21 +28,10 @@ WAIVER_WARNING_DAYS = 7
 
 def _case_from_prefetched(version: ModelVersion) -> Case:
     """A version's Case built from rows loaded by ``pending_signoff_versions`` (no queries)."""
-    model = version.model
     gov = getattr(version, "governance", None)
-    intake = getattr(model, "intake", None)
-    tier = tier_of(version, gov, intake)
-    policy = gov.policy_version if gov is not None else None
-    rules = policy.tier_rules(tier) if policy is not None and tier is not None else None
-    return Case(
-        version_id=version.pk, state=version.state, team_id=model.team_id,
-        owner_id=model.owner_id, developer_ids=model.developer_ids,
-        assignee_ids=model.assignee_ids,
-        submitter_id=gov.submitted_by_id if gov else None,
-        validator_id=gov.validator_id if gov else None,
-        signer_ids=frozenset(s.signer_id for s in version.signoffs.all()),
-        tier=tier, policy_version=policy,
-        required_roles=dict(rules.signoffs) if rules else {}, **people_at_submission(gov))
+    return case_from(version, gov=gov, intake=getattr(version.model, "intake", None),
+                     policy=gov.policy_version if gov is not None else None,
+                     signer_ids=(s.signer_id for s in version.signoffs.all()))
 
 
 def findings_listed(qs: QuerySet[Finding]) -> QuerySet[Finding]:
