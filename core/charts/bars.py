@@ -31,6 +31,7 @@ from core.charts.frame import (
     Frame,
     LegendEntry,
     band_entries,
+    dimension,
     guides_text,
     listing,
     no_data,
@@ -49,6 +50,7 @@ from core.charts.svg import (
     el,
     hatch_pattern,
     line,
+    marker,
     rect,
     series_style,
     text,
@@ -78,6 +80,7 @@ def group_bars(series: Sequence[BarSeries], *, title: str, y_label: str,
 
     Groups are drawn in the order they first appear; the axis always includes zero.
     """
+    width, height = dimension(width, 640), dimension(height, 400)
     series = list(series or ())
     references = usable_references(references)
     clamp = Clamp(*(y_range or (-LIMIT, LIMIT)), percent=percent)
@@ -101,8 +104,11 @@ def group_bars(series: Sequence[BarSeries], *, title: str, y_label: str,
     if any(bar.value is None for bar in bars.values()):
         notes.append(NA_NOTE)
     styles = [series_style(i) for i in range(len(series))]
-    legend = ([LegendEntry(s.name, "bar", style.color)
-               for s, style in zip(series, styles, strict=True)] if len(series) > 1 else [])
+    # Several series are told apart by colour, by their place in the group and by a white
+    # marker at the foot of each bar, the series' marker of the legend.
+    several = len(series) > 1
+    legend = ([LegendEntry(s.name, "bar", style.color, style.marker)
+               for s, style in zip(series, styles, strict=True)] if several else [])
     flagged = sorted({i for (i, _), bar in bars.items() if bar.flagged})
     if flagged:
         legend.append(LegendEntry(flagged_label, "hatched", styles[flagged[0]].color,
@@ -140,6 +146,10 @@ def group_bars(series: Sequence[BarSeries], *, title: str, y_label: str,
                                   dash="3 2"))
             else:
                 parts.append(rect(bar_x, min(top, zero), bar_w, abs(zero - top), fill=color))
+            if several and abs(zero - top) >= 16 and bar_w >= 10:
+                foot = zero - 8 if top < zero else zero + 8
+                parts.append(marker(styles[index].marker, middle, foot, 4,
+                                    color if bar.flagged else "#ffffff"))
             ends = [y_axis.position(v, plot.bottom, plot.y) for v in (bar.low, bar.high)
                     if v is not None]
             if ends:
@@ -190,6 +200,7 @@ def horizontal_bars(values: Mapping[str, float | None], *, title: str, x_label: 
     side, colour, the legend and the sign of their value), or PSI per feature with threshold
     lines and bands. Only the ``top`` largest are drawn; the data table has them all. The
     chart is as high as its bars need (``bar_height`` each)."""
+    width, bar_height = dimension(width, 640), dimension(bar_height, 22, low=8, high=200)
     references = usable_references(references)
     bands = list(bands or ())
     clamp = Clamp(*(value_range or (-LIMIT, LIMIT)), percent=percent)

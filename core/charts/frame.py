@@ -8,6 +8,7 @@ widest tick label, the legend's rows, the notes' lines), so that the chart kinds
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -74,7 +75,17 @@ def swatch(entry: LegendEntry, x: float, y: float) -> str:
                 + line(middle - 4, y + 7, middle + 4, y + 7, stroke=entry.color, width=1.5))
     if entry.kind == "band":
         return rect(x + 2, y - 6, SWATCH - 4, 12, fill=entry.color, stroke=MUTED, width=0.5)
-    return rect(x + 4, y - 6, SWATCH - 8, 12, fill=entry.color)
+    drawn = rect(x + 4, y - 6, SWATCH - 8, 12, fill=entry.color)
+    if entry.marker:
+        drawn += marker(entry.marker, x + SWATCH / 2, y, 3, "#ffffff")
+    return drawn
+
+
+def dimension(value: object, default: float, *, low: float = 160.0, high: float = 4000.0
+              ) -> float:
+    """A size in px as given, kept between ``low`` and ``high``; ``default`` if not a number."""
+    number = finite(value)
+    return default if number is None else min(max(number, low), high)
 
 
 class Frame:
@@ -89,7 +100,7 @@ class Frame:
         """Either ``height`` (the plot takes what is left), ``plot_height`` or ``square`` (a
         plot as high as it is wide; the chart grows to fit either) is given. A height too small
         for what must fit is raised to fit."""
-        self.width = max(float(width), 160.0)
+        self.width = float(math.ceil(max(float(width), 160.0)))
         self.title = clean(title)
         self.x_label, self.y_label = clean(x_label), clean(y_label)
         self.legend, self.notes = list(legend), [clean(n) for n in notes]
@@ -107,7 +118,8 @@ class Frame:
             plot_height = plot_width
         elif plot_height is None:
             plot_height = max(min_plot_height, float(height or 0) - top - below)
-        self.height = max(float(height or 0), top + plot_height + below)
+        # Whole pixels, so that the chart maps onto a page or a screen without a sliver.
+        self.height = float(math.ceil(max(float(height or 0), top + plot_height + below)))
         self.plot = Rect(left, top, plot_width, plot_height)
         self.x_tick_height = x_tick_height
 

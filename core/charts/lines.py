@@ -44,6 +44,7 @@ from core.charts.frame import (
     Frame,
     LegendEntry,
     band_entries,
+    dimension,
     guides_text,
     listing,
     no_data,
@@ -255,6 +256,7 @@ def line_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: s
                height: float = 400) -> Svg:
     """Several lines of y against x: a robustness curve (metric against noise level) per
     perturbation, for example. Missing values leave a gap in their line."""
+    width, height = dimension(width, 640), dimension(height, 400)
     notes: list[str] = []
     cx = Clamp(*(x_range or (-LIMIT, LIMIT)), percent=x_percent)
     cy = Clamp(*(y_range or (-LIMIT, LIMIT)), percent=y_percent)
@@ -281,6 +283,7 @@ def reliability_diagram(curves: Sequence[CalibrationCurve], *,
     """Calibration: per bin the observed rate against the mean predicted score, with the
     diagonal of perfect calibration, on a square plot. A marker's area grows with its bin's
     number of rows; an empty bin is a gap."""
+    width = dimension(width, 520)
     notes: list[str] = []
     cx, cy = Clamp(0.0, 1.0, percent=percent), Clamp(0.0, 1.0, percent=percent)
     lines, counts_by_line = [], []
@@ -319,6 +322,7 @@ def _curve_chart(curves: Sequence[tuple[str, Values, Values, float | None]], *, 
                  score: str, title: str, x_label: str, y_label: str, percent: bool,
                  width: float, chance: tuple[str, float | None] | None) -> Svg:
     """ROC and precision-recall curves: lines on the unit square, their score in the legend."""
+    width = dimension(width, 520)
     notes: list[str] = []
     cx, cy = Clamp(0.0, 1.0, percent=percent), Clamp(0.0, 1.0, percent=percent)
     lines = []
@@ -374,6 +378,7 @@ def time_series(series: Sequence[TimeSeries], *, title: str, y_label: str,
                 width: float = 640, height: float = 360) -> Svg:
     """A metric over dates, e.g. a monitored AUC, with threshold lines and shaded bands.
     Points are drawn in time order; one without a usable date is left out."""
+    width, height = dimension(width, 640), dimension(height, 360)
     notes: list[str] = []
     cy = Clamp(*(y_range or (-LIMIT, LIMIT)), percent=percent)
     lines, with_time = [], False

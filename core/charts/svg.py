@@ -38,7 +38,7 @@ TICK_SIZE = 12
 SMALL_SIZE = 11
 
 # Stands for the chart's id prefix while the markup is built; XML cannot carry U+0000, and esc()
-# removes it from every text, so it can only be ours. Replaced by a digest of the content.
+# replaces it in every text, so it can only be ours. Replaced by a digest of the content.
 ID = "\x00"
 
 

@@ -206,6 +206,9 @@ def test_group_bars_side_by_side_for_several_metrics_with_a_legend():
     assert fill_count(root, PALETTE[1]) == 3 + 1
     assert {"TPR", "FPR", "A", "B", "C"} <= set(texts(root))
     assert len(chart.data.rows) == 5
+    # Not by colour alone: each bar carries its series' marker, as the legend shows.
+    assert tag_count(root, "circle", fill="#ffffff") == 2 + 1
+    assert fill_count(root, "#ffffff") >= 3 + 1 + 1  # squares, and the white background
 
 
 def test_group_bars_handle_negative_values_and_ratio_reference():
@@ -226,13 +229,28 @@ def test_confusion_matrix_cells_counts_shares_and_readable_text():
     assert {"50", "10", "0", "35", "9"} <= set(shown)
     assert "83.3%" in shown  # 50 of the 60 actual "good"
     assert {"good", "bad", "unknown", "Actual class", "Predicted class"} <= set(shown)
-    fills = {(float(c.get("x", 0)), float(c.get("y", 0))): c.get("fill") for c in cells}
+    assert_cell_text_contrast(root)
+
+
+def test_cell_text_is_readable_on_every_shade():
+    for share in range(0, 101, 5):
+        assert_cell_text_contrast(parse(confusion_matrix([[share, 100 - share], [0, 100]],
+                                                         ["a", "b"])))
+
+
+def assert_cell_text_contrast(root: ET.Element) -> None:
+    """Every text inside a cell contrasts with the cell's shade by WCAG AA (4.5:1)."""
+    cells = [r for r in root.iter(f"{SVG}rect") if r.get("stroke") == "#ffffff"]
     size = float(cells[0].get("width", 0))
+    checked = 0
     for t in root.iter(f"{SVG}text"):
         x, y = float(t.get("x", 0)), float(t.get("y", 0))
-        for (cx, cy), fill in fills.items():
+        for cell in cells:
+            cx, cy = float(cell.get("x", 0)), float(cell.get("y", 0))
             if cx <= x <= cx + size and cy <= y <= cy + size:
-                assert contrast(t.get("fill") or "", fill or "") >= 4.5, (t.text, fill)
+                assert contrast(t.get("fill") or "", cell.get("fill") or "") >= 4.5, t.text
+                checked += 1
+    assert checked == 2 * len(cells)  # the count and the share
 
 
 def luminance(color: str) -> float:
