@@ -24,12 +24,14 @@ class AcyclicModulesContract(Contract):
     type_name = "acyclic_modules"
 
     def check(self, graph: ImportGraph, verbose: bool) -> ContractCheck:
-        cycles = [_example_cycle(graph, group) for group in _cyclic_groups(graph)]
-        return ContractCheck(kept=not cycles, metadata={"cycles": cycles})
+        groups = [(group, _example_cycle(graph, group)) for group in _cyclic_groups(graph)]
+        return ContractCheck(kept=not groups, metadata={"groups": groups})
 
     def render_broken_contract(self, check: ContractCheck) -> None:
-        for cycle in check.metadata["cycles"]:
-            output.print_error(f"Import cycle: {' -> '.join(m for m, _ in cycle)}")
+        for group, cycle in check.metadata["groups"]:
+            # Cycles that share a module merge into one group: name every module, show one cycle.
+            output.print_error(f"{len(group)} modules import each other round: {', '.join(group)}")
+            output.print_error(f"For example: {' -> '.join(m for m, _ in cycle)}", bold=False)
             for module, line in cycle[:-1]:
                 output.indent_cursor()
                 output.print_error(f"{module}: {line}", bold=False)
