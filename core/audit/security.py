@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FLUSH_BATCH = 500
+# The action of refusals recorded by refuse(). The name is older than refuse()'s move from
+# governance to core; it is kept so existing trails and the queries over them stay valid.
+REFUSED_ACTION = "governance.refused"
 
 
 def _minute(moment: dt.datetime) -> dt.datetime:
@@ -171,7 +174,7 @@ def refuse(actor: User | None, reason: str, *, attempted: str, target: Any = Non
     """
     code = code or getattr(reason, "code", "") or "permission_denied"
     record_security(
-        action="governance.refused", reason=code, actor=actor,
+        action=REFUSED_ACTION, reason=code, actor=actor,
         principal=getattr(actor, "username", "") or "system",
         payload={"attempted": attempted, "message": str(reason), "code": code,
                  "object": str(target) if target is not None else "",

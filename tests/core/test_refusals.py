@@ -17,7 +17,7 @@ from core.errors import PermissionRefused, Refused
 from core.models import AuditEvent
 from registry import services as registry_services
 
-REFUSED = "governance.refused"  # the action name predates the move to core; kept for old trails
+REFUSED = "governance.refused"  # the action name predates refuse()'s move to core: kept
 
 
 def _events(username: str) -> list[AuditEvent]:
