@@ -12,7 +12,7 @@ default the local one), migrates it, and then
    then, for comparison only, the same with ``synchronous_commit = off`` and the latency of one
    durable commit, which bounds appends: each commits while holding the chain lock;
 2. bulk-loads a correct chain up to ``--events`` events with COPY (digests computed with the
-   generic ``core.audit.digest_event``, not the verifier's fast path), then times
+   generic ``core.audit.event_digest``, not the verifier's fast path), then times
    ``core.audit.verify_chain`` over all of them.
 
 The last line is ``appends_per_s=X verify_1m_s=Y`` (targets: >= 500 and <= 20).
@@ -180,7 +180,7 @@ def bulk_load(total: int) -> None:
             event.payload = {"changes": {"description": {"before": f"v{seq - 1}",
                                                          "after": f"v{seq}"}},
                              "digest": f"{seq:064x}", "size": seq * 7}
-            digest = audit.digest_event(audit.event_fields(event))
+            digest = audit.event_digest(audit.event_fields(event))
             previous = audit.link(previous, digest)
             copy.write_row((seq, event.occurred_at, event.actor_id, event.actor_username,
                             event.request_id, event.action, event.object_type, event.object_id,

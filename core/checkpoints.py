@@ -6,9 +6,8 @@ verifies. What he cannot do is re-sign the checkpoints (the private key is a fil
 or reach the checkpoint file (in production: storage the database role cannot write, ideally
 append-only). ``core.verification`` compares the chain with every checkpoint.
 
-The checkpoint file holds one JSON object per line: ``{"kind": "checkpoint", ...}`` lines and
-``{"kind": "key", ...}`` lines recording when keys were created, retired and revoked (so that a
-revocation written into the database alone, to discredit old checkpoints, is noticed).
+The checkpoint file (``core.checkpoint_file``) holds one JSON object per line: checkpoints,
+written here, and the key events that ``core.signing`` writes.
 
 Creating a checkpoint records no audit event: it changes nothing and would otherwise make a new
 event, and so a new checkpoint, every time the schedule runs.
@@ -16,61 +15,15 @@ event, and so a new checkpoint, every time the schedule runs.
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core import audit, signing
+from core import audit, checkpoint_file, signing
 from core.models import AuditEvent
 from core.models.signing import Checkpoint, KeyPurpose
 from core.verify_bundle import CHECKPOINT_PAYLOAD_TYPE
 
 PURPOSE = KeyPurpose.AUDIT_CHECKPOINT
-
-
-def checkpoint_file() -> Path:
-    return Path(settings.CHECKPOINT_FILE)
-
-
-def append_line(record: dict[str, Any]) -> None:
-    """Append one JSON line to the checkpoint file and flush it to disk before returning.
-
-    An exclusive lock keeps lines of concurrent writers (web, worker, beat) whole.
-    """
-    path = checkpoint_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, line.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def read_file() -> Iterator[tuple[int, dict[str, Any] | None]]:
-    """(line number, record) for every line of the checkpoint file; None for an unreadable line."""
-    path = checkpoint_file()
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError:
-                yield number, None
-                continue
-            yield number, record if isinstance(record, dict) else None
 
 
 def checkpoint_create(*, reason: str = Checkpoint.Reason.MANUAL) -> Checkpoint | None:
@@ -89,12 +42,12 @@ def checkpoint_create(*, reason: str = Checkpoint.Reason.MANUAL) -> Checkpoint |
         signed_at = audit.format_time(now)
         payload = {"seq": head["seq"], "chain_hash": head["chain_hash"], "signed_at": signed_at}
         signed = signing.sign(purpose=PURPOSE, payload_type=CHECKPOINT_PAYLOAD_TYPE,
-                              payload=signing.canonical_json(payload))
+                              payload=audit.canonical_bytes(payload))
         checkpoint = Checkpoint(seq=head["seq"], chain_hash=head["chain_hash"],
                                 signed_at=now, keyid=signed.keyid, reason=reason,
                                 envelope=signed.envelope)
-        append_line({"kind": "checkpoint", "reason": reason, **payload, "keyid": signed.keyid,
-                     "envelope": signed.envelope})
+        checkpoint_file.append({"kind": "checkpoint", "reason": reason, **payload,
+                                "keyid": signed.keyid, "envelope": signed.envelope})
         checkpoint.save(force_insert=True)
     return checkpoint
 

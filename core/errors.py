@@ -1,6 +1,7 @@
 """DomainError: what a service raises when a request cannot be carried out, in words a user can act on.
 
-Views and the API turn these into responses: ``status`` is the HTTP status to answer with.
+Views and the API turn these into responses: ``status`` is the HTTP status to answer with, and
+``error_body`` is the one shape of every error the API (and the request guard) answers.
 """
 
 from __future__ import annotations
@@ -37,6 +38,20 @@ class PermissionRefused(DomainError):
     recorded = False
 
 
+class Refused(PermissionRefused):
+    """A permission refusal already written to the audit trail by ``core.audit.refuse()``
+    (pages and the API do not record it again)."""
+
+    recorded = True
+
+
+class Throttled(Refused):
+    """Refused before the password is even checked: too many wrong passwords for the account."""
+
+    status = 429
+    code = "throttled"
+
+
 class NotVisible(DomainError):
     """The user may not see the object; answered as if it did not exist."""
 
@@ -49,3 +64,8 @@ class Conflict(DomainError):
 
     status = 409
     code = "conflict"
+
+
+def error_body(detail: str, code: str, fields: dict[str, list[str]] | None = None) -> dict:
+    """The API's error shape: ``{"detail": ..., "code": ..., "fields": {field: [messages]}}``."""
+    return {"detail": detail, "code": code, "fields": fields or {}}

@@ -27,12 +27,12 @@ from django.apps import apps
 from django.utils import timezone
 
 from core import audit, checkpoints, permissions, signing
-from core.errors import PermissionRefused, ValidationFailed
+from core.audit import STORED_COLUMNS, SYSTEM
+from core.errors import ValidationFailed
 from core.models import AuditEvent
 from core.models.signing import Checkpoint, SigningKey
 from core.verify_bundle import BUNDLE_FORMAT
 
-SYSTEM = None  # the actor of ``manage.py audit_export`` (the operator at the shell)
 WITHHELD_PER_LINE = 1000
 _CHUNK = 2000
 
@@ -126,7 +126,8 @@ def audit_export(*, actor: Any, model_slug: str = "", date_from: dt.date | None 
                  date_to: dt.date | None = None) -> Export:
     """Record an export of the trail, sign a checkpoint covering it, and prepare the bundle."""
     if actor is not SYSTEM and not permissions.can_export_audit(actor):
-        raise PermissionRefused("Only auditors and administrators can export the audit trail.")
+        audit.refuse(actor, "Only auditors and administrators can export the audit trail.",
+                     attempted="audit_export")
     scope = resolve_scope(model_slug=model_slug, date_from=date_from, date_to=date_to)
     signing.active_key(checkpoints.PURPOSE)  # a first key is itself an event: record it first
     audit.atomic_record(action="audit.export", actor=actor, object_type="audit.bundle",
@@ -177,23 +178,19 @@ def bundle_lines(export: Export) -> Iterator[str]:
     yield from _event_lines(scope, last_seq, in_scope)
 
 
-_COLUMNS = ("seq", "occurred_at", "actor_id", "actor_username", "request_id", "action",
-            "object_type", "object_id", "model_id", "payload", "event_digest", "chain_hash")
-
-
 class _Row:
     """An event as read by ``values_list`` (no model instances: a whole export reads millions)."""
 
-    __slots__ = _COLUMNS
+    __slots__ = STORED_COLUMNS
 
     def __init__(self, values: tuple) -> None:
-        for name, value in zip(_COLUMNS, values, strict=True):
+        for name, value in zip(STORED_COLUMNS, values, strict=True):
             setattr(self, name, value)
 
 
 def _event_lines(scope: Scope, last_seq: int, in_scope: Any) -> Iterator[str]:
     """Walk every seq once: the event if in scope, else its digest (grouped into runs)."""
-    wanted = (_Row(values) for values in in_scope.order_by("seq").values_list(*_COLUMNS)
+    wanted = (_Row(values) for values in in_scope.order_by("seq").values_list(*STORED_COLUMNS)
               .iterator(chunk_size=_CHUNK))
     if scope.is_whole:
         for event in wanted:

@@ -7,10 +7,12 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 
-from core.audit import current_request_id
+from core.audit import current_request_id, record_denial
+from core.errors import DomainError, PermissionRefused, error_body
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
@@ -45,10 +47,6 @@ class RequestGuardMiddleware:
 def refusal_response(request: HttpRequest, status: int, message: str) -> HttpResponse:
     """An error answer in the API's error shape under /api/, as plain text elsewhere."""
     if request.path.startswith("/api/"):
-        from django.http import JsonResponse
-
-        from core.api.errors import error_body
-
         code = {404: "not_found", 413: "request_too_large"}.get(status, "invalid")
         return JsonResponse(error_body(message, code), status=status)
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
@@ -108,10 +106,6 @@ class DomainErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        from django.shortcuts import render
-
-        from core.errors import DomainError, PermissionRefused
-
         if not isinstance(exception, DomainError):
             return None
         if isinstance(exception, PermissionRefused) and not exception.recorded:
@@ -120,14 +114,3 @@ class DomainErrorMiddleware:
                                               "message": exception.message},
                       status=exception.status)
 
-
-def record_denial(request: HttpRequest, message: str) -> None:
-    from core.audit import record_security
-
-    user = getattr(request, "user", None)
-    principal = user.username if user is not None and user.is_authenticated else "anonymous"
-    record_security(action="security.permission_denied", principal=principal,
-                    reason="permission_denied",
-                    actor=user if user is not None and user.is_authenticated else None,
-                    payload={"path": request.path[:200], "method": request.method,
-                             "message": message})

@@ -20,15 +20,15 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from core import audit, permissions
-from core.errors import Conflict, PermissionRefused, ValidationFailed
+from core.audit import SYSTEM
+from core.errors import Conflict, ValidationFailed
 from core.models import ApiToken, Role, RoleGrant, Team, User
 
-SYSTEM = None  # actor for writes made by Assay itself (demo loading, scheduled tasks)
 
-
-def _require_account_manager(actor: Any) -> None:
+def _require_account_manager(actor: Any, *, attempted: str) -> None:
     if actor is not SYSTEM and not permissions.can_manage_accounts(actor):
-        raise PermissionRefused("Only administrators can manage users, teams and roles.")
+        audit.refuse(actor, "Only administrators can manage users, teams and roles.",
+                     attempted=attempted)
 
 
 def _check_role(role: str) -> None:
@@ -40,7 +40,7 @@ def _check_role(role: str) -> None:
 
 def team_create(*, actor: Any, name: str, slug: str = "", description: str = "") -> Team:
     """Create a team."""
-    _require_account_manager(actor)
+    _require_account_manager(actor, attempted="team_create")
     name = name.strip()
     if not name:
         raise ValidationFailed("A team needs a name.", field="name")
@@ -68,7 +68,7 @@ def user_create(
     check_password: bool = True,
 ) -> User:
     """Create a user with roles and team memberships, as one audited change."""
-    _require_account_manager(actor)
+    _require_account_manager(actor, attempted="user_create")
     roles, teams = sorted(set(roles)), list(teams)
     for role in roles:
         _check_role(role)
@@ -96,7 +96,7 @@ def user_create(
 
 def role_grant(*, actor: Any, user: User, role: str) -> None:
     """Give a user a role (administrators only); granting a held role changes nothing."""
-    _require_account_manager(actor)
+    _require_account_manager(actor, attempted="role_grant")
     _check_role(role)
     with transaction.atomic():
         _, created = RoleGrant.objects.get_or_create(user=user, role=role)
@@ -107,7 +107,7 @@ def role_grant(*, actor: Any, user: User, role: str) -> None:
 
 def role_revoke(*, actor: Any, user: User, role: str) -> None:
     """Take a role from a user (administrators only)."""
-    _require_account_manager(actor)
+    _require_account_manager(actor, attempted="role_revoke")
     _check_role(role)
     with transaction.atomic():
         deleted, _ = RoleGrant.objects.filter(user=user, role=role).delete()
@@ -118,7 +118,7 @@ def role_revoke(*, actor: Any, user: User, role: str) -> None:
 
 def team_add_member(*, actor: Any, team: Team, user: User) -> None:
     """Add a user to a team: they then see the team's models (administrators only)."""
-    _require_account_manager(actor)
+    _require_account_manager(actor, attempted="team_add_member")
     with transaction.atomic():
         if not team.members.filter(pk=user.pk).exists():
             team.members.add(user)
@@ -129,7 +129,7 @@ def team_add_member(*, actor: Any, team: Team, user: User) -> None:
 
 def team_remove_member(*, actor: Any, team: Team, user: User) -> None:
     """Remove a user from a team (administrators only)."""
-    _require_account_manager(actor)
+    _require_account_manager(actor, attempted="team_remove_member")
     with transaction.atomic():
         if team.members.filter(pk=user.pk).exists():
             team.members.remove(user)
@@ -140,7 +140,7 @@ def team_remove_member(*, actor: Any, team: Team, user: User) -> None:
 
 def user_deactivate(*, actor: Any, user: User, reason: str = "") -> None:
     """Deactivate an account: its sessions end and its API tokens are revoked at once."""
-    _require_account_manager(actor)
+    _require_account_manager(actor, attempted="user_deactivate")
     if actor is not SYSTEM and actor.pk == user.pk:
         raise Conflict("You cannot deactivate your own account; ask another administrator.")
     with transaction.atomic():
@@ -158,7 +158,7 @@ def user_deactivate(*, actor: Any, user: User, reason: str = "") -> None:
 
 def user_reactivate(*, actor: Any, user: User) -> None:
     """Let a deactivated user sign in again; their old sessions and tokens stay ended."""
-    _require_account_manager(actor)
+    _require_account_manager(actor, attempted="user_reactivate")
     with transaction.atomic():
         updated = User.objects.filter(pk=user.pk, is_active=False).update(is_active=True)
         if updated:
@@ -197,7 +197,8 @@ def token_create(*, actor: User, name: str, expires_in_days: int) -> tuple[ApiTo
 def token_revoke(*, actor: User, token: ApiToken) -> None:
     """Revoke a token: its owner may revoke their own; administrators anyone's."""
     if token.user_id != actor.pk and not permissions.can_manage_accounts(actor):
-        raise PermissionRefused("You can only revoke your own API tokens.")
+        audit.refuse(actor, "You can only revoke your own API tokens.", attempted="token_revoke",
+                     target=token)
     with transaction.atomic():
         updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()

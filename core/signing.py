@@ -21,7 +21,6 @@ Audit checkpoints use it now; artifacts and approvals will use it with their own
 from __future__ import annotations
 
 import base64
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +32,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core import audit, permissions
-from core.errors import Conflict, NotVisible, PermissionRefused, ValidationFailed
+from core import audit, checkpoint_file, permissions
+from core.audit import SYSTEM
+from core.errors import Conflict, NotVisible, ValidationFailed
 from core.models.signing import KeyPurpose, SigningKey
 from core.verify_bundle import (
     EnvelopeError,
@@ -43,8 +43,6 @@ from core.verify_bundle import (
     pae,
     verify_envelope,
 )
-
-SYSTEM = None  # the actor for commands run by the operator and for scheduled work
 
 __all__ = [
     "EnvelopeError",
@@ -72,9 +70,10 @@ class KeyFileMissing(Conflict):
     """The database names an active key whose private file is not in KEY_DIR."""
 
 
-def _require_admin(actor: Any) -> None:
+def _require_admin(actor: Any, *, attempted: str) -> None:
     if actor is not SYSTEM and not permissions.is_admin(actor):
-        raise PermissionRefused("Only administrators can create, rotate or revoke signing keys.")
+        audit.refuse(actor, "Only administrators can create, rotate or revoke signing keys.",
+                     attempted=attempted)
 
 
 def _check_purpose(purpose: str) -> None:
@@ -141,15 +140,9 @@ def _key_record(key: SigningKey, event: str) -> dict[str, Any]:
             "reason": key.revocation_reason if event == "revoked" else ""}
 
 
-def _append_to_file(record: dict[str, Any]) -> None:
-    from core.checkpoints import append_line  # checkpoints import signing, not the reverse
-
-    append_line(record)
-
-
 def key_create(*, actor: Any, purpose: str) -> SigningKey:
     """Create the active key for a purpose; refuse when one is already active (rotate instead)."""
-    _require_admin(actor)
+    _require_admin(actor, attempted="key_create")
     _check_purpose(purpose)
     if SigningKey.objects.active().filter(purpose=purpose).exists():
         raise Conflict(f"A {purpose} key is already active; rotate it with "
@@ -163,13 +156,13 @@ def key_create(*, actor: Any, purpose: str) -> SigningKey:
     except IntegrityError as exc:  # a concurrent create won the race
         key_path(key.keyid).unlink(missing_ok=True)
         raise Conflict(f"A {purpose} key was created at the same moment; use that one.") from exc
-    _append_to_file(_key_record(key, "created"))
+    checkpoint_file.append(_key_record(key, "created"))
     return key
 
 
 def key_rotate(*, actor: Any, purpose: str) -> SigningKey:
     """Retire the active key of a purpose (its signatures stay valid) and activate a new one."""
-    _require_admin(actor)
+    _require_admin(actor, attempted="key_rotate")
     _check_purpose(purpose)
     new = _new_key(purpose)
     with transaction.atomic():
@@ -182,8 +175,8 @@ def key_rotate(*, actor: Any, purpose: str) -> SigningKey:
                      payload={"keyid": new.keyid, "purpose": purpose,
                               "retired": old.keyid if old else None})
     if old is not None:
-        _append_to_file(_key_record(old, "retired"))
-    _append_to_file(_key_record(new, "created"))
+        checkpoint_file.append(_key_record(old, "retired"))
+    checkpoint_file.append(_key_record(new, "created"))
     return new
 
 
@@ -192,7 +185,7 @@ def key_revoke(*, actor: Any, keyid: str, reason: str) -> SigningKey | None:
 
     Everything the key ever signed stops counting as evidence (see the module docstring).
     """
-    _require_admin(actor)
+    _require_admin(actor, attempted="key_revoke")
     reason = reason.strip()
     if not reason:
         raise ValidationFailed("Say why the key is revoked (revocation is for compromise).",
@@ -215,9 +208,9 @@ def key_revoke(*, actor: Any, keyid: str, reason: str) -> SigningKey | None:
         audit.record(action="signing.key_revoke", actor=actor, obj=key,
                      payload={"keyid": keyid, "purpose": key.purpose, "reason": reason,
                               "successor": successor.keyid if successor else None})
-    _append_to_file(_key_record(key, "revoked"))
+    checkpoint_file.append(_key_record(key, "revoked"))
     if successor is not None:
-        _append_to_file(_key_record(successor, "created"))
+        checkpoint_file.append(_key_record(successor, "created"))
     return successor
 
 
@@ -275,9 +268,3 @@ def public_keys(purpose: str | None = None) -> list[SigningKey]:
     if purpose:
         keys = keys.filter(purpose=purpose)
     return list(keys)
-
-
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no whitespace: the bytes that get signed."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")

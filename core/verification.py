@@ -18,7 +18,7 @@ from typing import Any
 from django.core.cache import cache
 from django.utils import timezone
 
-from core import audit, checkpoints, signing
+from core import audit, checkpoint_file, checkpoints, signing
 from core.models import AuditEvent
 from core.models.signing import Checkpoint, SigningKey
 from core.verify_bundle import CHECKPOINT_PAYLOAD_TYPE, EnvelopeError, verify_envelope
@@ -100,7 +100,7 @@ def _collect() -> tuple[list[_Signed], CheckpointReport, set[str]]:
     from_file: list[_Signed] = []
     file_sigs: set[str] = set()
     revoked_in_file: set[str] = set()
-    for number, record in checkpoints.read_file():
+    for number, record in checkpoint_file.records():
         if record is None:
             report.problems.append(f"line {number} of the checkpoint file is not valid JSON "
                                    f"(the file was damaged or edited)")
@@ -122,7 +122,7 @@ def _collect() -> tuple[list[_Signed], CheckpointReport, set[str]]:
     if missing:
         report.problems.append(
             f"{len(missing)} checkpoint(s) in the database are missing from the checkpoint file "
-            f"{checkpoints.checkpoint_file()}, first {missing[0]}: the file was truncated, "
+            f"{checkpoint_file.path()}, first {missing[0]}: the file was truncated, "
             f"replaced or is not the one this database wrote to")
     return found + from_file, report, revoked_in_file
 

@@ -2,8 +2,9 @@
 
 An auditor runs this without trusting the Assay server: it needs only the Python standard library
 and ``cryptography`` and imports nothing else from Assay (no Django), so it can be copied out as one
-file and read in an afternoon. The server's own signing code (``core.signing``) imports the DSSE
-helpers below, so the server and the auditor run the very same verification routine.
+file and read in an afternoon. The server imports the DSSE helpers (``core.signing``) and the
+canonical form of events (``core.audit``) from here, so the server and the auditor run the very
+same routines.
 
 Bundle format (``assay-audit-bundle/1``), one JSON object per line, in this order:
 
@@ -28,12 +29,15 @@ event; included events lie inside the declared scope. An extract therefore prove
 events is a member of the chain the server signed. It cannot prove the extract is complete: a
 withheld digest says nothing about which model its event concerns.
 
-Canonical form (same as ``core/audit.py``): the event object with exactly the keys ``seq``,
+Canonical form (docs/audit.md): the event object with exactly the keys ``seq``,
 ``occurred_at``, ``actor_id``, ``actor_username``, ``request_id``, ``action``, ``object_type``,
 ``object_id``, ``model_id``, ``payload``; UTF-8 JSON, keys sorted at every level, separators ``,``
 and ``:``, non-ASCII characters as themselves, no floats anywhere. ``event_digest`` = SHA-256 of
 those bytes (hex); ``chain_hash_n = SHA-256(bytes(chain_hash_{n-1}) || bytes(event_digest_n))``
-with ``chain_hash_0`` = 64 zeros.
+with ``chain_hash_0`` = 64 zeros. This file holds the only implementation of that form: the
+server's audit trail (``core.audit``) imports it from here, so what the server hashes and what an
+auditor recomputes cannot drift apart. It lives in this file, and not in a module of its own,
+because the verifier is promised as one file an auditor copies out and runs alone.
 
 DSSE (https://github.com/secure-systems-lab/dsse): envelope ``{"payloadType", "payload"
 (base64), "signatures": [{"keyid", "sig" (base64)}]}``; the signature is over
@@ -62,12 +66,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 BUNDLE_FORMAT = "assay-audit-bundle/1"
 CHECKPOINT_PAYLOAD_TYPE = "application/vnd.assay.audit-checkpoint+json"
 CHECKPOINT_PURPOSE = "audit_checkpoint"
-ALGORITHM = "ecdsa-p256-sha256"
-GENESIS_HASH = "0" * 64
-EVENT_KEYS = frozenset({
-    "seq", "occurred_at", "actor_id", "actor_username", "request_id", "action", "object_type",
-    "object_id", "model_id", "payload",
-})
 MAX_REASONS = 25
 
 
@@ -145,28 +143,67 @@ def verify_envelope(
     return payload, keyids
 
 
-# --- the chain -------------------------------------------------------------------------------
+# --- The canonical form and the chain, shared with core.audit ------------------------------
+
+GENESIS_HASH = "0" * 64
+EVENT_KEYS = frozenset({
+    "seq", "occurred_at", "actor_id", "actor_username", "request_id", "action", "object_type",
+    "object_id", "model_id", "payload",
+})
+
+
+class NotCanonical(ValueError):
+    """The value has no canonical form: it holds a float (NaN and infinity included)."""
+
 
 def _has_float(value: Any) -> bool:
     if isinstance(value, float):
         return True
     if isinstance(value, dict):
         return any(_has_float(v) for v in value.values())
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return any(_has_float(v) for v in value)
     return False
 
 
-def canonical_bytes(fields: dict[str, Any]) -> bytes:
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+def canonical_bytes(value: Any) -> bytes:
+    """UTF-8 JSON, keys sorted by code point at every level, no whitespace, non-ASCII characters
+    as themselves; refuses floats (``NotCanonical``), whose text forms differ between writers."""
+    if _has_float(value):
+        raise NotCanonical("Floats have no canonical form; the server stores them as strings.")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
 
 
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                           allow_nan=False).encode
+_string = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses for strings
+_EVENT_ROW = ('{"action":%s,"actor_id":%s,"actor_username":%s,"model_id":%s,"object_id":%s,'
+              '"object_type":%s,"occurred_at":"%s","payload":%s,"request_id":%s,"seq":%d}')
+
+
+def canonical_event_row(seq: int, occurred_at: str, actor_id: int | None, actor_username: str,
+                        request_id: str, action: str, object_type: str, object_id: str,
+                        model_id: int | None, payload: Any) -> bytes:
+    """``canonical_bytes`` of an event, assembled by hand for the server's ``verify_chain``,
+    which does it a million times: the top-level keys are fixed, so they are written in sorted
+    order. The fields must already have their canonical types (database columns do; a bundle's
+    lines need not, so the verifier below uses ``canonical_bytes``) and the payload no floats.
+    ``tests/core/test_audit_chain.py`` pins the two to the same bytes."""
+    return (_EVENT_ROW % (
+        _string(action), "null" if actor_id is None else actor_id, _string(actor_username),
+        "null" if model_id is None else model_id, _string(object_id), _string(object_type),
+        occurred_at, _encode(payload), _string(request_id), seq,
+    )).encode("utf-8")
+
+
 def event_digest(fields: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the event's canonical bytes."""
     return hashlib.sha256(canonical_bytes(fields)).hexdigest()
 
 
 def link(previous_hash: str, digest: str) -> str:
+    """The chain hash that follows ``previous_hash`` when an event with ``digest`` is appended."""
     return hashlib.sha256(bytes.fromhex(previous_hash) + bytes.fromhex(digest)).hexdigest()
 
 
@@ -312,11 +349,12 @@ def _check_event(verdict: Verdict, number: int, record: dict[str, Any], expected
         verdict.fail(f"line {number}: expected seq {expected_seq}, found {event['seq']!r} "
                      f"(an event is missing, added or out of order)")
         return None
-    if _has_float(event):
+    try:
+        digest = event_digest(event)
+    except NotCanonical:
         verdict.fail(f"seq {expected_seq}: the event contains a float, which the canonical "
                      f"form forbids (the line was edited)")
         return None
-    digest = event_digest(event)
     if record.get("event_digest") not in (None, digest):
         verdict.fail(f"seq {expected_seq} (line {number}): the event's content does not match "
                      f"its stated digest (the event was edited)")

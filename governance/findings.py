@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core import audit, permissions
+from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import User
 from governance.gates import Case, blocking_items, case_for
@@ -35,7 +36,7 @@ from governance.models import (
 )
 from governance.notify import notify
 from governance.policy import add_months
-from governance.services.common import TEXT_MAX, json_safe, refuse, require_text
+from governance.services.common import TEXT_MAX, json_safe, require_text
 from governance.services.lifecycle import approve_if_ready, version_transition
 from registry import storage
 from registry.models import ModelVersion, VersionState

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import audit, permissions
+from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import User
 from governance.findings import _record_sent, _system_finding, findings_close_answered
@@ -24,7 +25,7 @@ from governance.models import (
     VersionGovernance,
 )
 from governance.notify import notify
-from governance.services.common import limit_text, refuse, require_text
+from governance.services.common import limit_text, require_text
 from governance.services.lifecycle import review_due_after, version_transition
 from registry.models import ModelVersion, VersionState
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from core import audit, permissions
-from core.errors import Conflict, PermissionRefused, ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from core.models import Team, User
 from registry import storage
 from registry.models import (
@@ -42,9 +42,9 @@ EDITABLE_FIELDS = [
 VERSION_EDITABLE_FIELDS = ["changelog", "training_data_description", "training_data_sha256"]
 
 
-def _require(allowed: bool, reason: str) -> None:
+def _require(allowed: bool, reason: str, *, actor: User, attempted: str, target: Any) -> None:
     if not allowed:
-        raise PermissionRefused(reason)
+        audit.refuse(actor, reason, attempted=attempted, target=target)
 
 
 def _validate_model_fields(data: dict[str, Any], *, creating: bool) -> dict[str, list[str]]:
@@ -123,7 +123,8 @@ def model_create(
     _require(permissions.can_create_model(actor, team),
              "Only data scientists can register models, and only for a team they belong to."
              if not permissions.is_auditor_only(actor)
-             else "Auditors have read-only access: they cannot register models.")
+             else "Auditors have read-only access: they cannot register models.",
+             actor=actor, attempted="model_create", target=team)
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationFailed(f"Unknown fields: {', '.join(sorted(unknown))}.")
@@ -176,7 +177,8 @@ def model_update(
 ) -> RegisteredModel:
     """Change a model's descriptive fields; the event records before and after of what changed."""
     _require(permissions.can_edit_model(actor, model),
-             permissions.reason_cannot_edit_model(actor, model))
+             permissions.reason_cannot_edit_model(actor, model),
+             actor=actor, attempted="model_update", target=model)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationFailed(
@@ -226,7 +228,8 @@ def model_transfer(*, actor: User, model: RegisteredModel, team: Team | None = N
                    owner: User | None = None) -> RegisteredModel:
     """Change the owner of record (team, owner): administrators only."""
     _require(permissions.is_admin(actor),
-             "Only administrators can move a model to another team or change its owner.")
+             "Only administrators can move a model to another team or change its owner.",
+             actor=actor, attempted="model_transfer", target=model)
     if owner is not None and not owner.is_active:
         raise ValidationFailed("The new owner's account is inactive.", field="owner")
     with transaction.atomic():
@@ -249,7 +252,8 @@ def model_delete(*, actor: User, model: RegisteredModel) -> None:
     """Delete a model recorded by mistake. Only while no version has left draft: once a
     version was submitted, the model's history is evidence and it is retired instead."""
     _require(permissions.is_admin(actor) or permissions.can_edit_model(actor, model),
-             permissions.reason_cannot_edit_model(actor, model))
+             permissions.reason_cannot_edit_model(actor, model),
+             actor=actor, attempted="model_delete", target=model)
     with transaction.atomic():
         model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
         if model.versions.exclude(state=VersionState.DRAFT).exists():
@@ -288,7 +292,8 @@ def version_create(
     The artifact is checked before anything is written; if it is refused, no version is created.
     """
     _require(permissions.can_edit_model(actor, model),
-             permissions.reason_cannot_edit_model(actor, model))
+             permissions.reason_cannot_edit_model(actor, model),
+             actor=actor, attempted="version_create", target=model)
     training_data_sha256 = _clean_version_fields(
         {"training_data_sha256": training_data_sha256})["training_data_sha256"]
     info = _check_artifact(artifact) if artifact is not None else None
@@ -318,7 +323,8 @@ def version_create(
 def version_update(*, actor: User, version: ModelVersion, **changes: Any) -> ModelVersion:
     """Edit a draft version's descriptive fields."""
     _require(permissions.can_edit_model(actor, version.model),
-             permissions.reason_cannot_edit_model(actor, version.model))
+             permissions.reason_cannot_edit_model(actor, version.model),
+             actor=actor, attempted="version_update", target=version)
     unknown = set(changes) - set(VERSION_EDITABLE_FIELDS)
     if unknown:
         raise ValidationFailed(f"These fields cannot be changed: {', '.join(sorted(unknown))}.",
@@ -343,7 +349,8 @@ def version_update(*, actor: User, version: ModelVersion, **changes: Any) -> Mod
 def version_delete(*, actor: User, version: ModelVersion) -> None:
     """Delete a draft version (a version that left draft is evidence and stays)."""
     _require(permissions.can_edit_model(actor, version.model),
-             permissions.reason_cannot_edit_model(actor, version.model))
+             permissions.reason_cannot_edit_model(actor, version.model),
+             actor=actor, attempted="version_delete", target=version)
     with transaction.atomic():
         version = ModelVersion.objects.select_for_update().get(pk=version.pk)
         if version.state != VersionState.DRAFT:
@@ -384,7 +391,8 @@ def artifact_upload(*, actor: User, version: ModelVersion, artifact: BinaryIO,
                     filename: str = "") -> ModelVersion:
     """Set or replace a draft version's ONNX artifact, after every safety check has passed."""
     _require(permissions.can_edit_model(actor, version.model),
-             permissions.reason_cannot_edit_model(actor, version.model))
+             permissions.reason_cannot_edit_model(actor, version.model),
+             actor=actor, attempted="artifact_upload", target=version)
     if version.artifact_is_frozen:
         raise Conflict(f"Version {version.number} is {version.get_state_display().lower()}: its "
                        "artifact is frozen. Upload the new artifact as a new version.")
@@ -408,7 +416,8 @@ def vendor_document_add(*, actor: User, model: RegisteredModel, document: Binary
                         filename: str) -> VendorDocument:
     """Attach a vendor's documentation file (any format; it is stored, never executed)."""
     _require(permissions.can_edit_model(actor, model),
-             permissions.reason_cannot_edit_model(actor, model))
+             permissions.reason_cannot_edit_model(actor, model),
+             actor=actor, attempted="vendor_document_add", target=model)
     if model.sourcing != Sourcing.VENDOR:
         raise Conflict("Vendor documentation belongs to vendor models; mark the model as sourced "
                        "from a vendor first.", field="document")

@@ -238,9 +238,15 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-# Signed audit checkpoints (core/checkpoint_tasks.py, not a tasks.py: listed so workers load it).
+# Every task's time limits unless it sets its own. Tasks are acknowledged late, so a task must end
+# before RabbitMQ's consumer_timeout (30 minutes by default) or the broker closes the worker's
+# channel and redelivers the task while it still runs. The soft limit raises SoftTimeLimitExceeded
+# in the task (its transaction rolls back); the hard limit kills the worker process 5 minutes on.
+CELERY_TASK_SOFT_TIME_LIMIT = 20 * 60
+CELERY_TASK_TIME_LIMIT = 25 * 60
+# Tasks are found in each app's tasks.py (config/celery.py: autodiscover_tasks).
+# Signed audit checkpoints: how often beat signs the chain's head (only when it grew).
 CHECKPOINT_INTERVAL_S = env_int("ASSAY_CHECKPOINT_INTERVAL_S", 600)
-CELERY_IMPORTS = ["core.checkpoint_tasks"]
 CELERY_BEAT_SCHEDULE: dict = {
     "audit-checkpoint": {"task": "core.checkpoint_audit_chain", "schedule": CHECKPOINT_INTERVAL_S},
     # Folded security events (failed logins, denials) of each minute that is over.

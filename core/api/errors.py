@@ -14,8 +14,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import DomainError, PermissionRefused
-from core.middleware import record_denial
+from core.audit import record_denial
+from core.errors import DomainError, PermissionRefused, error_body
 
 
 def _flatten(data: Any) -> list[str]:
@@ -24,10 +24,6 @@ def _flatten(data: Any) -> list[str]:
     if isinstance(data, list):
         return [m for item in data for m in _flatten(item)]
     return [str(data)]
-
-
-def error_body(detail: str, code: str, fields: dict[str, list[str]] | None = None) -> dict:
-    return {"detail": detail, "code": code, "fields": fields or {}}
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:

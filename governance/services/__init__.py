@@ -8,8 +8,8 @@ transaction of the service opens, so they stay in the trail although the request
 (``Refused``).
 """
 
+from core.errors import Refused
 from governance.gates import case_for
-from governance.services.common import Refused
 from governance.services.evidence import evidence_record, finding_raise_from_check
 from governance.services.intake import (
     intake_record,

@@ -1,50 +1,17 @@
-"""What every governance service shares: the audited refusal, required text, JSON checks."""
+"""What every governance service shares: required text, JSON checks."""
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Any, NoReturn
+from typing import Any
 
-from core import audit
-from core.errors import PermissionRefused, ValidationFailed
-from core.models import User
+from core.errors import ValidationFailed
 from registry.models import VersionState
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 S = VersionState
 IN_FLIGHT = (S.SUBMITTED, S.IN_VALIDATION, S.CHANGES_REQUESTED, S.PENDING_APPROVAL)
-
-
-class Refused(PermissionRefused):
-    """A permission refusal already written to the audit trail (pages do not record it again)."""
-
-    recorded = True
-
-
-class Throttled(Refused):
-    """Refused before the password is even checked: too many wrong passwords for the account."""
-
-    status = 429
-    code = "throttled"
-
-
-def refuse(actor: User | None, reason: str, *, attempted: str, target: Any = None,
-           code: str = "", error: type[Refused] = Refused) -> NoReturn:
-    """Record the refusal as a security event (committed on its own) and raise it as a 403.
-
-    ``code`` names the kind of refusal (``permissions.WRONG_ROLE``...; a ``permissions.Refusal``
-    carries its own): the audit trail folds a flood of refusals per code, so it keeps one count
-    per kind rather than one message for all.
-    """
-    code = code or getattr(reason, "code", "") or "permission_denied"
-    audit.record_security(
-        action="governance.refused", reason=code, actor=actor,
-        principal=getattr(actor, "username", "") or "system",
-        payload={"attempted": attempted, "message": str(reason), "code": code,
-                 "object": str(target) if target is not None else "",
-                 "model_id": getattr(target, "audit_model_id", None)})
-    raise error(str(reason))
 
 
 # The longest free text a governance record takes (a description, comment, reason, review

@@ -8,11 +8,12 @@ from typing import Any
 from django.db import transaction
 
 from core import audit, permissions
+from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import User
 from governance.gates import case_for
 from governance.models import Evidence, EvidenceStatus, Finding
-from governance.services.common import SHA256_RE, S, json_safe, refuse
+from governance.services.common import SHA256_RE, S, json_safe
 from governance.services.lifecycle import approve_if_ready
 from registry.models import ModelVersion
 

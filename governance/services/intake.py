@@ -8,11 +8,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import audit, permissions
+from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import Role, User
 from governance.gates import former_people_of
 from governance.models import ModelIntake, OverrideStatus, PolicyVersion, TierOverride
-from governance.services.common import IN_FLIGHT, limit_text, refuse, require_text
+from governance.services.common import IN_FLIGHT, limit_text, require_text
 from governance.services.policies import current_policy
 from registry.models import RegisteredModel
 

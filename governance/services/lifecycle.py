@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import audit, permissions
+from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import User
 from core.permissions import Refusal
@@ -30,7 +31,7 @@ from governance.models import (
 )
 from governance.notify import notify
 from governance.policy import add_months
-from governance.services.common import S, refuse
+from governance.services.common import S
 from registry.models import ModelVersion, RegisteredModel
 
 

@@ -10,11 +10,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from core import audit, permissions
+from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import User
 from governance.models import Policy, PolicyVersion
 from governance.policy import DEFAULT_TEMPLATE, TEMPLATES, definition_errors
-from governance.services.common import refuse
 
 
 def ensure_policy_templates() -> list[PolicyVersion]:

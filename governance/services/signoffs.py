@@ -6,11 +6,12 @@ from django.conf import settings
 from django.db import transaction
 
 from core import audit, permissions, throttle
-from core.errors import Conflict, ValidationFailed
+from core.audit import refuse
+from core.errors import Conflict, Throttled, ValidationFailed
 from core.models import Role, User
 from governance.gates import Case, case_for, signoff_counts
 from governance.models import Decision, SignOff
-from governance.services.common import S, Throttled, refuse, require_text
+from governance.services.common import S, require_text
 from governance.services.lifecycle import approve_if_ready, version_transition
 from registry.models import ModelVersion
 

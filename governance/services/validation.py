@@ -6,12 +6,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import permissions
+from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import Role, User
 from governance.gates import case_for
 from governance.models import Conclusion, NotificationKind, ValidationReview, VersionGovernance
 from governance.notify import notify
-from governance.services.common import SHA256_RE, S, limit_text, refuse, require_text
+from governance.services.common import SHA256_RE, S, limit_text, require_text
 from governance.services.lifecycle import concluded_review, version_transition
 from registry.models import ModelVersion
 

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, transaction
 
 from core import audit
+from core.audit.canonical import canonical_event_row
 from core.models import AuditEvent
 
 
@@ -33,7 +34,7 @@ def test_canonical_form_is_the_documented_one():
                 '"b":[1,"x\\n\\"y\\""]},"request_id":"r-1","seq":7}').encode()
     assert audit.canonical_bytes(fields) == expected
     digest = hashlib.sha256(expected).hexdigest()
-    assert audit.digest_event(fields) == digest
+    assert audit.event_digest(fields) == digest
     assert audit.link(audit.GENESIS_HASH, digest) == hashlib.sha256(
         bytes(32) + bytes.fromhex(digest)).hexdigest()
 
@@ -44,14 +45,15 @@ def test_canonical_form_is_the_documented_one():
     {"\u2028": "line separator", "B": 1, "a": 2, "é": 3},
 ])
 def test_verifier_fast_path_matches_the_canonical_form(payload):
-    """verify_chain assembles canonical bytes by hand; they must equal canonical_bytes()."""
+    """verify_chain assembles canonical bytes by hand (canonical_event_row); they must equal
+    canonical_bytes()."""
     when = dt.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
     for actor_id, model_id in ((None, None), (5, 9)):
         fields = {"seq": 3, "occurred_at": audit.format_time(when), "actor_id": actor_id,
                   "actor_username": "ä\"b", "request_id": "", "action": "a.b",
                   "object_type": "x", "object_id": "", "model_id": model_id, "payload": payload}
-        fast = audit._canonical_row(3, audit.format_time(when), actor_id, "ä\"b", "", "a.b", "x", "", model_id,
-                                    payload)
+        fast = canonical_event_row(3, audit.format_time(when), actor_id, "ä\"b", "", "a.b", "x",
+                                   "", model_id, payload)
         assert fast == audit.canonical_bytes(fields)
 
 
@@ -66,7 +68,7 @@ def test_events_form_one_contiguous_chain(db):
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
     previous = audit.GENESIS_HASH
     for event in AuditEvent.objects.order_by("seq"):
-        assert event.event_digest == audit.digest_event(audit.event_fields(event))
+        assert event.event_digest == audit.event_digest(audit.event_fields(event))
         assert event.chain_hash == audit.link(previous, event.event_digest)
         previous = event.chain_hash
     report = audit.verify_chain()
@@ -142,7 +144,7 @@ def test_floats_are_converted_to_strings_before_hashing(db):
 
 
 def test_canonical_bytes_refuse_a_float():
-    with pytest.raises(audit.AuditError, match="Floats have no canonical form"):
+    with pytest.raises(audit.NotCanonical, match="Floats have no canonical form"):
         audit.canonical_bytes({"payload": {"x": 0.5}})
 
 
@@ -165,5 +167,5 @@ def test_payload_round_trips_through_the_database_unchanged(db):
     stored = AuditEvent.objects.get(pk=event.pk)
     assert stored.payload == payload
     assert json.loads(audit.canonical_bytes(audit.event_fields(stored)))["payload"] == payload
-    assert audit.digest_event(audit.event_fields(stored)) == event.event_digest
+    assert audit.event_digest(audit.event_fields(stored)) == event.event_digest
     assert audit.verify_chain().ok

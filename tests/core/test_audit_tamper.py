@@ -54,7 +54,7 @@ def test_edited_actor_is_a_digest_mismatch(trail):
 def test_edit_with_a_recomputed_digest_is_a_broken_link(trail):
     forged = AuditEvent.objects.get(seq=5)
     forged.payload = {"i": 5, "note": "rewritten"}
-    digest = audit.digest_event(audit.event_fields(forged))
+    digest = audit.event_digest(audit.event_fields(forged))
     tamper(("UPDATE core_auditevent SET payload = %s, event_digest = %s WHERE seq = 5",
             [json.dumps(forged.payload), digest]))
     assert first_bad() == (5, audit.BROKEN_LINK)
@@ -94,7 +94,7 @@ def test_reordered_rows_with_recomputed_digests_are_a_broken_link(trail):
     for new_seq, old in zip([6, 7, 8], [rows[8], rows[6], rows[7]], strict=True):
         old.seq = new_seq
         statements.append(("UPDATE core_auditevent SET seq = %s, event_digest = %s WHERE id = %s",
-                           [-new_seq, audit.digest_event(audit.event_fields(old)), old.pk]))
+                           [-new_seq, audit.event_digest(audit.event_fields(old)), old.pk]))
     statements.append(("UPDATE core_auditevent SET seq = -seq WHERE seq < 0", []))
     tamper(*statements)
     assert first_bad() == (6, audit.BROKEN_LINK)
@@ -126,7 +126,7 @@ def test_rechained_history_is_caught_against_an_expected_hash(trail):
     for event in AuditEvent.objects.filter(seq__gte=2).order_by("seq"):
         if event.seq == 2:
             event.payload = {"i": 2, "note": "history rewritten"}
-        digest = audit.digest_event(audit.event_fields(event))
+        digest = audit.event_digest(audit.event_fields(event))
         previous = audit.link(previous, digest)
         statements.append(("UPDATE core_auditevent SET payload = %s, event_digest = %s, "
                            "chain_hash = %s WHERE seq = %s",
@@ -143,7 +143,7 @@ def test_forged_row_inserted_in_the_middle(trail):
                         actor_username="", request_id="", action="user.role_grant",
                         object_type="core.user", object_id="1", model_id=None,
                         payload={"role": "admin"})
-    forged.event_digest = audit.digest_event(audit.event_fields(forged))
+    forged.event_digest = audit.event_digest(audit.event_fields(forged))
     forged.chain_hash = audit.link(audit.chain_hash_at(5), forged.event_digest)
     tamper(("UPDATE core_auditevent SET seq = -(seq + 1) WHERE seq >= 6", []),
            ("UPDATE core_auditevent SET seq = -seq WHERE seq < 0", []),
@@ -160,7 +160,7 @@ def test_forged_row_appended_without_the_right_link(trail):
     forged = AuditEvent(seq=11, occurred_at=trail[-1].occurred_at, actor_id=None,
                         actor_username="", request_id="", action="model.delete",
                         object_type="x", object_id="1", model_id=None, payload={})
-    forged.event_digest = audit.digest_event(audit.event_fields(forged))
+    forged.event_digest = audit.event_digest(audit.event_fields(forged))
     forged.chain_hash = "ab" * 32
     forged.save(force_insert=True)  # as the application role: INSERT is allowed
     assert first_bad() == (11, audit.BROKEN_LINK)

@@ -10,9 +10,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import DatabaseError, connection, transaction
 
-from core import audit, checkpoints, signing, verification
-from core.checkpoint_tasks import checkpoint_audit_chain
+from core import audit, checkpoint_file, checkpoints, signing, verification
 from core.models import AuditEvent, Checkpoint
+from core.tasks import checkpoint_audit_chain
 from core.verify_bundle import CHECKPOINT_PAYLOAD_TYPE
 from tests.conftest import as_login_role
 
@@ -49,13 +49,13 @@ def _rechain_from(seq: int) -> None:
     previous = AuditEvent.objects.filter(seq=seq - 1).values_list("chain_hash", flat=True).first() \
         or audit.GENESIS_HASH
     for event in AuditEvent.objects.filter(seq__gte=seq).order_by("seq"):
-        digest = audit.digest_event(audit.event_fields(event))
+        digest = audit.event_digest(audit.event_fields(event))
         previous = audit.link(previous, digest)
         AuditEvent.objects.filter(pk=event.pk).update(event_digest=digest, chain_hash=previous)
 
 
 def _file_records() -> list[dict]:
-    return [r for _n, r in checkpoints.read_file()]
+    return [r for _n, r in checkpoint_file.records()]
 
 
 def test_checkpoint_is_stored_signed_and_appended_to_the_file(key):
@@ -177,7 +177,7 @@ def test_a_checkpoint_with_a_forged_signature_is_reported(db):
     envelope = dict(checkpoint.envelope)
     sig = envelope["signatures"][0]
     envelope["signatures"] = [{"keyid": sig["keyid"], "sig": sig["sig"][:-8] + "AAAAAAA="}]
-    checkpoints.append_line({"kind": "checkpoint", "envelope": envelope})
+    checkpoint_file.append({"kind": "checkpoint", "envelope": envelope})
     report = verification.verify_checkpoints()
     assert any("is not validly signed" in p for p in report.problems)
 

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from core import audit, export
+from core.models import AuditEvent
 from core.verify_bundle import keyid_of, pae, verify_lines
 from registry import services as registry_services
 
@@ -77,7 +78,7 @@ def test_canonical_form_matches_the_servers(trail):
     from core.verify_bundle import event_digest, link
 
     previous = audit.GENESIS_HASH
-    for event in audit.AuditEvent.objects.order_by("seq"):
+    for event in AuditEvent.objects.order_by("seq"):
         assert event_digest(audit.event_fields(event)) == event.event_digest
         previous = link(previous, event.event_digest)
         assert previous == event.chain_hash
@@ -95,6 +96,36 @@ def test_whole_bundle_verifies_offline_without_django(trail, tmp_path):
     run = subprocess.run([sys.executable, "-m", "core.verify_bundle", str(path)], cwd=REPO,
                          capture_output=True, text=True, env=env, timeout=60, check=False)
     assert run.returncode == 0 and run.stdout.startswith("VERIFIED"), run.stdout + run.stderr
+
+
+# The file copied out alone, as docs/audit-export.md tells auditors: nothing of Assay or Django
+# may be imported, whatever is installed next to the interpreter.
+COPIED_OUT = """
+import importlib.abc, runpy, sys
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"django", "rest_framework", "celery", "config", "core",
+                                  "registry", "governance"}:
+            raise ImportError(f"the copied-out verifier must not import {name}")
+        return None
+sys.meta_path.insert(0, Refuse())
+script = sys.argv.pop(1)
+sys.argv[0] = script
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def test_the_verifier_file_copied_out_alone_verifies(trail, tmp_path):
+    path = _bundle(tmp_path, trail["aude"])
+    alone = tmp_path / "auditor"
+    alone.mkdir()
+    script = alone / "verify_bundle.py"
+    script.write_bytes((REPO / "core" / "verify_bundle.py").read_bytes())
+    run = subprocess.run([sys.executable, "-I", "-c", COPIED_OUT, str(script), str(path)],
+                         cwd=alone, capture_output=True, text=True,
+                         env={"PATH": os.environ.get("PATH", "")}, timeout=60, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("VERIFIED: events 1..")
 
 
 def test_a_rejected_bundle_exits_1_with_the_reason(trail, tmp_path):
@@ -177,7 +208,7 @@ def test_per_model_extract_verifies_and_proves_membership(trail, tmp_path):
     records = _records(path)
     included = [r["event"] for r in records if r["kind"] == "event"]
     assert included and {e["model_id"] for e in included} == {credit.pk}
-    expected = audit.AuditEvent.objects.filter(model_id=credit.pk).count()
+    expected = AuditEvent.objects.filter(model_id=credit.pk).count()
     assert len(included) == expected  # the export event itself is filed under the model too
     assert any(r["kind"] == "withheld" for r in records)
     verdict = verify_lines(_lines(records))
@@ -189,7 +220,7 @@ def test_per_model_extract_verifies_and_proves_membership(trail, tmp_path):
 def test_an_event_of_another_model_slipped_into_an_extract_is_rejected(trail, tmp_path):
     """Replacing a withheld digest by its (genuine) event keeps the chain, but not the scope."""
     records = _records(_bundle(tmp_path, trail["aude"], model_slug=trail["credit"].slug))
-    fraud_event = audit.AuditEvent.objects.filter(model_id=trail["fraud"].pk).first()
+    fraud_event = AuditEvent.objects.filter(model_id=trail["fraud"].pk).first()
     out = []
     for record in records:
         if record["kind"] == "withheld":
@@ -212,7 +243,7 @@ def test_an_event_of_another_model_slipped_into_an_extract_is_rejected(trail, tm
 
 
 def test_date_range_extract_verifies(trail, tmp_path):
-    today = audit.AuditEvent.objects.last().occurred_at.date()
+    today = AuditEvent.objects.last().occurred_at.date()
     verdict = verify_lines(_lines(_records(_bundle(tmp_path, trail["aude"], date_from=today,
                                                    date_to=today))))
     assert verdict.ok, verdict.reasons

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from core import checkpoints
+from core import checkpoint_file, checkpoints
 from core.errors import DomainError
 from core.models.signing import Checkpoint
 
@@ -30,4 +30,4 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"Checkpoint at seq {checkpoint.seq} ({checkpoint.chain_hash}) signed "
                           f"by key {checkpoint.keyid[:16]}; appended to "
-                          f"{checkpoints.checkpoint_file()}.")
+                          f"{checkpoint_file.path()}.")

@@ -1,0 +1,126 @@
+"""Appending to the audit trail: ``record()`` adds one event to the hash chain.
+
+Service functions call ``record`` inside their own ``transaction.atomic()``, so the event commits
+or rolls back with the change it describes. Never call it from a signal. Security events that are
+not changes (failed logins, permission refusals) go through ``core.audit.security`` instead.
+The canonical form that each event's digest covers is in ``core.audit.canonical``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from core.audit.canonical import GENESIS_HASH, clean_text, event_digest, event_fields, link, plain
+from core.models import AuditEvent
+
+# The actor of work done by Assay itself or by the operator at the shell (management commands,
+# scheduled tasks): events record no user. Services take it where they take a user.
+SYSTEM = None
+
+# One advisory-lock key for the whole chain: every appender serialises on it (PostgreSQL).
+CHAIN_LOCK_KEY = 0x41535341590001
+
+# Set per request by core.middleware.RequestIdMiddleware and per task by workers.
+current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "assay_request_id", default=""
+)
+
+
+class AuditError(RuntimeError):
+    """Programming error: record() was called in a way that would break the trail."""
+
+
+def _locked_chain_head() -> tuple[int, str]:
+    """Take the chain lock, then read the head (seq, chain hash) as it is under the lock.
+
+    On PostgreSQL both statements go in one round trip: in READ COMMITTED each statement takes
+    its own snapshot when it starts, so the SELECT, starting after the lock is granted, sees the
+    previous holder's committed event. Fewer round trips while holding the lock is what bounds
+    append throughput. SQLite: transactions begin IMMEDIATE (settings), so the writer already
+    holds the database's only write lock.
+    """
+    table = AuditEvent._meta.db_table
+    head = f"SELECT seq, chain_hash FROM {table} ORDER BY seq DESC LIMIT 1"  # noqa: S608
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY}); {head}")
+            cursor.nextset()
+        else:
+            cursor.execute(head)
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else (0, GENESIS_HASH)
+
+
+def record(
+    *,
+    action: str,
+    actor: Any = None,
+    obj: Any = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    model_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    request_id: str | None = None,
+) -> AuditEvent:
+    """Append one event to the chain, inside the caller's transaction.
+
+    ``request_id`` defaults to the current request's (or task's); an event that sums up several
+    requests (a folded security event) passes "".
+
+    ``obj`` (a model instance) fills ``object_type``/``object_id``; an object with an
+    ``audit_model_id`` attribute (registry models, versions, reviews) files the event under that
+    model's timeline. ``payload`` holds before/after values and file digests.
+
+    The sequence number is max+1 read under a transaction-level advisory lock, so concurrent
+    writers queue instead of forking the chain, and a rolled-back transaction takes its number
+    with it (no gap). The unique index on ``seq`` is the backstop should the lock ever be skipped.
+    """
+    if not connection.in_atomic_block:
+        raise AuditError("core.audit.record must run inside the service's transaction.atomic()")
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or obj.pk
+        if model_id is None:
+            model_id = getattr(obj, "audit_model_id", None)
+    # Everything that does not depend on the chain is prepared before taking the lock.
+    event = AuditEvent(
+        actor_id=getattr(actor, "pk", None),
+        actor_username=clean_text(getattr(actor, "username", "") or "")[:150],
+        request_id=current_request_id.get() if request_id is None else request_id,
+        action=action,
+        object_type=object_type,
+        object_id=clean_text(str(object_id))[:64] if object_id != "" else "",
+        model_id=model_id,
+        payload=plain(payload or {}),
+    )
+    previous_seq, previous_hash = _locked_chain_head()
+    event.seq = previous_seq + 1
+    event.occurred_at = timezone.now()
+    event.event_digest = event_digest(event_fields(event))
+    event.chain_hash = link(previous_hash, event.event_digest)
+    event.save(force_insert=True)
+    return event
+
+
+def changes(instance: Any, before: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """Before/after of the fields that changed, for an update event's payload."""
+    out = {}
+    for name in fields:
+        after = getattr(instance, name)
+        if before.get(name) != after:
+            out[name] = {"before": plain(before.get(name)), "after": plain(after)}
+    return out
+
+
+def snapshot(instance: Any, fields: list[str]) -> dict[str, Any]:
+    return {name: getattr(instance, name) for name in fields}
+
+
+def atomic_record(**kwargs: Any) -> AuditEvent:
+    """Record an event in a transaction of its own (for events that are the whole change)."""
+    with transaction.atomic():
+        return record(**kwargs)
