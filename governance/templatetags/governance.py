@@ -7,16 +7,15 @@ from typing import Any
 
 from django import template
 
-from governance.models import ModelIntake
+from governance.models import ModelIntake, Notification
+from governance.status import version_status
 
 register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
 def governance_status(context: template.Context, version: Any) -> dict[str, Any]:
-    from governance.api.serializers import workflow_data
-
-    return workflow_data(version, context["request"].user)
+    return version_status(version, context["request"].user)
 
 
 @register.simple_tag
@@ -33,8 +32,6 @@ def label(value: str) -> str:
 @register.simple_tag
 def unread_notifications(user: Any) -> int:
     """The header's unread badge (one query)."""
-    from governance.models import Notification
-
     if not getattr(user, "is_authenticated", False):
         return 0
     return Notification.objects.filter(user=user, read_at__isnull=True).count()

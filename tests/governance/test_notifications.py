@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from governance import findings, notify, services
+from governance import services
 from governance.models import Notification, NotificationPreference
 from registry.models import VersionState
 
@@ -38,7 +38,7 @@ def test_lifecycle_events_notify_the_right_people(walk, draft, mailoutbox,
 
 def test_email_preference_off_keeps_the_inbox(walk, draft, people, mailoutbox,
                                               django_capture_on_commit_callbacks):
-    notify.preferences_update(actor=people["victor"], email={"assignment": False})
+    services.preferences_update(actor=people["victor"], email={"assignment": False})
     with django_capture_on_commit_callbacks(execute=True):
         walk.submit(draft)
         walk.assign(draft)
@@ -67,21 +67,21 @@ def test_the_scheduled_scan_twice_sends_one_email_and_one_row(
 
     walk.submit(draft)
     walk.assign(draft)
-    finding = findings.finding_raise(actor=people["victor"], version=draft, title="Docs",
+    finding = services.finding_raise(actor=people["victor"], version=draft, title="Docs",
                                      description="Missing lineage.", severity="low",
                                      due_date=timezone.now().date() + dt.timedelta(days=3))
     mailoutbox.clear()
     Notification.objects.all().delete()
     with django_capture_on_commit_callbacks(execute=True):
-        assert findings.findings_notify_due() == 1
-        assert findings.findings_notify_due() == 0
+        assert services.findings_notify_due() == 1
+        assert services.findings_notify_due() == 0
     assert Notification.objects.filter(kind="finding_due", object_id=str(finding.pk)).count() == 1
     assert len(mailoutbox) == 1 and "is due" in mailoutbox[0].subject
     # Overdue is a new period: the owner, the raiser (the validator) hear once more.
     later = timezone.now() + dt.timedelta(days=5)
     with django_capture_on_commit_callbacks(execute=True):
-        findings.findings_notify_due(now=later)
-        findings.findings_notify_due(now=later)
+        services.findings_notify_due(now=later)
+        services.findings_notify_due(now=later)
     assert sorted(Notification.objects.filter(kind="finding_overdue")
                   .values_list("user__username", flat=True)) == ["dana", "victor"]
 
@@ -130,7 +130,7 @@ def test_the_header_shows_the_unread_count_and_the_inbox_marks_read(walk, draft,
     assert 'id="unread-badge"' not in client.get("/governance/queue/").content.decode()
     saved = client.post("/governance/inbox/", {"decision": "on"})  # everything else off
     assert saved.status_code == 302
-    assert notify.preferences_of(people["victor"])["assignment"] is False
+    assert services.preferences_of(people["victor"])["assignment"] is False
 
 
 @pytest.mark.django_db(transaction=True)
@@ -139,8 +139,8 @@ def test_emails_link_to_the_configured_address(people, settings):
 
     settings.ASSAY_BASE_URL = "https://assay.example.com/"
     dana = people["dana"]
-    notify.notify(users=[dana], kind="decision", obj=dana, title="Decided",
-                  url="/models/x/versions/1/workflow/")
+    services.notify(users=[dana], kind="decision", obj=dana, title="Decided",
+                    url="/models/x/versions/1/workflow/")
     [message] = mail.outbox
     assert "https://assay.example.com/models/x/versions/1/workflow/" in message.body
 

@@ -25,7 +25,6 @@ from governance.models import Notification, NotificationKind, NotificationPrefer
 
 logger = logging.getLogger(__name__)
 
-
 def email_wanted(user: User, kind: str) -> bool:
     pref = NotificationPreference.objects.filter(user=user, kind=kind).first()
     return pref.email if pref is not None else True
@@ -74,6 +73,12 @@ def _send(row: Notification, address: str) -> None:
     except Exception:
         # The inbox row stands; a mail server being down must not undo a governance decision.
         logger.exception("could not email notification %s", row.pk)
+
+
+def notification_scan_record(*, scan: str, sent: int) -> None:
+    """Record in the audit trail that a scheduled scan sent notifications (nothing when none)."""
+    if sent:
+        audit.record(action="notification.scan", payload={"scan": scan, "sent": sent})
 
 
 def notification_mark_read(*, actor: User, ids: Iterable[int] | None = None) -> int:
