@@ -76,7 +76,7 @@ def approved(walk, draft):
 
 
 def test_reviews_coming_due_are_notified_once(approved, django_capture_on_commit_callbacks,
-                                              mailoutbox):
+                                              mailoutbox, queued_emails):
     _version, gov = approved
     now = timezone.make_aware(dt.datetime.combine(gov.next_review_due - dt.timedelta(days=10),
                                                   dt.time(9)))
@@ -85,6 +85,7 @@ def test_reviews_coming_due_are_notified_once(approved, django_capture_on_commit
         first = services.reviews_scan(now=now)
         second = services.reviews_scan(now=now + dt.timedelta(days=1))
     assert (first, second) == (2, 0)  # owner and validator, once
+    queued_emails.run()
     rows = Notification.objects.filter(kind="review_due")
     assert {n.user.username for n in rows} == {"dana", "victor"}
     assert len([m for m in mailoutbox if "Periodic review" in m.subject]) == 2

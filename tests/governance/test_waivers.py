@@ -135,7 +135,8 @@ def _expiry_effects(version, waiver):
 
 
 def test_expiry_returns_the_block_opens_a_finding_and_suspends_tier_1(
-        walk, strict_policy, credit_model, onnx_file, people, django_capture_on_commit_callbacks):
+        walk, strict_policy, credit_model, onnx_file, people, django_capture_on_commit_callbacks,
+        queued_emails):
     version = version_for(walk, credit_model, onnx_file, answers=ALL_HIGH)
     waiver = approve_with_waived_evidence(walk, version)
     assert version.state == VersionState.APPROVED
@@ -143,6 +144,7 @@ def test_expiry_returns_the_block_opens_a_finding_and_suspends_tier_1(
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         assert services.waivers_expire(now=later) == 1
+    queued_emails.run()
     assert _expiry_effects(version, waiver) == (VersionState.SUSPENDED, WaiverStatus.EXPIRED)
     assert ("evidence", "fairness") in [(b.kind, b.key) for b in blocking_items(version)]
     finding = Finding.objects.get(source=FindingSource.WAIVER_EXPIRY)
@@ -186,7 +188,8 @@ def test_expiry_of_a_waiver_whose_item_was_resolved_opens_nothing(walk, draft, p
 
 
 def test_expiring_waivers_are_notified_once_seven_days_before(
-        walk, strict_policy, credit_model, onnx_file, django_capture_on_commit_callbacks):
+        walk, strict_policy, credit_model, onnx_file, django_capture_on_commit_callbacks,
+        queued_emails):
     version = version_for(walk, credit_model, onnx_file, answers=MEDIUM)
     waiver = approve_with_waived_evidence(walk, version, expires_in=dt.timedelta(days=20))
     assert services.waivers_notify_expiring(now=timezone.now()) == 0  # 20 days out: not yet
@@ -196,6 +199,7 @@ def test_expiring_waivers_are_notified_once_seven_days_before(
         first = services.waivers_notify_expiring(now=soon)
         second = services.waivers_notify_expiring(now=soon + dt.timedelta(hours=3))
     assert (first, second) == (3, 0)  # owner, validator, approver; once
+    queued_emails.run()
     assert len([m for m in mail.outbox if "expires" in m.subject]) == 3
 
 
@@ -295,7 +299,7 @@ def test_a_suspended_version_is_not_reinstated_while_its_blockers_stand(
 @pytest.mark.parametrize(("answers", "suspended"), [(ALL_HIGH, True), (MEDIUM, False)])
 def test_revoking_a_waiver_has_the_effect_of_its_expiry(
         walk, strict_policy, credit_model, onnx_file, api, people, answers, suspended,
-        django_capture_on_commit_callbacks):
+        django_capture_on_commit_callbacks, queued_emails):
     """Tier 1 of the strict policy suspends serving when a waiver ends with its item still
     blocking; tier 2 does not. Either way the block returns, a high finding is opened and the
     owner and validator are told."""
@@ -306,6 +310,7 @@ def test_revoking_a_waiver_has_the_effect_of_its_expiry(
     with django_capture_on_commit_callbacks(execute=True):
         revoked = api.as_(people["rhea"]).post(f"/api/v1/waivers/{waiver.pk}/revoke/",
                                                {"reason": "The fairness gap widened."})
+    queued_emails.run()
     assert revoked.status_code == 200, revoked.json()
     assert _expiry_effects(version, waiver) == (
         VersionState.SUSPENDED if suspended else VersionState.APPROVED, WaiverStatus.REVOKED)
