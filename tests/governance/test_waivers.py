@@ -284,11 +284,15 @@ def test_a_suspended_version_is_not_reinstated_while_its_blockers_stand(
     version.refresh_from_db()
     assert version.state == VersionState.SUSPENDED and not version.is_servable()
     assert not AuditEvent.objects.filter(action="version.reinstate").exists()
+    status = f"/api/v1/versions/{version.pk}/governance/"
+    # Offered only when its rule lets it through (services.available_actions, from TRANSITIONS).
+    assert "reinstate" not in api.as_(people["rhea"]).get(status).json()["actions"]
 
     # The finding accepted as a risk, the check waived again: nothing blocks, it serves again.
     services.finding_transition(actor=people["rhea"], finding=expiry_finding,
                                 to="accepted_as_risk", text="Carried by retail credit risk.")
     _grant(people["rhea"], version, check="fairness")
+    assert api.as_(people["rhea"]).get(status).json()["actions"] == ["reinstate", "retire"]
     reinstated = api.as_(people["rhea"]).post(url, {"reason": "Both items answered."})
     assert reinstated.status_code == 200, reinstated.json()
     assert reinstated.json()["state"] == VersionState.APPROVED
