@@ -7,6 +7,7 @@ from django.contrib import admin
 
 from core.admin_site import ServiceModelAdmin
 from governance import models as m
+from registry.models import RegisteredModel
 
 
 class ReadOnlyAdmin(ServiceModelAdmin):
@@ -18,8 +19,6 @@ class ReadOnlyAdmin(ServiceModelAdmin):
 
 class VisibleByVersion(ReadOnlyAdmin):
     def get_queryset(self, request):
-        from registry.models import RegisteredModel
-
         visible = RegisteredModel.objects.visible_to(request.user).values("pk")
         return super().get_queryset(request).filter(version__model__in=visible)
 

@@ -3,3 +3,17 @@ from django.apps import AppConfig
 
 class GovernanceConfig(AppConfig):
     name = "governance"
+
+    def ready(self) -> None:
+        """Fill the extension points of the pages below governance (core.pages): the header's
+        links, and the governance panels of the registry's model and version pages."""
+        from core import pages
+        from governance.models import Notification
+
+        pages.add_nav_link(pages.NavLink("Validation", "governance:queue"))
+        pages.add_nav_link(pages.NavLink(
+            "Inbox", "governance:inbox",
+            count=lambda user: Notification.objects.filter(user=user).unread().count(),
+            count_id="unread-badge", count_title="unread notifications"))
+        pages.add_panel("registry.model_detail", "governance/_model_panel.html")
+        pages.add_panel("registry.version_detail", "governance/_version_panel.html")

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from core.models import Role, User
+from governance.gates import WAIVABLE_KINDS
 from governance.models import (
     CommentKind,
     Conclusion,
@@ -106,8 +107,6 @@ class SignOffForm(forms.Form):
             (r, Role(r).label) for r in roles]
 
 
-# --- part 2 ------------------------------------------------------------------------------------
-
 class FindingForm(forms.Form):
     title = forms.CharField(max_length=200, required=False)
     description = forms.CharField(widget=forms.Textarea, required=False)
@@ -143,7 +142,7 @@ class WaiverForm(forms.Form):
     def __init__(self, *args: Any, blockers: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["covers"].choices = [(f"{b.kind}:{b.key}", b.message) for b in blockers
-                                         if b.kind in ("finding", "evidence")]
+                                         if b.kind in WAIVABLE_KINDS]
 
 
 class PeriodicReviewForm(forms.Form):

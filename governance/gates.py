@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from core import permissions
 from core.models import Role
 from governance.models import (
+    DECIDED,
     Evidence,
     EvidenceStatus,
     Finding,
@@ -26,7 +27,7 @@ from governance.models import (
     Waiver,
 )
 from governance.policy import TierRules
-from registry.models import ModelVersion, VersionState
+from registry.models import ModelVersion
 
 # Kinds of blocking item. SUBMISSION kinds stop a submission; GATE kinds stop a version from
 # reaching pending approval; every kind stops the final approval.
@@ -88,10 +89,6 @@ def policy_for(version: ModelVersion, gov: VersionGovernance | None = None) -> P
     """The bound policy once submitted; before that, the one that would be bound now."""
     gov = gov if gov is not None else governance_of(version)
     return gov.policy_version if gov is not None else PolicyVersion.objects.current()
-
-
-DECIDED = (VersionState.APPROVED, VersionState.SUSPENDED, VersionState.RETIRED,
-           VersionState.REJECTED)
 
 
 def tier_of(version: ModelVersion, gov: VersionGovernance | None,
@@ -177,8 +174,7 @@ def _policy_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
 
 
 def _validation_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
-    if version.state in (VersionState.APPROVED, VersionState.SUSPENDED, VersionState.RETIRED,
-                         VersionState.REJECTED):
+    if version.state in DECIDED:
         return []
     review = ValidationReview.objects.filter(version=version).first()
     if review is not None and review.approves:
@@ -217,9 +213,7 @@ def _evidence_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
 
 
 def _signoff_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
-    if version.state not in (VersionState.DRAFT, VersionState.SUBMITTED,
-                             VersionState.IN_VALIDATION, VersionState.CHANGES_REQUESTED,
-                             VersionState.PENDING_APPROVAL):
+    if version.state in DECIDED:
         return []
     have = signoff_counts(version)
     out = []
@@ -277,39 +271,6 @@ def blocking_items(version: ModelVersion, case: Case | None = None) -> list[Bloc
     items = [b for source in BLOCKER_SOURCES for b in source(version, case)]
     waived = waived_keys(version)
     return [b for b in items if not is_waived(version, b, waived)]
-
-
-def available_actions(user: Any, version: ModelVersion, case: Case | None = None) -> list[str]:
-    """The lifecycle actions this user may take on the version now (pages show these buttons)."""
-    case = case or case_for(version)
-    state = version.state
-    actions = []
-    # Submit is offered only when nothing stops the submission (the blockers say what does).
-    if state in (VersionState.DRAFT, VersionState.CHANGES_REQUESTED) and \
-            permissions.can_submit_version(user, case) and not any(
-                b.kind in SUBMISSION_KINDS for b in blocking_items(version, case)):
-        actions.append("submit")
-    if state == VersionState.SUBMITTED and permissions.can_assign_validator(user, case):
-        actions.append("assign_validator")
-    # A resubmitted version keeps its validator, who starts the validation again.
-    if state == VersionState.SUBMITTED and case.validator_id is not None and \
-            permissions.can_start_validation(user, case):
-        actions.append("start_validation")
-    if state == VersionState.IN_VALIDATION and permissions.can_review(user, case):
-        actions += ["review", "request_changes"]
-    if state == VersionState.PENDING_APPROVAL:
-        if permissions.can_sign_off(user, case):
-            actions.append("sign_off")
-        if user.pk in case.signer_ids and not blocking_items(version, case):
-            actions.append("complete_approval")
-    if state == VersionState.APPROVED and permissions.can_decide_servability(user, case):
-        actions.append("suspend")
-    if state == VersionState.SUSPENDED and permissions.can_decide_servability(user, case):
-        actions.append("reinstate")
-    if state in (VersionState.APPROVED, VersionState.SUSPENDED) and \
-            permissions.can_retire(user, case):
-        actions.append("retire")
-    return actions
 
 
 def workable_versions(user: Any) -> QuerySet[ModelVersion]:

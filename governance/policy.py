@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-TIERS = (1, 2, 3)
 # The six dimensions the issue names; a policy may weigh them differently but must ask them all.
 REQUIRED_QUESTIONS = ("exposure", "impact", "regulatory_use", "automation", "complexity",
                       "data_sensitivity")

@@ -31,7 +31,6 @@ from registry.models import (
 )
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 # Descriptive fields a model's editors may change. Team and owner are the owner of record
 # (model_transfer); status is workflow (governance).
@@ -270,7 +269,7 @@ def _clean_version_fields(data: dict[str, Any]) -> dict[str, Any]:
     digest = data.get("training_data_sha256")
     if digest:
         digest = digest.strip().lower()
-        if not SHA256_RE.match(digest):
+        if not storage.SHA256_RE.fullmatch(digest):
             raise ValidationFailed("Give the training data digest as 64 hex characters "
                                    "(sha256sum output).", field="training_data_sha256")
         data = {**data, "training_data_sha256": digest}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -16,10 +17,12 @@ from django.conf import settings
 from django.http import FileResponse
 
 CHUNK = 1024 * 1024
+# A SHA-256 digest as stored: 64 lowercase hex characters (use fullmatch).
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def path_for(sha256: str) -> Path:
-    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+    if not SHA256_RE.fullmatch(sha256):
         raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
     return Path(settings.ARTIFACT_DIR) / sha256[:2] / sha256
 

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from core import permissions
+from core import pages, permissions
 from core.audit_views import model_timeline
 from core.errors import DomainError, PermissionRefused
-from core.forms import add_domain_error
 from core.models import Team
 from registry import services
 from registry.filters import (
@@ -79,16 +76,18 @@ def model_create(request: HttpRequest) -> HttpResponse:
     if not permissions.can_create_model(request.user):
         raise PermissionRefused("Only data scientists and administrators can register models.")
     form = ModelForm(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        try:
-            model = services.model_create(actor=request.user, **form.service_kwargs())
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, f"Model '{model.name}' is registered.")
-            return redirect("registry:model-detail", slug=model.slug)
-    return render(request, "registry/model_form.html", {"form": form, "model": None},
-                  status=400 if form.errors else 200)
+
+    def page(status: int = 200, error: DomainError | None = None) -> HttpResponse:
+        return render(request, "registry/model_form.html", {"form": form, "model": None},
+                      status=status)
+
+    if request.method != "POST":
+        return page()
+    return pages.form_action(
+        request, form=form, call=lambda: services.model_create(
+            actor=request.user, **form.service_kwargs()),
+        success=lambda model: f"Model '{model.name}' is registered.", done=_model_page,
+        failure=page)
 
 
 @login_required
@@ -109,16 +108,17 @@ def model_edit(request: HttpRequest, slug: str) -> HttpResponse:
     model = _visible_model(request, slug)
     _require_edit(request, model)
     form = ModelForm(request.POST or None, user=request.user, instance=model)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.model_update(actor=request.user, model=model, **form.service_kwargs())
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, "Changes saved.")
-            return redirect("registry:model-detail", slug=model.slug)
-    return render(request, "registry/model_form.html", {"form": form, "model": model},
-                  status=400 if form.errors else 200)
+
+    def page(status: int = 200, error: DomainError | None = None) -> HttpResponse:
+        return render(request, "registry/model_form.html", {"form": form, "model": model},
+                      status=status)
+
+    if request.method != "POST":
+        return page()
+    return pages.form_action(
+        request, form=form, call=lambda: services.model_update(
+            actor=request.user, model=model, **form.service_kwargs()),
+        success="Changes saved.", done=lambda _: _model_page(model), failure=page)
 
 
 @login_required
@@ -127,20 +127,24 @@ def version_create(request: HttpRequest, slug: str) -> HttpResponse:
     _require_edit(request, model)
     form = VersionForm(request.POST or None, request.FILES or None)
     _note_refused_upload(request, form, "artifact")
-    if request.method == "POST" and form.is_valid():
+
+    def page(status: int = 200, error: DomainError | None = None) -> HttpResponse:
+        return render(request, "registry/version_form.html", {"form": form, "model": model},
+                      status=status)
+
+    def call() -> ModelVersion:
         data = dict(form.cleaned_data)
         artifact = data.pop("artifact")
-        try:
-            version = services.version_create(
-                actor=request.user, model=model, artifact=artifact,
-                artifact_filename=getattr(artifact, "name", ""), **data)
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, f"Version {version.number} created.")
-            return redirect("registry:version-detail", slug=slug, number=version.number)
-    return render(request, "registry/version_form.html", {"form": form, "model": model},
-                  status=400 if form.errors else 200)
+        return services.version_create(actor=request.user, model=model, artifact=artifact,
+                                       artifact_filename=getattr(artifact, "name", ""), **data)
+
+    if request.method != "POST":
+        return page()
+    return pages.form_action(
+        request, form=form, call=call, failure=page,
+        success=lambda version: f"Version {version.number} created.",
+        done=lambda version: redirect("registry:version-detail", slug=slug,
+                                      number=version.number))
 
 
 @login_required
@@ -160,13 +164,19 @@ def artifact_upload(request: HttpRequest, slug: str, number: int) -> HttpRespons
     version = _visible_version(request, slug, number)
     _require_edit(request, version.model)
     form = ArtifactForm(request.POST, request.FILES)
-    if _store_upload(request, form, "artifact", lambda upload: services.artifact_upload(
-            actor=request.user, version=version, artifact=upload, filename=upload.name)):
-        messages.success(request, "Artifact checked and stored.")
-        return redirect("registry:version-detail", slug=slug, number=number)
-    return render(request, "registry/version_detail.html", {
-        "version": version, "model": version.model, "can_upload": True, "artifact_form": form,
-    }, status=400)
+    _note_refused_upload(request, form, "artifact")
+
+    def call() -> ModelVersion:
+        upload = form.cleaned_data["artifact"]
+        return services.artifact_upload(actor=request.user, version=version, artifact=upload,
+                                        filename=upload.name)
+
+    return pages.form_action(
+        request, form=form, call=call, success="Artifact checked and stored.",
+        done=reverse("registry:version-detail", kwargs={"slug": slug, "number": number}),
+        failure=lambda status, _: render(request, "registry/version_detail.html", {
+            "version": version, "model": version.model, "can_upload": True,
+            "artifact_form": form}, status=status))
 
 
 @login_required
@@ -190,14 +200,28 @@ def vendor_document_upload(request: HttpRequest, slug: str) -> HttpResponse:
     model = _visible_model(request, slug)
     _require_edit(request, model)
     form = VendorDocumentForm(request.POST, request.FILES)
-    if _store_upload(request, form, "document", lambda upload: services.vendor_document_add(
-            actor=request.user, model=model, document=upload, filename=upload.name)):
-        messages.success(request, f"Added '{form.cleaned_data['document'].name}'.")
-    else:
+    _note_refused_upload(request, form, "document")
+
+    def call() -> RegisteredModel:
+        upload = form.cleaned_data["document"]
+        services.vendor_document_add(actor=request.user, model=model, document=upload,
+                                     filename=upload.name)
+        return model
+
+    def failure(status: int, error: DomainError | None) -> HttpResponse:
+        # The model page has no upload form to show again: its errors become messages.
         for field_errors in form.errors.values():
-            for error in field_errors:
-                messages.error(request, error)
-    return redirect("registry:model-detail", slug=slug)
+            for message in field_errors:
+                messages.error(request, message)
+        return _model_page(model)
+
+    return pages.form_action(
+        request, form=form, call=call, done=_model_page, failure=failure,
+        success=lambda _: f"Added '{form.cleaned_data['document'].name}'.")
+
+
+def _model_page(model: RegisteredModel) -> HttpResponse:
+    return redirect("registry:model-detail", slug=model.slug)
 
 
 def _note_refused_upload(request: HttpRequest, form, field: str) -> None:
@@ -206,19 +230,3 @@ def _note_refused_upload(request: HttpRequest, form, field: str) -> None:
     if refused:
         form.add_error(field, refused)
 
-
-def _store_upload(request: HttpRequest, form, field: str,
-                  store: Callable[[UploadedFile], object]) -> bool:
-    """Validate an upload form and hand the file to ``store`` (a service call).
-
-    Returns whether it was stored; otherwise the reasons are on the form.
-    """
-    _note_refused_upload(request, form, field)
-    if not form.is_valid():
-        return False
-    try:
-        store(form.cleaned_data[field])
-    except DomainError as exc:
-        add_domain_error(form, exc)
-        return False
-    return True

@@ -206,3 +206,40 @@ def as_login_role():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('role', %s, false)",
                                [settings.DATABASE_APP_ROLE])
+
+
+# --- Notification emails ----------------------------------------------------------------------
+# Governance queues each notification's email for a Celery worker once the transaction commits
+# (governance.services.notifications.notification_email_queue). In tests the queued ids wait here
+# instead of going to RabbitMQ, where no worker of this test run would take them; a test runs
+# the email task on them (``queued_emails.run()``), as the worker would. One end-to-end test
+# sends them through the real broker to a real worker (``queued_emails.use_broker()``).
+
+
+class QueuedEmails:
+    """Notification ids whose email was queued, in order."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from governance.services import notifications
+
+        self.ids: list[int] = []
+        self._monkeypatch, self._notifications = monkeypatch, notifications
+        self._to_broker = notifications.notification_email_queue
+        monkeypatch.setattr(notifications, "notification_email_queue", self.ids.append)
+
+    def run(self) -> int:
+        """Run the email task on every queued id (emptying the queue); returns how many sent."""
+        from governance.tasks import send_notification_email
+
+        ids, self.ids[:] = list(self.ids), []
+        return sum(bool(send_notification_email(pk)) for pk in ids)
+
+    def use_broker(self) -> None:
+        """Queue emails on the real broker from now on, as production does."""
+        self._monkeypatch.setattr(self._notifications, "notification_email_queue",
+                                  self._to_broker)
+
+
+@pytest.fixture(autouse=True)
+def queued_emails(monkeypatch) -> QueuedEmails:
+    return QueuedEmails(monkeypatch)

@@ -1,20 +1,30 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from governance.api import oversight, views
+from governance.api import (
+    findings,
+    intake,
+    lifecycle,
+    notifications,
+    policies,
+    reviews,
+    waivers,
+    worklists,
+)
 
 router = SimpleRouter()
-router.register("policy-versions", views.PolicyVersionViewSet, basename="policy-version")
-router.register("intakes", views.IntakeViewSet, basename="intake")
-router.register("versions", views.VersionGovernanceViewSet, basename="version-governance")
-router.register("validation-queue", views.ValidationQueueViewSet, basename="validation-queue")
-router.register("findings", oversight.FindingViewSet, basename="finding")
-router.register("waivers", oversight.WaiverViewSet, basename="waiver")
-router.register("periodic-reviews", oversight.PeriodicReviewViewSet, basename="periodic-review")
-router.register("notifications", oversight.NotificationViewSet, basename="notification")
+router.register("policy-versions", policies.PolicyVersionViewSet, basename="policy-version")
+router.register("intakes", intake.IntakeViewSet, basename="intake")
+router.register("versions", lifecycle.VersionGovernanceViewSet, basename="version-governance")
+router.register("validation-queue", lifecycle.ValidationQueueViewSet,
+                basename="validation-queue")
+router.register("findings", findings.FindingViewSet, basename="finding")
+router.register("waivers", waivers.WaiverViewSet, basename="waiver")
+router.register("periodic-reviews", reviews.PeriodicReviewViewSet, basename="periodic-review")
+router.register("notifications", notifications.NotificationViewSet, basename="notification")
 
 urlpatterns = [
-    path("governance/my-work/", oversight.MyWorkView.as_view(), name="governance-my-work"),
-    path("governance/board/", oversight.BoardView.as_view(), name="governance-board"),
+    path("governance/my-work/", worklists.MyWorkView.as_view(), name="governance-my-work"),
+    path("governance/board/", worklists.BoardView.as_view(), name="governance-board"),
     *router.urls,
 ]

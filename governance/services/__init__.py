@@ -1,27 +1,41 @@
-"""Writes of governance part 1, one module per subject: policies, intake and tier, the version
-lifecycle, independent validation, sign-offs and evidence. (Findings, waivers and periodic review
-live in governance.findings and governance.reviews.)
+"""Governance writes, one module per subject: policies, intake (and tier overrides), the version
+lifecycle, validation, sign-offs, evidence, findings, waivers, periodic reviews and notifications.
 
-Callers import from here (``from governance import services``); the names below are the public
-services. Permission refusals are recorded with ``core.audit.record_security`` before any
-transaction of the service opens, so they stay in the trail although the request fails
-(``Refused``).
+Callers outside this package import the services from here (``from governance import
+services``; ``services.waiver_grant(...)``); the modules of this package import each other's
+public names directly. Permission refusals are recorded with ``core.audit.record_security``
+before any transaction of the service opens, so they stay in the trail although the request
+fails (``Refused``).
 """
 
 from core.errors import Refused
-from governance.gates import case_for
-from governance.services.evidence import evidence_record, finding_raise_from_check
+from governance.services.evidence import evidence_record
+from governance.services.findings import (
+    FINDING_TRANSITIONS,
+    finding_attach,
+    finding_comment_add,
+    finding_raise,
+    finding_raise_from_check,
+    finding_transition,
+    findings_notify_due,
+)
 from governance.services.intake import (
     intake_record,
     tier_override_decide,
     tier_override_request,
 )
 from governance.services.lifecycle import (
+    ACTION_TARGETS,
     TRANSITIONS,
-    next_states,
-    review_due_after,
+    available_actions,
     version_submit,
     version_transition,
+)
+from governance.services.notifications import (
+    notification_mark_read,
+    notify,
+    preferences_of,
+    preferences_update,
 )
 from governance.services.policies import (
     current_policy,
@@ -29,23 +43,41 @@ from governance.services.policies import (
     policy_version_create,
     policy_version_make_current,
 )
+from governance.services.reviews import periodic_review_conclude, reviews_scan
 from governance.services.signoffs import signoff_record, version_complete_approval
 from governance.services.validation import review_conclude, validator_assign
+from governance.services.waivers import (
+    waiver_grant,
+    waiver_revoke,
+    waivers_expire,
+    waivers_notify_expiring,
+)
 
 __all__ = [
+    "ACTION_TARGETS",
+    "FINDING_TRANSITIONS",
     "TRANSITIONS",
     "Refused",
-    "case_for",
+    "available_actions",
     "current_policy",
     "ensure_policy_templates",
     "evidence_record",
+    "finding_attach",
+    "finding_comment_add",
+    "finding_raise",
     "finding_raise_from_check",
+    "finding_transition",
+    "findings_notify_due",
     "intake_record",
-    "next_states",
+    "notification_mark_read",
+    "notify",
+    "periodic_review_conclude",
     "policy_version_create",
     "policy_version_make_current",
+    "preferences_of",
+    "preferences_update",
     "review_conclude",
-    "review_due_after",
+    "reviews_scan",
     "signoff_record",
     "tier_override_decide",
     "tier_override_request",
@@ -53,4 +85,8 @@ __all__ = [
     "version_complete_approval",
     "version_submit",
     "version_transition",
+    "waiver_grant",
+    "waiver_revoke",
+    "waivers_expire",
+    "waivers_notify_expiring",
 ]

@@ -1,17 +1,16 @@
-"""What every governance service shares: required text, JSON checks."""
+"""What every governance service shares: required text, JSON checks, and the refusal to add
+records to a closed version."""
 
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
-from core.errors import ValidationFailed
-from registry.models import VersionState
+from core.errors import Conflict, ValidationFailed
+from governance.models import CLOSED
+from registry.models import ModelVersion, VersionState
 
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 S = VersionState
-IN_FLIGHT = (S.SUBMITTED, S.IN_VALIDATION, S.CHANGES_REQUESTED, S.PENDING_APPROVAL)
 
 
 # The longest free text a governance record takes (a description, comment, reason, review
@@ -45,3 +44,10 @@ def json_safe(value: Any) -> bool:
     if isinstance(value, list):
         return all(json_safe(v) for v in value)
     return value is None or isinstance(value, bool | int | str)
+
+
+def require_version_open(version: ModelVersion, what: str) -> None:
+    """Refuse (409) to add ``what`` to a rejected or retired version."""
+    if version.state in CLOSED:
+        raise Conflict(f"Version {version.number} is {version.get_state_display().lower()}; "
+                       f"{what} no longer.")

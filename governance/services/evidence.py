@@ -12,10 +12,11 @@ from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import User
 from governance.gates import case_for
-from governance.models import Evidence, EvidenceStatus, Finding
-from governance.services.common import SHA256_RE, S, json_safe
+from governance.models import CLOSED, Evidence, EvidenceStatus
+from governance.services.common import json_safe
 from governance.services.lifecycle import approve_if_ready
 from registry.models import ModelVersion
+from registry.storage import SHA256_RE
 
 
 def evidence_record(*, version: ModelVersion, check: str, status: str, figures: Any = None,
@@ -30,7 +31,7 @@ def evidence_record(*, version: ModelVersion, check: str, status: str, figures: 
         errors["status"] = [f"The status is one of: {', '.join(EvidenceStatus.values)}."]
     if not isinstance(figures, dict) or not json_safe(figures):
         errors["figures"] = ["Figures are a JSON object of finite numbers, text and lists."]
-    if not isinstance(digest, str) or not SHA256_RE.match(digest.lower()):
+    if not isinstance(digest, str) or not SHA256_RE.fullmatch(digest.lower()):
         errors["digest"] = ["The digest is the SHA-256 of the full result: 64 hex characters."]
     if len(source_url or "") > 500 or (source_url and not re.match(r"^(https?://|/)",
                                                                     source_url)):
@@ -43,7 +44,7 @@ def evidence_record(*, version: ModelVersion, check: str, status: str, figures: 
                attempted="evidence.record", target=version,
                code=permissions.READ_ONLY if permissions.is_auditor_only(actor)
                else permissions.NOT_MODEL_TEAM)
-    if version.state in (S.REJECTED, S.RETIRED):
+    if version.state in CLOSED:
         raise Conflict(f"Version {version.number} is {version.get_state_display().lower()}; "
                        "evidence is no longer recorded for it.")
     with transaction.atomic():
@@ -59,17 +60,3 @@ def evidence_record(*, version: ModelVersion, check: str, status: str, figures: 
     version.state = locked.state
     return row
 
-
-# ---------------------------------------------------------------------------------------------
-# Findings from evaluation checks (the evaluation issue calls this; governance.findings holds the
-# rest of the findings' services).
-
-def finding_raise_from_check(*, version: ModelVersion, check: str, severity: str, title: str,
-                             description: str, figures: Any = None) -> Finding:
-    """Raise the finding of a failed evaluation check, once per (check, version): a later call
-    for the same check returns the finding already raised."""
-    from governance import findings
-
-    return findings.finding_raise_from_check(version=version, check=check, severity=severity,
-                                             title=title, description=description,
-                                             figures=figures)

@@ -12,8 +12,8 @@ from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import Role, User
 from governance.gates import former_people_of
-from governance.models import ModelIntake, OverrideStatus, PolicyVersion, TierOverride
-from governance.services.common import IN_FLIGHT, limit_text, require_text
+from governance.models import IN_FLIGHT, ModelIntake, OverrideStatus, PolicyVersion, TierOverride
+from governance.services.common import limit_text, require_text
 from governance.services.policies import current_policy
 from registry.models import RegisteredModel
 

@@ -28,22 +28,29 @@ from governance.models import (
     SignOff,
     ValidationReview,
     VersionGovernance,
+    workflow_url,
 )
-from governance.notify import notify
 from governance.policy import add_months
 from governance.services.common import S
+from governance.services.notifications import notify
 from registry.models import ModelVersion, RegisteredModel
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One edge of the lifecycle: who may take it, what must hold, what it does on the way."""
+    """One edge of the lifecycle: who may take it, what must hold, what it does on the way.
+
+    ``action`` is the name people take the edge by (a button on the workflow page, a POST action
+    of the API); empty for edges that only another service takes (concluding the review, a
+    rejecting sign-off).
+    """
 
     name: str
     may: Callable[[User | None, Case], str]          # refusal reason, "" when allowed
     check: Callable[[ModelVersion, Case], list[str]] = lambda v, c: []
     needs_reason: bool = False
     effect: Callable[[ModelVersion, User | None, Case], dict[str, Any]] | None = None
+    action: str = ""
 
 
 def _may_submit(actor: User | None, case: Case) -> str:
@@ -185,33 +192,71 @@ def _may_retire(actor: User | None, case: Case) -> str:
                    permissions.WRONG_ROLE)
 
 
-SUBMIT = Rule("submit", _may_submit, _submission_problems, effect=_bind_policy)
 TRANSITIONS: dict[tuple[str, str], Rule] = {
-    (S.DRAFT, S.SUBMITTED): SUBMIT,
+    (S.DRAFT, S.SUBMITTED): Rule("submit", _may_submit, _submission_problems,
+                                 effect=_bind_policy, action="submit"),
     (S.CHANGES_REQUESTED, S.SUBMITTED): Rule("resubmit", _may_submit, _submission_problems,
-                                             effect=_bind_policy),
+                                             effect=_bind_policy, action="submit"),
     (S.SUBMITTED, S.IN_VALIDATION): Rule("start_validation", _may_start_validation,
-                                         _has_validator),
+                                         _has_validator, action="start_validation"),
     (S.IN_VALIDATION, S.CHANGES_REQUESTED): Rule("request_changes", _may_review,
-                                                 needs_reason=True),
+                                                 needs_reason=True, action="request_changes"),
     (S.IN_VALIDATION, S.PENDING_APPROVAL): Rule("conclude_validation", _may_review,
                                                 _review_approves_and_gate_clear),
     (S.IN_VALIDATION, S.REJECTED): Rule("reject_in_validation", _may_review, _review_rejects,
                                         effect=_decided),
     (S.PENDING_APPROVAL, S.APPROVED): Rule("approve", _may_complete_approval, _nothing_blocks,
-                                           effect=_approved),
+                                           effect=_approved, action="complete_approval"),
     (S.PENDING_APPROVAL, S.REJECTED): Rule("reject", _may_reject_by_signoff,
                                            _has_rejecting_signoff, effect=_decided),
-    (S.APPROVED, S.SUSPENDED): Rule("suspend", _may_suspend, needs_reason=True),
+    (S.APPROVED, S.SUSPENDED): Rule("suspend", _may_suspend, needs_reason=True,
+                                    action="suspend"),
     (S.SUSPENDED, S.APPROVED): Rule("reinstate", _may_decide_servability,
-                                    _nothing_blocks_reinstating, needs_reason=True),
-    (S.APPROVED, S.RETIRED): Rule("retire", _may_retire, needs_reason=True),
-    (S.SUSPENDED, S.RETIRED): Rule("retire", _may_retire, needs_reason=True),
+                                    _nothing_blocks_reinstating, needs_reason=True,
+                                    action="reinstate"),
+    (S.APPROVED, S.RETIRED): Rule("retire", _may_retire, needs_reason=True, action="retire"),
+    (S.SUSPENDED, S.RETIRED): Rule("retire", _may_retire, needs_reason=True, action="retire"),
 }
+# Each action's edges lead to one state: the state an action name asks for, whatever the state
+# the version is in now (a wrong one is refused by version_transition, saying what is possible).
+ACTION_TARGETS: dict[str, str] = {rule.action: to for (_, to), rule in TRANSITIONS.items()
+                                  if rule.action}
+
+
+@dataclass(frozen=True)
+class Step:
+    """Work on a version in one state that its own service records and page takes, and that then
+    moves the version along an edge: assigning the validator starts the validation, the review
+    concludes it, the last sign-off approves."""
+
+    name: str
+    state: str
+    may: Callable[[User, Case], bool]
+
+
+STEPS = (
+    Step("assign_validator", S.SUBMITTED, permissions.can_assign_validator),
+    Step("review", S.IN_VALIDATION, permissions.can_review),
+    Step("sign_off", S.PENDING_APPROVAL, permissions.can_sign_off),
+)
 
 
 def next_states(state: str) -> list[str]:
     return [to for (frm, to) in TRANSITIONS if frm == state]
+
+
+def available_actions(user: User, version: ModelVersion, case: Case | None = None) -> list[str]:
+    """What the user may do to the version now, by name (the workflow page's buttons, the API's
+    ``actions``): the steps open to them in its state, then every edge from its state that has an
+    action and whose rule lets them take it now — their permission and its preconditions."""
+    case = case or case_for(version)
+    names = [step.name for step in STEPS
+             if step.state == version.state and step.may(user, case)]
+    for (frm, _to), rule in TRANSITIONS.items():
+        if frm == version.state and rule.action and not rule.may(user, case) \
+                and not rule.check(version, case):
+            names.append(rule.action)
+    return names
 
 
 def _rule(version: ModelVersion, to: str) -> Rule:
@@ -278,7 +323,7 @@ def _notify_transition(version: ModelVersion, frm: str, to: str, case: Case,
                        reason: str) -> None:
     """Ask the signers for their sign-off when a version reaches pending approval; tell the
     model's people and the validator about a decision, a suspension and a reinstatement."""
-    url = f"/models/{version.model.slug}/versions/{version.number}/workflow/"
+    url = workflow_url(version)
     moment = timezone.now().strftime("%Y%m%d%H%M%S")  # each round of changes is news again
     if to == S.SUBMITTED and case.validator_id is not None:
         notify(users=list(User.objects.filter(pk=case.validator_id)),

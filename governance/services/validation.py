@@ -10,11 +10,18 @@ from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import Role, User
 from governance.gates import case_for
-from governance.models import Conclusion, NotificationKind, ValidationReview, VersionGovernance
-from governance.notify import notify
-from governance.services.common import SHA256_RE, S, limit_text, require_text
+from governance.models import (
+    Conclusion,
+    NotificationKind,
+    ValidationReview,
+    VersionGovernance,
+    workflow_url,
+)
+from governance.services.common import S, limit_text, require_text
 from governance.services.lifecycle import concluded_review, version_transition
+from governance.services.notifications import notify
 from registry.models import ModelVersion
+from registry.storage import SHA256_RE
 
 
 def validator_assign(*, actor: User, version: ModelVersion, validator: User) -> ModelVersion:
@@ -56,8 +63,7 @@ def validator_assign(*, actor: User, version: ModelVersion, validator: User) -> 
         if validator.pk != actor.pk:
             notify(users=[validator], kind=NotificationKind.ASSIGNMENT, obj=locked,
                    period=str(gov.validator_assigned_at.date()),
-                   title=f"You validate {locked}", url=f"/models/{model.slug}/versions/"
-                                                      f"{locked.number}/workflow/",
+                   title=f"You validate {locked}", url=workflow_url(locked),
                    body=f"{actor.username} assigned you the independent validation of "
                         f"{locked}.")
     version.state = locked.state
@@ -102,7 +108,7 @@ def review_conclude(
         raise ValidationFailed("Conditions go with the conclusion 'approve with conditions'.",
                                field="conditions")
     digest = (artifact_sha256 or "").strip().lower()
-    if not SHA256_RE.match(digest):
+    if not SHA256_RE.fullmatch(digest):
         raise ValidationFailed("Give the SHA-256 of the artifact you reviewed: 64 hex "
                                "characters (sha256sum output).", field="artifact_sha256")
     if version.state != S.IN_VALIDATION:

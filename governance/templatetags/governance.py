@@ -1,5 +1,5 @@
-"""Template access to a version's governance status and a model's intake, for the panels the
-registry's pages include."""
+"""Template access to a version's governance status and a model's intake, for the panels
+governance adds to the registry's pages (governance.apps), and the ``label`` filter."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ from typing import Any
 from django import template
 
 from governance.models import ModelIntake
+from governance.status import version_status
 
 register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
 def governance_status(context: template.Context, version: Any) -> dict[str, Any]:
-    from governance.api.serializers import workflow_data
-
-    return workflow_data(version, context["request"].user)
+    return version_status(version, context["request"].user)
 
 
 @register.simple_tag
@@ -28,13 +27,3 @@ def model_intake(model: Any) -> ModelIntake | None:
 def label(value: str) -> str:
     """'pending_approval' -> 'pending approval'."""
     return str(value).replace("_", " ")
-
-
-@register.simple_tag
-def unread_notifications(user: Any) -> int:
-    """The header's unread badge (one query)."""
-    from governance.models import Notification
-
-    if not getattr(user, "is_authenticated", False):
-        return 0
-    return Notification.objects.filter(user=user, read_at__isnull=True).count()

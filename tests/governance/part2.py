@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from governance import findings, services
+from governance import services
 from governance.models import Finding
 from registry import services as registry
 from registry.models import ModelVersion
@@ -30,7 +30,7 @@ def in_validation(walk: Walk, version: ModelVersion) -> ModelVersion:
 
 
 def raise_high(walk: Walk, version: ModelVersion, **kw) -> Finding:
-    return findings.finding_raise(actor=walk.p["victor"], version=version,
+    return services.finding_raise(actor=walk.p["victor"], version=version,
                                   title=kw.pop("title", "Unstable back-test"),
                                   description="AUC drops to 0.61 on the 2022 vintage.",
                                   severity=kw.pop("severity", "high"), **kw)
@@ -46,7 +46,7 @@ def approve_with_waived_evidence(walk: Walk, version: ModelVersion, *,
                              figures={"auc": 0.8}, digest=digest("p"), actor=p["dana"])
     services.evidence_record(version=version, check="fairness", status="failed",
                              figures={"gap": 0.2}, digest=digest("f"), actor=p["dana"])
-    waiver = findings.waiver_grant(
+    waiver = services.waiver_grant(
         actor=p["rhea"], version=version, check="fairness", reason="Gap under investigation.",
         compensating_controls="Monthly manual review of declines.",
         limits_of_use="Applicants under 25 referred to an officer.",

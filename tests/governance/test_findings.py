@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, PermissionRefused, ValidationFailed
 from core.models import AuditEvent
-from governance import findings, services
+from governance import services
 from governance.gates import blocking_items
 from governance.models import Finding, FindingComment, FindingStatus
 from registry import storage
@@ -33,7 +33,7 @@ def finding(walk, draft, people):
 def _to(finding, status, people):
     """Bring a fresh finding to ``status`` through the rightful people."""
     if status in (F.REMEDIATION_PROPOSED,):
-        findings.finding_transition(actor=people["dana"], finding=finding,
+        services.finding_transition(actor=people["dana"], finding=finding,
                                     to=F.REMEDIATION_PROPOSED, text="Re-fit on 2019-2023.")
     finding.refresh_from_db()
     return finding
@@ -64,7 +64,7 @@ def test_who_may_move_a_finding(finding, people, start, to, who, allowed):
     finding = _to(finding, start, people)
     before = refusals(who)
     if allowed:
-        findings.finding_transition(actor=people[who], finding=finding, to=to, text="Because.")
+        services.finding_transition(actor=people[who], finding=finding, to=to, text="Because.")
         finding.refresh_from_db()
         assert finding.status == to
         event = AuditEvent.objects.filter(object_type="governance.finding",
@@ -73,7 +73,7 @@ def test_who_may_move_a_finding(finding, people, start, to, who, allowed):
         assert finding.comments.last().body == "Because."
     else:
         with pytest.raises(PermissionRefused):
-            findings.finding_transition(actor=people[who], finding=finding, to=to,
+            services.finding_transition(actor=people[who], finding=finding, to=to,
                                         text="Because.")
         finding.refresh_from_db()
         assert finding.status == start
@@ -85,7 +85,7 @@ def test_a_risk_officer_who_develops_the_model_cannot_accept_its_risk(finding, m
     rory = make_user("rory", "risk_officer", team="credit")
     credit_model.developers.add(rory)
     with pytest.raises(PermissionRefused, match="develop this model"):
-        findings.finding_transition(actor=rory, finding=finding, to=F.ACCEPTED_AS_RISK,
+        services.finding_transition(actor=rory, finding=finding, to=F.ACCEPTED_AS_RISK,
                                     text="Fine.")
     assert "develop this model" in last_refusal("rory")
 
@@ -93,10 +93,10 @@ def test_a_risk_officer_who_develops_the_model_cannot_accept_its_risk(finding, m
 def test_impossible_moves_are_conflicts_that_name_the_options(finding, people):
     with pytest.raises(Conflict, match="From open it can become: remediation proposed, "
                                        "accepted as a risk"):
-        findings.finding_transition(actor=people["victor"], finding=finding, to=F.CLOSED,
+        services.finding_transition(actor=people["victor"], finding=finding, to=F.CLOSED,
                                     text="Done.")
     with pytest.raises(ValidationFailed, match="Describe the remediation"):
-        findings.finding_transition(actor=people["dana"], finding=finding,
+        services.finding_transition(actor=people["dana"], finding=finding,
                                     to=F.REMEDIATION_PROPOSED, text="  ")
     finding.refresh_from_db()
     assert finding.status == F.OPEN and not finding.comments.exists()
@@ -105,9 +105,9 @@ def test_impossible_moves_are_conflicts_that_name_the_options(finding, people):
 def test_only_independent_validators_and_risk_officers_raise_findings(walk, draft, people):
     in_validation(walk, draft)
     with pytest.raises(PermissionRefused, match="Only validators and risk officers"):
-        findings.finding_raise(actor=people["dana"], version=draft, title="Mine",
+        services.finding_raise(actor=people["dana"], version=draft, title="Mine",
                                description="d", severity="low")
-    rhea_finding = findings.finding_raise(actor=people["rhea"], version=draft, title="Docs",
+    rhea_finding = services.finding_raise(actor=people["rhea"], version=draft, title="Docs",
                                           description="Missing data lineage.", severity="low")
     assert rhea_finding.owner == people["dana"]
     assert rhea_finding.due_date == timezone.now().date() + dt.timedelta(days=90)
@@ -121,10 +121,10 @@ def test_an_open_high_finding_blocks_approval_until_closed(walk, draft, people):
         walk.review(version)
     version.refresh_from_db()
     assert version.state == VersionState.IN_VALIDATION
-    findings.finding_transition(actor=people["dana"], finding=finding,
+    services.finding_transition(actor=people["dana"], finding=finding,
                                 to=F.REMEDIATION_PROPOSED, text="Re-fitted.")
     assert "finding" in [b.kind for b in blocking_items(version)]  # proposed is not closed
-    findings.finding_transition(actor=people["victor"], finding=finding, to=F.CLOSED,
+    services.finding_transition(actor=people["victor"], finding=finding, to=F.CLOSED,
                                 text="Verified the re-fit.")
     walk.review(version)
     version.refresh_from_db()
@@ -144,7 +144,7 @@ def test_closing_the_last_blocker_completes_a_met_quorum(walk, draft, people):
     walk.sign(version, "rhea")
     version.refresh_from_db()
     assert version.state == VersionState.PENDING_APPROVAL  # quorum met, finding blocks
-    findings.finding_transition(actor=people["rhea"], finding=finding,
+    services.finding_transition(actor=people["rhea"], finding=finding,
                                 to=F.ACCEPTED_AS_RISK, text="Within appetite; monitor.")
     version.refresh_from_db()
     assert version.state == VersionState.APPROVED

@@ -14,7 +14,7 @@ from governance.models import Notification, VersionGovernance
 from registry import services as registry
 from registry.models import ModelVersion, VersionState
 from tests.conftest import PASSWORD
-from tests.governance.conftest import ALL_HIGH, last_refusal, refusals
+from tests.governance.conftest import ALL_HIGH, digest, last_refusal, refusals
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +100,16 @@ def test_submission_binds_the_current_policy_and_later_changes_do_not_rebind(
 
 
 class TestEvidenceGate:
+    def test_a_digest_is_exactly_64_hex_characters(self, draft, dana):
+        """A trailing newline (sha256sum output pasted whole) is refused as bad input, not
+        stored into the 64-character column (a 500 once)."""
+        for bad in (digest() + "\n", digest()[:63], digest() + "0"):
+            with pytest.raises(ValidationFailed) as refused:
+                services.evidence_record(version=draft, check="performance", status="passed",
+                                         digest=bad, actor=dana)
+            assert "digest" in refused.value.fields
+        assert not draft.evidence.exists()
+
     def test_missing_evidence_blocks_pending_approval(self, walk, draft, strict_policy):
         walk.submit(draft)
         walk.assign(draft)

@@ -76,3 +76,35 @@ def test_queue_and_policies_pages(client, walk, draft, victor, adam):
     client.force_login(adam)
     page = client.get("/governance/policies/").content.decode()
     assert "SR 26-2" in page and "12 / 24 / 36 months" in page
+
+
+def test_the_registry_pages_show_governance_panels_through_the_extension_point(
+        rf, draft, dana):
+    """The registry's pages name slots; governance fills them (governance.apps). What a slot
+    renders is exactly what including the panel did before."""
+    from django.template import RequestContext, Template
+
+    request = rf.get("/")
+    request.user = dana
+    context = {"model": draft.model, "version": draft}
+    for slot, panel in [("registry.model_detail", "governance/_model_panel.html"),
+                        ("registry.version_detail", "governance/_version_panel.html")]:
+        through_slot = Template('{% load assay %}{% panels "' + slot + '" %}').render(
+            RequestContext(request, context))
+        included = Template('{% include "' + panel + '" %}').render(
+            RequestContext(request, context))
+        assert through_slot == included and 'class="governance-panel"' in through_slot
+
+
+def test_the_header_links_come_from_the_apps_with_the_unread_count(client, walk, draft, people):
+    walk.submit(draft)
+    walk.assign(draft)
+    client.force_login(people["victor"])
+    page = client.get("/models/").content.decode()
+    # The apps add their links in INSTALLED_APPS order; the markup is the one base.html had.
+    assert ('  <nav aria-label="Main">\n'
+            '    <a href="/models/">Inventory</a>\n'
+            '    <a href="/governance/queue/">Validation</a>\n'
+            '    <a href="/governance/inbox/">Inbox <span class="badge" id="unread-badge" '
+            'title="unread notifications">1</span></a>\n'
+            '    \n') in page

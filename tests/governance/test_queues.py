@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from governance import findings, services
+from governance import services
 from governance.models import VersionGovernance
 from registry import services as registry
 from tests.governance.conftest import MEDIUM
@@ -43,7 +43,7 @@ def test_my_work_lists_each_roles_queue(walk, draft, api, people):
     assert dana["team_models"][0]["tier"] == 2 and dana["signoffs"] == []
     boris = api.as_(people["boris"]).get("/api/v1/governance/my-work/").json()
     assert [v["version"] for v in boris["signoffs"]] == [version.pk]
-    findings.finding_transition(actor=people["dana"], finding=finding,
+    services.finding_transition(actor=people["dana"], finding=finding,
                                 to="remediation_proposed", text="Fixed.")
     victor = api.as_(people["victor"]).get("/api/v1/governance/my-work/").json()
     assert [f["id"] for f in victor["findings"]] == [finding.pk]  # awaits his closure
@@ -53,7 +53,7 @@ def test_my_work_lists_each_roles_queue(walk, draft, api, people):
 def test_the_board_shows_overdue_reviews_high_findings_and_waivers(walk, draft, api, people):
     version = in_validation(walk, draft)
     high = raise_high(walk, version)
-    waiver = findings.waiver_grant(actor=people["rhea"], version=version, finding=high,
+    waiver = services.waiver_grant(actor=people["rhea"], version=version, finding=high,
                                    reason="r", compensating_controls="c", limits_of_use="l",
                                    expires_at=timezone.now() + dt.timedelta(days=3))
     VersionGovernance.objects.filter(version=version).update(

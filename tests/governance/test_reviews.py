@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, PermissionRefused
 from core.models import AuditEvent
-from governance import reviews, services
+from governance import gates, services
 from governance.models import (
     Finding,
     FindingSource,
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db
 def approve(walk, version):
     if version.state == VersionState.DRAFT:
         walk.to_pending(version)
-    case_roles = services.case_for(version).required_roles
+    case_roles = gates.case_for(version).required_roles
     for who in ("boris", "rhea"):
         role = "review_board" if who == "boris" else "risk_officer"
         if role in case_roles:
@@ -76,15 +76,16 @@ def approved(walk, draft):
 
 
 def test_reviews_coming_due_are_notified_once(approved, django_capture_on_commit_callbacks,
-                                              mailoutbox):
+                                              mailoutbox, queued_emails):
     _version, gov = approved
     now = timezone.make_aware(dt.datetime.combine(gov.next_review_due - dt.timedelta(days=10),
                                                   dt.time(9)))
-    assert reviews.reviews_scan(now=now - dt.timedelta(days=40)) == 0  # not within 30 days
+    assert services.reviews_scan(now=now - dt.timedelta(days=40)) == 0  # not within 30 days
     with django_capture_on_commit_callbacks(execute=True):
-        first = reviews.reviews_scan(now=now)
-        second = reviews.reviews_scan(now=now + dt.timedelta(days=1))
+        first = services.reviews_scan(now=now)
+        second = services.reviews_scan(now=now + dt.timedelta(days=1))
     assert (first, second) == (2, 0)  # owner and validator, once
+    queued_emails.run()
     rows = Notification.objects.filter(kind="review_due")
     assert {n.user.username for n in rows} == {"dana", "victor"}
     assert len([m for m in mailoutbox if "Periodic review" in m.subject]) == 2
@@ -95,8 +96,8 @@ def test_an_overdue_review_is_a_finding_opened_once(approved):
     _version, gov = approved
     late = timezone.make_aware(dt.datetime.combine(gov.next_review_due + dt.timedelta(days=1),
                                                    dt.time(9)))
-    reviews.reviews_scan(now=late)
-    reviews.reviews_scan(now=late + dt.timedelta(days=5))
+    services.reviews_scan(now=late)
+    services.reviews_scan(now=late + dt.timedelta(days=5))
     finding = Finding.objects.get(source=FindingSource.REVIEW_OVERDUE)
     assert str(gov.next_review_due) in finding.title and finding.owner.username == "dana"
     assert Notification.objects.filter(kind="review_overdue").count() == 2
@@ -105,7 +106,7 @@ def test_an_overdue_review_is_a_finding_opened_once(approved):
 
 
 def _review(actor, version, conclusion="continue", **kw):
-    return reviews.periodic_review_conclude(
+    return services.periodic_review_conclude(
         actor=actor, version=version, performance="AUC stable at 0.77.",
         changes="None.", limitations="Dated population.", conclusion=conclusion, **kw)
 
@@ -180,7 +181,7 @@ def test_concluding_a_review_closes_the_overdue_review_finding(approved, people)
     version, gov = approved
     late = timezone.make_aware(dt.datetime.combine(gov.next_review_due + dt.timedelta(days=3),
                                                    dt.time(9)))
-    reviews.reviews_scan(now=late)
+    services.reviews_scan(now=late)
     overdue = Finding.objects.get(source=FindingSource.REVIEW_OVERDUE)
     assert overdue.is_unresolved
     review = _review(people["victor"], version, now=late)
@@ -190,7 +191,7 @@ def test_concluding_a_review_closes_the_overdue_review_finding(approved, people)
     assert overdue.comments.get().body == overdue.resolution
     assert AuditEvent.objects.filter(action="finding.close", object_id=str(overdue.pk)).exists()
     # The next scan, before the new due date, opens nothing new.
-    reviews.reviews_scan(now=late + dt.timedelta(days=1))
+    services.reviews_scan(now=late + dt.timedelta(days=1))
     assert list(Finding.objects.unresolved()) == []
 
 

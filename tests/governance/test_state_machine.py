@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from core.errors import DomainError
-from governance import findings, services
+from governance import services
 from governance.gates import blocking_items, case_for, latest_evidence, signoff_counts, waived_keys
 from governance.models import Finding, ValidationReview
 from registry import services as registry
@@ -120,7 +120,7 @@ class Lifecycle(RuleBasedStateMachine):
     def raise_finding(self, who) -> None:
         """A high finding, then the well-meaning path onwards (so that runs do meet the gate
         with an unresolved finding)."""
-        self._try(lambda: findings.finding_raise(
+        self._try(lambda: services.finding_raise(
             actor=self.people[who], version=self.version, title="t", description="d",
             severity="high"))
         for _ in range(6):
@@ -131,7 +131,7 @@ class Lifecycle(RuleBasedStateMachine):
     def move_finding(self, to, who) -> None:
         finding = Finding.objects.filter(version=self.version).unresolved().first()
         if finding is not None:
-            self._try(lambda: findings.finding_transition(actor=self.people[who],
+            self._try(lambda: services.finding_transition(actor=self.people[who],
                                                           finding=finding, to=to, text="x"))
 
     @rule(who=st.sampled_from(["rhea", "dana", "bea"]))
@@ -143,7 +143,7 @@ class Lifecycle(RuleBasedStateMachine):
             return
         target = {"check": item.key} if item.kind == "evidence" else {
             "finding": Finding.objects.get(pk=int(item.key))}
-        self._try(lambda: findings.waiver_grant(
+        self._try(lambda: services.waiver_grant(
             actor=self.people[who], version=self.version, reason="r",
             compensating_controls="c", limits_of_use="l",
             expires_at=timezone.now() + dt.timedelta(days=1), **target))

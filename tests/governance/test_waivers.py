@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, PermissionRefused
 from core.models import AuditEvent
-from governance import findings, services
+from governance import services
 from governance.gates import blocking_items
 from governance.models import Finding, FindingSource, Notification, Waiver, WaiverStatus
 from registry.models import VersionState
@@ -30,7 +30,7 @@ WAIVER = {"reason": "Remediation scheduled for Q3.", "compensating_controls": "M
 
 
 def _grant(actor, version, **kw):
-    return findings.waiver_grant(actor=actor, version=version, **{
+    return services.waiver_grant(actor=actor, version=version, **{
         **WAIVER, "expires_at": timezone.now() + dt.timedelta(days=30), **kw})
 
 
@@ -135,14 +135,16 @@ def _expiry_effects(version, waiver):
 
 
 def test_expiry_returns_the_block_opens_a_finding_and_suspends_tier_1(
-        walk, strict_policy, credit_model, onnx_file, people, django_capture_on_commit_callbacks):
+        walk, strict_policy, credit_model, onnx_file, people, django_capture_on_commit_callbacks,
+        queued_emails):
     version = version_for(walk, credit_model, onnx_file, answers=ALL_HIGH)
     waiver = approve_with_waived_evidence(walk, version)
     assert version.state == VersionState.APPROVED
     later = waiver.expires_at + dt.timedelta(seconds=1)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert findings.waivers_expire(now=later) == 1
+        assert services.waivers_expire(now=later) == 1
+    queued_emails.run()
     assert _expiry_effects(version, waiver) == (VersionState.SUSPENDED, WaiverStatus.EXPIRED)
     assert ("evidence", "fairness") in [(b.kind, b.key) for b in blocking_items(version)]
     finding = Finding.objects.get(source=FindingSource.WAIVER_EXPIRY)
@@ -157,7 +159,7 @@ def test_expiry_returns_the_block_opens_a_finding_and_suspends_tier_1(
     # Running again changes nothing more.
     events = AuditEvent.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
-        assert findings.waivers_expire(now=later + dt.timedelta(hours=1)) == 0
+        assert services.waivers_expire(now=later + dt.timedelta(hours=1)) == 0
     assert AuditEvent.objects.count() == events
     assert Finding.objects.filter(source=FindingSource.WAIVER_EXPIRY).count() == 1
     assert Notification.objects.filter(kind="waiver_expired").count() == 2
@@ -167,7 +169,7 @@ def test_expiry_does_not_suspend_where_the_policy_says_not_to(
         walk, strict_policy, credit_model, onnx_file):
     version = version_for(walk, credit_model, onnx_file, answers=MEDIUM)  # tier 2: no suspension
     waiver = approve_with_waived_evidence(walk, version)
-    findings.waivers_expire(now=waiver.expires_at + dt.timedelta(seconds=1))
+    services.waivers_expire(now=waiver.expires_at + dt.timedelta(seconds=1))
     assert _expiry_effects(version, waiver) == (VersionState.APPROVED, WaiverStatus.EXPIRED)
     assert Finding.objects.filter(source=FindingSource.WAIVER_EXPIRY).count() == 1
 
@@ -176,9 +178,9 @@ def test_expiry_of_a_waiver_whose_item_was_resolved_opens_nothing(walk, draft, p
     version = in_validation(walk, draft)
     finding = raise_high(walk, version)
     waiver = _grant(people["rhea"], version, finding=finding)
-    findings.finding_transition(actor=people["rhea"], finding=finding, to="accepted_as_risk",
+    services.finding_transition(actor=people["rhea"], finding=finding, to="accepted_as_risk",
                                 text="Accepted.")
-    findings.waivers_expire(now=waiver.expires_at + dt.timedelta(seconds=1))
+    services.waivers_expire(now=waiver.expires_at + dt.timedelta(seconds=1))
     waiver.refresh_from_db()
     assert waiver.status == WaiverStatus.EXPIRED
     assert not Finding.objects.filter(source=FindingSource.WAIVER_EXPIRY).exists()
@@ -186,16 +188,18 @@ def test_expiry_of_a_waiver_whose_item_was_resolved_opens_nothing(walk, draft, p
 
 
 def test_expiring_waivers_are_notified_once_seven_days_before(
-        walk, strict_policy, credit_model, onnx_file, django_capture_on_commit_callbacks):
+        walk, strict_policy, credit_model, onnx_file, django_capture_on_commit_callbacks,
+        queued_emails):
     version = version_for(walk, credit_model, onnx_file, answers=MEDIUM)
     waiver = approve_with_waived_evidence(walk, version, expires_in=dt.timedelta(days=20))
-    assert findings.waivers_notify_expiring(now=timezone.now()) == 0  # 20 days out: not yet
+    assert services.waivers_notify_expiring(now=timezone.now()) == 0  # 20 days out: not yet
     soon = waiver.expires_at - dt.timedelta(days=6)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        first = findings.waivers_notify_expiring(now=soon)
-        second = findings.waivers_notify_expiring(now=soon + dt.timedelta(hours=3))
+        first = services.waivers_notify_expiring(now=soon)
+        second = services.waivers_notify_expiring(now=soon + dt.timedelta(hours=3))
     assert (first, second) == (3, 0)  # owner, validator, approver; once
+    queued_emails.run()
     assert len([m for m in mail.outbox if "expires" in m.subject]) == 3
 
 
@@ -267,7 +271,7 @@ def test_a_suspended_version_is_not_reinstated_while_its_blockers_stand(
     waived."""
     version = version_for(walk, credit_model, onnx_file, answers=ALL_HIGH)
     waiver = approve_with_waived_evidence(walk, version)
-    findings.waivers_expire(now=waiver.expires_at + dt.timedelta(seconds=1))
+    services.waivers_expire(now=waiver.expires_at + dt.timedelta(seconds=1))
     version.refresh_from_db()
     assert version.state == VersionState.SUSPENDED
     expiry_finding = Finding.objects.get(source=FindingSource.WAIVER_EXPIRY)
@@ -280,11 +284,15 @@ def test_a_suspended_version_is_not_reinstated_while_its_blockers_stand(
     version.refresh_from_db()
     assert version.state == VersionState.SUSPENDED and not version.is_servable()
     assert not AuditEvent.objects.filter(action="version.reinstate").exists()
+    status = f"/api/v1/versions/{version.pk}/governance/"
+    # Offered only when its rule lets it through (services.available_actions, from TRANSITIONS).
+    assert "reinstate" not in api.as_(people["rhea"]).get(status).json()["actions"]
 
     # The finding accepted as a risk, the check waived again: nothing blocks, it serves again.
-    findings.finding_transition(actor=people["rhea"], finding=expiry_finding,
+    services.finding_transition(actor=people["rhea"], finding=expiry_finding,
                                 to="accepted_as_risk", text="Carried by retail credit risk.")
     _grant(people["rhea"], version, check="fairness")
+    assert api.as_(people["rhea"]).get(status).json()["actions"] == ["reinstate", "retire"]
     reinstated = api.as_(people["rhea"]).post(url, {"reason": "Both items answered."})
     assert reinstated.status_code == 200, reinstated.json()
     assert reinstated.json()["state"] == VersionState.APPROVED
@@ -295,7 +303,7 @@ def test_a_suspended_version_is_not_reinstated_while_its_blockers_stand(
 @pytest.mark.parametrize(("answers", "suspended"), [(ALL_HIGH, True), (MEDIUM, False)])
 def test_revoking_a_waiver_has_the_effect_of_its_expiry(
         walk, strict_policy, credit_model, onnx_file, api, people, answers, suspended,
-        django_capture_on_commit_callbacks):
+        django_capture_on_commit_callbacks, queued_emails):
     """Tier 1 of the strict policy suspends serving when a waiver ends with its item still
     blocking; tier 2 does not. Either way the block returns, a high finding is opened and the
     owner and validator are told."""
@@ -306,6 +314,7 @@ def test_revoking_a_waiver_has_the_effect_of_its_expiry(
     with django_capture_on_commit_callbacks(execute=True):
         revoked = api.as_(people["rhea"]).post(f"/api/v1/waivers/{waiver.pk}/revoke/",
                                                {"reason": "The fairness gap widened."})
+    queued_emails.run()
     assert revoked.status_code == 200, revoked.json()
     assert _expiry_effects(version, waiver) == (
         VersionState.SUSPENDED if suspended else VersionState.APPROVED, WaiverStatus.REVOKED)
@@ -324,7 +333,7 @@ def test_revoking_a_waiver_has_the_effect_of_its_expiry(
     suspensions = AuditEvent.objects.filter(action="version.suspend")
     assert [e.payload["waiver_id"] for e in suspensions] == ([waiver.pk] if suspended else [])
     # The beat's expiry scan finds nothing left to do.
-    assert findings.waivers_expire(now=waiver.expires_at + dt.timedelta(seconds=1)) == 0
+    assert services.waivers_expire(now=waiver.expires_at + dt.timedelta(seconds=1)) == 0
 
 
 def test_lowering_the_model_tier_after_approval_does_not_stop_the_suspension(
@@ -336,6 +345,6 @@ def test_lowering_the_model_tier_after_approval_does_not_stop_the_suspension(
     services.intake_record(actor=people["rhea"], model=credit_model, is_model=True,
                            answers=MEDIUM)
     assert credit_model.intake.__class__.objects.get(model=credit_model).tier == 2
-    findings.waivers_expire(now=waiver.expires_at + dt.timedelta(seconds=1))
+    services.waivers_expire(now=waiver.expires_at + dt.timedelta(seconds=1))
     assert _expiry_effects(version, waiver) == (VersionState.SUSPENDED, WaiverStatus.EXPIRED)
     assert AuditEvent.objects.get(action="waiver.expire").payload["tier"] == 1

@@ -43,7 +43,7 @@ def test_the_form_shows_field_errors_and_stores_nothing(client, dana):
 def test_a_duplicate_slug_is_shown_on_the_slug_field(client, dana, credit_model):
     client.force_login(dana)
     response = client.post("/models/new/", FORM)
-    assert response.status_code == 400
+    assert response.status_code == 409  # the service's Conflict, as the API answers it
     assert "is taken by another model" in response.content.decode()
     assert RegisteredModel.objects.count() == 1
 

@@ -1,5 +1,6 @@
-"""Reads for the role queues and the oversight board. Each list is one query (plus fixed
-prefetches), whatever its length: the pages and the API both use these.
+"""Reads behind the work lists: each person's queues ("my work": the validation queue page and
+GET /api/v1/governance/my-work/) and the oversight board. Each list is one query (plus fixed
+prefetches), whatever its length; the pages and the API both use these.
 """
 
 from __future__ import annotations
@@ -9,39 +10,48 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Case as SqlCase
-from django.db.models import Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Count, F, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from core import permissions
 from governance.gates import Case, case_from
-from governance.models import (
-    Finding,
-    FindingStatus,
-    VersionGovernance,
-    Waiver,
-)
-from governance.reviews import COMING_DUE_DAYS
+from governance.models import Finding, VersionGovernance, Waiver
+from governance.services.reviews import COMING_DUE_DAYS
+from governance.services.waivers import WAIVER_WARNING_DAYS
 from registry.models import ModelVersion, RegisteredModel, VersionState
 
-WAIVER_WARNING_DAYS = 7
+
+@dataclass
+class MyWork:
+    """What waits for one person."""
+
+    validations: QuerySet[VersionGovernance]
+    signoffs: list[ModelVersion]
+    findings: QuerySet[Finding]
+    team_models: QuerySet[RegisteredModel]
+
+
+def my_work(user: Any) -> MyWork:
+    """The validations assigned to the user, the versions awaiting their sign-off, the findings
+    they must answer or close, and their teams' models."""
+    return MyWork(validations=VersionGovernance.objects.validating(user),
+                  signoffs=my_signoffs(user), findings=Finding.objects.awaiting(user),
+                  team_models=team_models(user))
+
+
+def validation_queue() -> QuerySet[VersionGovernance]:
+    """Submitted versions no validator has taken yet, oldest first (validators take from it)."""
+    return (VersionGovernance.objects.open_queue()
+            .select_related("version__model", "submitted_by", "policy_version__policy")
+            .order_by("submitted_at"))
 
 
 def _case_from_prefetched(version: ModelVersion) -> Case:
-    """A version's Case built from rows loaded by ``pending_signoff_versions`` (no queries)."""
+    """A version's Case built from rows loaded by ``my_signoffs`` (no queries)."""
     gov = getattr(version, "governance", None)
     return case_from(version, gov=gov, intake=getattr(version.model, "intake", None),
                      policy=gov.policy_version if gov is not None else None,
                      signer_ids=(s.signer_id for s in version.signoffs.all()))
-
-
-def findings_listed(qs: QuerySet[Finding]) -> QuerySet[Finding]:
-    return qs.select_related("version__model", "owner", "raised_by")
-
-
-def my_validations(user: Any) -> QuerySet[VersionGovernance]:
-    return (VersionGovernance.objects.filter(
-        validator=user, version__state__in=[VersionState.SUBMITTED, VersionState.IN_VALIDATION])
-        .select_related("version__model", "policy_version__policy").order_by("submitted_at"))
 
 
 def my_signoffs(user: Any) -> list[ModelVersion]:
@@ -53,15 +63,8 @@ def my_signoffs(user: Any) -> list[ModelVersion]:
     return [v for v in versions if permissions.can_sign_off(user, _case_from_prefetched(v))]
 
 
-def my_findings(user: Any) -> QuerySet[Finding]:
-    """Unresolved findings the user must answer, or (as validator) close."""
-    awaiting_me = Q(status=FindingStatus.REMEDIATION_PROPOSED) & (
-        Q(version__governance__validator=user) | Q(raised_by=user))
-    return findings_listed(Finding.objects.visible_to(user).unresolved().filter(
-        Q(owner=user) | awaiting_me)).order_by("due_date", "pk")
-
-
 def team_models(user: Any) -> QuerySet[RegisteredModel]:
+    """The models of the user's teams, with their intake (for the tier)."""
     return (RegisteredModel.objects.filter(team_id__in=user.team_ids)
             .select_related("team", "owner", "intake").order_by("name"))
 
@@ -104,10 +107,8 @@ def board(*, now: dt.datetime | None = None) -> Board:
         overdue_reviews=list(reviews.review_overdue(today).order_by("next_review_due")),
         reviews_coming_due=list(reviews.review_coming_due(today, COMING_DUE_DAYS)
                                 .order_by("next_review_due")),
-        open_high_findings=list(findings_listed(Finding.objects.open_high())
-                                .order_by("due_date", "pk")),
-        overdue_findings=list(findings_listed(Finding.objects.overdue(today))
-                              .order_by("due_date", "pk")),
+        open_high_findings=list(Finding.objects.open_high().listed().order_by("due_date", "pk")),
+        overdue_findings=list(Finding.objects.overdue(today).listed().order_by("due_date", "pk")),
         waivers=waivers,
         expiring_waiver_ids={w.pk for w in waivers if w.expires_at <= soon},
         by_tier_and_status=[{"tier": row["tier"] or None, "status": row["status"],

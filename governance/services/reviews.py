@@ -14,7 +14,6 @@ from core import audit, permissions
 from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import User
-from governance.findings import _record_sent, _system_finding, findings_close_answered
 from governance.gates import case_for
 from governance.models import (
     FindingSource,
@@ -23,10 +22,12 @@ from governance.models import (
     ReviewConclusion,
     Severity,
     VersionGovernance,
+    workflow_url,
 )
-from governance.notify import notify
 from governance.services.common import limit_text, require_text
+from governance.services.findings import finding_raise_by_assay, findings_close_answered
 from governance.services.lifecycle import review_due_after, version_transition
+from governance.services.notifications import notification_scan_record, notify
 from registry.models import ModelVersion, VersionState
 
 COMING_DUE_DAYS = 30
@@ -106,9 +107,8 @@ def reviews_scan(*, now: dt.datetime | None = None, days: int = COMING_DUE_DAYS)
         for gov in rows:
             version, due = gov.version, gov.next_review_due
             overdue = due < today
-            url = f"/models/{version.model.slug}/versions/{version.number}/workflow/"
             if overdue:
-                _system_finding(
+                finding_raise_by_assay(
                     version=version, source=FindingSource.REVIEW_OVERDUE,
                     source_key=f"review:{due.isoformat()}", severity=Severity.MEDIUM, now=now,
                     title=f"Periodic review overdue since {due}",
@@ -119,7 +119,7 @@ def reviews_scan(*, now: dt.datetime | None = None, days: int = COMING_DUE_DAYS)
                 users=[version.model.owner, gov.validator], obj=version, period=due.isoformat(),
                 kind=NotificationKind.REVIEW_OVERDUE if overdue else NotificationKind.REVIEW_DUE,
                 title=f"Periodic review of {version} {'overdue since' if overdue else 'due'} "
-                      f"{due}", url=url,
+                      f"{due}", url=workflow_url(version),
                 body=f"{version} is due for its periodic review on {due}."))
-        _record_sent("reviews", sent)
+        notification_scan_record(scan="reviews", sent=sent)
     return sent

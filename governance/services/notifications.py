@@ -2,16 +2,23 @@
 
 ``notify`` is called from inside the services' transactions. Each notification has a unique key
 (user, kind, object, period), so calling it again for the same thing creates nothing and sends
-nothing: the scheduled scans rely on that to be idempotent. Emails are sent after the transaction
-commits, so a rolled-back change never mails anyone.
+nothing: the scheduled scans rely on that to be idempotent.
+
+Emails never go out inside the request or the service's transaction: once the transaction
+commits, each one is queued for a worker (``governance.tasks.send_notification_email``), which
+sends it over SMTP and retries what a mail server refused only for now. A rolled-back change mails
+no one; a mail server that is slow or down delays the email, never the decision, and never loses
+the inbox row.
 """
 
 from __future__ import annotations
 
-import logging
+import smtplib
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -23,7 +30,9 @@ from core.ids import parse_id
 from core.models import User
 from governance.models import Notification, NotificationKind, NotificationPreference
 
-logger = logging.getLogger(__name__)
+# The Celery task that sends a notification's email (defined in governance.tasks). Queued by name:
+# the tasks module calls the services, so the services do not import it.
+EMAIL_TASK = "governance.send_notification_email"
 
 
 def email_wanted(user: User, kind: str) -> bool:
@@ -59,21 +68,54 @@ def notify(*, users: Iterable[User | None], kind: str, obj: Any, title: str, bod
             continue
         created.append(row)
         if row.emailed:
-            transaction.on_commit(lambda row=row, address=user.email: _send(row, address))
+            # robust: a broker that cannot be reached is logged, not raised into a request
+            # whose transaction has already committed.
+            transaction.on_commit(partial(notification_email_queue, row.pk), robust=True)
     return created
 
 
-def _send(row: Notification, address: str) -> None:
-    text = row.body
-    if row.url:
-        text += f"\n\n{settings.ASSAY_BASE_URL.rstrip('/')}{row.url}" \
-            if getattr(settings, "ASSAY_BASE_URL", "") else f"\n\n{row.url}"
-    try:
-        send_mail(subject=f"[Assay] {row.title}", message=text,
-                  from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[address])
-    except Exception:
-        # The inbox row stands; a mail server being down must not undo a governance decision.
-        logger.exception("could not email notification %s", row.pk)
+def notification_email_queue(notification_id: int) -> None:
+    """Queue the email of a notification for a worker (after the transaction has committed)."""
+    current_app.send_task(EMAIL_TASK, args=[notification_id])
+
+
+def notification_email_send(notification: Notification) -> bool:
+    """Email a notification to its user now, over SMTP (the worker's task calls this).
+
+    Returns whether an email went out: not to a user deactivated or left without an address
+    since. SMTP errors propagate; the task decides whether to try again.
+    """
+    user = notification.user
+    if not (user.is_active and user.email):
+        return False
+    text = notification.body
+    if notification.url:
+        text += f"\n\n{settings.ASSAY_BASE_URL.rstrip('/')}{notification.url}" \
+            if getattr(settings, "ASSAY_BASE_URL", "") else f"\n\n{notification.url}"
+    send_mail(subject=f"[Assay] {notification.title}", message=text,
+              from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[user.email])
+    return True
+
+
+def mail_error_is_transient(exc: BaseException) -> bool:
+    """Whether sending again later may succeed: the mail server unreachable, timed out or hanging
+    up, or a 4xx (try again later) reply. A 5xx reply (bad address, refused sender, wrong
+    credentials) fails the same way every time."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    # Other SMTP errors are protocol problems; other OSErrors are network ones (refused
+    # connection, timeout, name resolution), which pass.
+    return isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException)
+
+
+def notification_scan_record(*, scan: str, sent: int) -> None:
+    """Record in the audit trail that a scheduled scan sent notifications (nothing when none)."""
+    if sent:
+        audit.record(action="notification.scan", payload={"scan": scan, "sent": sent})
 
 
 def notification_mark_read(*, actor: User, ids: Iterable[int] | None = None) -> int:

@@ -1,9 +1,9 @@
-"""Writes of findings and waivers: raising, answering, closing or accepting a finding on the record,
-its discussion and attachments; granting, revoking and expiring waivers; the due-date scans.
+"""Findings and effective challenge: raising a finding (by a person, or by Assay itself for a
+failed check, an ended waiver or an overdue review), answering, closing or accepting it on the
+record, its discussion and attachments, and the due-date scan.
 
 A finding moves through ``FINDING_TRANSITIONS`` and one function, ``finding_transition``, like a
-version through its lifecycle. Unresolved high findings block approval (governance.gates); a
-waiver in force lifts one blocking item until it expires.
+version through its lifecycle. Unresolved high findings block approval (governance.gates).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from core import audit, permissions
 from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import User
-from governance.gates import Case, blocking_items, case_for
+from governance.gates import Case, case_for
 from governance.models import (
     CommentKind,
     Finding,
@@ -31,15 +31,13 @@ from governance.models import (
     FindingStatus,
     NotificationKind,
     Severity,
-    Waiver,
-    WaiverStatus,
 )
-from governance.notify import notify
 from governance.policy import add_months
-from governance.services.common import TEXT_MAX, json_safe, require_text
-from governance.services.lifecycle import approve_if_ready, version_transition
+from governance.services.common import TEXT_MAX, json_safe, require_text, require_version_open
+from governance.services.lifecycle import approve_if_ready
+from governance.services.notifications import notification_scan_record, notify
 from registry import storage
-from registry.models import ModelVersion, VersionState
+from registry.models import ModelVersion
 
 F = FindingStatus
 # How long the owner has to answer, when the finding does not say.
@@ -47,24 +45,7 @@ DEFAULT_DUE_DAYS = {Severity.HIGH: 30, Severity.MEDIUM: 60, Severity.LOW: 90}
 DUE_SOON_DAYS = 7
 # The latest due date a finding may be given, in months from today.
 MAX_DUE_MONTHS = 36
-WAIVER_WARNING_DAYS = 7
-MAX_WAIVER_DAYS = 366
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
-CLOSED_VERSION_STATES = (VersionState.REJECTED, VersionState.RETIRED)
-
-
-def _url(version: ModelVersion) -> str:
-    return f"/models/{version.model.slug}/versions/{version.number}/workflow/"
-
-
-def finding_url(finding: Finding) -> str:
-    return f"/governance/findings/{finding.pk}/"
-
-
-def _check_version_open(version: ModelVersion, what: str) -> None:
-    if version.state in CLOSED_VERSION_STATES:
-        raise Conflict(f"Version {version.number} is {version.get_state_display().lower()}; "
-                       f"{what} no longer.")
 
 
 def _validate_finding_text(title: Any, description: Any, severity: Any) -> None:
@@ -107,7 +88,7 @@ def finding_raise(*, actor: User, version: ModelVersion, title: str, description
     if owner.pk != case.owner_id and owner.pk not in case.developer_ids:
         raise ValidationFailed(f"{owner.username} cannot own this finding: the owner is the "
                                "model's owner or one of its developers.", field="owner")
-    _check_version_open(version, "findings are raised")
+    require_version_open(version, "findings are raised")
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().select_related("model").get(
             pk=version.pk)
@@ -127,15 +108,16 @@ def _record_raise(finding: Finding, actor: User | None) -> None:
         "figures": finding.figures, "description": finding.description})
     notify(users=[finding.owner], kind=NotificationKind.FINDING_RAISED, obj=finding,
            title=f"Finding F-{finding.pk} ({finding.severity}) on {finding.version}: "
-                 f"{finding.title}", url=finding_url(finding),
+                 f"{finding.title}", url=finding.get_absolute_url(),
            body=f"{finding.description}\n\nAnswer by {finding.due_date}.")
 
 
-def _system_finding(*, version: ModelVersion, source: str, source_key: str, severity: str,
+def finding_raise_by_assay(*, version: ModelVersion, source: str, source_key: str, severity: str,
                     title: str, description: str, figures: dict | None = None,
                     now: dt.datetime | None = None) -> tuple[Finding, bool]:
-    """A finding raised by Assay itself, once per (version, source_key); inside the caller's
-    transaction. Returns (finding, created)."""
+    """A finding raised by Assay itself (a failed check, an ended waiver, an overdue review), once
+    per (version, source_key), owned by the model's owner; inside the caller's transaction, which
+    holds the version's lock. Returns (finding, created)."""
     existing = Finding.objects.filter(version=version, source_key=source_key).first()
     if existing is not None:
         return existing, False
@@ -155,7 +137,8 @@ def _system_finding(*, version: ModelVersion, source: str, source_key: str, seve
 
 def finding_raise_from_check(*, version: ModelVersion, check: str, severity: str, title: str,
                              description: str, figures: Any = None) -> Finding:
-    """The finding of a failed evaluation check, raised once per (check, version)."""
+    """Raise the finding of a failed evaluation check, once per (check, version): a later call
+    for the same check returns the finding already raised. (The evaluation app calls this.)"""
     _validate_finding_text(title, description, severity)
     figures = {} if figures is None else figures
     if not isinstance(check, str) or not check.strip() or len(check) > 100:
@@ -166,10 +149,10 @@ def finding_raise_from_check(*, version: ModelVersion, check: str, severity: str
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().select_related("model").get(
             pk=version.pk)
-        finding, _ = _system_finding(version=locked, source=FindingSource.EVALUATION,
-                                     source_key=f"check:{check.strip()}", severity=severity,
-                                     title=title.strip(), description=description,
-                                     figures=figures)
+        finding, _ = finding_raise_by_assay(version=locked, source=FindingSource.EVALUATION,
+                                            source_key=f"check:{check.strip()}",
+                                            severity=severity, title=title.strip(),
+                                            description=description, figures=figures)
     return finding
 
 
@@ -339,198 +322,7 @@ def finding_attach(*, actor: User, finding: Finding, upload: BinaryIO,
 
 
 # ---------------------------------------------------------------------------------------------
-# Waivers
-
-def waiver_grant(*, actor: User, version: ModelVersion, reason: str, compensating_controls: str,
-                 limits_of_use: str, expires_at: dt.datetime, finding: Finding | None = None,
-                 check: str = "", now: dt.datetime | None = None) -> Waiver:
-    """A risk officer independent of the model lets the version proceed despite one blocking
-    item — a high finding, or a missing or failing evidence check — until ``expires_at``."""
-    now = now or timezone.now()
-    require_text({"reason": reason, "compensating_controls": compensating_controls,
-                   "limits_of_use": limits_of_use}, {
-        "reason": "Say why the version may proceed despite the item.",
-        "compensating_controls": "Name the compensating controls in place meanwhile.",
-        "limits_of_use": "State the limits of use while the waiver is in force."})
-    check = (check or "").strip()
-    if (finding is None) == (not check):
-        raise ValidationFailed("A waiver covers one thing: name either a finding or an evidence "
-                               "check.", field="finding")
-    if not isinstance(expires_at, dt.datetime) or expires_at <= now:
-        raise ValidationFailed("The expiry must be in the future.", field="expires_at")
-    if expires_at > now + dt.timedelta(days=MAX_WAIVER_DAYS):
-        raise ValidationFailed(f"Waivers are temporary: at most {MAX_WAIVER_DAYS} days.",
-                               field="expires_at")
-    if finding is not None and finding.version_id != version.pk:
-        raise ValidationFailed(f"Finding F-{finding.pk} belongs to another version.",
-                               field="finding")
-    case = case_for(version)
-    reason_refused = permissions.reason_cannot_grant_waiver(actor, case)
-    if reason_refused:
-        refuse(actor, reason_refused, attempted="waiver.grant", target=version)
-    _check_version_open(version, "waivers are granted")
-    kind, key = ("finding", str(finding.pk)) if finding is not None else ("evidence", check)
-    with transaction.atomic():
-        locked = ModelVersion.objects.select_for_update().select_related("model").get(
-            pk=version.pk)
-        current = Waiver.objects.filter(version=locked).in_force(now)
-        same = [w for w in current if (w.blocker_kind, w.blocker_key) == (kind, key)]
-        if same:
-            raise Conflict(f"Waiver {same[0].pk} already covers this until "
-                           f"{same[0].expires_at:%Y-%m-%d %H:%M} UTC.")
-        if not any((b.kind, b.key) == (kind, key) for b in blocking_items(locked)):
-            what = f"finding F-{finding.pk}" if finding is not None else f"check '{check}'"
-            raise Conflict(f"The {what} does not block this version (only unresolved high "
-                           "findings and required evidence that is missing or failing do), so "
-                           "there is nothing to waive.")
-        waiver = Waiver.objects.create(
-            version=locked, finding=finding, check_name=check, reason=reason,
-            compensating_controls=compensating_controls, limits_of_use=limits_of_use,
-            approved_by=actor, granted_at=now, expires_at=expires_at)
-        audit.record(action="waiver.grant", actor=actor, obj=waiver, payload={
-            "version": locked.number, "covers": waiver.covers_label, "reason": reason,
-            "compensating_controls": compensating_controls, "limits_of_use": limits_of_use,
-            "expires_at": expires_at})
-        approve_if_ready(locked, actor=None)
-    version.state = locked.state
-    return waiver
-
-
-def waiver_revoke(*, actor: User, waiver: Waiver, reason: str,
-                  now: dt.datetime | None = None) -> Waiver:
-    """End a waiver early (risk officer). It has the effect of an expiry: where the item it
-    covered still blocks, the block returns, a high finding is opened, owner and validator are
-    told, and an approved version is suspended where its bound policy says so."""
-    require_text({"reason": reason}, {"reason": "Say why the waiver is revoked."})
-    if not permissions.can_revoke_waiver(actor, case_for(waiver.version)):
-        refuse(actor, "Only a risk officer revokes a waiver.", attempted="waiver.revoke",
-               target=waiver, code=permissions.WRONG_ROLE)
-    now = now or timezone.now()
-    with transaction.atomic():
-        version = ModelVersion.objects.select_for_update().select_related("model").get(
-            pk=waiver.version_id)
-        locked = Waiver.objects.select_for_update().get(pk=waiver.pk)
-        if locked.status != WaiverStatus.ACTIVE:
-            raise Conflict(f"Waiver {locked.pk} is already {locked.get_status_display().lower()}.")
-        _end_waiver(locked, version, status=WaiverStatus.REVOKED, now=now, actor=actor,
-                    reason=reason)
-    return locked
-
-
-def waivers_expire(*, now: dt.datetime | None = None) -> int:
-    """The beat task's work: mark every waiver past its expiry expired. Where the item it
-    covered still blocks, the block returns, a high finding is opened and — only where the bound
-    policy says so — an approved version is suspended. Owner and validator are told either way.
-
-    Each waiver is handled in its own transaction, claimed with SKIP LOCKED; running it again
-    changes nothing more. Returns how many waivers expired.
-    """
-    now = now or timezone.now()
-    due = list(Waiver.objects.filter(status=WaiverStatus.ACTIVE, expires_at__lte=now)
-               .order_by("expires_at").values_list("pk", "version_id"))
-    expired = 0
-    for waiver_id, version_id in due:
-        with transaction.atomic():
-            version = ModelVersion.objects.select_for_update().select_related("model").get(
-                pk=version_id)
-            waiver = (Waiver.objects.select_for_update(skip_locked=True)
-                      .filter(pk=waiver_id, status=WaiverStatus.ACTIVE).first())
-            if waiver is None:
-                continue
-            _expire_one(waiver, version, now)
-            expired += 1
-    return expired
-
-
-def _expire_one(waiver: Waiver, version: ModelVersion, now: dt.datetime) -> None:
-    _end_waiver(waiver, version, status=WaiverStatus.EXPIRED, now=now, actor=None,
-                reason="Expired.")
-
-
-# How a waiver's end reads: (audit action, finding source, "the waiver ... <verb>").
-WAIVER_ENDINGS = {
-    WaiverStatus.EXPIRED: ("waiver.expire", FindingSource.WAIVER_EXPIRY, "expired"),
-    WaiverStatus.REVOKED: ("waiver.revoke", FindingSource.WAIVER_REVOKED, "was revoked"),
-}
-
-
-def _end_waiver(waiver: Waiver, version: ModelVersion, *, status: str, now: dt.datetime,
-                actor: User | None, reason: str) -> None:
-    """End a waiver (expired, or revoked by ``actor``), inside the caller's transaction holding
-    the version's and the waiver's locks. Where the item it covered still blocks, the block
-    returns, a high finding is opened and — only where the bound policy says an expired waiver
-    suspends — an approved version is suspended. Owner and validator are told either way."""
-    action, source, ended = WAIVER_ENDINGS[status]
-    waiver.status, waiver.ended_at, waiver.end_reason = status, now, reason
-    waiver.ended_by = actor
-    waiver.save()
-    case = case_for(version)
-    still_blocks = any((b.kind, b.key) == (waiver.blocker_kind, waiver.blocker_key)
-                       for b in blocking_items(version, case))
-    rules = case.rules
-    suspend = bool(still_blocks and rules is not None and rules.expired_waiver_suspends
-                   and version.state == VersionState.APPROVED)
-    how = f"expired on {waiver.expires_at:%Y-%m-%d %H:%M} UTC" \
-        if status == WaiverStatus.EXPIRED else \
-        f"was revoked on {now:%Y-%m-%d %H:%M} UTC by {getattr(actor, 'username', 'Assay')}"
-    finding = None
-    if still_blocks:
-        finding, _ = _system_finding(
-            version=version, source=source, source_key=f"waiver:{waiver.pk}",
-            severity=Severity.HIGH, now=now,
-            title=f"Waiver {waiver.pk} of {waiver.covers_label} {ended}",
-            description=f"The waiver granted by {waiver.approved_by.username} on "
-                        f"{waiver.granted_at:%Y-%m-%d} {how} while the "
-                        f"{waiver.covers_label} still blocks. Resolve it or "
-                        "ask a risk officer for a new waiver.")
-    audit.record(action=action, actor=actor, obj=waiver, payload={
-        "covers": waiver.covers_label, "expires_at": waiver.expires_at,
-        **({"reason": reason} if status == WaiverStatus.REVOKED else {}),
-        "still_blocks": still_blocks, "finding_id": finding.pk if finding else None,
-        "suspends": suspend, "policy_version": str(case.policy_version), "tier": case.tier})
-    notify(users=[version.model.owner, *_validator(case)], kind=NotificationKind.WAIVER_EXPIRED,
-           obj=waiver, title=f"Waiver {waiver.pk} on {version} {ended}",
-           url=finding_url(finding) if finding else _url(version),
-           body=f"The waiver of {waiver.covers_label} {ended}"
-                + (f": {reason}" if status == WaiverStatus.REVOKED else ".")
-                + (" The item blocks again; a high finding was opened." if still_blocks else "")
-                + (" The version is suspended under its policy." if suspend else ""))
-    if suspend:
-        version_transition(version=version, to=VersionState.SUSPENDED, actor=None,
-                           reason=f"Waiver {waiver.pk} of {waiver.covers_label} {ended} and the "
-                                  f"policy ({case.policy_version}, tier {case.tier}) suspends "
-                                  "serving when a waiver ends with the item still blocking.",
-                           details={"waiver_id": waiver.pk,
-                                    "finding_id": finding.pk if finding else None})
-
-
-def _validator(case: Case) -> list[User]:
-    return list(User.objects.filter(pk=case.validator_id)) if case.validator_id else []
-
-
-# ---------------------------------------------------------------------------------------------
-# Due-date scans (Celery beat; idempotent through the notifications' unique keys)
-
-def waivers_notify_expiring(*, now: dt.datetime | None = None) -> int:
-    """Warn owner, validator and approver of every waiver expiring within 7 days (once)."""
-    now = now or timezone.now()
-    sent = 0
-    rows = (Waiver.objects.expiring(now, WAIVER_WARNING_DAYS)
-            .select_related("version__model__owner", "version__governance__validator",
-                            "approved_by"))
-    with transaction.atomic():
-        for w in rows:
-            gov = getattr(w.version, "governance", None)
-            sent += len(notify(
-                users=[w.version.model.owner, gov.validator if gov else None, w.approved_by],
-                kind=NotificationKind.WAIVER_EXPIRING, obj=w, period=f"{w.expires_at:%Y-%m-%d}",
-                title=f"Waiver {w.pk} on {w.version} expires {w.expires_at:%Y-%m-%d}",
-                url=_url(w.version),
-                body=f"The waiver of {w.covers_label} expires on {w.expires_at:%Y-%m-%d %H:%M} "
-                     "UTC. Resolve the item or ask a risk officer for a new waiver."))
-        _record_sent("waivers_expiring", sent)
-    return sent
-
+# The due-date scan (Celery beat; idempotent through the notifications' unique keys)
 
 def findings_notify_due(*, now: dt.datetime | None = None) -> int:
     """Tell owners (and validators) about findings due within 7 days, and overdue ones (once per
@@ -549,12 +341,7 @@ def findings_notify_due(*, now: dt.datetime | None = None) -> int:
                 users=users, obj=f, period=f.due_date.isoformat(),
                 kind=NotificationKind.FINDING_OVERDUE if overdue else NotificationKind.FINDING_DUE,
                 title=f"Finding F-{f.pk} on {f.version} {'is overdue' if overdue else 'is due'} "
-                      f"({f.due_date})", url=finding_url(f),
+                      f"({f.due_date})", url=f.get_absolute_url(),
                 body=f"{f.title}\n\n{f.get_status_display()}; due {f.due_date}."))
-        _record_sent("findings_due", sent)
+        notification_scan_record(scan="findings_due", sent=sent)
     return sent
-
-
-def _record_sent(scan: str, count: int) -> None:
-    if count:
-        audit.record(action="notification.scan", payload={"scan": scan, "sent": count})

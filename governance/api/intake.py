@@ -1,0 +1,117 @@
+"""A model's intake and risk tier over the API: the questionnaire, and tier override requests and
+decisions."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from governance import services
+from governance.api.common import StrictBooleanField, StrictSerializer, valid_input
+from governance.models import ModelIntake, TierOverride
+from registry.models import RegisteredModel
+
+
+class IntakeInputSerializer(StrictSerializer):
+    is_model = StrictBooleanField(help_text="Is this a model in the supervisory sense?")
+    rationale = serializers.CharField(required=False, default="", allow_blank=True)
+    answers = serializers.DictField(child=serializers.CharField(), required=False, default=dict,
+                                    help_text="Question key → answer value.")
+
+
+class OverrideRequestSerializer(StrictSerializer):
+    tier = serializers.IntegerField(min_value=1, max_value=3)
+    justification = serializers.CharField()
+
+
+class OverrideDecisionSerializer(StrictSerializer):
+    approve = StrictBooleanField()
+    comment = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class TierOverrideSerializer(serializers.ModelSerializer):
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = TierOverride
+        fields = ["id", "tier", "computed_tier", "justification", "status", "requested_by",
+                  "requested_at", "decided_by", "decided_at", "comment"]
+        read_only_fields = fields
+
+
+class IntakeSerializer(serializers.ModelSerializer):
+    """``tier`` is the tier in force: ``override_tier`` (the approved ``override``) when there is
+    one, else ``computed_tier``. ``override_request`` is a request awaiting a risk officer; it
+    changes nothing until decided. ``overrides`` lists every request, newest first."""
+
+    model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tier = serializers.IntegerField(read_only=True, allow_null=True)
+    policy_version = serializers.StringRelatedField()
+    completed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    override = TierOverrideSerializer(read_only=True, allow_null=True)
+    override_request = TierOverrideSerializer(source="pending_override", read_only=True,
+                                              allow_null=True)
+    overrides = TierOverrideSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ModelIntake
+        fields = ["model", "is_model", "rationale", "answers", "scoring", "computed_tier",
+                  "tier", "policy_version", "override_tier", "override", "override_request",
+                  "overrides", "completed_by", "completed_at"]
+        read_only_fields = fields
+
+
+@extend_schema(parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH,
+                                            description="The model's slug.")])
+class IntakeViewSet(viewsets.GenericViewSet):
+    """A model's intake ("is it a model?") and risk tier. PUT scores the questionnaire under the
+    current policy; a tier override needs a justification and a risk officer's approval."""
+
+    lookup_field = "slug"
+    parser_classes = [JSONParser]
+    serializer_class = IntakeSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RegisteredModel.objects.none()
+        return RegisteredModel.objects.visible_to(self.request.user)
+
+    def _body(self, model: RegisteredModel) -> Response:
+        intake = ModelIntake.objects.filter(model=model).first()
+        if intake is None:
+            return Response({"detail": "This model has no intake yet; PUT one.",
+                             "code": "not_found", "fields": {}}, status=404)
+        return Response(IntakeSerializer(intake).data)
+
+    def retrieve(self, request: Request, slug: str | None = None) -> Response:
+        return self._body(self.get_object())
+
+    @extend_schema(request=IntakeInputSerializer, responses=IntakeSerializer)
+    def update(self, request: Request, slug: str | None = None) -> Response:
+        model = self.get_object()
+        data = valid_input(IntakeInputSerializer, request)
+        services.intake_record(actor=request.user, model=model, **data)
+        return self._body(model)
+
+    @extend_schema(request=OverrideRequestSerializer, responses=IntakeSerializer)
+    @action(detail=True, methods=["post"])
+    def override(self, request: Request, slug: str | None = None) -> Response:
+        """Ask for another tier than the computed one (with a justification)."""
+        model = self.get_object()
+        services.tier_override_request(actor=request.user, model=model,
+                                       **valid_input(OverrideRequestSerializer, request))
+        return self._body(model)
+
+    @extend_schema(request=OverrideDecisionSerializer, responses=IntakeSerializer)
+    @action(detail=True, methods=["post"], url_path="override-decision")
+    def override_decision(self, request: Request, slug: str | None = None) -> Response:
+        """A risk officer approves or rejects the requested override."""
+        model = self.get_object()
+        services.tier_override_decide(actor=request.user, model=model,
+                                      **valid_input(OverrideDecisionSerializer, request))
+        return self._body(model)

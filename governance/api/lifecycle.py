@@ -1,0 +1,305 @@
+"""A version's governance over the API (its lifecycle): GET .../governance/ for its status, one POST
+per action (submit, assign the validator, review, sign off, suspend…), its evidence; and the open
+validation queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.models import Role, User
+from core.net import client_ip
+from governance import services, worklists
+from governance.api.common import StrictSerializer, valid_input
+from governance.gates import workable_versions
+from governance.models import (
+    Conclusion,
+    Decision,
+    Evidence,
+    ModelIntake,
+    SignOff,
+    ValidationReview,
+    VersionGovernance,
+)
+from governance.status import version_status
+from registry.models import ModelVersion, VersionState
+
+
+class ReasonSerializer(StrictSerializer):
+    reason = serializers.CharField(help_text="Why (recorded in the audit trail).")
+
+
+class AssignSerializer(StrictSerializer):
+    validator = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.all(),
+        error_messages={"does_not_exist": "No user named {value}.",
+                        "required": "Name the validator (a username; your own to take the "
+                                    "version yourself)."},
+        help_text="Username of the validator: an active validator independent of the model "
+                  "(your own, to take the version from the open queue).")
+
+
+class ReviewInputSerializer(StrictSerializer):
+    conceptual_soundness = serializers.CharField()
+    data_quality = serializers.CharField(help_text="Data quality and relevance.")
+    outcomes_analysis = serializers.CharField(help_text="Back-testing or a benchmark against a "
+                                                        "challenger or baseline.")
+    implementation_verification = serializers.CharField()
+    artifact_sha256 = serializers.CharField(help_text="SHA-256 of the artifact you reviewed.")
+    limitations = serializers.CharField()
+    conclusion = serializers.ChoiceField(choices=Conclusion.choices)
+    conditions = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    validator = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    policy_version = serializers.StringRelatedField()
+
+    class Meta:
+        model = ValidationReview
+        fields = ["id", "validator", "policy_version", "tier", "conceptual_soundness",
+                  "data_quality", "outcomes_analysis", "implementation_verification",
+                  "artifact_sha256", "limitations", "conclusion", "conditions", "concluded_at"]
+        read_only_fields = fields
+
+
+class SignOffInputSerializer(StrictSerializer):
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    comment = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, write_only=True,
+                                     help_text="Your own password: the electronic signature.")
+    role = serializers.ChoiceField(choices=Role.choices, required=False, default="",
+                                   help_text="The role you sign in (when you hold several).")
+
+
+class SignOffSerializer(serializers.ModelSerializer):
+    signer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    policy_version = serializers.StringRelatedField()
+
+    class Meta:
+        model = SignOff
+        fields = ["id", "signer", "role", "decision", "comment", "policy_version", "tier",
+                  "artifact_sha256", "signed_at"]
+        read_only_fields = fields
+
+
+class SignOffResultSerializer(SignOffSerializer):
+    """A new signature, and where it left the version (e.g. approved, when it met the quorum)."""
+
+    version_state = serializers.ChoiceField(source="version.state", choices=VersionState.choices,
+                                            read_only=True)
+
+    class Meta(SignOffSerializer.Meta):
+        fields = [*SignOffSerializer.Meta.fields, "version_state"]
+        read_only_fields = fields
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    check = serializers.CharField(source="check_name")
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Evidence
+        fields = ["id", "check", "status", "figures", "digest", "source_url", "recorded_by",
+                  "recorded_at"]
+        read_only_fields = fields
+
+
+class BlockerSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    key = serializers.CharField()
+    message = serializers.CharField()
+
+
+class WorkflowSerializer(serializers.Serializer):
+    """A version's governance status: where it is, what still blocks it, what you may do."""
+
+    version_id = serializers.IntegerField()
+    model = serializers.CharField()
+    number = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=VersionState.choices)
+    servable = serializers.BooleanField()
+    policy_version = serializers.CharField(allow_null=True)
+    policy_version_id = serializers.IntegerField(allow_null=True)
+    policy_bound = serializers.BooleanField()
+    tier = serializers.IntegerField(allow_null=True)
+    requirements = serializers.DictField(allow_null=True)
+    submitted_by = serializers.CharField(allow_null=True)
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    validator = serializers.CharField(allow_null=True)
+    next_review_due = serializers.DateField(allow_null=True, help_text="When the approved "
+                                            "version's next periodic review is due.")
+    review = ReviewSerializer(allow_null=True)
+    signoffs = SignOffSerializer(many=True)
+    latest_evidence = EvidenceSerializer(many=True)
+    blockers = BlockerSerializer(many=True)
+    actions = serializers.ListField(child=serializers.CharField())
+    note = serializers.CharField(allow_null=True, help_text="What the state asks of you, when it "
+                                                            "needs saying (changes requested).")
+
+
+class QueueEntrySerializer(serializers.Serializer):
+    """A submitted version waiting for a validator (only what choosing it needs)."""
+
+    version_id = serializers.IntegerField()
+    model = serializers.CharField(source="version.model.slug")
+    model_name = serializers.CharField(source="version.model.name")
+    number = serializers.IntegerField(source="version.number")
+    tier = serializers.SerializerMethodField()
+    policy_version = serializers.CharField()
+    submitted_by = serializers.CharField(source="submitted_by.username")
+    submitted_at = serializers.DateTimeField()
+
+    def get_tier(self, obj: Any) -> int | None:
+        intake = ModelIntake.objects.filter(model_id=obj.version.model_id).first()
+        return intake.tier if intake else None
+
+
+def lifecycle_action(input_serializer: type | None, summary: str):
+    """Schema for a POST action that answers the version's governance status."""
+    return extend_schema(request=input_serializer, responses=WorkflowSerializer,
+                         summary=summary)
+
+
+class VersionGovernanceViewSet(viewsets.GenericViewSet):
+    """A version's governance: status (GET .../governance/) and one POST per state change.
+
+    Versions you may not see answer 404; validators also see the open queue, to take versions
+    from it.
+    """
+
+    parser_classes = [JSONParser]
+    serializer_class = WorkflowSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ModelVersion.objects.none()
+        return workable_versions(self.request.user)
+
+    def _status(self, version: ModelVersion) -> Response:
+        version.refresh_from_db()
+        return Response(WorkflowSerializer(version_status(version, self.request.user)).data)
+
+    @extend_schema(responses=WorkflowSerializer)
+    @action(detail=True, methods=["get"])
+    def governance(self, request: Request, pk: str | None = None) -> Response:
+        """Where the version is, the policy and tier that apply, what still blocks it, and the
+        actions you may take."""
+        return self._status(self.get_object())
+
+    @lifecycle_action(None, "Submit (or resubmit) the version for validation")
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, pk: str | None = None) -> Response:
+        version = self.get_object()
+        services.version_submit(actor=request.user, version=version)
+        return self._status(version)
+
+    @lifecycle_action(AssignSerializer, "Assign an independent validator")
+    @action(detail=True, methods=["post"], url_path="assign-validator")
+    def assign_validator(self, request: Request, pk: str | None = None) -> Response:
+        version = self.get_object()
+        data = valid_input(AssignSerializer, request)
+        services.validator_assign(actor=request.user, version=version,
+                                  validator=data["validator"])
+        return self._status(version)
+
+    @lifecycle_action(None, "Start the validation again after a resubmission (its validator)")
+    @action(detail=True, methods=["post"], url_path="start-validation")
+    def start_validation(self, request: Request, pk: str | None = None) -> Response:
+        """A resubmitted version keeps its validator: they (or a risk officer) start the
+        validation again; to hand it to someone else, assign another validator."""
+        version = self.get_object()
+        services.version_transition(version=version, to=VersionState.IN_VALIDATION,
+                                    actor=request.user)
+        return self._status(version)
+
+    @lifecycle_action(ReasonSerializer, "Send the version back for changes (validator)")
+    @action(detail=True, methods=["post"], url_path="request-changes")
+    def request_changes(self, request: Request, pk: str | None = None) -> Response:
+        return self._move(VersionState.CHANGES_REQUESTED)
+
+    @extend_schema(methods=["GET"], responses=ReviewSerializer)
+    @extend_schema(methods=["POST"], request=ReviewInputSerializer,
+                   responses={201: ReviewSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def review(self, request: Request, pk: str | None = None) -> Response:
+        """GET the concluded validation review; POST concludes it (assigned validator)."""
+        version = self.get_object()
+        if request.method == "GET":
+            review = getattr(version, "validation_review", None)
+            if review is None:
+                return Response({"detail": "No review has been concluded for this version.",
+                                 "code": "not_found", "fields": {}}, status=404)
+            return Response(ReviewSerializer(review).data)
+        review = services.review_conclude(actor=request.user, version=version,
+                                          **valid_input(ReviewInputSerializer, request))
+        return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SignOffInputSerializer, responses={201: SignOffResultSerializer})
+    @action(detail=True, methods=["post"], url_path="sign-off")
+    def sign_off(self, request: Request, pk: str | None = None) -> Response:
+        """Sign approve or reject, re-entering your password."""
+        version = self.get_object()
+        signoff = services.signoff_record(actor=request.user, version=version,
+                                          client_ip=client_ip(request),
+                                          **valid_input(SignOffInputSerializer, request))
+        version.refresh_from_db(fields=["state"])
+        signoff.version = version
+        return Response(SignOffResultSerializer(signoff).data, status=status.HTTP_201_CREATED)
+
+    @lifecycle_action(None, "Complete an approval whose quorum is met once nothing blocks")
+    @action(detail=True, methods=["post"], url_path="complete-approval")
+    def complete_approval(self, request: Request, pk: str | None = None) -> Response:
+        version = self.get_object()
+        services.version_complete_approval(actor=request.user, version=version)
+        return self._status(version)
+
+    @lifecycle_action(ReasonSerializer, "Suspend an approved version (risk officer)")
+    @action(detail=True, methods=["post"])
+    def suspend(self, request: Request, pk: str | None = None) -> Response:
+        return self._move(VersionState.SUSPENDED)
+
+    @lifecycle_action(ReasonSerializer, "Reinstate a suspended version (risk officer)")
+    @action(detail=True, methods=["post"])
+    def reinstate(self, request: Request, pk: str | None = None) -> Response:
+        return self._move(VersionState.APPROVED)
+
+    @lifecycle_action(ReasonSerializer, "Retire an approved or suspended version")
+    @action(detail=True, methods=["post"])
+    def retire(self, request: Request, pk: str | None = None) -> Response:
+        return self._move(VersionState.RETIRED)
+
+    def _move(self, to: str) -> Response:
+        version = self.get_object()
+        reason = valid_input(ReasonSerializer, self.request)["reason"]
+        services.version_transition(version=version, to=to, actor=self.request.user,
+                                    reason=reason)
+        return self._status(version)
+
+    @extend_schema(responses=EvidenceSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def evidence(self, request: Request, pk: str | None = None) -> Response:
+        """Every evidence row of the version, newest first (the newest per check counts)."""
+        rows = self.get_object().evidence.select_related("recorded_by")
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(EvidenceSerializer(page, many=True).data)
+
+
+class ValidationQueueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Submitted versions no validator has taken yet (validators and risk officers)."""
+
+    serializer_class = QueueEntrySerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return VersionGovernance.objects.none()
+        user = self.request.user
+        if not user.has_role(Role.VALIDATOR, Role.RISK_OFFICER):
+            return VersionGovernance.objects.none()
+        return worklists.validation_queue()

@@ -1,0 +1,81 @@
+"""Governance policy versions over the API: everyone reads them; administrators add versions and
+choose the current one."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from governance import services
+from governance.api.common import StrictSerializer, valid_input
+from governance.models import PolicyVersion
+from governance.policy import definition_errors
+
+
+class PolicyVersionSerializer(serializers.ModelSerializer):
+    policy = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    policy_name = serializers.CharField(source="policy.name", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = PolicyVersion
+        fields = ["id", "policy", "policy_name", "number", "definition", "notes", "is_current",
+                  "validated_at", "made_current_at", "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class PolicyVersionCreateSerializer(StrictSerializer):
+    policy = serializers.SlugField(help_text="Slug of the policy; a new slug creates a policy.")
+    name = serializers.CharField(required=False, default="", max_length=100,
+                                 help_text="Name, when creating a new policy.")
+    definition = serializers.JSONField(help_text="The policy definition (see governance/"
+                                                 "policy.py for its shape).")
+    notes = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class DefinitionSerializer(StrictSerializer):
+    definition = serializers.JSONField()
+
+
+class DefinitionCheckSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    errors = serializers.ListField(child=serializers.CharField())
+
+
+class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                           viewsets.GenericViewSet):
+    """Governance policy versions. Everyone reads them; administrators add versions (POST) and
+    choose the current one (make-current). Versions never change once stored."""
+
+    serializer_class = PolicyVersionSerializer
+    parser_classes = [JSONParser]
+    queryset = PolicyVersion.objects.select_related("policy", "created_by").order_by(
+        "policy__slug", "-number")
+
+    @extend_schema(request=PolicyVersionCreateSerializer,
+                   responses={201: PolicyVersionSerializer})
+    def create(self, request: Request) -> Response:
+        data = valid_input(PolicyVersionCreateSerializer, request)
+        pv = services.policy_version_create(actor=request.user, policy_slug=data["policy"],
+                                            name=data["name"], definition=data["definition"],
+                                            notes=data["notes"])
+        return Response(PolicyVersionSerializer(pv).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=PolicyVersionSerializer)
+    @action(detail=True, methods=["post"], url_path="make-current")
+    def make_current(self, request: Request, pk: str | None = None) -> Response:
+        """Bind submissions from now on to this version (it is validated again first)."""
+        pv = services.policy_version_make_current(actor=request.user,
+                                                  policy_version=self.get_object())
+        return Response(PolicyVersionSerializer(pv).data)
+
+    @extend_schema(request=DefinitionSerializer, responses=DefinitionCheckSerializer)
+    @action(detail=False, methods=["post"])
+    def validate(self, request: Request) -> Response:
+        """Check a definition without storing anything."""
+        errors = definition_errors(valid_input(DefinitionSerializer, request)["definition"])
+        return Response({"valid": not errors, "errors": errors})

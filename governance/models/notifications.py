@@ -1,0 +1,76 @@
+"""Notifications: a user's in-app inbox, and whether they want each kind by email."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class NotificationKind(models.TextChoices):
+    ASSIGNMENT = "assignment", "Validation assigned to you"
+    SIGNOFF_REQUESTED = "signoff_requested", "Sign-off requested"
+    DECISION = "decision", "Decision on a version"
+    FINDING_RAISED = "finding_raised", "Finding raised"
+    FINDING_DUE = "finding_due", "Finding coming due"
+    FINDING_OVERDUE = "finding_overdue", "Finding overdue"
+    WAIVER_EXPIRING = "waiver_expiring", "Waiver expiring"
+    WAIVER_EXPIRED = "waiver_expired", "Waiver expired or revoked"
+    REVIEW_DUE = "review_due", "Periodic review coming due"
+    REVIEW_OVERDUE = "review_overdue", "Periodic review overdue"
+
+
+class NotificationQuerySet(models.QuerySet):
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(models.Model):
+    """One message in a user's in-app inbox (and, by preference, an email).
+
+    The unique key (user, kind, object, period) makes every notification happen once: a scheduled
+    scan that runs twice finds the row and sends nothing.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="notifications")
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    period = models.CharField(max_length=32, blank=True,
+                              help_text="What makes a repeat distinct (a due date, a state).")
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    emailed = models.BooleanField(default=False)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "object_type", "object_id", "period"],
+                                    name="one_notification_per_key"),
+        ]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}: {self.title}"
+
+
+class NotificationPreference(models.Model):
+    """Whether a user wants email for one kind of notification (no row: email on)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="notification_preferences")
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    email = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"],
+                                               name="one_preference_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind}: email {'on' if self.email else 'off'}"

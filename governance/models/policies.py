@@ -1,0 +1,69 @@
+"""Governance policies: a named policy and its immutable, numbered versions (the content is
+data, read through governance.policy)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from governance.policy import Definition, TierRules
+
+
+class Policy(models.Model):
+    """A named governance policy (e.g. "SR 11-7"); its content lives in versions."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PolicyVersionQuerySet(models.QuerySet):
+    def current(self) -> PolicyVersion | None:
+        return self.filter(is_current=True).select_related("policy").first()
+
+
+class PolicyVersion(models.Model):
+    """An immutable version of a policy. Exactly one version, of any policy, is current: it is the
+    one bound to versions submitted from now on. Old versions stay, since submitted versions
+    point at them."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    notes = models.TextField(blank=True)
+    is_current = models.BooleanField(default=False)
+    validated_at = models.DateTimeField(null=True, blank=True)
+    made_current_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = PolicyVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["policy__name", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "number"], name="unique_policy_version"),
+            models.UniqueConstraint(fields=["is_current"], condition=Q(is_current=True),
+                                    name="one_current_policy_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy.name} v{self.number}"
+
+    @property
+    def rules(self) -> Definition:
+        return Definition(self.definition)
+
+    def tier_rules(self, tier: int) -> TierRules:
+        return self.rules.tier_rules(tier)

@@ -1,0 +1,50 @@
+"""A version's governance status, as its workflow page, the registry's version panel and
+GET /api/v1/versions/{id}/governance/ show it: where it is, the policy and tier that apply, what
+still blocks it, and what the user may do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.models import AuditEvent
+from governance.gates import blocking_items, case_for, governance_of, latest_evidence
+from governance.models import ValidationReview
+from governance.services.lifecycle import CHANGES_REQUESTED_HELP, available_actions
+from registry.models import ModelVersion, VersionState
+
+
+def version_status(version: ModelVersion, user: Any) -> dict[str, Any]:
+    """Everything the status shows, computed once (the API's WorkflowSerializer gives its shape)."""
+    case = case_for(version)
+    gov = governance_of(version)
+    review = ValidationReview.objects.filter(version=version).first()
+    return {
+        "version_id": version.pk, "model": version.model.slug, "number": version.number,
+        "state": version.state, "servable": version.is_servable(),
+        "policy_version": str(case.policy_version) if case.policy_version else None,
+        "policy_version_id": case.policy_version.pk if case.policy_version else None,
+        "policy_bound": gov is not None, "tier": case.tier,
+        "requirements": case.rules.as_dict() if case.rules else None,
+        "submitted_by": gov.submitted_by.username if gov else None,
+        "submitted_at": gov.submitted_at if gov else None,
+        "validator": gov.validator.username if gov and gov.validator else None,
+        "next_review_due": gov.next_review_due if gov else None,
+        "review": review,
+        "signoffs": list(version.signoffs.select_related("signer", "policy_version__policy")),
+        "latest_evidence": list(latest_evidence(version).values()),
+        "blockers": [b.as_dict() for b in blocking_items(version, case)],
+        "actions": available_actions(user, version, case),
+        "note": _state_note(version),
+    }
+
+
+def _state_note(version: ModelVersion) -> str | None:
+    """For changes requested: the validator's reason and what the developer may do about it."""
+    if version.state != VersionState.CHANGES_REQUESTED:
+        return None
+    event = (AuditEvent.objects.filter(action="version.request_changes",
+                                       object_type="registry.modelversion",
+                                       object_id=str(version.pk)).order_by("-seq").first())
+    reason = event.payload.get("reason", "") if event is not None else ""
+    asked = f"Changes requested: {reason}\n" if reason else ""
+    return asked + CHANGES_REQUESTED_HELP

@@ -1,0 +1,118 @@
+"""The intake page of a model: "is it a model?", the tiering questionnaire scored live, and tier
+override requests and decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from core import pages, permissions
+from core.errors import DomainError
+from governance import services
+from governance.forms import IntakeForm, OverrideDecisionForm, OverrideRequestForm
+from governance.gates import former_people_of
+from governance.models import ModelIntake, PolicyVersion
+from governance.views.common import visible_model
+from registry.models import RegisteredModel
+
+
+def _intake_context(request: HttpRequest, model: RegisteredModel, **extra: Any) -> dict:
+    intake = ModelIntake.objects.filter(model=model).select_related(
+        "override__requested_by", "override__decided_by").first()
+    pending = intake.pending_override if intake is not None else None
+    policy = PolicyVersion.objects.current()
+    return {"model": model, "intake": intake, "policy": policy,
+            "can_edit": permissions.can_edit_intake(request.user, model),
+            "pending": pending,
+            "can_decide": pending is not None and not permissions.reason_cannot_decide_tier_override(
+                request.user, model, pending.requested_by_id, former_people_of(model)),
+            "override_form": OverrideRequestForm(), "decision_form": OverrideDecisionForm(),
+            **extra}
+
+
+def _intake_form(request: HttpRequest, model: RegisteredModel) -> IntakeForm:
+    intake = ModelIntake.objects.filter(model=model).first()
+    policy = PolicyVersion.objects.current()
+    initial = {}
+    if intake is not None:
+        initial = {"is_model": "yes" if intake.is_model else "no",
+                   "rationale": intake.rationale,
+                   **{f"q_{k}": v for k, v in intake.answers.items()}}
+    return IntakeForm(request.POST or None, initial=initial,
+                      definition=policy.rules if policy else None)
+
+
+@login_required
+def intake(request: HttpRequest, slug: str) -> HttpResponse:
+    model = visible_model(request, slug)
+    form = _intake_form(request, model)
+
+    def page(status: int = 200, error: DomainError | None = None) -> HttpResponse:
+        # The service names answers "answers.<question>"; the form's fields are "q_<question>".
+        for key, msgs in (error.fields if error is not None else {}).items():
+            question = key.removeprefix("answers.")
+            if question in form.question_keys:
+                form.add_error_for(question, msgs[0])
+        return render(request, "governance/intake.html",
+                      _intake_context(request, model, form=form), status=status)
+
+    if request.method != "POST":
+        return page()
+    return pages.form_action(
+        request, form=form, call=lambda: services.intake_record(
+            actor=request.user, model=model, is_model=form.cleaned_data["is_model"],
+            rationale=form.cleaned_data["rationale"], answers=form.answers()),
+        success="Intake recorded.", done=_intake_url(model), failure=page)
+
+
+@login_required
+@require_POST
+def intake_score(request: HttpRequest, slug: str) -> HttpResponse:
+    """htmx: the scoring of the answers so far, under the current policy (nothing is stored)."""
+    visible_model(request, slug)
+    policy = PolicyVersion.objects.current()
+    scoring = None
+    if policy is not None:
+        answers = {q["key"]: request.POST.get(f"q_{q['key']}", "") for q in policy.rules.questions}
+        if not policy.rules.answer_errors(answers):
+            scoring = policy.rules.score(answers)
+    return render(request, "governance/intake.html#scoring", {"scoring": scoring,
+                                                              "policy": policy})
+
+
+@login_required
+@require_POST
+def override_request(request: HttpRequest, slug: str) -> HttpResponse:
+    model = visible_model(request, slug)
+    form = OverrideRequestForm(request.POST)
+    return pages.form_action(
+        request, form=form, call=lambda: services.tier_override_request(
+            actor=request.user, model=model, **form.cleaned_data),
+        success="Override requested; a risk officer must approve it.",
+        done=_intake_url(model), failure=lambda status, _: render(
+            request, "governance/intake.html", _intake_context(
+                request, model, form=_intake_form(request, model), override_form=form),
+            status=status))
+
+
+@login_required
+@require_POST
+def override_decide(request: HttpRequest, slug: str) -> HttpResponse:
+    model = visible_model(request, slug)
+    form = OverrideDecisionForm(request.POST)
+    return pages.form_action(
+        request, form=form, call=lambda: services.tier_override_decide(
+            actor=request.user, model=model, **form.cleaned_data),
+        success="Decision recorded.", done=_intake_url(model), failure=lambda status, _: render(
+            request, "governance/intake.html", _intake_context(
+                request, model, form=_intake_form(request, model), decision_form=form),
+            status=status))
+
+
+def _intake_url(model: RegisteredModel) -> str:
+    return reverse("governance:intake", kwargs={"slug": model.slug})

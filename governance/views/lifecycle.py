@@ -1,0 +1,89 @@
+"""A version's workflow page: its governance status, its findings, waivers and sign-offs, and the
+buttons of the lifecycle actions the user may take (services.available_actions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_POST
+
+from core import pages, permissions
+from core.errors import DomainError
+from core.models import Role
+from governance import services
+from governance.forms import AssignForm, ReasonForm
+from governance.gates import case_for, governance_of
+from governance.models import workflow_url
+from governance.status import version_status
+from governance.views.common import workable_version
+from registry.models import ModelVersion, VersionState
+
+
+def _workflow(request: HttpRequest, version: ModelVersion, *, status: int = 200,
+              error: str = "", **forms_: forms.Form) -> HttpResponse:
+    case = case_for(version)
+    return render(request, "governance/workflow.html", {
+        "version": version, "model": version.model, "w": version_status(version, request.user),
+        "error": error,
+        "assign_form": forms_.get("assign_form") or AssignForm(),
+        "reason_form": forms_.get("reason_form") or ReasonForm(),
+        "is_risk_officer": request.user.has_role(Role.RISK_OFFICER),
+        "findings": version.findings.select_related("owner").order_by("status", "-pk"),
+        "waivers": version.waivers.select_related("approved_by").order_by("-granted_at"),
+        "gov": governance_of(version),
+        "can_raise": not permissions.reason_cannot_raise_finding(request.user, case),
+        "can_waive": not permissions.reason_cannot_grant_waiver(request.user, case),
+        "can_review_periodically": version.state == VersionState.APPROVED
+        and not permissions.reason_cannot_review_periodically(request.user, case),
+    }, status=status)
+
+
+@login_required
+def workflow(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    return _workflow(request, workable_version(request, slug, number))
+
+
+@login_required
+@require_POST
+def version_action(request: HttpRequest, slug: str, number: int, name: str) -> HttpResponse:
+    """One of the workflow page's buttons: assigning the validator, or a lifecycle edge taken by
+    its action name (services.ACTION_TARGETS), with a reason where the edge needs one."""
+    if name != "assign_validator" and name not in services.ACTION_TARGETS:
+        raise Http404("No such action.")
+    version = workable_version(request, slug, number)
+    form: forms.Form | None = None
+    shown: dict[str, forms.Form] = {}
+    if name == "assign_validator":
+        form = shown["assign_form"] = AssignForm(request.POST)
+
+        def call() -> Any:
+            return services.validator_assign(actor=request.user, version=version,
+                                             validator=form.cleaned_data["validator"])
+    else:
+        to = services.ACTION_TARGETS[name]
+        if _needs_reason(name):
+            form = shown["reason_form"] = ReasonForm(request.POST)
+
+        def call() -> Any:
+            reason = form.cleaned_data["reason"] if form is not None else ""
+            return services.version_transition(version=version, to=to, actor=request.user,
+                                               reason=reason)
+
+    def failure(status: int, error: DomainError | None) -> HttpResponse:
+        if error is None:  # only the validator's form can be invalid
+            return _workflow(request, version, status=400, error="Choose a validator.", **shown)
+        version.refresh_from_db()
+        return _workflow(request, version, status=status, error=error.message, **shown)
+
+    return pages.form_action(request, form=form, call=call, failure=failure,
+                             success=f"Done: {name.replace('_', ' ')}.",
+                             done=workflow_url(version))
+
+
+def _needs_reason(action: str) -> bool:
+    return any(rule.needs_reason for rule in services.TRANSITIONS.values()
+               if rule.action == action)

@@ -1,0 +1,36 @@
+"""The periodic review page: an independent validator reviews an approved version again."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from core import pages, permissions
+from core.errors import DomainError
+from governance import services
+from governance.forms import PeriodicReviewForm
+from governance.gates import case_for
+from governance.models import workflow_url
+from governance.views.common import refuse_on_get, workable_version
+
+
+@login_required
+def periodic_review(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    version = workable_version(request, slug, number)
+    refuse_on_get(request, permissions.reason_cannot_review_periodically(request.user,
+                                                                        case_for(version)))
+    form = PeriodicReviewForm(request.POST or None)
+
+    def page(status: int = 200, error: DomainError | None = None) -> HttpResponse:
+        return render(request, "governance/periodic_review.html", {
+            "version": version, "model": version.model, "form": form,
+            "gov": getattr(version, "governance", None),
+            "history": version.periodic_reviews.select_related("reviewer")}, status=status)
+
+    if request.method != "POST":
+        return page()
+    return pages.form_action(
+        request, form=form, call=lambda: services.periodic_review_conclude(
+            actor=request.user, version=version, **form.cleaned_data),
+        success="Periodic review concluded.", done=workflow_url(version), failure=page)
