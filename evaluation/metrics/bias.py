@@ -228,8 +228,8 @@ def _spread(values: NDArray[np.float64], how: str) -> NDArray[np.float64]:
     """Per replicate (row), max - min or min / max over the groups (columns) with a defined
     value; NaN with fewer than two such groups, or for a ratio whose max is 0."""
     defined = (~np.isnan(values)).sum(axis=1)
-    high = np.max(np.where(np.isnan(values), -np.inf, values), axis=1)
-    low = np.min(np.where(np.isnan(values), np.inf, values), axis=1)
+    high = np.max(np.where(np.isnan(values), -np.inf, values), axis=1, initial=-np.inf)
+    low = np.min(np.where(np.isnan(values), np.inf, values), axis=1, initial=np.inf)
     out = high - low if how == "difference" else _divide(low, high)
     return np.asarray(np.where(defined >= 2, out, np.nan), dtype=np.float64)
 
@@ -281,9 +281,11 @@ def _grouping_figures(tally_: BiasTally, grouping: Grouping, sums: NDArray[np.fl
         if disparities[name].value is None:
             undefined[name] = _why_undefined(metric, how, values, grouping.name, min_group_size)
     if tally_.task is not Task.REGRESSION:
-        replicates["eo_difference"] = np.maximum(replicates["tpr_difference"],
-                                                 replicates["fpr_difference"])
-        replicates["eo_ratio"] = np.minimum(replicates["tpr_ratio"], replicates["fpr_ratio"])
+        # The worse of the TPR and FPR figures; a component that is undefined is left out (an
+        # FPR ratio of 0/0 means no group has false positives: no disparity to report there).
+        replicates["eo_difference"] = np.fmax(replicates["tpr_difference"],
+                                              replicates["fpr_difference"])
+        replicates["eo_ratio"] = np.fmin(replicates["tpr_ratio"], replicates["fpr_ratio"])
         for name, parts in (("eo_difference", ("tpr_difference", "fpr_difference")),
                             ("eo_ratio", ("tpr_ratio", "fpr_ratio"))):
             disparities[name] = estimate(replicates[name], spec)

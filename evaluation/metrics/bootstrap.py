@@ -53,9 +53,20 @@ def _poisson_thresholds() -> NDArray[np.uint64]:
 
 
 THRESHOLDS = _poisson_thresholds()
-# Weights up to this are counted with vectorised comparisons; the rare larger ones (P ~ 1e-6)
-# are looked up with searchsorted.
-_DIRECT = 9
+
+
+def _lookup_table() -> NDArray[np.uint8]:
+    """The weight of every u with the same top 16 bits (of 53), where they all share one; 255
+    for the 16 buckets a threshold cuts, whose rows are looked up in full. A shortcut only: the
+    weights are exactly those of the THRESHOLDS rule."""
+    low = np.arange(1 << 16, dtype=np.uint64) << np.uint64(37)  # first u of each bucket
+    high = low + np.uint64((1 << 37) - 1)  # last u of each bucket
+    first = np.searchsorted(THRESHOLDS, low, side="right")
+    last = np.searchsorted(THRESHOLDS, high, side="right")
+    return np.where(first == last, first, 255).astype(np.uint8)
+
+
+_TABLE = _lookup_table()
 
 
 def _mix64_int(z: int) -> int:
@@ -81,12 +92,10 @@ def poisson_weights(seed: int, replicate: int, rows: NDArray[np.integer[Any]]) -
     z *= np.uint64(_MIX2)
     z ^= z >> np.uint64(31)
     z >>= np.uint64(11)
-    weights: NDArray[np.uint8] = (z >= THRESHOLDS[0]).astype(np.uint8)
-    for m in range(1, _DIRECT):
-        weights += z >= THRESHOLDS[m]
-    rare = np.flatnonzero(weights == _DIRECT)
-    if len(rare):
-        weights[rare] = np.searchsorted(THRESHOLDS, z[rare], side="right")
+    weights: NDArray[np.uint8] = _TABLE[z >> np.uint64(37)]
+    cut = np.flatnonzero(weights == 255)
+    if len(cut):
+        weights[cut] = np.searchsorted(THRESHOLDS, z[cut], side="right")
     return weights
 
 

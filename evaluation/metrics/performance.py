@@ -127,34 +127,45 @@ class _Ranked:
 
     order: NDArray[np.intp]  # row numbers in sorted order
     positive: NDArray[np.float64]  # 1.0 where the row is of the class, in sorted order
-    starts: NDArray[np.intp]  # first sorted position of each run
+    ends: NDArray[np.intp] | None  # last sorted position of each run; None: no ties
     scores: NDArray[np.float64]  # the score of each run, descending
 
     @classmethod
     def of(cls, scores: NDArray[np.float64], positive: NDArray[Any]) -> _Ranked:
         order = np.argsort(-scores, kind="stable").astype(np.intp)
         ordered = scores[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]).astype(np.intp)
-        return cls(order, np.asarray(positive[order], dtype=np.float64), starts,
-                   ordered[starts])
+        ends = np.flatnonzero(np.r_[ordered[1:] != ordered[:-1], True]).astype(np.intp)
+        return cls(order, np.asarray(positive[order], dtype=np.float64),
+                   None if len(ends) == len(order) else ends, ordered[ends])
 
-    def runs(self, weights: NDArray[np.float64] | None) -> tuple[NDArray[np.float64],
-                                                                 NDArray[np.float64]]:
-        """Weighted positives and negatives per run (``weights`` in sorted order)."""
-        pos = self.positive if weights is None else self.positive * weights
-        neg = (1.0 - self.positive) if weights is None else weights - pos
-        return np.add.reduceat(pos, self.starts), np.add.reduceat(neg, self.starts)
+    def cumulative(self, weights: NDArray[np.float64] | None,
+                   ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Weighted positives and negatives scoring at least each run's score (``weights`` in
+        sorted order): the true and false positives at each distinct threshold."""
+        if weights is None:
+            tp = np.cumsum(self.positive)
+            fp = np.arange(1.0, len(tp) + 1.0) - tp
+        else:
+            tp = np.cumsum(self.positive * weights)
+            fp = np.cumsum(weights) - tp
+        if self.ends is None:
+            return tp, fp
+        return tp[self.ends], fp[self.ends]
 
 
-def _ranking_figures(pos: NDArray[np.float64], neg: NDArray[np.float64]) -> tuple[float, float]:
-    """ROC AUC (the Mann-Whitney statistic, ties counting one half: the trapezoidal area under
-    the ROC curve) and average precision, from positives and negatives per run of tied scores
-    in descending order; NaN when undefined."""
-    tp, fp = np.cumsum(pos), np.cumsum(neg)
+def _ranking_figures(tp: NDArray[np.float64], fp: NDArray[np.float64]) -> tuple[float, float]:
+    """ROC AUC (the trapezoidal area under the ROC curve: the Mann-Whitney statistic with ties
+    counting one half) and average precision (sum over thresholds of the recall gained times
+    the precision), from true and false positives at each distinct threshold, descending; NaN
+    when undefined."""
     p, n = tp[-1], fp[-1]
-    auc = float(np.dot(pos, n - fp + 0.5 * neg) / (p * n)) if p > 0 and n > 0 else np.nan
-    precision = _divide(tp, tp + fp)
-    ap = float(np.dot(pos[pos > 0], precision[pos > 0]) / p) if p > 0 else np.nan
+    gained = np.diff(tp, prepend=0.0)
+    auc = np.nan
+    if p > 0 and n > 0:
+        auc = float((p * n - np.dot(gained, fp) + 0.5 * np.dot(gained, np.diff(fp, prepend=0.0)))
+                    / (p * n))
+    # tp + fp is a whole number; where it is 0 so is tp, and max(., 1) keeps 0 / 1 = 0.
+    ap = float(np.dot(gained, tp / np.maximum(tp + fp, 1.0)) / p) if p > 0 else np.nan
     return auc, ap
 
 
@@ -182,8 +193,7 @@ def _thin(progress: NDArray[np.float64], limit: int = CURVE_POINTS) -> NDArray[n
 
 
 def _curves(ranked: _Ranked, suffix: str = "") -> dict[str, Curve]:
-    pos, neg = ranked.runs(None)
-    tp, fp = np.cumsum(pos), np.cumsum(neg)
+    tp, fp = ranked.cumulative(None)
     p, n = tp[-1], fp[-1]
     curves: dict[str, Curve] = {}
     if p > 0 and n > 0:
@@ -219,12 +229,12 @@ def _binary(data: BinaryData, spec: BootstrapSpec, first_row: int,
     losses = _log_losses(np.where(data.y == 1, data.prob, 1.0 - data.prob))[ranked.order]
 
     def figures(weights: NDArray[np.float64] | None) -> list[float]:
-        pos, neg = ranked.runs(weights)
-        tp, fp = float(pos[:cut].sum()), float(neg[:cut].sum())
-        fn, tn = float(pos.sum()) - tp, float(neg.sum()) - fp
-        total = float(len(losses)) if weights is None else float(weights.sum())
+        tps, fps = ranked.cumulative(weights)
+        tp, fp = (float(tps[cut - 1]), float(fps[cut - 1])) if cut else (0.0, 0.0)
+        fn, tn = float(tps[-1]) - tp, float(fps[-1]) - fp
+        total = float(tps[-1] + fps[-1])
         loss = float(losses.sum() if weights is None else np.dot(losses, weights))
-        return [*_counts_figures(tp, fp, fn, tn), *_ranking_figures(pos, neg),
+        return [*_counts_figures(tp, fp, fn, tn), *_ranking_figures(tps, fps),
                 float(_divide(loss, total))]
 
     stats = _replicates(spec, ranked.order.astype(np.uint64) + np.uint64(first_row), figures)
@@ -254,7 +264,7 @@ def _multiclass(data: MulticlassData, spec: BootstrapSpec, first_row: int,
             _, precision, recall, f1 = _counts_figures(tp, fp, fn, total - tp - fp - fn)
             sorted_weights = None if weights is None else weights[ranked[c].order]
             per_class.append([precision, recall, f1,
-                              *_ranking_figures(*ranked[c].runs(sorted_weights))])
+                              *_ranking_figures(*ranked[c].cumulative(sorted_weights))])
         table = np.array(per_class)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a column undefined for every class
