@@ -185,6 +185,12 @@ def _divide(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float6
         return np.asarray(np.where(b > 0, a / b, np.nan), dtype=np.float64)
 
 
+def _ece(sums: NDArray[np.float64]) -> NDArray[np.float64]:
+    """ECE per replicate from per-bin sums (count, scores, labels, ...): sum over bins of
+    |labels - scores| / n, which is sum of count / n * |observed rate - mean score|."""
+    return _divide(np.abs(sums[:, 2] - sums[:, 1]).sum(axis=1), sums[:, 0].sum(axis=1))
+
+
 def _bin_figures(sums: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
     """Figures per replicate from per-bin sums of shape (replicates, 4, bins): count, sum of
     scores, sum of labels, sum of squared errors."""
@@ -197,7 +203,7 @@ def _bin_figures(sums: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
     resolution = _divide(np.nansum(count * (observed - rate[:, None]) ** 2, axis=1), n)
     uncertainty = rate * (1.0 - rate)
     brier = _divide(squared.sum(axis=1), n)
-    return {"ece": _divide(np.abs(labels - scores).sum(axis=1), n),
+    return {"ece": _ece(sums),
             "mce": np.max(np.where(count > 0, gap, np.nan), axis=1, initial=-np.inf,
                           where=count > 0),
             "brier": brier, "brier_reliability": reliability,
@@ -298,9 +304,9 @@ def calibration(*, task: str | Task, y_true: ArrayLike, y_prob: ArrayLike,
     rows = np.arange(first_row, first_row + n, dtype=np.uint64)
     uniform_sums, quantile_sums = tally(
         [Tally(u_bins, n_bins, (scores, labels, squared)),
-         Tally(q_bins, n_bins, (scores, labels, squared))], rows=rows, spec=spec)
+         Tally(q_bins, n_bins, (scores, labels))], rows=rows, spec=spec)
     figures = _bin_figures(uniform_sums)
-    figures["ece_quantile"] = _bin_figures(quantile_sums)["ece"]
+    figures["ece_quantile"] = _ece(quantile_sums)
     metrics = {name: estimates(figures[name][:, None], spec)[0] for name in METRICS}
     undefined = {name: "no bin has rows" for name, e in metrics.items() if e.value is None}
     grouping_figures = _group_calibration(groupings, intersect(groupings), scores, labels,
