@@ -4,8 +4,8 @@ group value, smallest over largest).
 
 Everything comes from one weighted ``np.bincount`` per bootstrap replicate over (intersection
 cell x outcome): the groups of one feature are sums of intersection cells. fairlearn's
-MetricFrame slices a DataFrame per group and is ~1000x slower on a million rows; the tests hold
-these figures to fairlearn's within 1e-9.
+MetricFrame slices a DataFrame per group and is hundreds of times slower on a million rows
+(bench/evaluation.py); the tests hold these figures to fairlearn's within 1e-9.
 
 Two choices differ from calling fairlearn on all rows, both deliberate and documented:
 groups smaller than ``min_group_size`` are reported and flagged ``small`` but left out of the

@@ -267,8 +267,7 @@ def calibration(*, task: str | Task, y_true: ArrayLike, y_prob: ArrayLike,
                 groups: Sequence[Grouping] = (), n_bins: int = DEFAULT_BINS,
                 min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
                 n_bootstrap: int = DEFAULT_REPLICATES, seed: int = 0,
-                confidence: float = DEFAULT_CONFIDENCE, first_row: int = 0,
-                ) -> CalibrationResult:
+                confidence: float = DEFAULT_CONFIDENCE) -> CalibrationResult:
     """The calibration check on the favourable class's probability (for a multiclass model: its
     column, against the other classes)."""
     kind = task_from(task)
@@ -301,7 +300,7 @@ def calibration(*, task: str | Task, y_true: ArrayLike, y_prob: ArrayLike,
     u_edges, q_edges = uniform_edges(n_bins), quantile_edges(scores, n_bins)
     u_bins, q_bins = bin_of(scores, u_edges), bin_of(scores, q_edges)
     squared = (scores - labels) ** 2
-    rows = np.arange(first_row, first_row + n, dtype=np.uint64)
+    rows = np.arange(n, dtype=np.uint64)
     uniform_sums, quantile_sums = tally(
         [Tally(u_bins, n_bins, (scores, labels, squared)),
          Tally(q_bins, n_bins, (scores, labels))], rows=rows, spec=spec)

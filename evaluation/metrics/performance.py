@@ -228,7 +228,7 @@ def _replicates(spec: BootstrapSpec, rows: NDArray[np.uint64],
     return np.array(out, dtype=np.float64)
 
 
-def _binary(data: BinaryData, spec: BootstrapSpec, first_row: int,
+def _binary(data: BinaryData, spec: BootstrapSpec,
             ) -> tuple[dict[str, Estimate], ConfusionMatrix, dict[str, Curve]]:
     ranked = _Ranked.of(data.prob, data.y)
     cut = int(np.searchsorted(-ranked.scores, -data.threshold, side="right"))  # runs >= t
@@ -243,7 +243,7 @@ def _binary(data: BinaryData, spec: BootstrapSpec, first_row: int,
         return [*_counts_figures(tp, fp, fn, tn), *_ranking_figures(tps, fps),
                 float(_divide(loss, total))]
 
-    stats = _replicates(spec, ranked.order.astype(np.uint64) + np.uint64(first_row), figures)
+    stats = _replicates(spec, ranked.order.astype(np.uint64), figures)
     metrics = dict(zip(BINARY_METRICS, estimates(stats, spec), strict=True))
     y, pred = data.y.astype(np.intp), data.pred.astype(np.intp)
     counts = np.bincount(y * 2 + pred, minlength=4).reshape(2, 2)
@@ -252,7 +252,7 @@ def _binary(data: BinaryData, spec: BootstrapSpec, first_row: int,
     return metrics, confusion, _curves(ranked)
 
 
-def _multiclass(data: MulticlassData, spec: BootstrapSpec, first_row: int,
+def _multiclass(data: MulticlassData, spec: BootstrapSpec,
                 ) -> tuple[dict[str, Estimate], ConfusionMatrix, tuple[ClassFigures, ...],
                            dict[str, Curve]]:
     k = len(data.classes)
@@ -279,7 +279,7 @@ def _multiclass(data: MulticlassData, spec: BootstrapSpec, first_row: int,
         return [float(_divide(np.trace(matrix), total)), *macro.tolist(),
                 float(_divide(loss, total)), *table.ravel().tolist()]
 
-    rows = np.arange(first_row, first_row + data.n, dtype=np.uint64)
+    rows = np.arange(data.n, dtype=np.uint64)
     stats = _replicates(spec, rows, figures)
     overall = estimates(stats[:, :7], spec)
     names = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss")
@@ -299,7 +299,7 @@ def _multiclass(data: MulticlassData, spec: BootstrapSpec, first_row: int,
     return metrics, confusion, per_class, curves
 
 
-def _regression(data: RegressionData, spec: BootstrapSpec, first_row: int,
+def _regression(data: RegressionData, spec: BootstrapSpec,
                 ) -> dict[str, Estimate]:
     error = data.pred - data.y
     centred = data.y - data.y.mean()  # R²'s total sum of squares, without cancellation
@@ -313,7 +313,7 @@ def _regression(data: RegressionData, spec: BootstrapSpec, first_row: int,
         return [float(np.sqrt(_divide(sse, total))), float(_divide(sae, total)),
                 float(1.0 - sse / sst) if sst > 0 else np.nan]
 
-    rows = np.arange(first_row, first_row + data.n, dtype=np.uint64)
+    rows = np.arange(data.n, dtype=np.uint64)
     stats = _replicates(spec, rows, figures)
     return dict(zip(REGRESSION_METRICS, estimates(stats, spec), strict=True))
 
@@ -350,8 +350,7 @@ def performance(*, task: str | Task, y_true: ArrayLike, y_prob: ArrayLike | None
                 y_pred: ArrayLike | None = None, positive_class: Any = None,
                 threshold: float | None = None, classes: Sequence[Any] | None = None,
                 n_bootstrap: int = DEFAULT_REPLICATES, seed: int = 0,
-                confidence: float = DEFAULT_CONFIDENCE, first_row: int = 0,
-                ) -> PerformanceResult:
+                confidence: float = DEFAULT_CONFIDENCE) -> PerformanceResult:
     """The performance check. Classifiers pass ``y_prob`` (binary: the favourable class's
     probability, with ``positive_class`` and ``threshold``; multiclass: one column per entry of
     ``classes``), regressors ``y_pred``."""
@@ -363,11 +362,11 @@ def performance(*, task: str | Task, y_true: ArrayLike, y_prob: ArrayLike | None
     per_class: tuple[ClassFigures, ...] = ()
     curves: dict[str, Curve] = {}
     if isinstance(data, BinaryData):
-        metrics, confusion, curves = _binary(data, spec, first_row)
+        metrics, confusion, curves = _binary(data, spec)
     elif isinstance(data, MulticlassData):
-        metrics, confusion, per_class, curves = _multiclass(data, spec, first_row)
+        metrics, confusion, per_class, curves = _multiclass(data, spec)
     else:
-        metrics = _regression(data, spec, first_row)
+        metrics = _regression(data, spec)
     return PerformanceResult(
         task=kind, n=data.n, metrics=metrics, confusion=confusion, per_class=per_class,
         curves=curves,
