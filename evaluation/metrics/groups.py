@@ -207,13 +207,13 @@ def encode_columns(columns: Mapping[str, ArrayLike],
 def check_groupings(groupings: Sequence[Grouping], n: int) -> tuple[Grouping, ...]:
     """The groupings of a check, each one code per row, names unique."""
     out = tuple(groupings)
+    if not all(isinstance(g, Grouping) for g in out):
+        raise MetricInputError("Groups must be encoded first (groups.encode_column, "
+                               "groups.bin_column).")
     names = [g.name for g in out]
     if len(set(names)) != len(names):
         raise MetricInputError(f"Sensitive features must have different names; got {names}.")
     for g in out:
-        if not isinstance(g, Grouping):
-            raise MetricInputError("Groups must be encoded first (groups.encode_column, "
-                                   "groups.bin_column).")
         if len(g.codes) != n:
             raise MetricInputError(f"Sensitive feature {g.name!r} has {len(g.codes)} rows but "
                                    f"the labels have {n}.")

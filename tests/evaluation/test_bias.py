@@ -365,6 +365,15 @@ def test_bad_options_are_clear_errors(kwargs, message):
         bias(**{**args, **kwargs})
 
 
+def test_groups_must_be_encoded_and_named_once():
+    args = {"task": "binary_classification", "y_true": [0, 1], "y_prob": [0.1, 0.8],
+            "positive_class": 1, "threshold": 0.5}
+    with pytest.raises(MetricInputError, match="encoded first"):
+        bias(groups=[["a", "b"]], **args)
+    with pytest.raises(MetricInputError, match="different names"):
+        bias(groups=[encode_column("g", ["a", "b"]), encode_column("g", ["c", "d"])], **args)
+
+
 def test_groups_of_another_length_are_refused():
     with pytest.raises(MetricInputError, match="has 2 rows but the labels have 3"):
         bias(task="binary_classification", y_true=[0, 1, 1], y_prob=[0.1, 0.8, 0.6],
