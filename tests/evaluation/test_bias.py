@@ -164,7 +164,7 @@ def classification_case(draw):
     return y, scores, features, threshold, min_group_size
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(classification_case())
 def test_binary_bias_agrees_with_fairlearn(case):
     y, scores, features, threshold, min_group_size = case
@@ -275,7 +275,7 @@ def test_multiclass_bias_is_judged_on_the_favourable_class():
              groups=groupings)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(5, 300), st.integers(1, 30))
 def test_regression_bias_agrees_with_fairlearn(seed, n, min_group_size):
     rng = np.random.default_rng(seed)
