@@ -1,0 +1,376 @@
+"""Performance: how well the model predicts, with bootstrap intervals.
+
+Binary: accuracy, precision, recall, F1 at the model's threshold (favourable when
+``probability >= threshold``), ROC AUC, PR AUC (average precision, scikit-learn's step-wise
+``average_precision_score``, not the trapezoidal area), log loss, the confusion matrix, and ROC
+and PR curves for charts. Multiclass: the same one-vs-rest per class, their macro averages
+(over the classes where defined), accuracy and log loss over all classes. Regression: RMSE, MAE,
+R².
+
+The rows are sorted by score once; every figure of a bootstrap replicate then comes from one
+pass over the sorted rows with that replicate's weights (``bootstrap.poisson_weights``), tied
+scores handled as scikit-learn handles them (a tie is one step of the curves).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from evaluation.metrics.bootstrap import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_REPLICATES,
+    BootstrapSpec,
+    estimates,
+)
+from evaluation.metrics.inputs import (
+    BinaryData,
+    MulticlassData,
+    RegressionData,
+    Task,
+    task_data,
+    task_from,
+)
+from evaluation.metrics.results import Estimate, Figures, estimates_figures
+
+# Curves for charts keep at most this many points, spread evenly along the curve.
+CURVE_POINTS = 200
+BINARY_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss")
+CLASS_METRICS = ("precision", "recall", "f1", "roc_auc", "pr_auc")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Points of a ROC or PR curve, one per distinct threshold (thinned for charts)."""
+
+    x_name: str
+    y_name: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    thresholds: tuple[float | None, ...]  # None: the start of the ROC curve (nothing favourable)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"x_name": self.x_name, "y_name": self.y_name, "x": list(self.x),
+                "y": list(self.y), "thresholds": list(self.thresholds)}
+
+
+@dataclass(frozen=True)
+class ConfusionMatrix:
+    """Counts of rows by true label (rows) and predicted label (columns), in ``labels`` order;
+    for binary classification the order is (other class, favourable class)."""
+
+    labels: tuple[str | int | float | bool | None, ...]
+    counts: tuple[tuple[int, ...], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"labels": list(self.labels), "counts": [list(row) for row in self.counts]}
+
+
+@dataclass(frozen=True)
+class ClassFigures:
+    """One class of a multiclass model, against the rest."""
+
+    label: str | int | float | bool
+    support: int  # rows labelled with the class
+    metrics: dict[str, Estimate]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "support": self.support,
+                "metrics": {k: v.as_dict() for k, v in self.metrics.items()}}
+
+
+@dataclass(frozen=True)
+class PerformanceResult:
+    task: Task
+    n: int
+    metrics: dict[str, Estimate]
+    confusion: ConfusionMatrix | None
+    per_class: tuple[ClassFigures, ...]
+    curves: dict[str, Curve]
+    positive_class: str | int | float | bool | None
+    threshold: float | None
+    undefined: dict[str, str]
+    bootstrap: BootstrapSpec
+    kind: str = "performance"
+
+    def figures(self) -> Figures:
+        out = estimates_figures(self.metrics)
+        out["n"] = float(self.n)
+        for figures in self.per_class:
+            out.update(estimates_figures(figures.metrics, f"[{figures.label}]"))
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "task": self.task.value, "n": self.n,
+                "positive_class": self.positive_class, "threshold": self.threshold,
+                "metrics": {k: v.as_dict() for k, v in self.metrics.items()},
+                "confusion": self.confusion.as_dict() if self.confusion else None,
+                "per_class": [c.as_dict() for c in self.per_class],
+                "curves": {k: v.as_dict() for k, v in self.curves.items()},
+                "undefined": self.undefined, "bootstrap": self.bootstrap.as_dict()}
+
+
+def _divide(a: NDArray[np.float64] | float, b: NDArray[np.float64] | float) -> Any:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.asarray(b) > 0, np.asarray(a) / np.asarray(b), np.nan)
+
+
+def _dot(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
+    """a · b without BLAS: OpenBLAS threads its dot product above 10,000 elements, and on a
+    busy machine waking those threads costs milliseconds per call, ~1000x the work."""
+    return float(np.einsum("i,i->", a, b))
+
+
+@dataclass(frozen=True, eq=False)
+class _Ranked:
+    """Rows of one score column sorted by descending score, split into runs of tied scores."""
+
+    order: NDArray[np.intp]  # row numbers in sorted order
+    positive: NDArray[np.float64]  # 1.0 where the row is of the class, in sorted order
+    ends: NDArray[np.intp] | None  # last sorted position of each run; None: no ties
+    scores: NDArray[np.float64]  # the score of each run, descending
+
+    @classmethod
+    def of(cls, scores: NDArray[np.float64], positive: NDArray[Any]) -> _Ranked:
+        order = np.argsort(-scores, kind="stable").astype(np.intp)
+        ordered = scores[order]
+        ends = np.flatnonzero(np.r_[ordered[1:] != ordered[:-1], True]).astype(np.intp)
+        return cls(order, np.asarray(positive[order], dtype=np.float64),
+                   None if len(ends) == len(order) else ends, ordered[ends])
+
+    def cumulative(self, weights: NDArray[np.float64] | None,
+                   ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Weighted positives and negatives scoring at least each run's score (``weights`` in
+        sorted order): the true and false positives at each distinct threshold."""
+        if weights is None:
+            tp = np.cumsum(self.positive)
+            fp = np.arange(1.0, len(tp) + 1.0) - tp
+        else:
+            tp = np.cumsum(self.positive * weights)
+            fp = np.cumsum(weights) - tp
+        if self.ends is None:
+            return tp, fp
+        return tp[self.ends], fp[self.ends]
+
+
+def _ranking_figures(tp: NDArray[np.float64], fp: NDArray[np.float64]) -> tuple[float, float]:
+    """ROC AUC (the trapezoidal area under the ROC curve: the Mann-Whitney statistic with ties
+    counting one half) and average precision (sum over thresholds of the recall gained times
+    the precision), from true and false positives at each distinct threshold, descending; NaN
+    when undefined."""
+    p, n = tp[-1], fp[-1]
+    gained = np.diff(tp, prepend=0.0)
+    auc = np.nan
+    if p > 0 and n > 0:
+        auc = float((p * n - _dot(gained, fp) + 0.5 * _dot(gained, np.diff(fp, prepend=0.0)))
+                    / (p * n))
+    # tp + fp is a whole number; where it is 0 so is tp, and max(., 1) keeps 0 / 1 = 0.
+    ap = _dot(gained, tp / np.maximum(tp + fp, 1.0)) / p if p > 0 else np.nan
+    return auc, ap
+
+
+def _counts_figures(tp: float, fp: float, fn: float, tn: float) -> list[float]:
+    """Accuracy, precision, recall, F1 from confusion counts (NaN where a denominator is 0)."""
+    return [float(_divide(tp + tn, tp + fp + fn + tn)), float(_divide(tp, tp + fp)),
+            float(_divide(tp, tp + fn)), float(_divide(2 * tp, 2 * tp + fp + fn))]
+
+
+def _log_losses(prob_of_label: NDArray[np.float64]) -> NDArray[np.float64]:
+    """-log of the probability given to the true label, clipped to [eps, 1 - eps] with float64's
+    eps as scikit-learn's log_loss does."""
+    eps = np.finfo(np.float64).eps
+    return np.asarray(-np.log(np.clip(prob_of_label, eps, 1 - eps)), dtype=np.float64)
+
+
+def _thin(progress: NDArray[np.float64], limit: int = CURVE_POINTS) -> NDArray[np.intp]:
+    """At most ``limit`` indices of a curve, spread evenly along ``progress`` (non-decreasing
+    along the curve), always keeping the first and last point."""
+    if len(progress) <= limit:
+        return np.arange(len(progress), dtype=np.intp)
+    targets = np.linspace(progress[0], progress[-1], limit - 1)
+    picked = np.searchsorted(progress, targets, side="left")
+    return np.unique(np.r_[0, picked, len(progress) - 1]).astype(np.intp)
+
+
+def _curves(ranked: _Ranked, suffix: str = "") -> dict[str, Curve]:
+    tp, fp = ranked.cumulative(None)
+    p, n = tp[-1], fp[-1]
+    curves: dict[str, Curve] = {}
+    if p > 0 and n > 0:
+        fpr, tpr = np.r_[0.0, fp / n], np.r_[0.0, tp / p]
+        keep = _thin(fpr + tpr)
+        thresholds = [None, *ranked.scores.tolist()]
+        curves[f"roc{suffix}"] = Curve("fpr", "tpr", tuple(fpr[keep].tolist()),
+                                       tuple(tpr[keep].tolist()),
+                                       tuple(thresholds[i] for i in keep))
+    if p > 0:
+        recall, precision = tp / p, tp / (tp + fp)
+        keep = _thin(recall + (tp + fp) / (p + n))
+        curves[f"pr{suffix}"] = Curve("recall", "precision", tuple(recall[keep].tolist()),
+                                      tuple(precision[keep].tolist()),
+                                      tuple(ranked.scores[keep].tolist()))
+    return curves
+
+
+def _replicates(spec: BootstrapSpec, rows: NDArray[np.uint64],
+                figures: Callable[[NDArray[np.float64] | None], list[float]],
+                ) -> NDArray[np.float64]:
+    """figures(weights) for the plain rows (row 0) and each replicate: shape (1 + B, k)."""
+    out = [figures(None)]
+    for r in range(spec.replicates):
+        out.append(figures(spec.weights(r, rows)))
+    return np.array(out, dtype=np.float64)
+
+
+def _binary(data: BinaryData, spec: BootstrapSpec,
+            ) -> tuple[dict[str, Estimate], ConfusionMatrix, dict[str, Curve]]:
+    ranked = _Ranked.of(data.prob, data.y)
+    cut = int(np.searchsorted(-ranked.scores, -data.threshold, side="right"))  # runs >= t
+    losses = _log_losses(np.where(data.y == 1, data.prob, 1.0 - data.prob))[ranked.order]
+
+    def figures(weights: NDArray[np.float64] | None) -> list[float]:
+        tps, fps = ranked.cumulative(weights)
+        tp, fp = (float(tps[cut - 1]), float(fps[cut - 1])) if cut else (0.0, 0.0)
+        fn, tn = float(tps[-1]) - tp, float(fps[-1]) - fp
+        total = float(tps[-1] + fps[-1])
+        loss = float(losses.sum()) if weights is None else _dot(losses, weights)
+        return [*_counts_figures(tp, fp, fn, tn), *_ranking_figures(tps, fps),
+                float(_divide(loss, total))]
+
+    stats = _replicates(spec, ranked.order.astype(np.uint64), figures)
+    metrics = dict(zip(BINARY_METRICS, estimates(stats, spec), strict=True))
+    y, pred = data.y.astype(np.intp), data.pred.astype(np.intp)
+    counts = np.bincount(y * 2 + pred, minlength=4).reshape(2, 2)
+    confusion = ConfusionMatrix((data.negative_class, data.positive_class),
+                                tuple(tuple(int(c) for c in row) for row in counts))
+    return metrics, confusion, _curves(ranked)
+
+
+def _multiclass(data: MulticlassData, spec: BootstrapSpec,
+                ) -> tuple[dict[str, Estimate], ConfusionMatrix, tuple[ClassFigures, ...],
+                           dict[str, Curve]]:
+    k = len(data.classes)
+    ranked = [_Ranked.of(data.prob[:, c], data.y == c) for c in range(k)]
+    cells = data.y * k + data.pred
+    losses = _log_losses(data.prob[np.arange(data.n), data.y])
+
+    def figures(weights: NDArray[np.float64] | None) -> list[float]:
+        matrix = np.bincount(cells, weights=weights, minlength=k * k).reshape(k, k)
+        total = float(matrix.sum())
+        per_class: list[list[float]] = []
+        for c in range(k):
+            tp = float(matrix[c, c])
+            fp, fn = float(matrix[:, c].sum()) - tp, float(matrix[c].sum()) - tp
+            _, precision, recall, f1 = _counts_figures(tp, fp, fn, total - tp - fp - fn)
+            sorted_weights = None if weights is None else weights[ranked[c].order]
+            per_class.append([precision, recall, f1,
+                              *_ranking_figures(*ranked[c].cumulative(sorted_weights))])
+        table = np.array(per_class)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a column undefined for every class
+            macro = np.nanmean(table, axis=0)
+        loss = float(losses.sum()) if weights is None else _dot(losses, weights)
+        return [float(_divide(np.trace(matrix), total)), *macro.tolist(),
+                float(_divide(loss, total)), *table.ravel().tolist()]
+
+    rows = np.arange(data.n, dtype=np.uint64)
+    stats = _replicates(spec, rows, figures)
+    overall = estimates(stats[:, :7], spec)
+    names = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss")
+    metrics = dict(zip(names, overall, strict=True))
+    per_class_estimates = estimates(stats[:, 7:], spec)
+    support = np.bincount(data.y, minlength=k)
+    per_class = tuple(
+        ClassFigures(label=data.classes[c], support=int(support[c]),
+                     metrics=dict(zip(CLASS_METRICS, per_class_estimates[c * 5:(c + 1) * 5],
+                                      strict=True)))
+        for c in range(k))
+    counts = np.bincount(cells, minlength=k * k).reshape(k, k)
+    confusion = ConfusionMatrix(data.classes, tuple(tuple(int(c) for c in row) for row in counts))
+    curves: dict[str, Curve] = {}
+    for c in range(k):
+        curves.update(_curves(ranked[c], f"[{data.classes[c]}]"))
+    return metrics, confusion, per_class, curves
+
+
+def _regression(data: RegressionData, spec: BootstrapSpec,
+                ) -> dict[str, Estimate]:
+    error = data.pred - data.y
+    centred = data.y - data.y.mean()  # R²'s total sum of squares, without cancellation
+    columns = np.stack([np.ones_like(error), error * error, np.abs(error), centred,
+                        centred * centred])
+
+    def figures(weights: NDArray[np.float64] | None) -> list[float]:
+        total, sse, sae, sy, syy = (columns.sum(axis=1) if weights is None
+                                    else np.einsum("ij,j->i", columns, weights)).tolist()
+        sst = syy - sy * sy / total if total > 0 else 0.0
+        return [float(np.sqrt(_divide(sse, total))), float(_divide(sae, total)),
+                float(1.0 - sse / sst) if sst > 0 else np.nan]
+
+    rows = np.arange(data.n, dtype=np.uint64)
+    stats = _replicates(spec, rows, figures)
+    return dict(zip(REGRESSION_METRICS, estimates(stats, spec), strict=True))
+
+
+def _why_undefined(data: BinaryData | MulticlassData | RegressionData,
+                   metrics: dict[str, Estimate],
+                   per_class: tuple[ClassFigures, ...]) -> dict[str, str]:
+    reasons: dict[str, str] = {}
+    if isinstance(data, RegressionData):
+        if metrics["r2"].value is None:
+            reasons["r2"] = "the labels are all equal, so R² (1 - SSE/SST) divides by 0"
+        return reasons
+    if isinstance(data, BinaryData):
+        why = {"roc_auc": "only one class in the labels: ROC AUC needs both",
+               "pr_auc": "no row is labelled with the favourable class",
+               "recall": "no row is labelled with the favourable class",
+               "precision": "no row is predicted favourable at the threshold",
+               "f1": "no favourable labels and no favourable predictions"}
+        return {k: why[k] for k, v in metrics.items() if v.value is None}
+    for figures in per_class:
+        for name, estimate in figures.metrics.items():
+            if estimate.value is None:
+                reasons[f"{name}[{figures.label}]"] = (
+                    "no row is predicted as this class" if name == "precision"
+                    else "the class is absent from the labels" if figures.support == 0
+                    else "every row is labelled with this class")
+    for name, estimate in metrics.items():
+        if estimate.value is None:
+            reasons[name] = "undefined for every class"
+    return reasons
+
+
+def performance(*, task: str | Task, y_true: ArrayLike, y_prob: ArrayLike | None = None,
+                y_pred: ArrayLike | None = None, positive_class: Any = None,
+                threshold: float | None = None, classes: Sequence[Any] | None = None,
+                n_bootstrap: int = DEFAULT_REPLICATES, seed: int = 0,
+                confidence: float = DEFAULT_CONFIDENCE) -> PerformanceResult:
+    """The performance check. Classifiers pass ``y_prob`` (binary: the favourable class's
+    probability, with ``positive_class`` and ``threshold``; multiclass: one column per entry of
+    ``classes``), regressors ``y_pred``."""
+    kind = task_from(task)
+    spec = BootstrapSpec(n_bootstrap, seed, confidence)
+    data = task_data(kind, y_true, y_prob=y_prob, y_pred=y_pred, positive_class=positive_class,
+                     threshold=threshold, classes=classes)
+    confusion: ConfusionMatrix | None = None
+    per_class: tuple[ClassFigures, ...] = ()
+    curves: dict[str, Curve] = {}
+    if isinstance(data, BinaryData):
+        metrics, confusion, curves = _binary(data, spec)
+    elif isinstance(data, MulticlassData):
+        metrics, confusion, per_class, curves = _multiclass(data, spec)
+    else:
+        metrics = _regression(data, spec)
+    return PerformanceResult(
+        task=kind, n=data.n, metrics=metrics, confusion=confusion, per_class=per_class,
+        curves=curves,
+        positive_class=data.positive_class if isinstance(data, BinaryData) else None,
+        threshold=data.threshold if isinstance(data, BinaryData) else None,
+        undefined=_why_undefined(data, metrics, per_class), bootstrap=spec)
+
