@@ -107,17 +107,21 @@ class MitigationResult:
         })
 
 
-class _Scores:
+def _score_estimator() -> Any:
     """The model as fairlearn sees it: its input X is the score column, returned as is."""
+    from sklearn.base import BaseEstimator
 
-    def fit(self, X: Any, y: Any) -> _Scores:
-        return self
+    class Scores(BaseEstimator):  # type: ignore[misc]
+        def fit(self, X: Any, y: Any) -> Scores:
+            return self
 
-    def predict(self, X: Any) -> np.ndarray:
-        return np.asarray(X, dtype=np.float64)[:, 0]
+        def predict(self, X: Any) -> np.ndarray:
+            return np.asarray(X, dtype=np.float64)[:, 0]
 
-    def __sklearn_is_fitted__(self) -> bool:
-        return True  # the scores come from the registered model: nothing to fit
+        def __sklearn_is_fitted__(self) -> bool:
+            return True  # the scores come from the registered model: nothing to fit
+
+    return Scores()
 
 
 def threshold_what_if(scores: np.ndarray, labels: np.ndarray, group_codes: np.ndarray,
@@ -155,7 +159,7 @@ def threshold_what_if(scores: np.ndarray, labels: np.ndarray, group_codes: np.nd
                 raise ValueError(f"Group {group_labels[code]!r} has only one outcome; equalized "
                                  f"odds needs both outcomes in every group.")
     names = np.asarray(group_labels, dtype=object)[codes]
-    optimizer = ThresholdOptimizer(estimator=_Scores(), constraints=constraint,
+    optimizer = ThresholdOptimizer(estimator=_score_estimator(), constraints=constraint,
                                    objective="accuracy_score", grid_size=grid_size, prefit=True,
                                    predict_method="predict")
     optimizer.fit(scores.reshape(-1, 1), y, sensitive_features=names)

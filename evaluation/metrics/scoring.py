@@ -101,6 +101,8 @@ def feed_with_missing(frame: pd.DataFrame, input_specs: Sequence[Mapping[str, An
         name, element_type = spec["name"], spec["element_type"]
         if name not in frame.columns:
             continue  # onnx_feed names every absent column at once
+        if frame[name].dtype.kind in "iub":
+            continue  # a numpy integer or boolean column cannot hold a missing value
         mask = frame[name].isna().to_numpy()
         if not mask.any():
             continue
