@@ -38,7 +38,7 @@ from evaluation.metrics.explain_tree import (
     transformed_graph,
 )
 from evaluation.metrics.jsonsafe import to_json_safe
-from evaluation.metrics.scoring import PredictFn, feed_with_missing, inference_session
+from evaluation.metrics.scoring import PredictFn, as_specs, feed_with_missing, inference_session
 
 CHECK = "explainability"
 SAMPLE_SIZE = 500
@@ -219,6 +219,8 @@ def _check_inputs(frame: pd.DataFrame, columns: tuple[str, ...], group_codes: An
         raise ValueError("There are no rows to explain.")
     if sample_size < 0 or background_size < 1:
         raise ValueError("sample_size must be 0 or more and background_size at least 1.")
+    if sample_size == 0 and not local_rows:
+        raise ValueError("Nothing to explain: give a sample size above 0 or rows to explain.")
     bad = [r for r in local_rows if not (isinstance(r, int | np.integer) and 0 <= r < len(frame))]
     if bad:
         raise ValueError(f"Rows to explain must be positions from 0 to {len(frame) - 1}; got "
@@ -253,12 +255,16 @@ def _tree_shap(onnx_model: bytes, input_specs: Sequence[Any], columns: tuple[str
         raise NotTreeModel(f"the graph's inputs {sorted(set(graph_inputs) - set(columns))} are "
                            f"not among the explained columns.")
     owners = trace_columns(model, node.input[0], graph_inputs)
-    session = inference_session(transformed_graph(model, node.input[0]))
-    specs = [s if isinstance(s, dict) else s.as_dict() for s in input_specs]
+    specs = as_specs(input_specs)
     if not specs:
         raise NotTreeModel("no input schema was given to feed the graph.")
-    (matrix,) = session.run(None, feed_with_missing(rows, specs))
-    (bg_matrix,) = session.run(None, feed_with_missing(background, specs))
+    sub_graph = transformed_graph(model, node.input[0])
+    try:
+        session = inference_session(sub_graph)
+        (matrix,) = session.run(None, feed_with_missing(rows, specs))
+        (bg_matrix,) = session.run(None, feed_with_missing(background, specs))
+    except Exception as error:  # ONNX Runtime's errors have no common public base class
+        raise NotTreeModel(f"the graph cut at the trees' input does not run: {error}") from error
     if matrix.ndim != 2 or matrix.shape[1] != len(owners):
         raise NotTreeModel(f"the trees' input has shape {matrix.shape}, not the {len(owners)} "
                            f"traced columns.")

@@ -213,7 +213,10 @@ def transformed_graph(model: Any, tensor: str) -> bytes:
     import onnx
     from onnx.utils import Extractor
 
-    inferred = onnx.shape_inference.infer_shapes(model)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as error:
+        raise NotTreeModel(f"the graph's shapes cannot be inferred: {error}") from error
     known = {v.name for v in (*inferred.graph.value_info, *inferred.graph.input,
                               *inferred.graph.output)}
     if tensor not in known:

@@ -65,7 +65,7 @@ def onnx_predict(session: onnxruntime.InferenceSession, input_specs: Iterable[An
     favourable class) or else ``variable`` (a regressor; column 0). The scores come back as
     float64, one per row.
     """
-    specs = [dict(_as_mapping(spec)) for spec in input_specs]
+    specs = as_specs(input_specs)
     outputs = [o.name for o in session.get_outputs()]
     if output is None:
         output = next((name for name in ("probabilities", "variable") if name in outputs), None)
@@ -134,11 +134,16 @@ def inputs_accepting_missing(input_specs: Iterable[Any]) -> tuple[str, ...]:
                  if spec["element_type"] == "string" or spec["element_type"] in FLOAT_TYPES)
 
 
+def as_specs(input_specs: Iterable[Any]) -> list[dict[str, Any]]:
+    """Input specs as plain dicts, from dicts or ``registry.artifacts.TensorSpec`` objects."""
+    return [dict(_as_mapping(spec)) for spec in input_specs]
+
+
 def _as_mapping(spec: Any) -> Mapping[str, Any]:
     if isinstance(spec, Mapping):
         return spec
     return spec.as_dict()  # type: ignore[no-any-return]  # a registry.artifacts.TensorSpec
 
 
-__all__ = ["FeedError", "PredictFn", "feed_with_missing", "inference_session",
+__all__ = ["FeedError", "PredictFn", "as_specs", "feed_with_missing", "inference_session",
            "inputs_accepting_missing", "onnx_predict"]

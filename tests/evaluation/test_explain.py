@@ -412,6 +412,7 @@ def test_local_rows_carry_the_rows_values_base_and_prediction():
     ({"group_codes": np.zeros(3, dtype=int)}, "one integer per row"),
     ({"group_codes": np.full(1000, 2), "group_labels": ["a", "b"]}, "only 2 group labels"),
     ({"sample_size": -1}, "sample_size must be 0 or more"),
+    ({"sample_size": 0}, "Nothing to explain"),
 ])
 def test_bad_input_is_refused_with_a_message(kwargs, message):
     built = tree_model("gbc")
