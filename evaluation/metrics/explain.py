@@ -154,7 +154,8 @@ def explain(frame: pd.DataFrame, predict: PredictFn, *, columns: Sequence[str],
         raise ValueError(f"The background data lacks the column(s) {', '.join(absent)}.")
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(len(frame), size=min(len(frame), sample_size), replace=False))
-    extra_rows = np.array([r for r in dict.fromkeys(local_rows) if r not in set(sample)],
+    sampled = set(sample.tolist())
+    extra_rows = np.array([r for r in dict.fromkeys(local_rows) if r not in sampled],
                           dtype=np.int64)
     explained = np.concatenate([sample, extra_rows]).astype(np.int64)
     bg_rows = np.sort(np.random.default_rng([seed, 1]).choice(
@@ -302,6 +303,7 @@ def _permutation_shap(predict: PredictFn, columns: tuple[str, ...], rows: pd.Dat
         return np.asarray(predict(codec.decode(matrix)), dtype=np.float64)
 
     masker = shap.maskers.Independent(codec.encode(background), max_samples=len(background))
+    # shap seeds numpy's global random state with this (its permutations draw from it).
     explainer = shap.explainers.Permutation(predict_encoded, masker, seed=seed)
     # 2M + 1 evaluations is one permutation; fewer would make shap refuse.
     evals = max(max_evals, 2 * len(columns) + 1)

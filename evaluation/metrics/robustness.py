@@ -312,7 +312,7 @@ def robustness(frame: pd.DataFrame, predict: PredictFn, *, data_profile: DataPro
     if unknown:
         raise ValueError(f"Missing values can only be put in profiled columns, not "
                          f"{', '.join(unknown)}.")
-    y = None if labels is None else np.asarray(labels, dtype=np.float64)
+    y = None if labels is None else _labels(labels, task)
     if y is not None and y.shape != (len(frame),):
         raise ValueError(f"There are {len(frame)} rows but {len(y)} labels.")
 
@@ -492,6 +492,18 @@ def _scores(predict: PredictFn, frame: pd.DataFrame) -> np.ndarray:
     if len(scores) != len(frame):
         raise ValueError(f"The model returned {len(scores)} scores for {len(frame)} rows.")
     return scores
+
+
+def _labels(labels: Any, task: str) -> np.ndarray:
+    try:
+        y = np.asarray(labels, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError("Labels must be numbers: 0 or 1 for a classifier (1 = the favourable "
+                         "class), the target value for a regressor.") from None
+    if task == "classification" and not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError("A classifier's labels must be 0 or 1 (1 = the favourable class, whose "
+                         "score the model returns).")
+    return y
 
 
 def _errors(scores: np.ndarray, y: np.ndarray | None, task: str, threshold: float | None

@@ -294,6 +294,8 @@ def test_the_demo_model_does_not_score_longer_loans_higher():
     ({"monotone": {"region": 1}}, "numeric model inputs; 'region'"),
     ({"monotone": {"income": 2}}, "is \\+1 \\(increasing\\) or -1"),
     ({"labels": np.ones(3)}, "4000 rows but 3 labels"),
+    ({"labels": np.full(4000, 2)}, "labels must be 0 or 1"),
+    ({"labels": np.full(4000, "good")}, "Labels must be numbers"),
     ({"task": "ranking"}, "task is 'classification' or 'regression'"),
     ({"threshold": None}, "needs a decision threshold"),
     ({"missing_columns": ["nope"]}, "only be put in profiled columns, not nope"),
