@@ -3,9 +3,10 @@
 Run from the project root (never collected as a test):
 
     python bench/audit.py [--writers 8] [--appends 2000] [--events 1000000] [--keep]
+                          [--db-name assay_bench_audit]
 
-It creates its own PostgreSQL database (``assay_bench_audit`` on the server of DATABASE_URL, by
-default the local one), migrates it, and then
+It creates its own PostgreSQL database (``--db-name``, default ``assay_bench_audit``, on the server
+of DATABASE_URL, by default the local one), migrates it, and then
 
 1. appends ``--appends`` events through ``core.audit.atomic_record`` from ``--writers`` processes,
    each its own connection and transaction per event (as services do), and checks the chain;
@@ -24,13 +25,14 @@ import argparse
 import datetime as dt
 import multiprocessing
 import os
+import re
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "assay_bench_audit"
+DB_NAME = "assay_bench_audit"  # --db-name replaces it (each engineer benchmarks in their own)
 
 
 def _server_url() -> str:
@@ -208,7 +210,13 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=2000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
+    parser.add_argument("--db-name", default=DB_NAME,
+                        help="The database to create, use and drop (letters, digits, _).")
     args = parser.parse_args()
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.db_name):
+        parser.error("--db-name takes lowercase letters, digits and underscores only")
+    global DB_NAME  # every helper below works on the one benchmark database
+    DB_NAME = args.db_name
     server = _server_url()
     _recreate_database(server)
     try:
