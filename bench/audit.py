@@ -205,6 +205,7 @@ def measure_verify(total: int) -> float:
 
 
 def main() -> None:
+    global DB_NAME  # every helper works on the one benchmark database: --db-name sets it
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--appends", type=int, default=2000)
@@ -215,7 +216,6 @@ def main() -> None:
     args = parser.parse_args()
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.db_name):
         parser.error("--db-name takes lowercase letters, digits and underscores only")
-    global DB_NAME  # every helper below works on the one benchmark database
     DB_NAME = args.db_name
     server = _server_url()
     _recreate_database(server)
