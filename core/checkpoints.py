@@ -54,10 +54,9 @@ def _lock_checkpoints() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHECKPOINT_LOCK_KEY])
 
 
-def _has_row(record: dict[str, Any]) -> bool:
-    envelope = record.get("envelope")
+def _has_row(*, seq: int, keyid: str, envelope: dict[str, Any]) -> bool:
     return any(row == envelope for row in Checkpoint.objects.filter(
-        seq=record.get("seq"), keyid=record.get("keyid")).values_list("envelope", flat=True))
+        seq=seq, keyid=keyid).values_list("envelope", flat=True))
 
 
 def _complete_interrupted() -> Checkpoint | None:
@@ -67,8 +66,9 @@ def _complete_interrupted() -> Checkpoint | None:
     at its seq, is completed; anything else is left for verification to report.
     """
     record = checkpoint_file.last_record("checkpoint")
-    if record is None or _has_row(record):
+    if record is None:
         return None
+    # Only what is signed counts: the line's other fields (its seq, keyid) are not evidence.
     try:
         payload, keyid = signing.verify(record.get("envelope"), purpose=PURPOSE,
                                         payload_type=CHECKPOINT_PAYLOAD_TYPE)
@@ -77,8 +77,10 @@ def _complete_interrupted() -> Checkpoint | None:
         signed_at = dt.datetime.strptime(body["signed_at"], "%Y-%m-%dT%H:%M:%S.%fZ") \
             .replace(tzinfo=dt.UTC)
     except (EnvelopeError, ValueError, KeyError, TypeError):
-        logger.warning("The last checkpoint line of %s has no row and does not verify; left "
-                       "for verification to report", checkpoint_file.path())
+        logger.warning("The last checkpoint line of %s does not verify; left for verification "
+                       "to report", checkpoint_file.path())
+        return None
+    if _has_row(seq=seq, keyid=keyid, envelope=record["envelope"]):
         return None
     if AuditEvent.objects.filter(seq=seq).values_list("chain_hash", flat=True).first() \
             != chain_hash:

@@ -367,6 +367,20 @@ def test_an_orphan_line_that_does_not_verify_is_not_completed(db):
     assert any("have no row in the database" in p for p in report.problems)
 
 
+def test_a_line_with_edited_unsigned_fields_does_not_get_a_second_row(key, own_files):
+    """Rows are matched by what is signed, not by the line's plain seq and keyid fields."""
+    _events(2)
+    checkpoint = checkpoints.checkpoint_create()
+    path = own_files / "checkpoints.jsonl"
+    lines = path.read_text().splitlines()
+    last = json.loads(lines[-1])
+    last.update(seq=1, keyid="0" * 64)
+    path.write_text("\n".join([*lines[:-1], json.dumps(last)]) + "\n")
+    checkpoints.checkpoint_create(if_new=True)
+    assert list(Checkpoint.objects.values_list("pk", flat=True)) == [checkpoint.pk]
+    _assert_file_and_table_agree()
+
+
 def test_checkpoint_rows_missing_behind_later_ones_are_a_problem(db):
     _events(2)
     first = checkpoints.checkpoint_create()
