@@ -12,7 +12,10 @@ nothing can remove it. A BEFORE INSERT trigger now requires, for every role (the
 
 It cannot check that ``event_digest`` is the digest of the row's contents (the canonical JSON is
 not something SQL can rebuild from jsonb): a row whose digest lies is still only detected, as a
-``digest_mismatch``, by ``verify_audit``.
+``digest_mismatch``, by ``verify_audit``. For the same reason the digest's form is left to
+``decode()``: text that is not hex is refused by it, and hex that is not a SHA-256 digest (wrong
+length, capitals) is one more lying digest. An explicit pattern check cost as much as the rest of
+the guard together (measured: some 25 microseconds per row on the project's machine).
 
 The trigger takes the chain lock that ``core.audit.record`` takes (the advisory lock below, the
 same key), so an INSERT that bypasses ``record`` queues like any append and reads the true head;
@@ -49,12 +52,6 @@ BEGIN
     IF NEW.seq IS DISTINCT FROM previous_seq + 1 THEN
         RAISE EXCEPTION 'The audit trail accepts only the next link of its chain: seq % was given, '
                         'the next is %.', NEW.seq, previous_seq + 1
-            USING ERRCODE = 'check_violation',
-                  HINT = 'Append events through core.audit.record (docs/audit.md).';
-    END IF;
-    IF NEW.event_digest IS NULL OR NEW.event_digest !~ '^[0-9a-f]{{64}}$' THEN
-        RAISE EXCEPTION 'The audit trail accepts only the next link of its chain: the '
-                        'event_digest of seq % is not 64 lowercase hex digits.', NEW.seq
             USING ERRCODE = 'check_violation',
                   HINT = 'Append events through core.audit.record (docs/audit.md).';
     END IF;
