@@ -3,34 +3,43 @@
 Run from the project root (never collected as a test):
 
     python bench/audit.py [--writers 8] [--appends 2000] [--events 1000000] [--keep]
+                          [--db-name assay_bench_audit]
 
-It creates its own PostgreSQL database (``assay_bench_audit`` on the server of DATABASE_URL, by
-default the local one), migrates it, and then
+It creates its own PostgreSQL database (``--db-name``, default ``assay_bench_audit``, on the server
+of DATABASE_URL, by default the local one), migrates it, and then
 
 1. appends ``--appends`` events through ``core.audit.atomic_record`` from ``--writers`` processes,
    each its own connection and transaction per event (as services do), and checks the chain;
    then, for comparison only, the same with ``synchronous_commit = off`` and the latency of one
    durable commit, which bounds appends: each commits while holding the chain lock;
-2. bulk-loads a correct chain up to ``--events`` events with COPY (digests computed with the
+2. measures what the insert guard (migration core/0004, a BEFORE INSERT trigger) adds to one
+   append: alternating blocks of appends with it enabled and disabled, on one connection without
+   durable commits, so the WAL flush, which dominates an append and varies with the machine's
+   load, drops out of the difference;
+3. bulk-loads a correct chain up to ``--events`` events with COPY (through the insert guard) (digests computed with the
    generic ``core.audit.event_digest``, not the verifier's fast path), then times
    ``core.audit.verify_chain`` over all of them.
 
-The last line is ``appends_per_s=X verify_1m_s=Y`` (targets: >= 500 and <= 20).
+The last line is ``appends_per_s=X verify_1m_s=Y guard_us=Z`` (targets: >= 500 and <= 20).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import multiprocessing
 import os
+import re
+import statistics
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "assay_bench_audit"
+DB_NAME = "assay_bench_audit"  # --db-name replaces it (each engineer benchmarks in their own)
 
 
 def _server_url() -> str:
@@ -149,43 +158,95 @@ def measure_appends_without_fsync(writers: int, total: int) -> float:
         connections.close_all()
 
 
-def bulk_load(total: int) -> None:
-    """Extend the chain to ``total`` events with COPY, every digest and link correct."""
-    from django.db import connection
+COLUMNS = ("seq", "occurred_at", "actor_id", "actor_username", "request_id", "action",
+           "object_type", "object_id", "model_id", "payload", "event_digest", "chain_hash")
 
+
+def chain_rows(after_seq: int, previous: str, count: int) -> Iterator[tuple]:
+    """``count`` events continuing the chain after (``after_seq``, ``previous``), as COPY rows
+    with every digest and link correct (digests computed with the generic
+    ``core.audit.event_digest``, not the verifier's fast path)."""
     from core import audit
     from core.models import AuditEvent
 
-    head, previous = audit.chain_head()
-    began = time.perf_counter()
     base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     actions = ["model.update", "version.create", "token.create", "auth.login", "user.role_grant"]
-    columns = ("seq", "occurred_at", "actor_id", "actor_username", "request_id", "action",
-               "object_type", "object_id", "model_id", "payload", "event_digest", "chain_hash")
     event = AuditEvent()
-    import json
+    for seq in range(after_seq + 1, after_seq + count + 1):
+        event.seq = seq
+        event.occurred_at = base + dt.timedelta(microseconds=seq * 1_000_003)
+        event.actor_id = seq % 50 or None
+        event.actor_username = f"user{seq % 50}" if event.actor_id else ""
+        event.request_id = f"{seq:032x}"
+        event.action = actions[seq % len(actions)]
+        event.object_type = "registry.registeredmodel"
+        event.object_id = str(seq % 1000)
+        event.model_id = seq % 1000
+        event.payload = {"changes": {"description": {"before": f"v{seq - 1}",
+                                                     "after": f"v{seq}"}},
+                         "digest": f"{seq:064x}", "size": seq * 7}
+        digest = audit.event_digest(audit.event_fields(event))
+        previous = audit.link(previous, digest)
+        yield (seq, event.occurred_at, event.actor_id, event.actor_username, event.request_id,
+               event.action, event.object_type, event.object_id, event.model_id,
+               json.dumps(event.payload), digest, previous)
 
-    with connection.cursor() as cursor, cursor.copy(
-            f"COPY core_auditevent ({', '.join(columns)}) FROM STDIN") as copy:
-        for seq in range(head + 1, total + 1):
-            event.seq = seq
-            event.occurred_at = base + dt.timedelta(microseconds=seq * 1_000_003)
-            event.actor_id = seq % 50 or None
-            event.actor_username = f"user{seq % 50}" if event.actor_id else ""
-            event.request_id = f"{seq:032x}"
-            event.action = actions[seq % len(actions)]
-            event.object_type = "registry.registeredmodel"
-            event.object_id = str(seq % 1000)
-            event.model_id = seq % 1000
-            event.payload = {"changes": {"description": {"before": f"v{seq - 1}",
-                                                         "after": f"v{seq}"}},
-                             "digest": f"{seq:064x}", "size": seq * 7}
-            digest = audit.event_digest(audit.event_fields(event))
-            previous = audit.link(previous, digest)
-            copy.write_row((seq, event.occurred_at, event.actor_id, event.actor_username,
-                            event.request_id, event.action, event.object_type, event.object_id,
-                            event.model_id, json.dumps(event.payload), digest, previous))
+
+def _copy(cursor: Any, rows: Iterable[tuple]) -> None:
+    with cursor.copy(f"COPY core_auditevent ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def guard_cost_us(rounds: int = 5, count: int = 20000) -> float:
+    """Microseconds the insert guard adds to one append, measured inside the server: the same
+    ``count`` precomputed events are copied in, with the trigger enabled and then disabled, each
+    in a transaction rolled back afterwards; the median over ``rounds`` of the per-row
+    difference. One COPY per measurement keeps client round trips and the WAL flush, which vary
+    with the machine's load far more than the guard costs, out of the figure."""
+    from django.db import connection, transaction
+
+    from core import audit
+
+    head, previous = audit.chain_head()
+    rows = list(chain_rows(head, previous, count))
+    differences = []
+
+    def timed(*, guarded: bool) -> float:
+        with connection.cursor() as cursor:
+            # The rolled-back rows of the previous round are dead index entries above the head,
+            # which the guard's head lookup would step over; clear them so that both runs start
+            # from the same table.
+            cursor.execute("VACUUM core_auditevent")
+        with transaction.atomic(), connection.cursor() as cursor:
+            if not guarded:  # undone by the rollback, like the rows
+                cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER "
+                               "audit_require_next_link")
+            began = time.perf_counter()
+            _copy(cursor, rows)
+            elapsed = time.perf_counter() - began
+            transaction.set_rollback(True)
+        return elapsed / count
+
+    for _ in range(rounds):
+        differences.append(timed(guarded=True) - timed(guarded=False))
+    cost = statistics.median(differences) * 1e6
+    print(f"insert guard: +{cost:.1f} us per event inside the server (median of {rounds} "
+          f"rounds of {count} rows with and without it; spread {min(differences) * 1e6:.1f}.."
+          f"{max(differences) * 1e6:.1f} us)")
+    return cost
+
+
+def bulk_load(total: int) -> None:
+    """Extend the chain to ``total`` events with COPY, through the insert guard."""
+    from django.db import connection
+
+    from core import audit
+
+    head, previous = audit.chain_head()
+    began = time.perf_counter()
     with connection.cursor() as cursor:
+        _copy(cursor, chain_rows(head, previous, total - head))
         cursor.execute("ANALYZE core_auditevent")
     print(f"bulk load: chain extended to {total} events in {time.perf_counter() - began:.1f} s")
 
@@ -203,12 +264,18 @@ def measure_verify(total: int) -> float:
 
 
 def main() -> None:
+    global DB_NAME  # every helper works on the one benchmark database: --db-name sets it
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--appends", type=int, default=2000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
+    parser.add_argument("--db-name", default=DB_NAME,
+                        help="The database to create, use and drop (letters, digits, _).")
     args = parser.parse_args()
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.db_name):
+        parser.error("--db-name takes lowercase letters, digits and underscores only")
+    DB_NAME = args.db_name
     server = _server_url()
     _recreate_database(server)
     try:
@@ -219,6 +286,7 @@ def main() -> None:
         print(f"one durable commit takes {latency:.2f} ms here (ceiling ~{1000 / latency:.0f} "
               f"appends/s); with synchronous_commit=off (not durable, comparison only): "
               f"{unsynced:.0f} appends/s")
+        guard_us = guard_cost_us()
         bulk_load(args.events)
         verify_s = measure_verify(args.events)
         scale = 1_000_000 / args.events
@@ -228,7 +296,8 @@ def main() -> None:
     finally:
         if not args.keep:
             _drop_database(server)
-    print(f"appends_per_s={appends_per_s:.0f} verify_1m_s={verify_s * scale:.2f}")
+    print(f"appends_per_s={appends_per_s:.0f} verify_1m_s={verify_s * scale:.2f} "
+          f"guard_us={guard_us:.0f}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,14 @@ def append(record: dict[str, Any]) -> None:
         os.close(fd)  # closing releases the lock
 
 
+def _parse(raw: str | bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def records() -> Iterator[tuple[int, dict[str, Any] | None]]:
     """(line number, record) for every line of the checkpoint file; None for an unreadable line."""
     source = path()
@@ -50,9 +58,33 @@ def records() -> Iterator[tuple[int, dict[str, Any] | None]]:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError:
-                yield number, None
-                continue
-            yield number, record if isinstance(record, dict) else None
+            yield number, _parse(raw)
+
+
+_TAIL_BLOCK = 64 * 1024
+
+
+def last_record(kind: str) -> dict[str, Any] | None:
+    """The last readable line of ``kind`` in the file, read backwards from its end.
+
+    Checkpoint creation looks only at the last checkpoint line, and runs every few minutes for
+    years: reading the whole file each time would grow without bound.
+    """
+    try:
+        handle = path().open("rb")
+    except FileNotFoundError:
+        return None
+    with handle:
+        position = handle.seek(0, os.SEEK_END)
+        pending = b""  # the start of a line that the previous block boundary cut
+        while position > 0:
+            start = max(0, position - _TAIL_BLOCK)
+            handle.seek(start)
+            lines = (handle.read(position - start) + pending).split(b"\n")
+            pending = lines.pop(0) if start > 0 else b""
+            for raw in reversed(lines):
+                record = _parse(raw) if raw.strip() else None
+                if record is not None and record.get("kind") == kind:
+                    return record
+            position = start
+    return None

@@ -5,7 +5,10 @@ that refuse UPDATE, DELETE and TRUNCATE on the audit table (and any other table 
 same trigger function, like the signed checkpoints). The application role may read and write
 every other table but only SELECT and INSERT on the guarded ones; since it owns nothing it
 can neither drop nor disable those triggers. ``grant_app_role`` (the management command) grants
-exactly that, idempotently; run it after every ``migrate`` so new tables are covered.
+exactly that, idempotently, and sets the owner's default privileges so that a table the owner
+creates later (``createcachetable``, the next ``migrate``) is usable by the application at once:
+the order of the release steps cannot lock the application out of a table. Run it after every
+``migrate`` all the same, so that a new append-only table loses UPDATE and DELETE.
 
 The web process and workers use the application role in one of two ways (docs/audit.md):
 log in as it (its own DATABASE_URL; the stronger setup), or log in as the owner with
@@ -70,9 +73,14 @@ def grant_app_role(*, role: str, create: bool = False, using: str = DEFAULT_DB_A
 
     Idempotent: privileges on the current schema's tables and sequences are first revoked, then
     granted again (SELECT/INSERT/UPDATE/DELETE on tables, USAGE/SELECT on sequences), and UPDATE
-    and DELETE are taken back on the append-only tables (those the guard trigger protects). TRUNCATE, TRIGGER and REFERENCES are never
-    granted. ``create`` makes the role (NOLOGIN, for ``SET ROLE``) if it does not exist, and lets
-    a non-superuser login role switch to it. Runs as the login role, whatever role the connection
+    and DELETE are taken back on the append-only tables (those the guard trigger protects).
+    TRUNCATE, TRIGGER and REFERENCES are never granted. The same privileges become the default
+    for tables and sequences that the tables' owner (the owner of ``django_migrations``, the role
+    that ran ``migrate``) creates in the schema later, so running ``createcachetable`` or a later
+    ``migrate`` after this cannot leave the application without access (a new append-only table
+    gets UPDATE and DELETE that way until the next run, which its guard trigger refuses anyway).
+    ``create`` makes the role (NOLOGIN, for ``SET ROLE``) if it does not exist, and lets a
+    non-superuser login role switch to it. Runs as the login role, whatever role the connection
     had switched to.
     """
     conn = connections[using]
@@ -91,7 +99,11 @@ def grant_app_role(*, role: str, create: bool = False, using: str = DEFAULT_DB_A
         cursor.execute("SELECT current_schema(), rolsuper FROM pg_roles "
                        "WHERE rolname = session_user")
         schema, superuser = cursor.fetchone()
+        cursor.execute("SELECT coalesce((SELECT tableowner FROM pg_tables WHERE schemaname = "
+                       "current_schema() AND tablename = 'django_migrations'), session_user)")
+        owner = conn.ops.quote_name(cursor.fetchone()[0])
     schema = conn.ops.quote_name(schema)
+    defaults = f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema}"
     if create and not superuser:
         statements.append(f"GRANT {quoted} TO SESSION_USER")
     statements += [
@@ -100,6 +112,10 @@ def grant_app_role(*, role: str, create: bool = False, using: str = DEFAULT_DB_A
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {quoted}",
         f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {quoted}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {quoted}",
+        f"{defaults} REVOKE ALL ON TABLES FROM {quoted}",
+        f"{defaults} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {quoted}",
+        f"{defaults} REVOKE ALL ON SEQUENCES FROM {quoted}",
+        f"{defaults} GRANT USAGE, SELECT ON SEQUENCES TO {quoted}",
     ]
     for table in guarded_tables(using):
         statements.append(f"REVOKE ALL ON {conn.ops.quote_name(table)} FROM {quoted}")

@@ -29,6 +29,11 @@ event; included events lie inside the declared scope. An extract therefore prove
 events is a member of the chain the server signed. It cannot prove the extract is complete: a
 withheld digest says nothing about which model its event concerns.
 
+Exit status (``main``): ``0`` verified; ``1`` rejected; ``2`` the command line was wrong
+(argparse); ``3`` the bundle verified, but only with the keys inside it, and ``--require-trust``
+asked for a key pinned with ``--trust``. Without a pinned key the verdict says so: whoever could
+rewrite the bundle could also re-sign it with a key of their own and ship that key inside it.
+
 Canonical form (docs/audit.md): the event object with exactly the keys ``seq``,
 ``occurred_at``, ``actor_id``, ``actor_username``, ``request_id``, ``action``, ``object_type``,
 ``object_id``, ``model_id``, ``payload``; UTF-8 JSON, keys sorted at every level, separators ``,``
@@ -67,6 +72,14 @@ BUNDLE_FORMAT = "assay-audit-bundle/1"
 CHECKPOINT_PAYLOAD_TYPE = "application/vnd.assay.audit-checkpoint+json"
 CHECKPOINT_PURPOSE = "audit_checkpoint"
 MAX_REASONS = 25
+
+EXIT_VERIFIED = 0
+EXIT_REJECTED = 1
+# 2 is argparse's, for a wrong command line.
+EXIT_NOT_PINNED = 3
+UNPINNED_VERDICT = ("VERIFIED with the keys inside the bundle \N{EM DASH} pin the published key "
+                    "with --trust to rule out a re-signed forgery")
+PINNED_VERDICT = "VERIFIED with the keys you pinned with --trust"
 
 
 class EnvelopeError(ValueError):
@@ -231,6 +244,9 @@ class Verdict:
     checkpoints_valid: int = 0
     head: dict[str, Any] | None = None
     scope: dict[str, Any] = field(default_factory=dict)
+    # Whether checkpoints were checked against keys the auditor pinned (--trust), rather than
+    # against whatever keys the bundle itself carries.
+    pinned: bool = False
 
     @property
     def ok(self) -> bool:
@@ -243,13 +259,16 @@ class Verdict:
             self.reasons.append("... further problems not listed")
 
     def summary(self) -> str:
+        """The verdict: one line when rejected; when verified, the verdict (saying whose keys it
+        rests on) and, indented on a second line, what was verified."""
         if not self.ok:
             count = len(self.reasons)
             return f"REJECTED: {count} problem{'s' if count != 1 else ''} (first: {self.reasons[0]})"
         head = self.head or {}
         scope = _describe_scope(self.scope)
         return (
-            f"VERIFIED: events 1..{self.last_seq} chained ({self.included} included, "
+            f"{PINNED_VERDICT if self.pinned else UNPINNED_VERDICT}\n"
+            f"  events 1..{self.last_seq} chained ({self.included} included, "
             f"{self.withheld} withheld); {self.checkpoints_valid} signed checkpoint"
             f"{'s' if self.checkpoints_valid != 1 else ''} match; head seq {head.get('seq')} "
             f"signed at {head.get('signed_at')} by key {str(head.get('keyid'))[:16]}; "
@@ -369,8 +388,11 @@ def _check_event(verdict: Verdict, number: int, record: dict[str, Any], expected
 
 
 def verify_lines(source: Iterable[str], *, trusted: set[str] | None = None) -> Verdict:
-    """Verify a bundle given as lines of text (see the module docstring for what is checked)."""
-    verdict = Verdict()
+    """Verify a bundle given as lines of text (see the module docstring for what is checked).
+
+    ``trusted`` pins the key ids whose checkpoints count; None trusts the keys in the bundle.
+    """
+    verdict = Verdict(pinned=trusted is not None)
     records = _lines(source)
     first = next(records, None)
     if first is None:
@@ -481,7 +503,7 @@ def verify_file(path: str, *, trusted: set[str] | None = None) -> Verdict:
         with open(path, encoding="utf-8") as handle:
             return verify_lines(handle, trusted=trusted)
     except (OSError, UnicodeDecodeError) as exc:
-        verdict = Verdict()
+        verdict = Verdict(pinned=trusted is not None)
         verdict.fail(f"cannot read {path}: {exc}")
         return verdict
 
@@ -489,19 +511,35 @@ def verify_file(path: str, *, trusted: set[str] | None = None) -> Verdict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m core.verify_bundle",
-        description="Verify an Assay audit bundle offline, without trusting the server.")
+        description="Verify an Assay audit bundle offline, without trusting the server.",
+        epilog=f"Exit status: {EXIT_VERIFIED} verified, {EXIT_REJECTED} rejected, 2 wrong "
+               f"command line, {EXIT_NOT_PINNED} verified only with the keys inside the bundle "
+               f"while --require-trust asked for a pinned key.")
     parser.add_argument("bundle", help="the bundle file (.jsonl) exported from Assay")
     parser.add_argument("--trust", action="append", metavar="KEYID",
                         help="accept checkpoints only from this key id (repeatable); pin the "
                              "ids Assay published earlier so a substituted key is refused")
+    parser.add_argument("--require-trust", action="store_true",
+                        help=f"exit with status {EXIT_NOT_PINNED} unless a key is pinned with "
+                             f"--trust (for scripts that must not accept a bundle on its own "
+                             f"keys)")
     args = parser.parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):  # a verdict must print on any terminal's encoding
+        sys.stdout.reconfigure(errors="backslashreplace")
     verdict = verify_file(args.bundle, trusted=set(args.trust) if args.trust else None)
     print(verdict.summary())
     for reason in verdict.reasons:
         print(f"  - {reason}")
     for note in verdict.notes:
         print(f"  note: {note}")
-    return 0 if verdict.ok else 1
+    if not verdict.ok:
+        return EXIT_REJECTED
+    if args.require_trust and not verdict.pinned:
+        print(f"NOT ACCEPTED: --require-trust was given but no key was pinned with --trust; "
+              f"pass the key id Assay published (GET /api/v1/signing/keys/) as --trust KEYID "
+              f"(exit status {EXIT_NOT_PINNED}).")
+        return EXIT_NOT_PINNED
+    return EXIT_VERIFIED
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ from core.models import AuditEvent
 # scheduled tasks): events record no user. Services take it where they take a user.
 SYSTEM = None
 
-# One advisory-lock key for the whole chain: every appender serialises on it (PostgreSQL).
+# One advisory-lock key for the whole chain: every appender serialises on it (PostgreSQL). The
+# insert guard of migration core/0004 takes the same key, written out there: never change it.
 CHAIN_LOCK_KEY = 0x41535341590001
 
 # Set per request by core.middleware.RequestIdMiddleware and per task by workers.
@@ -77,7 +78,9 @@ def record(
 
     The sequence number is max+1 read under a transaction-level advisory lock, so concurrent
     writers queue instead of forking the chain, and a rolled-back transaction takes its number
-    with it (no gap). The unique index on ``seq`` is the backstop should the lock ever be skipped.
+    with it (no gap). On PostgreSQL a BEFORE INSERT trigger (migration core/0004) refuses any row
+    that is not this next link, whoever inserts it; the unique index on ``seq`` is the last
+    backstop.
     """
     if not connection.in_atomic_block:
         raise AuditError("core.audit.record must run inside the service's transaction.atomic()")

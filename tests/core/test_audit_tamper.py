@@ -156,13 +156,16 @@ def test_forged_row_inserted_in_the_middle(trail):
 
 
 def test_forged_row_appended_without_the_right_link(trail):
-    """Even the application role may INSERT: a forged tail event with a made-up hash is caught."""
+    """The application role's forged append is refused by the database (test_audit_insert_guard);
+    a superuser who switches the guard off to append one is still caught by verification."""
     forged = AuditEvent(seq=11, occurred_at=trail[-1].occurred_at, actor_id=None,
                         actor_username="", request_id="", action="model.delete",
                         object_type="x", object_id="1", model_id=None, payload={})
     forged.event_digest = audit.event_digest(audit.event_fields(forged))
-    forged.chain_hash = "ab" * 32
-    forged.save(force_insert=True)  # as the application role: INSERT is allowed
+    tamper(("INSERT INTO core_auditevent (seq, occurred_at, actor_id, actor_username, request_id,"
+            " action, object_type, object_id, model_id, payload, event_digest, chain_hash) "
+            "VALUES (11, %s, NULL, '', '', 'model.delete', 'x', '1', NULL, '{}', %s, %s)",
+            [forged.occurred_at, forged.event_digest, "ab" * 32]))
     assert first_bad() == (11, audit.BROKEN_LINK)
 
 

@@ -287,3 +287,196 @@ def test_scheduled_checkpoint_end_to_end_with_a_real_worker(transactional_db, se
     checkpoint = Checkpoint.objects.get()
     assert (checkpoint.seq, checkpoint.chain_hash) == (head.seq, head.chain_hash), output
     assert verification.verify_trail(remember=False).ok
+
+
+# --- A crash between the file and the database (issue 11, item 12) ---------------------------
+
+class Killed(BaseException):
+    """Stands for the process dying: not an Exception, so nothing on the way catches it."""
+
+
+def _checkpoint_lines() -> list[dict]:
+    return [r for r in _file_records() if r and r.get("kind") == "checkpoint"]
+
+
+def _assert_file_and_table_agree() -> None:
+    """Same checkpoints in both, compared by their signatures (each signature is unique)."""
+    in_file = sorted(r["envelope"]["signatures"][0]["sig"] for r in _checkpoint_lines())
+    in_table = sorted(c.envelope["signatures"][0]["sig"] for c in Checkpoint.objects.all())
+    assert in_file == in_table
+
+
+def _interrupt_next_checkpoint(monkeypatch) -> None:
+    """Make the next checkpoint die after its line is on disk, before its row commits."""
+    original = checkpoint_file.append
+
+    def append_then_die(record: dict) -> None:
+        original(record)
+        if record.get("kind") == "checkpoint":
+            raise Killed
+
+    monkeypatch.setattr(checkpoint_file, "append", append_then_die)
+    with pytest.raises(Killed):
+        checkpoints.checkpoint_create()
+    monkeypatch.setattr(checkpoint_file, "append", original)
+
+
+def test_a_checkpoint_interrupted_after_its_line_is_completed_by_the_next_run(key, monkeypatch):
+    from django.core.management import call_command
+
+    head = _events(3)[-1]
+    _interrupt_next_checkpoint(monkeypatch)
+    assert Checkpoint.objects.count() == 0 and len(_checkpoint_lines()) == 1  # the extra line
+    pending = verification.verify_checkpoints()
+    assert pending.ok, pending.problems  # a true statement about a committed head, noted
+    assert any("interrupted" in n for n in pending.notes)
+
+    later = _events(2)[-1]
+    checkpoint = checkpoints.checkpoint_create()
+    assert checkpoint.seq == later.seq
+    completed = Checkpoint.objects.get(seq=head.seq)
+    assert completed.envelope == _checkpoint_lines()[0]["envelope"]
+    assert completed.chain_hash == head.chain_hash and completed.reason == "manual"
+    _assert_file_and_table_agree()
+    report = verification.verify_trail()
+    assert report.ok and not report.checkpoints.notes, report.summary
+    call_command("verify_audit")
+
+
+def test_the_schedule_completes_an_interrupted_checkpoint_without_signing_twice(db, monkeypatch):
+    _events(2)
+    _interrupt_next_checkpoint(monkeypatch)
+    assert checkpoint_audit_chain() is None  # the completed checkpoint already covers the head
+    assert Checkpoint.objects.count() == 1
+    _assert_file_and_table_agree()
+
+
+def test_an_orphan_line_that_does_not_verify_is_not_completed(db):
+    _events(2)
+    checkpoint = checkpoints.checkpoint_create()
+    forged = json.loads(json.dumps(checkpoint.envelope))
+    sig = forged["signatures"][0]
+    forged["signatures"] = [{"keyid": sig["keyid"], "sig": sig["sig"][:-8] + "AAAAAAA="}]
+    checkpoint_file.append({"kind": "checkpoint", "seq": checkpoint.seq,
+                            "keyid": checkpoint.keyid, "envelope": forged})
+    _events(1)
+    checkpoints.checkpoint_create()
+    assert not Checkpoint.objects.filter(envelope=forged).exists()
+    report = verification.verify_checkpoints()
+    assert any("is not validly signed" in p for p in report.problems)
+    assert any("have no row in the database" in p for p in report.problems)
+
+
+def test_a_line_with_edited_unsigned_fields_does_not_get_a_second_row(key, own_files):
+    """Rows are matched by what is signed, not by the line's plain seq and keyid fields."""
+    _events(2)
+    checkpoint = checkpoints.checkpoint_create()
+    path = own_files / "checkpoints.jsonl"
+    lines = path.read_text().splitlines()
+    last = json.loads(lines[-1])
+    last.update(seq=1, keyid="0" * 64)
+    path.write_text("\n".join([*lines[:-1], json.dumps(last)]) + "\n")
+    checkpoints.checkpoint_create(if_new=True)
+    assert list(Checkpoint.objects.values_list("pk", flat=True)) == [checkpoint.pk]
+    _assert_file_and_table_agree()
+
+
+def test_checkpoint_rows_missing_behind_later_ones_are_a_problem(db):
+    _events(2)
+    first = checkpoints.checkpoint_create()
+    _events(1)
+    checkpoints.checkpoint_create()
+    with as_superuser_bypassing_triggers():
+        Checkpoint.objects.filter(pk=first.pk).delete()
+    report = verification.verify_checkpoints()
+    assert any("1 checkpoint(s) in the checkpoint file have no row in the database, first file "
+               "checkpoint (line" in p for p in report.problems), report.problems
+
+
+def test_a_checkpoint_is_never_signed_inside_a_callers_transaction(key):
+    """A rollback after the line was written would leave a signed head that never existed."""
+    _events(1)
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        audit.record(action="test.uncommitted")
+        checkpoints.checkpoint_create()
+    assert _checkpoint_lines() == []
+
+
+def test_the_last_record_is_found_from_the_end_across_blocks(db, monkeypatch, own_files):
+    monkeypatch.setattr(checkpoint_file, "_TAIL_BLOCK", 16)
+    assert checkpoint_file.last_record("checkpoint") is None  # no file yet
+    for n in range(5):
+        checkpoint_file.append({"kind": "checkpoint", "n": n, "pad": "x" * (7 * n)})
+    checkpoint_file.append({"kind": "key", "event": "created"})
+    with (own_files / "checkpoints.jsonl").open("a") as handle:
+        handle.write('{"kind": "checkpoint", "n": 99, "torn')  # a write cut short
+    assert checkpoint_file.last_record("checkpoint") == {"kind": "checkpoint", "n": 4,
+                                                         "pad": "x" * 28}
+    assert checkpoint_file.last_record("key") == {"kind": "key", "event": "created"}
+    assert checkpoint_file.last_record("other") is None
+
+
+# The child signs a checkpoint and stops for good once its line is on disk; the parent kills it.
+STALL_AFTER_THE_LINE = """
+import sys, time
+import django
+django.setup()
+from core import checkpoint_file, checkpoints
+original = checkpoint_file.append
+def append_then_stall(record):
+    original(record)
+    if record.get("kind") == "checkpoint":
+        print("line written", flush=True)
+        time.sleep(120)
+checkpoint_file.append = append_then_stall
+checkpoints.checkpoint_create()
+print("not killed", flush=True)
+"""
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a second process needs a server")
+def test_sigkill_mid_checkpoint_then_the_next_run_reconciles(transactional_db, settings,
+                                                             tmp_path):
+    """A real process is SIGKILLed between its line and its commit."""
+    import os
+    import select
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.core.management import call_command
+
+    data_dir = tmp_path / "child-data"
+    settings.KEY_DIR = data_dir / "test" / "keys"  # where the child's settings put them
+    settings.CHECKPOINT_FILE = data_dir / "test" / "checkpoints.jsonl"
+    signing.active_key("audit_checkpoint")
+    head = _events(3)[-1]
+    db = connection.settings_dict
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
+           "ASSAY_DATA_DIR": str(data_dir),
+           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+    if django_settings.DATABASE_APP_ROLE:
+        env["ASSAY_DB_APP_ROLE"] = django_settings.DATABASE_APP_ROLE  # as production runs
+    child = subprocess.Popen([sys.executable, "-c", STALL_AFTER_THE_LINE],
+                             cwd=Path(__file__).resolve().parents[2], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Wait (bounded) until the child's line is on disk; a child that failed closes stdout.
+        ready, _, _ = select.select([child.stdout], [], [], 120)
+        first = child.stdout.readline() if ready else "(no answer within 120 s)"
+        assert first == "line written\n", first + (child.stderr.read() if ready else "")
+        os.kill(child.pid, signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=30)
+    assert Checkpoint.objects.count() == 0  # the kill rolled the row back...
+    assert len(_checkpoint_lines()) == 1  # ...and left the extra signed line
+    later = _events(1)[-1]
+    assert checkpoints.checkpoint_create().seq == later.seq  # waits for the dead one's lock
+    assert Checkpoint.objects.filter(seq=head.seq).exists()
+    _assert_file_and_table_agree()
+    assert verification.verify_trail(remember=False).ok
+    call_command("verify_audit")
