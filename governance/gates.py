@@ -191,6 +191,28 @@ def latest_evidence(version: ModelVersion) -> dict[str, Evidence]:
     return latest
 
 
+@dataclass(frozen=True)
+class CheckVerdict:
+    """What the version's bound policy makes of a check's figures, before they are recorded."""
+
+    status: str
+    reasons: tuple[str, ...] = ()
+
+
+def check_verdict(version: ModelVersion, check: str, figures: dict[str, Any],
+                  case: Case | None = None) -> CheckVerdict:
+    """Judge one check's figures against the thresholds the version's policy sets for it: the
+    status an evaluation run records as evidence. A check the policy does not name passes."""
+    rules = (case or case_for(version)).rules
+    if rules is None:
+        return CheckVerdict(EvidenceStatus.PASSED)
+    reasons = tuple(
+        f"{need.metric} = {figures.get(need.metric)} misses {need.comparator} {need.threshold}"
+        for need in rules.required_evidence
+        if need.check == check and need.figure_fails(figures))
+    return CheckVerdict(EvidenceStatus.FAILED if reasons else EvidenceStatus.PASSED, reasons)
+
+
 def _evidence_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
     rules = case.rules
     if rules is None:

@@ -3,7 +3,7 @@
 Writes go through governance.services; rules about one row live on the models as methods.
 """
 
-from governance.models.evidence import Evidence, EvidenceStatus
+from governance.models.evidence import Evidence, EvidenceOrigin, EvidenceStatus
 from governance.models.findings import (
     UNRESOLVED,
     CommentKind,
@@ -42,6 +42,7 @@ __all__ = [
     "Conclusion",
     "Decision",
     "Evidence",
+    "EvidenceOrigin",
     "EvidenceStatus",
     "Finding",
     "FindingAttachment",

@@ -15,6 +15,15 @@ class EvidenceStatus(models.TextChoices):
     WARN = "warn", "Warning"
 
 
+class EvidenceOrigin(models.TextChoices):
+    """Where a piece of evidence came from: an Assay evaluation run, or a tool outside Assay (a CI
+    pipeline, a notebook) through the API. The policy decides, per check, whether external
+    evidence can satisfy a requirement."""
+
+    RUN = "run", "Assay evaluation run"
+    EXTERNAL = "external", "External tool"
+
+
 class Evidence(models.Model):
     """What one check found about a version. The newest row per check is the one that counts."""
 
@@ -24,6 +33,19 @@ class Evidence(models.Model):
     figures = models.JSONField(default=dict, blank=True)
     digest = models.CharField(max_length=64, help_text="SHA-256 of the check's full result.")
     source_url = models.CharField(max_length=500, blank=True)
+    origin = models.CharField(max_length=10, choices=EvidenceOrigin.choices,
+                              default=EvidenceOrigin.RUN)
+    artifact_digest = models.CharField(
+        max_length=64, blank=True,
+        help_text="SHA-256 of the ONNX artifact the check ran on (blank: recorded before evidence "
+                  "was bound to artifacts).")
+    dataset_digests = models.JSONField(
+        default=list, blank=True, help_text="SHA-256 of each dataset the check read, in order.")
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+",
+        help_text="Who asked for the evaluation: for evidence a worker records on someone's behalf "
+                  "(recorded_by is then empty), the person independence is judged on.")
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
                                     blank=True, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now)

@@ -110,6 +110,38 @@ class TestEvidenceGate:
             assert "digest" in refused.value.fields
         assert not draft.evidence.exists()
 
+    def test_evidence_records_what_it_was_computed_on_and_who_asked(self, draft, dana, victor):
+        row = services.evidence_record(
+            version=draft, check="performance", status="passed", figures={"auc": 0.8},
+            digest=digest("result"), actor=None, launched_by=victor,
+            artifact_digest=digest("artifact").upper(),
+            dataset_digests=[digest("eval"), digest("reference")])
+        row.refresh_from_db()
+        assert (row.origin, row.artifact_digest, row.dataset_digests, row.launched_by) == (
+            "run", digest("artifact"), [digest("eval"), digest("reference")], victor)
+        payload = AuditEvent.objects.get(action="evidence.record").payload
+        assert payload["artifact_digest"] == digest("artifact")
+        assert payload["launched_by"] == "victor"
+
+    def test_evidence_bound_to_a_malformed_digest_or_unknown_origin_is_refused(self, draft,
+                                                                              dana):
+        for bad in ({"artifact_digest": "abc"}, {"dataset_digests": [digest(), "x"]},
+                    {"origin": "notebook"}):
+            with pytest.raises(ValidationFailed) as refused:
+                services.evidence_record(version=draft, check="performance", status="passed",
+                                         digest=digest(), actor=dana, **bad)
+            assert set(bad) <= set(refused.value.fields)
+        assert not draft.evidence.exists()
+
+    def test_the_bound_policy_judges_a_checks_figures(self, walk, draft, strict_policy):
+        from governance.gates import check_verdict
+        walk.submit(draft)
+        assert check_verdict(draft, "performance", {"auc": 0.8}).status == "passed"
+        verdict = check_verdict(draft, "performance", {"auc": 0.65})
+        assert verdict.status == "failed"
+        assert verdict.reasons == ("auc = 0.65 misses >= 0.7",)
+        assert check_verdict(draft, "a check the policy does not name", {}).status == "passed"
+
     def test_missing_evidence_blocks_pending_approval(self, walk, draft, strict_policy):
         walk.submit(draft)
         walk.assign(draft)
