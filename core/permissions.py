@@ -351,3 +351,49 @@ def can_view_board(user: Any) -> bool:
     """The oversight board (overdue reviews, open high findings, waivers, models by tier)."""
     return is_authenticated(user) and user.has_role(Role.RISK_OFFICER, Role.REVIEW_BOARD,
                                                     Role.AUDITOR, Role.ADMIN)
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation: data sets and runs.
+#
+# ``model`` is a registry model; ``case`` a version's governance facts (governance.gates.Case).
+# Developers may evaluate their own model (exploratory runs: they show, but independence is the
+# gate's question); the version's validator and risk officers run the evaluations that count.
+
+def reason_cannot_upload_dataset(user: Any, model: Any) -> str:
+    """The model's team, and validators and risk officers who see the model."""
+    if not is_authenticated(user) or is_auditor_only(user):
+        return Refusal("Auditors have read-only access: they cannot upload data sets.", READ_ONLY)
+    if can_edit_model(user, model) or (
+            can_view(user, model) and user.has_role(Role.VALIDATOR, Role.RISK_OFFICER)):
+        return ""
+    return Refusal("Only the model's team, its validators and risk officers upload evaluation "
+                   "data.", NOT_MODEL_TEAM)
+
+
+def reason_cannot_launch_evaluation(user: Any, case: Any) -> str:
+    """The model's team (exploratory runs), the version's validator and risk officers."""
+    if not is_authenticated(user) or is_auditor_only(user):
+        return Refusal("Auditors have read-only access: they cannot launch evaluations.",
+                       READ_ONLY)
+    if (can_edit_model(user, case) or case.validator_id == user.pk
+            or user.has_role(Role.RISK_OFFICER)):
+        return ""
+    return Refusal("Only the model's team, the version's validator and risk officers launch "
+                   "evaluations.", NOT_MODEL_TEAM)
+
+
+def can_launch_evaluation(user: Any, case: Any) -> bool:
+    return not reason_cannot_launch_evaluation(user, case)
+
+
+def reason_cannot_cancel_evaluation(user: Any, case: Any, launched_by_id: int | None) -> str:
+    """Whoever launched the run, the version's validator and risk officers."""
+    if not is_authenticated(user) or is_auditor_only(user):
+        return Refusal("Auditors have read-only access: they cannot cancel evaluations.",
+                       READ_ONLY)
+    if (user.pk == launched_by_id or case.validator_id == user.pk
+            or user.has_role(Role.RISK_OFFICER)):
+        return ""
+    return Refusal("Only the person who launched the run, the version's validator and risk "
+                   "officers cancel it.", NOT_ASSIGNED)

@@ -22,6 +22,12 @@ class ModelForm(forms.Form):
     business_line = forms.CharField(max_length=100, required=False)
     decision_type = forms.ChoiceField(choices=DecisionType.choices)
     task = forms.ChoiceField(choices=Task.choices)
+    favourable_class = forms.CharField(
+        max_length=100, required=False, initial="1",
+        help_text="Classifiers: the favourable outcome as spelled in the label column, e.g. 1.")
+    decision_threshold = forms.FloatField(
+        min_value=0.0, max_value=1.0, initial=0.5,
+        help_text="Binary classifiers: a score at or above this is predicted favourable.")
     sourcing = forms.ChoiceField(choices=Sourcing.choices, initial=Sourcing.IN_HOUSE)
     vendor_name = forms.CharField(max_length=200, required=False)
     developers = forms.ModelMultipleChoiceField(
@@ -40,7 +46,8 @@ class ModelForm(forms.Form):
                 **{f: getattr(instance, f) for f in (
                     "name", "slug", "purpose", "intended_use", "intended_users", "restrictions",
                     "business_line", "decision_type", "task", "sourcing", "vendor_name",
-                    "known_limitations", "data_sources")},
+                    "known_limitations", "data_sources", "favourable_class",
+                    "decision_threshold")},
                 "team": instance.team.slug,
                 "developers": [u.username for u in instance.developers.all()],
                 "upstream_models": [m.slug for m in instance.upstream_models.all()],

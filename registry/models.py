@@ -87,6 +87,15 @@ class RegisteredModel(models.Model):
     decision_type = models.CharField(max_length=20, choices=DecisionType.choices)
     task = models.CharField(max_length=32, choices=Task.choices)
     sourcing = models.CharField(max_length=10, choices=Sourcing.choices, default=Sourcing.IN_HOUSE)
+    # Classifiers: the favourable (positive) outcome, as it is spelled in the label column, and
+    # the score at or above which a row is predicted favourable. Evaluation runs use both.
+    favourable_class = models.CharField(
+        max_length=100, default="1", blank=True,
+        help_text="The favourable (positive) class as spelled in the label column, e.g. 1 or "
+                  "'good'. Classifiers only.")
+    decision_threshold = models.FloatField(
+        default=0.5, help_text="A row is predicted favourable when its score is at or above "
+                               "this (binary classifiers).")
     vendor_name = models.CharField(max_length=200, blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                               related_name="owned_models")

@@ -37,6 +37,7 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 EDITABLE_FIELDS = [
     "name", "purpose", "intended_use", "intended_users", "restrictions", "business_line",
     "decision_type", "task", "sourcing", "vendor_name", "known_limitations", "data_sources",
+    "favourable_class", "decision_threshold",
 ]
 VERSION_EDITABLE_FIELDS = ["changelog", "training_data_description", "training_data_sha256"]
 
@@ -67,6 +68,19 @@ def _validate_model_fields(data: dict[str, Any], *, creating: bool) -> dict[str,
         err("sourcing", f"Choose one of: {', '.join(Sourcing.values)}.")
     if data.get("sourcing") == Sourcing.VENDOR and not (data.get("vendor_name") or "").strip():
         err("vendor_name", "A vendor model needs the vendor's name.")
+    if "favourable_class" in data:
+        favourable = data["favourable_class"]
+        if not isinstance(favourable, str) or len(favourable) > 100:
+            err("favourable_class", "Spell the favourable class as it is in the label column "
+                                    "(text, up to 100 characters), e.g. 1 or 'good'.")
+        elif not favourable.strip() and data.get("task", Task.BINARY) != Task.REGRESSION:
+            err("favourable_class", "A classifier needs its favourable class, as it is spelled "
+                                    "in the label column (e.g. 1).")
+    if "decision_threshold" in data:
+        threshold = data["decision_threshold"]
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) \
+                or not 0.0 <= float(threshold) <= 1.0:
+            err("decision_threshold", "The decision threshold is a score from 0 to 1, e.g. 0.5.")
     if len(data.get("business_line") or "") > 100:
         err("business_line", "Business lines are at most 100 characters.")
     return errors
@@ -184,7 +198,8 @@ def model_update(
             f"These fields cannot be changed here: {', '.join(sorted(unknown))}. Team and owner "
             "are changed by an administrator (transfer); status follows the workflow.",
             fields={f: ["This field is read-only."] for f in sorted(unknown)})
-    merged = {"sourcing": model.sourcing, "vendor_name": model.vendor_name, **changes}
+    merged = {"sourcing": model.sourcing, "vendor_name": model.vendor_name, "task": model.task,
+              **changes}
     errors = _validate_model_fields(merged, creating=False)
     if errors:
         raise ValidationFailed("The model could not be updated: "

@@ -245,6 +245,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TASK_SOFT_TIME_LIMIT = 20 * 60
 CELERY_TASK_TIME_LIMIT = 25 * 60
 # Tasks are found in each app's tasks.py (config/celery.py: autodiscover_tasks).
+# Evaluations run on their own queue, so that long runs never hold up emails and checkpoints;
+# every worker that should run them consumes it (`celery -A config worker -Q celery,evaluations`).
+CELERY_TASK_ROUTES = {"evaluation.run_evaluation": {"queue": "evaluations"}}
+# A worker holds a run by a lease it renews while working (every third of the lease); a task
+# redelivered after its worker died takes the run over once the lease has run out. After this
+# many attempts a run whose worker keeps dying fails ("worker lost") instead of looping.
+EVALUATION_LEASE_S = env_int("ASSAY_EVALUATION_LEASE_S", 90)
+EVALUATION_MAX_ATTEMPTS = env_int("ASSAY_EVALUATION_MAX_ATTEMPTS", 3)
 # Signed audit checkpoints: how often beat signs the chain's head (only when it grew).
 CHECKPOINT_INTERVAL_S = env_int("ASSAY_CHECKPOINT_INTERVAL_S", 600)
 CELERY_BEAT_SCHEDULE: dict = {
@@ -257,6 +265,8 @@ CELERY_BEAT_SCHEDULE: dict = {
                                   "schedule": env_int("ASSAY_WAIVER_EXPIRY_INTERVAL_S", 300)},
     "governance-scan-due-dates": {"task": "governance.scan_due_dates",
                                   "schedule": env_int("ASSAY_DUE_DATE_SCAN_INTERVAL_S", 3600)},
+    # Evaluation runs whose worker died: taken over, or failed as "worker lost" (never stuck).
+    "evaluation-reap-runs": {"task": "evaluation.reap_runs", "schedule": 60.0},
 }
 
 # Mail: printed to the console (the worker's and web server's logs) unless SMTP is configured.

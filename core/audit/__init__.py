@@ -44,6 +44,7 @@ from core.audit.record import (
     current_request_id,
     record,
     snapshot,
+    task_context,
 )
 from core.audit.security import flush_security_counts, record_denial, record_security, refuse
 
@@ -77,5 +78,6 @@ __all__ = [
     "record_security",
     "refuse",
     "snapshot",
+    "task_context",
     "verify_chain",
 ]

@@ -8,7 +8,9 @@ The canonical form that each event's digest covers is in ``core.audit.canonical`
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import connection, transaction
@@ -29,6 +31,26 @@ CHAIN_LOCK_KEY = 0x41535341590001
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "assay_request_id", default=""
 )
+
+
+# A worker's events carry its task's id where a request's carry the request id, prefixed so the
+# two cannot be confused: ``task:<celery task id>``.
+TASK_ID_PREFIX = "task:"
+
+
+@contextlib.contextmanager
+def task_context(task_id: str) -> Iterator[str]:
+    """Audit events recorded inside the block carry ``task:<task_id>`` as their request id.
+
+    config/celery.py enters it around every task (task_prerun / task_postrun); call it yourself
+    when running a task's body outside a worker.
+    """
+    value = (TASK_ID_PREFIX + str(task_id))[:64] if task_id else ""
+    token = current_request_id.set(value)
+    try:
+        yield value
+    finally:
+        current_request_id.reset(token)
 
 
 class AuditError(RuntimeError):

@@ -56,6 +56,12 @@ class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):
     decision_type = serializers.ChoiceField(choices=DecisionType.choices)
     task = serializers.ChoiceField(choices=Task.choices)
     sourcing = serializers.ChoiceField(choices=Sourcing.choices, required=False)
+    favourable_class = serializers.CharField(
+        max_length=100, required=False, allow_blank=True,
+        help_text="The favourable (positive) class as spelled in the label column, e.g. '1'.")
+    decision_threshold = serializers.FloatField(
+        required=False, min_value=0.0, max_value=1.0,
+        help_text="A row is predicted favourable when its score is at or above this.")
     slug = serializers.SlugField(required=False, max_length=100)
     latest_version = serializers.IntegerField(read_only=True, allow_null=True)
     version_count = serializers.IntegerField(read_only=True)
@@ -65,7 +71,8 @@ class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):
         fields = [
             "id", "slug", "name", "team", "owner", "developers", "purpose", "intended_use",
             "intended_users", "restrictions", "business_line", "decision_type", "task",
-            "sourcing", "vendor_name", "known_limitations", "upstream_models", "data_sources",
+            "sourcing", "vendor_name", "favourable_class", "decision_threshold",
+            "known_limitations", "upstream_models", "data_sources",
             "tags", "tag_names", "status", "latest_version", "version_count", "created_by",
             "created_at", "updated_at",
         ]

@@ -1,0 +1,202 @@
+"""The run engine: score a data set with a version's ONNX model once and compute the checks.
+
+``evaluate`` is a plain function of its inputs (no database): the artifact's bytes, the rows, the
+model's favourable class and threshold, the checks and their options. It scores the rows once on
+one ONNX Runtime intra-op thread, calls the pure metric functions (evaluation.metrics), reports
+its progress through ``report(percent, step)``, and returns the results with their digests.
+
+Reproducible: the only randomness is the bootstrap's, seeded by ``options["seed"]``; every float
+is rounded to 10 significant digits before the digest (evaluation.metrics.results), so the same
+inputs give the same digest (tests/evaluation/test_engine.py). ``load_and_evaluate`` reads a
+run's stored artifact and data sets and calls ``evaluate``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaluation.metrics import CHECKS, BinSpec, canonical_json, digest, encode_columns
+from evaluation.metrics.results import canonical
+from evaluation.metrics.scoring import inference_session
+from evaluation.tables import favourable_value, read_table
+from registry.onnx_feed import onnx_feed
+
+# The checks a run can compute, in the order they run.
+RUN_CHECKS = ("performance", "bias", "calibration")
+DEFAULT_OPTIONS: dict[str, Any] = {"seed": 0, "n_bootstrap": 200, "min_group_size": 30,
+                                   "confidence": 0.95, "n_bins": 10}
+# Rows per session.run: a bounded feed whatever the size of the data set.
+BATCH_ROWS = 65_536
+# The libraries whose versions can change a figure; recorded with every run.
+LIBRARIES = ("numpy", "pandas", "scipy", "onnxruntime", "onnx", "pyarrow")
+RESULTS_SCHEMA = 1
+
+Report = Callable[[int, str], None]
+
+
+class EngineError(ValueError):
+    """The run cannot be computed; the message says why (the run fails with it)."""
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One check's result: the flat figures a policy reads and the digest of the full result."""
+
+    name: str
+    figures: dict[str, float | None]
+    digest: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Everything a run computed: ``results`` (JSON) and its ``digest``, and per check."""
+
+    results: dict[str, Any]
+    digest: str
+    checks: tuple[CheckOutcome, ...]
+
+
+def library_versions() -> dict[str, str]:
+    out = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _no_report(percent: int, step: str) -> None:
+    return None
+
+
+def evaluate(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str, Any]],
+             frame: pd.DataFrame, label_column: str, favourable_class: str,
+             threshold: float | None, checks: Sequence[str],
+             sensitive_features: Sequence[Mapping[str, Any]] = (),
+             options: Mapping[str, Any] | None = None, inputs: Mapping[str, Any] | None = None,
+             report: Report = _no_report) -> Outcome:
+    """Score ``frame`` once and compute ``checks`` on it. ``inputs`` (digests, names) is copied
+    into the results so that the digest covers what the figures were computed on."""
+    opts = {**DEFAULT_OPTIONS, **(options or {})}
+    unknown = [c for c in checks if c not in RUN_CHECKS]
+    if unknown or not checks:
+        raise EngineError(f"Choose checks among {', '.join(RUN_CHECKS)}; got "
+                          f"{', '.join(unknown) or 'none'}.")
+    if "bias" in checks and not sensitive_features:
+        raise EngineError("The bias check needs sensitive features: name them with the data set.")
+    if "calibration" in checks and task == "regression":
+        raise EngineError("Calibration needs predicted probabilities; a regression model has "
+                          "none. Leave the calibration check out.")
+    report(10, "Scoring the rows with the model")
+    labels = frame[label_column]
+    scored = _score(task, model_bytes, input_specs, frame, labels, favourable_class)
+    common: dict[str, Any] = {"task": task, "y_true": labels.to_numpy(),
+                              "n_bootstrap": int(opts["n_bootstrap"]), "seed": int(opts["seed"]),
+                              "confidence": float(opts["confidence"])}
+    common.update(scored)
+    if task != "regression":
+        common["positive_class"] = favourable_value(labels, favourable_class)
+    if task == "binary_classification":
+        common["threshold"] = float(threshold if threshold is not None else 0.5)
+    groups = _groups(frame, sensitive_features) if sensitive_features else []
+    outcomes: list[CheckOutcome] = []
+    results: dict[str, Any] = {}
+    ordered = [c for c in RUN_CHECKS if c in checks]
+    for i, name in enumerate(ordered):
+        report(20 + 70 * i // len(ordered), f"Computing the {name} check")
+        kwargs = dict(common)
+        if name in ("bias", "calibration"):
+            kwargs["groups"] = groups
+            kwargs["min_group_size"] = int(opts["min_group_size"])
+        if name == "calibration":
+            kwargs["n_bins"] = int(opts["n_bins"])
+        kwargs = {k: v for k, v in kwargs.items() if k in _PARAMETERS[name]}
+        result = CHECKS[name](**kwargs)
+        as_dict = canonical(result.as_dict())
+        figures = canonical(result.figures())
+        results[name] = {"result": as_dict, "figures": figures, "digest": digest(as_dict)}
+        outcomes.append(CheckOutcome(name, figures, results[name]["digest"]))
+    report(92, "Computing the digest")
+    full = {"schema": RESULTS_SCHEMA, "task": task, "rows": len(frame),
+            "label_column": label_column, "favourable_class": favourable_class,
+            "threshold": common.get("threshold"),
+            "sensitive_features": [dict(f) for f in sensitive_features],
+            "options": opts, "inputs": dict(inputs or {}), "checks": results}
+    full = canonical(full)
+    return Outcome(results=full, digest=digest(full), checks=tuple(outcomes))
+
+
+# Which shared keyword arguments each check takes (they take different subsets).
+_PARAMETERS = {
+    "performance": {"task", "y_true", "y_prob", "y_pred", "positive_class", "threshold",
+                    "classes", "n_bootstrap", "seed", "confidence"},
+    "bias": {"task", "y_true", "groups", "y_prob", "y_pred", "positive_class", "threshold",
+             "classes", "min_group_size", "n_bootstrap", "seed", "confidence"},
+    "calibration": {"task", "y_true", "y_prob", "positive_class", "classes", "groups", "n_bins",
+                    "min_group_size", "n_bootstrap", "seed", "confidence"},
+}
+
+
+def _groups(frame: pd.DataFrame, sensitive_features: Sequence[Mapping[str, Any]]) -> list[Any]:
+    columns = {f["column"]: frame[f["column"]] for f in sensitive_features}
+    bins = {f["column"]: BinSpec.from_dict(f["bins"]) for f in sensitive_features
+            if f.get("bins") is not None}
+    return encode_columns(columns, bins)
+
+
+def _score(task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str, Any]],
+           frame: pd.DataFrame, labels: pd.Series, favourable_class: str) -> dict[str, Any]:
+    """The model's scores, as the checks take them: ``y_prob`` (and ``classes``) for a
+    classifier, ``y_pred`` for a regressor. Probability columns follow the sorted class labels,
+    scikit-learn's ``classes_`` order (what skl2onnx exports)."""
+    session = inference_session(model_bytes, threads=1)
+    outputs = [o.name for o in session.get_outputs()]
+    wanted = "variable" if task == "regression" else "probabilities"
+    if wanted not in outputs:
+        raise EngineError(f"The model has no {wanted!r} output (its outputs: "
+                          f"{', '.join(outputs)}); export it with skl2onnx and zipmap=False.")
+    parts = []
+    specs = [dict(s) for s in input_specs]
+    for start in range(0, len(frame), BATCH_ROWS):
+        rows = frame.iloc[start:start + BATCH_ROWS]
+        (values,) = session.run([wanted], onnx_feed(rows, specs))
+        parts.append(np.asarray(values, dtype=np.float64))
+    scores = np.concatenate(parts) if parts else np.empty((0,))
+    if task == "regression":
+        return {"y_pred": scores.reshape(len(frame), -1)[:, 0]}
+    classes = sorted(pd.unique(labels).tolist())
+    if scores.ndim != 2 or scores.shape[1] != len(classes):
+        raise EngineError(f"The model's probabilities have {scores.shape[-1]} column(s) but the "
+                          f"labels hold {len(classes)} classes ({classes[:10]}); evaluate on "
+                          "data that holds every class the model predicts.")
+    if task == "binary_classification":
+        favourable = favourable_value(labels, favourable_class)
+        return {"y_prob": scores[:, classes.index(favourable)]}
+    return {"y_prob": scores, "classes": classes}
+
+
+def load_and_evaluate(*, model_bytes: bytes, input_specs: Sequence[Mapping[str, Any]],
+                      task: str, data: Any, file_format: str, label_column: str,
+                      favourable_class: str, threshold: float | None, checks: Sequence[str],
+                      sensitive_features: Sequence[Mapping[str, Any]],
+                      options: Mapping[str, Any], inputs: Mapping[str, Any],
+                      report: Report = _no_report) -> Outcome:
+    """Read the stored data set (an open binary file) and evaluate it."""
+    report(3, "Reading the data set")
+    frame = read_table(data, file_format)
+    return evaluate(task=task, model_bytes=model_bytes, input_specs=input_specs, frame=frame,
+                    label_column=label_column, favourable_class=favourable_class,
+                    threshold=threshold, checks=checks, sensitive_features=sensitive_features,
+                    options=options, inputs=inputs, report=report)
+
+
+def results_json(results: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a run's results (what the digest covers)."""
+    return canonical_json(results)

@@ -1,0 +1,485 @@
+"""Writes of the evaluation app: data sets, and runs from launch to their evidence.
+
+Pages and the REST API call the same functions. A run's life:
+
+* ``run_launch`` (a person) checks everything that can be checked before any work, freezes what
+  the run will be computed on, and queues the task once the transaction commits;
+* the task (evaluation.tasks, on a worker) calls ``run_execute``: ``run_claim`` takes the run
+  with a lease (docs/evaluation.md), the engine computes while a heartbeat renews the lease and
+  ``_Progress`` reports, and ``run_complete`` records the run's evidence, findings and audit
+  event in one transaction — so a redelivered task never records twice;
+* ``run_cancel`` (a person) stops it; ``run_reap`` (beat) hands runs whose worker died to a new
+  task, or fails them as "worker lost" after ``EVALUATION_MAX_ATTEMPTS``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any, BinaryIO
+
+from celery import current_app
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils import timezone
+
+from core import audit, permissions
+from core.errors import Conflict, DomainError, ValidationFailed
+from core.models import User
+from evaluation import engine
+from evaluation.metrics import MetricInputError
+from evaluation.models import FINISHED, Dataset, Run, RunStatus
+from evaluation.tables import TableProblems, check_table, describe_columns, read_table, table_format
+from governance import gates
+from governance import services as governance
+from governance.models import CLOSED, EvidenceOrigin, EvidenceStatus, Severity
+from registry import storage
+from registry.models import ModelVersion, RegisteredModel, Task
+from registry.onnx_feed import FeedError
+
+RUN_TASK = "evaluation.run_evaluation"
+# Bounds on a run's options: enough for any real evaluation, not enough to wedge a worker.
+OPTION_BOUNDS = {"seed": (0, 2**63 - 1), "n_bootstrap": (0, 5000),
+                 "min_group_size": (1, 1_000_000), "n_bins": (2, 100)}
+
+
+def run_queue(run_id: int) -> None:
+    """Send the run's task to the broker (routed to the ``evaluations`` queue by settings).
+    Services queue by name and never import the tasks module; tests replace this function."""
+    current_app.send_task(RUN_TASK, args=[run_id])
+
+
+def lease() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.EVALUATION_LEASE_S)
+
+
+# --- data sets ----------------------------------------------------------------------------------
+
+
+def _clean_sensitive(features: Any) -> list[dict[str, Any]]:
+    """``[{"column": name, "bins": {...} | None}]`` from what a form or the API sent."""
+    if features in (None, ""):
+        return []
+    if not isinstance(features, list):
+        raise ValidationFailed('Sensitive features are a list of {"column": name, "bins": '
+                               '{"edges": [...], "labels": [...]} or null}.',
+                               field="sensitive_features")
+    out = []
+    for item in features:
+        if isinstance(item, str):
+            item = {"column": item}
+        if not isinstance(item, Mapping) or not isinstance(item.get("column"), str) \
+                or not item["column"].strip() or set(item) - {"column", "bins"}:
+            raise ValidationFailed('Each sensitive feature is {"column": name, "bins": '
+                                   '{"edges": [...], "labels": [...]} or null}.',
+                                   field="sensitive_features")
+        out.append({"column": item["column"].strip(), "bins": item.get("bins")})
+    return out
+
+
+def _check_version_for(model: RegisteredModel, version: ModelVersion | None) -> ModelVersion:
+    if version is None:
+        version = model.versions.exclude(artifact_sha256="").order_by("-number").first()
+    if version is None or version.model_id != model.pk:
+        raise ValidationFailed("Upload a version's ONNX artifact first: a data set is checked "
+                               "against the inputs the model takes.", field="version")
+    if not version.has_artifact:
+        raise ValidationFailed(f"Version {version.number} has no artifact yet; data is checked "
+                               "against the artifact's inputs.", field="version")
+    return version
+
+
+def dataset_upload(*, actor: User, model: RegisteredModel, file: BinaryIO, filename: str,
+                   name: str = "", label_column: str = "", sensitive_features: Any = None,
+                   is_reference: bool = False, reference: Dataset | None = None,
+                   version: ModelVersion | None = None) -> Dataset:
+    """Check a CSV or Parquet file against the model's version (by default its newest with an
+    artifact) and store it, content-addressed; nothing is stored when anything is wrong.
+
+    An evaluation data set needs its label column; ``sensitive_features`` lists the columns the
+    bias check groups by, with bins for continuous ones (stored here, so every run groups the
+    same way). A reference (training) data set needs only the model's inputs.
+    """
+    reason = permissions.reason_cannot_upload_dataset(actor, model)
+    if reason:
+        audit.refuse(actor, reason, attempted="dataset_upload", target=model)
+    features = _clean_sensitive(sensitive_features)
+    name = (name or filename or "data set").strip()[:200]
+    if reference is not None and (reference.model_id != model.pk or not reference.is_reference):
+        raise ValidationFailed("The reference must be a reference data set of the same model.",
+                               field="reference")
+    if is_reference and reference is not None:
+        raise ValidationFailed("A reference data set has no reference of its own.",
+                               field="reference")
+    version = _check_version_for(model, version)
+    sha256, size = storage.sha256_of(file)
+    if size == 0:
+        raise ValidationFailed("The file is empty; choose the file again.", field="file")
+    if size > settings.MAX_DATASET_BYTES:
+        raise ValidationFailed(f"The file is {filesizeformat(size)}; data sets are limited to "
+                               f"{filesizeformat(settings.MAX_DATASET_BYTES)} "
+                               "(ASSAY_MAX_DATASET_MB).", field="file")
+    file.seek(0)
+    file_format = table_format(filename, file.read(4))
+    try:
+        frame = read_table(file, file_format)
+        check_table(frame, input_specs=version.input_schema, task=model.task,
+                    label_column=label_column.strip(), favourable_class=model.favourable_class,
+                    sensitive_features=features, needs_labels=not is_reference)
+    except TableProblems as problems:
+        raise ValidationFailed(f"The data does not fit version {version.number} of the model: "
+                               f"{problems.message}", fields=problems.fields) from None
+    storage.store(file, sha256)
+    with transaction.atomic():
+        dataset = Dataset.objects.create(
+            model=model, name=name, is_reference=is_reference, reference=reference,
+            filename=(filename or sha256)[:255], file_format=file_format, sha256=sha256,
+            size=size, row_count=len(frame), columns=describe_columns(frame),
+            label_column=label_column.strip(), sensitive_features=features,
+            uploaded_by=actor)
+        audit.record(action="evaluation.dataset_upload", actor=actor, obj=dataset, payload={
+            "name": dataset.name, "filename": dataset.filename, "sha256": sha256, "size": size,
+            "format": file_format, "rows": dataset.row_count, "label_column": dataset.label_column,
+            "sensitive_features": features, "is_reference": is_reference,
+            "reference": reference.sha256 if reference else None,
+            "checked_against_version": version.number})
+    return dataset
+
+
+# --- launching, cancelling ------------------------------------------------------------------
+
+
+def _clean_options(options: Any) -> dict[str, int]:
+    if options in (None, ""):
+        options = {}
+    if not isinstance(options, Mapping):
+        raise ValidationFailed("Options are an object: seed, n_bootstrap, min_group_size, n_bins.",
+                               field="options")
+    unknown = sorted(set(options) - set(OPTION_BOUNDS))
+    if unknown:
+        raise ValidationFailed(f"Unknown options: {', '.join(unknown)}; use "
+                               f"{', '.join(OPTION_BOUNDS)}.", field="options")
+    clean = {k: v for k, v in engine.DEFAULT_OPTIONS.items() if k in OPTION_BOUNDS}
+    for key, value in options.items():
+        low, high = OPTION_BOUNDS[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValidationFailed(f"Option {key} is a whole number from {low} to {high}.",
+                                   field="options")
+        clean[key] = value
+    return clean
+
+
+def _clean_checks(checks: Any, model: RegisteredModel, dataset: Dataset) -> list[str]:
+    if not isinstance(checks, list | tuple) or not checks or not all(
+            isinstance(c, str) for c in checks):
+        raise ValidationFailed(f"Choose at least one check among {', '.join(engine.RUN_CHECKS)}.",
+                               field="checks")
+    unknown = sorted(set(checks) - set(engine.RUN_CHECKS))
+    if unknown:
+        raise ValidationFailed(f"Unknown checks: {', '.join(unknown)}; choose among "
+                               f"{', '.join(engine.RUN_CHECKS)}.", field="checks")
+    if "bias" in checks and not dataset.sensitive_features:
+        raise ValidationFailed(f"The bias check groups rows by sensitive features, and data set "
+                               f"'{dataset.name}' names none; upload it with its sensitive "
+                               "columns or leave bias out.", field="checks")
+    if "calibration" in checks and model.task == Task.REGRESSION:
+        raise ValidationFailed("Calibration needs predicted probabilities; a regression model "
+                               "has none. Leave calibration out.", field="checks")
+    return [c for c in engine.RUN_CHECKS if c in checks]
+
+
+def run_launch(*, actor: User, version: ModelVersion, dataset: Dataset,
+               checks: Sequence[str] = engine.RUN_CHECKS, options: Any = None) -> Run:
+    """Queue an evaluation of the version on the data set, with the model's favourable class and
+    threshold as they are now. The task is sent once the transaction has committed."""
+    case = gates.case_for(version)
+    reason = permissions.reason_cannot_launch_evaluation(actor, case)
+    if reason:
+        audit.refuse(actor, reason, attempted="run_launch", target=version)
+    model = version.model
+    if dataset.model_id != model.pk:
+        raise ValidationFailed("Choose a data set of this model.", field="dataset")
+    if dataset.is_reference:
+        raise ValidationFailed(f"'{dataset.name}' is a reference data set; evaluate on "
+                               "evaluation data (with labels).", field="dataset")
+    if not version.has_artifact:
+        raise ValidationFailed(f"Version {version.number} has no artifact to evaluate; upload "
+                               "it first.", field="version")
+    if version.state in CLOSED:
+        raise Conflict(f"Version {version.number} is {version.get_state_display().lower()}; it "
+                       "is no longer evaluated.")
+    missing = [spec["name"] for spec in version.input_schema
+               if spec["name"] not in dataset.column_names]
+    if missing:
+        raise ValidationFailed(f"Data set '{dataset.name}' lacks column(s) "
+                               f"{', '.join(map(repr, missing))}, which version {version.number} "
+                               "takes as input.", field="dataset")
+    checks = _clean_checks(list(checks), model, dataset)
+    clean_options = _clean_options(options)
+    reference = dataset.reference
+    with transaction.atomic():
+        run = Run.objects.create(
+            version=version, dataset=dataset, reference=reference,
+            artifact_digest=version.artifact_sha256,
+            dataset_digests=[dataset.sha256] + ([reference.sha256] if reference else []),
+            checks=checks, policy_version=gates.policy_for(version),
+            favourable_class=model.favourable_class if model.task != Task.REGRESSION else "",
+            threshold=model.decision_threshold if model.task == Task.BINARY else None,
+            options=clean_options, launched_by=actor)
+        audit.record(action="evaluation.run_launch", actor=actor, obj=run, payload={
+            "version": version.number, "dataset": dataset.sha256, "checks": checks,
+            "artifact_digest": run.artifact_digest, "dataset_digests": run.dataset_digests,
+            "favourable_class": run.favourable_class, "threshold": run.threshold,
+            "options": clean_options,
+            "policy_version": run.policy_version_id,
+            "exploratory": bool(permissions.independence_conflict(actor, case))})
+        transaction.on_commit(lambda: run_queue(run.pk))
+    return run
+
+
+def run_cancel(*, actor: User, run: Run) -> Run:
+    """Stop a queued or running evaluation; a worker still computing it stops at its next
+    step and records nothing."""
+    case = gates.case_for(run.version)
+    reason = permissions.reason_cannot_cancel_evaluation(actor, case, run.launched_by_id)
+    if reason:
+        audit.refuse(actor, reason, attempted="run_cancel", target=run)
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        if locked.status in FINISHED:
+            raise Conflict(f"Run {locked.pk} is {locked.get_status_display().lower()} already; "
+                           "only queued or running evaluations can be cancelled.")
+        before = locked.status
+        locked.status = RunStatus.CANCELLED
+        locked.step = f"Cancelled by {actor.username}"
+        locked.finished_at = timezone.now()
+        locked.lease_expires_at = None
+        locked.save(update_fields=["status", "step", "finished_at", "lease_expires_at"])
+        audit.record(action="evaluation.run_cancel", actor=actor, obj=locked,
+                     payload={"version": run.version.number, "status_before": before})
+    return locked
+
+
+# --- the worker's side --------------------------------------------------------------------------
+
+
+class LeaseHeld(Exception):
+    """Another worker holds the run's lease: try again once it may have run out."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the run's lease is held for {seconds:.0f} s more")
+        self.seconds = seconds
+
+
+class RunStopped(Exception):
+    """The run was cancelled, or taken over after this worker's lease ran out."""
+
+
+def run_fail(run_id: int, *, error: str, attempt: int | None = None,
+             expired_lease_only: bool = False) -> bool:
+    """Mark the run failed with ``error`` (if it is still this attempt's, or its lease ran
+    out); one audit event. Returns whether it did."""
+    now = timezone.now()
+    with transaction.atomic():
+        rows = Run.objects.filter(pk=run_id, status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
+        if attempt is not None:
+            rows = rows.filter(attempts=attempt)
+        if expired_lease_only:
+            rows = rows.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now)
+        if not rows.update(status=RunStatus.FAILED, error=error[:5000], finished_at=now,
+                           lease_expires_at=None, step="Failed"):
+            return False
+        run = Run.objects.select_related("version").get(pk=run_id)
+        audit.record(action="evaluation.run_fail", actor=None, obj=run, payload={
+            "version": run.version.number, "attempts": run.attempts, "error": run.error})
+    return True
+
+
+def run_claim(*, run_id: int, task_id: str, worker: str) -> Run | None:
+    """Take the run for this task: a queued run, or a running one whose lease has run out (its
+    worker died). None when there is nothing to do (gone, finished, or failed now as "worker
+    lost" after too many attempts); LeaseHeld when a live worker holds it."""
+    now = timezone.now()
+    with transaction.atomic():
+        taken = (Run.objects.filter(pk=run_id)
+                 .filter(Q(status=RunStatus.QUEUED)
+                         | Q(status=RunStatus.RUNNING, lease_expires_at__lt=now))
+                 .filter(attempts__lt=settings.EVALUATION_MAX_ATTEMPTS)
+                 .update(status=RunStatus.RUNNING, attempts=F("attempts") + 1,
+                         lease_expires_at=now + lease(), task_id=task_id[:64],
+                         worker=worker[:200], started_at=Coalesce(F("started_at"), now),
+                         progress=1, step="Starting"))
+        if taken:
+            run = Run.objects.select_related("version__model", "dataset", "launched_by").get(
+                pk=run_id)
+            audit.record(action="evaluation.run_start", actor=None, obj=run, payload={
+                "version": run.version.number, "attempt": run.attempts, "worker": run.worker})
+            return run
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None or run.status in FINISHED:
+        return None
+    if run.status == RunStatus.RUNNING and run.lease_expires_at and run.lease_expires_at >= now:
+        raise LeaseHeld((run.lease_expires_at - now).total_seconds())
+    run_fail(run_id, error=f"Worker lost: the run was started {run.attempts} times and its worker "
+                        "stopped each time (killed, out of memory or restarted). Launch it "
+                        "again; if it keeps failing, try a smaller data set.",
+          expired_lease_only=True)
+    return None
+
+
+class _Progress:
+    """Reports the engine's progress onto the run, and keeps the lease alive from a thread of
+    its own while the engine computes (a long step must not let the lease run out under a
+    live worker). Either notices when the run is no longer this attempt's: cancelled, or taken
+    over by another worker after the lease ran out."""
+
+    def __init__(self, run: Run) -> None:
+        self.run_id, self.attempt = run.pk, run.attempts
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._heartbeat, daemon=True,
+                                        name=f"run-{run.pk}-lease")
+
+    def _mine(self) -> Any:
+        return Run.objects.filter(pk=self.run_id, status=RunStatus.RUNNING,
+                                  attempts=self.attempt)
+
+    def __call__(self, percent: int, step: str) -> None:
+        if self.lost.is_set() or not self._mine().update(
+                progress=max(1, min(99, percent)), step=step[:200],
+                lease_expires_at=timezone.now() + lease()):
+            self.lost.set()
+            raise RunStopped()
+
+    def _heartbeat(self) -> None:
+        try:
+            while not self._stop.wait(settings.EVALUATION_LEASE_S / 3):
+                if not self._mine().update(lease_expires_at=timezone.now() + lease()):
+                    self.lost.set()
+                    return
+        finally:
+            connection.close()  # this thread's own connection
+
+    def __enter__(self) -> _Progress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# Problems of the run's inputs: the run fails with the message (retrying cannot help).
+INPUT_ERRORS = (engine.EngineError, MetricInputError, FeedError, TableProblems, ValueError,
+                KeyError)
+
+
+def run_execute(*, run_id: int, task_id: str, worker: str) -> str:
+    """The task's body: claim, compute, record. Returns what happened (``succeeded``,
+    ``failed``, ``stopped``, ``nothing to do``). Raises LeaseHeld (retry later) and transient
+    errors (database, broker: the task retries)."""
+    run = run_claim(run_id=run_id, task_id=task_id, worker=worker)
+    if run is None:
+        return "nothing to do"
+    version, dataset = run.version, run.dataset
+    try:
+        with _Progress(run) as progress:
+            with storage.open_stored(version.artifact_sha256) as f:
+                model_bytes = f.read()
+            with storage.open_stored(dataset.sha256) as data:
+                outcome = engine.load_and_evaluate(
+                    model_bytes=model_bytes, input_specs=version.input_schema,
+                    task=version.model.task, data=data, file_format=dataset.file_format,
+                    label_column=dataset.label_column, favourable_class=run.favourable_class,
+                    threshold=run.threshold, checks=run.checks,
+                    sensitive_features=dataset.sensitive_features, options=run.options,
+                    inputs={"artifact_digest": run.artifact_digest,
+                            "dataset_digests": run.dataset_digests},
+                    report=progress)
+            progress(95, "Recording the evidence")
+    except RunStopped:
+        return "stopped"
+    except INPUT_ERRORS as exc:
+        run_fail(run.pk, attempt=run.attempts, error=str(exc) or type(exc).__name__)
+        return "failed"
+    try:
+        done = run_complete(run_id=run.pk, attempt=run.attempts, outcome=outcome)
+    except DomainError as exc:  # the version was closed meanwhile, or the evidence refused
+        run_fail(run.pk, attempt=run.attempts, error=exc.message)
+        return "failed"
+    return "succeeded" if done else "stopped"
+
+
+def run_url(run: Run) -> str:
+    return reverse("evaluation:run-detail", args=[run.pk])
+
+
+def run_complete(*, run_id: int, attempt: int, outcome: engine.Outcome) -> bool:
+    """Record a finished computation, once: in one transaction the run's results, one evidence
+    record per check (with the status the bound policy gives its figures), a finding for each
+    failing check, and one audit event. Only the attempt that holds the run records; a stale or
+    duplicate worker, or a cancelled run, records nothing (returns False)."""
+    with transaction.atomic():
+        run = (Run.objects.select_for_update().select_related("version__model", "launched_by")
+               .filter(pk=run_id).first())
+        if run is None or run.status != RunStatus.RUNNING or run.attempts != attempt:
+            return False
+        version = run.version
+        case = gates.case_for(version)
+        verdicts: dict[str, dict[str, Any]] = {}
+        for check in outcome.checks:
+            figures = {k: v for k, v in check.figures.items()
+                       if v is None or math.isfinite(v)}
+            verdict = gates.check_verdict(version, check.name, figures, case)
+            governance.evidence_record(
+                version=version, check=check.name, status=verdict.status, figures=figures,
+                digest=check.digest, source_url=run_url(run), actor=None,
+                artifact_digest=run.artifact_digest, dataset_digests=run.dataset_digests,
+                origin=EvidenceOrigin.RUN, launched_by=run.launched_by)
+            verdicts[check.name] = {"status": str(verdict.status),
+                                    "reasons": list(verdict.reasons)}
+            if verdict.status == EvidenceStatus.FAILED:
+                governance.finding_raise_from_check(
+                    version=version, check=check.name, severity=Severity.HIGH,
+                    title=f"The {check.name} check failed",
+                    description=f"Evaluation run {run.pk} on data set {run.dataset_digests[0]}: "
+                                + "; ".join(verdict.reasons),
+                    figures={k: v for k, v in figures.items() if "[" not in k})
+        now = timezone.now()
+        run.status, run.progress, run.step = RunStatus.SUCCEEDED, 100, "Done"
+        run.results, run.results_digest = outcome.results, outcome.digest
+        run.verdicts, run.library_versions = verdicts, engine.library_versions()
+        run.finished_at, run.lease_expires_at = now, None
+        run.save(update_fields=["status", "progress", "step", "results", "results_digest",
+                                "verdicts", "library_versions", "finished_at",
+                                "lease_expires_at"])
+        audit.record(action="evaluation.run_complete", actor=None, obj=run, payload={
+            "version": version.number, "attempt": attempt, "results_digest": outcome.digest,
+            "checks": {c.name: c.digest for c in outcome.checks},
+            "statuses": {k: v["status"] for k, v in verdicts.items()},
+            "launched_by": run.launched_by.username})
+    return True
+
+
+def run_reap() -> dict[str, int]:
+    """Runs whose worker stopped renewing the lease: queued again for another worker to take
+    over, or failed as "worker lost" once they used their attempts. Called by beat."""
+    now = timezone.now()
+    stale = list(Run.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now)
+                 .values_list("pk", "attempts"))
+    requeued = failed = 0
+    for pk, attempts in stale:
+        if attempts >= settings.EVALUATION_MAX_ATTEMPTS:
+            failed += run_fail(pk, error=f"Worker lost: the run was started {attempts} times and "
+                                      "its worker stopped each time. Launch it again.",
+                            expired_lease_only=True)
+        else:
+            run_queue(pk)
+            requeued += 1
+    return {"requeued": requeued, "failed": failed}

@@ -1,0 +1,59 @@
+"""The evaluation app's Celery tasks: thin, over evaluation.services.
+
+``run_evaluation`` is routed to the ``evaluations`` queue (settings.CELERY_TASK_ROUTES). It is
+acknowledged late and rejected (so requeued) when its worker is lost: RabbitMQ delivers it again
+to another worker, which takes the run over once the dead worker's lease has run out. Its time
+limits are the settings' defaults (20 / 25 minutes), below RabbitMQ's consumer_timeout.
+Retries are for transient trouble only — the lease still held by a live worker, the database or
+broker unreachable; a problem of the run's inputs fails the run at once (services).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerError
+
+from evaluation import services
+from evaluation.models import Run
+
+log = logging.getLogger(__name__)
+
+# Waiting for a live worker's lease: at most this many times, each at most a lease long.
+LEASE_WAIT_RETRIES = 10
+TRANSIENT_RETRIES = 5
+TRANSIENT = (OperationalError, InterfaceError, BrokerError)
+
+
+@shared_task(name=services.RUN_TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
+             max_retries=LEASE_WAIT_RETRIES + TRANSIENT_RETRIES)
+def run_evaluation(self, run_id: int) -> str:
+    """Compute evaluation run ``run_id`` and record its evidence (once, whatever the
+    deliveries)."""
+    if not Run.objects.filter(pk=run_id).exists():
+        return "gone"
+    worker = self.request.hostname or "local"
+    try:
+        return services.run_execute(run_id=run_id, task_id=self.request.id or "", worker=worker)
+    except services.LeaseHeld as held:
+        # A live duplicate, or a dead worker's lease not yet run out: look again then.
+        raise self.retry(countdown=max(1.0, held.seconds + 1), max_retries=LEASE_WAIT_RETRIES,
+                         exc=held) from None
+    except SoftTimeLimitExceeded:
+        services.run_fail(run_id, error="The evaluation took longer than the time limit (20 "
+                                     "minutes); evaluate a smaller data set or fewer bootstrap "
+                                     "replicates.")
+        return "failed"
+    except TRANSIENT as exc:
+        log.warning("evaluation run %s: transient error, retrying: %s", run_id, exc)
+        raise self.retry(countdown=min(60, 2 ** self.request.retries * 5), exc=exc,
+                         max_retries=TRANSIENT_RETRIES) from None
+
+
+@shared_task(name="evaluation.reap_runs")
+def reap_runs() -> dict[str, int]:
+    """Hand runs whose worker died to another worker, or fail them ("worker lost")."""
+    return services.run_reap()
