@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("core.api.urls")),
     path("", include("registry.api.urls")),
     path("", include("governance.api.urls")),
+    path("", include("evaluation.api_urls")),
     path("audit/", include("core.api.audit_urls")),
     path("", include("core.api.signing_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -23,6 +24,7 @@ urlpatterns = [
     path("audit/", include("core.audit_urls")),
     path("models/", include("registry.urls")),
     path("", include("governance.urls")),
+    path("evaluation/", include("evaluation.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class EvaluationConfig(AppConfig):
     name = "evaluation"
+
+    def ready(self) -> None:
+        """Put the evaluation panels on the registry's model and version pages (core.pages):
+        a model's data sets, a version's runs."""
+        from core import pages
+
+        pages.add_panel("registry.model_detail", "evaluation/_model_panel.html")
+        pages.add_panel("registry.version_detail", "evaluation/_version_panel.html")

@@ -1,0 +1,262 @@
+"""The evaluation REST API: data sets (upload, list, download) and runs (launch, watch, cancel,
+fetch the results). Thin views over evaluation.services; errors in the one API shape."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.errors import ValidationFailed
+from core.uploads import require_file
+from evaluation import engine, services
+from evaluation.models import Dataset, Run, RunStatus
+from registry.api.serializers import StrictInputMixin
+from registry.models import ModelVersion, RegisteredModel
+from registry.storage import stored_file_response
+
+
+class BinsSerializer(serializers.Serializer):
+    edges = serializers.ListField(child=serializers.FloatField())
+    labels = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class SensitiveFeatureSerializer(serializers.Serializer):
+    column = serializers.CharField(max_length=200)
+    bins = BinsSerializer(required=False, allow_null=True,
+                          help_text="Bins for a continuous column: edges, closed on the left.")
+
+
+class ColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    dtype = serializers.CharField()
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    columns = ColumnSerializer(many=True, read_only=True)
+    sensitive_features = SensitiveFeatureSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "model", "name", "is_reference", "reference", "filename", "file_format",
+                  "sha256", "size", "row_count", "columns", "label_column",
+                  "sensitive_features", "uploaded_by", "uploaded_at"]
+        read_only_fields = fields
+
+
+class DatasetUploadSerializer(StrictInputMixin, serializers.Serializer):
+    """Multipart: the file and what it holds. ``sensitive_features`` is JSON text, e.g.
+    ``[{"column": "sex"}, {"column": "age", "bins": {"edges": [25, 60]}}]``."""
+
+    model = serializers.SlugRelatedField(slug_field="slug", queryset=RegisteredModel.objects.none())
+    file = serializers.FileField(help_text="CSV (UTF-8, header row) or Parquet.")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    label_column = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    sensitive_features = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text='JSON: [{"column": "sex"}, {"column": "age", "bins": {"edges": [25, 60], '
+                  '"labels": ["<25", "25 to <60", "≥60"]}}]')
+    is_reference = serializers.BooleanField(required=False, default=False)
+    reference = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.none(),
+                                                   required=False, allow_null=True)
+    version = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="The version number to check the data against (default: the newest with an "
+                  "artifact).")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None:
+            fields["model"].queryset = RegisteredModel.objects.visible_to(request.user)
+            fields["reference"].queryset = Dataset.objects.visible_to(request.user)
+        return fields
+
+    def validate_sensitive_features(self, value: str) -> list[Any]:
+        if not value.strip():
+            return []
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise serializers.ValidationError("Give the sensitive features as JSON text, e.g. "
+                                              '[{"column": "sex"}].') from None
+
+
+class RunSerializer(serializers.ModelSerializer):
+    model = serializers.SlugRelatedField(source="version.model", slug_field="slug",
+                                         read_only=True)
+    version_number = serializers.IntegerField(source="version.number", read_only=True)
+    launched_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    status = serializers.ChoiceField(choices=RunStatus.choices, read_only=True)
+    checks = serializers.ListField(child=serializers.CharField(), read_only=True)
+    dataset_digests = serializers.ListField(child=serializers.CharField(), read_only=True)
+    options = serializers.DictField(child=serializers.IntegerField(), read_only=True)
+    verdicts = serializers.JSONField(read_only=True)
+    figures = serializers.SerializerMethodField()
+    library_versions = serializers.DictField(child=serializers.CharField(), read_only=True)
+    page = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = ["id", "model", "version", "version_number", "dataset", "reference",
+                  "artifact_digest", "dataset_digests", "checks", "policy_version",
+                  "favourable_class", "threshold", "options", "status", "progress", "step",
+                  "attempts", "worker", "error", "results_digest", "verdicts", "figures",
+                  "library_versions", "launched_by", "created_at", "started_at", "finished_at",
+                  "page"]
+        read_only_fields = fields
+
+    def get_figures(self, run: Run) -> dict[str, dict[str, float | None]]:
+        """Per check, the flat figures recorded as evidence (empty until the run succeeded)."""
+        checks = (run.results or {}).get("checks", {})
+        return {name: check.get("figures", {}) for name, check in checks.items()}
+
+    def get_page(self, run: Run) -> str:
+        return services.run_url(run)
+
+
+class RunLaunchSerializer(StrictInputMixin, serializers.Serializer):
+    version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.none())
+    dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.none())
+    checks = serializers.ListField(child=serializers.CharField(), required=False,
+                                   default=list(engine.RUN_CHECKS),
+                                   help_text=f"Among {', '.join(engine.RUN_CHECKS)}.")
+    options = serializers.DictField(
+        child=serializers.JSONField(), required=False,
+        help_text="seed, n_bootstrap (0-5000), min_group_size, n_bins (2-100).")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None:
+            fields["version"].queryset = ModelVersion.objects.visible_to(request.user)
+            fields["dataset"].queryset = Dataset.objects.visible_to(request.user)
+        return fields
+
+
+def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data, context={"request": request})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+@extend_schema(parameters=[OpenApiParameter("model", str, description="Model slug.")])
+class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Evaluation and reference data sets of the models you may see."""
+
+    serializer_class = DatasetSerializer
+    parser_classes = [MultiPartParser]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Dataset.objects.none()
+        datasets = Dataset.objects.visible_to(self.request.user).select_related(
+            "model", "uploaded_by")
+        if self.request.query_params.get("model"):
+            datasets = datasets.filter(model__slug=self.request.query_params["model"])
+        return datasets
+
+    @extend_schema(request={"multipart/form-data": DatasetUploadSerializer},
+                   responses={201: DatasetSerializer})
+    def create(self, request: Request) -> Response:
+        """Upload a data set (multipart). It is checked against the model's version first: a
+        400 names each column and its problem, and nothing is stored."""
+        require_file(request, request.FILES, "file", "data set (CSV or Parquet)")
+        data = _valid(DatasetUploadSerializer, request)
+        model = data["model"]
+        version = None
+        if data.get("version"):
+            version = model.versions.filter(number=data["version"]).first()
+            if version is None:
+                raise ValidationFailed(f"The model has no version {data['version']}.",
+                                       field="version")
+        upload = data["file"]
+        dataset = services.dataset_upload(
+            actor=request.user, model=model, file=upload, filename=upload.name,
+            name=data.get("name", ""), label_column=data.get("label_column", ""),
+            sensitive_features=data.get("sensitive_features"),
+            is_reference=data.get("is_reference", False), reference=data.get("reference"),
+            version=version)
+        return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The stored file, as uploaded (always as an attachment)."""
+        dataset = self.get_object()
+        return stored_file_response(dataset.sha256, dataset.filename)
+
+
+@extend_schema(parameters=[OpenApiParameter("version", int, description="Version id."),
+                           OpenApiParameter("status", str, enum=RunStatus.values)])
+class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Evaluation runs: launch one (POST), watch its progress (GET), cancel it, fetch its full
+    results as JSON once it succeeded."""
+
+    serializer_class = RunSerializer
+    parser_classes = [JSONParser]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Run.objects.none()
+        runs = Run.objects.visible_to(self.request.user).select_related(
+            "version__model", "launched_by").defer("results")
+        params = self.request.query_params
+        if params.get("version"):
+            if not params["version"].isdigit():
+                raise ValidationFailed("version is a version's id (a number).", field="version")
+            runs = runs.filter(version_id=int(params["version"]))
+        if params.get("status"):
+            if params["status"] not in RunStatus.values:
+                raise ValidationFailed(f"Unknown status; use one of: "
+                                       f"{', '.join(RunStatus.values)}.", field="status")
+            runs = runs.filter(status=params["status"])
+        return runs
+
+    @extend_schema(request=RunLaunchSerializer, responses={201: RunSerializer})
+    def create(self, request: Request) -> Response:
+        """Queue an evaluation of a version on one of its model's data sets."""
+        data = _valid(RunLaunchSerializer, request)
+        run = services.run_launch(actor=request.user, version=data["version"],
+                                  dataset=data["dataset"], checks=data["checks"],
+                                  options=data.get("options"))
+        return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=RunSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        """Cancel a queued or running evaluation (409 once it has finished)."""
+        run = services.run_cancel(actor=request.user, run=self.get_object())
+        return Response(RunSerializer(run).data)
+
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"])
+    def results(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The full results as a JSON file (404 until the run has succeeded)."""
+        return results_download(Run.objects.get(pk=self.get_object().pk))
+
+
+def results_download(run: Run) -> HttpResponse:
+    """The run's full results and their digest, as a JSON attachment (pages and the API)."""
+    if run.status != RunStatus.SUCCEEDED or run.results is None:
+        return HttpResponse(json.dumps({"detail": f"Run {run.pk} has no results: it is "
+                                                  f"{run.get_status_display().lower()}.",
+                                        "code": "not_found", "fields": {}}),
+                            status=404, content_type="application/json")
+    body = {"run": run.pk, "results_digest": run.results_digest, "verdicts": run.verdicts,
+            "library_versions": run.library_versions, "results": run.results}
+    response = HttpResponse(json.dumps(body, ensure_ascii=False, sort_keys=True),
+                            content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="evaluation-run-{run.pk}.json"'
+    response["X-Results-SHA256"] = run.results_digest
+    return response

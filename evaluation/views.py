@@ -1,0 +1,142 @@
+"""Evaluation pages: upload a data set, launch a run, watch it (htmx polling that stops when the
+run ends) and read its figures and charts. Thin: each action is one service call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from core import pages, permissions
+from core.errors import DomainError, PermissionRefused
+from core.uploads import require_file
+from evaluation import services
+from evaluation.api import results_download
+from evaluation.charts import run_charts
+from evaluation.forms import DatasetForm, RunForm
+from evaluation.models import Dataset, Run
+from governance.gates import blocking_items, case_for
+from registry.models import ModelVersion, RegisteredModel
+from registry.storage import stored_file_response
+
+
+def _visible_model(request: HttpRequest, slug: str) -> RegisteredModel:
+    return get_object_or_404(RegisteredModel.objects.visible_to(request.user), slug=slug)
+
+
+def _visible_run(request: HttpRequest, pk: int) -> Run:
+    return get_object_or_404(Run.objects.visible_to(request.user).select_related(
+        "version__model", "dataset", "launched_by"), pk=pk)
+
+
+@login_required
+def dataset_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    model = _visible_model(request, slug)
+    reason = permissions.reason_cannot_upload_dataset(request.user, model)
+    if reason:
+        raise PermissionRefused(reason)
+    form = DatasetForm(request.POST or None, request.FILES or None, model=model)
+    refused = getattr(request, "upload_refusals", {}).get("file")
+    if refused and request.method == "POST":
+        form.is_valid()
+        form.add_error("file", refused)
+
+    def page(status: int = 200, error: DomainError | None = None) -> HttpResponse:
+        return render(request, "evaluation/dataset_form.html", {"form": form, "model": model},
+                      status=status)
+
+    if request.method != "POST":
+        return page()
+    if refused:
+        return page(400)
+
+    def call() -> Dataset:
+        require_file(request, request.FILES, "file", "data set")
+        return services.dataset_upload(actor=request.user, model=model,
+                                       **form.service_kwargs())
+
+    return pages.form_action(
+        request, form=form, call=call,
+        success=lambda d: f"Data set '{d.name}' is stored: {d.row_count} rows, SHA-256 "
+                          f"{d.sha256[:12]}….",
+        done=lambda d: redirect("registry:model-detail", slug=model.slug), failure=page)
+
+
+@login_required
+def dataset_download(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset = get_object_or_404(Dataset.objects.visible_to(request.user), pk=pk)
+    return stored_file_response(dataset.sha256, dataset.filename)
+
+
+@login_required
+def run_launch(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    version = get_object_or_404(ModelVersion.objects.visible_to(request.user)
+                                .select_related("model"), model__slug=slug, number=number)
+    reason = permissions.reason_cannot_launch_evaluation(request.user, case_for(version))
+    if reason:
+        raise PermissionRefused(reason)
+    form = RunForm(request.POST or None, version=version)
+
+    def page(status: int = 200, error: DomainError | None = None) -> HttpResponse:
+        return render(request, "evaluation/run_form.html",
+                      {"form": form, "version": version, "model": version.model}, status=status)
+
+    if request.method != "POST":
+        return page()
+    return pages.form_action(
+        request, form=form, call=lambda: services.run_launch(
+            actor=request.user, version=version, **form.service_kwargs()),
+        success="The evaluation is queued; this page follows its progress.",
+        done=lambda run: redirect("evaluation:run-detail", pk=run.pk), failure=page)
+
+
+@login_required
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The run page; with htmx, only its progress fragment (polled until the run ends, then the
+    whole result replaces it)."""
+    run = _visible_run(request, pk)
+    version = run.version
+    case = case_for(version)
+    context = {
+        "run": run, "version": version, "model": version.model,
+        "exploratory": bool(permissions.independence_conflict(run.launched_by, case)),
+        "can_cancel": not run.is_finished and not permissions.reason_cannot_cancel_evaluation(
+            request.user, case, run.launched_by_id),
+        "sections": _sections(run) if run.is_finished else [],
+        "blockers": blocking_items(version, case) if run.is_finished else [],
+    }
+    if request.htmx:
+        if run.is_finished:  # polling stops: the whole page, with its results, is loaded
+            return HttpResponse(status=204, headers={"HX-Refresh": "true"})
+        return render(request, "evaluation/run.html#progress", context)
+    return render(request, "evaluation/run.html", context)
+
+
+def _sections(run: Run) -> list[dict[str, Any]]:
+    """Per check: its status under the policy, why, its figures and its charts."""
+    checks = (run.results or {}).get("checks", {})
+    drawn = run_charts(run.results)
+    return [{"name": name, "status": verdict.get("status"), "reasons": verdict.get("reasons", []),
+             "figures": checks.get(name, {}).get("figures", {}),
+             "charts": [c.svg for c in drawn if c.check == name]}
+            for name, verdict in run.verdicts.items()]
+
+
+@login_required
+@require_POST
+def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _visible_run(request, pk)
+    return pages.form_action(
+        request, form=None, call=lambda: services.run_cancel(actor=request.user, run=run),
+        success="The evaluation is cancelled.",
+        done=lambda r: redirect("evaluation:run-detail", pk=r.pk),
+        failure=lambda status, error: render(request, "error.html", {
+            "status": status, "message": error.message if error else ""}, status=status))
+
+
+@login_required
+def run_results(request: HttpRequest, pk: int) -> HttpResponse:
+    return results_download(Run.objects.get(pk=_visible_run(request, pk).pk))
