@@ -26,7 +26,7 @@ class ModelForm(forms.Form):
         max_length=100, required=False, initial="1",
         help_text="Classifiers: the favourable outcome as spelled in the label column, e.g. 1.")
     decision_threshold = forms.FloatField(
-        min_value=0.0, max_value=1.0, initial=0.5,
+        min_value=0.0, max_value=1.0, initial=0.5, required=False,
         help_text="Binary classifiers: a score at or above this is predicted favourable.")
     sourcing = forms.ChoiceField(choices=Sourcing.choices, initial=Sourcing.IN_HOUSE)
     vendor_name = forms.CharField(max_length=200, required=False)
@@ -66,6 +66,11 @@ class ModelForm(forms.Form):
     def service_kwargs(self) -> dict:
         data = dict(self.cleaned_data)
         data["tags"] = [t.strip() for t in data.pop("tags", "").split(",") if t.strip()]
+        # Left empty: the model's default (1 and 0.5) when registering, unchanged when editing.
+        if data.get("decision_threshold") is None:
+            data.pop("decision_threshold", None)
+        if not (data.get("favourable_class") or "").strip():
+            data.pop("favourable_class", None)
         return data
 
 
