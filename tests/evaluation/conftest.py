@@ -5,7 +5,7 @@ queue of runs waiting for a worker.
 Runs are queued on commit (evaluation.services.run_queue). In tests the queued ids wait in
 ``queued_runs`` instead of going to RabbitMQ, where no worker of this test run would take them;
 ``queued_runs.run()`` runs the task on them as a worker would (the same task function, through
-Celery's ``apply``). The worker-kill test sends them to a real worker instead.
+Celery's ``apply``). The worker-kill test sends them to a real worker, on its own queue.
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ class QueuedRuns:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.ids: list[int] = []
         self._monkeypatch = monkeypatch
-        self._to_broker = evaluation.run_queue
         monkeypatch.setattr(evaluation, "run_queue", self.ids.append)
 
     def run(self) -> list[str]:
@@ -53,8 +52,9 @@ class QueuedRuns:
         ids, self.ids[:] = list(self.ids), []
         return [run_evaluation.apply(args=[pk]).get() for pk in ids]
 
-    def use_broker(self) -> None:
-        self._monkeypatch.setattr(evaluation, "run_queue", self._to_broker)
+    def send_to(self, send) -> None:
+        """Send queued runs with ``send`` (to a real broker) from now on."""
+        self._monkeypatch.setattr(evaluation, "run_queue", send)
 
 
 @pytest.fixture(autouse=True)
