@@ -119,10 +119,11 @@ def _sections(run: Run) -> list[dict[str, Any]]:
     """Per check: its status under the policy, why, its figures and its charts."""
     checks = (run.results or {}).get("checks", {})
     drawn = run_charts(run.results)
-    return [{"name": name, "status": verdict.get("status"), "reasons": verdict.get("reasons", []),
+    return [{"name": name, "status": run.verdicts.get(name, {}).get("status"),
+             "reasons": run.verdicts.get(name, {}).get("reasons", []),
              "figures": checks.get(name, {}).get("figures", {}),
              "charts": [c.svg for c in drawn if c.check == name]}
-            for name, verdict in run.verdicts.items()]
+            for name in run.checks]  # in the order they ran (stored JSON sorts its keys)
 
 
 @login_required
