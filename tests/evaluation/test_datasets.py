@@ -102,3 +102,22 @@ def test_who_may_upload(validating, people):
     for who in ("aude", "frank"):
         with pytest.raises(PermissionRefused):
             store(validating, people[who], GERMAN_CSV.read_bytes())
+
+
+@pytest.mark.parametrize(("element_type", "values", "fits"), [
+    ("float", ["0.5", "1.25"], True), ("double", ["1e3", "2"], True),
+    ("int64", ["3", "4"], True), ("int64", ["3.5", "4"], False),
+    ("string", ["a", "3"], True), ("float", ["x", "1"], False),
+])
+def test_string_integer_and_float_inputs_are_fed_from_the_column_of_their_name(
+        element_type, values, fits):
+    from evaluation.tables import TableProblems, check_table, frame_from_bytes
+
+    frame = frame_from_bytes(("x,y\n" + "\n".join(f"{v},1" for v in values)).encode(), "csv")
+    spec = {"name": "x", "element_type": element_type, "shape": [None, 1]}
+    if fits:
+        check_table(frame, input_specs=[spec], task="regression", label_column="y")
+    else:
+        with pytest.raises(TableProblems) as caught:
+            check_table(frame, input_specs=[spec], task="regression", label_column="y")
+        assert list(caught.value.fields) == ["x"]
