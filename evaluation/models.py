@@ -35,7 +35,10 @@ class Dataset(models.Model):
     name = models.CharField(max_length=200)
     is_reference = models.BooleanField(
         default=False, help_text="A reference (training) data set rather than evaluation data.")
-    reference = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+    # Data sets are deleted only with their model (a draft-only model recorded by mistake), and
+    # then together with everything that points at them: CASCADE, not PROTECT, which would
+    # refuse that deletion although the runs go with it.
+    reference = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True,
                                   related_name="+",
                                   help_text="The reference (training) data set, if any.")
     filename = models.CharField(max_length=255)
@@ -99,8 +102,8 @@ class Run(models.Model):
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE,
                                 related_name="evaluation_runs")
-    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="runs")
-    reference = models.ForeignKey(Dataset, on_delete=models.PROTECT, null=True, blank=True,
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="runs")
+    reference = models.ForeignKey(Dataset, on_delete=models.CASCADE, null=True, blank=True,
                                   related_name="+")
     artifact_digest = models.CharField(max_length=64)
     dataset_digests = models.JSONField(default=list, help_text="Evaluation, then reference.")

@@ -121,7 +121,7 @@ def _sections(run: Run) -> list[dict[str, Any]]:
     drawn = run_charts(run.results)
     return [{"name": name, "status": run.verdicts.get(name, {}).get("status"),
              "reasons": run.verdicts.get(name, {}).get("reasons", []),
-             "figures": checks.get(name, {}).get("figures", {}),
+             "figures": dict(sorted(checks.get(name, {}).get("figures", {}).items())),
              "charts": [c.svg for c in drawn if c.check == name]}
             for name in run.checks]  # in the order they ran (stored JSON sorts its keys)
 

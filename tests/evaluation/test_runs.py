@@ -223,3 +223,17 @@ def test_launch_refuses_what_cannot_run(validating, german_data, victor):
     with pytest.raises(ValidationFailed, match="Unknown options"):
         launch(validating, german_data, victor, options={"threads": 8})
     assert not Run.objects.exists()
+
+
+def test_a_draft_model_recorded_by_mistake_is_deleted_with_its_data_and_runs(
+        german_version, dana):
+    from registry import services as registry
+    from tests.evaluation.conftest import GERMAN_CSV, SENSITIVE, upload
+
+    model = german_version.model
+    dataset = services.dataset_upload(actor=dana, model=model, file=upload(GERMAN_CSV),
+                                      filename="g.csv", label_column="good_credit",
+                                      sensitive_features=SENSITIVE)
+    launch(german_version, dataset, dana)
+    registry.model_delete(actor=dana, model=model)
+    assert not Run.objects.exists() and not type(dataset).objects.exists()
