@@ -82,3 +82,47 @@ def test_what_cannot_be_computed_is_an_engine_error(demo_onnx, specs):
         run(demo_onnx, specs, sensitive_features=[])
     with pytest.raises(engine.EngineError, match="Choose checks"):
         run(demo_onnx, specs, checks=["robustness"])
+
+
+def test_a_regressor_is_scored_from_its_variable_output():
+    from sklearn.metrics import mean_squared_error
+
+    from tests.evaluation.part2_models import german_credit, tree_model
+
+    built = tree_model("gbr")
+    frame, _labels = german_credit()
+    outcome = engine.evaluate(
+        task="regression", model_bytes=built.onnx_bytes, input_specs=built.specs, frame=frame,
+        label_column="credit_amount", favourable_class="", threshold=None,
+        checks=["performance", "bias"], sensitive_features=SENSITIVE,
+        options={"n_bootstrap": 20})
+    expected = mean_squared_error(frame.credit_amount, built.pipeline.predict(
+        frame.drop(columns=["credit_amount"]))) ** 0.5
+    figures = outcome.results["checks"]["performance"]["figures"]
+    assert figures["rmse"] == pytest.approx(expected, rel=1e-4)  # ONNX computes in float32
+    assert "mae_difference" in outcome.results["checks"]["bias"]["figures"]
+
+
+def test_a_multiclass_model_reads_its_probability_columns_in_sorted_label_order():
+    from sklearn.linear_model import LogisticRegression
+
+    from registry.demo import train_german_credit as demo
+    from tests.evaluation.part2_models import _built, export, german_credit
+
+    frame, _labels = german_credit()
+    X = frame.drop(columns=["credit_amount"])
+    y = pd.qcut(frame.credit_amount, 3, labels=["low", "mid", "high"]).astype(str)
+    pipeline = demo.make_pipeline(*demo.feature_columns(X))
+    pipeline.steps[-1] = ("classify", LogisticRegression(max_iter=500))
+    pipeline.fit(X, y)
+    built = _built(pipeline, export(pipeline, X))
+    data = X.assign(amount_band=y)
+    outcome = engine.evaluate(
+        task="multiclass_classification", model_bytes=built.onnx_bytes,
+        input_specs=built.specs, frame=data, label_column="amount_band",
+        favourable_class="high", threshold=None, checks=list(engine.RUN_CHECKS),
+        sensitive_features=SENSITIVE, options={"n_bootstrap": 0})
+    figures = outcome.results["checks"]["performance"]["figures"]
+    assert figures["accuracy"] == pytest.approx((pipeline.predict(X) == y).mean(), abs=1e-9)
+    assert {"recall[high]", "recall[low]", "recall[mid]"} <= set(figures)
+    assert outcome.results["checks"]["calibration"]["result"]["positive_class"] == "high"
