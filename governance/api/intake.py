@@ -10,6 +10,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http import AuthenticatedRequest
 from governance import services
 from governance.api.common import StrictBooleanField, StrictSerializer, valid_input
 from governance.models import ModelIntake, TierOverride
@@ -92,7 +93,7 @@ class IntakeViewSet(viewsets.GenericViewSet):
         return self._body(self.get_object())
 
     @extend_schema(request=IntakeInputSerializer, responses=IntakeSerializer)
-    def update(self, request: Request, slug: str | None = None) -> Response:
+    def update(self, request: AuthenticatedRequest, slug: str | None = None) -> Response:
         model = self.get_object()
         data = valid_input(IntakeInputSerializer, request)
         services.intake_record(actor=request.user, model=model, **data)
@@ -100,7 +101,7 @@ class IntakeViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=OverrideRequestSerializer, responses=IntakeSerializer)
     @action(detail=True, methods=["post"])
-    def override(self, request: Request, slug: str | None = None) -> Response:
+    def override(self, request: AuthenticatedRequest, slug: str | None = None) -> Response:
         """Ask for another tier than the computed one (with a justification)."""
         model = self.get_object()
         services.tier_override_request(actor=request.user, model=model,
@@ -109,7 +110,7 @@ class IntakeViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=OverrideDecisionSerializer, responses=IntakeSerializer)
     @action(detail=True, methods=["post"], url_path="override-decision")
-    def override_decision(self, request: Request, slug: str | None = None) -> Response:
+    def override_decision(self, request: AuthenticatedRequest, slug: str | None = None) -> Response:
         """A risk officer approves or rejects the requested override."""
         model = self.get_object()
         services.tier_override_decide(actor=request.user, model=model,

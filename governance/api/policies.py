@@ -7,9 +7,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http import AuthenticatedRequest
 from governance import services
 from governance.api.common import StrictSerializer, valid_input
 from governance.models import PolicyVersion
@@ -58,7 +58,7 @@ class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     @extend_schema(request=PolicyVersionCreateSerializer,
                    responses={201: PolicyVersionSerializer})
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         data = valid_input(PolicyVersionCreateSerializer, request)
         pv = services.policy_version_create(actor=request.user, policy_slug=data["policy"],
                                             name=data["name"], definition=data["definition"],
@@ -67,7 +67,7 @@ class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     @extend_schema(request=None, responses=PolicyVersionSerializer)
     @action(detail=True, methods=["post"], url_path="make-current")
-    def make_current(self, request: Request, pk: str | None = None) -> Response:
+    def make_current(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         """Bind submissions from now on to this version (it is validated again first)."""
         pv = services.policy_version_make_current(actor=request.user,
                                                   policy_version=self.get_object())
@@ -75,7 +75,7 @@ class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     @extend_schema(request=DefinitionSerializer, responses=DefinitionCheckSerializer)
     @action(detail=False, methods=["post"])
-    def validate(self, request: Request) -> Response:
+    def validate(self, request: AuthenticatedRequest) -> Response:
         """Check a definition without storing anything."""
         errors = definition_errors(valid_input(DefinitionSerializer, request)["definition"])
         return Response({"valid": not errors, "errors": errors})

@@ -6,9 +6,9 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.parsers import JSONParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http import AuthenticatedRequest
 from governance import services
 from governance.api.common import Username, VisibleInputSerializer, valid_input
 from governance.gates import workable_versions
@@ -56,7 +56,7 @@ class PeriodicReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     @extend_schema(request=PeriodicReviewInputSerializer,
                    responses={201: PeriodicReviewSerializer})
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         data = valid_input(PeriodicReviewInputSerializer, request)
         version = data.pop("version")  # the serializer resolves only versions you may see
         review = services.periodic_review_conclude(actor=request.user, version=version, **data)
