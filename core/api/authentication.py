@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hmac
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.openapi import AutoSchema
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from core.models import ApiToken, User
+
+if TYPE_CHECKING:
+    # Not at run time: drf-spectacular's openapi imports DRF's views, whose settings import
+    # this module (DEFAULT_AUTHENTICATION_CLASSES).
+    from drf_spectacular.openapi import AutoSchema
 
 # Writing last_used_at on every call would make each read a write; once a minute is plenty.
 LAST_USED_RESOLUTION_S = 60
