@@ -13,7 +13,7 @@ are assigned to; review board members, risk officers, auditors and administrator
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
-from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeGuard
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, TypeGuard
 
 from core.models import Role, Team
 
@@ -192,6 +192,10 @@ class Refusal(str):
         return refusal
 
 
+# What a ``reason_*`` predicate answers: a Refusal, or "" when allowed.
+Reason: TypeAlias = "Refusal | Literal['']"
+
+
 NOT_SIGNED_IN = "not_signed_in"
 WRONG_ROLE = "wrong_role"
 READ_ONLY = "read_only"
@@ -216,7 +220,7 @@ def can_edit_intake(user: Visitor, model: Governed) -> bool:
 
 
 def reason_cannot_decide_tier_override(user: Visitor, model: Governed, requester_id: int | None,
-                                        former_ids: Set[int] = frozenset()) -> str:
+                                        former_ids: Set[int] = frozenset()) -> Reason:
     """A tier override needs a risk officer's sign-off: not the model's own people now or at any
     submission of its versions (``former_ids``), nor the person who asked for it (four eyes)."""
     if not (is_authenticated(user) and user.has_role(Role.RISK_OFFICER)):
@@ -253,7 +257,7 @@ def independence_conflict(person: Person, case: CaseLike) -> str:
     return ""
 
 
-def reason_not_independent(user: Person, case: CaseLike) -> str:
+def reason_not_independent(user: Person, case: CaseLike) -> Reason:
     """Why the user is not independent of the version (empty when independent)."""
     conflict = independence_conflict(user, case)
     return Refusal(f"You {conflict}, so you are not independent of it.",
@@ -264,7 +268,7 @@ def can_submit_version(user: Visitor, case: CaseLike) -> bool:
     return can_edit_model(user, case)
 
 
-def reason_cannot_assign_validator(user: Visitor, case: CaseLike, validator: Person) -> str:
+def reason_cannot_assign_validator(user: Visitor, case: CaseLike, validator: Person) -> Reason:
     """Risk officers assign any independent validator; a validator may take the version
     themselves (open queue). Whether the named person is an active validator at all is a question
     of input, answered by the service (400), not a refusal of the caller."""
@@ -298,7 +302,7 @@ def can_start_validation(user: Visitor, case: CaseLike) -> bool:
             and not reason_not_independent(user, case))
 
 
-def reason_cannot_review(user: Visitor, case: CaseLike) -> str:
+def reason_cannot_review(user: Visitor, case: CaseLike) -> Reason:
     if not (is_authenticated(user) and user.has_role(Role.VALIDATOR)):
         return Refusal("Only validators write validation reviews.", WRONG_ROLE)
     if case.validator_id != user.pk:
@@ -317,7 +321,7 @@ def signing_roles(user: Visitor, case: CaseLike) -> list[str]:
     return [role for role in case.required_roles if user.has_role(role)]
 
 
-def reason_cannot_sign_off(user: Visitor, case: CaseLike) -> str:
+def reason_cannot_sign_off(user: Visitor, case: CaseLike) -> Reason:
     """Segregation of duties for sign-offs (empty when the user may sign)."""
     if not is_authenticated(user):
         return Refusal("Sign in first.", NOT_SIGNED_IN)
@@ -361,14 +365,14 @@ def can_record_evidence(user: Visitor, case: CaseLike) -> bool:
 # ``case`` is again a version's governance facts (governance.gates.Case). A finding's own people
 # are passed as ids: ``finding_owner_id`` (who must answer), ``raised_by_id`` (who raised it).
 
-def reason_cannot_raise_finding(user: Visitor, case: CaseLike) -> str:
+def reason_cannot_raise_finding(user: Visitor, case: CaseLike) -> Reason:
     """Validators and risk officers raise findings, if independent of the version."""
     if not (is_authenticated(user) and user.has_role(Role.VALIDATOR, Role.RISK_OFFICER)):
         return Refusal("Only validators and risk officers raise findings.", WRONG_ROLE)
     return reason_not_independent(user, case)
 
 
-def reason_cannot_answer_finding(user: Visitor, case: CaseLike, finding_owner_id: int) -> str:
+def reason_cannot_answer_finding(user: Visitor, case: CaseLike, finding_owner_id: int) -> Reason:
     """The finding's owner answers it; the model's owner and developers may answer for them."""
     if not is_authenticated(user) or is_auditor_only(user):
         return Refusal("Auditors have read-only access.", READ_ONLY)
@@ -378,7 +382,7 @@ def reason_cannot_answer_finding(user: Visitor, case: CaseLike, finding_owner_id
                    "remediation.", WRONG_ROLE)
 
 
-def reason_cannot_close_finding(user: Visitor, case: CaseLike, raised_by_id: int | None) -> str:
+def reason_cannot_close_finding(user: Visitor, case: CaseLike, raised_by_id: int | None) -> Reason:
     """Closing (or sending back) a remediation is the validator's call: the version's validator
     or the validator who raised the finding, independent of the model."""
     if not (is_authenticated(user) and user.has_role(Role.VALIDATOR)):
@@ -389,7 +393,7 @@ def reason_cannot_close_finding(user: Visitor, case: CaseLike, raised_by_id: int
     return reason_not_independent(user, case)
 
 
-def reason_cannot_accept_risk(user: Visitor, case: CaseLike) -> str:
+def reason_cannot_accept_risk(user: Visitor, case: CaseLike) -> Reason:
     """Accepting a finding as a risk is a risk officer's decision, not the model's own people's."""
     if not (is_authenticated(user) and user.has_role(Role.RISK_OFFICER)):
         return Refusal("Only a risk officer accepts a finding as a risk.", WRONG_ROLE)
@@ -401,7 +405,7 @@ def can_discuss_finding(user: Visitor, case: CaseLike) -> bool:
     return is_authenticated(user) and not is_auditor_only(user) and can_view(user, case)
 
 
-def reason_cannot_grant_waiver(user: Visitor, case: CaseLike) -> str:
+def reason_cannot_grant_waiver(user: Visitor, case: CaseLike) -> Reason:
     """A waiver's approver is a risk officer who does not own, develop or submit the model."""
     if not (is_authenticated(user) and user.has_role(Role.RISK_OFFICER)):
         return Refusal("Only a risk officer grants waivers.", WRONG_ROLE)
@@ -412,7 +416,7 @@ def can_revoke_waiver(user: Visitor, case: CaseLike) -> bool:
     return is_authenticated(user) and user.has_role(Role.RISK_OFFICER)
 
 
-def reason_cannot_review_periodically(user: Visitor, case: CaseLike) -> str:
+def reason_cannot_review_periodically(user: Visitor, case: CaseLike) -> Reason:
     """Periodic reviews are validations: by a validator independent of the version."""
     if not (is_authenticated(user) and user.has_role(Role.VALIDATOR)):
         return Refusal("Only validators conclude periodic reviews.", WRONG_ROLE)

@@ -36,7 +36,7 @@ from registry.storage import stored_file_response
 
 
 class CommentSerializer(serializers.ModelSerializer):
-    author = Username(slug_field="username", read_only=True)
+    author: Username[User] = Username(slug_field="username", read_only=True)
 
     class Meta:
         model = FindingComment
@@ -45,7 +45,7 @@ class CommentSerializer(serializers.ModelSerializer):
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
-    uploaded_by = Username(slug_field="username", read_only=True)
+    uploaded_by: Username[User] = Username(slug_field="username", read_only=True)
 
     class Meta:
         model = FindingAttachment
@@ -56,9 +56,9 @@ class AttachmentSerializer(serializers.ModelSerializer):
 class FindingSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="version.model.slug", read_only=True)
     version_number = serializers.IntegerField(source="version.number", read_only=True)
-    owner = Username(slug_field="username", read_only=True)
-    raised_by = Username(slug_field="username", read_only=True)
-    resolved_by = Username(slug_field="username", read_only=True)
+    owner: Username[User] = Username(slug_field="username", read_only=True)
+    raised_by: Username[User] = Username(slug_field="username", read_only=True)
+    resolved_by: Username[User] = Username(slug_field="username", read_only=True)
     overdue = serializers.SerializerMethodField()
     blocks_approval = serializers.BooleanField(read_only=True)
 

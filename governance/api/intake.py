@@ -11,9 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.http import AuthenticatedRequest
+from core.models import User
 from governance import services
 from governance.api.common import StrictBooleanField, StrictSerializer, valid_input
-from governance.models import ModelIntake, TierOverride
+from governance.models import ModelIntake, PolicyVersion, TierOverride
 from registry.models import RegisteredModel
 
 
@@ -35,8 +36,10 @@ class OverrideDecisionSerializer(StrictSerializer):
 
 
 class TierOverrideSerializer(serializers.ModelSerializer):
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
+    decided_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
 
     class Meta:
         model = TierOverride
@@ -50,10 +53,12 @@ class IntakeSerializer(serializers.ModelSerializer):
     one, else ``computed_tier``. ``override_request`` is a request awaiting a risk officer; it
     changes nothing until decided. ``overrides`` lists every request, newest first."""
 
-    model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    model: serializers.SlugRelatedField[RegisteredModel] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True)
     tier = serializers.IntegerField(read_only=True, allow_null=True)
-    policy_version = serializers.StringRelatedField()
-    completed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    policy_version: serializers.StringRelatedField[PolicyVersion] = serializers.StringRelatedField()
+    completed_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
     override = TierOverrideSerializer(read_only=True, allow_null=True)
     override_request = TierOverrideSerializer(source="pending_override", read_only=True,
                                               allow_null=True)

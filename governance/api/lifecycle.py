@@ -23,6 +23,7 @@ from governance.models import (
     Decision,
     Evidence,
     ModelIntake,
+    PolicyVersion,
     SignOff,
     ValidationReview,
     VersionGovernance,
@@ -58,8 +59,9 @@ class ReviewInputSerializer(StrictSerializer):
 
 
 class ReviewSerializer(serializers.ModelSerializer):
-    validator = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    policy_version = serializers.StringRelatedField()
+    validator: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
+    policy_version: serializers.StringRelatedField[PolicyVersion] = serializers.StringRelatedField()
 
     class Meta:
         model = ValidationReview
@@ -79,8 +81,9 @@ class SignOffInputSerializer(StrictSerializer):
 
 
 class SignOffSerializer(serializers.ModelSerializer):
-    signer = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    policy_version = serializers.StringRelatedField()
+    signer: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
+    policy_version: serializers.StringRelatedField[PolicyVersion] = serializers.StringRelatedField()
 
     class Meta:
         model = SignOff
@@ -102,7 +105,8 @@ class SignOffResultSerializer(SignOffSerializer):
 
 class EvidenceSerializer(serializers.ModelSerializer):
     check = serializers.CharField(source="check_name")
-    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    recorded_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
 
     class Meta:
         model = Evidence

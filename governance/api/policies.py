@@ -10,16 +10,19 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from core.http import AuthenticatedRequest
+from core.models import User
 from governance import services
 from governance.api.common import StrictSerializer, valid_input
-from governance.models import PolicyVersion
+from governance.models import Policy, PolicyVersion
 from governance.policy import definition_errors
 
 
 class PolicyVersionSerializer(serializers.ModelSerializer):
-    policy = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    policy: serializers.SlugRelatedField[Policy] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True)
     policy_name = serializers.CharField(source="policy.name", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
 
     class Meta:
         model = PolicyVersion
@@ -43,7 +46,8 @@ class DefinitionSerializer(StrictSerializer):
 
 class DefinitionCheckSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
-    errors = serializers.ListField(child=serializers.CharField())
+    # A field named like Serializer.errors; the schema's name for the definition's problems.
+    errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]
 
 
 class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,

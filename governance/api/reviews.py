@@ -9,18 +9,19 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from core.http import AuthenticatedRequest
+from core.models import User
 from governance import services
 from governance.api.common import Username, VisibleInputSerializer, valid_input
 from governance.gates import workable_versions
-from governance.models import PeriodicReview, ReviewConclusion
+from governance.models import PeriodicReview, PolicyVersion, ReviewConclusion
 from registry.models import ModelVersion
 
 
 class PeriodicReviewSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="version.model.slug", read_only=True)
     version_number = serializers.IntegerField(source="version.number", read_only=True)
-    reviewer = Username(slug_field="username", read_only=True)
-    policy_version = serializers.StringRelatedField()
+    reviewer: Username[User] = Username(slug_field="username", read_only=True)
+    policy_version: serializers.StringRelatedField[PolicyVersion] = serializers.StringRelatedField()
 
     class Meta:
         model = PeriodicReview

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.http import AuthenticatedRequest
+from core.models import User
 from governance import services
 from governance.api.common import StrictSerializer, Username, VisibleInputSerializer, valid_input
 from governance.models import Finding, Waiver
@@ -23,8 +24,8 @@ class WaiverSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="version.model.slug", read_only=True)
     version_number = serializers.IntegerField(source="version.number", read_only=True)
     check = serializers.CharField(source="check_name", read_only=True)
-    approved_by = Username(slug_field="username", read_only=True)
-    ended_by = Username(slug_field="username", read_only=True)
+    approved_by: Username[User] = Username(slug_field="username", read_only=True)
+    ended_by: Username[User] = Username(slug_field="username", read_only=True)
     covers = serializers.CharField(source="covers_label", read_only=True)
 
     class Meta:
