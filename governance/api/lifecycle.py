@@ -299,6 +299,7 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
 class ValidationQueueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Submitted versions no validator has taken yet (validators and risk officers)."""
 
+    request: AuthenticatedRequest  # the default permission, IsAuthenticated, holds
     serializer_class = QueueEntrySerializer
 
     def get_queryset(self):

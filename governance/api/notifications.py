@@ -44,6 +44,7 @@ class PreferencesSerializer(StrictSerializer):
 class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Your in-app inbox, newest first (``?unread=1`` for unread only)."""
 
+    request: AuthenticatedRequest  # the default permission, IsAuthenticated, holds
     parser_classes = [JSONParser]
     serializer_class = NotificationSerializer
 
