@@ -35,6 +35,7 @@ from django.utils import timezone
 from core import audit, checkpoint_file, permissions
 from core.audit import SYSTEM
 from core.errors import Conflict, NotVisible, ValidationFailed
+from core.models import User
 from core.models.signing import KeyPurpose, SigningKey
 from core.verify_bundle import (
     EnvelopeError,
@@ -70,7 +71,7 @@ class KeyFileMissing(Conflict):
     """The database names an active key whose private file is not in KEY_DIR."""
 
 
-def _require_admin(actor: Any, *, attempted: str) -> None:
+def _require_admin(actor: User | None, *, attempted: str) -> None:
     if actor is not SYSTEM and not permissions.is_admin(actor):
         audit.refuse(actor, "Only administrators can create, rotate or revoke signing keys.",
                      attempted=attempted)
@@ -140,7 +141,7 @@ def _key_record(key: SigningKey, event: str) -> dict[str, Any]:
             "reason": key.revocation_reason if event == "revoked" else ""}
 
 
-def key_create(*, actor: Any, purpose: str) -> SigningKey:
+def key_create(*, actor: User | None, purpose: str) -> SigningKey:
     """Create the active key for a purpose; refuse when one is already active (rotate instead)."""
     _require_admin(actor, attempted="key_create")
     _check_purpose(purpose)
@@ -160,7 +161,7 @@ def key_create(*, actor: Any, purpose: str) -> SigningKey:
     return key
 
 
-def key_rotate(*, actor: Any, purpose: str) -> SigningKey:
+def key_rotate(*, actor: User | None, purpose: str) -> SigningKey:
     """Retire the active key of a purpose (its signatures stay valid) and activate a new one."""
     _require_admin(actor, attempted="key_rotate")
     _check_purpose(purpose)
@@ -180,7 +181,7 @@ def key_rotate(*, actor: Any, purpose: str) -> SigningKey:
     return new
 
 
-def key_revoke(*, actor: Any, keyid: str, reason: str) -> SigningKey | None:
+def key_revoke(*, actor: User | None, keyid: str, reason: str) -> SigningKey | None:
     """Revoke a compromised key; if it was active, activate a successor. Returns the successor.
 
     Everything the key ever signed stops counting as evidence (see the module docstring).

@@ -62,7 +62,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -94,7 +94,7 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %b %d %b" % (len(encoded_type), encoded_type, len(payload), payload)
 
 
-def b64decode(text: str) -> bytes:
+def b64decode(text: object) -> bytes:
     """Standard or URL-safe base64, as the DSSE spec allows either."""
     if not isinstance(text, str):
         raise EnvelopeError("a base64 field is not a string")
@@ -220,7 +220,7 @@ def link(previous_hash: str, digest: str) -> str:
     return hashlib.sha256(bytes.fromhex(previous_hash) + bytes.fromhex(digest)).hexdigest()
 
 
-def _is_hex64(value: Any) -> bool:
+def _is_hex64(value: object) -> TypeGuard[str]:
     if not isinstance(value, str) or len(value) != 64:
         return False
     try:
@@ -300,7 +300,8 @@ def _parse_date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(str(value))
 
 
-def _lines(source: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+def _lines(source: Iterable[str]) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """Each non-empty line: its number, its JSON object, and why it is not one ({} then)."""
     for number, raw in enumerate(source, start=1):
         text = raw.strip()
         if not text:
@@ -308,10 +309,10 @@ def _lines(source: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | None, 
         try:
             record = json.loads(text)
         except json.JSONDecodeError as exc:
-            yield number, None, f"line {number} is not valid JSON ({exc.msg})"
+            yield number, {}, f"line {number} is not valid JSON ({exc.msg})"
             continue
         if not isinstance(record, dict):
-            yield number, None, f"line {number} is not a JSON object"
+            yield number, {}, f"line {number} is not a JSON object"
             continue
         yield number, record, ""
 
@@ -399,14 +400,16 @@ def verify_lines(source: Iterable[str], *, trusted: set[str] | None = None) -> V
         verdict.fail("the bundle is empty")
         return verdict
     number, header, error = first
-    if error or header is None or header.get("kind") != "header":
+    if error or header.get("kind") != "header":
         verdict.fail(error or "the first line is not the bundle header")
         return verdict
     if header.get("format") != BUNDLE_FORMAT:
         verdict.fail(f"unknown bundle format {header.get('format')!r}; this verifier reads "
                      f"{BUNDLE_FORMAT}")
         return verdict
-    scope = header.get("scope") if isinstance(header.get("scope"), dict) else {}
+    scope = header.get("scope")
+    if not isinstance(scope, dict):
+        scope = {}
     verdict.scope = scope
     try:
         for name in ("from", "to"):
@@ -440,8 +443,8 @@ def verify_lines(source: Iterable[str], *, trusted: set[str] | None = None) -> V
             if digest is None:
                 if not verdict.ok and "expected seq" in verdict.reasons[-1]:
                     break  # the sequence is broken: everything after would only repeat it
-                digest = record.get("event_digest") if _is_hex64(record.get("event_digest")) \
-                    else GENESIS_HASH
+                stated = record.get("event_digest")
+                digest = stated if _is_hex64(stated) else GENESIS_HASH
             chain = link(chain, digest)
             if record.get("chain_hash") not in (None, chain):
                 verdict.fail(f"seq {expected_seq} (line {number}): the stated chain hash does "

@@ -10,6 +10,7 @@ from registry.models import (
     ModelVersion,
     RegisteredModel,
     Sourcing,
+    Tag,
     Task,
     VendorDocument,
 )
@@ -29,7 +30,8 @@ class StrictInputMixin:
 
 
 class VendorDocumentSerializer(serializers.ModelSerializer):
-    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    uploaded_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
 
     class Meta:
         model = VendorDocument
@@ -43,14 +45,17 @@ class VendorDocumentUploadSerializer(serializers.Serializer):
 
 class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
     developers = serializers.SlugRelatedField(
         slug_field="username", many=True, required=False,
         queryset=User.objects.filter(is_active=True))
     upstream_models = serializers.SlugRelatedField(
         slug_field="slug", many=True, required=False, queryset=RegisteredModel.objects.all())
-    tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    tags: serializers.SlugRelatedField[Tag] = serializers.SlugRelatedField(
+        slug_field="name", many=True, read_only=True)
     tag_names = serializers.ListField(child=serializers.CharField(max_length=50), required=False,
                                       write_only=True, help_text="Replaces the model's tags.")
     decision_type = serializers.ChoiceField(choices=DecisionType.choices)
@@ -90,8 +95,10 @@ class TensorSpecSerializer(serializers.Serializer):
 
 
 class VersionSerializer(StrictInputMixin, serializers.ModelSerializer):
-    model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    model: serializers.SlugRelatedField[RegisteredModel] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
     input_schema = TensorSpecSerializer(many=True, read_only=True)
     output_schema = TensorSpecSerializer(many=True, read_only=True)
     artifact = serializers.FileField(write_only=True, required=False,

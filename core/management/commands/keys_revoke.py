@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core import checkpoints, signing
+from core.audit import SYSTEM
 from core.errors import DomainError
 from core.models.signing import Checkpoint, KeyPurpose
 
@@ -22,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, keyid: str, reason: str, **options: Any) -> None:
         try:
-            successor = signing.key_revoke(actor=signing.SYSTEM, keyid=keyid, reason=reason)
+            successor = signing.key_revoke(actor=SYSTEM, keyid=keyid, reason=reason)
             self.stdout.write(f"Revoked key {keyid}.")
             if successor is not None:
                 self.stdout.write(f"New active {successor.purpose} key {successor.keyid}.")
