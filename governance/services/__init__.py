@@ -45,6 +45,7 @@ from governance.services.policies import (
 )
 from governance.services.reviews import periodic_review_conclude, reviews_scan
 from governance.services.signatures import (
+    Resigned,
     approval_sign,
     approvals_resign,
     signing_key_revoke,
@@ -63,6 +64,7 @@ __all__ = [
     "FINDING_TRANSITIONS",
     "TRANSITIONS",
     "Refused",
+    "Resigned",
     "approval_sign",
     "approvals_resign",
     "available_actions",
