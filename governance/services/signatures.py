@@ -56,6 +56,8 @@ def approval_sign(*, version: ModelVersion, actor: User | None, occasion: str,
     now = timezone.now()
     signed: list[VersionSignature] = []
     with transaction.atomic():
+        for kind in kinds:  # a first key is itself an event: before the head the attestation names
+            signing.active_key(kind)
         if SignatureKind.ARTIFACT in kinds:
             bundle = signing.artifact_bundle(name=f"{version.model.slug}-v{version.number}",
                                              artifact=_artifact_bytes(version))
