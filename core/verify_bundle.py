@@ -1,4 +1,6 @@
-"""Standalone verifier for Assay audit bundles: ``python -m core.verify_bundle BUNDLE.jsonl``.
+"""Standalone verifier for Assay audit bundles: ``python -m core.verify_bundle BUNDLE.jsonl``;
+and for a version's artifact signature or approval attestation: ``python -m core.verify_bundle
+SIGNATURE.json --public-key KEY.pem --model model.onnx`` (docs/signing.md).
 
 An auditor runs this without trusting the Assay server: it needs only the Python standard library
 and ``cryptography`` and imports nothing else from Assay (no Django), so it can be copied out as one
@@ -6,16 +8,23 @@ file and read in an afternoon. The server imports the DSSE helpers (``core.signi
 canonical form of events (``core.audit``) from here, so the server and the auditor run the very
 same routines.
 
-Bundle format (``assay-audit-bundle/1``), one JSON object per line, in this order:
+Bundle format (``assay-audit-bundle/2``; ``/1`` is the same without signature lines), one JSON
+object per line, in this order:
 
-1. ``{"kind": "header", "format": "assay-audit-bundle/1", "scope": {...}, "first_seq": 1,
+1. ``{"kind": "header", "format": "assay-audit-bundle/2", "scope": {...}, "first_seq": 1,
    "last_seq": N, "included": k, "withheld": N-k, "created_at": ..., "exported_by": ...}``;
    ``scope`` is ``{}`` for the whole trail, or holds ``model_id`` (and ``model_slug``) and/or
    ``from``/``to`` (dates, UTC, inclusive).
 2. ``{"kind": "key", "keyid", "purpose", "algorithm", "public_key_pem", "created_at",
-   "retired_at", "revoked_at"}`` for every public key that signed a bundled checkpoint.
+   "retired_at", "revoked_at"}`` for every public key that signed a bundled checkpoint or
+   signature.
 3. ``{"kind": "checkpoint", "envelope": <DSSE envelope>}``; the payload is the canonical JSON
    ``{"chain_hash", "seq", "signed_at"}`` with payloadType ``CHECKPOINT_PAYLOAD_TYPE``.
+3b. ``{"kind": "signature", "signature": "artifact" | "approval", "keyid", "version": {"id",
+   "model_id", "number"}, "artifact_sha256", "created_at", "bundle": <Sigstore bundle>}`` for
+   each artifact signature and approval attestation of the exported versions, checked against
+   the bundled keys of that purpose and the stated artifact digest (formats: below, and
+   docs/signing.md).
 4. In sequence order from 1 to N, either ``{"kind": "event", "event": {<the ten canonical
    fields>}, "event_digest", "chain_hash"}`` or ``{"kind": "withheld", "first_seq": s,
    "digests": [...]}`` for a run of events left out of an extract (their digests only).
