@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from core import permissions
+from core import permissions, signing
 from core.models import Team
 from core.models.signing import SigningKey
 
@@ -240,6 +240,14 @@ class ModelVersion(models.Model):
                                 f"revoked on {signature.key.revoked_at:%Y-%m-%d}.")
             elif signature.artifact_sha256 != self.artifact_sha256:
                 problems.append(f"The {label} is for another artifact.")
+            else:
+                # The row alone proves nothing (whoever writes the table could add one): the
+                # bundle must verify, for this artifact, with a key trusted for its purpose.
+                try:
+                    signing.verify_signed_artifact(signature.bundle, purpose=kind,
+                                                   artifact_sha256=self.artifact_sha256)
+                except signing.EnvelopeError as exc:
+                    problems.append(f"The {label} does not verify: {exc}.")
         return problems
 
 

@@ -181,6 +181,19 @@ def test_a_key_revoked_without_re_signing_stops_serving_until_re_signed(walk, dr
     assert version.is_servable()
 
 
+def test_a_row_whose_bundle_does_not_verify_does_not_make_a_version_servable(walk, draft):
+    """Whoever can write the table could add a row; only a bundle that verifies counts."""
+    version = approve(walk, draft)
+    current = version.current_signature(SignatureKind.ARTIFACT)
+    forged = json.loads(json.dumps(current.bundle))
+    forged["dsseEnvelope"]["signatures"][0]["sig"] = base64.b64encode(b"0" * 70).decode()
+    VersionSignature.objects.create(version=version, kind=SignatureKind.ARTIFACT,
+                                    key_id=current.key_id, bundle=forged,
+                                    artifact_sha256=version.artifact_sha256)
+    assert not version.is_servable()
+    assert "does not verify" in version.signature_problems()[0]
+
+
 def test_keys_revoke_sends_artifact_and_approval_keys_to_signing_revoke(walk, draft):
     version = approve(walk, draft)
     keyid = version.current_signature(SignatureKind.ARTIFACT).key_id
