@@ -194,7 +194,7 @@ def test_a_bundle_made_by_model_signing_verifies_in_assay(tmp_path):
     statement, keyid = verify_signature_bundle(bundle, keys, sha(ARTIFACT))
     assert keyid == keyid_of(private.public_key())
     assert statement["predicate"]["resources"][0]["digest"] == sha(ARTIFACT)
-    with pytest.raises(EnvelopeError, match="model.onnx has SHA-256"):
+    with pytest.raises(EnvelopeError, match=r"model\.onnx has SHA-256"):
         verify_signature_bundle(bundle, keys, sha(OTHER))
     # And with the standalone verifier auditors run.
     verdict = offline(signature, "--public-key", pub_file, "--model", folder / "model.onnx")
