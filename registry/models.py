@@ -229,26 +229,28 @@ class ModelVersion(models.Model):
     def signature_problems(self) -> list[str]:
         """Why this version's signatures do not back its approval, one line per kind (none when
         they do)."""
-        problems = []
-        for kind in SignatureKind.values:
-            signature = self.current_signature(kind)
-            label = SignatureKind(kind).label.lower()
-            if signature is None:
-                problems.append(f"No {label} was signed.")
-            elif signature.key.revoked_at is not None:
-                problems.append(f"The {label} was signed by key {signature.key.keyid[:16]}, "
-                                f"revoked on {signature.key.revoked_at:%Y-%m-%d}.")
-            elif signature.artifact_sha256 != self.artifact_sha256:
-                problems.append(f"The {label} is for another artifact.")
-            else:
-                # The row alone proves nothing (whoever writes the table could add one): the
-                # bundle must verify, for this artifact, with a key trusted for its purpose.
-                try:
-                    signing.verify_signed_artifact(signature.bundle, purpose=kind,
-                                                   artifact_sha256=self.artifact_sha256)
-                except signing.EnvelopeError as exc:
-                    problems.append(f"The {label} does not verify: {exc}.")
-        return problems
+        return [problem for kind in SignatureKind.values
+                if (problem := self.signature_problem(kind))]
+
+    def signature_problem(self, kind: str) -> str:
+        """Why the current signature of ``kind`` does not back the approval ("" when it does)."""
+        signature = self.current_signature(kind)
+        label = SignatureKind(kind).label.lower()
+        if signature is None:
+            return f"No {label} was signed."
+        if signature.key.revoked_at is not None:
+            return (f"The {label} was signed by key {signature.key.keyid[:16]}, revoked on "
+                    f"{signature.key.revoked_at:%Y-%m-%d}.")
+        if signature.artifact_sha256 != self.artifact_sha256:
+            return f"The {label} is for another artifact."
+        # The row alone proves nothing (whoever writes the table could add one): the bundle
+        # must verify, for this artifact, with a key trusted for its purpose.
+        try:
+            signing.verify_signed_artifact(signature.bundle, purpose=kind,
+                                           artifact_sha256=self.artifact_sha256)
+        except signing.EnvelopeError as exc:
+            return f"The {label} does not verify: {exc}."
+        return ""
 
 
 class SignatureKind(models.TextChoices):

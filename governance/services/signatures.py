@@ -98,7 +98,8 @@ def _require_admin(actor: User | None, attempted: str) -> None:
 
 def approvals_resign(*, actor: User | None) -> Resigned:
     """Re-sign every approved version whose artifact signature or approval attestation is
-    missing, made by a revoked key, or for another artifact — with the active keys.
+    missing, made by a revoked key, for another artifact or does not verify — with the active
+    keys.
 
     Each version is re-signed in its own transaction under its row lock, so one that fails (its
     artifact file is missing) does not hold back the others; it stays unservable and is listed.
@@ -131,13 +132,7 @@ def approvals_resign(*, actor: User | None) -> Resigned:
 
 
 def _kinds_to_resign(version: ModelVersion) -> tuple[str, ...]:
-    kinds = []
-    for kind in SignatureKind.values:
-        current = version.current_signature(kind)
-        if current is None or current.key.revoked_at is not None \
-                or current.artifact_sha256 != version.artifact_sha256:
-            kinds.append(kind)
-    return tuple(kinds)
+    return tuple(kind for kind in SignatureKind.values if version.signature_problem(kind))
 
 
 def signing_key_revoke(*, actor: User | None, keyid: str, reason: str) -> tuple[

@@ -192,6 +192,9 @@ def test_a_row_whose_bundle_does_not_verify_does_not_make_a_version_servable(wal
                                     artifact_sha256=version.artifact_sha256)
     assert not version.is_servable()
     assert "does not verify" in version.signature_problems()[0]
+    assert services.approvals_resign(actor=SYSTEM).resigned == [version]
+    assert version.is_servable()
+    assert version.signatures.filter(kind=SignatureKind.APPROVAL).count() == 1  # it was fine
 
 
 def test_keys_revoke_sends_artifact_and_approval_keys_to_signing_revoke(walk, draft):
