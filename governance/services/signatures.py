@@ -14,9 +14,9 @@ signing_revoke``, which revokes a key and re-signs in one command).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -76,7 +76,7 @@ def approval_sign(*, version: ModelVersion, actor: User | None, occasion: str,
 
 
 def _store(version: ModelVersion, kind: str, signed: signing.SignedBundle,
-           now: Any) -> VersionSignature:
+           now: dt.datetime) -> VersionSignature:
     return VersionSignature.objects.create(version=version, kind=kind, key_id=signed.keyid,
                                            artifact_sha256=version.artifact_sha256,
                                            bundle=signed.bundle, created_at=now)

@@ -167,6 +167,25 @@ def test_revoking_the_artifact_key_re_signs_what_is_approved_and_nothing_else(
     assert event.payload["resigned"] == [approved.pk]
 
 
+def test_a_version_that_cannot_be_re_signed_is_listed_and_stays_unservable(walk, draft, settings,
+                                                                         tmp_path):
+    version = approve(walk, draft)
+    keyid = version.current_signature(SignatureKind.ARTIFACT).key_id
+    store = settings.ARTIFACT_DIR
+    settings.ARTIFACT_DIR = tmp_path / "empty-store"  # the artifact file is gone
+    errors = []
+    with pytest.raises(CommandError, match=r"1 approved version\(s\) could not be re-signed"):
+        call_command("signing_revoke", keyid, "--reason", "Leaked.", stderr=_Collect(errors))
+    assert SigningKey.objects.get(keyid=keyid).status == "revoked"  # the revocation stands
+    assert errors[0].startswith(f"NOT re-signed, not servable: {version}: The artifact of")
+    assert not version.is_servable()
+    failed = AuditEvent.objects.get(action="signing.approvals_resign").payload["failed"]
+    assert list(failed) == [str(version.pk)]
+    settings.ARTIFACT_DIR = store  # restored from backup
+    call_command("approvals_resign", stdout=_Collect([]))
+    assert version.is_servable()
+
+
 def test_a_key_revoked_without_re_signing_stops_serving_until_re_signed(walk, draft, adam,
                                                                         dana):
     version = approve(walk, draft)
