@@ -83,10 +83,12 @@ class SignedEnvelope:
 
 @dataclass(frozen=True)
 class SignedBundle:
-    """A Sigstore bundle (JSON) and the key that signed it."""
+    """A Sigstore bundle (JSON), the key that signed it, and (for an artifact) the SHA-256 of
+    the bytes signed."""
 
     bundle: dict[str, Any]
     keyid: str
+    artifact_sha256: str = ""
 
 
 class KeyFileMissing(Conflict):
@@ -307,8 +309,10 @@ def sign_statement(*, purpose: str, statement: dict[str, Any]) -> SignedBundle:
 def artifact_bundle(*, name: str, artifact: bytes) -> SignedBundle:
     """Sign an ONNX artifact as ``model.onnx`` in the OpenSSF Model Signing format (what
     ``model_signing verify key`` checks), with the active ``artifact`` key."""
-    statement = oms_statement(name, {ARTIFACT_FILENAME: hashlib.sha256(artifact).hexdigest()})
-    return sign_statement(purpose=KeyPurpose.ARTIFACT, statement=statement)
+    digest = hashlib.sha256(artifact).hexdigest()
+    signed = sign_statement(purpose=KeyPurpose.ARTIFACT,
+                            statement=oms_statement(name, {ARTIFACT_FILENAME: digest}))
+    return SignedBundle(bundle=signed.bundle, keyid=signed.keyid, artifact_sha256=digest)
 
 
 def verify_signed_artifact(bundle: Any, *, purpose: str,

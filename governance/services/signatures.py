@@ -34,18 +34,15 @@ from registry.models import ModelVersion, SignatureKind, VersionSignature, Versi
 
 
 def _artifact_bytes(version: ModelVersion) -> bytes:
-    """The stored artifact, checked against the digest the version (and its approval) names."""
+    """The stored artifact's bytes (``approval_sign`` checks them against the version's digest
+    as it signs: one pass over a file of up to ASSAY_MAX_ARTIFACT_MB)."""
     try:
         with storage.open_stored(version.artifact_sha256) as handle:
-            data = handle.read()
+            return handle.read()
     except (FileNotFoundError, ValueError) as exc:
         raise Conflict(f"The artifact of {version} ({version.artifact_sha256[:16]}) is missing "
-                       f"from the artifact store; restore it from backup before approving.") \
-            from exc
-    if hashlib.sha256(data).hexdigest() != version.artifact_sha256:
-        raise Conflict(f"The stored artifact of {version} no longer matches its SHA-256; "
-                       f"restore it from backup before approving.")
-    return data
+                       f"from the artifact store; restore it from backup, then approve or "
+                       f"re-sign again.") from exc
 
 
 def approval_sign(*, version: ModelVersion, actor: User | None, occasion: str,
@@ -61,11 +58,21 @@ def approval_sign(*, version: ModelVersion, actor: User | None, occasion: str,
         if SignatureKind.ARTIFACT in kinds:
             bundle = signing.artifact_bundle(name=f"{version.model.slug}-v{version.number}",
                                              artifact=_artifact_bytes(version))
+            if bundle.artifact_sha256 != version.artifact_sha256:
+                raise Conflict(f"The stored artifact of {version} no longer matches its SHA-256; "
+                               f"restore it from backup, then approve or re-sign again.")
             signed.append(_store(version, SignatureKind.ARTIFACT, bundle, now))
         if SignatureKind.APPROVAL in kinds:
             statement = approval_statement(version, case_for(version), occasion=occasion, now=now)
             bundle = signing.sign_statement(purpose=KeyPurpose.APPROVAL, statement=statement)
             signed.append(_store(version, SignatureKind.APPROVAL, bundle, now))
+        for row in signed:  # what is stored verifies, as a server or an auditor will check it
+            try:
+                signing.verify_signed_artifact(row.bundle, purpose=row.kind,
+                                               artifact_sha256=version.artifact_sha256)
+            except signing.EnvelopeError as exc:
+                raise Conflict(f"The {row.get_kind_display().lower()} just made for {version} "
+                               f"does not verify ({exc}); check the key folder.") from exc
         audit.record(action="signing.version_signed", actor=actor, obj=version, payload={
             "number": version.number, "occasion": occasion,
             "artifact_sha256": version.artifact_sha256,

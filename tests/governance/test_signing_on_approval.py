@@ -135,6 +135,22 @@ def test_an_approval_that_cannot_be_signed_is_not_approved(walk, draft, settings
     assert not AuditEvent.objects.filter(action="version.approve").exists()
 
 
+def test_an_artifact_changed_in_the_store_is_not_signed_nor_approved(walk, draft, settings,
+                                                                    tmp_path):
+    version = walk.to_pending(draft)
+    walk.sign(version, "boris")
+    store = tmp_path / "store"
+    stored = store / version.artifact_sha256[:2] / version.artifact_sha256
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(b"not the approved model")
+    settings.ARTIFACT_DIR = store
+    with pytest.raises(Conflict, match="no longer matches its SHA-256"):
+        walk.sign(version, "rhea")
+    version.refresh_from_db()
+    assert version.state == VersionState.PENDING_APPROVAL
+    assert not VersionSignature.objects.exists()
+
+
 def test_revoking_the_artifact_key_re_signs_what_is_approved_and_nothing_else(
         walk, draft, rhea, dana, onnx_file):
     from registry import services as registry
