@@ -171,12 +171,36 @@ def bundle_lines(export: Export) -> Iterator[str]:
                                                                                    flat=True))
     signed = list(Checkpoint.objects.filter(seq__lte=last_seq).exclude(keyid__in=revoked)
                   .order_by("seq", "pk"))
-    for key in SigningKey.objects.filter(keyid__in={cp.keyid for cp in signed}).order_by(
-            "created_at"):
+    signatures = _signatures(scope, revoked)
+    for key in SigningKey.objects.filter(keyid__in={cp.keyid for cp in signed}
+                                         | {s.key_id for s in signatures}).order_by("created_at"):
         yield _line(_key_line(key))
     for cp in signed:
         yield _line({"kind": "checkpoint", "envelope": cp.envelope})
+    for signature in signatures:
+        yield _line(_signature_line(signature))
     yield from _event_lines(scope, last_seq, in_scope)
+
+
+def _signatures(scope: Scope, revoked: set[str]) -> list[Any]:
+    """The artifact signatures and approval attestations of the scope's versions (every model's
+    for a whole-trail export), whatever the dates, except those by revoked keys: they prove
+    nothing (docs/signing.md)."""
+    # core imports no app above it; the registry's table is looked up by name at run time.
+    version_signature = apps.get_model("registry", "VersionSignature")
+    rows = version_signature.objects.exclude(key_id__in=revoked).select_related("version")
+    if scope.model_id is not None:
+        rows = rows.filter(version__model_id=scope.model_id)
+    return list(rows.order_by("version_id", "kind", "created_at", "pk"))
+
+
+def _signature_line(signature: Any) -> dict[str, Any]:
+    version = signature.version
+    return {"kind": "signature", "signature": signature.kind, "keyid": signature.key_id,
+            "version": {"id": version.pk, "model_id": version.model_id,
+                        "number": version.number},
+            "artifact_sha256": signature.artifact_sha256,
+            "created_at": audit.format_time(signature.created_at), "bundle": signature.bundle}
 
 
 class _Row:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -24,8 +26,14 @@ from registry.filters import (
     with_version_stats,
 )
 from registry.forms import ArtifactForm, ModelForm, VendorDocumentForm, VersionForm
-from registry.models import DecisionType, ModelVersion, RegisteredModel, VersionState
-from registry.storage import stored_file_response
+from registry.models import (
+    DecisionType,
+    ModelVersion,
+    RegisteredModel,
+    SignatureKind,
+    VersionState,
+)
+from registry.storage import signature_response, stored_file_response
 
 PAGE_SIZE = 50
 
@@ -156,7 +164,23 @@ def version_detail(request: AuthenticatedHttpRequest, slug: str, number: int) ->
         "version": version, "model": version.model,
         "can_upload": can_edit and not version.artifact_is_frozen,
         "artifact_form": ArtifactForm(),
+        **_signature_context(version),
     })
+
+
+def _signature_context(version: ModelVersion) -> dict[str, Any]:
+    """The current signatures, and why they do not back an approval (if they do not)."""
+    current = [s for s in (version.current_signature(k) for k in SignatureKind.values) if s]
+    problems = version.signature_problems() if version.state == VersionState.APPROVED else []
+    return {"signatures": current, "signature_problems": problems}
+
+
+@login_required
+def signature_download(request: AuthenticatedHttpRequest, slug: str, number: int, kind: str) -> HttpResponse:
+    signature = _visible_version(request, slug, number).current_signature(kind)
+    if signature is None:
+        raise Http404(f"This version has no {kind} signature.")
+    return signature_response(signature)
 
 
 @login_required

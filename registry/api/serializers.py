@@ -13,6 +13,7 @@ from registry.models import (
     Tag,
     Task,
     VendorDocument,
+    VersionSignature,
 )
 
 
@@ -133,3 +134,26 @@ class TransferSerializer(serializers.Serializer):
         if not attrs:
             raise serializers.ValidationError("Give the new team, the new owner, or both.")
         return attrs
+
+
+class VersionSignatureSerializer(serializers.ModelSerializer):
+    keyid = serializers.CharField(source="key_id", read_only=True)
+    key_status = serializers.CharField(source="key.status", read_only=True)
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = VersionSignature
+        fields = ["id", "kind", "keyid", "key_status", "artifact_sha256", "created_at", "current"]
+        read_only_fields = fields
+
+    def get_current(self, signature: VersionSignature) -> bool:
+        return signature.pk in self.context.get("current_ids", ())
+
+
+class VersionSignaturesSerializer(serializers.Serializer):
+    servable = serializers.BooleanField(help_text="Approved, with both signatures in force.")
+    problems = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Why the signatures do not back the approval (empty when they do).")
+    signatures = VersionSignatureSerializer(many=True, help_text="Newest first; the newest of "
+                                                                 "each kind is current.")
