@@ -5,7 +5,7 @@ from django.http import HttpRequest
 from core import permissions
 
 
-def navigation(request: HttpRequest) -> dict:
+def navigation(request: HttpRequest) -> dict[str, dict[str, bool]]:
     """What the navigation bar offers, by role."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:

@@ -47,7 +47,8 @@ def current_role(using: str = DEFAULT_DB_ALIAS) -> tuple[str, str]:
     """(current_user, session_user) of a PostgreSQL connection: who acts, and who logged in."""
     with connections[using].cursor() as cursor:
         cursor.execute("SELECT current_user, session_user")
-        return cursor.fetchone()
+        row: tuple[str, str] = cursor.fetchone()
+        return row
 
 
 def can_manage_roles(using: str = DEFAULT_DB_ALIAS) -> bool:

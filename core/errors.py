@@ -6,6 +6,8 @@ Views and the API turn these into responses: ``status`` is the HTTP status to an
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     """A rule of the domain refused the request (400 unless a subclass says otherwise)."""
@@ -66,6 +68,7 @@ class Conflict(DomainError):
     code = "conflict"
 
 
-def error_body(detail: str, code: str, fields: dict[str, list[str]] | None = None) -> dict:
+def error_body(detail: str, code: str, fields: dict[str, list[str]] | None = None
+               ) -> dict[str, Any]:
     """The API's error shape: ``{"detail": ..., "code": ..., "fields": {field: [messages]}}``."""
     return {"detail": detail, "code": code, "fields": fields or {}}

@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from django.apps import apps
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core import audit, checkpoints, permissions, signing
 from core.audit import STORED_COLUMNS, SYSTEM
 from core.errors import ValidationFailed
-from core.models import AuditEvent
+from core.models import AuditEvent, User
 from core.models.signing import Checkpoint, SigningKey
 from core.verify_bundle import BUNDLE_FORMAT
 
@@ -56,7 +57,7 @@ class Scope:
             out["to"] = self.date_to.isoformat()
         return out
 
-    def events(self) -> Any:
+    def events(self) -> QuerySet[AuditEvent]:
         """The in-scope events (a QuerySet)."""
         events = AuditEvent.objects.all()
         if self.model_id is not None:
@@ -122,7 +123,7 @@ class Export:
             handle.write(line)
 
 
-def audit_export(*, actor: Any, model_slug: str = "", date_from: dt.date | None = None,
+def audit_export(*, actor: User | None, model_slug: str = "", date_from: dt.date | None = None,
                  date_to: dt.date | None = None) -> Export:
     """Record an export of the trail, sign a checkpoint covering it, and prepare the bundle."""
     if actor is not SYSTEM and not permissions.can_export_audit(actor):
@@ -135,7 +136,7 @@ def audit_export(*, actor: Any, model_slug: str = "", date_from: dt.date | None 
                         payload={"scope": scope.as_dict()})
     # Never None: the export event just recorded is in the chain.
     checkpoint = checkpoints.checkpoint_create(reason=Checkpoint.Reason.EXPORT)
-    return Export(scope=scope, checkpoint=checkpoint,
+    return Export(scope=scope, checkpoint=checkpoint,  # type: ignore[arg-type]
                   exported_by=getattr(actor, "username", "") or "system",
                   created_at=timezone.now())
 
@@ -170,25 +171,61 @@ def bundle_lines(export: Export) -> Iterator[str]:
                                                                                    flat=True))
     signed = list(Checkpoint.objects.filter(seq__lte=last_seq).exclude(keyid__in=revoked)
                   .order_by("seq", "pk"))
-    for key in SigningKey.objects.filter(keyid__in={cp.keyid for cp in signed}).order_by(
-            "created_at"):
+    signatures = _signatures(scope, revoked)
+    for key in SigningKey.objects.filter(keyid__in={cp.keyid for cp in signed}
+                                         | {s.key_id for s in signatures}).order_by("created_at"):
         yield _line(_key_line(key))
     for cp in signed:
         yield _line({"kind": "checkpoint", "envelope": cp.envelope})
+    for signature in signatures:
+        yield _line(_signature_line(signature))
     yield from _event_lines(scope, last_seq, in_scope)
+
+
+def _signatures(scope: Scope, revoked: set[str]) -> list[Any]:
+    """The artifact signatures and approval attestations of the scope's versions (every model's
+    for a whole-trail export), whatever the dates, except those by revoked keys: they prove
+    nothing (docs/signing.md)."""
+    # core imports no app above it; the registry's table is looked up by name at run time.
+    version_signature = apps.get_model("registry", "VersionSignature")
+    rows = version_signature.objects.exclude(key_id__in=revoked).select_related("version")
+    if scope.model_id is not None:
+        rows = rows.filter(version__model_id=scope.model_id)
+    return list(rows.order_by("version_id", "kind", "created_at", "pk"))
+
+
+def _signature_line(signature: Any) -> dict[str, Any]:
+    version = signature.version
+    return {"kind": "signature", "signature": signature.kind, "keyid": signature.key_id,
+            "version": {"id": version.pk, "model_id": version.model_id,
+                        "number": version.number},
+            "artifact_sha256": signature.artifact_sha256,
+            "created_at": audit.format_time(signature.created_at), "bundle": signature.bundle}
 
 
 class _Row:
     """An event as read by ``values_list`` (no model instances: a whole export reads millions)."""
 
     __slots__ = STORED_COLUMNS
+    seq: int
+    occurred_at: dt.datetime
+    actor_id: int | None
+    actor_username: str
+    request_id: str
+    action: str
+    object_type: str
+    object_id: str
+    model_id: int | None
+    payload: Any
+    event_digest: str
+    chain_hash: str
 
-    def __init__(self, values: tuple) -> None:
+    def __init__(self, values: tuple[Any, ...]) -> None:
         for name, value in zip(STORED_COLUMNS, values, strict=True):
             setattr(self, name, value)
 
 
-def _event_lines(scope: Scope, last_seq: int, in_scope: Any) -> Iterator[str]:
+def _event_lines(scope: Scope, last_seq: int, in_scope: QuerySet[AuditEvent]) -> Iterator[str]:
     """Walk every seq once: the event if in scope, else its digest (grouped into runs)."""
     wanted = (_Row(values) for values in in_scope.order_by("seq").values_list(*STORED_COLUMNS)
               .iterator(chunk_size=_CHUNK))
@@ -199,7 +236,7 @@ def _event_lines(scope: Scope, last_seq: int, in_scope: Any) -> Iterator[str]:
     next_event = next(wanted, None)
     every = AuditEvent.objects.filter(seq__lte=last_seq).order_by("seq").values_list(
         "seq", "event_digest").iterator(chunk_size=_CHUNK * 5)
-    run_start, run = 0, []
+    run_start, run = 0, list[str]()
     for seq, digest in every:
         if next_event is not None and next_event.seq == seq:
             if run:
@@ -218,6 +255,6 @@ def _event_lines(scope: Scope, last_seq: int, in_scope: Any) -> Iterator[str]:
         yield _line({"kind": "withheld", "first_seq": run_start, "digests": run})
 
 
-def _event_line(event: AuditEvent | _Row) -> str:
+def _event_line(event: _Row) -> str:
     return _line({"kind": "event", "event": audit.event_fields(event),
                   "event_digest": event.event_digest, "chain_hash": event.chain_hash})

@@ -13,6 +13,7 @@ from django.template.defaultfilters import filesizeformat
 
 from core.audit import current_request_id, record_denial
 from core.errors import DomainError, PermissionRefused, error_body
+from core.http import AssayHttpRequest
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
@@ -78,7 +79,7 @@ class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: AssayHttpRequest) -> HttpResponse:
         # A caller's id is kept only if it is well-formed; anything else is replaced, never echoed.
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex

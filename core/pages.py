@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 from django import forms
 from django.contrib import messages
@@ -28,13 +28,18 @@ from django.shortcuts import redirect
 from core.errors import DomainError, NotVisible, PermissionRefused
 from core.forms import add_domain_error
 
+if TYPE_CHECKING:
+    from core.models import User
+
+Result = TypeVar("Result")
+
 # --- a form's action ------------------------------------------------------------------------
 
 
-def form_action(request: HttpRequest, *, form: forms.Form | None, call: Callable[[], Any],
-                done: str | Callable[[Any], HttpResponse],
+def form_action(request: HttpRequest, *, form: forms.Form | None, call: Callable[[], Result],
+                done: str | Callable[[Result], HttpResponse],
                 failure: Callable[[int, DomainError | None], HttpResponse],
-                success: str | Callable[[Any], str] = "") -> HttpResponse:
+                success: str | Callable[[Result], str] = "") -> HttpResponse:
     """Run a page's action: validate ``form`` (None: the action has none), then ``call`` the
     service, which reads the form's cleaned data.
 
@@ -74,7 +79,7 @@ class NavLink:
     url_name: str
     # A number shown beside the label for the signed-in user (nothing shown when 0), the id of
     # its element (for htmx to update it out of band) and its tooltip.
-    count: Callable[[Any], int] | None = None
+    count: Callable[[User], int] | None = None
     count_id: str = ""
     count_title: str = ""
 

@@ -1,8 +1,10 @@
 """Every permission rule of Assay, as predicates on a user and an object.
 
 Views, the REST API (core.api.permissions), the admin and templates (the ``can`` template filter)
-all ask these functions, so a rule is written once. Objects are duck-typed so that ``core`` imports
-no app above it: a governed object exposes ``team_id``, ``owner_id`` and ``developer_ids``.
+all ask these functions, so a rule is written once. Objects are typed by what the rules read of
+them (the Protocols below), so that ``core`` imports no app above it: a registered model and a
+version's governance facts (``governance.gates.Case``) are ``Governed``; the user asking is an
+``Actor`` once signed in (``core.models.User``, which is also DRF's ``request.user``).
 
 Visibility: data scientists and validators see their teams' objects plus what they own, develop or
 are assigned to; review board members, risk officers, auditors and administrators see everything.
@@ -10,32 +12,101 @@ are assigned to; review board members, risk officers, auditors and administrator
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Set
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, TypeGuard
 
-from core.models import Role
+from core.models import Role, Team
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+    from typing_extensions import TypeIs
 
 SEES_EVERYTHING = (Role.REVIEW_BOARD, Role.RISK_OFFICER, Role.AUDITOR, Role.ADMIN)
 WRITER_ROLES = (Role.DATA_SCIENTIST, Role.VALIDATOR, Role.REVIEW_BOARD, Role.RISK_OFFICER, Role.ADMIN)
 
 
-def is_authenticated(user: Any) -> bool:
+class Person(Protocol):
+    """Someone a rule is about, such as the validator to assign."""
+
+    @property
+    def pk(self) -> int: ...
+
+    @property
+    def username(self) -> str: ...
+
+
+class Actor(Person, Protocol):
+    """A signed-in user as the rules read them (``core.models.User``)."""
+
+    @property
+    def is_authenticated(self) -> bool: ...
+
+    @property
+    def is_active(self) -> bool: ...
+
+    @property
+    def team_ids(self) -> Set[int]: ...
+
+    def has_role(self, *roles: str) -> bool: ...
+
+
+# Whoever asks: a page or the API may ask for an anonymous visitor (Django's AnonymousUser), and
+# a template may have no user at all. Each predicate answers False (or a refusal) for them.
+Visitor: TypeAlias = "Actor | AnonymousUser | None"
+
+
+class Governed(Protocol):
+    """An object whose visibility follows its team and its people: a registered model, or a
+    version's governance facts (``governance.gates.Case``)."""
+
+    @property
+    def team_id(self) -> int: ...
+
+    @property
+    def owner_id(self) -> int: ...
+
+    @property
+    def developer_ids(self) -> Set[int]: ...
+
+    @property
+    def assignee_ids(self) -> Set[int]: ...
+
+
+class CaseLike(Governed, Protocol):
+    """A version's governance facts (``governance.gates.Case``): who submitted, validates and
+    signed it, and the sign-offs its tier needs (role -> how many)."""
+
+    @property
+    def submitter_id(self) -> int | None: ...
+
+    @property
+    def validator_id(self) -> int | None: ...
+
+    @property
+    def signer_ids(self) -> Set[int]: ...
+
+    @property
+    def required_roles(self) -> Mapping[str, int]: ...
+
+
+def is_authenticated(user: Visitor) -> TypeIs[Actor]:
     return bool(user is not None and user.is_authenticated and user.is_active)
 
 
-def sees_everything(user: Any) -> bool:
+def sees_everything(user: Visitor) -> bool:
     return is_authenticated(user) and user.has_role(*SEES_EVERYTHING)
 
 
-def is_admin(user: Any) -> bool:
+def is_admin(user: Visitor) -> bool:
     return is_authenticated(user) and user.has_role(Role.ADMIN)
 
 
-def is_auditor_only(user: Any) -> bool:
+def is_auditor_only(user: Visitor) -> bool:
     """Auditors read everything and change nothing, unless they also hold a writing role."""
     return is_authenticated(user) and user.has_role(Role.AUDITOR) and not user.has_role(*WRITER_ROLES)
 
 
-def is_connected(user: Any, obj: Any) -> bool:
+def is_connected(user: Person, obj: Governed) -> bool:
     """The user owns or develops the object, or is assigned to it."""
     uid = user.pk
     return (
@@ -45,8 +116,9 @@ def is_connected(user: Any, obj: Any) -> bool:
     )
 
 
-def can_view(user: Any, obj: Any) -> bool:
-    """Whether the object exists for this user at all (if not: 404)."""
+def can_view(user: Visitor, obj: Governed) -> TypeGuard[Actor]:
+    """Whether the object exists for this user at all (if not: 404). Only a signed-in user sees
+    anything, so the rules after it read the user as an ``Actor``."""
     if not is_authenticated(user):
         return False
     if sees_everything(user):
@@ -54,7 +126,7 @@ def can_view(user: Any, obj: Any) -> bool:
     return getattr(obj, "team_id", None) in user.team_ids or is_connected(user, obj)
 
 
-def can_create_model(user: Any, team: Any = None) -> bool:
+def can_create_model(user: Visitor, team: Team | None = None) -> bool:
     if not is_authenticated(user):
         return False
     if is_admin(user):
@@ -64,7 +136,7 @@ def can_create_model(user: Any, team: Any = None) -> bool:
     return team is None or team.pk in user.team_ids
 
 
-def can_edit_model(user: Any, model: Any) -> bool:
+def can_edit_model(user: Visitor, model: Governed) -> bool:
     """Data scientists of the model's team (or its owner/developers) and administrators."""
     if not can_view(user, model):
         return False
@@ -75,20 +147,20 @@ def can_edit_model(user: Any, model: Any) -> bool:
     )
 
 
-def can_export_audit(user: Any) -> bool:
+def can_export_audit(user: Visitor) -> bool:
     return is_authenticated(user) and user.has_role(Role.AUDITOR, Role.ADMIN)
 
 
-def can_manage_accounts(user: Any) -> bool:
+def can_manage_accounts(user: Visitor) -> bool:
     return is_admin(user)
 
 
-def can_use_admin(user: Any) -> bool:
+def can_use_admin(user: Visitor) -> bool:
     """Administrators manage; auditors may open the admin read-only."""
     return is_authenticated(user) and user.has_role(Role.ADMIN, Role.AUDITOR)
 
 
-def reason_cannot_edit_model(user: Any, model: Any) -> str:
+def reason_cannot_edit_model(user: Visitor, model: Governed) -> str:
     if is_auditor_only(user):
         return "Auditors have read-only access: they can read and export but not change models."
     return (
@@ -120,6 +192,10 @@ class Refusal(str):
         return refusal
 
 
+# What a ``reason_*`` predicate answers: a Refusal, or "" when allowed.
+Reason: TypeAlias = "Refusal | Literal['']"
+
+
 NOT_SIGNED_IN = "not_signed_in"
 WRONG_ROLE = "wrong_role"
 READ_ONLY = "read_only"
@@ -133,18 +209,18 @@ NOT_A_SIGNER = "not_a_signer"
 WRONG_PASSWORD = "wrong_password"  # noqa: S105 (a refusal code, not a password)
 THROTTLED = "throttled"
 
-def can_manage_policies(user: Any) -> bool:
+def can_manage_policies(user: Visitor) -> bool:
     return is_admin(user)
 
 
-def can_edit_intake(user: Any, model: Any) -> bool:
+def can_edit_intake(user: Visitor, model: Governed) -> bool:
     """The model's editors answer the intake; risk officers may correct it."""
     return can_edit_model(user, model) or (
         can_view(user, model) and user.has_role(Role.RISK_OFFICER))
 
 
-def reason_cannot_decide_tier_override(user: Any, model: Any, requester_id: int | None,
-                                        former_ids: Any = frozenset()) -> str:
+def reason_cannot_decide_tier_override(user: Visitor, model: Governed, requester_id: int | None,
+                                        former_ids: Set[int] = frozenset()) -> Reason:
     """A tier override needs a risk officer's sign-off: not the model's own people now or at any
     submission of its versions (``former_ids``), nor the person who asked for it (four eyes)."""
     if not (is_authenticated(user) and user.has_role(Role.RISK_OFFICER)):
@@ -161,7 +237,7 @@ def reason_cannot_decide_tier_override(user: Any, model: Any, requester_id: int 
     return ""
 
 
-def independence_conflict(person: Any, case: Any) -> str:
+def independence_conflict(person: Person, case: CaseLike) -> str:
     """What ties a person to the version ("own this model", ...); empty when independent.
 
     The model's people now, and those recorded at the version's submissions (``case.
@@ -181,18 +257,18 @@ def independence_conflict(person: Any, case: Any) -> str:
     return ""
 
 
-def reason_not_independent(user: Any, case: Any) -> str:
+def reason_not_independent(user: Person, case: CaseLike) -> Reason:
     """Why the user is not independent of the version (empty when independent)."""
     conflict = independence_conflict(user, case)
     return Refusal(f"You {conflict}, so you are not independent of it.",
                    NOT_INDEPENDENT) if conflict else ""
 
 
-def can_submit_version(user: Any, case: Any) -> bool:
+def can_submit_version(user: Visitor, case: CaseLike) -> bool:
     return can_edit_model(user, case)
 
 
-def reason_cannot_assign_validator(user: Any, case: Any, validator: Any) -> str:
+def reason_cannot_assign_validator(user: Visitor, case: CaseLike, validator: Person) -> Reason:
     """Risk officers assign any independent validator; a validator may take the version
     themselves (open queue). Whether the named person is an active validator at all is a question
     of input, answered by the service (400), not a refusal of the caller."""
@@ -209,13 +285,13 @@ def reason_cannot_assign_validator(user: Any, case: Any, validator: Any) -> str:
     return ""
 
 
-def can_assign_validator(user: Any, case: Any) -> bool:
+def can_assign_validator(user: Visitor, case: CaseLike) -> bool:
     return is_authenticated(user) and (
         user.has_role(Role.RISK_OFFICER)
         or (user.has_role(Role.VALIDATOR) and not reason_not_independent(user, case)))
 
 
-def can_start_validation(user: Any, case: Any) -> bool:
+def can_start_validation(user: Visitor, case: CaseLike) -> bool:
     """The assigned validator (still independent), or a risk officer, starts the validation of a
     submitted version that has a validator (a resubmission goes back to the same validator)."""
     if not is_authenticated(user):
@@ -226,7 +302,7 @@ def can_start_validation(user: Any, case: Any) -> bool:
             and not reason_not_independent(user, case))
 
 
-def reason_cannot_review(user: Any, case: Any) -> str:
+def reason_cannot_review(user: Visitor, case: CaseLike) -> Reason:
     if not (is_authenticated(user) and user.has_role(Role.VALIDATOR)):
         return Refusal("Only validators write validation reviews.", WRONG_ROLE)
     if case.validator_id != user.pk:
@@ -234,18 +310,18 @@ def reason_cannot_review(user: Any, case: Any) -> str:
     return reason_not_independent(user, case)
 
 
-def can_review(user: Any, case: Any) -> bool:
+def can_review(user: Visitor, case: CaseLike) -> bool:
     return not reason_cannot_review(user, case)
 
 
-def signing_roles(user: Any, case: Any) -> list[str]:
+def signing_roles(user: Visitor, case: CaseLike) -> list[str]:
     """The required roles this user holds and could sign in."""
     if not is_authenticated(user):
         return []
     return [role for role in case.required_roles if user.has_role(role)]
 
 
-def reason_cannot_sign_off(user: Any, case: Any) -> str:
+def reason_cannot_sign_off(user: Visitor, case: CaseLike) -> Reason:
     """Segregation of duties for sign-offs (empty when the user may sign)."""
     if not is_authenticated(user):
         return Refusal("Sign in first.", NOT_SIGNED_IN)
@@ -261,21 +337,21 @@ def reason_cannot_sign_off(user: Any, case: Any) -> str:
     return reason_not_independent(user, case)
 
 
-def can_sign_off(user: Any, case: Any) -> bool:
+def can_sign_off(user: Visitor, case: CaseLike) -> bool:
     return not reason_cannot_sign_off(user, case)
 
 
-def can_decide_servability(user: Any, case: Any) -> bool:
+def can_decide_servability(user: Visitor, case: CaseLike) -> bool:
     """Suspending and reinstating an approved version is a risk officer's call."""
     return is_authenticated(user) and user.has_role(Role.RISK_OFFICER)
 
 
-def can_retire(user: Any, case: Any) -> bool:
+def can_retire(user: Visitor, case: CaseLike) -> bool:
     return is_authenticated(user) and (
         user.has_role(Role.RISK_OFFICER) or case.owner_id == user.pk)
 
 
-def can_record_evidence(user: Any, case: Any) -> bool:
+def can_record_evidence(user: Visitor, case: CaseLike) -> bool:
     """The model's team (evaluations they launch), its validator and risk officers."""
     if not is_authenticated(user) or is_auditor_only(user):
         return False
@@ -289,14 +365,14 @@ def can_record_evidence(user: Any, case: Any) -> bool:
 # ``case`` is again a version's governance facts (governance.gates.Case). A finding's own people
 # are passed as ids: ``finding_owner_id`` (who must answer), ``raised_by_id`` (who raised it).
 
-def reason_cannot_raise_finding(user: Any, case: Any) -> str:
+def reason_cannot_raise_finding(user: Visitor, case: CaseLike) -> Reason:
     """Validators and risk officers raise findings, if independent of the version."""
     if not (is_authenticated(user) and user.has_role(Role.VALIDATOR, Role.RISK_OFFICER)):
         return Refusal("Only validators and risk officers raise findings.", WRONG_ROLE)
     return reason_not_independent(user, case)
 
 
-def reason_cannot_answer_finding(user: Any, case: Any, finding_owner_id: int) -> str:
+def reason_cannot_answer_finding(user: Visitor, case: CaseLike, finding_owner_id: int) -> Reason:
     """The finding's owner answers it; the model's owner and developers may answer for them."""
     if not is_authenticated(user) or is_auditor_only(user):
         return Refusal("Auditors have read-only access.", READ_ONLY)
@@ -306,7 +382,7 @@ def reason_cannot_answer_finding(user: Any, case: Any, finding_owner_id: int) ->
                    "remediation.", WRONG_ROLE)
 
 
-def reason_cannot_close_finding(user: Any, case: Any, raised_by_id: int | None) -> str:
+def reason_cannot_close_finding(user: Visitor, case: CaseLike, raised_by_id: int | None) -> Reason:
     """Closing (or sending back) a remediation is the validator's call: the version's validator
     or the validator who raised the finding, independent of the model."""
     if not (is_authenticated(user) and user.has_role(Role.VALIDATOR)):
@@ -317,37 +393,37 @@ def reason_cannot_close_finding(user: Any, case: Any, raised_by_id: int | None) 
     return reason_not_independent(user, case)
 
 
-def reason_cannot_accept_risk(user: Any, case: Any) -> str:
+def reason_cannot_accept_risk(user: Visitor, case: CaseLike) -> Reason:
     """Accepting a finding as a risk is a risk officer's decision, not the model's own people's."""
     if not (is_authenticated(user) and user.has_role(Role.RISK_OFFICER)):
         return Refusal("Only a risk officer accepts a finding as a risk.", WRONG_ROLE)
     return reason_not_independent(user, case)
 
 
-def can_discuss_finding(user: Any, case: Any) -> bool:
+def can_discuss_finding(user: Visitor, case: CaseLike) -> bool:
     """Everyone who sees the version may take part in the discussion, except read-only auditors."""
     return is_authenticated(user) and not is_auditor_only(user) and can_view(user, case)
 
 
-def reason_cannot_grant_waiver(user: Any, case: Any) -> str:
+def reason_cannot_grant_waiver(user: Visitor, case: CaseLike) -> Reason:
     """A waiver's approver is a risk officer who does not own, develop or submit the model."""
     if not (is_authenticated(user) and user.has_role(Role.RISK_OFFICER)):
         return Refusal("Only a risk officer grants waivers.", WRONG_ROLE)
     return reason_not_independent(user, case)
 
 
-def can_revoke_waiver(user: Any, case: Any) -> bool:
+def can_revoke_waiver(user: Visitor, case: CaseLike) -> bool:
     return is_authenticated(user) and user.has_role(Role.RISK_OFFICER)
 
 
-def reason_cannot_review_periodically(user: Any, case: Any) -> str:
+def reason_cannot_review_periodically(user: Visitor, case: CaseLike) -> Reason:
     """Periodic reviews are validations: by a validator independent of the version."""
     if not (is_authenticated(user) and user.has_role(Role.VALIDATOR)):
         return Refusal("Only validators conclude periodic reviews.", WRONG_ROLE)
     return reason_not_independent(user, case)
 
 
-def can_view_board(user: Any) -> bool:
+def can_view_board(user: Visitor) -> bool:
     """The oversight board (overdue reviews, open high findings, waivers, models by tier)."""
     return is_authenticated(user) and user.has_role(Role.RISK_OFFICER, Role.REVIEW_BOARD,
                                                     Role.AUDITOR, Role.ADMIN)
@@ -360,7 +436,7 @@ def can_view_board(user: Any) -> bool:
 # Developers may evaluate their own model (exploratory runs: they show, but independence is the
 # gate's question); the version's validator and risk officers run the evaluations that count.
 
-def reason_cannot_upload_dataset(user: Any, model: Any) -> str:
+def reason_cannot_upload_dataset(user: Visitor, model: Governed) -> Reason:
     """The model's team, and validators and risk officers who see the model."""
     if not is_authenticated(user) or is_auditor_only(user):
         return Refusal("Auditors have read-only access: they cannot upload data sets.", READ_ONLY)
@@ -371,7 +447,7 @@ def reason_cannot_upload_dataset(user: Any, model: Any) -> str:
                    "data.", NOT_MODEL_TEAM)
 
 
-def reason_cannot_launch_evaluation(user: Any, case: Any) -> str:
+def reason_cannot_launch_evaluation(user: Visitor, case: CaseLike) -> Reason:
     """The model's team (exploratory runs), the version's validator and risk officers."""
     if not is_authenticated(user) or is_auditor_only(user):
         return Refusal("Auditors have read-only access: they cannot launch evaluations.",
@@ -383,11 +459,12 @@ def reason_cannot_launch_evaluation(user: Any, case: Any) -> str:
                    "evaluations.", NOT_MODEL_TEAM)
 
 
-def can_launch_evaluation(user: Any, case: Any) -> bool:
+def can_launch_evaluation(user: Visitor, case: CaseLike) -> bool:
     return not reason_cannot_launch_evaluation(user, case)
 
 
-def reason_cannot_cancel_evaluation(user: Any, case: Any, launched_by_id: int | None) -> str:
+def reason_cannot_cancel_evaluation(user: Visitor, case: CaseLike,
+                                    launched_by_id: int | None) -> Reason:
     """Whoever launched the run, the version's validator and risk officers."""
     if not is_authenticated(user) or is_auditor_only(user):
         return Refusal("Auditors have read-only access: they cannot cancel evaluations.",

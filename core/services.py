@@ -25,7 +25,7 @@ from core.errors import Conflict, ValidationFailed
 from core.models import ApiToken, Role, RoleGrant, Team, User
 
 
-def _require_account_manager(actor: Any, *, attempted: str) -> None:
+def _require_account_manager(actor: User | None, *, attempted: str) -> None:
     if actor is not SYSTEM and not permissions.can_manage_accounts(actor):
         audit.refuse(actor, "Only administrators can manage users, teams and roles.",
                      attempted=attempted)
@@ -38,7 +38,7 @@ def _check_role(role: str) -> None:
         )
 
 
-def team_create(*, actor: Any, name: str, slug: str = "", description: str = "") -> Team:
+def team_create(*, actor: User | None, name: str, slug: str = "", description: str = "") -> Team:
     """Create a team."""
     _require_account_manager(actor, attempted="team_create")
     name = name.strip()
@@ -57,7 +57,7 @@ def team_create(*, actor: Any, name: str, slug: str = "", description: str = "")
 
 def user_create(
     *,
-    actor: Any,
+    actor: User | None,
     username: str,
     password: str,
     email: str = "",
@@ -94,7 +94,7 @@ def user_create(
     return user
 
 
-def role_grant(*, actor: Any, user: User, role: str) -> None:
+def role_grant(*, actor: User | None, user: User, role: str) -> None:
     """Give a user a role (administrators only); granting a held role changes nothing."""
     _require_account_manager(actor, attempted="role_grant")
     _check_role(role)
@@ -105,7 +105,7 @@ def role_grant(*, actor: Any, user: User, role: str) -> None:
     user.__dict__.pop("roles", None)
 
 
-def role_revoke(*, actor: Any, user: User, role: str) -> None:
+def role_revoke(*, actor: User | None, user: User, role: str) -> None:
     """Take a role from a user (administrators only)."""
     _require_account_manager(actor, attempted="role_revoke")
     _check_role(role)
@@ -116,7 +116,7 @@ def role_revoke(*, actor: Any, user: User, role: str) -> None:
     user.__dict__.pop("roles", None)
 
 
-def team_add_member(*, actor: Any, team: Team, user: User) -> None:
+def team_add_member(*, actor: User | None, team: Team, user: User) -> None:
     """Add a user to a team: they then see the team's models (administrators only)."""
     _require_account_manager(actor, attempted="team_add_member")
     with transaction.atomic():
@@ -127,7 +127,7 @@ def team_add_member(*, actor: Any, team: Team, user: User) -> None:
     user.__dict__.pop("team_ids", None)
 
 
-def team_remove_member(*, actor: Any, team: Team, user: User) -> None:
+def team_remove_member(*, actor: User | None, team: Team, user: User) -> None:
     """Remove a user from a team (administrators only)."""
     _require_account_manager(actor, attempted="team_remove_member")
     with transaction.atomic():
@@ -138,7 +138,7 @@ def team_remove_member(*, actor: Any, team: Team, user: User) -> None:
     user.__dict__.pop("team_ids", None)
 
 
-def user_deactivate(*, actor: Any, user: User, reason: str = "") -> None:
+def user_deactivate(*, actor: User | None, user: User, reason: str = "") -> None:
     """Deactivate an account: its sessions end and its API tokens are revoked at once."""
     _require_account_manager(actor, attempted="user_deactivate")
     if actor is not SYSTEM and actor.pk == user.pk:
@@ -156,7 +156,7 @@ def user_deactivate(*, actor: Any, user: User, reason: str = "") -> None:
                      payload={"reason": reason, "tokens_revoked": revoked})
 
 
-def user_reactivate(*, actor: Any, user: User) -> None:
+def user_reactivate(*, actor: User | None, user: User) -> None:
     """Let a deactivated user sign in again; their old sessions and tokens stay ended."""
     _require_account_manager(actor, attempted="user_reactivate")
     with transaction.atomic():

@@ -1,6 +1,8 @@
 """The one signing module of Assay: keys with one purpose each, and DSSE envelopes.
 
-Audit checkpoints use it now; artifacts and approvals will use it with their own purposes.
+Audit checkpoints sign with it (DSSE envelopes); so do approvals: the artifact, in the OpenSSF
+Model Signing format, and the approval attestation, both Sigstore bundles (docs/signing.md),
+built and verified here from bytes in memory.
 
 * Keys are ECDSA P-256. The private key is a PKCS#8 PEM file ``<KEY_DIR>/<keyid>.pem`` (mode 0600,
   folder 0700); it never enters the database and is never logged. The public key, purpose, id and
@@ -21,6 +23,7 @@ Audit checkpoints use it now; artifacts and approvals will use it with their own
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,26 +38,39 @@ from django.utils import timezone
 from core import audit, checkpoint_file, permissions
 from core.audit import SYSTEM
 from core.errors import Conflict, NotVisible, ValidationFailed
+from core.models import User
 from core.models.signing import KeyPurpose, SigningKey
 from core.verify_bundle import (
+    APPROVAL_PREDICATE_TYPE,
+    ARTIFACT_FILENAME,
+    INTOTO_PAYLOAD_TYPE,
+    OMS_PREDICATE_TYPE,
     EnvelopeError,
+    canonical_bytes,
     keyid_of,
     load_public_key,
+    oms_statement,
     pae,
+    sigstore_bundle,
     verify_envelope,
+    verify_signature_bundle,
 )
 
 __all__ = [
     "EnvelopeError",
     "KeyPurpose",
+    "SignedBundle",
     "SignedEnvelope",
     "active_key",
+    "artifact_bundle",
     "key_create",
     "key_revoke",
     "key_rotate",
     "public_keys",
     "sign",
+    "sign_statement",
     "verify",
+    "verify_signed_artifact",
 ]
 
 
@@ -66,11 +82,21 @@ class SignedEnvelope:
     keyid: str
 
 
+@dataclass(frozen=True)
+class SignedBundle:
+    """A Sigstore bundle (JSON), the key that signed it, and (for an artifact) the SHA-256 of
+    the bytes signed."""
+
+    bundle: dict[str, Any]
+    keyid: str
+    artifact_sha256: str = ""
+
+
 class KeyFileMissing(Conflict):
     """The database names an active key whose private file is not in KEY_DIR."""
 
 
-def _require_admin(actor: Any, *, attempted: str) -> None:
+def _require_admin(actor: User | None, *, attempted: str) -> None:
     if actor is not SYSTEM and not permissions.is_admin(actor):
         audit.refuse(actor, "Only administrators can create, rotate or revoke signing keys.",
                      attempted=attempted)
@@ -140,7 +166,7 @@ def _key_record(key: SigningKey, event: str) -> dict[str, Any]:
             "reason": key.revocation_reason if event == "revoked" else ""}
 
 
-def key_create(*, actor: Any, purpose: str) -> SigningKey:
+def key_create(*, actor: User | None, purpose: str) -> SigningKey:
     """Create the active key for a purpose; refuse when one is already active (rotate instead)."""
     _require_admin(actor, attempted="key_create")
     _check_purpose(purpose)
@@ -160,7 +186,7 @@ def key_create(*, actor: Any, purpose: str) -> SigningKey:
     return key
 
 
-def key_rotate(*, actor: Any, purpose: str) -> SigningKey:
+def key_rotate(*, actor: User | None, purpose: str) -> SigningKey:
     """Retire the active key of a purpose (its signatures stay valid) and activate a new one."""
     _require_admin(actor, attempted="key_rotate")
     _check_purpose(purpose)
@@ -180,7 +206,7 @@ def key_rotate(*, actor: Any, purpose: str) -> SigningKey:
     return new
 
 
-def key_revoke(*, actor: Any, keyid: str, reason: str) -> SigningKey | None:
+def key_revoke(*, actor: User | None, keyid: str, reason: str) -> SigningKey | None:
     """Revoke a compromised key; if it was active, activate a successor. Returns the successor.
 
     Everything the key ever signed stops counting as evidence (see the module docstring).
@@ -268,3 +294,39 @@ def public_keys(purpose: str | None = None) -> list[SigningKey]:
     if purpose:
         keys = keys.filter(purpose=purpose)
     return list(keys)
+
+
+def sign_statement(*, purpose: str, statement: dict[str, Any]) -> SignedBundle:
+    """Sign an in-toto Statement with the active key of ``purpose`` into a Sigstore bundle v0.3
+    (key mode: the bundle names the key by its hint, docs/signing.md)."""
+    key = active_key(purpose)
+    private_key = _load_private_key(key)
+    payload = canonical_bytes(statement)
+    signature = private_key.sign(pae(INTOTO_PAYLOAD_TYPE, payload), ec.ECDSA(hashes.SHA256()))
+    return SignedBundle(bundle=sigstore_bundle(payload, signature, private_key.public_key(),
+                                               key.keyid), keyid=key.keyid)
+
+
+def artifact_bundle(*, name: str, artifact: bytes) -> SignedBundle:
+    """Sign an ONNX artifact as ``model.onnx`` in the OpenSSF Model Signing format (what
+    ``model_signing verify key`` checks), with the active ``artifact`` key."""
+    digest = hashlib.sha256(artifact).hexdigest()
+    signed = sign_statement(purpose=KeyPurpose.ARTIFACT,
+                            statement=oms_statement(name, {ARTIFACT_FILENAME: digest}))
+    return SignedBundle(bundle=signed.bundle, keyid=signed.keyid, artifact_sha256=digest)
+
+
+def verify_signed_artifact(bundle: Any, *, purpose: str,
+                           artifact_sha256: str) -> tuple[dict[str, Any], str]:
+    """Verify an artifact signature (``purpose`` artifact) or an approval attestation
+    (``approval``) against the trusted keys of that purpose and the artifact's SHA-256.
+
+    Returns (statement, keyid); raises ``EnvelopeError`` saying why not: another artifact, a
+    changed file, an unknown or revoked key, a bad signature, the other kind of bundle.
+    """
+    statement, keyid = verify_signature_bundle(bundle, trusted_keys(purpose), artifact_sha256)
+    expected = {"artifact": OMS_PREDICATE_TYPE, "approval": APPROVAL_PREDICATE_TYPE}[purpose]
+    if statement.get("predicateType") != expected:
+        raise EnvelopeError(f"this is not an {purpose} signature (predicateType "
+                            f"{statement.get('predicateType')!r})")
+    return statement, keyid

@@ -9,9 +9,11 @@ Per-kind caps (artifacts, datasets) are then checked by the services with their 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
+from django.utils.datastructures import MultiValueDict
 
 from core.errors import ValidationFailed
 
@@ -23,8 +25,9 @@ def upload_cap_bytes() -> int:
 class CappedUploadHandler(FileUploadHandler):
     """Skips any single file larger than the cap; the rest of the request is read normally."""
 
-    def new_file(self, field_name, file_name, content_type, content_length, charset=None,
-                 content_type_extra=None):
+    def new_file(self, field_name: str, file_name: str, content_type: str,
+                 content_length: int | None, charset: str | None = None,
+                 content_type_extra: dict[str, bytes] | None = None) -> None:
         super().new_file(field_name, file_name, content_type, content_length, charset,
                          content_type_extra)
         self.received = 0
@@ -38,7 +41,8 @@ class CappedUploadHandler(FileUploadHandler):
                 f"{filesizeformat(upload_cap_bytes())} limit for uploads; the administrator sets "
                 "it with ASSAY_MAX_ARTIFACT_MB and ASSAY_MAX_DATASET_MB."
             )
-            self.request.upload_refusals = refusals
+            # A note on the request for require_file; Django hands handlers the request.
+            self.request.upload_refusals = refusals  # type: ignore[union-attr]
             raise SkipFile
         return raw_data
 
@@ -46,7 +50,8 @@ class CappedUploadHandler(FileUploadHandler):
         return None
 
 
-def require_file(request: HttpRequest, files, field: str, what: str):
+def require_file(request: HttpRequest, files: MultiValueDict[str, UploadedFile], field: str,
+                 what: str) -> UploadedFile:
     """The uploaded file in ``field``, or a ValidationFailed naming why it is missing."""
     refused = getattr(request, "upload_refusals", {}).get(field)
     if refused:

@@ -86,7 +86,7 @@ def _sig(envelope: Any) -> str:
 
 
 def _chain_hashes(seqs: set[int]) -> dict[int, str]:
-    ordered, found = sorted(seqs), {}
+    ordered, found = sorted(seqs), dict[int, str]()
     for start in range(0, len(ordered), _LOOKUP_BATCH):
         batch = ordered[start:start + _LOOKUP_BATCH]
         found.update(AuditEvent.objects.filter(seq__in=batch).values_list("seq", "chain_hash"))
@@ -239,7 +239,8 @@ def verify_trail(*, chunk_size: int = 5000, remember: bool = True) -> TrailRepor
 def last_result() -> dict[str, Any] | None:
     """The last remembered verification (for pages), or None if none was run since."""
     try:
-        return cache.get(LAST_RESULT_CACHE_KEY)
+        result: dict[str, Any] | None = cache.get(LAST_RESULT_CACHE_KEY)
+        return result
     except Exception:  # a page must render without its cache
         logger.warning("Could not read the last audit verification from the cache",
                        exc_info=True)

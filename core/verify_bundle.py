@@ -1,4 +1,6 @@
-"""Standalone verifier for Assay audit bundles: ``python -m core.verify_bundle BUNDLE.jsonl``.
+"""Standalone verifier for Assay audit bundles: ``python -m core.verify_bundle BUNDLE.jsonl``;
+and for a version's artifact signature or approval attestation: ``python -m core.verify_bundle
+SIGNATURE.json --public-key KEY.pem --model model.onnx`` (docs/signing.md).
 
 An auditor runs this without trusting the Assay server: it needs only the Python standard library
 and ``cryptography`` and imports nothing else from Assay (no Django), so it can be copied out as one
@@ -6,16 +8,23 @@ file and read in an afternoon. The server imports the DSSE helpers (``core.signi
 canonical form of events (``core.audit``) from here, so the server and the auditor run the very
 same routines.
 
-Bundle format (``assay-audit-bundle/1``), one JSON object per line, in this order:
+Bundle format (``assay-audit-bundle/2``; ``/1`` is the same without signature lines), one JSON
+object per line, in this order:
 
-1. ``{"kind": "header", "format": "assay-audit-bundle/1", "scope": {...}, "first_seq": 1,
+1. ``{"kind": "header", "format": "assay-audit-bundle/2", "scope": {...}, "first_seq": 1,
    "last_seq": N, "included": k, "withheld": N-k, "created_at": ..., "exported_by": ...}``;
    ``scope`` is ``{}`` for the whole trail, or holds ``model_id`` (and ``model_slug``) and/or
    ``from``/``to`` (dates, UTC, inclusive).
 2. ``{"kind": "key", "keyid", "purpose", "algorithm", "public_key_pem", "created_at",
-   "retired_at", "revoked_at"}`` for every public key that signed a bundled checkpoint.
+   "retired_at", "revoked_at"}`` for every public key that signed a bundled checkpoint or
+   signature.
 3. ``{"kind": "checkpoint", "envelope": <DSSE envelope>}``; the payload is the canonical JSON
    ``{"chain_hash", "seq", "signed_at"}`` with payloadType ``CHECKPOINT_PAYLOAD_TYPE``.
+3b. ``{"kind": "signature", "signature": "artifact" | "approval", "keyid", "version": {"id",
+   "model_id", "number"}, "artifact_sha256", "created_at", "bundle": <Sigstore bundle>}`` for
+   each artifact signature and approval attestation of the exported versions, checked against
+   the bundled keys of that purpose and the stated artifact digest (formats: below, and
+   docs/signing.md).
 4. In sequence order from 1 to N, either ``{"kind": "event", "event": {<the ten canonical
    fields>}, "event_digest", "chain_hash"}`` or ``{"kind": "withheld", "first_seq": s,
    "digests": [...]}`` for a run of events left out of an extract (their digests only).
@@ -62,13 +71,15 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-BUNDLE_FORMAT = "assay-audit-bundle/1"
+BUNDLE_FORMAT = "assay-audit-bundle/2"
+# /1 bundles (before signature lines) still verify: they are /2 bundles without them.
+READABLE_FORMATS = ("assay-audit-bundle/1", BUNDLE_FORMAT)
 CHECKPOINT_PAYLOAD_TYPE = "application/vnd.assay.audit-checkpoint+json"
 CHECKPOINT_PURPOSE = "audit_checkpoint"
 MAX_REASONS = 25
@@ -94,7 +105,7 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %b %d %b" % (len(encoded_type), encoded_type, len(payload), payload)
 
 
-def b64decode(text: str) -> bytes:
+def b64decode(text: object) -> bytes:
     """Standard or URL-safe base64, as the DSSE spec allows either."""
     if not isinstance(text, str):
         raise EnvelopeError("a base64 field is not a string")
@@ -154,6 +165,182 @@ def verify_envelope(
             raise EnvelopeError(f"the signature by key {keyid} does not verify") from exc
         keyids.append(keyid)
     return payload, keyids
+
+
+# --- Signed artifacts and approvals (Sigstore bundles), shared with core.signing -------------
+# docs/signing.md describes both formats. An artifact signature is an OpenSSF Model Signing (OMS)
+# v1.0 signature in key mode, as ``model_signing`` 1.1 writes and verifies it: a Sigstore bundle
+# v0.3 whose verification material is a public-key hint (SHA-256, hex, of the key's PEM
+# SubjectPublicKeyInfo) and whose DSSE envelope carries an in-toto Statement v1. An approval
+# attestation is the same bundle around a Statement with Assay's approval predicate.
+
+SIGSTORE_BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+INTOTO_STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+OMS_PREDICATE_TYPE = "https://model_signing/signature/v1.0"
+APPROVAL_PREDICATE_TYPE = "https://assay/approval/v1"
+ARTIFACT_FILENAME = "model.onnx"
+# What model_signing records for a directory signed with its defaults ("files" serialisation).
+OMS_SERIALIZATION = {"method": "files", "hash_type": "sha256", "allow_symlinks": False,
+                     "ignore_paths": [".git", ".gitattributes", ".github", ".gitignore"]}
+PURPOSE_OF_PREDICATE = {OMS_PREDICATE_TYPE: "artifact", APPROVAL_PREDICATE_TYPE: "approval"}
+SIGNATURE_KINDS = ("artifact", "approval")
+
+
+def key_hint(public_key: ec.EllipticCurvePublicKey) -> str:
+    """The public-key hint of a Sigstore bundle in key mode, as model_signing computes it:
+    SHA-256 (hex) of the PEM SubjectPublicKeyInfo (not of the DER, which the key id hashes)."""
+    pem = public_key.public_bytes(serialization.Encoding.PEM,
+                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(pem).hexdigest()
+
+
+def oms_statement(name: str, files: dict[str, str]) -> dict[str, Any]:
+    """The OMS v1.0 in-toto Statement over ``files`` (name -> SHA-256 hex).
+
+    The subject's digest is the SHA-256 of the files' digests (raw bytes) in name order, which is
+    how model_signing binds the list of resources to the subject.
+    """
+    names = sorted(files)
+    root = hashlib.sha256(b"".join(bytes.fromhex(files[n]) for n in names)).hexdigest()
+    return {
+        "_type": INTOTO_STATEMENT_TYPE,
+        "subject": [{"name": name, "digest": {"sha256": root}}],
+        "predicateType": OMS_PREDICATE_TYPE,
+        "predicate": {
+            "serialization": OMS_SERIALIZATION,
+            "resources": [{"name": n, "algorithm": "sha256", "digest": files[n]} for n in names],
+        },
+    }
+
+
+def sigstore_bundle(payload: bytes, signature: bytes, public_key: ec.EllipticCurvePublicKey,
+                    keyid: str) -> dict[str, Any]:
+    """A Sigstore bundle v0.3 (key mode) around a DSSE envelope of an in-toto payload."""
+    return {
+        "mediaType": SIGSTORE_BUNDLE_MEDIA_TYPE,
+        "verificationMaterial": {"publicKey": {"hint": key_hint(public_key)}, "tlogEntries": []},
+        "dsseEnvelope": {
+            "payload": base64.b64encode(payload).decode("ascii"),
+            "payloadType": INTOTO_PAYLOAD_TYPE,
+            "signatures": [{"sig": base64.b64encode(signature).decode("ascii"), "keyid": keyid}],
+        },
+    }
+
+
+def verify_sigstore_bundle(
+    bundle: Any, keys: dict[str, ec.EllipticCurvePublicKey]
+) -> tuple[dict[str, Any], str]:
+    """Check a Sigstore bundle's DSSE signature against ``keys`` (key id -> public key); return
+    the in-toto Statement it signs and the id of the key that signed it.
+
+    The key is the one whose hint the bundle names (bundles made by model_signing leave the
+    DSSE key id empty); a key id in the signature, when there is one, must name the same key.
+    Raises ``EnvelopeError`` saying why the bundle is refused.
+    """
+    if not isinstance(bundle, dict):
+        raise EnvelopeError("the signature file is not a JSON object")
+    if bundle.get("mediaType") != SIGSTORE_BUNDLE_MEDIA_TYPE:
+        raise EnvelopeError(f"mediaType is {bundle.get('mediaType')!r}, expected "
+                            f"{SIGSTORE_BUNDLE_MEDIA_TYPE!r} (a Sigstore bundle v0.3)")
+    material = bundle.get("verificationMaterial")
+    hint = (material.get("publicKey") or {}).get("hint") if isinstance(material, dict) else None
+    if not isinstance(hint, str) or not hint:
+        raise EnvelopeError("the bundle names no public key (verificationMaterial.publicKey.hint)")
+    matches = [keyid for keyid, key in keys.items() if key_hint(key) == hint]
+    if not matches:
+        raise EnvelopeError(f"signed by the key with hint {hint[:16]}..., which is not among the "
+                            f"trusted keys (unknown, or revoked)")
+    keyid = matches[0]
+    envelope = bundle.get("dsseEnvelope")
+    if not isinstance(envelope, dict):
+        raise EnvelopeError("the bundle holds no DSSE envelope")
+    signatures = envelope.get("signatures")
+    if not isinstance(signatures, list) or len(signatures) != 1 or \
+            not isinstance(signatures[0], dict):
+        raise EnvelopeError("the envelope must hold exactly one signature")
+    if signatures[0].get("keyid") not in ("", None, keyid):
+        raise EnvelopeError("the signature's key id and the bundle's key hint name different keys")
+    payload, _ = verify_envelope({**envelope, "signatures": [{**signatures[0], "keyid": keyid}]},
+                                 {keyid: keys[keyid]}, payload_type=INTOTO_PAYLOAD_TYPE)
+    try:
+        statement = json.loads(payload)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EnvelopeError("the signed payload is not JSON") from exc
+    if not isinstance(statement, dict) or statement.get("_type") != INTOTO_STATEMENT_TYPE:
+        raise EnvelopeError(f"the signed payload is not an in-toto Statement "
+                            f"({INTOTO_STATEMENT_TYPE})")
+    return statement, keyid
+
+
+def _one_subject_digest(statement: dict[str, Any]) -> str:
+    subjects = statement.get("subject")
+    if not isinstance(subjects, list) or len(subjects) != 1 or not isinstance(subjects[0], dict):
+        raise EnvelopeError("the statement must have exactly one subject")
+    digest = (subjects[0].get("digest") or {}).get("sha256")
+    if not _is_hex64(digest):
+        raise EnvelopeError("the statement's subject has no SHA-256 digest")
+    return digest
+
+
+def check_oms_statement(statement: dict[str, Any], files: dict[str, str]) -> None:
+    """Check that an OMS statement signs exactly ``files`` (name -> SHA-256 hex).
+
+    Raises ``EnvelopeError`` naming the first difference: a changed file, one missing from the
+    signature, one the signature lists that was not given, a subject that does not bind them.
+    """
+    if statement.get("predicateType") != OMS_PREDICATE_TYPE:
+        raise EnvelopeError(f"predicateType is {statement.get('predicateType')!r}, expected "
+                            f"{OMS_PREDICATE_TYPE!r} (an OpenSSF Model Signing signature)")
+    subject_digest = _one_subject_digest(statement)
+    predicate = statement.get("predicate")
+    resources = predicate.get("resources") if isinstance(predicate, dict) else None
+    if not isinstance(resources, list) or not resources:
+        raise EnvelopeError("the signature lists no files (predicate.resources)")
+    signed: dict[str, str] = {}
+    for item in resources:
+        if not isinstance(item, dict) or item.get("algorithm") != "sha256" \
+                or not _is_hex64(item.get("digest")) or not isinstance(item.get("name"), str):
+            raise EnvelopeError("a listed file has no name or no SHA-256 digest")
+        signed[item["name"]] = item["digest"]
+    ordered = b"".join(bytes.fromhex(item["digest"]) for item in resources)
+    if hashlib.sha256(ordered).hexdigest() != subject_digest:
+        raise EnvelopeError("the subject's digest does not match the listed files")
+    for name in sorted(set(signed) | set(files)):
+        if name not in files:
+            raise EnvelopeError(f"the signature lists {name}, which was not given")
+        if name not in signed:
+            raise EnvelopeError(f"{name} is not among the signed files")
+        if signed[name] != files[name]:
+            raise EnvelopeError(f"{name} has SHA-256 {files[name]}, but the signature is for "
+                                f"{signed[name]} (the file was changed, or the signature is "
+                                f"another version's)")
+
+
+def check_approval_statement(statement: dict[str, Any], artifact_sha256: str) -> None:
+    """Check that an approval attestation is about the artifact with ``artifact_sha256``."""
+    if statement.get("predicateType") != APPROVAL_PREDICATE_TYPE:
+        raise EnvelopeError(f"predicateType is {statement.get('predicateType')!r}, expected "
+                            f"{APPROVAL_PREDICATE_TYPE!r} (an Assay approval attestation)")
+    if not isinstance(statement.get("predicate"), dict):
+        raise EnvelopeError("the attestation has no predicate")
+    digest = _one_subject_digest(statement)
+    if digest != artifact_sha256:
+        raise EnvelopeError(f"the attestation is for artifact {digest}, not {artifact_sha256} "
+                            f"(it approves another artifact)")
+
+
+def verify_signature_bundle(
+    bundle: Any, keys: dict[str, ec.EllipticCurvePublicKey], artifact_sha256: str
+) -> tuple[dict[str, Any], str]:
+    """Verify an artifact signature or an approval attestation (told apart by its predicate
+    type) against ``keys`` and the artifact's SHA-256; return (statement, keyid)."""
+    statement, keyid = verify_sigstore_bundle(bundle, keys)
+    if statement.get("predicateType") == OMS_PREDICATE_TYPE:
+        check_oms_statement(statement, {ARTIFACT_FILENAME: artifact_sha256})
+    else:
+        check_approval_statement(statement, artifact_sha256)
+    return statement, keyid
 
 
 # --- The canonical form and the chain, shared with core.audit ------------------------------
@@ -220,7 +407,7 @@ def link(previous_hash: str, digest: str) -> str:
     return hashlib.sha256(bytes.fromhex(previous_hash) + bytes.fromhex(digest)).hexdigest()
 
 
-def _is_hex64(value: Any) -> bool:
+def _is_hex64(value: object) -> TypeGuard[str]:
     if not isinstance(value, str) or len(value) != 64:
         return False
     try:
@@ -242,6 +429,7 @@ class Verdict:
     included: int = 0
     withheld: int = 0
     checkpoints_valid: int = 0
+    signatures_valid: int = 0
     head: dict[str, Any] | None = None
     scope: dict[str, Any] = field(default_factory=dict)
     # Whether checkpoints were checked against keys the auditor pinned (--trust), rather than
@@ -273,6 +461,8 @@ class Verdict:
             f"{'s' if self.checkpoints_valid != 1 else ''} match; head seq {head.get('seq')} "
             f"signed at {head.get('signed_at')} by key {str(head.get('keyid'))[:16]}; "
             f"scope: {scope}"
+            + (f"; {self.signatures_valid} artifact signature(s) and approval attestation(s) "
+               f"verify" if self.signatures_valid else "")
         )
 
 
@@ -300,7 +490,8 @@ def _parse_date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(str(value))
 
 
-def _lines(source: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+def _lines(source: Iterable[str]) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """Each non-empty line: its number, its JSON object, and why it is not one ({} then)."""
     for number, raw in enumerate(source, start=1):
         text = raw.strip()
         if not text:
@@ -308,16 +499,18 @@ def _lines(source: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | None, 
         try:
             record = json.loads(text)
         except json.JSONDecodeError as exc:
-            yield number, None, f"line {number} is not valid JSON ({exc.msg})"
+            yield number, {}, f"line {number} is not valid JSON ({exc.msg})"
             continue
         if not isinstance(record, dict):
-            yield number, None, f"line {number} is not a JSON object"
+            yield number, {}, f"line {number} is not a JSON object"
             continue
         yield number, record, ""
 
 
 def _read_key(verdict: Verdict, number: int, record: dict[str, Any],
-              keys: dict[str, ec.EllipticCurvePublicKey], trusted: set[str] | None) -> None:
+              keys: dict[str, dict[str, ec.EllipticCurvePublicKey]],
+              trusted: set[str] | None) -> None:
+    """Add a bundled key to ``keys[purpose]`` unless it is malformed, revoked or not pinned."""
     keyid = record.get("keyid")
     try:
         public_key = load_public_key(str(record.get("public_key_pem", "")))
@@ -326,14 +519,35 @@ def _read_key(verdict: Verdict, number: int, record: dict[str, Any],
         return
     if keyid_of(public_key) != keyid:
         verdict.fail(f"key {keyid} (line {number}): its id is not the fingerprint of its public key")
-    elif record.get("purpose") != CHECKPOINT_PURPOSE:
+    elif record.get("purpose") not in keys:
         verdict.notes.append(f"key {keyid} has purpose {record.get('purpose')!r}: not used")
     elif record.get("revoked_at"):
         verdict.notes.append(f"key {keyid} was revoked at {record['revoked_at']}: not trusted")
     elif trusted is not None and keyid not in trusted:
         verdict.notes.append(f"key {keyid} is not among the keys you pinned with --trust")
     else:
-        keys[keyid] = public_key
+        keys[record["purpose"]][keyid] = public_key
+
+
+def _check_signature_line(verdict: Verdict, number: int, record: dict[str, Any],
+                          keys: dict[str, dict[str, ec.EllipticCurvePublicKey]]) -> None:
+    """A version's artifact signature or approval attestation, checked against the bundled keys
+    of its purpose and the artifact digest the line states."""
+    kind, artifact = record.get("signature"), record.get("artifact_sha256")
+    name = f"{kind} signature of version {record.get('version')!r} (line {number})"
+    if kind not in SIGNATURE_KINDS or not _is_hex64(artifact):
+        verdict.fail(f"line {number}: a signature line needs a kind ({', '.join(SIGNATURE_KINDS)}) "
+                     f"and the artifact's SHA-256")
+        return
+    try:
+        statement, _ = verify_signature_bundle(record.get("bundle"), keys[kind], artifact)
+    except EnvelopeError as exc:
+        verdict.fail(f"{name} rejected: {exc}")
+        return
+    if PURPOSE_OF_PREDICATE.get(str(statement.get("predicateType"))) != kind:
+        verdict.fail(f"{name}: the bundle is not an {kind} signature")
+        return
+    verdict.signatures_valid += 1
 
 
 def _read_checkpoint(verdict: Verdict, number: int, record: dict[str, Any],
@@ -399,14 +613,16 @@ def verify_lines(source: Iterable[str], *, trusted: set[str] | None = None) -> V
         verdict.fail("the bundle is empty")
         return verdict
     number, header, error = first
-    if error or header is None or header.get("kind") != "header":
+    if error or header.get("kind") != "header":
         verdict.fail(error or "the first line is not the bundle header")
         return verdict
-    if header.get("format") != BUNDLE_FORMAT:
+    if header.get("format") not in READABLE_FORMATS:
         verdict.fail(f"unknown bundle format {header.get('format')!r}; this verifier reads "
-                     f"{BUNDLE_FORMAT}")
+                     f"{', '.join(READABLE_FORMATS)}")
         return verdict
-    scope = header.get("scope") if isinstance(header.get("scope"), dict) else {}
+    scope = header.get("scope")
+    if not isinstance(scope, dict):
+        scope = {}
     verdict.scope = scope
     try:
         for name in ("from", "to"):
@@ -415,7 +631,8 @@ def verify_lines(source: Iterable[str], *, trusted: set[str] | None = None) -> V
         verdict.fail("the header's scope has a date that is not YYYY-MM-DD")
         return verdict
 
-    keys: dict[str, ec.EllipticCurvePublicKey] = {}
+    keys: dict[str, dict[str, ec.EllipticCurvePublicKey]] = {
+        purpose: {} for purpose in (CHECKPOINT_PURPOSE, *SIGNATURE_KINDS)}
     checkpoints: list[_Checkpoint] = []
     at_seq: dict[int, str] = {}  # recomputed chain hash at each checkpointed seq
     expected_seq, chain = 1, GENESIS_HASH
@@ -431,17 +648,21 @@ def verify_lines(source: Iterable[str], *, trusted: set[str] | None = None) -> V
         elif kind == "checkpoint":
             if expected_seq > 1:
                 verdict.fail(f"line {number}: checkpoints must come before the events")
-            checkpoint = _read_checkpoint(verdict, number, record, keys)
+            checkpoint = _read_checkpoint(verdict, number, record, keys[CHECKPOINT_PURPOSE])
             if checkpoint is not None:
                 checkpoints.append(checkpoint)
                 at_seq.setdefault(checkpoint.seq, "")
+        elif kind == "signature":
+            if expected_seq > 1:
+                verdict.fail(f"line {number}: signatures must come before the events")
+            _check_signature_line(verdict, number, record, keys)
         elif kind == "event":
             digest = _check_event(verdict, number, record, expected_seq, scope)
             if digest is None:
                 if not verdict.ok and "expected seq" in verdict.reasons[-1]:
                     break  # the sequence is broken: everything after would only repeat it
-                digest = record.get("event_digest") if _is_hex64(record.get("event_digest")) \
-                    else GENESIS_HASH
+                stated = record.get("event_digest")
+                digest = stated if _is_hex64(stated) else GENESIS_HASH
             chain = link(chain, digest)
             if record.get("chain_hash") not in (None, chain):
                 verdict.fail(f"seq {expected_seq} (line {number}): the stated chain hash does "
@@ -508,14 +729,55 @@ def verify_file(path: str, *, trusted: set[str] | None = None) -> Verdict:
         return verdict
 
 
+def verify_signature_file(path: str, *, public_keys: list[str], model: str | None = None,
+                          artifact_sha256: str | None = None) -> tuple[bool, str]:
+    """Verify an artifact signature or approval attestation file offline: (ok, verdict line).
+
+    ``public_keys`` are PEM files (the bundle's hint picks one); the artifact is ``model`` (a
+    file, hashed here) or its ``artifact_sha256``.
+    """
+    try:
+        keys = {}
+        for key_path in public_keys:
+            with open(key_path, encoding="ascii") as handle:
+                key = load_public_key(handle.read())
+            keys[keyid_of(key)] = key
+        if model is not None:
+            digest = hashlib.sha256()
+            with open(model, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+            artifact_sha256 = digest.hexdigest()
+        with open(path, encoding="utf-8") as handle:
+            bundle = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, EnvelopeError) as exc:
+        return False, f"REJECTED: cannot read the inputs ({exc})"
+    if not _is_hex64(artifact_sha256):
+        return False, "REJECTED: the artifact digest is not a SHA-256 hex"
+    try:
+        statement, keyid = verify_signature_bundle(bundle, keys, str(artifact_sha256))
+    except EnvelopeError as exc:
+        return False, f"REJECTED: {exc}"
+    if statement["predicateType"] == OMS_PREDICATE_TYPE:
+        what = f"artifact signature (OpenSSF Model Signing v1.0) of {ARTIFACT_FILENAME}"
+    else:
+        predicate = statement["predicate"]
+        what = (f"approval attestation of {predicate.get('model', {}).get('slug')} version "
+                f"{predicate.get('version', {}).get('number')}, approved at "
+                f"{predicate.get('approved_at')}")
+    return True, f"VERIFIED {what}, SHA-256 {artifact_sha256}, signed by key {keyid}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m core.verify_bundle",
-        description="Verify an Assay audit bundle offline, without trusting the server.",
+        description="Verify offline, without trusting the server, an Assay audit bundle or "
+                    "(with --public-key) an artifact signature or approval attestation.",
         epilog=f"Exit status: {EXIT_VERIFIED} verified, {EXIT_REJECTED} rejected, 2 wrong "
                f"command line, {EXIT_NOT_PINNED} verified only with the keys inside the bundle "
                f"while --require-trust asked for a pinned key.")
-    parser.add_argument("bundle", help="the bundle file (.jsonl) exported from Assay")
+    parser.add_argument("bundle", help="the audit bundle (.jsonl), or with --public-key the "
+                                       "signature or attestation file (.json) exported from Assay")
     parser.add_argument("--trust", action="append", metavar="KEYID",
                         help="accept checkpoints only from this key id (repeatable); pin the "
                              "ids Assay published earlier so a substituted key is refused")
@@ -523,9 +785,26 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"exit with status {EXIT_NOT_PINNED} unless a key is pinned with "
                              f"--trust (for scripts that must not accept a bundle on its own "
                              f"keys)")
+    parser.add_argument("--public-key", action="append", metavar="PEM",
+                        help="verify a signature or attestation with this public key file "
+                             "(repeatable: the bundle's key hint picks one)")
+    artifact = parser.add_mutually_exclusive_group()
+    artifact.add_argument("--model", metavar="FILE", help="the ONNX artifact the signature or "
+                                                          "attestation must be about")
+    artifact.add_argument("--artifact-sha256", metavar="HEX",
+                          help="the artifact's SHA-256, instead of the file")
     args = parser.parse_args(argv)
     if hasattr(sys.stdout, "reconfigure"):  # a verdict must print on any terminal's encoding
         sys.stdout.reconfigure(errors="backslashreplace")
+    if args.public_key:
+        if not (args.model or args.artifact_sha256):
+            parser.error("--public-key needs the artifact: --model FILE or --artifact-sha256 HEX")
+        ok, line = verify_signature_file(args.bundle, public_keys=args.public_key,
+                                         model=args.model, artifact_sha256=args.artifact_sha256)
+        print(line)
+        return EXIT_VERIFIED if ok else EXIT_REJECTED
+    if args.model or args.artifact_sha256:
+        parser.error("--model and --artifact-sha256 verify a signature: give --public-key too")
     verdict = verify_file(args.bundle, trusted=set(args.trust) if args.trust else None)
     print(verdict.summary())
     for reason in verdict.reasons:

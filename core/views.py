@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -15,6 +17,7 @@ from django.views.decorators.http import require_POST
 from core import audit, services, throttle
 from core.errors import DomainError
 from core.forms import add_domain_error
+from core.http import AuthenticatedHttpRequest
 from core.middleware import refusal_response
 from core.net import client_ip
 
@@ -22,9 +25,9 @@ from core.net import client_ip
 class ThrottledAuthenticationForm(AuthenticationForm):
     """Django's login form, refusing early once an account or address has failed too often."""
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
-        ip = client_ip(self.request)
+        ip = client_ip(self.request)  # type: ignore[arg-type]  # LoginView always passes it
         reason = throttle.refusal(username, ip)
         if reason:
             audit.record_security(action="auth.login_throttled", principal=username,
@@ -44,7 +47,7 @@ class LoginView(auth_views.LoginView):
     authentication_form = ThrottledAuthenticationForm
     redirect_authenticated_user = True
 
-    def form_valid(self, form):
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
         throttle.succeeded(form.get_user().username)
         services.login_succeeded(user=form.get_user(), client_ip=client_ip(self.request))
@@ -63,7 +66,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "core/home.html")
 
 
@@ -73,7 +76,7 @@ class TokenForm(forms.Form):
 
 
 @login_required
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     """List the user's tokens; create one (its value is shown once, on this response only)."""
     created = None
     form = TokenForm(request.POST or None)
@@ -92,7 +95,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(request.user.api_tokens, pk=pk)
     services.token_revoke(actor=request.user, token=token)
     messages.success(request, f"Token '{token.name}' is revoked; it no longer works.")

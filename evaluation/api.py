@@ -6,16 +6,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser, MultiPartParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.errors import ValidationFailed
+from core.http import AuthenticatedRequest
+from core.models import User
 from core.uploads import require_file
 from evaluation import engine, services
 from evaluation.models import Dataset, Run, RunStatus
@@ -29,7 +30,8 @@ class EvaluationApiErrorSerializer(serializers.Serializer):
 
     detail = serializers.CharField()
     code = serializers.CharField(help_text="invalid, permission_denied, not_found, conflict...")
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    fields = serializers.DictField(  # type: ignore[assignment]  # the error shape's key
+        child=serializers.ListField(child=serializers.CharField()))
 
 
 ERRORS = {
@@ -55,8 +57,10 @@ class ColumnSerializer(serializers.Serializer):
 
 
 class DatasetSerializer(serializers.ModelSerializer):
-    model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    model: serializers.SlugRelatedField[RegisteredModel] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True)
+    uploaded_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
     columns = ColumnSerializer(many=True, read_only=True)
     sensitive_features = SensitiveFeatureSerializer(many=True, read_only=True)
 
@@ -92,8 +96,10 @@ class DatasetUploadSerializer(StrictInputMixin, serializers.Serializer):
         fields = super().get_fields()
         request = self.context.get("request")
         if request is not None:
-            fields["model"].queryset = RegisteredModel.objects.visible_to(request.user)
-            fields["reference"].queryset = Dataset.objects.visible_to(request.user)
+            fields["model"].queryset = (  # type: ignore[attr-defined]
+                RegisteredModel.objects.visible_to(request.user))
+            fields["reference"].queryset = (  # type: ignore[attr-defined]
+                Dataset.objects.visible_to(request.user))
         return fields
 
     def validate_sensitive_features(self, value: str) -> list[Any]:
@@ -107,10 +113,11 @@ class DatasetUploadSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class RunSerializer(serializers.ModelSerializer):
-    model = serializers.SlugRelatedField(source="version.model", slug_field="slug",
-                                         read_only=True)
+    model: serializers.SlugRelatedField[RegisteredModel] = serializers.SlugRelatedField(
+        source="version.model", slug_field="slug", read_only=True)
     version_number = serializers.IntegerField(source="version.number", read_only=True)
-    launched_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    launched_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
     status = serializers.ChoiceField(choices=RunStatus.choices, read_only=True)
     checks = serializers.ListField(child=serializers.CharField(), read_only=True)
     dataset_digests = serializers.ListField(child=serializers.CharField(), read_only=True)
@@ -153,12 +160,14 @@ class RunLaunchSerializer(StrictInputMixin, serializers.Serializer):
         fields = super().get_fields()
         request = self.context.get("request")
         if request is not None:
-            fields["version"].queryset = ModelVersion.objects.visible_to(request.user)
-            fields["dataset"].queryset = Dataset.objects.visible_to(request.user)
+            fields["version"].queryset = (  # type: ignore[attr-defined]
+                ModelVersion.objects.visible_to(request.user))
+            fields["dataset"].queryset = (  # type: ignore[attr-defined]
+                Dataset.objects.visible_to(request.user))
         return fields
 
 
-def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+def _valid(serializer_class: type[serializers.Serializer], request: AuthenticatedRequest) -> dict[str, Any]:
     serializer = serializer_class(data=request.data, context={"request": request})
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
@@ -183,7 +192,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(request={"multipart/form-data": DatasetUploadSerializer},
                    responses={201: DatasetSerializer, 413: EvaluationApiErrorSerializer,
                               **ERRORS})
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         """Upload a data set (multipart). It is checked against the model's version first: a
         400 names each column and its problem, and nothing is stored."""
         require_file(request, request.FILES, "file", "data set (CSV or Parquet)")
@@ -206,7 +215,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
-    def download(self, request: Request, pk: str | None = None) -> HttpResponse:
+    def download(self, request: AuthenticatedRequest, pk: str | None = None) -> FileResponse:
         """The stored file, as uploaded (always as an attachment)."""
         dataset = self.get_object()
         return stored_file_response(dataset.sha256, dataset.filename)
@@ -241,7 +250,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @extend_schema(request=RunLaunchSerializer, responses={201: RunSerializer,
                                                            409: EvaluationApiErrorSerializer,
                                                            **ERRORS})
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         """Queue an evaluation of a version on one of its model's data sets."""
         data = _valid(RunLaunchSerializer, request)
         run = services.run_launch(actor=request.user, version=data["version"],
@@ -252,7 +261,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @extend_schema(request=None, responses={200: RunSerializer, 409: EvaluationApiErrorSerializer,
                                             **ERRORS})
     @action(detail=True, methods=["post"])
-    def cancel(self, request: Request, pk: str | None = None) -> Response:
+    def cancel(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         """Cancel a queued or running evaluation (409 once it has finished)."""
         run = services.run_cancel(actor=request.user, run=self.get_object())
         return Response(RunSerializer(run).data)
@@ -260,7 +269,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT,
                               404: EvaluationApiErrorSerializer})
     @action(detail=True, methods=["get"])
-    def results(self, request: Request, pk: str | None = None) -> HttpResponse:
+    def results(self, request: AuthenticatedRequest, pk: str | None = None) -> HttpResponse:
         """The full results as a JSON file (404 until the run has succeeded)."""
         return results_download(Run.objects.get(pk=self.get_object().pk))
 

@@ -34,8 +34,10 @@ class DatasetForm(forms.Form):
 
     def __init__(self, *args: Any, model: RegisteredModel, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reference"].queryset = model.datasets.filter(is_reference=True)
-        self.fields["version"].queryset = model.versions.exclude(artifact_sha256="")
+        self.fields["reference"].queryset = (  # type: ignore[attr-defined]
+            model.datasets.filter(is_reference=True))
+        self.fields["version"].queryset = (  # type: ignore[attr-defined]
+            model.versions.exclude(artifact_sha256=""))
 
     def clean_bins(self) -> dict[str, dict[str, list[float]]]:
         bins = {}
@@ -78,7 +80,8 @@ class RunForm(forms.Form):
 
     def __init__(self, *args: Any, version: ModelVersion, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["dataset"].queryset = version.model.datasets.filter(is_reference=False)
+        self.fields["dataset"].queryset = (  # type: ignore[attr-defined]
+            version.model.datasets.filter(is_reference=False))
 
     def service_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from core import pages, permissions
 from core.errors import DomainError, PermissionRefused
+from core.http import AuthenticatedHttpRequest
 from core.uploads import require_file
 from evaluation import services
 from evaluation.api import results_download
@@ -23,17 +24,17 @@ from registry.models import ModelVersion, RegisteredModel
 from registry.storage import stored_file_response
 
 
-def _visible_model(request: HttpRequest, slug: str) -> RegisteredModel:
+def _visible_model(request: AuthenticatedHttpRequest, slug: str) -> RegisteredModel:
     return get_object_or_404(RegisteredModel.objects.visible_to(request.user), slug=slug)
 
 
-def _visible_run(request: HttpRequest, pk: int) -> Run:
+def _visible_run(request: AuthenticatedHttpRequest, pk: int) -> Run:
     return get_object_or_404(Run.objects.visible_to(request.user).select_related(
         "version__model", "dataset", "launched_by"), pk=pk)
 
 
 @login_required
-def dataset_upload(request: HttpRequest, slug: str) -> HttpResponse:
+def dataset_upload(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     model = _visible_model(request, slug)
     reason = permissions.reason_cannot_upload_dataset(request.user, model)
     if reason:
@@ -66,13 +67,13 @@ def dataset_upload(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def dataset_download(request: HttpRequest, pk: int) -> HttpResponse:
+def dataset_download(request: AuthenticatedHttpRequest, pk: int) -> FileResponse:
     dataset = get_object_or_404(Dataset.objects.visible_to(request.user), pk=pk)
     return stored_file_response(dataset.sha256, dataset.filename)
 
 
 @login_required
-def run_launch(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+def run_launch(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponse:
     version = get_object_or_404(ModelVersion.objects.visible_to(request.user)
                                 .select_related("model"), model__slug=slug, number=number)
     reason = permissions.reason_cannot_launch_evaluation(request.user, case_for(version))
@@ -94,7 +95,7 @@ def run_launch(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 
 
 @login_required
-def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The run page; with htmx, only its progress fragment (polled until the run ends, then the
     whole result replaces it)."""
     run = _visible_run(request, pk)
@@ -128,7 +129,7 @@ def _sections(run: Run) -> list[dict[str, Any]]:
 
 @login_required
 @require_POST
-def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def run_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     run = _visible_run(request, pk)
     return pages.form_action(
         request, form=None, call=lambda: services.run_cancel(actor=request.user, run=run),
@@ -139,5 +140,5 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def run_results(request: HttpRequest, pk: int) -> HttpResponse:
+def run_results(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return results_download(Run.objects.get(pk=_visible_run(request, pk).pk))

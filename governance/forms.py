@@ -68,7 +68,8 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["validator"].queryset = User.objects.filter(
+        # A model choice field (declared above); the stubs type self.fields as plain Fields.
+        self.fields["validator"].queryset = User.objects.filter(  # type: ignore[attr-defined]
             is_active=True, role_grants__role=Role.VALIDATOR).order_by("username")
 
 
@@ -103,8 +104,9 @@ class SignOffForm(forms.Form):
 
     def __init__(self, *args: Any, roles: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [("", "(the first role still needed)")] + [
-            (r, Role(r).label) for r in roles]
+        # A choice field (declared above); the stubs type self.fields as plain Fields.
+        self.fields["role"].choices = [  # type: ignore[attr-defined]
+            ("", "(the first role still needed)"), *((r, Role(r).label) for r in roles)]
 
 
 class FindingForm(forms.Form):
@@ -141,8 +143,9 @@ class WaiverForm(forms.Form):
 
     def __init__(self, *args: Any, blockers: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["covers"].choices = [(f"{b.kind}:{b.key}", b.message) for b in blockers
-                                         if b.kind in WAIVABLE_KINDS]
+        # A choice field (declared above); the stubs type self.fields as plain Fields.
+        self.fields["covers"].choices = [  # type: ignore[attr-defined]
+            (f"{b.kind}:{b.key}", b.message) for b in blockers if b.kind in WAIVABLE_KINDS]
 
 
 class PeriodicReviewForm(forms.Form):

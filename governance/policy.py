@@ -25,7 +25,7 @@ import datetime as dt
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 # The six dimensions the issue names; a policy may weigh them differently but must ask them all.
 REQUIRED_QUESTIONS = ("exposure", "impact", "regulatory_use", "automation", "complexity",
@@ -36,11 +36,11 @@ COMPARATORS: dict[str, Callable[[float, float], bool]] = {
 }
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _is_count(value: Any) -> bool:
+def _is_count(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -251,7 +251,8 @@ class Definition:
 
     @property
     def questions(self) -> list[dict[str, Any]]:
-        return self.data["questionnaire"]["questions"]
+        questions: list[dict[str, Any]] = self.data["questionnaire"]["questions"]
+        return questions
 
     def tier_rules(self, tier: int) -> TierRules:
         raw = self.data["tiers"][str(tier)]

@@ -32,7 +32,8 @@ class ModelFilter:
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> ModelFilter:
-        f = cls(**{k: (params.get(k) or "").strip() for k in
+        # The keys are the filter's text fields named here (the stubs cannot tell from **).
+        f = cls(**{k: (params.get(k) or "").strip() for k in  # type: ignore[arg-type]
                    ("q", "team", "status", "owner", "business_line", "decision_type", "tag")},
                 sort=(params.get("sort") or "name").strip())
         if f.status and f.status not in VersionState.values:
@@ -86,8 +87,9 @@ def with_version_stats(page: Iterable[RegisteredModel]) -> list[RegisteredModel]
              .values("model_id").annotate(latest=Max("number"), count=Count("pk"))}
     for model in models:
         row = stats.get(model.pk, {})
-        model.latest_version = row.get("latest")
-        model.version_count = row.get("count", 0)
+        # For the inventory page only: attributes on the fetched rows, never fields.
+        model.latest_version = row.get("latest")  # type: ignore[attr-defined]
+        model.version_count = row.get("count", 0)  # type: ignore[attr-defined]
     return models
 
 

@@ -54,14 +54,15 @@ class ModelForm(forms.Form):
                 "tags": ", ".join(t.name for t in instance.tags.all()),
             }
         super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = Team.objects.filter(
+        # Model choice fields (declared on the form); the stubs type self.fields as plain Fields.
+        self.fields["team"].queryset = Team.objects.filter(  # type: ignore[attr-defined]
             pk__in=[t.pk for t in Team.objects.all() if permissions.can_create_model(user, t)])
         upstream = RegisteredModel.objects.visible_to(user)
         if instance is not None:
             upstream = upstream.exclude(pk=instance.pk)
             del self.fields["team"]  # owner of record: changed by an administrator's transfer
             del self.fields["slug"]
-        self.fields["upstream_models"].queryset = upstream
+        self.fields["upstream_models"].queryset = upstream  # type: ignore[attr-defined]
 
     def service_kwargs(self) -> dict:
         data = dict(self.cleaned_data)

@@ -7,8 +7,9 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from core import permissions
+from core import permissions, signing
 from core.models import Team
+from core.models.signing import SigningKey
 
 
 class DecisionType(models.TextChoices):
@@ -223,4 +224,78 @@ class ModelVersion(models.Model):
         return self.state != VersionState.DRAFT
 
     def is_servable(self) -> bool:
-        return self.state == VersionState.APPROVED and self.has_artifact
+        """Approved, and both its artifact signature and approval attestation are in force: made
+        for this artifact, by keys not revoked (docs/signing.md). An approval whose signatures
+        are missing or were made by a revoked key that could not re-sign serves nothing."""
+        return (self.state == VersionState.APPROVED and self.has_artifact
+                and not self.signature_problems())
+
+    def current_signature(self, kind: str) -> VersionSignature | None:
+        """The newest signature of ``kind`` (artifact or approval): the one that counts."""
+        return self.signatures.filter(kind=kind).select_related("key").order_by(
+            "-created_at", "-pk").first()
+
+    def signature_problems(self) -> list[str]:
+        """Why this version's signatures do not back its approval, one line per kind (none when
+        they do)."""
+        return [problem for kind in SignatureKind.values
+                if (problem := self.signature_problem(kind))]
+
+    def signature_problem(self, kind: str) -> str:
+        """Why the current signature of ``kind`` does not back the approval ("" when it does)."""
+        signature = self.current_signature(kind)
+        label = SignatureKind(kind).label.lower()
+        if signature is None:
+            return f"No {label} was signed."
+        if signature.key.revoked_at is not None:
+            return (f"The {label} was signed by key {signature.key.keyid[:16]}, revoked on "
+                    f"{signature.key.revoked_at:%Y-%m-%d}.")
+        if signature.artifact_sha256 != self.artifact_sha256:
+            return f"The {label} is for another artifact."
+        # The row alone proves nothing (whoever writes the table could add one): the bundle
+        # must verify, for this artifact, with a key trusted for its purpose.
+        try:
+            signing.verify_signed_artifact(signature.bundle, purpose=kind,
+                                           artifact_sha256=self.artifact_sha256)
+        except signing.EnvelopeError as exc:
+            return f"The {label} does not verify: {exc}."
+        return ""
+
+
+class SignatureKind(models.TextChoices):
+    ARTIFACT = "artifact", "Artifact signature"
+    APPROVAL = "approval", "Approval attestation"
+
+
+class VersionSignature(models.Model):
+    """A Sigstore bundle signed for a version when it was approved (docs/signing.md): the
+    artifact's OpenSSF Model Signing signature, or the approval attestation. Rows are only
+    added: re-signing (a reinstatement, a revoked key) adds a newer row, which is the one that
+    counts; the older ones stay as history."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="signatures")
+    kind = models.CharField(max_length=10, choices=SignatureKind.choices)
+    key = models.ForeignKey(SigningKey, on_delete=models.PROTECT, to_field="keyid",
+                            db_column="keyid", related_name="+")
+    artifact_sha256 = models.CharField(max_length=64)
+    bundle = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["version", "kind", "-created_at", "-id"]
+        indexes = [models.Index(fields=["version", "kind", "-created_at"],
+                                name="signature_current")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.version_id} by {self.key_id[:16]}"
+
+    @property
+    def audit_model_id(self) -> int:
+        return self.version.model_id
+
+    @property
+    def filename(self) -> str:
+        """The download's name; model_signing's default is ``model.sig``."""
+        version = self.version
+        suffix = "model.sig" if self.kind == SignatureKind.ARTIFACT else "approval.intoto.json"
+        return f"{version.model.slug}-v{version.number}.{suffix}"

@@ -320,8 +320,8 @@ def version_create(
             training_data_description=training_data_description,
             training_data_sha256=training_data_sha256, created_by=actor,
         )
-        if info is not None:
-            _attach(version, artifact, info, artifact_filename)
+        if info is not None:  # then the artifact was given
+            _attach(version, artifact, info, artifact_filename)  # type: ignore[arg-type]
         version.save()
         model.status = version.state
         model.updated_at = timezone.now()

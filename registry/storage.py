@@ -7,6 +7,7 @@ bytes share one file and a stored file can always be re-checked against its name
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
+
+from registry.models import VersionSignature
 
 CHUNK = 1024 * 1024
 # A SHA-256 digest as stored: 64 lowercase hex characters (use fullmatch).
@@ -81,4 +84,13 @@ def stored_file_response(sha256: str, filename: str) -> FileResponse:
     response = FileResponse(open_stored(sha256), as_attachment=True, filename=filename,
                             content_type="application/octet-stream")
     response["X-Content-SHA256"] = sha256
+    return response
+
+
+def signature_response(signature: VersionSignature) -> HttpResponse:
+    """A stored signature bundle as a download: the JSON that ``model_signing verify`` and
+    ``python -m core.verify_bundle`` read."""
+    response = HttpResponse(json.dumps(signature.bundle, indent=2) + "\n",
+                            content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{signature.filename}"'
     return response

@@ -17,4 +17,6 @@ urlpatterns = [
          name="artifact-upload"),
     path("<slug:slug>/versions/<int:number>/artifact/download/", views.artifact_download,
          name="artifact-download"),
+    path("<slug:slug>/versions/<int:number>/signatures/<str:kind>/", views.signature_download,
+         name="signature-download"),
 ]

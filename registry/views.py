@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -13,6 +15,7 @@ from django.views.decorators.http import require_POST
 from core import pages, permissions
 from core.audit_views import model_timeline
 from core.errors import DomainError, PermissionRefused
+from core.http import AuthenticatedHttpRequest
 from core.models import Team
 from registry import services
 from registry.filters import (
@@ -23,13 +26,19 @@ from registry.filters import (
     with_version_stats,
 )
 from registry.forms import ArtifactForm, ModelForm, VendorDocumentForm, VersionForm
-from registry.models import DecisionType, ModelVersion, RegisteredModel, VersionState
-from registry.storage import stored_file_response
+from registry.models import (
+    DecisionType,
+    ModelVersion,
+    RegisteredModel,
+    SignatureKind,
+    VersionState,
+)
+from registry.storage import signature_response, stored_file_response
 
 PAGE_SIZE = 50
 
 
-def _visible_model(request: HttpRequest, slug: str) -> RegisteredModel:
+def _visible_model(request: AuthenticatedHttpRequest, slug: str) -> RegisteredModel:
     return get_object_or_404(
         RegisteredModel.objects.visible_to(request.user)
         .select_related("team", "owner", "created_by")
@@ -40,13 +49,13 @@ def _visible_model(request: HttpRequest, slug: str) -> RegisteredModel:
     )
 
 
-def _require_edit(request: HttpRequest, model: RegisteredModel) -> None:
+def _require_edit(request: AuthenticatedHttpRequest, model: RegisteredModel) -> None:
     """403 with the reason unless the user may change the model (checked before any input)."""
     if not permissions.can_edit_model(request.user, model):
         raise PermissionRefused(permissions.reason_cannot_edit_model(request.user, model))
 
 
-def _visible_version(request: HttpRequest, slug: str, number: int) -> ModelVersion:
+def _visible_version(request: AuthenticatedHttpRequest, slug: str, number: int) -> ModelVersion:
     return get_object_or_404(
         ModelVersion.objects.visible_to(request.user).select_related("model", "created_by"),
         model__slug=slug, number=number,
@@ -54,7 +63,7 @@ def _visible_version(request: HttpRequest, slug: str, number: int) -> ModelVersi
 
 
 @login_required
-def model_list(request: HttpRequest) -> HttpResponse:
+def model_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     wanted = ModelFilter.from_params(request.GET)
     models = inventory_rows(wanted.apply(RegisteredModel.objects.visible_to(request.user)))
     page = Paginator(models, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -72,7 +81,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def model_create(request: HttpRequest) -> HttpResponse:
+def model_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not permissions.can_create_model(request.user):
         raise PermissionRefused("Only data scientists and administrators can register models.")
     form = ModelForm(request.POST or None, user=request.user)
@@ -91,7 +100,7 @@ def model_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def model_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     model = _visible_model(request, slug)
     versions = model.versions.select_related("created_by").order_by("-number")
     return render(request, "registry/model_detail.html", {
@@ -104,7 +113,7 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def model_edit(request: HttpRequest, slug: str) -> HttpResponse:
+def model_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     model = _visible_model(request, slug)
     _require_edit(request, model)
     form = ModelForm(request.POST or None, user=request.user, instance=model)
@@ -122,7 +131,7 @@ def model_edit(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def version_create(request: HttpRequest, slug: str) -> HttpResponse:
+def version_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     model = _visible_model(request, slug)
     _require_edit(request, model)
     form = VersionForm(request.POST or None, request.FILES or None)
@@ -148,19 +157,35 @@ def version_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+def version_detail(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponse:
     version = _visible_version(request, slug, number)
     can_edit = permissions.can_edit_model(request.user, version.model)
     return render(request, "registry/version_detail.html", {
         "version": version, "model": version.model,
         "can_upload": can_edit and not version.artifact_is_frozen,
         "artifact_form": ArtifactForm(),
+        **_signature_context(version),
     })
+
+
+def _signature_context(version: ModelVersion) -> dict[str, Any]:
+    """The current signatures, and why they do not back an approval (if they do not)."""
+    current = [s for s in (version.current_signature(k) for k in SignatureKind.values) if s]
+    problems = version.signature_problems() if version.state == VersionState.APPROVED else []
+    return {"signatures": current, "signature_problems": problems}
+
+
+@login_required
+def signature_download(request: AuthenticatedHttpRequest, slug: str, number: int, kind: str) -> HttpResponse:
+    signature = _visible_version(request, slug, number).current_signature(kind)
+    if signature is None:
+        raise Http404(f"This version has no {kind} signature.")
+    return signature_response(signature)
 
 
 @login_required
 @require_POST
-def artifact_upload(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+def artifact_upload(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponse:
     version = _visible_version(request, slug, number)
     _require_edit(request, version.model)
     form = ArtifactForm(request.POST, request.FILES)
@@ -180,7 +205,7 @@ def artifact_upload(request: HttpRequest, slug: str, number: int) -> HttpRespons
 
 
 @login_required
-def artifact_download(request: HttpRequest, slug: str, number: int) -> FileResponse:
+def artifact_download(request: AuthenticatedHttpRequest, slug: str, number: int) -> FileResponse:
     version = _visible_version(request, slug, number)
     if not version.has_artifact:
         raise Http404("This version has no artifact yet.")
@@ -189,14 +214,15 @@ def artifact_download(request: HttpRequest, slug: str, number: int) -> FileRespo
 
 
 @login_required
-def vendor_document_download(request: HttpRequest, slug: str, doc_id: int) -> FileResponse:
+def vendor_document_download(request: AuthenticatedHttpRequest, slug: str,
+                             doc_id: int) -> FileResponse:
     doc = get_object_or_404(_visible_model(request, slug).vendor_documents, pk=doc_id)
     return stored_file_response(doc.sha256, doc.filename)
 
 
 @login_required
 @require_POST
-def vendor_document_upload(request: HttpRequest, slug: str) -> HttpResponse:
+def vendor_document_upload(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     model = _visible_model(request, slug)
     _require_edit(request, model)
     form = VendorDocumentForm(request.POST, request.FILES)
@@ -212,7 +238,8 @@ def vendor_document_upload(request: HttpRequest, slug: str) -> HttpResponse:
         # The model page has no upload form to show again: its errors become messages.
         for field_errors in form.errors.values():
             for message in field_errors:
-                messages.error(request, message)
+                # An ErrorList yields its messages as text; the stubs type its items more widely.
+                messages.error(request, message)  # type: ignore[arg-type]
         return _model_page(model)
 
     return pages.form_action(
@@ -224,7 +251,7 @@ def _model_page(model: RegisteredModel) -> HttpResponse:
     return redirect("registry:model-detail", slug=model.slug)
 
 
-def _note_refused_upload(request: HttpRequest, form, field: str) -> None:
+def _note_refused_upload(request: AuthenticatedHttpRequest, form, field: str) -> None:
     """Show the upload handler's refusal (file over the cap) on the form's field."""
     refused = getattr(request, "upload_refusals", {}).get(field)
     if refused:

@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from config.settings.base import *  # noqa: F403
 from config.settings.base import env, env_bool, env_int
 
-SECRET_KEY = env("ASSAY_SECRET_KEY")
+SECRET_KEY = env("ASSAY_SECRET_KEY", "")
 if not SECRET_KEY or SECRET_KEY.startswith("insecure-") or len(SECRET_KEY) < 50:
     raise ImproperlyConfigured(
         "ASSAY_SECRET_KEY must be set to a random string of at least 50 characters in production, "

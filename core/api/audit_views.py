@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -12,7 +14,7 @@ from core import audit, permissions, verification
 from core.errors import PermissionRefused
 
 
-class ChainReportSerializer(serializers.Serializer):
+class ChainReportSerializer(serializers.Serializer[Any]):
     ok = serializers.BooleanField(help_text="True when every digest and link verified.")
     checked = serializers.IntegerField(help_text="Events verified before stopping.")
     head_seq = serializers.IntegerField(help_text="Last event that verified (0: none).")
@@ -27,7 +29,7 @@ class ChainReportSerializer(serializers.Serializer):
     summary = serializers.CharField(help_text="One line for people.")
 
 
-class CheckpointCheckSerializer(serializers.Serializer):
+class CheckpointCheckSerializer(serializers.Serializer[Any]):
     problems = serializers.ListField(child=serializers.CharField(),
                                      help_text="Checkpoint mismatches, each naming its checkpoint.")
     notes = serializers.ListField(child=serializers.CharField())

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import hmac
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
+from rest_framework.request import Request
 
-from core.models import ApiToken
+from core.models import ApiToken, User
+
+if TYPE_CHECKING:
+    # Not at run time: drf-spectacular's openapi imports DRF's views, whose settings import
+    # this module (DEFAULT_AUTHENTICATION_CLASSES).
+    from drf_spectacular.openapi import AutoSchema
 
 # Writing last_used_at on every call would make each read a write; once a minute is plenty.
 LAST_USED_RESOLUTION_S = 60
@@ -19,7 +26,7 @@ INVALID = ("Invalid API token: check that you sent the whole token as 'Authoriza
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
 
-    def authenticate(self, request):
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].decode(errors="replace") not in (self.keyword, "Bearer"):
             return None
@@ -48,14 +55,15 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
         return row.user, row
 
-    def authenticate_header(self, request) -> str:
+    def authenticate_header(self, request: Request) -> str:
         return self.keyword
 
 
-class ApiTokenScheme(OpenApiAuthenticationExtension):
+# drf-spectacular registers the subclass in its __init_subclass__, which it leaves unannotated.
+class ApiTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "core.api.authentication.ApiTokenAuthentication"
     name = "apiToken"
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
         return {"type": "apiKey", "in": "header", "name": "Authorization",
                 "description": "Personal API token: `Token assay_...`"}

@@ -26,7 +26,7 @@ def _flatten(data: Any) -> list[str]:
     return [str(data)]
 
 
-def exception_handler(exc: Exception, context: dict) -> Response | None:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     request = context.get("request")
     if isinstance(exc, DomainError):
         if isinstance(exc, PermissionRefused) and not exc.recorded:

@@ -1,19 +1,22 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from core.models import ApiToken, Role, Team, User
 
 
-class TeamSerializer(serializers.ModelSerializer):
+class TeamSerializer(serializers.ModelSerializer[Team]):
     class Meta:
         model = Team
         fields = ["id", "slug", "name", "description"]
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(serializers.ModelSerializer[User]):
     roles = serializers.SerializerMethodField()
-    teams = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
+    teams: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="slug")
 
     class Meta:
         model = User
@@ -24,7 +27,7 @@ class UserSerializer(serializers.ModelSerializer):
         return sorted(g.role for g in user.role_grants.all())
 
 
-class UserCreateSerializer(serializers.Serializer):
+class UserCreateSerializer(serializers.Serializer[Any]):
     """Input for creating an account; the service checks the password and that the name is free."""
 
     username = serializers.CharField(max_length=150)
@@ -38,15 +41,15 @@ class UserCreateSerializer(serializers.Serializer):
                                          required=False, default=list)
 
 
-class UserDeactivateSerializer(serializers.Serializer):
+class UserDeactivateSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
 
 
-class RoleSerializer(serializers.Serializer):
+class RoleSerializer(serializers.Serializer[Any]):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class ApiTokenSerializer(serializers.ModelSerializer):
+class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
     status = serializers.CharField(read_only=True)
 
     class Meta:
@@ -56,7 +59,7 @@ class ApiTokenSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ApiTokenCreateSerializer(serializers.Serializer):
+class ApiTokenCreateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
     expires_in_days = serializers.IntegerField(min_value=1)
 
@@ -69,5 +72,5 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
         read_only_fields = fields
 
 
-class TeamMembershipSerializer(serializers.Serializer):
+class TeamMembershipSerializer(serializers.Serializer[Any]):
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())

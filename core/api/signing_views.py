@@ -3,25 +3,31 @@ exports for auditors and administrators."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import export, permissions
+from core.http import AuthenticatedRequest
 from core.models.signing import Checkpoint, KeyPurpose, SigningKey
 
 
 class CanReadAudit(BasePermission):
     message = "Only auditors and administrators can read checkpoints and export the audit trail."
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         return permissions.can_export_audit(request.user)
 
 
-class SigningKeySerializer(serializers.ModelSerializer):
+class SigningKeySerializer(serializers.ModelSerializer[SigningKey]):
     status = serializers.CharField(read_only=True)
 
     class Meta:
@@ -31,14 +37,14 @@ class SigningKeySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CheckpointSerializer(serializers.ModelSerializer):
+class CheckpointSerializer(serializers.ModelSerializer[Checkpoint]):
     class Meta:
         model = Checkpoint
         fields = ["id", "seq", "chain_hash", "signed_at", "keyid", "reason", "envelope"]
         read_only_fields = fields
 
 
-class ExportRequestSerializer(serializers.Serializer):
+class ExportRequestSerializer(serializers.Serializer[Any]):
     model = serializers.SlugField(required=False, allow_blank=True, default="",
                                   help_text="slug of the model whose events to include")
     date_from = serializers.DateField(required=False, allow_null=True, default=None,
@@ -47,17 +53,17 @@ class ExportRequestSerializer(serializers.Serializer):
                                     help_text="last day (UTC), YYYY-MM-DD")
 
 
-class SigningKeyList(generics.ListAPIView):
+class SigningKeyList(generics.ListAPIView[SigningKey]):
     """Published public keys (all purposes, or ``?purpose=``), with their validity."""
 
     serializer_class = SigningKeySerializer
 
     @extend_schema(parameters=[OpenApiParameter("purpose", enum=KeyPurpose.values,
                                                 required=False)])
-    def get(self, request, *args, **kwargs):
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[SigningKey]:
         keys = SigningKey.objects.all()
         purpose = self.request.query_params.get("purpose")
         if purpose:
@@ -68,13 +74,13 @@ class SigningKeyList(generics.ListAPIView):
         return keys
 
 
-class SigningKeyDetail(generics.RetrieveAPIView):
+class SigningKeyDetail(generics.RetrieveAPIView[SigningKey]):
     serializer_class = SigningKeySerializer
     queryset = SigningKey.objects.all()
     lookup_field = "keyid"
 
 
-class CheckpointList(generics.ListAPIView):
+class CheckpointList(generics.ListAPIView[Checkpoint]):
     """Signed checkpoints of the audit chain, newest first."""
 
     serializer_class = CheckpointSerializer
@@ -91,7 +97,7 @@ class AuditExportView(APIView):
     @extend_schema(request=ExportRequestSerializer,
                    responses={(200, "application/x-ndjson"): OpenApiResponse(
                        response=OpenApiTypes.BINARY, description="the bundle file")})
-    def post(self, request):
+    def post(self, request: AuthenticatedRequest) -> StreamingHttpResponse:
         data = ExportRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         prepared = export.audit_export(actor=request.user,

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from django.db.models import Q
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import Q, QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,17 +22,18 @@ from core.api.serializers import (
     UserDeactivateSerializer,
     UserSerializer,
 )
+from core.http import AuthenticatedRequest
 from core.models import ApiToken, Team, User
 
 
 class MeView(APIView):
     @extend_schema(responses=UserSerializer)
-    def get(self, request):
+    def get(self, request: AuthenticatedRequest) -> Response:
         user = User.objects.prefetch_related("role_grants", "teams").get(pk=request.user.pk)
         return Response(UserSerializer(user).data)
 
 
-class TeamViewSet(viewsets.ReadOnlyModelViewSet):
+class TeamViewSet(viewsets.ReadOnlyModelViewSet[Team]):
     """Teams: everyone signed in may list them (models are filed under teams)."""
 
     serializer_class = TeamSerializer
@@ -37,16 +41,17 @@ class TeamViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "slug"
 
 
-class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[User]):
     """Users: those who see everything list all; others see their teams' members and themselves.
 
     Only administrators manage accounts (create, deactivate, reactivate, grant and revoke roles);
     the services refuse everyone else with a 403 that says so.
     """
 
+    request: AuthenticatedRequest  # the default permission, IsAuthenticated, holds
     serializer_class = UserSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[User]:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return User.objects.none()
         users = User.objects.prefetch_related("role_grants", "teams").order_by("username")
@@ -60,7 +65,8 @@ class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(UserSerializer(fresh).data)
 
     @extend_schema(request=UserCreateSerializer, responses={201: UserSerializer})
-    def create(self, request):
+    # Narrower than CreateModelMixin's Request: IsAuthenticated holds, the user is a User.
+    def create(self, request: AuthenticatedRequest) -> Response:  # type: ignore[override]
         data = UserCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_create(actor=request.user, **data.validated_data)
@@ -68,9 +74,10 @@ class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         response.status_code = status.HTTP_201_CREATED
         return response
 
-    def _change(self, request, change, input_serializer=None) -> Response:
+    def _change(self, request: AuthenticatedRequest, change: Callable[..., object],
+                input_serializer: type[serializers.Serializer[Any]] | None = None) -> Response:
         """Validate the input, apply ``change(user, **input)`` (a service call), answer the user."""
-        data = {}
+        data: dict[str, Any] = {}
         if input_serializer is not None:
             checked = input_serializer(data=request.data)
             checked.is_valid(raise_exception=True)
@@ -81,63 +88,66 @@ class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=UserDeactivateSerializer, responses=UserSerializer)
     @action(detail=True, methods=["post"])
-    def deactivate(self, request, pk=None):
+    def deactivate(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         """Deactivate the account: its sessions end and its API tokens are revoked at once."""
         return self._change(request, lambda user, **data: services.user_deactivate(
             actor=request.user, user=user, **data), UserDeactivateSerializer)
 
     @extend_schema(request=None, responses=UserSerializer)
     @action(detail=True, methods=["post"])
-    def reactivate(self, request, pk=None):
+    def reactivate(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._change(request, lambda user: services.user_reactivate(
             actor=request.user, user=user))
 
     @extend_schema(request=RoleSerializer, responses=UserSerializer)
     @action(detail=True, methods=["post"], url_path="grant-role")
-    def grant_role(self, request, pk=None):
+    def grant_role(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._change(request, lambda user, role: services.role_grant(
             actor=request.user, user=user, role=role), RoleSerializer)
 
     @extend_schema(request=RoleSerializer, responses=UserSerializer)
     @action(detail=True, methods=["post"], url_path="revoke-role")
-    def revoke_role(self, request, pk=None):
+    def revoke_role(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._change(request, lambda user, role: services.role_revoke(
             actor=request.user, user=user, role=role), RoleSerializer)
 
     @extend_schema(request=TeamMembershipSerializer, responses=UserSerializer)
     @action(detail=True, methods=["post"], url_path="add-to-team")
-    def add_to_team(self, request, pk=None):
+    def add_to_team(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._change(request, lambda user, team: services.team_add_member(
             actor=request.user, team=team, user=user), TeamMembershipSerializer)
 
     @extend_schema(request=TeamMembershipSerializer, responses=UserSerializer)
     @action(detail=True, methods=["post"], url_path="remove-from-team")
-    def remove_from_team(self, request, pk=None):
+    def remove_from_team(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._change(request, lambda user, team: services.team_remove_member(
             actor=request.user, team=team, user=user), TeamMembershipSerializer)
 
 
-class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                      viewsets.GenericViewSet[ApiToken]):
     """The caller's own API tokens."""
 
+    request: AuthenticatedRequest  # the default permission, IsAuthenticated, holds
     serializer_class = ApiTokenSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[ApiToken]:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return ApiToken.objects.none()
         return self.request.user.api_tokens.all()
 
     @extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenCreatedSerializer})
-    def create(self, request):
+    def create(self, request: AuthenticatedRequest) -> Response:
         data = ApiTokenCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         token, plaintext = services.token_create(actor=request.user, **data.validated_data)
-        token.token = plaintext
+        # The plaintext, shown this once, rides on the row for the serializer; it is never stored.
+        token.token = plaintext  # type: ignore[attr-defined]
         return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=ApiTokenSerializer)
     @action(detail=True, methods=["post"])
-    def revoke(self, request, pk=None):
+    def revoke(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         token = self.get_object()
         services.token_revoke(actor=request.user, token=token)
         token.refresh_from_db()

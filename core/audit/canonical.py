@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from core.verify_bundle import (
     GENESIS_HASH,
@@ -42,13 +42,11 @@ from core.verify_bundle import (
     link,
 )
 
-if TYPE_CHECKING:
-    from core.models import AuditEvent
-
 __all__ = [
     "GENESIS_HASH",
     "STORED_COLUMNS",
     "NotCanonical",
+    "StoredEvent",
     "canonical_bytes",
     "canonical_event_row",
     "clean_text",
@@ -108,7 +106,33 @@ def plain(value: Any) -> Any:
     return clean_text(str(value))
 
 
-def event_fields(event: AuditEvent) -> dict[str, Any]:
+class StoredEvent(Protocol):
+    """The canonical fields of a stored event: an ``AuditEvent``, or a row read without the model
+    (``core.export``)."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def occurred_at(self) -> dt.datetime: ...
+    @property
+    def actor_id(self) -> int | None: ...
+    @property
+    def actor_username(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def object_type(self) -> str: ...
+    @property
+    def object_id(self) -> str: ...
+    @property
+    def model_id(self) -> int | None: ...
+    @property
+    def payload(self) -> Any: ...  # JSON: whatever was recorded
+
+
+def event_fields(event: StoredEvent) -> dict[str, Any]:
     """The fields that the event digest covers, in canonical types."""
     return {
         "seq": event.seq,

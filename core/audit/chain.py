@@ -89,7 +89,7 @@ def _refuse_number(text: str) -> Any:
 _load_payload = json.JSONDecoder(parse_float=_refuse_number, parse_constant=_refuse_number).decode
 
 
-def _stored_rows(using: str, chunk_size: int) -> Iterator[tuple]:
+def _stored_rows(using: str, chunk_size: int) -> Iterator[tuple[Any, ...]]:
     """Every event in seq order, time as canonical text and payload as JSON text."""
     conn = connections[using]
     if conn.vendor == "postgresql":
@@ -104,14 +104,14 @@ def _stored_rows(using: str, chunk_size: int) -> Iterator[tuple]:
         yield (row[0], format_time(row[1]), *row[2:9], json.dumps(row[9]), *row[10:])
 
 
-def _prefetched(fetch: Callable[[], list]) -> Iterator[list]:
+def _prefetched(fetch: Callable[[], list[Any]]) -> Iterator[list[Any]]:
     """Chunks from ``fetch`` until an empty one, the next fetched while this one is checked.
 
     The database produces rows while Python hashes the previous chunk (psycopg waits without
     the GIL), which takes about a third off verifying a million events. Stopping early (the first
     bad event) lets the fetching thread finish its chunk before the cursor closes.
     """
-    chunks: queue.Queue = queue.Queue(maxsize=2)
+    chunks: queue.Queue[list[Any] | BaseException] = queue.Queue(maxsize=2)
     stop = threading.Event()
 
     def produce() -> None:

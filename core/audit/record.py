@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from core.audit.canonical import GENESIS_HASH, clean_text, event_digest, event_fields, link, plain
-from core.models import AuditEvent
+from core.models import AuditEvent, User
 
 # The actor of work done by Assay itself or by the operator at the shell (management commands,
 # scheduled tasks): events record no user. Services take it where they take a user.
@@ -81,8 +82,8 @@ def _locked_chain_head() -> tuple[int, str]:
 def record(
     *,
     action: str,
-    actor: Any = None,
-    obj: Any = None,
+    actor: User | None = None,
+    obj: Model | None = None,
     object_type: str = "",
     object_id: str | int = "",
     model_id: int | None = None,

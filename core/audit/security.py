@@ -46,7 +46,7 @@ def _minute_label(minute: dt.datetime) -> str:
 
 
 def record_security(
-    *, action: str, principal: str, reason: str, actor: Any = None,
+    *, action: str, principal: str, reason: str, actor: User | None = None,
     payload: dict[str, Any] | None = None,
 ) -> None:
     """Record a security event that is not a change (failed login, permission denial).
@@ -92,7 +92,9 @@ def _record_security_event(counter: SecurityEventCounter, *, count: int,
     if folded:
         body["folded"] = True
     model_id = details.get("model_id") if isinstance(details.get("model_id"), int) else None
-    return record(action=counter.action, actor=actor if counter.actor_id else None,
+    # A stand-in with the id and name the event records (all record() reads of an actor).
+    return record(action=counter.action,
+                  actor=actor if counter.actor_id else None,  # type: ignore[arg-type]
                   object_type="principal", object_id=counter.principal[:64], payload=body,
                   model_id=model_id,
                   # A folded event sums up other requests; the flushing one's id would mislead.
@@ -187,8 +189,10 @@ def record_denial(request: HttpRequest | None, message: str) -> None:
     ``PermissionRefused`` raised without ``refuse()``), with the request's path and method."""
     user = getattr(request, "user", None)
     signed_in = user is not None and user.is_authenticated
+    # signed_in implies a user, which mypy cannot follow through the variable.
+    principal = user.username if signed_in else "anonymous"  # type: ignore[union-attr]
     record_security(action="security.permission_denied",
-                    principal=user.username if signed_in else "anonymous",
+                    principal=principal,
                     reason="permission_denied", actor=user if signed_in else None,
                     payload={"path": getattr(request, "path", "")[:200],
                              "method": getattr(request, "method", ""), "message": message})

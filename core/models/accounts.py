@@ -70,7 +70,7 @@ class User(AbstractUser):
 
     # Django's admin and auth machinery read these; Assay's roles decide them.
     @property
-    def is_staff(self) -> bool:  # type: ignore[override]
+    def is_staff(self) -> bool:
         return self.is_active and self.has_role(Role.ADMIN, Role.AUDITOR)
 
     @is_staff.setter
@@ -94,7 +94,7 @@ class RoleGrant(models.Model):
         return f"{self.user} as {self.get_role_display()}"
 
 
-class ApiTokenQuerySet(models.QuerySet):
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     def usable(self) -> ApiTokenQuerySet:
         return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now(),
                            user__is_active=True)

@@ -15,7 +15,7 @@ class KeyPurpose(models.TextChoices):
     APPROVAL = "approval", "Approvals"  # reserved for the signing issue
 
 
-class SigningKeyQuerySet(models.QuerySet):
+class SigningKeyQuerySet(models.QuerySet["SigningKey"]):
     def active(self) -> SigningKeyQuerySet:
         return self.filter(retired_at__isnull=True, revoked_at__isnull=True)
 

@@ -7,7 +7,7 @@ booleans (``can_edit``), so a template never decides a rule itself.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django import template
 from django.urls import reverse
@@ -15,18 +15,21 @@ from django.utils.safestring import mark_safe
 
 from core import pages
 
+if TYPE_CHECKING:
+    from core.models import User
+
 register = template.Library()
 
 
 @register.filter
-def role_names(user: Any) -> str:
+def role_names(user: User) -> str:
     from core.models import Role
 
     return ", ".join(str(Role(r).label) for r in sorted(user.roles))
 
 
 @register.filter
-def tensor_shape(shape: list | None) -> str:
+def tensor_shape(shape: list[int | str | None] | None) -> str:
     """An ONNX shape for people: ``[None, 1]`` reads ``any \u00d7 1``; a named dimension keeps its name."""
     if not shape:
         return "scalar"
@@ -39,7 +42,7 @@ def tensor_shape(shape: list | None) -> str:
 def panels(context: template.Context, slot: str) -> str:
     """The panels apps added to this slot of the page, each rendered with the page's context, as
     ``{% include %}`` would (what a panel sets stays inside it)."""
-    engine = context.template.engine
+    engine = context.template.engine  # type: ignore[union-attr]  # set while a page renders
     out = []
     for name in pages.panels(slot):
         with context.push():
@@ -51,7 +54,7 @@ class _ShownLink:
     """A navigation link as the header shows it to one user; the count is asked for once, and
     only if the header shows it."""
 
-    def __init__(self, link: pages.NavLink, user: Any) -> None:
+    def __init__(self, link: pages.NavLink, user: User) -> None:
         self.link, self.user = link, user
         self.label, self.count_id, self.count_title = link.label, link.count_id, link.count_title
 

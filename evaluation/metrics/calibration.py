@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.special  # type: ignore[import-untyped]
+import scipy.special
 from numpy.typing import ArrayLike, NDArray
 
 from evaluation.metrics.bias import DEFAULT_MIN_GROUP_SIZE

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.metrics.jsonsafe import to_json_safe
+from evaluation.metrics.results import to_json_safe
 
 CHECK = "drift"
 PSI_BINS = 10

@@ -37,7 +37,7 @@ from evaluation.metrics.explain_tree import (
     trace_columns,
     transformed_graph,
 )
-from evaluation.metrics.jsonsafe import to_json_safe
+from evaluation.metrics.results import to_json_safe
 from evaluation.metrics.scoring import PredictFn, as_specs, feed_with_missing, inference_session
 
 CHECK = "explainability"

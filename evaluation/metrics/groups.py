@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from evaluation.metrics.inputs import MetricInputError, json_label

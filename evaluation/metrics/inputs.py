@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 # Rows of a multiclass probability matrix must sum to 1 within this (ONNX float32 outputs are

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluation.metrics.jsonsafe import to_json_safe
+from evaluation.metrics.results import to_json_safe
 
 CHECK = "mitigation"
 CONSTRAINTS = ("demographic_parity", "equalized_odds")

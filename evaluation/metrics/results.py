@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 
 # Ten significant digits: far finer than any threshold a policy sets, far coarser than the
 # 1e-15 relative noise of summing the same numbers in another order.
@@ -86,9 +87,10 @@ def round_float(value: float) -> float | None:
     return rounded + 0.0  # -0.0 + 0.0 == 0.0: one spelling of zero
 
 
-def canonical(value: Any) -> Any:
-    """A JSON-safe copy of ``value`` with floats rounded (see ``round_float``): dicts (string
-    keys), lists, tuples, numpy arrays and scalars, strings, ints, bools and None."""
+def _plain(value: Any, *, rounded: bool) -> Any:
+    """``value`` as plain JSON values. ``rounded``: floats rounded for the digest and anything that
+    is not a result value (a non-string key, an unknown type) refused; otherwise floats kept as they
+    are and such values written as text."""
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, np.bool_):
@@ -96,19 +98,39 @@ def canonical(value: Any) -> Any:
     if isinstance(value, int | np.integer):
         return int(value)
     if isinstance(value, float | np.floating):
-        return round_float(float(value))
+        return round_float(float(value)) if rounded else finite(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
     if isinstance(value, Mapping):
         out = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise TypeError(f"result keys must be strings, not {type(key).__name__}: {key!r}")
-            out[key] = canonical(item)
+                if rounded:
+                    raise TypeError(f"result keys must be strings, not {type(key).__name__}: "
+                                    f"{key!r}")
+                key = str(key)
+            out[key] = _plain(item, rounded=rounded)
         return out
     if isinstance(value, list | tuple):
-        return [canonical(item) for item in value]
+        return [_plain(item, rounded=rounded) for item in value]
     if isinstance(value, np.ndarray):
-        return [canonical(item) for item in value.tolist()]
-    raise TypeError(f"cannot put {type(value).__name__} into a result: {value!r}")
+        return [_plain(item, rounded=rounded) for item in value.tolist()]
+    if rounded:
+        raise TypeError(f"cannot put {type(value).__name__} into a result: {value!r}")
+    return str(value)
+
+
+def canonical(value: Any) -> Any:
+    """A JSON-safe copy of ``value`` with floats rounded (see ``round_float``): dicts (string
+    keys), lists, tuples, numpy arrays and scalars, strings, ints, bools and None."""
+    return _plain(value, rounded=True)
+
+
+def to_json_safe(value: Any) -> Any:
+    """``value`` as plain JSON, unrounded: NaN/inf and pandas' missing values -> None, numpy ->
+    Python, mapping keys as text, anything else as its text. Evidence figures and stored results
+    must be JSON with finite numbers (``governance.services.common.json_safe``)."""
+    return _plain(value, rounded=False)
 
 
 def canonical_json(value: Any) -> str:

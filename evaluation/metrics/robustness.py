@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.metrics.jsonsafe import to_json_safe
+from evaluation.metrics.results import to_json_safe
 from evaluation.metrics.scoring import PredictFn
 
 CHECK = "robustness"
@@ -413,7 +413,7 @@ def _swap(series: pd.Series, column: ColumnProfile, settings: Settings,
         return None
     categories = np.empty(len(column.categories), dtype=object)
     categories[:] = column.categories
-    values = series.to_numpy(dtype=object, copy=True)
+    values: np.ndarray = series.to_numpy(dtype=object, copy=True)
     chosen = draws.uniform("which") < settings.swap_rate
     current = pd.Categorical(series, categories=column.categories).codes
     # another seen value, uniformly: pick among the k-1 others by skipping the current one
@@ -432,7 +432,7 @@ def _missing(allowed: set[str]) -> Plan:
             return None
         chosen = draws.uniform("which") < settings.missing_rate
         if column.kind == "numeric":
-            values = series.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+            values: np.ndarray = series.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
             values[chosen] = np.nan
         else:
             values = series.to_numpy(dtype=object, copy=True)
@@ -445,7 +445,7 @@ def _out_of_range(series: pd.Series, column: ColumnProfile, settings: Settings,
                   draws: _Draws) -> np.ndarray | None:
     chosen = draws.uniform("which") < settings.out_of_range_rate
     if column.kind == "categorical":
-        values = series.to_numpy(dtype=object, copy=True)
+        values: np.ndarray = series.to_numpy(dtype=object, copy=True)
         values[chosen] = UNSEEN_CATEGORY
         return values
     if not (column.std > 0 and math.isfinite(column.minimum)):

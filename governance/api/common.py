@@ -41,9 +41,12 @@ class VisibleInputSerializer(StrictSerializer):
         fields = super().get_fields()
         request = self.context.get("request")
         if request is not None:
-            fields["version"].queryset = workable_versions(request.user)
+            # Related fields (declared by the subclasses); the stubs type fields as plain Fields.
+            user = request.user
+            fields["version"].queryset = workable_versions(user)  # type: ignore[attr-defined]
             if "finding" in fields:
-                fields["finding"].queryset = Finding.objects.visible_to(request.user)
+                visible = Finding.objects.visible_to(user)
+                fields["finding"].queryset = visible  # type: ignore[attr-defined]
         return fields
 
 

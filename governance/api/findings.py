@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.errors import ValidationFailed
+from core.http import AuthenticatedRequest
 from core.ids import parse_id
 from core.models import User
 from governance import services
@@ -35,7 +36,7 @@ from registry.storage import stored_file_response
 
 
 class CommentSerializer(serializers.ModelSerializer):
-    author = Username(slug_field="username", read_only=True)
+    author: Username[User] = Username(slug_field="username", read_only=True)
 
     class Meta:
         model = FindingComment
@@ -44,7 +45,7 @@ class CommentSerializer(serializers.ModelSerializer):
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
-    uploaded_by = Username(slug_field="username", read_only=True)
+    uploaded_by: Username[User] = Username(slug_field="username", read_only=True)
 
     class Meta:
         model = FindingAttachment
@@ -55,9 +56,9 @@ class AttachmentSerializer(serializers.ModelSerializer):
 class FindingSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="version.model.slug", read_only=True)
     version_number = serializers.IntegerField(source="version.number", read_only=True)
-    owner = Username(slug_field="username", read_only=True)
-    raised_by = Username(slug_field="username", read_only=True)
-    resolved_by = Username(slug_field="username", read_only=True)
+    owner: Username[User] = Username(slug_field="username", read_only=True)
+    raised_by: Username[User] = Username(slug_field="username", read_only=True)
+    resolved_by: Username[User] = Username(slug_field="username", read_only=True)
     overdue = serializers.SerializerMethodField()
     blocks_approval = serializers.BooleanField(read_only=True)
 
@@ -124,6 +125,7 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     owner proposes a remediation, the validator closes it or sends it back, a risk officer may
     accept it as a risk. Unresolved high findings block approval."""
 
+    request: AuthenticatedRequest  # the default permission, IsAuthenticated, holds
     parser_classes = [JSONParser]
 
     def get_serializer_class(self) -> type:
@@ -154,7 +156,7 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return super().list(request, *args, **kwargs)
 
     @extend_schema(request=FindingInputSerializer, responses={201: FindingDetailSerializer})
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         data = valid_input(FindingInputSerializer, request)
         version = data.pop("version")  # the serializer resolves only versions you may see
         finding = services.finding_raise(actor=request.user, version=version, **data)
@@ -169,30 +171,30 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(request=TextSerializer, responses=FindingDetailSerializer,
                    summary="Propose a remediation (the finding's owner)")
     @action(detail=True, methods=["post"], url_path="propose-remediation")
-    def propose_remediation(self, request: Request, pk: str | None = None) -> Response:
+    def propose_remediation(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._move(FindingStatus.REMEDIATION_PROPOSED)
 
     @extend_schema(request=TextSerializer, responses=FindingDetailSerializer,
                    summary="Close the finding after verifying the remediation (validator)")
     @action(detail=True, methods=["post"])
-    def close(self, request: Request, pk: str | None = None) -> Response:
+    def close(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._move(FindingStatus.CLOSED)
 
     @extend_schema(request=TextSerializer, responses=FindingDetailSerializer,
                    summary="Send the remediation back: the finding is open again (validator)")
     @action(detail=True, methods=["post"])
-    def reopen(self, request: Request, pk: str | None = None) -> Response:
+    def reopen(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._move(FindingStatus.OPEN)
 
     @extend_schema(request=TextSerializer, responses=FindingDetailSerializer,
                    summary="Accept the finding as a risk (risk officer independent of the model)")
     @action(detail=True, methods=["post"], url_path="accept-risk")
-    def accept_risk(self, request: Request, pk: str | None = None) -> Response:
+    def accept_risk(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._move(FindingStatus.ACCEPTED_AS_RISK)
 
     @extend_schema(request=CommentInputSerializer, responses={201: CommentSerializer})
     @action(detail=True, methods=["post"])
-    def comments(self, request: Request, pk: str | None = None) -> Response:
+    def comments(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         """Add a challenge, response or note to the discussion."""
         finding = self.get_object()
         data = valid_input(CommentInputSerializer, request)
@@ -209,7 +211,7 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(request={"multipart/form-data": AttachmentInputSerializer},
                    responses={201: AttachmentSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
-    def attachments(self, request: Request, pk: str | None = None) -> Response:
+    def attachments(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         """Attach an evidence file (stored under its SHA-256)."""
         finding = self.get_object()
         upload = valid_input(AttachmentInputSerializer, request)["file"]
@@ -221,8 +223,8 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
                    parameters=[OpenApiParameter("attachment_id", int, OpenApiParameter.PATH)])
     @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>\d+)")
-    def attachment_download(self, request: Request, pk: str | None = None,
-                            attachment_id: str | None = None) -> HttpResponse:
+    def attachment_download(self, request: AuthenticatedRequest, pk: str | None = None,
+                            attachment_id: str | None = None) -> FileResponse:
         """Download one attachment (always as a file, never rendered inline)."""
         attachment = get_object_or_404(self.get_object().attachments, pk=attachment_id)
         return stored_file_response(attachment.sha256, attachment.filename)

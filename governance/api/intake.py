@@ -10,9 +10,11 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http import AuthenticatedRequest
+from core.models import User
 from governance import services
 from governance.api.common import StrictBooleanField, StrictSerializer, valid_input
-from governance.models import ModelIntake, TierOverride
+from governance.models import ModelIntake, PolicyVersion, TierOverride
 from registry.models import RegisteredModel
 
 
@@ -34,8 +36,10 @@ class OverrideDecisionSerializer(StrictSerializer):
 
 
 class TierOverrideSerializer(serializers.ModelSerializer):
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
+    decided_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
 
     class Meta:
         model = TierOverride
@@ -49,10 +53,12 @@ class IntakeSerializer(serializers.ModelSerializer):
     one, else ``computed_tier``. ``override_request`` is a request awaiting a risk officer; it
     changes nothing until decided. ``overrides`` lists every request, newest first."""
 
-    model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    model: serializers.SlugRelatedField[RegisteredModel] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True)
     tier = serializers.IntegerField(read_only=True, allow_null=True)
-    policy_version = serializers.StringRelatedField()
-    completed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    policy_version: serializers.StringRelatedField[PolicyVersion] = serializers.StringRelatedField()
+    completed_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
     override = TierOverrideSerializer(read_only=True, allow_null=True)
     override_request = TierOverrideSerializer(source="pending_override", read_only=True,
                                               allow_null=True)
@@ -92,7 +98,7 @@ class IntakeViewSet(viewsets.GenericViewSet):
         return self._body(self.get_object())
 
     @extend_schema(request=IntakeInputSerializer, responses=IntakeSerializer)
-    def update(self, request: Request, slug: str | None = None) -> Response:
+    def update(self, request: AuthenticatedRequest, slug: str | None = None) -> Response:
         model = self.get_object()
         data = valid_input(IntakeInputSerializer, request)
         services.intake_record(actor=request.user, model=model, **data)
@@ -100,7 +106,7 @@ class IntakeViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=OverrideRequestSerializer, responses=IntakeSerializer)
     @action(detail=True, methods=["post"])
-    def override(self, request: Request, slug: str | None = None) -> Response:
+    def override(self, request: AuthenticatedRequest, slug: str | None = None) -> Response:
         """Ask for another tier than the computed one (with a justification)."""
         model = self.get_object()
         services.tier_override_request(actor=request.user, model=model,
@@ -109,7 +115,7 @@ class IntakeViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=OverrideDecisionSerializer, responses=IntakeSerializer)
     @action(detail=True, methods=["post"], url_path="override-decision")
-    def override_decision(self, request: Request, slug: str | None = None) -> Response:
+    def override_decision(self, request: AuthenticatedRequest, slug: str | None = None) -> Response:
         """A risk officer approves or rejects the requested override."""
         model = self.get_object()
         services.tier_override_decide(actor=request.user, model=model,

@@ -10,9 +10,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http import AuthenticatedRequest
 from core.models import Role, User
 from core.net import client_ip
 from governance import services, worklists
@@ -23,6 +23,7 @@ from governance.models import (
     Decision,
     Evidence,
     ModelIntake,
+    PolicyVersion,
     SignOff,
     ValidationReview,
     VersionGovernance,
@@ -58,8 +59,9 @@ class ReviewInputSerializer(StrictSerializer):
 
 
 class ReviewSerializer(serializers.ModelSerializer):
-    validator = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    policy_version = serializers.StringRelatedField()
+    validator: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
+    policy_version: serializers.StringRelatedField[PolicyVersion] = serializers.StringRelatedField()
 
     class Meta:
         model = ValidationReview
@@ -79,8 +81,9 @@ class SignOffInputSerializer(StrictSerializer):
 
 
 class SignOffSerializer(serializers.ModelSerializer):
-    signer = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    policy_version = serializers.StringRelatedField()
+    signer: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
+    policy_version: serializers.StringRelatedField[PolicyVersion] = serializers.StringRelatedField()
 
     class Meta:
         model = SignOff
@@ -102,7 +105,8 @@ class SignOffResultSerializer(SignOffSerializer):
 
 class EvidenceSerializer(serializers.ModelSerializer):
     check = serializers.CharField(source="check_name")
-    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    recorded_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
 
     class Meta:
         model = Evidence
@@ -174,6 +178,7 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
     from it.
     """
 
+    request: AuthenticatedRequest  # the default permission, IsAuthenticated, holds
     parser_classes = [JSONParser]
     serializer_class = WorkflowSerializer
 
@@ -188,21 +193,21 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses=WorkflowSerializer)
     @action(detail=True, methods=["get"])
-    def governance(self, request: Request, pk: str | None = None) -> Response:
+    def governance(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         """Where the version is, the policy and tier that apply, what still blocks it, and the
         actions you may take."""
         return self._status(self.get_object())
 
     @lifecycle_action(None, "Submit (or resubmit) the version for validation")
     @action(detail=True, methods=["post"])
-    def submit(self, request: Request, pk: str | None = None) -> Response:
+    def submit(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         version = self.get_object()
         services.version_submit(actor=request.user, version=version)
         return self._status(version)
 
     @lifecycle_action(AssignSerializer, "Assign an independent validator")
     @action(detail=True, methods=["post"], url_path="assign-validator")
-    def assign_validator(self, request: Request, pk: str | None = None) -> Response:
+    def assign_validator(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         version = self.get_object()
         data = valid_input(AssignSerializer, request)
         services.validator_assign(actor=request.user, version=version,
@@ -211,7 +216,7 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
 
     @lifecycle_action(None, "Start the validation again after a resubmission (its validator)")
     @action(detail=True, methods=["post"], url_path="start-validation")
-    def start_validation(self, request: Request, pk: str | None = None) -> Response:
+    def start_validation(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         """A resubmitted version keeps its validator: they (or a risk officer) start the
         validation again; to hand it to someone else, assign another validator."""
         version = self.get_object()
@@ -221,14 +226,14 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
 
     @lifecycle_action(ReasonSerializer, "Send the version back for changes (validator)")
     @action(detail=True, methods=["post"], url_path="request-changes")
-    def request_changes(self, request: Request, pk: str | None = None) -> Response:
+    def request_changes(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._move(VersionState.CHANGES_REQUESTED)
 
     @extend_schema(methods=["GET"], responses=ReviewSerializer)
     @extend_schema(methods=["POST"], request=ReviewInputSerializer,
                    responses={201: ReviewSerializer})
     @action(detail=True, methods=["get", "post"])
-    def review(self, request: Request, pk: str | None = None) -> Response:
+    def review(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         """GET the concluded validation review; POST concludes it (assigned validator)."""
         version = self.get_object()
         if request.method == "GET":
@@ -243,7 +248,7 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=SignOffInputSerializer, responses={201: SignOffResultSerializer})
     @action(detail=True, methods=["post"], url_path="sign-off")
-    def sign_off(self, request: Request, pk: str | None = None) -> Response:
+    def sign_off(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         """Sign approve or reject, re-entering your password."""
         version = self.get_object()
         signoff = services.signoff_record(actor=request.user, version=version,
@@ -255,24 +260,24 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
 
     @lifecycle_action(None, "Complete an approval whose quorum is met once nothing blocks")
     @action(detail=True, methods=["post"], url_path="complete-approval")
-    def complete_approval(self, request: Request, pk: str | None = None) -> Response:
+    def complete_approval(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         version = self.get_object()
         services.version_complete_approval(actor=request.user, version=version)
         return self._status(version)
 
     @lifecycle_action(ReasonSerializer, "Suspend an approved version (risk officer)")
     @action(detail=True, methods=["post"])
-    def suspend(self, request: Request, pk: str | None = None) -> Response:
+    def suspend(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._move(VersionState.SUSPENDED)
 
     @lifecycle_action(ReasonSerializer, "Reinstate a suspended version (risk officer)")
     @action(detail=True, methods=["post"])
-    def reinstate(self, request: Request, pk: str | None = None) -> Response:
+    def reinstate(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._move(VersionState.APPROVED)
 
     @lifecycle_action(ReasonSerializer, "Retire an approved or suspended version")
     @action(detail=True, methods=["post"])
-    def retire(self, request: Request, pk: str | None = None) -> Response:
+    def retire(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._move(VersionState.RETIRED)
 
     def _move(self, to: str) -> Response:
@@ -284,7 +289,7 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses=EvidenceSerializer(many=True))
     @action(detail=True, methods=["get"])
-    def evidence(self, request: Request, pk: str | None = None) -> Response:
+    def evidence(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         """Every evidence row of the version, newest first (the newest per check counts)."""
         rows = self.get_object().evidence.select_related("recorded_by")
         page = self.paginate_queryset(rows)
@@ -294,6 +299,7 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
 class ValidationQueueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Submitted versions no validator has taken yet (validators and risk officers)."""
 
+    request: AuthenticatedRequest  # the default permission, IsAuthenticated, holds
     serializer_class = QueueEntrySerializer
 
     def get_queryset(self):

@@ -11,6 +11,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http import AuthenticatedRequest
 from governance import services
 from governance.api.common import StrictSerializer, valid_input
 from governance.models import Notification, NotificationKind
@@ -43,6 +44,7 @@ class PreferencesSerializer(StrictSerializer):
 class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Your in-app inbox, newest first (``?unread=1`` for unread only)."""
 
+    request: AuthenticatedRequest  # the default permission, IsAuthenticated, holds
     parser_classes = [JSONParser]
     serializer_class = NotificationSerializer
 
@@ -60,7 +62,7 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=MarkReadSerializer, responses=MarkedSerializer)
     @action(detail=False, methods=["post"], url_path="mark-read")
-    def mark_read(self, request: Request) -> Response:
+    def mark_read(self, request: AuthenticatedRequest) -> Response:
         """Mark the given notifications (or all) read."""
         marked = services.notification_mark_read(actor=request.user,
                                                ids=valid_input(MarkReadSerializer, request)["ids"])
@@ -71,7 +73,7 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(methods=["PUT"], request=PreferencesSerializer,
                    responses=PreferencesSerializer)
     @action(detail=False, methods=["get", "put"])
-    def preferences(self, request: Request) -> Response:
+    def preferences(self, request: AuthenticatedRequest) -> Response:
         """Email on or off per kind of notification (the inbox always gets them)."""
         if request.method == "PUT":
             services.preferences_update(actor=request.user,

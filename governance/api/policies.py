@@ -7,19 +7,22 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http import AuthenticatedRequest
+from core.models import User
 from governance import services
 from governance.api.common import StrictSerializer, valid_input
-from governance.models import PolicyVersion
+from governance.models import Policy, PolicyVersion
 from governance.policy import definition_errors
 
 
 class PolicyVersionSerializer(serializers.ModelSerializer):
-    policy = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    policy: serializers.SlugRelatedField[Policy] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True)
     policy_name = serializers.CharField(source="policy.name", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
 
     class Meta:
         model = PolicyVersion
@@ -43,7 +46,8 @@ class DefinitionSerializer(StrictSerializer):
 
 class DefinitionCheckSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
-    errors = serializers.ListField(child=serializers.CharField())
+    # A field named like Serializer.errors; the schema's name for the definition's problems.
+    errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]
 
 
 class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -58,7 +62,7 @@ class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     @extend_schema(request=PolicyVersionCreateSerializer,
                    responses={201: PolicyVersionSerializer})
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         data = valid_input(PolicyVersionCreateSerializer, request)
         pv = services.policy_version_create(actor=request.user, policy_slug=data["policy"],
                                             name=data["name"], definition=data["definition"],
@@ -67,7 +71,7 @@ class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     @extend_schema(request=None, responses=PolicyVersionSerializer)
     @action(detail=True, methods=["post"], url_path="make-current")
-    def make_current(self, request: Request, pk: str | None = None) -> Response:
+    def make_current(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         """Bind submissions from now on to this version (it is validated again first)."""
         pv = services.policy_version_make_current(actor=request.user,
                                                   policy_version=self.get_object())
@@ -75,7 +79,7 @@ class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     @extend_schema(request=DefinitionSerializer, responses=DefinitionCheckSerializer)
     @action(detail=False, methods=["post"])
-    def validate(self, request: Request) -> Response:
+    def validate(self, request: AuthenticatedRequest) -> Response:
         """Check a definition without storing anything."""
         errors = definition_errors(valid_input(DefinitionSerializer, request)["definition"])
         return Response({"valid": not errors, "errors": errors})

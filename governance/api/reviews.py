@@ -6,21 +6,22 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.parsers import JSONParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http import AuthenticatedRequest
+from core.models import User
 from governance import services
 from governance.api.common import Username, VisibleInputSerializer, valid_input
 from governance.gates import workable_versions
-from governance.models import PeriodicReview, ReviewConclusion
+from governance.models import PeriodicReview, PolicyVersion, ReviewConclusion
 from registry.models import ModelVersion
 
 
 class PeriodicReviewSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="version.model.slug", read_only=True)
     version_number = serializers.IntegerField(source="version.number", read_only=True)
-    reviewer = Username(slug_field="username", read_only=True)
-    policy_version = serializers.StringRelatedField()
+    reviewer: Username[User] = Username(slug_field="username", read_only=True)
+    policy_version: serializers.StringRelatedField[PolicyVersion] = serializers.StringRelatedField()
 
     class Meta:
         model = PeriodicReview
@@ -56,7 +57,7 @@ class PeriodicReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     @extend_schema(request=PeriodicReviewInputSerializer,
                    responses={201: PeriodicReviewSerializer})
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         data = valid_input(PeriodicReviewInputSerializer, request)
         version = data.pop("version")  # the serializer resolves only versions you may see
         review = services.periodic_review_conclude(actor=request.user, version=version, **data)

@@ -12,6 +12,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http import AuthenticatedRequest
+from core.models import User
 from governance import services
 from governance.api.common import StrictSerializer, Username, VisibleInputSerializer, valid_input
 from governance.models import Finding, Waiver
@@ -22,8 +24,8 @@ class WaiverSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="version.model.slug", read_only=True)
     version_number = serializers.IntegerField(source="version.number", read_only=True)
     check = serializers.CharField(source="check_name", read_only=True)
-    approved_by = Username(slug_field="username", read_only=True)
-    ended_by = Username(slug_field="username", read_only=True)
+    approved_by: Username[User] = Username(slug_field="username", read_only=True)
+    ended_by: Username[User] = Username(slug_field="username", read_only=True)
     covers = serializers.CharField(source="covers_label", read_only=True)
 
     class Meta:
@@ -73,7 +75,7 @@ class WaiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return super().list(request, *args, **kwargs)
 
     @extend_schema(request=WaiverInputSerializer, responses={201: WaiverSerializer})
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         data = valid_input(WaiverInputSerializer, request)
         version = data.pop("version")  # the serializer resolves only versions you may see
         waiver = services.waiver_grant(actor=request.user, version=version, **data)
@@ -81,7 +83,7 @@ class WaiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(request=ReasonInputSerializer, responses=WaiverSerializer)
     @action(detail=True, methods=["post"])
-    def revoke(self, request: Request, pk: str | None = None) -> Response:
+    def revoke(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         """End the waiver early (risk officer): the item blocks again."""
         waiver = services.waiver_revoke(actor=request.user, waiver=self.get_object(),
                                         reason=valid_input(ReasonInputSerializer, request)["reason"])

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from core import permissions
 from core.errors import PermissionRefused
+from core.models import User
 from governance import worklists
 from governance.api.common import Username
 from governance.api.findings import FindingSerializer
@@ -21,7 +22,7 @@ class ReviewScheduleSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(source="version_id")
     model = serializers.CharField(source="version.model.slug")
     version_number = serializers.IntegerField(source="version.number")
-    validator = Username(slug_field="username", read_only=True)
+    validator: Username[User] = Username(slug_field="username", read_only=True)
 
     class Meta:
         model = VersionGovernance

@@ -100,8 +100,10 @@ class VersionGovernance(models.Model):
         """Add the model's people of this (re)submission to the snapshot (never removes any)."""
         now = {"owners": {owner_id}, "developers": set(developer_ids),
                "submitters": {submitter_id} - {None}}
+        # Ints only: the set difference above takes the None out, which mypy does not follow.
         self.people_at_submission = {
-            kind: sorted(self.ids_at_submission(kind) | ids) for kind, ids in now.items()}
+            kind: sorted(self.ids_at_submission(kind) | ids)  # type: ignore[operator]
+            for kind, ids in now.items()}
 
     @property
     def audit_model_id(self) -> int:

@@ -44,6 +44,12 @@ from governance.services.policies import (
     policy_version_make_current,
 )
 from governance.services.reviews import periodic_review_conclude, reviews_scan
+from governance.services.signatures import (
+    Resigned,
+    approval_sign,
+    approvals_resign,
+    signing_key_revoke,
+)
 from governance.services.signoffs import signoff_record, version_complete_approval
 from governance.services.validation import review_conclude, validator_assign
 from governance.services.waivers import (
@@ -58,6 +64,9 @@ __all__ = [
     "FINDING_TRANSITIONS",
     "TRANSITIONS",
     "Refused",
+    "Resigned",
+    "approval_sign",
+    "approvals_resign",
     "available_actions",
     "current_policy",
     "ensure_policy_templates",
@@ -78,6 +87,7 @@ __all__ = [
     "preferences_update",
     "review_conclude",
     "reviews_scan",
+    "signing_key_revoke",
     "signoff_record",
     "tier_override_decide",
     "tier_override_request",

@@ -41,7 +41,7 @@ from registry.models import ModelVersion
 
 F = FindingStatus
 # How long the owner has to answer, when the finding does not say.
-DEFAULT_DUE_DAYS = {Severity.HIGH: 30, Severity.MEDIUM: 60, Severity.LOW: 90}
+DEFAULT_DUE_DAYS: dict[str, int] = {Severity.HIGH: 30, Severity.MEDIUM: 60, Severity.LOW: 90}
 DUE_SOON_DAYS = 7
 # The latest due date a finding may be given, in months from today.
 MAX_DUE_MONTHS = 36

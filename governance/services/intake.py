@@ -130,7 +130,8 @@ def tier_override_request(*, actor: User, model: RegisteredModel, tier: Any,
         if pending is not None:
             raise Conflict(f"{pending.requested_by.username}'s request for tier {pending.tier} "
                            "is awaiting a risk officer; ask again once it is decided.")
-        row = TierOverride.objects.create(intake=intake, tier=tier,
+        # An override is asked of a completed intake, which has its computed tier.
+        row = TierOverride.objects.create(intake=intake, tier=tier,  # type: ignore[misc]
                                           computed_tier=intake.computed_tier,
                                           justification=justification, requested_by=actor)
         audit.record(action="intake.override_request", actor=actor, obj=row, payload={

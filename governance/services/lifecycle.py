@@ -33,6 +33,7 @@ from governance.models import (
 from governance.policy import add_months
 from governance.services.common import S
 from governance.services.notifications import notify
+from governance.services.signatures import approval_sign
 from registry.models import ModelVersion, RegisteredModel
 
 
@@ -314,6 +315,8 @@ def version_transition(*, version: ModelVersion, to: str, actor: User | None, re
             "policy_version": str(case.policy_version) if case.policy_version else None,
             "policy_version_id": case.policy_version.pk if case.policy_version else None,
             "tier": case.tier, **extra, **(details or {})})
+        if to == S.APPROVED:  # every way into approved: sign-off, last blocker cleared, reinstate
+            approval_sign(version=locked, actor=actor, occasion=rule.name)
         _notify_transition(locked, seen_state, to, case, reason)
     version.state = to
     return locked

@@ -118,8 +118,9 @@ def notification_scan_record(*, scan: str, sent: int) -> None:
         audit.record(action="notification.scan", payload={"scan": scan, "sent": sent})
 
 
-def notification_mark_read(*, actor: User, ids: Iterable[int] | None = None) -> int:
-    """Mark the actor's notifications read (all unread ones when ``ids`` is None).
+def notification_mark_read(*, actor: User, ids: Iterable[object] | None = None) -> int:
+    """Mark the actor's notifications read (all unread ones when ``ids`` is None). The ids are
+    taken as given (form or JSON values) and refused unless each is a positive whole number.
 
     Reading one's inbox changes no governance record, so it writes no audit event.
     """

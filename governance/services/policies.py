@@ -33,8 +33,9 @@ def ensure_policy_templates() -> list[PolicyVersion]:
                     "policy": slug, "number": 1, "definition": definition})
                 created.append(pv)
         if PolicyVersion.objects.current() is None:
-            pv = PolicyVersion.objects.filter(policy__slug=DEFAULT_TEMPLATE).order_by(
-                "-number").first()
+            # Never None: the default template's first version is created above when missing.
+            pv = PolicyVersion.objects.filter(  # type: ignore[assignment]
+                policy__slug=DEFAULT_TEMPLATE).order_by("-number").first()
             _make_current(pv, actor=None)
     return created
 

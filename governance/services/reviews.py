@@ -68,7 +68,8 @@ def periodic_review_conclude(*, actor: User, version: ModelVersion, performance:
             raise Conflict("This version left the approved state meanwhile.")
         retire = conclusion == ReviewConclusion.RETIRE
         due_next = None if retire else review_due_after(case, now.date())
-        review = PeriodicReview.objects.create(
+        # The case's tier is set: an approved version was submitted under one.
+        review = PeriodicReview.objects.create(  # type: ignore[misc]
             version=locked, reviewer=actor, policy_version=gov.policy_version, tier=case.tier,
             due_on=gov.next_review_due or now.date(), performance=performance, changes=changes,
             limitations=limitations, conclusion=conclusion, conditions=conditions,

@@ -84,7 +84,8 @@ def signoff_record(*, actor: User, version: ModelVersion, decision: str, comment
         counts = signoff_counts(locked)
         if decision == Decision.APPROVE and counts.get(role, 0) >= case.required_roles[role]:
             raise Conflict(f"The {Role(role).label.lower()} sign-offs this tier needs are all in.")
-        signoff = SignOff.objects.create(
+        # The case's policy and tier are set: they were fixed when the version was submitted.
+        signoff = SignOff.objects.create(  # type: ignore[misc]
             version=locked, signer=actor, role=role, decision=decision, comment=comment,
             policy_version=case.policy_version, tier=case.tier,
             artifact_sha256=locked.artifact_sha256)

@@ -133,7 +133,8 @@ def review_conclude(
         locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
         if locked.state != S.IN_VALIDATION or concluded_review(locked) is not None:
             raise Conflict("This version's review was concluded meanwhile.")
-        review = ValidationReview.objects.create(
+        # The case's policy and tier are set: they were fixed when the version was submitted.
+        review = ValidationReview.objects.create(  # type: ignore[misc]
             version=locked, validator=actor, policy_version=case.policy_version, tier=case.tier,
             artifact_sha256=digest, conclusion=conclusion, conditions=conditions, **values)
         to = S.REJECTED if conclusion == Conclusion.REJECT else S.PENDING_APPROVAL

@@ -139,7 +139,7 @@ def waivers_expire(*, now: dt.datetime | None = None) -> int:
 
 
 # How a waiver's end reads: (audit action, finding source, "the waiver ... <verb>").
-WAIVER_ENDINGS = {
+WAIVER_ENDINGS: dict[str, tuple[str, str, str]] = {
     WaiverStatus.EXPIRED: ("waiver.expire", FindingSource.WAIVER_EXPIRY, "expired"),
     WaiverStatus.REVOKED: ("waiver.revoke", FindingSource.WAIVER_REVOKED, "was revoked"),
 }

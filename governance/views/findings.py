@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from core import pages, permissions
 from core.errors import DomainError
+from core.http import AuthenticatedHttpRequest
 from governance import services
 from governance.forms import AttachmentForm, CommentForm, FindingForm, FindingMoveForm
 from governance.gates import case_for
@@ -25,7 +26,7 @@ MOVE_LABELS = {"propose_remediation": "Propose the remediation",
                "accept_risk": "Accept as a risk"}
 
 
-def _finding(request: HttpRequest, pk: int) -> Finding:
+def _finding(request: AuthenticatedHttpRequest, pk: int) -> Finding:
     return get_object_or_404(Finding.objects.visible_to(request.user).listed(), pk=pk)
 
 
@@ -38,7 +39,7 @@ def _finding_moves(user: Any, finding: Finding) -> list[tuple[str, str]]:
 
 
 @login_required
-def finding_list(request: HttpRequest) -> HttpResponse:
+def finding_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     qs = Finding.objects.visible_to(request.user).listed()
     status = request.GET.get("status", "unresolved")
     if status == "unresolved":
@@ -50,7 +51,7 @@ def finding_list(request: HttpRequest) -> HttpResponse:
         "statuses": FindingStatus.choices})
 
 
-def _finding_page(request: HttpRequest, finding: Finding, *, status: int = 200,
+def _finding_page(request: AuthenticatedHttpRequest, finding: Finding, *, status: int = 200,
                   error: str = "", **forms_: Any) -> HttpResponse:
     finding = _finding(request, finding.pk)
     case = case_for(finding.version)
@@ -68,13 +69,13 @@ def _finding_page(request: HttpRequest, finding: Finding, *, status: int = 200,
 
 
 @login_required
-def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def finding_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _finding_page(request, _finding(request, pk))
 
 
 @login_required
-def finding_attachment_download(request: HttpRequest, pk: int, attachment_id: int
-                                ) -> HttpResponse:
+def finding_attachment_download(request: AuthenticatedHttpRequest, pk: int, attachment_id: int
+                                ) -> FileResponse:
     """Download an attachment of a finding you may see (always as a file, never inline)."""
     attachment = get_object_or_404(_finding(request, pk).attachments, pk=attachment_id)
     return stored_file_response(attachment.sha256, attachment.filename)
@@ -82,7 +83,7 @@ def finding_attachment_download(request: HttpRequest, pk: int, attachment_id: in
 
 @login_required
 @require_POST
-def finding_move(request: HttpRequest, pk: int) -> HttpResponse:
+def finding_move(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     finding = _finding(request, pk)
     form = FindingMoveForm(request.POST)
 
@@ -100,7 +101,7 @@ def finding_move(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def finding_comment(request: HttpRequest, pk: int) -> HttpResponse:
+def finding_comment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     finding = _finding(request, pk)
     form = CommentForm(request.POST)
 
@@ -126,7 +127,7 @@ def finding_comment(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def finding_attach(request: HttpRequest, pk: int) -> HttpResponse:
+def finding_attach(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     finding = _finding(request, pk)
     form = AttachmentForm(request.POST, request.FILES)
 
@@ -143,7 +144,7 @@ def finding_attach(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def finding_raise(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+def finding_raise(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponse:
     version = workable_version(request, slug, number)
     refuse_on_get(request, permissions.reason_cannot_raise_finding(request.user,
                                                                    case_for(version)))

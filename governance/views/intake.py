@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core import pages, permissions
 from core.errors import DomainError
+from core.http import AuthenticatedHttpRequest
 from governance import services
 from governance.forms import IntakeForm, OverrideDecisionForm, OverrideRequestForm
 from governance.gates import former_people_of
@@ -21,7 +22,8 @@ from governance.views.common import visible_model
 from registry.models import RegisteredModel
 
 
-def _intake_context(request: HttpRequest, model: RegisteredModel, **extra: Any) -> dict:
+def _intake_context(request: AuthenticatedHttpRequest, model: RegisteredModel,
+                    **extra: Any) -> dict:
     intake = ModelIntake.objects.filter(model=model).select_related(
         "override__requested_by", "override__decided_by").first()
     pending = intake.pending_override if intake is not None else None
@@ -35,7 +37,7 @@ def _intake_context(request: HttpRequest, model: RegisteredModel, **extra: Any) 
             **extra}
 
 
-def _intake_form(request: HttpRequest, model: RegisteredModel) -> IntakeForm:
+def _intake_form(request: AuthenticatedHttpRequest, model: RegisteredModel) -> IntakeForm:
     intake = ModelIntake.objects.filter(model=model).first()
     policy = PolicyVersion.objects.current()
     initial = {}
@@ -48,7 +50,7 @@ def _intake_form(request: HttpRequest, model: RegisteredModel) -> IntakeForm:
 
 
 @login_required
-def intake(request: HttpRequest, slug: str) -> HttpResponse:
+def intake(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     model = visible_model(request, slug)
     form = _intake_form(request, model)
 
@@ -72,7 +74,7 @@ def intake(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def intake_score(request: HttpRequest, slug: str) -> HttpResponse:
+def intake_score(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """htmx: the scoring of the answers so far, under the current policy (nothing is stored)."""
     visible_model(request, slug)
     policy = PolicyVersion.objects.current()
@@ -87,7 +89,7 @@ def intake_score(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def override_request(request: HttpRequest, slug: str) -> HttpResponse:
+def override_request(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     model = visible_model(request, slug)
     form = OverrideRequestForm(request.POST)
     return pages.form_action(
@@ -102,7 +104,7 @@ def override_request(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def override_decide(request: HttpRequest, slug: str) -> HttpResponse:
+def override_decide(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     model = visible_model(request, slug)
     form = OverrideDecisionForm(request.POST)
     return pages.form_action(

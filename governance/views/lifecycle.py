@@ -7,12 +7,13 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from core import pages, permissions
 from core.errors import DomainError
+from core.http import AuthenticatedHttpRequest
 from core.models import Role
 from governance import services
 from governance.forms import AssignForm, ReasonForm
@@ -23,7 +24,7 @@ from governance.views.common import workable_version
 from registry.models import ModelVersion, VersionState
 
 
-def _workflow(request: HttpRequest, version: ModelVersion, *, status: int = 200,
+def _workflow(request: AuthenticatedHttpRequest, version: ModelVersion, *, status: int = 200,
               error: str = "", **forms_: forms.Form) -> HttpResponse:
     case = case_for(version)
     return render(request, "governance/workflow.html", {
@@ -43,13 +44,14 @@ def _workflow(request: HttpRequest, version: ModelVersion, *, status: int = 200,
 
 
 @login_required
-def workflow(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+def workflow(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponse:
     return _workflow(request, workable_version(request, slug, number))
 
 
 @login_required
 @require_POST
-def version_action(request: HttpRequest, slug: str, number: int, name: str) -> HttpResponse:
+def version_action(request: AuthenticatedHttpRequest, slug: str, number: int,
+                   name: str) -> HttpResponse:
     """One of the workflow page's buttons: assigning the validator, or a lifecycle edge taken by
     its action name (services.ACTION_TARGETS), with a reason where the edge needs one."""
     if name != "assign_validator" and name not in services.ACTION_TARGETS:
@@ -58,11 +60,11 @@ def version_action(request: HttpRequest, slug: str, number: int, name: str) -> H
     form: forms.Form | None = None
     shown: dict[str, forms.Form] = {}
     if name == "assign_validator":
-        form = shown["assign_form"] = AssignForm(request.POST)
+        form = shown["assign_form"] = assign_form = AssignForm(request.POST)
 
         def call() -> Any:
             return services.validator_assign(actor=request.user, version=version,
-                                             validator=form.cleaned_data["validator"])
+                                             validator=assign_form.cleaned_data["validator"])
     else:
         to = services.ACTION_TARGETS[name]
         if _needs_reason(name):

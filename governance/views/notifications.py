@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from core import pages
 from core.errors import DomainError
+from core.http import AuthenticatedHttpRequest
 from core.ids import parse_id
 from governance import services
 from governance.forms import PreferencesForm
@@ -16,7 +17,7 @@ from governance.models import Notification
 
 
 @login_required
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: AuthenticatedHttpRequest) -> HttpResponse:
     # Bound on every POST: unticking every box posts no field at all, and means "email nothing".
     form = PreferencesForm(request.POST if request.method == "POST" else None,
                            current=services.preferences_of(request.user))
@@ -36,7 +37,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def inbox_mark_read(request: HttpRequest) -> HttpResponse:
+def inbox_mark_read(request: AuthenticatedHttpRequest) -> HttpResponse:
     # One notification when the form names it; all of them only when it names none.
     raw = request.POST.get("id")
     services.notification_mark_read(actor=request.user, ids=None if raw is None else [raw])

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from core import pages, permissions
 from core.errors import DomainError
+from core.http import AuthenticatedHttpRequest
 from governance import services
 from governance.models import PolicyVersion
 
 
-def _policies_page(request: HttpRequest, *, status: int = 200, error: str = "") -> HttpResponse:
+def _policies_page(request: AuthenticatedHttpRequest, *, status: int = 200,
+                   error: str = "") -> HttpResponse:
     versions = PolicyVersion.objects.select_related("policy", "created_by").order_by(
         "policy__name", "-number")
     return render(request, "governance/policies.html", {
@@ -24,13 +26,13 @@ def _policies_page(request: HttpRequest, *, status: int = 200, error: str = "") 
 
 
 @login_required
-def policies(request: HttpRequest) -> HttpResponse:
+def policies(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _policies_page(request)
 
 
 @login_required
 @require_POST
-def policy_make_current(request: HttpRequest, pk: int) -> HttpResponse:
+def policy_make_current(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     pv = get_object_or_404(PolicyVersion, pk=pk)
 
     def failure(status: int, error: DomainError | None) -> HttpResponse:

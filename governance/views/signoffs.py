@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from core import pages, permissions
 from core.errors import DomainError
+from core.http import AuthenticatedHttpRequest
 from core.net import client_ip
 from governance import services
 from governance.forms import SignOffForm
@@ -18,7 +19,7 @@ from governance.views.common import refuse_on_get, workable_version
 
 
 @login_required
-def sign(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+def sign(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponse:
     version = workable_version(request, slug, number)
     case = case_for(version)
     refuse_on_get(request, permissions.reason_cannot_sign_off(request.user, case))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from core import pages, permissions
 from core.errors import DomainError
+from core.http import AuthenticatedHttpRequest
 from governance import services
 from governance.forms import ReviewForm
 from governance.gates import case_for
@@ -17,7 +18,7 @@ from governance.views.common import refuse_on_get, workable_version
 
 
 @login_required
-def review(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+def review(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponse:
     version = workable_version(request, slug, number)
     refuse_on_get(request, permissions.reason_cannot_review(request.user, case_for(version)))
     form = ReviewForm(request.POST or None)

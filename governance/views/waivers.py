@@ -6,12 +6,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from core import pages, permissions
 from core.errors import DomainError
+from core.http import AuthenticatedHttpRequest
 from core.models import Role
 from governance import services
 from governance.forms import WaiverForm
@@ -21,7 +22,7 @@ from governance.views.common import refuse_on_get, workable_version
 
 
 @login_required
-def waiver_list(request: HttpRequest) -> HttpResponse:
+def waiver_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     rows = Waiver.objects.visible_to(request.user).select_related(
         "version__model", "approved_by").order_by("-granted_at")[:500]
     return render(request, "governance/waivers.html", {
@@ -29,7 +30,7 @@ def waiver_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def waiver_grant(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+def waiver_grant(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponse:
     version = workable_version(request, slug, number)
     refuse_on_get(request, permissions.reason_cannot_grant_waiver(request.user,
                                                                   case_for(version)))
@@ -54,7 +55,7 @@ def waiver_grant(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def waiver_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def waiver_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     waiver = get_object_or_404(Waiver.objects.visible_to(request.user), pk=pk)
 
     def failure(status: int, error: DomainError | None) -> HttpResponse:

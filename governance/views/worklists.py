@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from core import permissions
 from core.errors import PermissionRefused
+from core.http import AuthenticatedHttpRequest
 from core.models import Role
 from governance import worklists
 
 
 @login_required
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Work waiting for the user: the open validation queue, their validations, their sign-offs,
     the findings they must answer or close, and their teams' models."""
     user = request.user
@@ -28,7 +29,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def board(request: HttpRequest) -> HttpResponse:
+def board(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not permissions.can_view_board(request.user):
         raise PermissionRefused("The board is for risk officers, the review board, auditors and "
                                 "administrators.")

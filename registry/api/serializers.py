@@ -10,8 +10,10 @@ from registry.models import (
     ModelVersion,
     RegisteredModel,
     Sourcing,
+    Tag,
     Task,
     VendorDocument,
+    VersionSignature,
 )
 
 
@@ -29,7 +31,8 @@ class StrictInputMixin:
 
 
 class VendorDocumentSerializer(serializers.ModelSerializer):
-    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    uploaded_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
 
     class Meta:
         model = VendorDocument
@@ -43,14 +46,17 @@ class VendorDocumentUploadSerializer(serializers.Serializer):
 
 class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
     developers = serializers.SlugRelatedField(
         slug_field="username", many=True, required=False,
         queryset=User.objects.filter(is_active=True))
     upstream_models = serializers.SlugRelatedField(
         slug_field="slug", many=True, required=False, queryset=RegisteredModel.objects.all())
-    tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    tags: serializers.SlugRelatedField[Tag] = serializers.SlugRelatedField(
+        slug_field="name", many=True, read_only=True)
     tag_names = serializers.ListField(child=serializers.CharField(max_length=50), required=False,
                                       write_only=True, help_text="Replaces the model's tags.")
     decision_type = serializers.ChoiceField(choices=DecisionType.choices)
@@ -97,8 +103,10 @@ class TensorSpecSerializer(serializers.Serializer):
 
 
 class VersionSerializer(StrictInputMixin, serializers.ModelSerializer):
-    model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    model: serializers.SlugRelatedField[RegisteredModel] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True)
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
     input_schema = TensorSpecSerializer(many=True, read_only=True)
     output_schema = TensorSpecSerializer(many=True, read_only=True)
     artifact = serializers.FileField(write_only=True, required=False,
@@ -133,3 +141,26 @@ class TransferSerializer(serializers.Serializer):
         if not attrs:
             raise serializers.ValidationError("Give the new team, the new owner, or both.")
         return attrs
+
+
+class VersionSignatureSerializer(serializers.ModelSerializer):
+    keyid = serializers.CharField(source="key_id", read_only=True)
+    key_status = serializers.CharField(source="key.status", read_only=True)
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = VersionSignature
+        fields = ["id", "kind", "keyid", "key_status", "artifact_sha256", "created_at", "current"]
+        read_only_fields = fields
+
+    def get_current(self, signature: VersionSignature) -> bool:
+        return signature.pk in self.context.get("current_ids", ())
+
+
+class VersionSignaturesSerializer(serializers.Serializer):
+    servable = serializers.BooleanField(help_text="Approved, with both signatures in force.")
+    problems = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Why the signatures do not back the approval (empty when they do).")
+    signatures = VersionSignatureSerializer(many=True, help_text="Newest first; the newest of "
+                                                                 "each kind is current.")

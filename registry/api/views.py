@@ -20,10 +20,11 @@ from registry.api.serializers import (
     VendorDocumentSerializer,
     VendorDocumentUploadSerializer,
     VersionSerializer,
+    VersionSignaturesSerializer,
 )
 from registry.filters import ModelFilter, inventory_rows, visible_links, with_version_stats
-from registry.models import ModelVersion, RegisteredModel, VersionState
-from registry.storage import stored_file_response
+from registry.models import ModelVersion, RegisteredModel, SignatureKind, VersionState
+from registry.storage import signature_response, stored_file_response
 
 MODEL_FILTERS = [
     OpenApiParameter("q", str, description="Search in name, slug and purpose."),
@@ -197,3 +198,30 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Up
         version = services.artifact_upload(actor=request.user, version=version, artifact=upload,
                                            filename=upload.name)
         return Response(VersionSerializer(version).data)
+
+    @extend_schema(responses=VersionSignaturesSerializer, operation_id="versions_signatures_list")
+    @action(detail=True, methods=["get"], url_path="signatures")
+    def signatures(self, request, pk=None):
+        """The version's artifact signatures and approval attestations (docs/signing.md)."""
+        version = self.get_object()
+        rows = version.signatures.select_related("key").order_by("-created_at", "-pk")
+        current = {k: version.current_signature(k) for k in SignatureKind.values}
+        problems = version.signature_problems() if version.state == VersionState.APPROVED else []
+        return Response(VersionSignaturesSerializer({
+            "servable": version.is_servable(), "problems": problems, "signatures": rows},
+            context={"current_ids": {s.pk for s in current.values() if s}}).data)
+
+    @extend_schema(operation_id="versions_signature_download",
+                   parameters=[OpenApiParameter("kind", str, OpenApiParameter.PATH,
+                                                enum=SignatureKind.values)],
+                   responses={(200, "application/json"): OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"], url_path=r"signatures/(?P<kind>artifact|approval)")
+    def signature_download(self, request, pk=None, kind=None):
+        """Download the current Sigstore bundle of ``kind``: the artifact signature (OpenSSF
+        Model Signing, for ``model_signing verify key``) or the approval attestation; both
+        verify offline with ``python -m core.verify_bundle``."""
+        signature = self.get_object().current_signature(kind)
+        if signature is None:
+            return Response({"detail": f"This version has no {kind} signature.",
+                             "code": "not_found", "fields": {}}, status=404)
+        return signature_response(signature)

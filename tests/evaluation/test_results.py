@@ -101,3 +101,15 @@ def test_rounding_absorbs_summation_order():
     values = rng.uniform(size=10_000)
     forwards, backwards = float(np.sum(values)), float(sum(values[::-1].tolist()))
     assert canonical_json({"x": forwards}) == canonical_json({"x": backwards})
+
+
+def test_stored_results_keep_full_precision_and_write_what_is_not_a_result_value_as_text():
+    import pandas as pd
+
+    from evaluation.metrics.results import to_json_safe
+    value = {1: np.float64(1 / 3), "na": pd.NA, "nan": float("nan"), "pair": (1, np.int64(2)),
+             "interval": pd.Interval(0, 1)}
+    assert to_json_safe(value) == {"1": 1 / 3, "na": None, "nan": None, "pair": [1, 2],
+                                   "interval": "(0, 1]"}
+    with pytest.raises(TypeError):
+        canonical(value)

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core import export
+from core.audit import SYSTEM
 from core.errors import DomainError
 
 
@@ -37,7 +38,7 @@ class Command(BaseCommand):
             raise CommandError(f"The folder {target.parent} does not exist; create it first.")
         try:
             prepared = export.audit_export(
-                actor=export.SYSTEM, model_slug=model,
+                actor=SYSTEM, model_slug=model,
                 date_from=_date(date_from) if date_from else None,
                 date_to=_date(date_to) if date_to else None)
         except DomainError as exc:

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core import services
+from core.audit import SYSTEM
 from core.errors import DomainError
 from core.models import Role, Team
 
@@ -53,7 +54,7 @@ class Command(BaseCommand):
             password = self._ask_password()
         try:
             user = services.user_create(
-                actor=services.SYSTEM, username=options["username"], password=password,
+                actor=SYSTEM, username=options["username"], password=password,
                 email=options["email"], first_name=options["first_name"],
                 last_name=options["last_name"], roles=options["roles"], teams=teams,
             )

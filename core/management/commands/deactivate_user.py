@@ -10,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core import services
+from core.audit import SYSTEM
 from core.errors import DomainError
 from core.models import User
 
@@ -29,7 +30,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{user.username!r} is already deactivated; nothing to do.")
             return
         try:
-            services.user_deactivate(actor=services.SYSTEM, user=user, reason=options["reason"])
+            services.user_deactivate(actor=SYSTEM, user=user, reason=options["reason"])
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(self.style.SUCCESS(

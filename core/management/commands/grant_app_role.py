@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from core import db_roles
@@ -14,14 +16,15 @@ class Command(BaseCommand):
             "USAGE/SELECT on sequences, and only SELECT/INSERT on the audit table. Run it as the "
             "owner role after each migrate.")
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--role", default=None,
                             help="The application role (default: ASSAY_DB_APP_ROLE).")
         parser.add_argument("--create", action="store_true",
                             help="Create the role (NOLOGIN, for SET ROLE) if it does not exist.")
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
 
-    def handle(self, *args, role: str | None, create: bool, database: str, **options) -> None:
+    def handle(self, *args: Any, role: str | None, create: bool, database: str,
+               **options: Any) -> None:
         role = role or settings.DATABASE_APP_ROLE
         if not role:
             raise CommandError("Name the role: --role assay_app (or set ASSAY_DB_APP_ROLE).")

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core import signing
+from core.audit import SYSTEM
 from core.errors import DomainError
 from core.models.signing import KeyPurpose
 
@@ -19,7 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, purpose: str, **options: Any) -> None:
         try:
-            key = signing.key_create(actor=signing.SYSTEM, purpose=purpose)
+            key = signing.key_create(actor=SYSTEM, purpose=purpose)
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"Created {purpose} key {key.keyid}; private key in "

@@ -7,8 +7,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core import checkpoints, signing
+from core.audit import SYSTEM
 from core.errors import DomainError
-from core.models.signing import Checkpoint, KeyPurpose
+from core.models.signing import Checkpoint, KeyPurpose, SigningKey
 
 
 class Command(BaseCommand):
@@ -21,8 +22,14 @@ class Command(BaseCommand):
         parser.add_argument("--reason", required=True, help="what happened (kept with the key)")
 
     def handle(self, *args: Any, keyid: str, reason: str, **options: Any) -> None:
+        key = SigningKey.objects.filter(keyid=keyid).first()
+        if key is not None and key.purpose in (KeyPurpose.ARTIFACT, KeyPurpose.APPROVAL):
+            # Revoking one of these alone would leave every approval it signed unservable.
+            raise CommandError(f"Key {keyid[:16]} signs {key.purpose}s: revoke it with "
+                               f"manage.py signing_revoke {keyid} --reason '...', which also "
+                               f"re-signs every current approval with its successor.")
         try:
-            successor = signing.key_revoke(actor=signing.SYSTEM, keyid=keyid, reason=reason)
+            successor = signing.key_revoke(actor=SYSTEM, keyid=keyid, reason=reason)
             self.stdout.write(f"Revoked key {keyid}.")
             if successor is not None:
                 self.stdout.write(f"New active {successor.purpose} key {successor.keyid}.")

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core import signing
+from core.audit import SYSTEM
 from core.errors import DomainError
 from core.models.signing import KeyPurpose
 
@@ -20,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, purpose: str, **options: Any) -> None:
         try:
-            key = signing.key_rotate(actor=signing.SYSTEM, purpose=purpose)
+            key = signing.key_rotate(actor=SYSTEM, purpose=purpose)
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"New active {purpose} key {key.keyid}; the previous one is retired.")

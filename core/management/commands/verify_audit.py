@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core import verification
 
@@ -13,11 +14,11 @@ class Command(BaseCommand):
     help = ("Verify the audit trail's hash chain: every event digest and link, no gaps. Prints OK "
             "and the head, or the first bad sequence number and why (exit status 1).")
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--chunk-size", type=int, default=5000,
                             help="Rows fetched per round trip (default 5000).")
 
-    def handle(self, *args, chunk_size: int, **options) -> None:
+    def handle(self, *args: Any, chunk_size: int, **options: Any) -> None:
         if chunk_size < 1:
             raise CommandError("--chunk-size must be at least 1.")
         started = time.monotonic()

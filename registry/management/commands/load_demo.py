@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from core import services as accounts
+from core.audit import SYSTEM
 from core.models import Role, Team, User
 from registry import services
 from registry.models import DecisionType, RegisteredModel, Task
@@ -40,7 +41,7 @@ class Command(BaseCommand):
         teams = {}
         for slug, name in DEMO_TEAMS:
             teams[slug] = Team.objects.filter(slug=slug).first() or accounts.team_create(
-                actor=accounts.SYSTEM, name=name, slug=slug)
+                actor=SYSTEM, name=name, slug=slug)
         for username, first, last, roles, team_slugs in DEMO_USERS:
             accounts.ensure_user(username=username, password=DEMO_PASSWORD,
                                  first_name=first, last_name=last,

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0002_version_number_counter'),
+        ('registry', '0003_version_signatures'),
     ]
 
     operations = [

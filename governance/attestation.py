@@ -1,0 +1,82 @@
+"""What an approval attestation says (docs/signing.md): the in-toto Statement that the approval
+key signs when a version is approved, reinstated or re-signed, built from governance's rows.
+
+Its subject is the artifact (``model.onnx`` and its SHA-256); its predicate names the model and
+version, the bound policy and tier, the validation review, every sign-off, the evidence that
+cleared the gate, the waivers in force with their expiry, and the audit chain's head at that
+moment. Floats are left out (the canonical JSON signed has none): figures stay behind their
+result digests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from core import audit
+from core.verify_bundle import (
+    APPROVAL_PREDICATE_TYPE,
+    ARTIFACT_FILENAME,
+    INTOTO_STATEMENT_TYPE,
+)
+from governance.gates import Case, latest_evidence
+from governance.models import SignOff, ValidationReview, VersionGovernance, Waiver
+from registry.models import ModelVersion
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    return audit.format_time(value) if value else None
+
+
+def _username(user: Any) -> str | None:
+    return user.username if user is not None else None
+
+
+def approval_statement(version: ModelVersion, case: Case, *, occasion: str,
+                       now: dt.datetime) -> dict[str, Any]:
+    """The approval attestation of ``version`` as it stands now (inside the approval's
+    transaction, so the chain head read here is the approval's own event or later)."""
+    gov = VersionGovernance.objects.filter(version=version).first()
+    review = ValidationReview.objects.filter(version=version).select_related("validator").first()
+    required = {need.check for need in case.rules.required_evidence} if case.rules else set()
+    seq, chain_hash = audit.chain_head()
+    predicate = {
+        "occasion": occasion,
+        "signed_at": audit.format_time(now),
+        "approved_at": _time(gov.decided_at if gov else None),
+        "model": {"id": version.model_id, "slug": version.model.slug, "name": version.model.name},
+        "version": {"id": version.pk, "number": version.number,
+                    "artifact_filename": version.artifact_filename},
+        "policy_version": ({"id": case.policy_version.pk, "name": str(case.policy_version)}
+                           if case.policy_version else None),
+        "tier": case.tier,
+        "validation": None if review is None else {
+            "validator": _username(review.validator), "conclusion": review.conclusion,
+            "conditions": review.conditions, "concluded_at": _time(review.concluded_at),
+            "artifact_sha256": review.artifact_sha256},
+        "signoffs": [
+            {"signer": s.signer.username, "role": s.role, "decision": s.decision,
+             "comment": s.comment, "signed_at": _time(s.signed_at),
+             "artifact_sha256": s.artifact_sha256}
+            for s in SignOff.objects.filter(version=version).select_related("signer")
+            .order_by("signed_at", "pk")],
+        "evidence": [
+            {"check": row.check_name, "required": row.check_name in required,
+             "status": row.status, "origin": row.origin, "result_digest": row.digest,
+             "artifact_digest": row.artifact_digest, "dataset_digests": row.dataset_digests,
+             "recorded_at": _time(row.recorded_at)}
+            for _, row in sorted(latest_evidence(version).items())],
+        "waivers": [
+            {"id": w.pk, "covers": w.covers_label, "reason": w.reason,
+             "approved_by": _username(w.approved_by), "granted_at": _time(w.granted_at),
+             "expires_at": _time(w.expires_at)}
+            for w in Waiver.objects.filter(version=version).in_force(now)
+            .select_related("approved_by").order_by("expires_at", "pk")],
+        "audit_chain_head": {"seq": seq, "chain_hash": chain_hash},
+    }
+    return {
+        "_type": INTOTO_STATEMENT_TYPE,
+        "subject": [{"name": ARTIFACT_FILENAME, "digest": {"sha256": version.artifact_sha256}}],
+        "predicateType": APPROVAL_PREDICATE_TYPE,
+        "predicate": predicate,
+    }
