@@ -7,7 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from core.models import AuditEvent
-from governance.gates import blocking_items, case_for, governance_of, latest_evidence
+from governance.gates import (
+    blocking_items,
+    case_for,
+    evidence_standings,
+    evidence_warnings,
+    governance_of,
+    latest_evidence,
+)
 from governance.models import ValidationReview
 from governance.services.lifecycle import CHANGES_REQUESTED_HELP, available_actions
 from registry.models import ModelVersion, VersionState
@@ -17,6 +24,7 @@ def version_status(version: ModelVersion, user: Any) -> dict[str, Any]:
     """Everything the status shows, computed once (the API's WorkflowSerializer gives its shape)."""
     case = case_for(version)
     gov = governance_of(version)
+    standings = evidence_standings(version, case)
     review = ValidationReview.objects.filter(version=version).first()
     return {
         "version_id": version.pk, "model": version.model.slug, "number": version.number,
@@ -32,7 +40,9 @@ def version_status(version: ModelVersion, user: Any) -> dict[str, Any]:
         "review": review,
         "signoffs": list(version.signoffs.select_related("signer", "policy_version__policy")),
         "latest_evidence": list(latest_evidence(version).values()),
+        "required_evidence": standings,
         "blockers": [b.as_dict() for b in blocking_items(version, case)],
+        "warnings": [b.as_dict() for b in evidence_warnings(version, case, standings)],
         "actions": available_actions(user, version, case),
         "note": _state_note(version),
     }

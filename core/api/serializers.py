@@ -71,3 +71,14 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
 class TeamMembershipSerializer(serializers.Serializer):
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    """The API's one error shape (core.api.errors), for documenting error responses."""
+
+    detail = serializers.CharField(help_text="What is wrong and how to fix it.")
+    code = serializers.CharField(help_text="The kind of error, e.g. invalid, permission_denied, "
+                                           "not_found, conflict.")
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                   help_text="Per input field, what is wrong with it (empty "
+                                             "when no single field is to blame).")
