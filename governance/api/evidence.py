@@ -58,7 +58,8 @@ class StandingEvidenceSerializer(serializers.Serializer):
     origin = serializers.ChoiceField(choices=EvidenceOrigin.choices)
     source_url = serializers.CharField()
     artifact_digest = serializers.CharField()
-    launched_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    launched_by = serializers.CharField(source="launched_by.username", allow_null=True,
+                                        default=None)
     recorded_at = serializers.DateTimeField()
 
 
