@@ -192,9 +192,17 @@ def _validation_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
 def latest_evidence(version: ModelVersion) -> dict[str, Evidence]:
     """The newest row per check, whether it counts or not (what was last recorded)."""
     latest: dict[str, Evidence] = {}
-    for row in Evidence.objects.filter(version=version).order_by("-recorded_at", "-id"):
+    for row in Evidence.objects.filter(version=version).select_related(
+            "launched_by", "recorded_by").order_by("-recorded_at", "-id"):
         latest.setdefault(row.check_name, row)
     return latest
+
+
+def is_exploratory(row: Evidence, case: Case) -> bool:
+    """An Assay run launched by someone not independent of the version (its own developers,
+    owner, submitter…): shown, never counting."""
+    return row.origin == EvidenceOrigin.RUN and bool(
+        permissions.evidence_launcher_conflict(row.launched_by or row.recorded_by, case))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -255,9 +255,6 @@ class EvidenceRequirement:
             return f"{self.metric} = {value} misses {self.comparator} {self.threshold}"
         return ""
 
-    def figure_fails(self, figures: Any) -> bool:
-        return bool(self.figure_problem(figures))
-
     def as_dict(self) -> dict[str, Any]:
         return {"check": self.check, "metric": self.metric, "comparator": self.comparator,
                 "threshold": self.threshold, "level": self.level,

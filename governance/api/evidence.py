@@ -19,13 +19,20 @@ class EvidenceSerializer(serializers.ModelSerializer):
     launched_by = serializers.SlugRelatedField(
         slug_field="username", read_only=True,
         help_text="Who asked for the evaluation run (its independence decides whether it counts).")
+    exploratory = serializers.SerializerMethodField(
+        help_text="An Assay run launched by someone not independent of the version (its "
+                  "developers, owner, submitter…): shown, never counting. Null where not judged "
+                  "(a new row).")
 
     class Meta:
         model = Evidence
         fields = ["id", "check", "status", "figures", "digest", "source_url", "origin",
                   "artifact_digest", "dataset_digests", "launched_by", "recorded_by",
-                  "recorded_at"]
+                  "recorded_at", "exploratory"]
         read_only_fields = fields
+
+    def get_exploratory(self, row: Evidence) -> bool | None:
+        return getattr(row, "exploratory", None)
 
 
 class ExternalEvidenceInputSerializer(StrictSerializer):

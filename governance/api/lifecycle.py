@@ -23,7 +23,7 @@ from governance.api.evidence import (
     ExternalEvidenceInputSerializer,
     RequiredEvidenceSerializer,
 )
-from governance.gates import workable_versions
+from governance.gates import case_for, workable_versions
 from governance.models import (
     Conclusion,
     Decision,
@@ -33,7 +33,7 @@ from governance.models import (
     ValidationReview,
     VersionGovernance,
 )
-from governance.status import version_status
+from governance.status import marked_exploratory, version_status
 from registry.models import ModelVersion, VersionState
 
 
@@ -310,7 +310,7 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
                 origin=EvidenceOrigin.EXTERNAL, actor=request.user)
             return Response(EvidenceSerializer(row).data, status=status.HTTP_201_CREATED)
         rows = version.evidence.select_related("recorded_by", "launched_by")
-        page = self.paginate_queryset(rows)
+        page = marked_exploratory(self.paginate_queryset(rows), case_for(version))
         return self.get_paginated_response(EvidenceSerializer(page, many=True).data)
 
 

@@ -421,6 +421,12 @@ class TestRequiredEvidenceTable:
         bias = rows[("bias", "dp_ratio")]
         assert (bias["counts"], bias["met"]) == (False, False)
         assert "exploratory run" in bias["why_not"]
+        # The exploratory run is stored and shown as such, on the page and in the API.
+        newest = page[page.index("<h2>Evidence (newest per check)"):]
+        assert newest.count(">exploratory</span>") == 1
+        listed = api.get(f"/api/v1/versions/{draft.pk}/evidence/").json()["results"]
+        assert {(r["check"], r["exploratory"]) for r in listed} == {
+            ("performance", False), ("bias", True), ("calibration", False)}
         calibration = rows[("calibration", "ece")]
         assert "another artifact" in calibration["why_not"]
         assert calibration["problem"].startswith("Required evidence 'calibration (ece <= 0.1)' "
