@@ -431,3 +431,47 @@ class TestRequiredEvidenceTable:
         assert "another artifact" in calibration["why_not"]
         assert calibration["problem"].startswith("Required evidence 'calibration (ece <= 0.1)' "
                                                  "is missing")
+
+
+def test_what_an_evaluation_worker_records_blocks_or_clears_the_approval(walk, draft, policy,
+                                                                        victor):
+    """The contract the evaluation app records through: for each check, the verdict of the bound
+    policy, recorded by Assay (actor None) for the validator who launched the run, bound to the
+    artifact and datasets; a failed check raises its finding."""
+    walk.submit(draft)
+    walk.assign(draft)
+    draft.refresh_from_db()
+
+    def worker_records(check: str, figures: dict) -> str:
+        verdict = check_verdict(draft, check, figures)
+        services.evidence_record(version=draft, check=check, status=verdict.status,
+                                 figures=figures, digest=digest(f"{check}{figures}"), actor=None,
+                                 launched_by=victor, artifact_digest=draft.artifact_sha256,
+                                 dataset_digests=[digest("german-credit")],
+                                 source_url="/evaluations/runs/1/")
+        if verdict.status == "failed":
+            services.finding_raise_from_check(version=draft, check=check, severity="high",
+                                              title=f"{check} failed",
+                                              description="; ".join(verdict.reasons),
+                                              figures=figures)
+        return verdict.status
+
+    assert worker_records("performance", {"roc_auc": 0.78, "accuracy": 0.74}) == "passed"
+    assert worker_records("bias", {"dp_ratio": 0.71, "eo_difference": 0.06}) == "failed"
+    assert worker_records("calibration", {"ece": 0.04}) == "passed"
+    assert set(evidence_blockers(draft)) == {"bias"}
+    assert {b.kind for b in blocking_items(draft)} >= {"evidence", "finding"}
+    with pytest.raises(Conflict, match="Check 'bias' failed"):
+        walk.review(draft)
+    # After a mitigation the validator re-runs it; the finding is answered and closed.
+    assert worker_records("bias", {"dp_ratio": 0.86, "eo_difference": 0.06}) == "passed"
+    finding = Finding.objects.get(version=draft, status=FindingStatus.OPEN)
+    services.finding_transition(actor=draft.model.owner, finding=finding,
+                                to=FindingStatus.REMEDIATION_PROPOSED, text="Re-weighted.")
+    services.finding_transition(actor=victor, finding=finding, to=FindingStatus.CLOSED,
+                                text="Bias re-run: dp_ratio 0.86.")
+    walk.review(draft)
+    walk.sign(draft, "boris")
+    walk.sign(draft, "rhea")
+    draft.refresh_from_db()
+    assert draft.state == VersionState.APPROVED
