@@ -427,3 +427,31 @@ def can_view_board(user: Visitor) -> bool:
     """The oversight board (overdue reviews, open high findings, waivers, models by tier)."""
     return is_authenticated(user) and user.has_role(Role.RISK_OFFICER, Role.REVIEW_BOARD,
                                                     Role.AUDITOR, Role.ADMIN)
+
+
+# ---------------------------------------------------------------------------------------------
+# Evidence that decides: whose evaluation runs count towards a version's approval.
+
+def evidence_launcher_conflict(person: Actor | None, case: CaseLike) -> str:
+    """Why an evaluation run launched by ``person`` is only exploratory (empty when it counts).
+
+    A run counts towards the approval when the version's assigned validator or a risk officer
+    launched it (Assay running it on their behalf), and they are independent of the version
+    (``independence_conflict``); the model's own people may run evaluations, which are shown but
+    never count."""
+    if person is None:
+        return "it names nobody who launched it, so its independence cannot be judged"
+    if not (person.pk == case.validator_id or person.has_role(Role.RISK_OFFICER)):
+        return (f"{person.username} launched it, who is neither the version's validator nor a "
+                "risk officer: an exploratory run")
+    conflict = independence_conflict(person, case)
+    if conflict:
+        return f"{person.username} launched it, who {_third_person(conflict)}: an exploratory run"
+    return ""
+
+
+def _third_person(conflict: str) -> str:
+    """independence_conflict speaks to "you" ("own this model"); say it of someone else."""
+    first, _, rest = conflict.partition(" ")
+    verbs = {"own": "owns", "develop": "develops"}
+    return f"{verbs.get(first, first)} {rest}".strip()

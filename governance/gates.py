@@ -18,6 +18,7 @@ from core.models import Role
 from governance.models import (
     DECIDED,
     Evidence,
+    EvidenceOrigin,
     EvidenceStatus,
     Finding,
     ModelIntake,
@@ -26,11 +27,12 @@ from governance.models import (
     VersionGovernance,
     Waiver,
 )
-from governance.policy import TierRules
+from governance.policy import EvidenceRequirement, TierRules
 from registry.models import ModelVersion
 
 # Kinds of blocking item. SUBMISSION kinds stop a submission; GATE kinds stop a version from
-# reaching pending approval; every kind stops the final approval.
+# reaching pending approval; every kind stops the final approval. Warnings (required evidence of
+# level "warn" that is missed) have the kind "evidence" and stop nothing.
 SUBMISSION_KINDS = frozenset({"intake", "artifact", "policy"})
 GATE_KINDS = frozenset({"evidence", "finding"})
 
@@ -68,6 +70,8 @@ class Case:
     owners_at_submission: frozenset[int] = frozenset()
     developers_at_submission: frozenset[int] = frozenset()
     submitters: frozenset[int] = frozenset()
+    # The model's task (registry.models.Task): which required-evidence items apply.
+    task: str = ""
 
     @property
     def rules(self) -> TierRules | None:
@@ -123,6 +127,7 @@ def case_from(version: ModelVersion, *, gov: VersionGovernance | None,
         signer_ids=frozenset(signer_ids),
         tier=tier, policy_version=policy,
         required_roles=dict(rules.signoffs) if rules else {},
+        task=model.task,
         **people_at_submission(gov),
     )
 
@@ -185,10 +190,145 @@ def _validation_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
 
 
 def latest_evidence(version: ModelVersion) -> dict[str, Evidence]:
+    """The newest row per check, whether it counts or not (what was last recorded)."""
     latest: dict[str, Evidence] = {}
-    for row in Evidence.objects.filter(version=version).order_by("-recorded_at", "-id"):
+    for row in Evidence.objects.filter(version=version).select_related(
+            "launched_by", "recorded_by").order_by("-recorded_at", "-id"):
         latest.setdefault(row.check_name, row)
     return latest
+
+
+def is_exploratory(row: Evidence, case: Case) -> bool:
+    """An Assay run launched by someone not independent of the version (its own developers,
+    owner, submitter…): shown, never counting."""
+    return row.origin == EvidenceOrigin.RUN and bool(
+        permissions.evidence_launcher_conflict(row.launched_by or row.recorded_by, case))
+
+
+# ---------------------------------------------------------------------------------------------
+# Evidence that decides (docs/evidence-gate.md): which rows count for a requirement, and whether
+# the newest that counts meets it.
+
+def short_digest(value: str) -> str:
+    return f"{value[:12]}…" if value else "none"
+
+
+def why_not_counting(row: Evidence, need: EvidenceRequirement, version: ModelVersion,
+                     case: Case) -> str:
+    """Why the row cannot satisfy the requirement: "" when it counts."""
+    if not version.artifact_sha256:
+        return "the version has no artifact to bind evidence to"
+    if not row.artifact_digest:
+        return ("it names no artifact digest (recorded before evidence was bound to artifacts), "
+                "so nothing says it was computed on this version's artifact")
+    if row.artifact_digest != version.artifact_sha256:
+        return (f"it was computed on another artifact ({short_digest(row.artifact_digest)}), "
+                f"not this version's ({short_digest(version.artifact_sha256)})")
+    if row.origin == EvidenceOrigin.EXTERNAL:
+        return "" if need.external_allowed else (
+            "it comes from a tool outside Assay, and the policy does not accept external "
+            f"evidence for '{need.check}'")
+    return permissions.evidence_launcher_conflict(row.launched_by or row.recorded_by, case)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one required-evidence item stands: the evidence it is judged on and why.
+
+    ``evidence`` is the newest row of the check that counts for the item; when none counts, the
+    newest row of the check, with ``why_not`` saying why it does not count. ``problem`` says
+    what is missing or failing ("" when the item is met)."""
+
+    requirement: EvidenceRequirement
+    evidence: Evidence | None
+    counts: bool
+    why_not: str
+    problem: str
+    waived: bool = False
+
+    @property
+    def met(self) -> bool:
+        return not self.problem
+
+    @property
+    def value(self) -> Any:
+        metric = self.requirement.metric
+        if self.evidence is None or not metric:
+            return None
+        return self.evidence.figures.get(metric) if isinstance(self.evidence.figures,
+                                                               dict) else None
+
+
+def _problem(need: EvidenceRequirement, counting: Evidence | None, newest: Evidence | None,
+             why_not: str) -> str:
+    if counting is None:
+        if newest is None:
+            return f"Required evidence '{need.describe()}' is missing."
+        return (f"Required evidence '{need.describe()}' is missing: no '{need.check}' evidence "
+                f"counts; the newest does not because {why_not}.")
+    if counting.status == EvidenceStatus.FAILED:
+        return f"Check '{need.check}' failed."
+    figure = need.figure_problem(counting.figures)
+    if not figure:
+        return ""
+    value = counting.figures.get(need.metric) if isinstance(counting.figures, dict) else None
+    if need.metric in counting.figures and isinstance(value, int | float) \
+            and not isinstance(value, bool):
+        return (f"Check '{need.check}' reports {need.metric} = {value}, which misses "
+                f"{need.comparator} {need.threshold}.")
+    return (f"Check '{need.check}' cannot be judged against {need.metric} {need.comparator} "
+            f"{need.threshold}: {figure}, so it counts as missed.")
+
+
+def evidence_standings(version: ModelVersion, case: Case | None = None) -> list[Standing]:
+    """Each required-evidence item of the version's tier (for its model's task), and where it
+    stands: the Required evidence table, and the source of the evidence blockers and warnings."""
+    case = case or case_for(version)
+    rules = case.rules
+    if rules is None:
+        return []
+    needs = [n for n in rules.required_evidence if n.applies_to(case.task)]
+    if not needs:
+        return []
+    rows = list(Evidence.objects.filter(version=version, check_name__in={n.check for n in needs})
+                .select_related("launched_by", "recorded_by").order_by("-recorded_at", "-id"))
+    waived = waived_keys(version)
+    out = []
+    for need in needs:
+        of_check = [r for r in rows if r.check_name == need.check]
+        counting = next((r for r in of_check if not why_not_counting(r, need, version, case)),
+                        None)
+        newest = of_check[0] if of_check else None
+        shown = counting or newest
+        why_not = why_not_counting(newest, need, version, case) if counting is None and newest \
+            else ""
+        out.append(Standing(requirement=need, evidence=shown, counts=counting is not None,
+                            why_not=why_not, problem=_problem(need, counting, newest, why_not),
+                            waived=("evidence", need.check) in waived))
+    return out
+
+
+def _evidence_items(standings: list[Standing], *, warnings: bool) -> list[Blocker]:
+    """One item per check, joining what each of its missed requirements says."""
+    problems: dict[str, list[str]] = {}
+    for standing in standings:
+        if not standing.met and standing.requirement.warns_only == warnings:
+            problems.setdefault(standing.requirement.check, []).append(standing.problem)
+    return [Blocker("evidence", check, " ".join(dict.fromkeys(messages)))
+            for check, messages in problems.items()]
+
+
+def _evidence_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
+    return _evidence_items(evidence_standings(version, case), warnings=False)
+
+
+def evidence_warnings(version: ModelVersion, case: Case | None = None,
+                      standings: list[Standing] | None = None) -> list[Blocker]:
+    """Required evidence of level "warn" that is missed: shown wherever blockers are, blocking
+    nothing (``standings``: the version's, when already computed)."""
+    if standings is None:
+        standings = evidence_standings(version, case)
+    return _evidence_items(standings, warnings=True)
 
 
 @dataclass(frozen=True)
@@ -202,36 +342,26 @@ class CheckVerdict:
 def check_verdict(version: ModelVersion, check: str, figures: dict[str, Any],
                   case: Case | None = None) -> CheckVerdict:
     """Judge one check's figures against the thresholds the version's policy sets for it: the
-    status an evaluation run records as evidence. A check the policy does not name passes."""
-    rules = (case or case_for(version)).rules
-    if rules is None:
-        return CheckVerdict(EvidenceStatus.PASSED)
-    reasons = tuple(
-        f"{need.metric} = {figures.get(need.metric)} misses {need.comparator} {need.threshold}"
-        for need in rules.required_evidence
-        if need.check == check and need.figure_fails(figures))
-    return CheckVerdict(EvidenceStatus.FAILED if reasons else EvidenceStatus.PASSED, reasons)
-
-
-def _evidence_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
+    status an evaluation run records as evidence. Fails closed: a thresholded metric that is
+    missing, null, NaN or not a number fails it. ``failed`` when an item of level "block" is
+    missed, else ``warn`` when an item of level "warn" is, else ``passed``; a check the policy
+    does not name passes."""
+    case = case or case_for(version)
     rules = case.rules
     if rules is None:
-        return []
-    latest = latest_evidence(version)
-    out = []
+        return CheckVerdict(EvidenceStatus.PASSED)
+    blocking: list[str] = []
+    warning: list[str] = []
     for need in rules.required_evidence:
-        row = latest.get(need.check)
-        if row is None:
-            out.append(Blocker("evidence", need.check,
-                               f"Required evidence '{need.describe()}' is missing."))
-        elif row.status == EvidenceStatus.FAILED:
-            out.append(Blocker("evidence", need.check, f"Check '{need.check}' failed."))
-        elif need.figure_fails(row.figures):
-            out.append(Blocker("evidence", need.check,
-                               f"Check '{need.check}' reports {need.metric} = "
-                               f"{row.figures.get(need.metric)}, which misses "
-                               f"{need.comparator} {need.threshold}."))
-    return out
+        if need.check != check or not need.applies_to(case.task):
+            continue
+        problem = need.figure_problem(figures)
+        if problem:
+            (warning if need.warns_only else blocking).append(
+                f"{problem} (warning only)" if need.warns_only else problem)
+    status = EvidenceStatus.FAILED if blocking else EvidenceStatus.WARN if warning \
+        else EvidenceStatus.PASSED
+    return CheckVerdict(status, tuple(blocking + warning))
 
 
 def _signoff_blockers(version: ModelVersion, case: Case) -> list[Blocker]:

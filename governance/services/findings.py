@@ -113,12 +113,18 @@ def _record_raise(finding: Finding, actor: User | None) -> None:
 
 
 def finding_raise_by_assay(*, version: ModelVersion, source: str, source_key: str, severity: str,
-                    title: str, description: str, figures: dict | None = None,
-                    now: dt.datetime | None = None) -> tuple[Finding, bool]:
+                           title: str, description: str, figures: dict | None = None,
+                           now: dt.datetime | None = None,
+                           again_once_closed: bool = False) -> tuple[Finding, bool]:
     """A finding raised by Assay itself (a failed check, an ended waiver, an overdue review), once
     per (version, source_key), owned by the model's owner; inside the caller's transaction, which
-    holds the version's lock. Returns (finding, created)."""
-    existing = Finding.objects.filter(version=version, source_key=source_key).first()
+    holds the version's lock. With ``again_once_closed``, a closed finding does not count: the
+    same source raises a new one (the database keeps at most one finding per source that is not
+    closed). Returns (finding, created)."""
+    same = Finding.objects.filter(version=version, source_key=source_key)
+    if again_once_closed:
+        same = same.exclude(status=FindingStatus.CLOSED)
+    existing = same.order_by("-raised_at", "-pk").first()
     if existing is not None:
         return existing, False
     now = now or timezone.now()
@@ -130,15 +136,18 @@ def finding_raise_by_assay(*, version: ModelVersion, source: str, source_key: st
                 owner=version.model.owner, raised_at=now,
                 due_date=now.date() + dt.timedelta(days=DEFAULT_DUE_DAYS[severity]))
     except IntegrityError:  # raised concurrently by a twin
-        return Finding.objects.get(version=version, source_key=source_key), False
+        return Finding.objects.exclude(status=FindingStatus.CLOSED).get(
+            version=version, source_key=source_key), False
     _record_raise(finding, None)
     return finding, True
 
 
 def finding_raise_from_check(*, version: ModelVersion, check: str, severity: str, title: str,
                              description: str, figures: Any = None) -> Finding:
-    """Raise the finding of a failed evaluation check, once per (check, version): a later call
-    for the same check returns the finding already raised. (The evaluation app calls this.)"""
+    """Raise the finding of a failed evaluation check. While the check's finding is not closed
+    (open, remediation proposed, or accepted as a risk) a repeat failure returns it; once it is
+    closed, the check failing again raises a new finding: the remediation did not hold. (The
+    evaluation app calls this.)"""
     _validate_finding_text(title, description, severity)
     figures = {} if figures is None else figures
     if not isinstance(check, str) or not check.strip() or len(check) > 100:
@@ -152,7 +161,8 @@ def finding_raise_from_check(*, version: ModelVersion, check: str, severity: str
         finding, _ = finding_raise_by_assay(version=locked, source=FindingSource.EVALUATION,
                                             source_key=f"check:{check.strip()}",
                                             severity=severity, title=title.strip(),
-                                            description=description, figures=figures)
+                                            description=description, figures=figures,
+                                            again_once_closed=True)
     return finding
 
 

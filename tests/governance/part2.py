@@ -11,7 +11,7 @@ from governance import services
 from governance.models import Finding
 from registry import services as registry
 from registry.models import ModelVersion
-from tests.governance.conftest import ALL_HIGH, Walk, digest
+from tests.governance.conftest import ALL_HIGH, Walk, counting_evidence
 
 
 def version_for(walk: Walk, model, onnx_file, *, answers: dict | None = None) -> ModelVersion:
@@ -42,10 +42,9 @@ def approve_with_waived_evidence(walk: Walk, version: ModelVersion, *,
     Returns the waiver."""
     p = walk.p
     in_validation(walk, version)
-    services.evidence_record(version=version, check="performance", status="passed",
-                             figures={"auc": 0.8}, digest=digest("p"), actor=p["dana"])
-    services.evidence_record(version=version, check="fairness", status="failed",
-                             figures={"gap": 0.2}, digest=digest("f"), actor=p["dana"])
+    walk.evidence(version)
+    counting_evidence(version, "fairness", status="failed", figures={"gap": 0.2},
+                      launched_by=p["victor"])
     waiver = services.waiver_grant(
         actor=p["rhea"], version=version, check="fairness", reason="Gap under investigation.",
         compensating_controls="Monthly manual review of declines.",

@@ -117,6 +117,7 @@ def test_an_open_high_finding_blocks_approval_until_closed(walk, draft, people):
     version = in_validation(walk, draft)
     finding = raise_high(walk, version)
     assert [b.kind for b in blocking_items(version)].count("finding") == 1
+    walk.evidence(version)
     with pytest.raises(Conflict, match=f"High finding F-{finding.pk}"):
         walk.review(version)
     version.refresh_from_db()

@@ -21,9 +21,11 @@ class TestPolicies:
     def test_templates_load_once_with_sr_11_7_current(self, db):
         services.ensure_policy_templates()
         services.ensure_policy_templates()
-        assert PolicyVersion.objects.count() == 2
+        # Every shipped revision of both templates, once; SR 11-7's latest current.
+        assert PolicyVersion.objects.count() == 4
         current = PolicyVersion.objects.current()
-        assert current.policy.name == "SR 11-7"
+        assert (current.policy.name, current.number) == ("SR 11-7", 2)
+        assert current.definition == TEMPLATES["sr-11-7"][2]
         months = {pv.policy.slug: [pv.tier_rules(t).revalidation_months for t in (1, 2, 3)]
                   for pv in PolicyVersion.objects.all()}
         assert months == {"sr-11-7": [12, 12, 12], "sr-26-2": [12, 24, 36]}
@@ -52,7 +54,7 @@ class TestPolicies:
         assert response.status_code == 400
         body = response.json()
         assert any(message in m for m in body["fields"]["definition"]), body
-        assert PolicyVersion.objects.count() == 2
+        assert PolicyVersion.objects.count() == 4
 
     def test_admins_add_a_version_and_make_it_current_old_ones_stay(self, api, policy, adam):
         client = api.as_(adam)
@@ -61,11 +63,11 @@ class TestPolicies:
             format="json")
         assert response.status_code == 201, response.json()
         new = response.json()
-        assert new["number"] == 2 and not new["is_current"]
+        assert new["number"] == 3 and not new["is_current"]
         made = client.post(f"/api/v1/policy-versions/{new['id']}/make-current/")
         assert made.status_code == 200 and made.json()["is_current"]
         assert PolicyVersion.objects.current().pk == new["id"]
-        assert PolicyVersion.objects.filter(policy__slug="sr-11-7").count() == 2
+        assert PolicyVersion.objects.filter(policy__slug="sr-11-7").count() == 3
         again = client.post(f"/api/v1/policy-versions/{new['id']}/make-current/")
         assert again.status_code == 409
         assert AuditEvent.objects.filter(action="policy.make_current").count() == 2
@@ -85,7 +87,7 @@ class TestPolicies:
         response = api.as_(adam).post("/api/v1/policy-versions/validate/",
                                       {"definition": {"tiers": {}}}, format="json")
         assert response.status_code == 200 and response.json()["valid"] is False
-        assert PolicyVersion.objects.count() == 2
+        assert PolicyVersion.objects.count() == 4
 
 
 class TestTiering:

@@ -1,7 +1,7 @@
 """Stateful property: whatever sequence of actions people try, a version reaches approved only
 with a concluded approving validation, the sign-off quorum of its tier, and passing required
-evidence — each missing or failing required check and each unresolved high finding covered by a
-waiver in force.
+evidence that counts (on its artifact, from a run its independent validator launched) — each
+missing or failing required check and each unresolved high finding covered by a waiver in force.
 
 Each example starts a fresh model and draft version; rules try service calls as random people,
 and refusals (DomainError) are part of the game. Bounded for CI: 30 examples of 20 steps.
@@ -21,8 +21,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from core.errors import DomainError
 from governance import services
-from governance.gates import blocking_items, case_for, latest_evidence, signoff_counts, waived_keys
-from governance.models import Finding, ValidationReview
+from governance.gates import blocking_items, case_for, signoff_counts, waived_keys
+from governance.models import Evidence, Finding, ValidationReview
 from registry import services as registry
 from registry.models import ModelVersion, VersionState
 from tests.conftest import PASSWORD
@@ -68,14 +68,19 @@ class Lifecycle(RuleBasedStateMachine):
         assert case.required_roles and all(
             counts.get(role, 0) >= n for role, n in case.required_roles.items())
         assert not version.signoffs.filter(decision="reject").exists()
-        latest = latest_evidence(version)
         waived = waived_keys(version)
         for need in case.rules.required_evidence:
             if ("evidence", need.check) in waived:
                 continue
-            row = latest.get(need.check)
+            # The newest evidence that counts: on this artifact, from a run the validator
+            # (victor, independent of the model) launched.
+            row = Evidence.objects.filter(
+                version=version, check_name=need.check, artifact_digest=version.artifact_sha256,
+                origin="run", launched_by=self.people["victor"],
+                ).order_by("-recorded_at", "-id").first()
             assert row is not None and row.status != "failed"
-            assert not need.figure_fails(row.figures)
+            value = row.figures.get(need.metric)
+            assert isinstance(value, float) and value >= need.threshold if need.metric else True
         for finding in Finding.objects.filter(version=version).open_high():
             assert ("finding", str(finding.pk)) in waived
 
@@ -103,11 +108,18 @@ class Lifecycle(RuleBasedStateMachine):
 
     @rule(check=st.sampled_from(["performance", "fairness"]),
           status=st.sampled_from(["passed", "failed", "warn"]),
-          auc=st.sampled_from([0.55, 0.7, 0.9]))
-    def evidence(self, check, status, auc) -> None:
+          auc=st.sampled_from([0.55, 0.7, 0.9, None]),
+          launcher=st.sampled_from(["victor", "victor", "dana"]),
+          bound=st.sampled_from([True, True, False]))
+    def evidence(self, check, status, auc, launcher, bound=True) -> None:
+        """A run's evidence: launched by the validator or (exploratory) the model's owner, on
+        the version's artifact or another one, with or without its metric."""
+        figures = {} if auc is None else {"auc": auc}
         self._try(lambda: services.evidence_record(
-            version=self.version, check=check, status=status, figures={"auc": auc},
-            digest=digest(f"{check}{status}{auc}"), actor=self.people["dana"]))
+            version=self.version, check=check, status=status, figures=figures,
+            digest=digest(f"{check}{status}{auc}"), actor=None,
+            launched_by=self.people[launcher],
+            artifact_digest=self.version.artifact_sha256 if bound else digest("other")))
 
     @rule(who=st.sampled_from(PEOPLE), decision=st.sampled_from(["approve", "approve",
                                                                   "reject"]))
@@ -159,7 +171,7 @@ class Lifecycle(RuleBasedStateMachine):
             self.assign("rhea")
         elif state == S.IN_VALIDATION:
             for check in ("performance", "fairness"):
-                self.evidence(check, "passed", 0.9)
+                self.evidence(check, "passed", 0.9, "victor")
             self.review("approve", "victor")
         elif state == S.PENDING_APPROVAL:
             signer = "boris" if not v.signoffs.filter(signer=p["boris"]).exists() else "rhea"
