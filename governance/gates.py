@@ -27,7 +27,7 @@ from governance.models import (
     Waiver,
 )
 from governance.policy import TierRules
-from registry.models import ModelVersion
+from registry.models import ModelVersion, VersionAuthor
 
 # Kinds of blocking item. SUBMISSION kinds stop a submission; GATE kinds stop a version from
 # reaching pending approval; every kind stops the final approval.
@@ -68,6 +68,12 @@ class Case:
     owners_at_submission: frozenset[int] = frozenset()
     developers_at_submission: frozenset[int] = frozenset()
     submitters: frozenset[int] = frozenset()
+    # Who created the version, uploaded its artifact or evidence, or edited its documentation
+    # (registry's VersionAuthor); who granted a waiver on it; and whether the tier's policy
+    # keeps the model's team out of its validation and sign-off.
+    author_ids: frozenset[int] = frozenset()
+    waiver_granter_ids: frozenset[int] = frozenset()
+    team_excluded: bool = False
 
     @property
     def rules(self) -> TierRules | None:
@@ -93,9 +99,11 @@ def policy_for(version: ModelVersion, gov: VersionGovernance | None = None) -> P
 
 def tier_of(version: ModelVersion, gov: VersionGovernance | None,
             intake: ModelIntake | None) -> int | None:
-    """The tier the version is governed at: the model's tier in force until it is decided, then
-    the tier bound at its decision."""
-    if version.state in DECIDED and gov is not None and gov.tier is not None:
+    """The tier the version is governed at: the model's tier in force until it is submitted,
+    then the tier bound at its submission. Only an approved tier override (a second risk
+    officer) changes a bound tier, and only while the version is in flight
+    (governance.services.intake); re-answering the intake never does."""
+    if gov is not None and gov.tier is not None:
         return gov.tier
     return intake.tier if intake is not None else None
 
@@ -104,12 +112,16 @@ def case_for(version: ModelVersion) -> Case:
     gov = governance_of(version)
     return case_from(version, gov=gov, intake=intake_of(version),
                      policy=policy_for(version, gov),
-                     signer_ids=version.signoffs.values_list("signer_id", flat=True))
+                     signer_ids=version.signoffs.standing().values_list("signer_id", flat=True),
+                     author_ids=version.authors.values_list("user_id", flat=True),
+                     waiver_granter_ids=Waiver.objects.filter(version=version)
+                     .values_list("approved_by_id", flat=True))
 
 
 def case_from(version: ModelVersion, *, gov: VersionGovernance | None,
               intake: ModelIntake | None, policy: PolicyVersion | None,
-              signer_ids: Iterable[int]) -> Case:
+              signer_ids: Iterable[int], author_ids: Iterable[int] = (),
+              waiver_granter_ids: Iterable[int] = ()) -> Case:
     """A version's Case from parts already loaded (case_for queries them; lists prefetch them)."""
     model = version.model
     tier = tier_of(version, gov, intake)
@@ -124,6 +136,9 @@ def case_from(version: ModelVersion, *, gov: VersionGovernance | None,
         tier=tier, policy_version=policy,
         required_roles=dict(rules.signoffs) if rules else {},
         **people_at_submission(gov),
+        author_ids=frozenset(author_ids),
+        waiver_granter_ids=frozenset(waiver_granter_ids) - {None},
+        team_excluded=rules.exclude_model_team if rules else False,
     )
 
 
@@ -138,8 +153,9 @@ def people_at_submission(gov: VersionGovernance | None) -> dict[str, frozenset[i
 
 def former_people_of(model: Any) -> frozenset[int]:
     """Everyone who owned or developed the model, or submitted one of its versions, at any of
-    its versions' submissions."""
-    ids: set[int] = set()
+    its versions' submissions, and everyone who authored one of its versions."""
+    ids: set[int] = set(VersionAuthor.objects.filter(version__model_id=model.pk)
+                        .values_list("user_id", flat=True))
     for gov in VersionGovernance.objects.filter(version__model_id=model.pk).only(
             "people_at_submission"):
         for kind in ("owners", "developers", "submitters"):
@@ -228,7 +244,8 @@ def _signoff_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
 def signoff_counts(version: ModelVersion) -> dict[str, int]:
     """Approving signatures per role."""
     counts: dict[str, int] = {}
-    for role in version.signoffs.filter(decision="approve").values_list("role", flat=True):
+    for role in version.signoffs.standing().filter(decision="approve").values_list(
+            "role", flat=True):
         counts[role] = counts.get(role, 0) + 1
     return counts
 

@@ -12,9 +12,13 @@ Shape of a definition::
      "tiers": {"1": {"revalidation_months": 12, "conditional_approval": false,
                      "expired_waiver_suspends": true,
                      "signoffs": {"review_board": 1, "risk_officer": 1},
+                     "exclude_model_team": true,
                      "required_evidence": [{"check": "performance", "metric": "auc",
                                             "comparator": ">=", "threshold": 0.7}]},
                "2": {...}, "3": {...}}}
+
+``exclude_model_team`` (optional) keeps the model's team out of validating and signing off; a
+definition without it excludes the team at tiers 1 and 2 (``default_excludes_model_team``).
 """
 
 from __future__ import annotations
@@ -124,7 +128,7 @@ def _tiers_errors(tiers: Any) -> list[str]:
             errors.append(f"{where}: must be an object.")
             continue
         known = {"revalidation_months", "conditional_approval", "expired_waiver_suspends",
-                 "signoffs", "required_evidence"}
+                 "signoffs", "required_evidence", "exclude_model_team"}
         unknown = set(tier) - known
         if unknown:
             errors.append(f"{where}: unknown keys {', '.join(sorted(unknown))}.")
@@ -134,6 +138,8 @@ def _tiers_errors(tiers: Any) -> list[str]:
         for flag in ("conditional_approval", "expired_waiver_suspends"):
             if not isinstance(tier.get(flag), bool):
                 errors.append(f"{where}.{flag}: must be true or false.")
+        if "exclude_model_team" in tier and not isinstance(tier["exclude_model_team"], bool):
+            errors.append(f"{where}.exclude_model_team: must be true or false.")
         signoffs = tier.get("signoffs")
         if not isinstance(signoffs, dict) or not signoffs:
             errors.append(f"{where}.signoffs: name at least one role and how many of it must "
@@ -188,6 +194,12 @@ class EvidenceRequirement:
         return not COMPARATORS[self.comparator](value, self.threshold)
 
 
+def default_excludes_model_team(tier: int) -> bool:
+    """A policy version that does not say (every version stored before the setting existed):
+    the model's team is excluded from validating and signing off tiers 1 and 2."""
+    return tier <= 2
+
+
 @dataclass(frozen=True)
 class TierRules:
     """What a policy asks of a model of one tier."""
@@ -198,12 +210,16 @@ class TierRules:
     expired_waiver_suspends: bool
     signoffs: dict[str, int]
     required_evidence: tuple[EvidenceRequirement, ...]
+    # Whether members of the model's team are excluded from validating and signing off its
+    # versions (beyond its owner, developers and the version's authors, who always are).
+    exclude_model_team: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "tier": self.tier, "revalidation_months": self.revalidation_months,
             "conditional_approval": self.conditional_approval,
             "expired_waiver_suspends": self.expired_waiver_suspends,
+            "exclude_model_team": self.exclude_model_team,
             "signoffs": dict(self.signoffs),
             "required_evidence": [r.describe() for r in self.required_evidence],
         }
@@ -265,6 +281,8 @@ class Definition:
                                     comparator=r.get("comparator", ""),
                                     threshold=r.get("threshold"))
                 for r in raw["required_evidence"]),
+            exclude_model_team=raw.get("exclude_model_team",
+                                       default_excludes_model_team(tier)),
         )
 
     def answer_errors(self, answers: Any) -> dict[str, str]:
@@ -338,11 +356,11 @@ QUESTIONNAIRE: dict[str, Any] = {
 
 
 def _tier(months: int, signoffs: dict[str, int], *, conditional: bool,
-          waiver_suspends: bool) -> dict[str, Any]:
+          waiver_suspends: bool, exclude_team: bool) -> dict[str, Any]:
     # required_evidence is filled in by the evaluation checks (evaluation issue).
     return {"revalidation_months": months, "conditional_approval": conditional,
             "expired_waiver_suspends": waiver_suspends, "signoffs": signoffs,
-            "required_evidence": []}
+            "required_evidence": [], "exclude_model_team": exclude_team}
 
 
 def _template(months: tuple[int, int, int]) -> dict[str, Any]:
@@ -350,10 +368,11 @@ def _template(months: tuple[int, int, int]) -> dict[str, Any]:
         "questionnaire": copy.deepcopy(QUESTIONNAIRE),
         "tiers": {
             "1": _tier(months[0], {"review_board": 1, "risk_officer": 1}, conditional=False,
-                       waiver_suspends=True),
+                       waiver_suspends=True, exclude_team=True),
             "2": _tier(months[1], {"review_board": 1, "risk_officer": 1}, conditional=True,
-                       waiver_suspends=False),
-            "3": _tier(months[2], {"risk_officer": 1}, conditional=True, waiver_suspends=False),
+                       waiver_suspends=False, exclude_team=True),
+            "3": _tier(months[2], {"risk_officer": 1}, conditional=True, waiver_suspends=False,
+                       exclude_team=False),
         },
     }
 

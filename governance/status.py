@@ -30,7 +30,9 @@ def version_status(version: ModelVersion, user: Any) -> dict[str, Any]:
         "validator": gov.validator.username if gov and gov.validator else None,
         "next_review_due": gov.next_review_due if gov else None,
         "review": review,
-        "signoffs": list(version.signoffs.select_related("signer", "policy_version__policy")),
+        # The sign-offs that count; those a tier change restarted are in its audit event.
+        "signoffs": list(version.signoffs.standing().select_related(
+            "signer", "policy_version__policy")),
         "latest_evidence": list(latest_evidence(version).values()),
         "blockers": [b.as_dict() for b in blocking_items(version, case)],
         "actions": available_actions(user, version, case),
