@@ -194,6 +194,11 @@ def _validation_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
         return []
     review = ValidationReview.objects.filter(version=version).first()
     if review is not None and review.approves:
+        if review.validator_id in case.author_ids:
+            return [Blocker("validation", "independence",
+                            f"The validator {review.validator.username} has since authored "
+                            "this version, so the review is not independent: reject it and "
+                            "have an independent validator review a new version.")]
         return []
     if case.validator_id is None:
         return [Blocker("validation", "validator", "A validator must be assigned.")]
@@ -242,10 +247,12 @@ def _signoff_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
 
 
 def signoff_counts(version: ModelVersion) -> dict[str, int]:
-    """Approving signatures per role."""
+    """Approving signatures per role that count: standing (not restarted by a tier change), by
+    signers who have not since authored the version (e.g. recorded evidence after signing)."""
     counts: dict[str, int] = {}
-    for role in version.signoffs.standing().filter(decision="approve").values_list(
-            "role", flat=True):
+    for role in (version.signoffs.standing().filter(decision="approve")
+                 .exclude(signer_id__in=version.authors.values("user_id"))
+                 .values_list("role", flat=True)):
         counts[role] = counts.get(role, 0) + 1
     return counts
 

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from core.errors import PermissionRefused, ValidationFailed
+from core.errors import Conflict, PermissionRefused, ValidationFailed
 from core.models import AuditEvent
 from governance import services
 from governance.models import ModelIntake, OverrideStatus, Policy, PolicyVersion
@@ -203,13 +203,20 @@ class TestTiering:
         assert intake.tier == 3 and intake.override is None
         assert [o.status for o in intake.overrides.all()] == ["approved", "rejected", "approved"]
 
-    def test_only_a_risk_officer_changes_the_intake_during_validation(
-            self, walk, draft, dana, rhea):
+    def test_during_validation_the_tier_changes_only_by_an_override_of_two_risk_officers(
+            self, walk, draft, dana, rhea, make_user):
         walk.submit(draft)
         with pytest.raises(PermissionRefused, match="only a risk officer"):
             services.intake_record(actor=dana, model=draft.model, is_model=True,
                                    answers=ALL_LOW)
-        services.intake_record(actor=rhea, model=draft.model, is_model=True, answers=ALL_HIGH)
+        with pytest.raises(Conflict, match="ask for a tier override"):
+            services.intake_record(actor=rhea, model=draft.model, is_model=True,
+                                   answers=ALL_HIGH)
+        assert ModelIntake.objects.get(model=draft.model).tier == 2
+        services.tier_override_request(actor=rhea, model=draft.model, tier=1,
+                                       justification="Decides every retail loan.")
+        services.tier_override_decide(actor=make_user("rita", "risk_officer"),
+                                      model=draft.model, approve=True)
         assert ModelIntake.objects.get(model=draft.model).tier == 1
 
 
