@@ -72,6 +72,10 @@ class Lifecycle(RuleBasedStateMachine):
     def _check_approval_was_earned(self) -> None:
         Lifecycle.approvals_seen += 1
         version = self.version
+        print("APPROVED", case_for(version).tier, list(version.signoffs.values_list("signer__username", "role")),
+              list(version.authors.values_list("user__username", "kind")), version.governance.validator.username)
+        print("APPROVED", case_for(version).tier, list(version.signoffs.values_list("signer__username", "role")),
+              list(version.authors.values_list("user__username", "kind")), version.governance.validator.username)
         review = ValidationReview.objects.filter(version=version).first()
         assert review is not None and review.approves
         case = case_for(version)
@@ -190,23 +194,34 @@ class Lifecycle(RuleBasedStateMachine):
             compensating_controls="c", limits_of_use="l",
             expires_at=timezone.now() + dt.timedelta(days=1), **target))
 
-    @rule()
-    def progress(self) -> None:
-        """A well-meaning user takes the next step, so that runs do reach the approval gate."""
+    @rule(answers=st.sampled_from([ALL_LOW, MEDIUM, ALL_HIGH]),
+          recorder=st.sampled_from(["dana", "dora", "rita", "victor"]),
+          validator=st.sampled_from(VALIDATORS),
+          signers=st.permutations(["boris", "rhea", "rita", "dora", "bea"]),
+          steps=st.integers(2, 8))
+    def progress(self, answers=MEDIUM, recorder="dana", validator="victor",
+                 signers=("boris", "rhea", "rita"), steps=1) -> None:
+        """A well-meaning (or careless) user takes the next steps, so that runs do reach the
+        approval gate: at any tier, with evidence from the team or a risk officer, any validator,
+        and signers in any order (authors and waiver granters among them)."""
+        for _ in range(steps):
+            self._step(answers, recorder, validator, signers)
+
+    def _step(self, answers, recorder, validator, signers) -> None:
         state, v = self.version.state, self.version
         if state in (S.DRAFT, S.CHANGES_REQUESTED):
-            self.intake(MEDIUM, "rhea")
+            self.intake(answers, "rhea")
             self.submit("dana")
         elif state == S.SUBMITTED:
-            self.assign("rhea")
+            self.assign("rhea", validator)
         elif state == S.IN_VALIDATION:
             for check in ("performance", "fairness"):
-                self.evidence(check, "passed", 0.9)
+                self.evidence(check, "passed", 0.9, recorder)
             gov = VersionGovernance.objects.filter(version=v).select_related("validator").first()
             self.review("approve", gov.validator.username if gov and gov.validator else "victor")
         elif state == S.PENDING_APPROVAL:
             signed = set(v.signoffs.standing().values_list("signer__username", flat=True))
-            for signer in ("boris", "rhea", "rita"):
+            for signer in signers:
                 if signer not in signed:
                     self.sign(signer, "approve")
                     break
@@ -244,8 +259,9 @@ def test_no_sequence_of_actions_approves_without_review_quorum_and_evidence(
         "rita": make_user("rita", "risk_officer")}
     Lifecycle.team = teams["credit"]
     Lifecycle.onnx_file = staticmethod(onnx_file)
-    Lifecycle.TestCase.settings = settings(max_examples=30, stateful_step_count=25,
-                                           deadline=None)
+    # Derandomized: the same sequences every run, so a failure reproduces and CI is stable.
+    Lifecycle.TestCase.settings = settings(max_examples=12, stateful_step_count=25,
+                                           deadline=None, derandomize=True)
     Lifecycle.approvals_seen = 0
     Lifecycle.TestCase().runTest()
     # The property is not vacuous: some runs did get approved (each one checked when it was).
