@@ -2,7 +2,8 @@
 
 For every approved version:
 
-1. its validator is not among its authors;
+1. its validator is not among its authors, nor in the model's team where the bound policy
+   excludes the team at its tier;
 2. the sign-off quorum of the tier it was submitted under (or that a four-eyes tier override
    moved it to while in flight) is met by approving signatures given since the last tier change,
    counting only signers who are independent of it: not an author, not its validator, not a
@@ -139,6 +140,9 @@ def violations(version: ModelVersion) -> list[str]:
     model = version.model
     team = set(User.objects.filter(teams=model.team_id).values_list("pk", flat=True)) \
         if team_excluded else set()
+    if r.validators & team:
+        out.append(f"tier {r.tier} excludes the model's team, yet a team member validated it: "
+                   f"{sorted(r.validators & team)}")
     not_independent = (r.authors | r.validators | r.waiver_granters | team
                        | {model.owner_id} | set(model.developers.values_list("pk", flat=True)))
     counted: dict[str, int] = {}

@@ -198,16 +198,20 @@ class Lifecycle(RuleBasedStateMachine):
           recorder=st.sampled_from(["dana", "dora", "rita", "victor"]),
           validator=st.sampled_from(VALIDATORS),
           signers=st.permutations(["boris", "rhea", "rita", "dora", "bea"]),
+          fairness=st.sampled_from(["passed", "failed"]),
+          granter=st.sampled_from(RISK_OFFICERS),
           steps=st.integers(2, 8))
     def progress(self, answers=MEDIUM, recorder="dana", validator="victor",
-                 signers=("boris", "rhea", "rita"), steps=1) -> None:
+                 signers=("boris", "rhea", "rita"), fairness="passed", granter="rhea",
+                 steps=1) -> None:
         """A well-meaning (or careless) user takes the next steps, so that runs do reach the
-        approval gate: at any tier, with evidence from the team or a risk officer, any validator,
-        and signers in any order (authors and waiver granters among them)."""
+        approval gate: at any tier, with evidence from the team or a risk officer, a failing
+        check waived by any risk officer, any validator, and signers in any order (authors and
+        waiver granters among them)."""
         for _ in range(steps):
-            self._step(answers, recorder, validator, signers)
+            self._step(answers, recorder, validator, signers, fairness, granter)
 
-    def _step(self, answers, recorder, validator, signers) -> None:
+    def _step(self, answers, recorder, validator, signers, fairness, granter) -> None:
         state, v = self.version.state, self.version
         if state in (S.DRAFT, S.CHANGES_REQUESTED):
             self.intake(answers, "rhea")
@@ -215,8 +219,9 @@ class Lifecycle(RuleBasedStateMachine):
         elif state == S.SUBMITTED:
             self.assign("rhea", validator)
         elif state == S.IN_VALIDATION:
-            for check in ("performance", "fairness"):
-                self.evidence(check, "passed", 0.9, recorder)
+            self.evidence("performance", "passed", 0.9, recorder)
+            self.evidence("fairness", fairness, 0.9, recorder)
+            self.waive(granter)
             gov = VersionGovernance.objects.filter(version=v).select_related("validator").first()
             self.review("approve", gov.validator.username if gov and gov.validator else "victor")
         elif state == S.PENDING_APPROVAL:
