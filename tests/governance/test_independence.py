@@ -20,6 +20,7 @@ from core.models.audit import SecurityEventCounter
 from governance import services
 from governance.gates import case_for
 from governance.models import ModelIntake, SignOff, VersionGovernance
+from governance.policy import Definition
 from registry import services as registry
 from registry.models import ModelVersion, RegisteredModel, VersionAuthor, VersionState
 from tests.conftest import PASSWORD
@@ -288,3 +289,13 @@ class TestIndependenceCoversAuthorship:
         assert not_independent_refusals("rhea") == before + 1
         sign(rita, version)
         assert state_of(version) == S.APPROVED
+
+
+def test_a_policy_version_stored_without_the_team_setting_excludes_the_team_at_tiers_1_and_2(
+        policy):
+    """Policy versions stored before the setting existed say nothing: the safe default."""
+    definition = policy.definition
+    for tier in definition["tiers"].values():
+        tier.pop("exclude_model_team", None)
+    rules = Definition(definition)
+    assert [rules.tier_rules(t).exclude_model_team for t in (1, 2, 3)] == [True, True, False]

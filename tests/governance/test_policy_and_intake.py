@@ -42,6 +42,8 @@ class TestPolicies:
         (lambda d: d["tiers"]["1"]["required_evidence"].append(
             {"check": "auc", "metric": "auc", "comparator": "=>", "threshold": 0.7}),
          "comparator"),
+        (lambda d: d["tiers"]["2"].update(exclude_model_team="yes"),
+         "exclude_model_team: must be true or false"),
     ])
     def test_invalid_definitions_are_refused_and_nothing_is_stored(self, api, policy, adam,
                                                                    mutate, message):
