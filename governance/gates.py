@@ -199,6 +199,14 @@ def _validation_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
                             f"The validator {review.validator.username} has since authored "
                             "this version, so the review is not independent: reject it and "
                             "have an independent validator review a new version.")]
+        rules = case.rules
+        if review.conditions and rules is not None and not rules.conditional_approval:
+            # The tier was raised after the review (a tier override in flight).
+            return [Blocker("validation", "conditions",
+                            f"The review approved with conditions, which tier {case.tier} "
+                            f"under {case.policy_version} does not allow: a signer rejects "
+                            "the version, or it is approved without conditions in a new "
+                            "validation.")]
         return []
     if case.validator_id is None:
         return [Blocker("validation", "validator", "A validator must be assigned.")]

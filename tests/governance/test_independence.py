@@ -299,3 +299,30 @@ def test_a_policy_version_stored_without_the_team_setting_excludes_the_team_at_t
         tier.pop("exclude_model_team", None)
     rules = Definition(definition)
     assert [rules.tier_rules(t).exclude_model_team for t in (1, 2, 3)] == [True, True, False]
+
+
+def test_editing_the_models_documentation_authors_its_undecided_versions_only(
+        walk, draft, dana, make_user, onnx_file):
+    dora = make_user("dora", "data_scientist", team="credit")
+    walk.to_pending(draft)
+    walk.sign(draft, "boris")
+    walk.sign(draft, "rhea")  # approved: decided
+    second = registry.version_create(actor=dana, model=draft.model, artifact=onnx_file())
+    registry.model_update(actor=dora, model=draft.model, known_limitations="Small sample.")
+    assert dora.pk in ModelVersion.objects.get(pk=second.pk).author_ids
+    assert dora.pk not in ModelVersion.objects.get(pk=draft.pk).author_ids
+
+
+def test_a_tier_raised_in_flight_to_one_without_conditional_approval_blocks_a_conditional_review(
+        walk, draft, rhea, rita):
+    walk.submit(draft)
+    walk.assign(draft)
+    walk.review(draft, conclusion="approve_with_conditions")  # tier 2 allows conditions
+    services.tier_override_request(actor=rhea, model=draft.model, tier=1,
+                                   justification="Decides every retail loan.")
+    services.tier_override_decide(actor=rita, model=draft.model, approve=True)
+    walk.sign(draft, "boris")
+    sign(rita, draft)
+    assert state_of(draft) == S.PENDING_APPROVAL
+    with pytest.raises(Conflict, match="conditions"):
+        services.version_complete_approval(actor=rita, version=draft)
