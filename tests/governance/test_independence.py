@@ -21,6 +21,7 @@ from governance import services
 from governance.gates import case_for
 from governance.models import ModelIntake, SignOff, VersionGovernance
 from governance.policy import Definition
+from governance.worklists import my_signoffs
 from registry import services as registry
 from registry.models import ModelVersion, RegisteredModel, VersionAuthor, VersionState
 from tests.conftest import PASSWORD
@@ -283,6 +284,7 @@ class TestIndependenceCoversAuthorship:
                               expires_at=timezone.now() + dt.timedelta(days=30))
         walk.review(version)
         sign(boris, version)
+        assert version not in my_signoffs(rhea) and version in my_signoffs(rita)
         before = not_independent_refusals("rhea")
         with pytest.raises(PermissionRefused, match="waiver"):
             sign(rhea, version)
