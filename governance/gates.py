@@ -8,7 +8,7 @@ Part 2 plugs in here: ``_finding_blockers`` (unresolved high findings) is one of
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -28,7 +28,7 @@ from governance.models import (
     Waiver,
 )
 from governance.policy import EvidenceRequirement, TierRules
-from registry.models import ModelVersion
+from registry.models import AuthorKind, ModelVersion, VersionAuthor
 
 # Kinds of blocking item. SUBMISSION kinds stop a submission; GATE kinds stop a version from
 # reaching pending approval; every kind stops the final approval. Warnings (required evidence of
@@ -72,6 +72,15 @@ class Case:
     submitters: frozenset[int] = frozenset()
     # The model's task (registry.models.Task): which required-evidence items apply.
     task: str = ""
+    # Who created the version, uploaded its artifact or evidence, or edited its documentation
+    # (registry's VersionAuthor); who granted a waiver on it; and whether the tier's policy
+    # keeps the model's team out of its validation and sign-off.
+    author_ids: frozenset[int] = frozenset()
+    # The authors for more than the evidence they supplied: whose runs' independence is judged
+    # on (supplying evidence must not make a validating risk officer's own runs exploratory).
+    builder_ids: frozenset[int] = frozenset()
+    waiver_granter_ids: frozenset[int] = frozenset()
+    team_excluded: bool = False
 
     @property
     def rules(self) -> TierRules | None:
@@ -97,9 +106,11 @@ def policy_for(version: ModelVersion, gov: VersionGovernance | None = None) -> P
 
 def tier_of(version: ModelVersion, gov: VersionGovernance | None,
             intake: ModelIntake | None) -> int | None:
-    """The tier the version is governed at: the model's tier in force until it is decided, then
-    the tier bound at its decision."""
-    if version.state in DECIDED and gov is not None and gov.tier is not None:
+    """The tier the version is governed at: the model's tier in force until it is submitted,
+    then the tier bound at its submission. Only an approved tier override (a second risk
+    officer) changes a bound tier, and only while the version is in flight
+    (governance.services.intake); re-answering the intake never does."""
+    if gov is not None and gov.tier is not None:
         return gov.tier
     return intake.tier if intake is not None else None
 
@@ -108,14 +119,20 @@ def case_for(version: ModelVersion) -> Case:
     gov = governance_of(version)
     return case_from(version, gov=gov, intake=intake_of(version),
                      policy=policy_for(version, gov),
-                     signer_ids=version.signoffs.values_list("signer_id", flat=True))
+                     signer_ids=version.signoffs.standing().values_list("signer_id", flat=True),
+                     authors=version.authors.values_list("user_id", "kind"),
+                     waiver_granter_ids=Waiver.objects.filter(version=version)
+                     .values_list("approved_by_id", flat=True))
 
 
 def case_from(version: ModelVersion, *, gov: VersionGovernance | None,
               intake: ModelIntake | None, policy: PolicyVersion | None,
-              signer_ids: Iterable[int]) -> Case:
-    """A version's Case from parts already loaded (case_for queries them; lists prefetch them)."""
+              signer_ids: Iterable[int], authors: Iterable[tuple[int, str]] = (),
+              waiver_granter_ids: Iterable[int | None] = ()) -> Case:
+    """A version's Case from parts already loaded (case_for queries them; lists prefetch them).
+    ``authors`` are (user id, AuthorKind) pairs."""
     model = version.model
+    authors = list(authors)
     tier = tier_of(version, gov, intake)
     rules = policy.tier_rules(tier) if policy is not None and tier is not None else None
     return Case(
@@ -129,6 +146,10 @@ def case_from(version: ModelVersion, *, gov: VersionGovernance | None,
         required_roles=dict(rules.signoffs) if rules else {},
         task=model.task,
         **people_at_submission(gov),
+        author_ids=frozenset(uid for uid, _ in authors),
+        builder_ids=frozenset(uid for uid, kind in authors if kind != AuthorKind.EVIDENCE),
+        waiver_granter_ids=frozenset(uid for uid in waiver_granter_ids if uid is not None),
+        team_excluded=rules.exclude_model_team if rules else False,
     )
 
 
@@ -143,8 +164,9 @@ def people_at_submission(gov: VersionGovernance | None) -> dict[str, frozenset[i
 
 def former_people_of(model: Any) -> frozenset[int]:
     """Everyone who owned or developed the model, or submitted one of its versions, at any of
-    its versions' submissions."""
-    ids: set[int] = set()
+    its versions' submissions, and everyone who authored one of its versions."""
+    ids: set[int] = set(VersionAuthor.objects.filter(version__model_id=model.pk)
+                        .values_list("user_id", flat=True))
     for gov in VersionGovernance.objects.filter(version__model_id=model.pk).only(
             "people_at_submission"):
         for kind in ("owners", "developers", "submitters"):
@@ -183,6 +205,19 @@ def _validation_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
         return []
     review = ValidationReview.objects.filter(version=version).first()
     if review is not None and review.approves:
+        if review.validator_id in case.author_ids:
+            return [Blocker("validation", "independence",
+                            f"The validator {review.validator.username} has since authored "
+                            "this version, so the review is not independent: reject it and "
+                            "have an independent validator review a new version.")]
+        rules = case.rules
+        if review.conditions and rules is not None and not rules.conditional_approval:
+            # The tier was raised after the review (a tier override in flight).
+            return [Blocker("validation", "conditions",
+                            f"The review approved with conditions, which tier {case.tier} "
+                            f"under {case.policy_version} does not allow: a signer rejects "
+                            "the version, or it is approved without conditions in a new "
+                            "validation.")]
         return []
     if case.validator_id is None:
         return [Blocker("validation", "validator", "A validator must be assigned.")]
@@ -201,8 +236,15 @@ def latest_evidence(version: ModelVersion) -> dict[str, Evidence]:
 def is_exploratory(row: Evidence, case: Case) -> bool:
     """An Assay run launched by someone not independent of the version (its own developers,
     owner, submitter…): shown, never counting."""
-    return row.origin == EvidenceOrigin.RUN and bool(
-        permissions.evidence_launcher_conflict(row.launched_by or row.recorded_by, case))
+    return row.origin == EvidenceOrigin.RUN and bool(launcher_conflict(row, case))
+
+
+def launcher_conflict(row: Evidence, case: Case) -> str:
+    """Why the person who launched the row's run is not independent of the version ("" when
+    they are). Evidence they supplied does not count against them (a risk officer's own runs
+    would otherwise never count); any other authorship of the version does."""
+    return permissions.evidence_launcher_conflict(row.launched_by or row.recorded_by,
+                                                  replace(case, author_ids=case.builder_ids))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,7 +270,7 @@ def why_not_counting(row: Evidence, need: EvidenceRequirement, version: ModelVer
         return "" if need.external_allowed else (
             "it comes from a tool outside Assay, and the policy does not accept external "
             f"evidence for '{need.check}'")
-    return permissions.evidence_launcher_conflict(row.launched_by or row.recorded_by, case)
+    return launcher_conflict(row, case)
 
 
 @dataclass(frozen=True)
@@ -378,9 +420,12 @@ def _signoff_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
 
 
 def signoff_counts(version: ModelVersion) -> dict[str, int]:
-    """Approving signatures per role."""
+    """Approving signatures per role that count: standing (not restarted by a tier change), by
+    signers who have not since authored the version (e.g. recorded evidence after signing)."""
     counts: dict[str, int] = {}
-    for role in version.signoffs.filter(decision="approve").values_list("role", flat=True):
+    for role in (version.signoffs.standing().filter(decision="approve")
+                 .exclude(signer_id__in=version.authors.values("user_id"))
+                 .values_list("role", flat=True)):
         counts[role] = counts.get(role, 0) + 1
     return counts
 

@@ -12,6 +12,7 @@ Shape of a definition::
      "tiers": {"1": {"revalidation_months": 12, "conditional_approval": false,
                      "expired_waiver_suspends": true,
                      "signoffs": {"review_board": 1, "risk_officer": 1},
+                     "exclude_model_team": true,
                      "required_evidence": [{"check": "performance", "metric": "roc_auc",
                                             "comparator": ">=", "threshold": 0.7,
                                             "level": "block", "external_allowed": false,
@@ -23,6 +24,9 @@ A required-evidence item names a ``check``; with a ``metric`` it also needs a ``
 is shown as a warning and stops nothing). ``external_allowed`` (default false) lets evidence
 recorded by a tool outside Assay satisfy it. ``tasks`` (default: every task) limits it to models
 of those tasks. The approval gate's rules are in docs/evidence-gate.md.
+
+``exclude_model_team`` (optional) keeps the model's team out of validating and signing off; a
+definition without it excludes the team at tiers 1 and 2 (``default_excludes_model_team``).
 """
 
 from __future__ import annotations
@@ -146,7 +150,7 @@ def _tiers_errors(tiers: Any) -> list[str]:
             errors.append(f"{where}: must be an object.")
             continue
         known = {"revalidation_months", "conditional_approval", "expired_waiver_suspends",
-                 "signoffs", "required_evidence"}
+                 "signoffs", "required_evidence", "exclude_model_team"}
         unknown = set(tier) - known
         if unknown:
             errors.append(f"{where}: unknown keys {', '.join(sorted(unknown))}.")
@@ -156,6 +160,8 @@ def _tiers_errors(tiers: Any) -> list[str]:
         for flag in ("conditional_approval", "expired_waiver_suspends"):
             if not isinstance(tier.get(flag), bool):
                 errors.append(f"{where}.{flag}: must be true or false.")
+        if "exclude_model_team" in tier and not isinstance(tier["exclude_model_team"], bool):
+            errors.append(f"{where}.exclude_model_team: must be true or false.")
         signoffs = tier.get("signoffs")
         if not isinstance(signoffs, dict) or not signoffs:
             errors.append(f"{where}.signoffs: name at least one role and how many of it must "
@@ -261,6 +267,12 @@ class EvidenceRequirement:
                 "external_allowed": self.external_allowed, "tasks": list(self.tasks)}
 
 
+def default_excludes_model_team(tier: int) -> bool:
+    """A policy version that does not say (every version stored before the setting existed):
+    the model's team is excluded from validating and signing off tiers 1 and 2."""
+    return tier <= 2
+
+
 @dataclass(frozen=True)
 class TierRules:
     """What a policy asks of a model of one tier."""
@@ -271,12 +283,16 @@ class TierRules:
     expired_waiver_suspends: bool
     signoffs: dict[str, int]
     required_evidence: tuple[EvidenceRequirement, ...]
+    # Whether members of the model's team are excluded from validating and signing off its
+    # versions (beyond its owner, developers and the version's authors, who always are).
+    exclude_model_team: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "tier": self.tier, "revalidation_months": self.revalidation_months,
             "conditional_approval": self.conditional_approval,
             "expired_waiver_suspends": self.expired_waiver_suspends,
+            "exclude_model_team": self.exclude_model_team,
             "signoffs": dict(self.signoffs),
             "required_evidence": [r.describe() for r in self.required_evidence],
         }
@@ -341,6 +357,8 @@ class Definition:
                                     external_allowed=r.get("external_allowed", False),
                                     tasks=tuple(r.get("tasks", TASKS)))
                 for r in raw["required_evidence"]),
+            exclude_model_team=raw.get("exclude_model_team",
+                                       default_excludes_model_team(tier)),
         )
 
     def answer_errors(self, answers: Any) -> dict[str, str]:
@@ -414,10 +432,14 @@ QUESTIONNAIRE: dict[str, Any] = {
 
 
 def _tier(months: int, signoffs: dict[str, int], *, conditional: bool, waiver_suspends: bool,
-          evidence: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"revalidation_months": months, "conditional_approval": conditional,
+          evidence: list[dict[str, Any]], exclude_team: bool | None) -> dict[str, Any]:
+    # exclude_team None: the key is left out, as revision 1 shipped (its default applies).
+    tier = {"revalidation_months": months, "conditional_approval": conditional,
             "expired_waiver_suspends": waiver_suspends, "signoffs": signoffs,
             "required_evidence": evidence}
+    if exclude_team is not None:
+        tier["exclude_model_team"] = exclude_team
+    return tier
 
 
 def _threshold(check: str, metric: str, comparator: str, threshold: float, *,
@@ -465,16 +487,23 @@ EVIDENCE_BY_REVISION: dict[int, dict[int, list[dict[str, Any]]]] = {
 
 
 def _template(months: tuple[int, int, int], revision: int) -> dict[str, Any]:
+    """The shipped template's definition at ``revision``. A revision, once shipped, never
+    changes: installations recognise the revisions they hold by their definition."""
     evidence = EVIDENCE_BY_REVISION[revision]
+
+    def says(exclude_team: bool) -> bool | None:
+        # Revision 1 shipped before exclude_model_team existed; from revision 2 it is explicit.
+        return exclude_team if revision >= 2 else None
+
     return {
         "questionnaire": copy.deepcopy(QUESTIONNAIRE),
         "tiers": {
             "1": _tier(months[0], {"review_board": 1, "risk_officer": 1}, conditional=False,
-                       waiver_suspends=True, evidence=evidence[1]),
+                       waiver_suspends=True, evidence=evidence[1], exclude_team=says(True)),
             "2": _tier(months[1], {"review_board": 1, "risk_officer": 1}, conditional=True,
-                       waiver_suspends=False, evidence=evidence[2]),
+                       waiver_suspends=False, evidence=evidence[2], exclude_team=says(True)),
             "3": _tier(months[2], {"risk_officer": 1}, conditional=True, waiver_suspends=False,
-                       evidence=evidence[3]),
+                       evidence=evidence[3], exclude_team=says(False)),
         },
     }
 

@@ -40,7 +40,9 @@ def version_status(version: ModelVersion, user: Any) -> dict[str, Any]:
         "validator": gov.validator.username if gov and gov.validator else None,
         "next_review_due": gov.next_review_due if gov else None,
         "review": review,
-        "signoffs": list(version.signoffs.select_related("signer", "policy_version__policy")),
+        # The sign-offs that count; those a tier change restarted are in its audit event.
+        "signoffs": list(version.signoffs.standing().select_related(
+            "signer", "policy_version__policy")),
         "latest_evidence": marked_exploratory(list(latest_evidence(version).values()), case),
         "required_evidence": standings,
         "blockers": [b.as_dict() for b in blocking_items(version, case)],

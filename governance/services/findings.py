@@ -271,6 +271,22 @@ def findings_close_answered(*, version: ModelVersion, source: str, actor: User, 
     return closed
 
 
+# The same answer for a comment id that does not exist and for one of another finding, which
+# may be another team's: a reply cannot probe which comment ids exist elsewhere.
+NO_SUCH_COMMENT = "That comment does not exist in this finding's discussion."
+
+
+def comment_to_reply_to(finding: Finding, comment_id: int | None) -> FindingComment | None:
+    """The comment of ``finding`` that ``comment_id`` names (None when none is named); any other
+    id, unknown or another finding's, is the same bad input."""
+    if comment_id is None:
+        return None
+    comment = FindingComment.objects.filter(pk=comment_id, finding=finding).first()
+    if comment is None:
+        raise ValidationFailed(NO_SUCH_COMMENT, field="reply_to")
+    return comment
+
+
 def finding_comment_add(*, actor: User, finding: Finding, body: str, kind: str = "note",
                         reply_to: FindingComment | None = None) -> FindingComment:
     """Add to a finding's challenge/response discussion (``reply_to`` threads it)."""
@@ -279,8 +295,7 @@ def finding_comment_add(*, actor: User, finding: Finding, body: str, kind: str =
                                field="kind")
     require_text({"body": body}, {"body": "Write something."})
     if reply_to is not None and reply_to.finding_id != finding.pk:
-        raise ValidationFailed("You can only reply to a comment of the same finding.",
-                               field="reply_to")
+        raise ValidationFailed(NO_SUCH_COMMENT, field="reply_to")
     case = case_for(finding.version)
     if not permissions.can_discuss_finding(actor, case):
         refuse(actor, "Auditors have read-only access." if permissions.is_auditor_only(actor)

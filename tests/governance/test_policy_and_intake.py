@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from core.errors import PermissionRefused, ValidationFailed
+from core.errors import Conflict, PermissionRefused, ValidationFailed
 from core.models import AuditEvent
 from governance import services
 from governance.models import ModelIntake, OverrideStatus, Policy, PolicyVersion
@@ -44,6 +44,8 @@ class TestPolicies:
         (lambda d: d["tiers"]["1"]["required_evidence"].append(
             {"check": "auc", "metric": "auc", "comparator": "=>", "threshold": 0.7}),
          "comparator"),
+        (lambda d: d["tiers"]["2"].update(exclude_model_team="yes"),
+         "exclude_model_team: must be true or false"),
     ])
     def test_invalid_definitions_are_refused_and_nothing_is_stored(self, api, policy, adam,
                                                                    mutate, message):
@@ -205,13 +207,20 @@ class TestTiering:
         assert intake.tier == 3 and intake.override is None
         assert [o.status for o in intake.overrides.all()] == ["approved", "rejected", "approved"]
 
-    def test_only_a_risk_officer_changes_the_intake_during_validation(
-            self, walk, draft, dana, rhea):
+    def test_during_validation_the_tier_changes_only_by_an_override_of_two_risk_officers(
+            self, walk, draft, dana, rhea, make_user):
         walk.submit(draft)
         with pytest.raises(PermissionRefused, match="only a risk officer"):
             services.intake_record(actor=dana, model=draft.model, is_model=True,
                                    answers=ALL_LOW)
-        services.intake_record(actor=rhea, model=draft.model, is_model=True, answers=ALL_HIGH)
+        with pytest.raises(Conflict, match="ask for a tier override"):
+            services.intake_record(actor=rhea, model=draft.model, is_model=True,
+                                   answers=ALL_HIGH)
+        assert ModelIntake.objects.get(model=draft.model).tier == 2
+        services.tier_override_request(actor=rhea, model=draft.model, tier=1,
+                                       justification="Decides every retail loan.")
+        services.tier_override_decide(actor=make_user("rita", "risk_officer"),
+                                      model=draft.model, approve=True)
         assert ModelIntake.objects.get(model=draft.model).tier == 1
 
 
