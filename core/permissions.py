@@ -34,6 +34,9 @@ class Person(Protocol):
     @property
     def username(self) -> str: ...
 
+    @property
+    def team_ids(self) -> Set[int]: ...
+
 
 class Actor(Person, Protocol):
     """A signed-in user as the rules read them (``core.models.User``)."""
@@ -43,9 +46,6 @@ class Actor(Person, Protocol):
 
     @property
     def is_active(self) -> bool: ...
-
-    @property
-    def team_ids(self) -> Set[int]: ...
 
     def has_role(self, *roles: str) -> bool: ...
 
@@ -137,13 +137,19 @@ def can_create_model(user: Visitor, team: Team | None = None) -> bool:
 
 
 def can_edit_model(user: Visitor, model: Governed) -> bool:
-    """Data scientists of the model's team (or its owner/developers) and administrators."""
+    """Data scientists of the model's team (or its owner/developers) and administrators.
+
+    Being assigned to a model (to validate it) grants reading and validating, never editing:
+    an assigned validator who also holds the data-scientist role is not the model's developer.
+    """
     if not can_view(user, model):
         return False
     if is_admin(user):
         return True
+    uid = user.pk
     return user.has_role(Role.DATA_SCIENTIST) and (
-        model.team_id in user.team_ids or is_connected(user, model)
+        model.team_id in user.team_ids or getattr(model, "owner_id", None) == uid
+        or uid in getattr(model, "developer_ids", ())
     )
 
 
@@ -242,7 +248,10 @@ def independence_conflict(person: Person, case: CaseLike) -> str:
 
     The model's people now, and those recorded at the version's submissions (``case.
     owners_at_submission``, ``developers_at_submission``, ``submitters``), so that editing the
-    owner or developer list while a version is in flight cannot make anyone independent of it.
+    owner or developer list while a version is in flight cannot make anyone independent of it;
+    the version's authors (``case.author_ids``: who created it, uploaded its artifact or
+    evidence, or edited its documentation); and, where the tier's policy says so
+    (``case.team_excluded``), every member of the model's team.
     """
     if case.owner_id == person.pk:
         return "own this model"
@@ -254,6 +263,12 @@ def independence_conflict(person: Person, case: CaseLike) -> str:
         return "owned this model when this version was submitted"
     if person.pk in getattr(case, "developers_at_submission", ()):
         return "developed this model when this version was submitted"
+    if person.pk in getattr(case, "author_ids", ()):
+        return ("authored this version (created it, uploaded its artifact or evidence, or "
+                "edited its documentation)")
+    if getattr(case, "team_excluded", False) and case.team_id in person.team_ids:
+        return ("are in the model's team, which the policy keeps out of validating and signing "
+                "off this tier")
     return ""
 
 
@@ -334,6 +349,9 @@ def reason_cannot_sign_off(user: Visitor, case: CaseLike) -> Reason:
     if case.validator_id == user.pk:
         return Refusal("You validated this version; a validator cannot also sign it off.",
                        NOT_INDEPENDENT)
+    if user.pk in getattr(case, "waiver_granter_ids", ()):
+        return Refusal("You granted a waiver on this version, which let it past a block; "
+                       "another person must sign it off.", NOT_INDEPENDENT)
     return reason_not_independent(user, case)
 
 
@@ -406,9 +424,14 @@ def can_discuss_finding(user: Visitor, case: CaseLike) -> bool:
 
 
 def reason_cannot_grant_waiver(user: Visitor, case: CaseLike) -> Reason:
-    """A waiver's approver is a risk officer who does not own, develop or submit the model."""
+    """A waiver's approver is a risk officer independent of the version and not one of its
+    standing signers: granting may clear the last block and complete the approval, and whoever
+    grants a waiver on a version may not sign it off (reason_cannot_sign_off)."""
     if not (is_authenticated(user) and user.has_role(Role.RISK_OFFICER)):
         return Refusal("Only a risk officer grants waivers.", WRONG_ROLE)
+    if user.pk in case.signer_ids:
+        return Refusal("You signed this version off; another risk officer must grant its "
+                       "waivers (a waiver may complete the approval).", NOT_INDEPENDENT)
     return reason_not_independent(user, case)
 
 
@@ -474,3 +497,31 @@ def reason_cannot_cancel_evaluation(user: Visitor, case: CaseLike,
         return ""
     return Refusal("Only the person who launched the run, the version's validator and risk "
                    "officers cancel it.", NOT_ASSIGNED)
+
+
+# ---------------------------------------------------------------------------------------------
+# Evidence that decides: whose evaluation runs count towards a version's approval.
+
+def evidence_launcher_conflict(person: Actor | None, case: CaseLike) -> str:
+    """Why an evaluation run launched by ``person`` is only exploratory (empty when it counts).
+
+    A run counts towards the approval when the version's assigned validator or a risk officer
+    launched it (Assay running it on their behalf), and they are independent of the version
+    (``independence_conflict``); the model's own people may run evaluations, which are shown but
+    never count."""
+    if person is None:
+        return "it names nobody who launched it, so its independence cannot be judged"
+    if not (person.pk == case.validator_id or person.has_role(Role.RISK_OFFICER)):
+        return (f"{person.username} launched it, who is neither the version's validator nor a "
+                "risk officer: an exploratory run")
+    conflict = independence_conflict(person, case)
+    if conflict:
+        return f"{person.username} launched it, who {_third_person(conflict)}: an exploratory run"
+    return ""
+
+
+def _third_person(conflict: str) -> str:
+    """independence_conflict speaks to "you" ("own this model"); say it of someone else."""
+    first, _, rest = conflict.partition(" ")
+    verbs = {"own": "owns", "develop": "develops"}
+    return f"{verbs.get(first, first)} {rest}".strip()

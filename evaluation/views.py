@@ -103,7 +103,7 @@ def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     case = case_for(version)
     context = {
         "run": run, "version": version, "model": version.model,
-        "exploratory": bool(permissions.independence_conflict(run.launched_by, case)),
+        "exploratory": permissions.evidence_launcher_conflict(run.launched_by, case),
         "can_cancel": not run.is_finished and not permissions.reason_cannot_cancel_evaluation(
             request.user, case, run.launched_by_id),
         "sections": _sections(run) if run.is_finished else [],

@@ -8,7 +8,7 @@ Part 2 plugs in here: ``_finding_blockers`` (unresolved high findings) is one of
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -18,6 +18,7 @@ from core.models import Role
 from governance.models import (
     DECIDED,
     Evidence,
+    EvidenceOrigin,
     EvidenceStatus,
     Finding,
     ModelIntake,
@@ -26,11 +27,12 @@ from governance.models import (
     VersionGovernance,
     Waiver,
 )
-from governance.policy import TierRules
-from registry.models import ModelVersion
+from governance.policy import EvidenceRequirement, TierRules
+from registry.models import AuthorKind, ModelVersion, VersionAuthor
 
 # Kinds of blocking item. SUBMISSION kinds stop a submission; GATE kinds stop a version from
-# reaching pending approval; every kind stops the final approval.
+# reaching pending approval; every kind stops the final approval. Warnings (required evidence of
+# level "warn" that is missed) have the kind "evidence" and stop nothing.
 SUBMISSION_KINDS = frozenset({"intake", "artifact", "policy"})
 GATE_KINDS = frozenset({"evidence", "finding"})
 
@@ -68,6 +70,17 @@ class Case:
     owners_at_submission: frozenset[int] = frozenset()
     developers_at_submission: frozenset[int] = frozenset()
     submitters: frozenset[int] = frozenset()
+    # The model's task (registry.models.Task): which required-evidence items apply.
+    task: str = ""
+    # Who created the version, uploaded its artifact or evidence, or edited its documentation
+    # (registry's VersionAuthor); who granted a waiver on it; and whether the tier's policy
+    # keeps the model's team out of its validation and sign-off.
+    author_ids: frozenset[int] = frozenset()
+    # The authors for more than the evidence they supplied: whose runs' independence is judged
+    # on (supplying evidence must not make a validating risk officer's own runs exploratory).
+    builder_ids: frozenset[int] = frozenset()
+    waiver_granter_ids: frozenset[int] = frozenset()
+    team_excluded: bool = False
 
     @property
     def rules(self) -> TierRules | None:
@@ -93,9 +106,11 @@ def policy_for(version: ModelVersion, gov: VersionGovernance | None = None) -> P
 
 def tier_of(version: ModelVersion, gov: VersionGovernance | None,
             intake: ModelIntake | None) -> int | None:
-    """The tier the version is governed at: the model's tier in force until it is decided, then
-    the tier bound at its decision."""
-    if version.state in DECIDED and gov is not None and gov.tier is not None:
+    """The tier the version is governed at: the model's tier in force until it is submitted,
+    then the tier bound at its submission. Only an approved tier override (a second risk
+    officer) changes a bound tier, and only while the version is in flight
+    (governance.services.intake); re-answering the intake never does."""
+    if gov is not None and gov.tier is not None:
         return gov.tier
     return intake.tier if intake is not None else None
 
@@ -104,14 +119,20 @@ def case_for(version: ModelVersion) -> Case:
     gov = governance_of(version)
     return case_from(version, gov=gov, intake=intake_of(version),
                      policy=policy_for(version, gov),
-                     signer_ids=version.signoffs.values_list("signer_id", flat=True))
+                     signer_ids=version.signoffs.standing().values_list("signer_id", flat=True),
+                     authors=version.authors.values_list("user_id", "kind"),
+                     waiver_granter_ids=Waiver.objects.filter(version=version)
+                     .values_list("approved_by_id", flat=True))
 
 
 def case_from(version: ModelVersion, *, gov: VersionGovernance | None,
               intake: ModelIntake | None, policy: PolicyVersion | None,
-              signer_ids: Iterable[int]) -> Case:
-    """A version's Case from parts already loaded (case_for queries them; lists prefetch them)."""
+              signer_ids: Iterable[int], authors: Iterable[tuple[int, str]] = (),
+              waiver_granter_ids: Iterable[int | None] = ()) -> Case:
+    """A version's Case from parts already loaded (case_for queries them; lists prefetch them).
+    ``authors`` are (user id, AuthorKind) pairs."""
     model = version.model
+    authors = list(authors)
     tier = tier_of(version, gov, intake)
     rules = policy.tier_rules(tier) if policy is not None and tier is not None else None
     return Case(
@@ -123,7 +144,12 @@ def case_from(version: ModelVersion, *, gov: VersionGovernance | None,
         signer_ids=frozenset(signer_ids),
         tier=tier, policy_version=policy,
         required_roles=dict(rules.signoffs) if rules else {},
+        task=model.task,
         **people_at_submission(gov),
+        author_ids=frozenset(uid for uid, _ in authors),
+        builder_ids=frozenset(uid for uid, kind in authors if kind != AuthorKind.EVIDENCE),
+        waiver_granter_ids=frozenset(uid for uid in waiver_granter_ids if uid is not None),
+        team_excluded=rules.exclude_model_team if rules else False,
     )
 
 
@@ -138,8 +164,9 @@ def people_at_submission(gov: VersionGovernance | None) -> dict[str, frozenset[i
 
 def former_people_of(model: Any) -> frozenset[int]:
     """Everyone who owned or developed the model, or submitted one of its versions, at any of
-    its versions' submissions."""
-    ids: set[int] = set()
+    its versions' submissions, and everyone who authored one of its versions."""
+    ids: set[int] = set(VersionAuthor.objects.filter(version__model_id=model.pk)
+                        .values_list("user_id", flat=True))
     for gov in VersionGovernance.objects.filter(version__model_id=model.pk).only(
             "people_at_submission"):
         for kind in ("owners", "developers", "submitters"):
@@ -178,6 +205,19 @@ def _validation_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
         return []
     review = ValidationReview.objects.filter(version=version).first()
     if review is not None and review.approves:
+        if review.validator_id in case.author_ids:
+            return [Blocker("validation", "independence",
+                            f"The validator {review.validator.username} has since authored "
+                            "this version, so the review is not independent: reject it and "
+                            "have an independent validator review a new version.")]
+        rules = case.rules
+        if review.conditions and rules is not None and not rules.conditional_approval:
+            # The tier was raised after the review (a tier override in flight).
+            return [Blocker("validation", "conditions",
+                            f"The review approved with conditions, which tier {case.tier} "
+                            f"under {case.policy_version} does not allow: a signer rejects "
+                            "the version, or it is approved without conditions in a new "
+                            "validation.")]
         return []
     if case.validator_id is None:
         return [Blocker("validation", "validator", "A validator must be assigned.")]
@@ -185,10 +225,152 @@ def _validation_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
 
 
 def latest_evidence(version: ModelVersion) -> dict[str, Evidence]:
+    """The newest row per check, whether it counts or not (what was last recorded)."""
     latest: dict[str, Evidence] = {}
-    for row in Evidence.objects.filter(version=version).order_by("-recorded_at", "-id"):
+    for row in Evidence.objects.filter(version=version).select_related(
+            "launched_by", "recorded_by").order_by("-recorded_at", "-id"):
         latest.setdefault(row.check_name, row)
     return latest
+
+
+def is_exploratory(row: Evidence, case: Case) -> bool:
+    """An Assay run launched by someone not independent of the version (its own developers,
+    owner, submitter…): shown, never counting."""
+    return row.origin == EvidenceOrigin.RUN and bool(launcher_conflict(row, case))
+
+
+def launcher_conflict(row: Evidence, case: Case) -> str:
+    """Why the person who launched the row's run is not independent of the version ("" when
+    they are). Evidence they supplied does not count against them (a risk officer's own runs
+    would otherwise never count); any other authorship of the version does."""
+    return permissions.evidence_launcher_conflict(row.launched_by or row.recorded_by,
+                                                  replace(case, author_ids=case.builder_ids))
+
+
+# ---------------------------------------------------------------------------------------------
+# Evidence that decides (docs/evidence-gate.md): which rows count for a requirement, and whether
+# the newest that counts meets it.
+
+def short_digest(value: str) -> str:
+    return f"{value[:12]}…" if value else "none"
+
+
+def why_not_counting(row: Evidence, need: EvidenceRequirement, version: ModelVersion,
+                     case: Case) -> str:
+    """Why the row cannot satisfy the requirement: "" when it counts."""
+    if not version.artifact_sha256:
+        return "the version has no artifact to bind evidence to"
+    if not row.artifact_digest:
+        return ("it names no artifact digest (recorded before evidence was bound to artifacts), "
+                "so nothing says it was computed on this version's artifact")
+    if row.artifact_digest != version.artifact_sha256:
+        return (f"it was computed on another artifact ({short_digest(row.artifact_digest)}), "
+                f"not this version's ({short_digest(version.artifact_sha256)})")
+    if row.origin == EvidenceOrigin.EXTERNAL:
+        return "" if need.external_allowed else (
+            "it comes from a tool outside Assay, and the policy does not accept external "
+            f"evidence for '{need.check}'")
+    return launcher_conflict(row, case)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one required-evidence item stands: the evidence it is judged on and why.
+
+    ``evidence`` is the newest row of the check that counts for the item; when none counts, the
+    newest row of the check, with ``why_not`` saying why it does not count. ``problem`` says
+    what is missing or failing ("" when the item is met)."""
+
+    requirement: EvidenceRequirement
+    evidence: Evidence | None
+    counts: bool
+    why_not: str
+    problem: str
+    waived: bool = False
+
+    @property
+    def met(self) -> bool:
+        return not self.problem
+
+    @property
+    def value(self) -> Any:
+        metric = self.requirement.metric
+        if self.evidence is None or not metric:
+            return None
+        return self.evidence.figures.get(metric) if isinstance(self.evidence.figures,
+                                                               dict) else None
+
+
+def _problem(need: EvidenceRequirement, counting: Evidence | None, newest: Evidence | None,
+             why_not: str) -> str:
+    if counting is None:
+        if newest is None:
+            return f"Required evidence '{need.describe()}' is missing."
+        return (f"Required evidence '{need.describe()}' is missing: no '{need.check}' evidence "
+                f"counts; the newest does not because {why_not}.")
+    if counting.status == EvidenceStatus.FAILED:
+        return f"Check '{need.check}' failed."
+    figure = need.figure_problem(counting.figures)
+    if not figure:
+        return ""
+    value = counting.figures.get(need.metric) if isinstance(counting.figures, dict) else None
+    if need.metric in counting.figures and isinstance(value, int | float) \
+            and not isinstance(value, bool):
+        return (f"Check '{need.check}' reports {need.metric} = {value}, which misses "
+                f"{need.comparator} {need.threshold}.")
+    return (f"Check '{need.check}' cannot be judged against {need.metric} {need.comparator} "
+            f"{need.threshold}: {figure}, so it counts as missed.")
+
+
+def evidence_standings(version: ModelVersion, case: Case | None = None) -> list[Standing]:
+    """Each required-evidence item of the version's tier (for its model's task), and where it
+    stands: the Required evidence table, and the source of the evidence blockers and warnings."""
+    case = case or case_for(version)
+    rules = case.rules
+    if rules is None:
+        return []
+    needs = [n for n in rules.required_evidence if n.applies_to(case.task)]
+    if not needs:
+        return []
+    rows = list(Evidence.objects.filter(version=version, check_name__in={n.check for n in needs})
+                .select_related("launched_by", "recorded_by").order_by("-recorded_at", "-id"))
+    waived = waived_keys(version)
+    out = []
+    for need in needs:
+        of_check = [r for r in rows if r.check_name == need.check]
+        counting = next((r for r in of_check if not why_not_counting(r, need, version, case)),
+                        None)
+        newest = of_check[0] if of_check else None
+        shown = counting or newest
+        why_not = why_not_counting(newest, need, version, case) if counting is None and newest \
+            else ""
+        out.append(Standing(requirement=need, evidence=shown, counts=counting is not None,
+                            why_not=why_not, problem=_problem(need, counting, newest, why_not),
+                            waived=("evidence", need.check) in waived))
+    return out
+
+
+def _evidence_items(standings: list[Standing], *, warnings: bool) -> list[Blocker]:
+    """One item per check, joining what each of its missed requirements says."""
+    problems: dict[str, list[str]] = {}
+    for standing in standings:
+        if not standing.met and standing.requirement.warns_only == warnings:
+            problems.setdefault(standing.requirement.check, []).append(standing.problem)
+    return [Blocker("evidence", check, " ".join(dict.fromkeys(messages)))
+            for check, messages in problems.items()]
+
+
+def _evidence_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
+    return _evidence_items(evidence_standings(version, case), warnings=False)
+
+
+def evidence_warnings(version: ModelVersion, case: Case | None = None,
+                      standings: list[Standing] | None = None) -> list[Blocker]:
+    """Required evidence of level "warn" that is missed: shown wherever blockers are, blocking
+    nothing (``standings``: the version's, when already computed)."""
+    if standings is None:
+        standings = evidence_standings(version, case)
+    return _evidence_items(standings, warnings=True)
 
 
 @dataclass(frozen=True)
@@ -202,36 +384,26 @@ class CheckVerdict:
 def check_verdict(version: ModelVersion, check: str, figures: dict[str, Any],
                   case: Case | None = None) -> CheckVerdict:
     """Judge one check's figures against the thresholds the version's policy sets for it: the
-    status an evaluation run records as evidence. A check the policy does not name passes."""
-    rules = (case or case_for(version)).rules
-    if rules is None:
-        return CheckVerdict(EvidenceStatus.PASSED)
-    reasons = tuple(
-        f"{need.metric} = {figures.get(need.metric)} misses {need.comparator} {need.threshold}"
-        for need in rules.required_evidence
-        if need.check == check and need.figure_fails(figures))
-    return CheckVerdict(EvidenceStatus.FAILED if reasons else EvidenceStatus.PASSED, reasons)
-
-
-def _evidence_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
+    status an evaluation run records as evidence. Fails closed: a thresholded metric that is
+    missing, null, NaN or not a number fails it. ``failed`` when an item of level "block" is
+    missed, else ``warn`` when an item of level "warn" is, else ``passed``; a check the policy
+    does not name passes."""
+    case = case or case_for(version)
     rules = case.rules
     if rules is None:
-        return []
-    latest = latest_evidence(version)
-    out = []
+        return CheckVerdict(EvidenceStatus.PASSED)
+    blocking: list[str] = []
+    warning: list[str] = []
     for need in rules.required_evidence:
-        row = latest.get(need.check)
-        if row is None:
-            out.append(Blocker("evidence", need.check,
-                               f"Required evidence '{need.describe()}' is missing."))
-        elif row.status == EvidenceStatus.FAILED:
-            out.append(Blocker("evidence", need.check, f"Check '{need.check}' failed."))
-        elif need.figure_fails(row.figures):
-            out.append(Blocker("evidence", need.check,
-                               f"Check '{need.check}' reports {need.metric} = "
-                               f"{row.figures.get(need.metric)}, which misses "
-                               f"{need.comparator} {need.threshold}."))
-    return out
+        if need.check != check or not need.applies_to(case.task):
+            continue
+        problem = need.figure_problem(figures)
+        if problem:
+            (warning if need.warns_only else blocking).append(
+                f"{problem} (warning only)" if need.warns_only else problem)
+    status = EvidenceStatus.FAILED if blocking else EvidenceStatus.WARN if warning \
+        else EvidenceStatus.PASSED
+    return CheckVerdict(status, tuple(blocking + warning))
 
 
 def _signoff_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
@@ -248,9 +420,12 @@ def _signoff_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
 
 
 def signoff_counts(version: ModelVersion) -> dict[str, int]:
-    """Approving signatures per role."""
+    """Approving signatures per role that count: standing (not restarted by a tier change), by
+    signers who have not since authored the version (e.g. recorded evidence after signing)."""
     counts: dict[str, int] = {}
-    for role in version.signoffs.filter(decision="approve").values_list("role", flat=True):
+    for role in (version.signoffs.standing().filter(decision="approve")
+                 .exclude(signer_id__in=version.authors.values("user_id"))
+                 .values_list("role", flat=True)):
         counts[role] = counts.get(role, 0) + 1
     return counts
 

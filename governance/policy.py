@@ -12,9 +12,21 @@ Shape of a definition::
      "tiers": {"1": {"revalidation_months": 12, "conditional_approval": false,
                      "expired_waiver_suspends": true,
                      "signoffs": {"review_board": 1, "risk_officer": 1},
-                     "required_evidence": [{"check": "performance", "metric": "auc",
-                                            "comparator": ">=", "threshold": 0.7}]},
+                     "exclude_model_team": true,
+                     "required_evidence": [{"check": "performance", "metric": "roc_auc",
+                                            "comparator": ">=", "threshold": 0.7,
+                                            "level": "block", "external_allowed": false,
+                                            "tasks": ["binary_classification"]}]},
                "2": {...}, "3": {...}}}
+
+A required-evidence item names a ``check``; with a ``metric`` it also needs a ``comparator`` and a
+``threshold``. ``level`` is "block" (default: missed, it stops the approval) or "warn" (missed, it
+is shown as a warning and stops nothing). ``external_allowed`` (default false) lets evidence
+recorded by a tool outside Assay satisfy it. ``tasks`` (default: every task) limits it to models
+of those tasks. The approval gate's rules are in docs/evidence-gate.md.
+
+``exclude_model_team`` (optional) keeps the model's team out of validating and signing off; a
+definition without it excludes the team at tiers 1 and 2 (``default_excludes_model_team``).
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ from __future__ import annotations
 import calendar
 import copy
 import datetime as dt
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +47,15 @@ SIGNOFF_ROLES = ("review_board", "risk_officer", "validator")
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
 }
+# How a missed requirement counts: "block" stops the approval, "warn" is shown and stops nothing.
+BLOCK, WARN = "block", "warn"
+LEVELS = (BLOCK, WARN)
+# The model tasks a requirement may be limited to (registry.models.Task's values; a test pins
+# them together, since this module imports no Django).
+TASKS = ("binary_classification", "multiclass_classification", "regression")
+CLASSIFIERS = ["binary_classification", "multiclass_classification"]
+REQUIREMENT_KEYS = frozenset({"check", "metric", "comparator", "threshold", "level",
+                              "external_allowed", "tasks"})
 
 
 def _is_number(value: object) -> TypeGuard[float]:
@@ -42,6 +64,10 @@ def _is_number(value: object) -> TypeGuard[float]:
 
 def _is_count(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite_number(value: Any) -> bool:
+    return _is_number(value) and math.isfinite(value)
 
 
 def definition_errors(definition: Any) -> list[str]:
@@ -124,7 +150,7 @@ def _tiers_errors(tiers: Any) -> list[str]:
             errors.append(f"{where}: must be an object.")
             continue
         known = {"revalidation_months", "conditional_approval", "expired_waiver_suspends",
-                 "signoffs", "required_evidence"}
+                 "signoffs", "required_evidence", "exclude_model_team"}
         unknown = set(tier) - known
         if unknown:
             errors.append(f"{where}: unknown keys {', '.join(sorted(unknown))}.")
@@ -134,6 +160,8 @@ def _tiers_errors(tiers: Any) -> list[str]:
         for flag in ("conditional_approval", "expired_waiver_suspends"):
             if not isinstance(tier.get(flag), bool):
                 errors.append(f"{where}.{flag}: must be true or false.")
+        if "exclude_model_team" in tier and not isinstance(tier["exclude_model_team"], bool):
+            errors.append(f"{where}.exclude_model_team: must be true or false.")
         signoffs = tier.get("signoffs")
         if not isinstance(signoffs, dict) or not signoffs:
             errors.append(f"{where}.signoffs: name at least one role and how many of it must "
@@ -149,43 +177,100 @@ def _tiers_errors(tiers: Any) -> list[str]:
         if not isinstance(evidence, list):
             errors.append(f"{where}.required_evidence: must be a list (may be empty).")
             continue
-        checks = []
-        for i, item in enumerate(evidence):
-            at = f"{where}.required_evidence[{i}]"
-            if not isinstance(item, dict) or not isinstance(item.get("check"), str) \
-                    or not item.get("check"):
-                errors.append(f"{at}: needs a 'check' name.")
-                continue
-            checks.append(item["check"])
-            has_metric = any(k in item for k in ("metric", "comparator", "threshold"))
-            if has_metric and (not isinstance(item.get("metric"), str) or not item.get("metric")
-                               or item.get("comparator") not in COMPARATORS
-                               or not _is_number(item.get("threshold"))):
-                errors.append(f"{at}: a threshold needs 'metric' (string), 'comparator' (one of "
-                              f"{' '.join(COMPARATORS)}) and 'threshold' (number).")
-        if len(checks) != len(set(checks)):
-            errors.append(f"{where}.required_evidence: each check may appear once.")
+        errors += _requirements_errors(evidence, where)
+    return errors
+
+
+def _requirements_errors(evidence: list[Any], where: str) -> list[str]:
+    errors: list[str] = []
+    seen: list[tuple[str, str, frozenset[str]]] = []
+    for i, item in enumerate(evidence):
+        at = f"{where}.required_evidence[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("check"), str) \
+                or not item.get("check"):
+            errors.append(f"{at}: needs a 'check' name.")
+            continue
+        unknown = set(item) - REQUIREMENT_KEYS
+        if unknown:
+            errors.append(f"{at}: unknown keys {', '.join(sorted(unknown))}; a requirement has "
+                          f"{', '.join(sorted(REQUIREMENT_KEYS))}.")
+        has_metric = any(k in item for k in ("metric", "comparator", "threshold"))
+        if has_metric and (not isinstance(item.get("metric"), str) or not item.get("metric")
+                           or item.get("comparator") not in COMPARATORS
+                           or not _is_finite_number(item.get("threshold"))):
+            errors.append(f"{at}: a threshold needs 'metric' (string), 'comparator' (one of "
+                          f"{' '.join(COMPARATORS)}) and 'threshold' (number).")
+        if item.get("level", BLOCK) not in LEVELS:
+            errors.append(f"{at}.level: one of {', '.join(LEVELS)} (missed, 'block' stops the "
+                          "approval and 'warn' is only shown).")
+        if not isinstance(item.get("external_allowed", False), bool):
+            errors.append(f"{at}.external_allowed: must be true or false.")
+        tasks = item.get("tasks", list(TASKS))
+        if not isinstance(tasks, list) or not tasks or not all(t in TASKS for t in tasks):
+            errors.append(f"{at}.tasks: a non-empty list of {', '.join(TASKS)}.")
+            tasks = list(TASKS)
+        key = (item["check"], item.get("metric", "") or "", frozenset(tasks))
+        if any(key[:2] == other[:2] and key[2] & other[2] for other in seen):
+            errors.append(f"{where}.required_evidence: {item['check']!r}"
+                          + (f" with metric {item['metric']!r}" if key[1] else "")
+                          + " appears twice for the same task.")
+        seen.append(key)
     return errors
 
 
 @dataclass(frozen=True)
 class EvidenceRequirement:
+    """One item of a tier's required evidence (see the module's docstring)."""
+
     check: str
     metric: str = ""
     comparator: str = ""
     threshold: float | None = None
+    level: str = BLOCK
+    external_allowed: bool = False
+    tasks: tuple[str, ...] = TASKS
+
+    @property
+    def warns_only(self) -> bool:
+        return self.level == WARN
+
+    def applies_to(self, task: str) -> bool:
+        """Whether a model of this task must meet it (a model without a task: every item)."""
+        return not task or task in self.tasks
 
     def describe(self) -> str:
         if not self.metric:
-            return self.check
-        return f"{self.check} ({self.metric} {self.comparator} {self.threshold})"
+            text = self.check
+        else:
+            text = f"{self.check} ({self.metric} {self.comparator} {self.threshold})"
+        return f"{text}, warning only" if self.warns_only else text
 
-    def figure_fails(self, figures: dict[str, Any]) -> bool:
-        """Whether the recorded figure for the metric misses the threshold (absent: no)."""
-        value = figures.get(self.metric) if self.metric else None
-        if not _is_number(value) or self.threshold is None:
-            return False
-        return not COMPARATORS[self.comparator](value, self.threshold)
+    def figure_problem(self, figures: Any) -> str:
+        """What keeps the figures from meeting the threshold: "" when they meet it (or there is
+        no threshold). Fails closed: a metric that is missing, null, NaN or not a number misses."""
+        if not self.metric or self.threshold is None:
+            return ""
+        if not isinstance(figures, dict) or self.metric not in figures:
+            return f"{self.metric} is missing"
+        value = figures[self.metric]
+        if value is None:
+            return f"{self.metric} is null"
+        if not _is_finite_number(value):
+            return f"{self.metric} = {value!r} is not a number"
+        if not COMPARATORS[self.comparator](value, self.threshold):
+            return f"{self.metric} = {value} misses {self.comparator} {self.threshold}"
+        return ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "metric": self.metric, "comparator": self.comparator,
+                "threshold": self.threshold, "level": self.level,
+                "external_allowed": self.external_allowed, "tasks": list(self.tasks)}
+
+
+def default_excludes_model_team(tier: int) -> bool:
+    """A policy version that does not say (every version stored before the setting existed):
+    the model's team is excluded from validating and signing off tiers 1 and 2."""
+    return tier <= 2
 
 
 @dataclass(frozen=True)
@@ -198,12 +283,16 @@ class TierRules:
     expired_waiver_suspends: bool
     signoffs: dict[str, int]
     required_evidence: tuple[EvidenceRequirement, ...]
+    # Whether members of the model's team are excluded from validating and signing off its
+    # versions (beyond its owner, developers and the version's authors, who always are).
+    exclude_model_team: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "tier": self.tier, "revalidation_months": self.revalidation_months,
             "conditional_approval": self.conditional_approval,
             "expired_waiver_suspends": self.expired_waiver_suspends,
+            "exclude_model_team": self.exclude_model_team,
             "signoffs": dict(self.signoffs),
             "required_evidence": [r.describe() for r in self.required_evidence],
         }
@@ -264,8 +353,12 @@ class Definition:
             required_evidence=tuple(
                 EvidenceRequirement(check=r["check"], metric=r.get("metric", ""),
                                     comparator=r.get("comparator", ""),
-                                    threshold=r.get("threshold"))
+                                    threshold=r.get("threshold"), level=r.get("level", BLOCK),
+                                    external_allowed=r.get("external_allowed", False),
+                                    tasks=tuple(r.get("tasks", TASKS)))
                 for r in raw["required_evidence"]),
+            exclude_model_team=raw.get("exclude_model_team",
+                                       default_excludes_model_team(tier)),
         )
 
     def answer_errors(self, answers: Any) -> dict[str, str]:
@@ -338,35 +431,118 @@ QUESTIONNAIRE: dict[str, Any] = {
 }
 
 
-def _tier(months: int, signoffs: dict[str, int], *, conditional: bool,
-          waiver_suspends: bool) -> dict[str, Any]:
-    # required_evidence is filled in by the evaluation checks (evaluation issue).
-    return {"revalidation_months": months, "conditional_approval": conditional,
+def _tier(months: int, signoffs: dict[str, int], *, conditional: bool, waiver_suspends: bool,
+          evidence: list[dict[str, Any]], exclude_team: bool | None) -> dict[str, Any]:
+    # exclude_team None: the key is left out, as revision 1 shipped (its default applies).
+    tier = {"revalidation_months": months, "conditional_approval": conditional,
             "expired_waiver_suspends": waiver_suspends, "signoffs": signoffs,
-            "required_evidence": []}
+            "required_evidence": evidence}
+    if exclude_team is not None:
+        tier["exclude_model_team"] = exclude_team
+    return tier
 
 
-def _template(months: tuple[int, int, int]) -> dict[str, Any]:
+def _threshold(check: str, metric: str, comparator: str, threshold: float, *,
+               tasks: list[str], level: str = BLOCK) -> dict[str, Any]:
+    return {"check": check, "metric": metric, "comparator": comparator, "threshold": threshold,
+            "level": level, "tasks": tasks}
+
+
+# Revision 2's required evidence, on the flat figures the evaluation checks record
+# (docs/evaluation-metrics.md, docs/evaluation-part2.md). Why these thresholds:
+# docs/evidence-gate.md, "The shipped templates".
+def _performance() -> list[dict[str, Any]]:
+    # ROC AUC >= 0.70: "acceptable discrimination" (Hosmer, Lemeshow & Sturdivant, Applied
+    # Logistic Regression, 3rd ed., 5.2.4). Multiclass and regression models need the check
+    # run and not failed; their figures (macro AUC, RMSE, R²) have no portable threshold.
+    return [_threshold("performance", "roc_auc", ">=", 0.7, tasks=["binary_classification"]),
+            {"check": "performance", "tasks": ["multiclass_classification", "regression"]}]
+
+
+def _bias() -> list[dict[str, Any]]:
+    # The four-fifths rule (29 CFR 1607.4(D)) on selection rates, and at most 10 points between
+    # groups' true- or false-positive rates (AIF360's "fair" band for these differences).
+    return [_threshold("bias", "dp_ratio", ">=", 0.8, tasks=CLASSIFIERS),
+            _threshold("bias", "eo_difference", "<=", 0.1, tasks=CLASSIFIERS),
+            {"check": "bias", "tasks": ["regression"]}]
+
+
+def _calibration(ece: float) -> list[dict[str, Any]]:
+    return [_threshold("calibration", "ece", "<=", ece, tasks=CLASSIFIERS)]
+
+
+def _until_part_2() -> list[dict[str, Any]]:
+    # Warnings until evaluation part 2 records robustness and explanations from every run.
+    return [_threshold("robustness", "robustness_drop", "<=", 0.05, tasks=CLASSIFIERS,
+                       level=WARN),
+            _threshold("explanations", "explained", ">=", 1, tasks=list(TASKS), level=WARN)]
+
+
+EVIDENCE_BY_REVISION: dict[int, dict[int, list[dict[str, Any]]]] = {
+    1: {1: [], 2: [], 3: []},
+    2: {1: _performance() + _bias() + _calibration(0.05) + _until_part_2(),
+        2: _performance() + _bias() + _calibration(0.1),
+        3: _performance()},
+}
+
+
+def _template(months: tuple[int, int, int], revision: int) -> dict[str, Any]:
+    """The shipped template's definition at ``revision``. A revision, once shipped, never
+    changes: installations recognise the revisions they hold by their definition."""
+    evidence = EVIDENCE_BY_REVISION[revision]
+
+    def says(exclude_team: bool) -> bool | None:
+        # Revision 1 shipped before exclude_model_team existed; from revision 2 it is explicit.
+        return exclude_team if revision >= 2 else None
+
     return {
         "questionnaire": copy.deepcopy(QUESTIONNAIRE),
         "tiers": {
             "1": _tier(months[0], {"review_board": 1, "risk_officer": 1}, conditional=False,
-                       waiver_suspends=True),
+                       waiver_suspends=True, evidence=evidence[1], exclude_team=says(True)),
             "2": _tier(months[1], {"review_board": 1, "risk_officer": 1}, conditional=True,
-                       waiver_suspends=False),
-            "3": _tier(months[2], {"risk_officer": 1}, conditional=True, waiver_suspends=False),
+                       waiver_suspends=False, evidence=evidence[2], exclude_team=says(True)),
+            "3": _tier(months[2], {"risk_officer": 1}, conditional=True, waiver_suspends=False,
+                       evidence=evidence[3], exclude_team=says(False)),
         },
     }
 
 
-TEMPLATES: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "sr-11-7": ("SR 11-7", "Federal Reserve SR 11-7 / OCC 2011-12: every model revalidated at "
-                "least every 12 months, whatever its tier.", _template((12, 12, 12))),
-    "sr-26-2": ("SR 26-2", "Federal Reserve SR 26-2 / OCC 2026-13: review frequency follows "
-                "materiality — tier 1 every 12 months, tier 2 every 24, tier 3 every 36.",
-                _template((12, 24, 36))),
+@dataclass(frozen=True)
+class Template:
+    """A policy shipped with Assay and its revisions, oldest first. A revision, once shipped, never
+    changes (installations hold it as a policy version, and the migration that installed it
+    names it): change a template by adding a revision."""
+
+    name: str
+    description: str
+    revisions: tuple[dict[str, Any], ...]
+
+    @property
+    def latest(self) -> dict[str, Any]:
+        return self.revisions[-1]
+
+
+SHIPPED: dict[str, Template] = {
+    "sr-11-7": Template("SR 11-7", "Federal Reserve SR 11-7 / OCC 2011-12: every model "
+                        "revalidated at least every 12 months, whatever its tier.",
+                        tuple(_template((12, 12, 12), r) for r in (1, 2))),
+    "sr-26-2": Template("SR 26-2", "Federal Reserve SR 26-2 / OCC 2026-13: review frequency "
+                        "follows materiality — tier 1 every 12 months, tier 2 every 24, tier 3 "
+                        "every 36.", tuple(_template((12, 24, 36), r) for r in (1, 2))),
 }
+# Each template as (name, description, its latest revision).
+TEMPLATES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    slug: (t.name, t.description, t.latest) for slug, t in SHIPPED.items()}
 DEFAULT_TEMPLATE = "sr-11-7"
+
+
+def shipped_revision(slug: str, definition: Any) -> int | None:
+    """Which revision of the shipped template ``slug`` the definition is (1-based), if any."""
+    template = SHIPPED.get(slug)
+    if template is None:
+        return None
+    return next((i for i, rev in enumerate(template.revisions, 1) if rev == definition), None)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

@@ -7,8 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 from core.models import AuditEvent
-from governance.gates import blocking_items, case_for, governance_of, latest_evidence
-from governance.models import ValidationReview
+from governance.gates import (
+    Case,
+    blocking_items,
+    case_for,
+    evidence_standings,
+    evidence_warnings,
+    governance_of,
+    is_exploratory,
+    latest_evidence,
+)
+from governance.models import Evidence, ValidationReview
 from governance.services.lifecycle import CHANGES_REQUESTED_HELP, available_actions
 from registry.models import ModelVersion, VersionState
 
@@ -17,6 +26,7 @@ def version_status(version: ModelVersion, user: Any) -> dict[str, Any]:
     """Everything the status shows, computed once (the API's WorkflowSerializer gives its shape)."""
     case = case_for(version)
     gov = governance_of(version)
+    standings = evidence_standings(version, case)
     review = ValidationReview.objects.filter(version=version).first()
     return {
         "version_id": version.pk, "model": version.model.slug, "number": version.number,
@@ -30,12 +40,23 @@ def version_status(version: ModelVersion, user: Any) -> dict[str, Any]:
         "validator": gov.validator.username if gov and gov.validator else None,
         "next_review_due": gov.next_review_due if gov else None,
         "review": review,
-        "signoffs": list(version.signoffs.select_related("signer", "policy_version__policy")),
-        "latest_evidence": list(latest_evidence(version).values()),
+        # The sign-offs that count; those a tier change restarted are in its audit event.
+        "signoffs": list(version.signoffs.standing().select_related(
+            "signer", "policy_version__policy")),
+        "latest_evidence": marked_exploratory(list(latest_evidence(version).values()), case),
+        "required_evidence": standings,
         "blockers": [b.as_dict() for b in blocking_items(version, case)],
+        "warnings": [b.as_dict() for b in evidence_warnings(version, case, standings)],
         "actions": available_actions(user, version, case),
         "note": _state_note(version),
     }
+
+
+def marked_exploratory(rows: list[Evidence], case: Case) -> list[Evidence]:
+    """The rows, each with ``exploratory`` set (what the pages and EvidenceSerializer show)."""
+    for row in rows:
+        row.exploratory = is_exploratory(row, case)  # type: ignore[attr-defined]  # for display
+    return rows
 
 
 def _state_note(version: ModelVersion) -> str | None:

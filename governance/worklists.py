@@ -51,14 +51,18 @@ def _case_from_prefetched(version: ModelVersion) -> Case:
     gov = getattr(version, "governance", None)
     return case_from(version, gov=gov, intake=getattr(version.model, "intake", None),
                      policy=gov.policy_version if gov is not None else None,
-                     signer_ids=(s.signer_id for s in version.signoffs.all()))
+                     signer_ids=(s.signer_id for s in version.signoffs.all()
+                                 if s.invalidated_at is None),
+                     authors=((a.user_id, a.kind) for a in version.authors.all()),
+                     waiver_granter_ids=(w.approved_by_id for w in version.waivers.all()))
 
 
 def my_signoffs(user: Any) -> list[ModelVersion]:
     """Versions pending approval that the user may sign now."""
     versions = (ModelVersion.objects.visible_to(user).filter(state=VersionState.PENDING_APPROVAL)
                 .select_related("model__intake", "governance__policy_version__policy")
-                .prefetch_related("model__developers", "model__assignees", "signoffs")
+                .prefetch_related("model__developers", "model__assignees", "signoffs", "authors",
+                                  "waivers")
                 .order_by("model__name", "number"))
     return [v for v in versions if permissions.can_sign_off(user, _case_from_prefetched(v))]
 

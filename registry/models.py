@@ -261,6 +261,12 @@ class ModelVersion(models.Model):
             return f"The {label} does not verify: {exc}."
         return ""
 
+    @property
+    def author_ids(self) -> frozenset[int]:
+        """Everyone who created the version, uploaded its artifact or evidence for it, or edited
+        its documentation (VersionAuthor)."""
+        return frozenset(self.authors.values_list("user_id", flat=True))
+
 
 class SignatureKind(models.TextChoices):
     ARTIFACT = "artifact", "Artifact signature"
@@ -299,3 +305,42 @@ class VersionSignature(models.Model):
         version = self.version
         suffix = "model.sig" if self.kind == SignatureKind.ARTIFACT else "approval.intoto.json"
         return f"{version.model.slug}-v{version.number}.{suffix}"
+
+
+class AuthorKind(models.TextChoices):
+    """How someone authored a version: what makes them not independent of it."""
+
+    CREATED = "created", "Created the version"
+    ARTIFACT = "artifact", "Uploaded its artifact"
+    DOCUMENTATION = "documentation", "Edited its documentation"
+    EVIDENCE = "evidence", "Recorded evidence for it"
+
+
+class VersionAuthor(models.Model):
+    """Someone who authored a version, and how (one row per person and kind, the first time).
+
+    Written by the services that make the write (the registry's for creating, uploading and
+    editing; governance's for evidence), inside their transaction, beside the audit event that
+    names the same actor. Governance's independence rules read it: an author never validates or
+    signs off the version.
+    """
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="authors")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="+")
+    kind = models.CharField(max_length=16, choices=AuthorKind.choices)
+    first_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["version", "first_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "user", "kind"],
+                                    name="one_author_row_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.kind} {self.version}"
+
+    @property
+    def audit_model_id(self) -> int:
+        return self.version.model_id

@@ -20,6 +20,7 @@ from core.errors import Conflict, ValidationFailed
 from core.models import Team, User
 from registry import storage
 from registry.models import (
+    AuthorKind,
     DecisionType,
     ModelVersion,
     RegisteredModel,
@@ -27,6 +28,7 @@ from registry.models import (
     Tag,
     Task,
     VendorDocument,
+    VersionAuthor,
     VersionState,
 )
 
@@ -45,6 +47,27 @@ VERSION_EDITABLE_FIELDS = ["changelog", "training_data_description", "training_d
 def _require(allowed: bool, reason: str, *, actor: User, attempted: str, target: Any) -> None:
     if not allowed:
         audit.refuse(actor, reason, attempted=attempted, target=target)
+
+
+# A model's versions whose documentation is still read by a validation or a sign-off to come:
+# editing the model's documentation (its fields, vendor documents) authors these.
+UNDECIDED = (VersionState.DRAFT, VersionState.SUBMITTED, VersionState.IN_VALIDATION,
+             VersionState.CHANGES_REQUESTED, VersionState.PENDING_APPROVAL)
+
+
+def author_record(*, version: ModelVersion, user: User | None, kind: str) -> None:
+    """Note that ``user`` authored ``version`` in this way (once per person and kind).
+
+    Called inside the transaction of the service that made the write, whose audit event names
+    the same actor; ``user`` None (Assay itself) authors nothing.
+    """
+    if user is not None:
+        VersionAuthor.objects.get_or_create(version=version, user=user, kind=kind)
+
+
+def _author_undecided_versions(model: RegisteredModel, user: User) -> None:
+    for version in model.versions.filter(state__in=UNDECIDED):
+        author_record(version=version, user=user, kind=AuthorKind.DOCUMENTATION)
 
 
 def _validate_model_fields(data: dict[str, Any], *, creating: bool) -> dict[str, list[str]]:
@@ -234,6 +257,7 @@ def model_update(
             return model
         model.updated_at = timezone.now()
         model.save()
+        _author_undecided_versions(model, actor)
         audit.record(action="model.update", actor=actor, obj=model, payload={"changes": diff})
     return model
 
@@ -323,6 +347,9 @@ def version_create(
         if info is not None:  # then the artifact was given
             _attach(version, artifact, info, artifact_filename)  # type: ignore[arg-type]
         version.save()
+        author_record(version=version, user=actor, kind=AuthorKind.CREATED)
+        if info is not None:
+            author_record(version=version, user=actor, kind=AuthorKind.ARTIFACT)
         model.status = version.state
         model.updated_at = timezone.now()
         model.save(update_fields=["last_version_number", "status", "updated_at"])
@@ -355,6 +382,7 @@ def version_update(*, actor: User, version: ModelVersion, **changes: Any) -> Mod
         diff = audit.changes(version, before, list(changes))
         if diff:
             version.save()
+            author_record(version=version, user=actor, kind=AuthorKind.DOCUMENTATION)
             audit.record(action="version.update", actor=actor, obj=version,
                          payload={"changes": diff})
     return version
@@ -419,6 +447,7 @@ def artifact_upload(*, actor: User, version: ModelVersion, artifact: BinaryIO,
         previous = version.artifact_sha256
         _attach(version, artifact, info, filename)
         version.save()
+        author_record(version=version, user=actor, kind=AuthorKind.ARTIFACT)
         audit.record(action="version.artifact_upload", actor=actor, obj=version, payload={
             "sha256": info.sha256, "size": info.size, "filename": version.artifact_filename,
             "replaced_sha256": previous,
@@ -445,6 +474,7 @@ def vendor_document_add(*, actor: User, model: RegisteredModel, document: Binary
     with transaction.atomic():
         doc = VendorDocument.objects.create(model=model, filename=filename[:255] or sha,
                                             sha256=sha, size=size, uploaded_by=actor)
+        _author_undecided_versions(model, actor)
         audit.record(action="model.vendor_document_add", actor=actor, obj=doc,
                      payload={"filename": doc.filename, "sha256": sha, "size": size})
     return doc

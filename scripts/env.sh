@@ -4,6 +4,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 UV_VERSION=0.13.9
+export PATH="$HOME/.local/bin:$PATH"  # where a user install of uv lands
 if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet --user "uv==${UV_VERSION}" 2>/dev/null \
     || python3 -m pip install --quiet "uv==${UV_VERSION}"

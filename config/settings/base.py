@@ -218,6 +218,8 @@ SPECTACULAR_SETTINGS = {
         "FindingSourceEnum": "governance.models.FindingSource",
         "CommentKindEnum": "governance.models.CommentKind",
         "NotificationKindEnum": "governance.models.NotificationKind",
+        "EvidenceOriginEnum": "governance.models.EvidenceOrigin",
+        "RequirementLevelEnum": "governance.policy.LEVELS",
     },
 }
 

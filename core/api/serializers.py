@@ -74,3 +74,17 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
 class TeamMembershipSerializer(serializers.Serializer[Any]):
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
+
+
+class ApiErrorSerializer(serializers.Serializer[Any]):
+    """The API's one error shape (core.api.errors), for documenting error responses."""
+
+    detail = serializers.CharField(help_text="What is wrong and how to fix it.")
+    code = serializers.CharField(help_text="The kind of error, e.g. invalid, permission_denied, "
+                                           "not_found, conflict.")
+    # The error shape's key; DRF's metaclass takes declared fields off the class, so this does
+    # not shadow Serializer.fields at run time.
+    fields = serializers.DictField(child=  # type: ignore[assignment]
+                                   serializers.ListField(child=serializers.CharField()),
+                                   help_text="Per input field, what is wrong with it (empty "
+                                             "when no single field is to blame).")

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('governance', '0007_evidence_bound_to_digests'),
-        ('registry', '0004_model_favourable_class_threshold'),
+        ('registry', '0005_model_favourable_class_threshold'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

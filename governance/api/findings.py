@@ -198,11 +198,7 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         """Add a challenge, response or note to the discussion."""
         finding = self.get_object()
         data = valid_input(CommentInputSerializer, request)
-        reply_to = None
-        if data["reply_to"] is not None:
-            reply_to = FindingComment.objects.filter(pk=data["reply_to"]).first()
-            if reply_to is None:
-                raise ValidationFailed("There is no such comment to reply to.", field="reply_to")
+        reply_to = services.comment_to_reply_to(finding, data["reply_to"])
         comment = services.finding_comment_add(actor=request.user, finding=finding,
                                                body=data["body"], kind=data["kind"],
                                                reply_to=reply_to)

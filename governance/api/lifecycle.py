@@ -6,29 +6,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from core.api.serializers import ApiErrorSerializer
 from core.http import AuthenticatedRequest
 from core.models import Role, User
 from core.net import client_ip
 from governance import services, worklists
 from governance.api.common import StrictSerializer, valid_input
-from governance.gates import workable_versions
+from governance.api.evidence import (
+    EvidenceSerializer,
+    ExternalEvidenceInputSerializer,
+    RequiredEvidenceSerializer,
+)
+from governance.gates import case_for, workable_versions
 from governance.models import (
     Conclusion,
     Decision,
-    Evidence,
+    EvidenceOrigin,
     ModelIntake,
     PolicyVersion,
     SignOff,
     ValidationReview,
     VersionGovernance,
 )
-from governance.status import version_status
+from governance.status import marked_exploratory, version_status
 from registry.models import ModelVersion, VersionState
 
 
@@ -103,18 +109,6 @@ class SignOffResultSerializer(SignOffSerializer):
         read_only_fields = fields
 
 
-class EvidenceSerializer(serializers.ModelSerializer):
-    check = serializers.CharField(source="check_name")
-    recorded_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True)
-
-    class Meta:
-        model = Evidence
-        fields = ["id", "check", "status", "figures", "digest", "source_url", "recorded_by",
-                  "recorded_at"]
-        read_only_fields = fields
-
-
 class BlockerSerializer(serializers.Serializer):
     kind = serializers.CharField()
     key = serializers.CharField()
@@ -141,8 +135,14 @@ class WorkflowSerializer(serializers.Serializer):
                                             "version's next periodic review is due.")
     review = ReviewSerializer(allow_null=True)
     signoffs = SignOffSerializer(many=True)
-    latest_evidence = EvidenceSerializer(many=True)
+    latest_evidence = EvidenceSerializer(many=True, help_text="The newest row per check, whether "
+                                         "it counts or not.")
+    required_evidence = RequiredEvidenceSerializer(
+        many=True, help_text="Each required-evidence item of the tier, the evidence it is judged "
+                             "on, whether that counts and why not.")
     blockers = BlockerSerializer(many=True)
+    warnings = BlockerSerializer(many=True, help_text="Required evidence of level 'warn' that is "
+                                                      "missed: shown, blocking nothing.")
     actions = serializers.ListField(child=serializers.CharField())
     note = serializers.CharField(allow_null=True, help_text="What the state asks of you, when it "
                                                             "needs saying (changes requested).")
@@ -287,12 +287,34 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
                                     reason=reason)
         return self._status(version)
 
-    @extend_schema(responses=EvidenceSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @extend_schema(methods=["GET"], responses=EvidenceSerializer(many=True))
+    @extend_schema(methods=["POST"], request=ExternalEvidenceInputSerializer, responses={
+        201: EvidenceSerializer,
+        400: OpenApiResponse(ApiErrorSerializer, description="Invalid input: `fields` names "
+                             "each bad field. Nothing is stored."),
+        403: OpenApiResponse(ApiErrorSerializer, description="Only the model's team, its "
+                             "validator and risk officers record evidence (auditors read)."),
+        404: OpenApiResponse(ApiErrorSerializer, description="No such version, or you may not "
+                             "see it."),
+        409: OpenApiResponse(ApiErrorSerializer, description="The version is rejected or "
+                             "retired."),
+    }, summary="Record evidence from a tool outside Assay (a CI pipeline, a notebook)")
+    @action(detail=True, methods=["get", "post"])
     def evidence(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
-        """Every evidence row of the version, newest first (the newest per check counts)."""
-        rows = self.get_object().evidence.select_related("recorded_by")
-        page = self.paginate_queryset(rows)
+        """GET every evidence row of the version, newest first. POST records evidence a tool
+        outside Assay computed on the version's artifact, as external: it is shown as such and
+        satisfies a required check only where the policy accepts external evidence for it."""
+        version = self.get_object()
+        if request.method == "POST":
+            data = valid_input(ExternalEvidenceInputSerializer, request)
+            row = services.evidence_record(
+                version=version, check=data["check"], status=data["status"],
+                figures=data["figures"], digest=data["digest"], source_url=data["source_url"],
+                artifact_digest=data["artifact_digest"], dataset_digests=data["dataset_digests"],
+                origin=EvidenceOrigin.EXTERNAL, actor=request.user)
+            return Response(EvidenceSerializer(row).data, status=status.HTTP_201_CREATED)
+        rows = version.evidence.select_related("recorded_by", "launched_by")
+        page = marked_exploratory(list(self.paginate_queryset(rows) or []), case_for(version))
         return self.get_paginated_response(EvidenceSerializer(page, many=True).data)
 
 

@@ -72,7 +72,8 @@ class Finding(models.Model):
     record: the evidence of effective challenge supervisors look for.
 
     ``source_key`` de-duplicates findings raised by Assay itself (one per evaluation check and
-    version, per expired waiver, per overdue review date); findings raised by people leave it empty.
+    version that is not closed, per expired waiver, per overdue review date); findings raised by
+    people leave it empty.
     """
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="findings")
@@ -101,8 +102,11 @@ class Finding(models.Model):
     class Meta:
         ordering = ["-raised_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["version", "source_key"], condition=~Q(source_key=""),
-                                    name="one_finding_per_source_key"),
+            # Closed findings are left out: a check that fails again after its finding was
+            # closed raises a new one (services.finding_raise_from_check).
+            models.UniqueConstraint(fields=["version", "source_key"],
+                                    condition=~Q(source_key="") & ~Q(status="closed"),
+                                    name="one_unclosed_finding_per_source_key"),
         ]
         indexes = [models.Index(fields=["status", "severity"], name="finding_status_severity"),
                    models.Index(fields=["owner", "status"], name="finding_owner_status")]

@@ -15,8 +15,19 @@ class Decision(models.TextChoices):
     REJECT = "reject", "Reject"
 
 
+class SignOffQuerySet(models.QuerySet):
+    def standing(self) -> SignOffQuerySet:
+        """Sign-offs that still count: not invalidated by a tier change since."""
+        return self.filter(invalidated_at__isnull=True)
+
+
 class SignOff(models.Model):
-    """One person's electronic signature on a version pending approval, in one role."""
+    """One person's electronic signature on a version pending approval, in one role.
+
+    A tier change while the version is pending approval (an approved tier override) restarts the
+    sign-offs: the ones given so far are kept, marked ``invalidated_at``, and count no more; their
+    signers may sign again at the new tier.
+    """
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="signoffs")
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
@@ -28,11 +39,16 @@ class SignOff(models.Model):
     tier = models.PositiveSmallIntegerField()
     artifact_sha256 = models.CharField(max_length=64)
     signed_at = models.DateTimeField(default=timezone.now)
+    invalidated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SignOffQuerySet.as_manager()
 
     class Meta:
         ordering = ["signed_at"]
         constraints = [
-            models.UniqueConstraint(fields=["version", "signer"], name="one_signoff_per_signer"),
+            models.UniqueConstraint(fields=["version", "signer"],
+                                    condition=models.Q(invalidated_at__isnull=True),
+                                    name="one_standing_signoff_per_signer"),
         ]
 
     def __str__(self) -> str:

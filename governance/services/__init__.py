@@ -12,6 +12,7 @@ from core.errors import Refused
 from governance.services.evidence import evidence_record
 from governance.services.findings import (
     FINDING_TRANSITIONS,
+    comment_to_reply_to,
     finding_attach,
     finding_comment_add,
     finding_raise,
@@ -68,6 +69,7 @@ __all__ = [
     "approval_sign",
     "approvals_resign",
     "available_actions",
+    "comment_to_reply_to",
     "current_policy",
     "ensure_policy_templates",
     "evidence_record",

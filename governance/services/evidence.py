@@ -13,10 +13,11 @@ from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import User
 from governance.gates import case_for
-from governance.models import CLOSED, Evidence, EvidenceOrigin, EvidenceStatus
+from governance.models import CLOSED, Evidence, EvidenceOrigin, EvidenceStatus, VersionGovernance
 from governance.services.common import json_safe
 from governance.services.lifecycle import approve_if_ready
-from registry.models import ModelVersion
+from registry.models import AuthorKind, ModelVersion
+from registry.services import author_record
 from registry.storage import SHA256_RE
 
 
@@ -72,6 +73,13 @@ def evidence_record(*, version: ModelVersion, check: str, status: str, figures: 
                                       artifact_digest=artifact_digest.lower(),
                                       dataset_digests=[d.lower() for d in dataset_digests],
                                       launched_by=launched_by)
+        # Evidence the gate reads is authorship, except the version's own validator's: testing
+        # is part of validating. Anyone else who supplied it may not validate or sign it off.
+        validator_id = VersionGovernance.objects.filter(version=locked).values_list(
+            "validator_id", flat=True).first()
+        supplier = actor if actor is not None else launched_by
+        if supplier is not None and supplier.pk != validator_id:
+            author_record(version=locked, user=supplier, kind=AuthorKind.EVIDENCE)
         audit.record(action="evidence.record", actor=actor, obj=row, payload={
             "version": locked.number, "check": row.check_name, "status": status,
             "figures": figures, "digest": row.digest, "source_url": source_url,

@@ -113,12 +113,18 @@ def _record_raise(finding: Finding, actor: User | None) -> None:
 
 
 def finding_raise_by_assay(*, version: ModelVersion, source: str, source_key: str, severity: str,
-                    title: str, description: str, figures: dict | None = None,
-                    now: dt.datetime | None = None) -> tuple[Finding, bool]:
+                           title: str, description: str, figures: dict | None = None,
+                           now: dt.datetime | None = None,
+                           again_once_closed: bool = False) -> tuple[Finding, bool]:
     """A finding raised by Assay itself (a failed check, an ended waiver, an overdue review), once
     per (version, source_key), owned by the model's owner; inside the caller's transaction, which
-    holds the version's lock. Returns (finding, created)."""
-    existing = Finding.objects.filter(version=version, source_key=source_key).first()
+    holds the version's lock. With ``again_once_closed``, a closed finding does not count: the
+    same source raises a new one (the database keeps at most one finding per source that is not
+    closed). Returns (finding, created)."""
+    same = Finding.objects.filter(version=version, source_key=source_key)
+    if again_once_closed:
+        same = same.exclude(status=FindingStatus.CLOSED)
+    existing = same.order_by("-raised_at", "-pk").first()
     if existing is not None:
         return existing, False
     now = now or timezone.now()
@@ -130,15 +136,18 @@ def finding_raise_by_assay(*, version: ModelVersion, source: str, source_key: st
                 owner=version.model.owner, raised_at=now,
                 due_date=now.date() + dt.timedelta(days=DEFAULT_DUE_DAYS[severity]))
     except IntegrityError:  # raised concurrently by a twin
-        return Finding.objects.get(version=version, source_key=source_key), False
+        return Finding.objects.exclude(status=FindingStatus.CLOSED).get(
+            version=version, source_key=source_key), False
     _record_raise(finding, None)
     return finding, True
 
 
 def finding_raise_from_check(*, version: ModelVersion, check: str, severity: str, title: str,
                              description: str, figures: Any = None) -> Finding:
-    """Raise the finding of a failed evaluation check, once per (check, version): a later call
-    for the same check returns the finding already raised. (The evaluation app calls this.)"""
+    """Raise the finding of a failed evaluation check. While the check's finding is not closed
+    (open, remediation proposed, or accepted as a risk) a repeat failure returns it; once it is
+    closed, the check failing again raises a new finding: the remediation did not hold. (The
+    evaluation app calls this.)"""
     _validate_finding_text(title, description, severity)
     figures = {} if figures is None else figures
     if not isinstance(check, str) or not check.strip() or len(check) > 100:
@@ -152,7 +161,8 @@ def finding_raise_from_check(*, version: ModelVersion, check: str, severity: str
         finding, _ = finding_raise_by_assay(version=locked, source=FindingSource.EVALUATION,
                                             source_key=f"check:{check.strip()}",
                                             severity=severity, title=title.strip(),
-                                            description=description, figures=figures)
+                                            description=description, figures=figures,
+                                            again_once_closed=True)
     return finding
 
 
@@ -261,6 +271,22 @@ def findings_close_answered(*, version: ModelVersion, source: str, actor: User, 
     return closed
 
 
+# The same answer for a comment id that does not exist and for one of another finding, which
+# may be another team's: a reply cannot probe which comment ids exist elsewhere.
+NO_SUCH_COMMENT = "That comment does not exist in this finding's discussion."
+
+
+def comment_to_reply_to(finding: Finding, comment_id: int | None) -> FindingComment | None:
+    """The comment of ``finding`` that ``comment_id`` names (None when none is named); any other
+    id, unknown or another finding's, is the same bad input."""
+    if comment_id is None:
+        return None
+    comment = FindingComment.objects.filter(pk=comment_id, finding=finding).first()
+    if comment is None:
+        raise ValidationFailed(NO_SUCH_COMMENT, field="reply_to")
+    return comment
+
+
 def finding_comment_add(*, actor: User, finding: Finding, body: str, kind: str = "note",
                         reply_to: FindingComment | None = None) -> FindingComment:
     """Add to a finding's challenge/response discussion (``reply_to`` threads it)."""
@@ -269,8 +295,7 @@ def finding_comment_add(*, actor: User, finding: Finding, body: str, kind: str =
                                field="kind")
     require_text({"body": body}, {"body": "Write something."})
     if reply_to is not None and reply_to.finding_id != finding.pk:
-        raise ValidationFailed("You can only reply to a comment of the same finding.",
-                               field="reply_to")
+        raise ValidationFailed(NO_SUCH_COMMENT, field="reply_to")
     case = case_for(finding.version)
     if not permissions.can_discuss_finding(actor, case):
         refuse(actor, "Auditors have read-only access." if permissions.is_auditor_only(actor)

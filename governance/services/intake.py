@@ -12,7 +12,14 @@ from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import Role, User
 from governance.gates import former_people_of
-from governance.models import IN_FLIGHT, ModelIntake, OverrideStatus, PolicyVersion, TierOverride
+from governance.models import (
+    IN_FLIGHT,
+    ModelIntake,
+    OverrideStatus,
+    PolicyVersion,
+    TierOverride,
+    VersionGovernance,
+)
 from governance.services.common import limit_text, require_text
 from governance.services.policies import current_policy
 from registry.models import RegisteredModel
@@ -54,6 +61,10 @@ def intake_record(*, actor: User, model: RegisteredModel, is_model: Any, rationa
     tier beside it) until a risk officer decides a new request. Otherwise whoever may answer the
     questionnaire could undo a risk officer's decision by re-answering it. A pending request
     stays pending; the risk officer deciding it sees the new computed tier.
+
+    While a version of the model is in flight, new answers may not change the tier in force:
+    that version was submitted at that tier, and its tier changes only through a tier override,
+    which a second risk officer decides (four eyes) and which restarts its sign-offs.
     """
     _intake_guard(actor, model, "intake.record")
     if not isinstance(is_model, bool):
@@ -79,6 +90,10 @@ def intake_record(*, actor: User, model: RegisteredModel, is_model: Any, rationa
         RegisteredModel.objects.select_for_update().get(pk=model.pk)
         intake = ModelIntake.objects.filter(model=model).first()
         tier_before = intake.tier if intake else None
+        override = intake.override_tier if intake else None
+        tier_after = (override or scoring.tier) if scoring else None
+        if tier_after != tier_before:
+            _refuse_tier_change_in_flight(model, tier_before, tier_after)
         if intake is None:
             intake = ModelIntake(model=model, is_model=is_model, completed_by=actor)
         intake.is_model = is_model
@@ -100,6 +115,46 @@ def intake_record(*, actor: User, model: RegisteredModel, is_model: Any, rationa
             "requirements": _requirements(policy, intake.tier),
         })
     return intake
+
+
+def _refuse_tier_change_in_flight(model: RegisteredModel, before: int | None,
+                                  after: int | None) -> None:
+    """New answers that would change the tier of a version in flight: ask for an override."""
+    busy = (VersionGovernance.objects.filter(version__model=model, version__state__in=IN_FLIGHT)
+            .select_related("version").order_by("version__number").first())
+    if busy is None:
+        return
+    version = busy.version
+    wanted = f"tier {after}" if after is not None else "no tier (not a model)"
+    raise Conflict(
+        f"Version {version.number} is {version.get_state_display().lower()} at tier "
+        f"{busy.tier}, the tier it was submitted at; these answers would make it {wanted}. "
+        "While a version is in flight its tier changes only through a tier override, which "
+        "another risk officer approves and which restarts its sign-offs: ask for a tier override "
+        "instead. The answers were not recorded.")
+
+
+def _rebind_versions_in_flight(*, actor: User, intake: ModelIntake, row: TierOverride) -> None:
+    """An approved override changed the tier in force: the model's versions in flight take it,
+    and the sign-offs they were given at the old tier stop counting (each signer may sign again).
+    One event per version, attributed to the deciding risk officer."""
+    now = timezone.now()
+    for gov in (VersionGovernance.objects.select_for_update()
+                .filter(version__model_id=intake.model_id, version__state__in=IN_FLIGHT)
+                .exclude(tier=intake.tier).select_related("version", "policy_version")):
+        standing = gov.version.signoffs.standing().select_related("signer")
+        invalidated = [{"signer": s.signer.username, "role": s.role, "decision": s.decision,
+                        "tier": s.tier, "signed_at": s.signed_at} for s in standing]
+        standing.update(invalidated_at=now)
+        before, gov.tier = gov.tier, intake.tier
+        gov.save(update_fields=["tier"])
+        audit.record(action="version.tier_change", actor=actor, obj=gov.version, payload={
+            "number": gov.version.number, "state": gov.version.state,
+            "tier": {"before": before, "after": gov.tier}, "override_id": row.pk,
+            "requested_by": row.requested_by.username, "decided_by": actor.username,
+            "justification": row.justification, "policy_version": str(gov.policy_version),
+            "requirements": _requirements(gov.policy_version, gov.tier),
+            "invalidated_signoffs": invalidated})
 
 
 def _intake_for_override(model: RegisteredModel) -> ModelIntake:
@@ -146,7 +201,9 @@ def tier_override_decide(*, actor: User, model: RegisteredModel, approve: Any,
                          comment: str = "") -> TierOverride:
     """A risk officer's sign-off on the pending tier override request: approving puts it in
     force (replacing any earlier override, or going back to the computed tier); rejecting leaves
-    the tier in force as it was."""
+    the tier in force as it was. Approving also moves the model's versions in flight to the new
+    tier and restarts their sign-offs (``version.tier_change``): this is the only way the tier
+    of a submitted, undecided version changes, and it takes two risk officers."""
     intake = _intake_for_override(model)
     pending = intake.pending_override
     reason = permissions.reason_cannot_decide_tier_override(
@@ -176,6 +233,8 @@ def tier_override_decide(*, actor: User, model: RegisteredModel, approve: Any,
             intake.override = None if back_to_computed else row
             intake.override_tier = None if back_to_computed else row.tier
             intake.save(update_fields=["override", "override_tier"])
+        if approve:
+            _rebind_versions_in_flight(actor=actor, intake=intake, row=row)
         audit.record(action="intake.override_" + ("approve" if approve else "reject"),
                      actor=actor, obj=row, payload={
                          "tier": {"before": before, "after": intake.tier},

@@ -66,9 +66,10 @@ def _submission_problems(version: ModelVersion, case: Case) -> list[str]:
 
 
 def _bind_policy(version: ModelVersion, actor: User | None, case: Case) -> dict[str, Any]:
-    """Open the case at the first submission and bind the policy current at that moment; at
-    every (re)submission, add the model's owner and developers and the submitter to the people
-    independence is judged against."""
+    """Open the case at the first submission and bind the policy current at that moment and the
+    tier in force; at every (re)submission, add the model's owner and developers and the
+    submitter to the people independence is judged against. A resubmission keeps the bound tier
+    (``case.tier`` reads it): only an approved tier override changes it."""
     gov, created = VersionGovernance.objects.get_or_create(version=version, defaults={
         "policy_version": case.policy_version, "submitted_by": actor,
         "submitted_artifact_sha256": version.artifact_sha256})
@@ -143,7 +144,7 @@ def _may_reject_by_signoff(actor: User | None, case: Case) -> str:
 
 
 def _has_rejecting_signoff(version: ModelVersion, case: Case) -> list[str]:
-    if version.signoffs.filter(decision=Decision.REJECT).exists():
+    if version.signoffs.standing().filter(decision=Decision.REJECT).exists():
         return []
     return ["No required signer has rejected this version."]
 
@@ -391,6 +392,7 @@ def approve_if_ready(version: ModelVersion, *, actor: User | None,
         return False
     case = case_for(version)
     version_transition(version=version, to=S.APPROVED, actor=actor, details={
-        "signers": sorted(version.signoffs.values_list("signer__username", flat=True)),
+        "signers": sorted(version.signoffs.standing().values_list("signer__username",
+                                                                   flat=True)),
         "quorum": case.required_roles, "final_signoff_id": signoff.pk if signoff else None})
     return True

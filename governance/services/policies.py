@@ -14,28 +14,42 @@ from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import User
 from governance.models import Policy, PolicyVersion
-from governance.policy import DEFAULT_TEMPLATE, TEMPLATES, definition_errors
+from governance.policy import DEFAULT_TEMPLATE, SHIPPED, definition_errors, shipped_revision
 
 
 def ensure_policy_templates() -> list[PolicyVersion]:
-    """Create the shipped policy templates if they are missing, and make SR 11-7 current when
-    no policy is. Idempotent: the demo loader and migrations may call it any number of times."""
+    """Install every revision of the shipped policy templates that is missing, oldest first, as a
+    new version of its policy; make SR 11-7's latest revision current when no policy is, and a
+    template's latest revision current when an older revision of it is (an installation that
+    runs a shipped template unchanged follows it; one that made its own policy current keeps
+    it). Versions already submitted stay bound to the policy version they were submitted under.
+    Idempotent: the demo loader, the command and migrations may call it any number of times."""
     created = []
     with transaction.atomic():
-        for slug, (name, description, definition) in TEMPLATES.items():
-            policy, made = Policy.objects.get_or_create(
-                slug=slug, defaults={"name": name, "description": description})
-            if made or not policy.versions.exists():
-                pv = PolicyVersion.objects.create(policy=policy, number=1, definition=definition,
-                                                  notes="Template shipped with Assay.",
-                                                  validated_at=timezone.now())
+        for slug, template in SHIPPED.items():
+            policy, _ = Policy.objects.get_or_create(
+                slug=slug, defaults={"name": template.name, "description": template.description})
+            policy = Policy.objects.select_for_update().get(pk=policy.pk)
+            have = [pv.definition for pv in policy.versions.only("definition")]
+            for revision, definition in enumerate(template.revisions, 1):
+                if definition in have:
+                    continue
+                number = (policy.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+                pv = PolicyVersion.objects.create(
+                    policy=policy, number=number, definition=definition,
+                    notes=f"Template shipped with Assay, revision {revision}.",
+                    validated_at=timezone.now())
                 audit.record(action="policy.version_create", obj=pv, payload={
-                    "policy": slug, "number": 1, "definition": definition})
+                    "policy": slug, "number": number, "revision": revision,
+                    "definition": definition})
                 created.append(pv)
-        if PolicyVersion.objects.current() is None:
-            # Never None: the default template's first version is created above when missing.
-            pv = PolicyVersion.objects.filter(  # type: ignore[assignment]
-                policy__slug=DEFAULT_TEMPLATE).order_by("-number").first()
+        current = PolicyVersion.objects.select_for_update().filter(is_current=True).first()
+        follow = DEFAULT_TEMPLATE if current is None else current.policy.slug
+        if current is None or shipped_revision(follow, current.definition) not in (
+                None, len(SHIPPED[follow].revisions)):
+            latest = SHIPPED[follow].latest
+            pv = next(v for v in PolicyVersion.objects.filter(policy__slug=follow)
+                      .order_by("-number") if v.definition == latest)
             _make_current(pv, actor=None)
     return created
 

@@ -106,9 +106,7 @@ def finding_comment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     form = CommentForm(request.POST)
 
     def call() -> FindingComment:
-        reply_id = form.cleaned_data.get("reply_to")
-        reply_to = FindingComment.objects.filter(pk=reply_id, finding=finding).first() \
-            if reply_id else None
+        reply_to = services.comment_to_reply_to(finding, form.cleaned_data.get("reply_to"))
         return services.finding_comment_add(
             actor=request.user, finding=finding, body=form.cleaned_data["body"],
             kind=form.cleaned_data["kind"], reply_to=reply_to)

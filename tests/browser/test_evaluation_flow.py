@@ -26,12 +26,24 @@ from tests.evaluation.conftest import (  # noqa: F401  (fixtures)
 pytestmark = pytest.mark.browser
 
 
-def run_worker_in_background(queued_runs) -> threading.Thread:  # noqa: F811
-    """Run the queued task as a worker would, while the page watches."""
+def run_worker_in_background(runs, monkeypatch, watched: threading.Event) -> threading.Thread:
+    """Run the queued task as a worker would, while the page watches. The worker holds still
+    after its first "Computing the ..." report until the page has shown it (``watched``): the
+    German-credit run takes well under a second, less than the page's polling interval."""
+    from evaluation import services
+
+    report = services._Progress.__call__
+
+    def report_and_wait(self, percent: int, step: str) -> None:
+        report(self, percent, step)
+        if step.startswith("Computing the") and not watched.is_set():
+            watched.wait(timeout=60)
+
+    monkeypatch.setattr(services._Progress, "__call__", report_and_wait)
 
     def work() -> None:
         try:
-            queued_runs.run()
+            runs.run()
         finally:
             connection.close()
 
@@ -41,7 +53,7 @@ def run_worker_in_background(queued_runs) -> threading.Thread:  # noqa: F811
 
 
 def test_a_validator_evaluates_the_german_credit_model_in_the_browser(
-        page, login, validating, people, queued_runs):  # noqa: F811
+        page, login, validating, people, queued_runs, monkeypatch):  # noqa: F811
     version = validating
     evidence_missing = [b.key for b in blocking_items(version) if b.kind == "evidence"]
     assert evidence_missing == ["performance", "bias", "calibration"]
@@ -66,9 +78,12 @@ def test_a_validator_evaluates_the_german_credit_model_in_the_browser(
     expect(page.get_by_role("heading", level=1)).to_contain_text("Queued")
     expect(page.locator(".progress-step")).to_contain_text("Waiting for a worker")
 
-    worker = run_worker_in_background(queued_runs)
+    watched = threading.Event()
+    worker = run_worker_in_background(queued_runs, monkeypatch, watched)
     expect(page.locator(".progress-step")).to_contain_text("Computing the", timeout=60_000)
+    expect(page.locator("#run-progress-bar")).not_to_have_attribute("value", "0")
     page.screenshot(path=SCREENSHOTS / "evaluation-running.png", full_page=True)
+    watched.set()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Succeeded", timeout=120_000)
     worker.join(timeout=60)
 

@@ -16,6 +16,7 @@ from django.db.models import Sum
 
 from core.models.audit import SecurityEventCounter
 from governance import services
+from governance.gates import case_for
 from governance.models import PolicyVersion
 from governance.policy import TEMPLATES
 from registry import services as registry
@@ -64,6 +65,11 @@ def policy(db) -> PolicyVersion:
     """The shipped templates, SR 11-7 current."""
     services.ensure_policy_templates()
     return PolicyVersion.objects.current()
+
+
+def shipped(slug: str) -> PolicyVersion:
+    """The latest shipped revision of the template ``slug`` (installed by the policy fixture)."""
+    return PolicyVersion.objects.filter(policy__slug=slug).order_by("-number").first()
 
 
 def strict_definition() -> dict:
@@ -115,11 +121,17 @@ class Walk:
         fields = review_fields(version, conclusion=conclusion, **kw)
         return services.review_conclude(actor=self.p["victor"], version=version, **fields)
 
-    def evidence(self, version: ModelVersion, status: str = "passed", auc: float = 0.8) -> None:
-        for check in ("performance", "fairness"):
-            services.evidence_record(version=version, check=check, status=status,
-                                     figures={"auc": auc}, digest=digest(check),
-                                     actor=self.p["dana"])
+    def evidence(self, version: ModelVersion, status: str = "passed", auc: float = 0.8,
+                 **overrides) -> None:
+        """Evidence that counts for every check the version's policy requires (and the strict
+        test policy's performance and fairness): bound to the version's artifact, recorded by
+        Assay for a run victor (the validator) launched; ``auc`` and ``overrides`` set
+        figures."""
+        version.refresh_from_db()
+        for check, figures in required_figures(version).items():
+            figures.update({"auc": auc, **overrides})
+            counting_evidence(version, check, status=status, figures=figures,
+                              launched_by=self.p["victor"])
 
     def sign(self, version: ModelVersion, who: str, decision: str = "approve"):
         return services.signoff_record(actor=self.p[who], version=version, decision=decision,
@@ -128,9 +140,33 @@ class Walk:
     def to_pending(self, version: ModelVersion) -> ModelVersion:
         self.submit(version)
         self.assign(version)
+        self.evidence(version)
         self.review(version)
         version.refresh_from_db()
         return version
+
+
+def required_figures(version: ModelVersion) -> dict[str, dict]:
+    """Per check the version's policy requires (plus performance and fairness), figures that
+    meet every threshold on it."""
+    case = case_for(version)
+    checks: dict[str, dict] = {"performance": {}, "fairness": {}}
+    for need in case.rules.required_evidence if case.rules else ():
+        figures = checks.setdefault(need.check, {})
+        if need.metric and need.applies_to(case.task):
+            step = {">=": 0, ">": 0.01, "<=": 0, "<": -0.01}[need.comparator]
+            figures[need.metric] = need.threshold + step
+    return checks
+
+
+def counting_evidence(version: ModelVersion, check: str, *, status: str = "passed",
+                      figures: dict | None = None, launched_by=None, **kw):
+    """Evidence as an Assay run records it (actor None, on behalf of ``launched_by``), bound to
+    the version's artifact unless ``artifact_digest`` says otherwise."""
+    kw.setdefault("artifact_digest", version.artifact_sha256)
+    return services.evidence_record(version=version, check=check, status=status,
+                                    figures=figures or {}, actor=None, launched_by=launched_by,
+                                    digest=digest(f"{check}{status}{figures}{kw}"), **kw)
 
 
 def review_fields(version: ModelVersion, conclusion: str = "approve", **overrides) -> dict:

@@ -7,11 +7,14 @@ import datetime as dt
 
 from django.utils import timezone
 
+from core import services as accounts
+from core.models import Role, User
 from governance import services
 from governance.models import Finding
 from registry import services as registry
 from registry.models import ModelVersion
-from tests.governance.conftest import ALL_HIGH, Walk, digest
+from tests.conftest import PASSWORD
+from tests.governance.conftest import ALL_HIGH, Walk, counting_evidence
 
 
 def version_for(walk: Walk, model, onnx_file, *, answers: dict | None = None) -> ModelVersion:
@@ -42,10 +45,9 @@ def approve_with_waived_evidence(walk: Walk, version: ModelVersion, *,
     Returns the waiver."""
     p = walk.p
     in_validation(walk, version)
-    services.evidence_record(version=version, check="performance", status="passed",
-                             figures={"auc": 0.8}, digest=digest("p"), actor=p["dana"])
-    services.evidence_record(version=version, check="fairness", status="failed",
-                             figures={"gap": 0.2}, digest=digest("f"), actor=p["dana"])
+    walk.evidence(version)
+    counting_evidence(version, "fairness", status="failed", figures={"gap": 0.2},
+                      launched_by=p["victor"])
     waiver = services.waiver_grant(
         actor=p["rhea"], version=version, check="fairness", reason="Gap under investigation.",
         compensating_controls="Monthly manual review of declines.",
@@ -53,10 +55,20 @@ def approve_with_waived_evidence(walk: Walk, version: ModelVersion, *,
         expires_at=timezone.now() + expires_in)
     walk.review(version)
     walk.sign(version, "boris")
-    walk.sign(version, "rhea")
+    # rhea granted the waiver, so she may not sign: a second risk officer does
+    services.signoff_record(actor=second_risk_officer(), version=version, decision="approve",
+                            comment="rita approves", password=PASSWORD)
     version.refresh_from_db()
     return waiver
 
 
+def second_risk_officer() -> User:
+    """rita, a risk officer other than rhea (whoever grants a waiver on a version does not sign
+    it off)."""
+    return User.objects.filter(username="rita").first() or accounts.user_create(
+        actor=accounts.SYSTEM, username="rita", password=PASSWORD, roles=[Role.RISK_OFFICER],
+        teams=[], check_password=False, email="rita@example.org")
+
+
 __all__ = ["ALL_HIGH", "approve_with_waived_evidence", "in_validation", "raise_high",
-           "version_for"]
+           "second_risk_officer", "version_for"]

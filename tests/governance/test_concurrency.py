@@ -17,7 +17,7 @@ from governance import services
 from registry import services as registry
 from registry.models import VersionState
 from tests.conftest import PASSWORD
-from tests.governance.conftest import ALL_LOW, review_fields
+from tests.governance.conftest import ALL_LOW, counting_evidence, required_figures, review_fields
 
 
 @pytest.mark.django_db(transaction=True)
@@ -30,6 +30,8 @@ def test_concurrent_final_signoffs_approve_once(make_user, dana, victor, rhea, c
     version = registry.version_create(actor=dana, model=credit_model, artifact=onnx_file())
     services.version_submit(actor=dana, version=version)
     services.validator_assign(actor=rhea, version=version, validator=victor)
+    for check, figures in required_figures(version).items():
+        counting_evidence(version, check, figures=figures, launched_by=victor)
     services.review_conclude(actor=victor, version=version, **review_fields(version))
     # Tier 3 needs one risk officer: every signer below would be the final one.
     officers = [make_user(f"ro{i}", "risk_officer") for i in range(signers)]

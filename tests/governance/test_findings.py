@@ -15,9 +15,10 @@ from core.models import AuditEvent
 from governance import services
 from governance.gates import blocking_items
 from governance.models import Finding, FindingComment, FindingStatus
+from registry import services as registry
 from registry import storage
 from registry.models import VersionState
-from tests.governance.conftest import last_refusal, refusals
+from tests.governance.conftest import ALL_LOW, last_refusal, refusals
 from tests.governance.part2 import in_validation, raise_high
 
 pytestmark = pytest.mark.django_db
@@ -117,6 +118,7 @@ def test_an_open_high_finding_blocks_approval_until_closed(walk, draft, people):
     version = in_validation(walk, draft)
     finding = raise_high(walk, version)
     assert [b.kind for b in blocking_items(version)].count("finding") == 1
+    walk.evidence(version)
     with pytest.raises(Conflict, match=f"High finding F-{finding.pk}"):
         walk.review(version)
     version.refresh_from_db()
@@ -347,3 +349,29 @@ def test_text_over_the_limit_is_400_naming_the_field_and_stores_nothing(
                        {"title": "t", "description": LONG, "severity": "low"})
     assert page.status_code == 400 and "10,000" in page.content.decode()
     assert Finding.objects.count() == 1
+
+
+def test_reply_to_resolves_only_within_the_finding(walk, finding, fraud_model, api, people,
+                                                   onnx_file):
+    """A comment id of another team's finding answers exactly like an id that does not exist:
+    400 on ``reply_to``, nothing stored, nothing revealed."""
+    frank = people["frank"]
+    services.intake_record(actor=frank, model=fraud_model, is_model=True,
+                           answers=ALL_LOW)
+    other = registry.version_create(actor=frank, model=fraud_model, artifact=onnx_file())
+    services.version_submit(actor=frank, version=other)
+    services.validator_assign(actor=people["rhea"], version=other, validator=people["victor"])
+    foreign = services.finding_comment_add(actor=frank, finding=raise_high(walk, other),
+                                           body="Ours.")
+    c = api.as_(people["dana"])
+    unknown = c.post(f"/api/v1/findings/{finding.pk}/comments/",
+                     {"body": "x", "reply_to": foreign.pk + 1000}, format="json")
+    elsewhere = c.post(f"/api/v1/findings/{finding.pk}/comments/",
+                       {"body": "x", "reply_to": foreign.pk}, format="json")
+    assert elsewhere.status_code == unknown.status_code == 400
+    assert elsewhere.json() == unknown.json()
+    assert "does not exist" in elsewhere.json()["fields"]["reply_to"][0]
+    assert not finding.comments.exists()
+    with pytest.raises(ValidationFailed, match="does not exist"):
+        services.finding_comment_add(actor=people["dana"], finding=finding, body="x",
+                                     reply_to=foreign)

@@ -14,7 +14,7 @@ from governance.models import Notification, VersionGovernance
 from registry import services as registry
 from registry.models import ModelVersion, VersionState
 from tests.conftest import PASSWORD
-from tests.governance.conftest import ALL_HIGH, digest, last_refusal, refusals
+from tests.governance.conftest import ALL_HIGH, digest, last_refusal, refusals, shipped
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +90,7 @@ def test_approval_cannot_be_forced_through_the_transition_function(walk, draft, 
 def test_submission_binds_the_current_policy_and_later_changes_do_not_rebind(
         walk, draft, policy, adam):
     walk.submit(draft)
-    sr262 = policy.__class__.objects.get(policy__slug="sr-26-2")
+    sr262 = shipped("sr-26-2")
     services.policy_version_make_current(actor=adam, policy_version=sr262)
     draft.refresh_from_db()
     assert VersionGovernance.objects.get(version=draft).policy_version == policy
@@ -196,6 +196,7 @@ class TestValidation:
     def test_conditions_of_use_are_recorded(self, walk, draft):
         walk.submit(draft)
         walk.assign(draft)
+        walk.evidence(draft)
         review = walk.review(draft, conclusion="approve_with_conditions")
         assert review.conditions == "Refer every decline to a credit officer."
         event = AuditEvent.objects.get(action="version.conclude_validation")
@@ -206,12 +207,14 @@ class TestValidation:
                                answers=ALL_HIGH)
         walk.submit(draft)
         walk.assign(draft)
+        walk.evidence(draft)
         with pytest.raises(Conflict, match="does not allow conditional approval"):
             walk.review(draft, conclusion="approve_with_conditions")
 
     def test_the_reviewed_digest_must_be_the_submitted_one(self, walk, draft):
         walk.submit(draft)
         walk.assign(draft)
+        walk.evidence(draft)
         with pytest.raises(ValidationFailed, match="not the submitted one") as exc:
             walk.review(draft, artifact_sha256="a" * 64)
         assert "artifact_sha256" in exc.value.fields
@@ -226,6 +229,7 @@ class TestValidation:
                                     actor=victor, reason="Add the benchmark.")
         walk.submit(draft)
         walk.assign(draft)
+        walk.evidence(draft)
         walk.review(draft)
         draft.refresh_from_db()
         assert draft.state == VersionState.PENDING_APPROVAL
@@ -352,6 +356,7 @@ class TestChangesRequested:
         response = api.as_(victor).post(f"/api/v1/versions/{draft.pk}/start-validation/",
                                         format="json")
         assert response.status_code == 200 and response.json()["state"] == "in_validation"
+        walk.evidence(draft)
         walk.review(draft)
         draft.refresh_from_db()
         assert draft.state == VersionState.PENDING_APPROVAL
@@ -403,6 +408,7 @@ def test_a_decided_version_keeps_the_tier_it_was_decided_at(api, walk, draft, da
 def test_the_review_narrative_is_in_the_audit_event(walk, draft):
     walk.submit(draft)
     walk.assign(draft)
+    walk.evidence(draft)
     review = walk.review(draft)
     payload = AuditEvent.objects.get(action="version.conclude_validation").payload
     for field in ("conceptual_soundness", "data_quality", "outcomes_analysis",

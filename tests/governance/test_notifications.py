@@ -23,6 +23,7 @@ def test_lifecycle_events_notify_the_right_people(walk, draft, mailoutbox, queue
     with django_capture_on_commit_callbacks(execute=True):
         walk.submit(draft)
         walk.assign(draft)
+        walk.evidence(draft)
         walk.review(draft)
         walk.sign(draft, "boris")
         walk.sign(draft, "rhea")

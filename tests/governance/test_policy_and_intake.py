@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from core.errors import PermissionRefused, ValidationFailed
+from core.errors import Conflict, PermissionRefused, ValidationFailed
 from core.models import AuditEvent
 from governance import services
 from governance.models import ModelIntake, OverrideStatus, Policy, PolicyVersion
@@ -21,9 +21,11 @@ class TestPolicies:
     def test_templates_load_once_with_sr_11_7_current(self, db):
         services.ensure_policy_templates()
         services.ensure_policy_templates()
-        assert PolicyVersion.objects.count() == 2
+        # Every shipped revision of both templates, once; SR 11-7's latest current.
+        assert PolicyVersion.objects.count() == 4
         current = PolicyVersion.objects.current()
-        assert current.policy.name == "SR 11-7"
+        assert (current.policy.name, current.number) == ("SR 11-7", 2)
+        assert current.definition == TEMPLATES["sr-11-7"][2]
         months = {pv.policy.slug: [pv.tier_rules(t).revalidation_months for t in (1, 2, 3)]
                   for pv in PolicyVersion.objects.all()}
         assert months == {"sr-11-7": [12, 12, 12], "sr-26-2": [12, 24, 36]}
@@ -42,6 +44,8 @@ class TestPolicies:
         (lambda d: d["tiers"]["1"]["required_evidence"].append(
             {"check": "auc", "metric": "auc", "comparator": "=>", "threshold": 0.7}),
          "comparator"),
+        (lambda d: d["tiers"]["2"].update(exclude_model_team="yes"),
+         "exclude_model_team: must be true or false"),
     ])
     def test_invalid_definitions_are_refused_and_nothing_is_stored(self, api, policy, adam,
                                                                    mutate, message):
@@ -52,7 +56,7 @@ class TestPolicies:
         assert response.status_code == 400
         body = response.json()
         assert any(message in m for m in body["fields"]["definition"]), body
-        assert PolicyVersion.objects.count() == 2
+        assert PolicyVersion.objects.count() == 4
 
     def test_admins_add_a_version_and_make_it_current_old_ones_stay(self, api, policy, adam):
         client = api.as_(adam)
@@ -61,11 +65,11 @@ class TestPolicies:
             format="json")
         assert response.status_code == 201, response.json()
         new = response.json()
-        assert new["number"] == 2 and not new["is_current"]
+        assert new["number"] == 3 and not new["is_current"]
         made = client.post(f"/api/v1/policy-versions/{new['id']}/make-current/")
         assert made.status_code == 200 and made.json()["is_current"]
         assert PolicyVersion.objects.current().pk == new["id"]
-        assert PolicyVersion.objects.filter(policy__slug="sr-11-7").count() == 2
+        assert PolicyVersion.objects.filter(policy__slug="sr-11-7").count() == 3
         again = client.post(f"/api/v1/policy-versions/{new['id']}/make-current/")
         assert again.status_code == 409
         assert AuditEvent.objects.filter(action="policy.make_current").count() == 2
@@ -85,7 +89,7 @@ class TestPolicies:
         response = api.as_(adam).post("/api/v1/policy-versions/validate/",
                                       {"definition": {"tiers": {}}}, format="json")
         assert response.status_code == 200 and response.json()["valid"] is False
-        assert PolicyVersion.objects.count() == 2
+        assert PolicyVersion.objects.count() == 4
 
 
 class TestTiering:
@@ -203,13 +207,20 @@ class TestTiering:
         assert intake.tier == 3 and intake.override is None
         assert [o.status for o in intake.overrides.all()] == ["approved", "rejected", "approved"]
 
-    def test_only_a_risk_officer_changes_the_intake_during_validation(
-            self, walk, draft, dana, rhea):
+    def test_during_validation_the_tier_changes_only_by_an_override_of_two_risk_officers(
+            self, walk, draft, dana, rhea, make_user):
         walk.submit(draft)
         with pytest.raises(PermissionRefused, match="only a risk officer"):
             services.intake_record(actor=dana, model=draft.model, is_model=True,
                                    answers=ALL_LOW)
-        services.intake_record(actor=rhea, model=draft.model, is_model=True, answers=ALL_HIGH)
+        with pytest.raises(Conflict, match="ask for a tier override"):
+            services.intake_record(actor=rhea, model=draft.model, is_model=True,
+                                   answers=ALL_HIGH)
+        assert ModelIntake.objects.get(model=draft.model).tier == 2
+        services.tier_override_request(actor=rhea, model=draft.model, tier=1,
+                                       justification="Decides every retail loan.")
+        services.tier_override_decide(actor=make_user("rita", "risk_officer"),
+                                      model=draft.model, approve=True)
         assert ModelIntake.objects.get(model=draft.model).tier == 1
 
 

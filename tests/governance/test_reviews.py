@@ -17,12 +17,11 @@ from governance.models import (
     Finding,
     FindingSource,
     Notification,
-    PolicyVersion,
     VersionGovernance,
 )
 from governance.policy import add_months
 from registry.models import VersionState
-from tests.governance.conftest import ALL_HIGH, ALL_LOW, MEDIUM
+from tests.governance.conftest import ALL_HIGH, ALL_LOW, MEDIUM, shipped
 from tests.governance.part2 import version_for
 
 pytestmark = pytest.mark.django_db
@@ -47,16 +46,16 @@ def approve(walk, version):
 ])
 def test_next_review_follows_the_policy_bound_at_submission(
         walk, policy, adam, credit_model, onnx_file, template, answers, months):
-    bound = PolicyVersion.objects.get(policy__slug=template)
+    bound = shipped(template)
     if not bound.is_current:
         services.policy_version_make_current(actor=adam, policy_version=bound)
     version = version_for(walk, credit_model, onnx_file, answers=answers)
     walk.submit(version)
     # The current policy changes after submission: the bound one still decides.
-    other = PolicyVersion.objects.exclude(pk=bound.pk).get(policy__slug__in=["sr-11-7",
-                                                                              "sr-26-2"])
+    other = shipped("sr-26-2" if template == "sr-11-7" else "sr-11-7")
     services.policy_version_make_current(actor=adam, policy_version=other)
     walk.assign(version)
+    walk.evidence(version)
     walk.review(version)
     gov = approve(walk, version)
     assert gov.policy_version == bound
@@ -159,7 +158,7 @@ def test_the_review_schedule_follows_the_tier_bound_at_approval(
     """Under SR 26-2 tier 1 is reviewed every 12 months, tier 3 every 36: lowering the model's
     tier after approval leaves the approved version on its 12-month cycle."""
     services.policy_version_make_current(
-        actor=adam, policy_version=PolicyVersion.objects.get(policy__slug="sr-26-2"))
+        actor=adam, policy_version=shipped("sr-26-2"))
     version = version_for(walk, credit_model, onnx_file, answers=ALL_HIGH)
     gov = approve(walk, version)
     services.intake_record(actor=people["rhea"], model=credit_model, is_model=True,

@@ -22,9 +22,11 @@ from core.errors import Conflict, PermissionRefused
 from core.models import AuditEvent, SigningKey
 from core.verify_bundle import verify_lines
 from governance import services
+from governance.gates import case_for
 from governance.models import VersionGovernance
 from registry.models import SignatureKind, VersionSignature, VersionState
 from tests.core.test_verify_bundle import COPIED_OUT, REPO
+from tests.governance.conftest import required_figures
 from tests.governance.part2 import raise_high
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +83,8 @@ def test_the_final_signoff_signs_the_artifact_and_an_approval_attestation(walk, 
 def test_the_attestation_lists_the_evidence_and_the_waivers_in_force(walk, draft, people):
     version = walk.to_pending(draft)
     services.evidence_record(version=version, check="performance", status="passed",
-                             figures={"auc": 0.8}, digest="a" * 64, actor=people["victor"],
+                             figures=required_figures(version)["performance"], digest="a" * 64,
+                             actor=people["victor"],
                              artifact_digest=version.artifact_sha256,
                              dataset_digests=["b" * 64])
     finding = raise_high(walk, version)
@@ -96,10 +99,12 @@ def test_the_attestation_lists_the_evidence_and_the_waivers_in_force(walk, draft
     version.refresh_from_db()
     assert version.state == VersionState.APPROVED  # approved by Assay as the last block cleared
     said = predicate(version.current_signature(SignatureKind.APPROVAL))
-    assert said["evidence"] == [{
-        "check": "performance", "required": False, "status": "passed", "origin": "run",
+    listed = {row["check"]: row for row in said["evidence"]}
+    assert listed["performance"] == {
+        "check": "performance", "required": True, "status": "passed", "origin": "run",
         "result_digest": "a" * 64, "artifact_digest": version.artifact_sha256,
-        "dataset_digests": ["b" * 64], "recorded_at": said["evidence"][0]["recorded_at"]}]
+        "dataset_digests": ["b" * 64], "recorded_at": listed["performance"]["recorded_at"]}
+    assert {need.check for need in case_for(version).rules.required_evidence} <= set(listed)
     assert [(w["covers"], w["approved_by"]) for w in said["waivers"]] == [
         (f"finding F-{finding.pk}", "rhea")]
     assert said["waivers"][0]["expires_at"].startswith(f"{expires:%Y-%m-%dT%H:%M}")

@@ -23,7 +23,7 @@ from governance import services
 from registry import services as registry
 from registry.models import VersionState
 from tests.conftest import PASSWORD
-from tests.governance.conftest import refusals, review_fields
+from tests.governance.conftest import counting_evidence, refusals, required_figures, review_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +91,8 @@ def stage(step: str, walk, draft, cast) -> None:
         return
     validator = cast["val_board"] if step == "sign" else cast["victor"]
     services.validator_assign(actor=cast["rhea"], version=draft, validator=validator)
+    for check, figures in required_figures(draft).items():
+        counting_evidence(draft, check, figures=figures, launched_by=validator)
     if step == "review":
         return
     services.review_conclude(actor=validator, version=draft, **review_fields(draft))

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0003_version_signatures'),
+        ('registry', '0004_version_authors'),
     ]
 
     operations = [
