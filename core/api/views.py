@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import permissions, services
+from core.api.base import ScopedViewSet, valid_input
 from core.api.serializers import (
     ApiTokenCreatedSerializer,
     ApiTokenCreateSerializer,
@@ -37,20 +38,19 @@ class TeamViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "slug"
 
 
-class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                  ScopedViewSet):
     """Users: those who see everything list all; others see their teams' members and themselves.
 
     Only administrators manage accounts (create, deactivate, reactivate, grant and revoke roles);
     the services refuse everyone else with a 403 that says so.
     """
 
+    model = User
     serializer_class = UserSerializer
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return User.objects.none()
+    def visible(self, user: User) -> QuerySet:
         users = User.objects.prefetch_related("role_grants", "teams").order_by("username")
-        user = self.request.user
         if permissions.sees_everything(user):
             return users
         return users.filter(Q(teams__in=user.team_ids) | Q(pk=user.pk)).distinct()
@@ -61,20 +61,14 @@ class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(request=UserCreateSerializer, responses={201: UserSerializer})
     def create(self, request):
-        data = UserCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = services.user_create(actor=request.user, **data.validated_data)
+        user = services.user_create(actor=request.user, **valid_input(UserCreateSerializer, request))
         response = self._answer(user)
         response.status_code = status.HTTP_201_CREATED
         return response
 
     def _change(self, request, change, input_serializer=None) -> Response:
         """Validate the input, apply ``change(user, **input)`` (a service call), answer the user."""
-        data = {}
-        if input_serializer is not None:
-            checked = input_serializer(data=request.data)
-            checked.is_valid(raise_exception=True)
-            data = checked.validated_data
+        data = valid_input(input_serializer, request) if input_serializer else {}
         user = self.get_object()
         change(user, **data)
         return self._answer(user)
@@ -117,21 +111,19 @@ class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             actor=request.user, team=team, user=user), TeamMembershipSerializer)
 
 
-class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """The caller's own API tokens."""
 
+    model = ApiToken
     serializer_class = ApiTokenSerializer
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return ApiToken.objects.none()
-        return self.request.user.api_tokens.all()
+    def visible(self, user: User) -> QuerySet:
+        return user.api_tokens.all()
 
     @extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenCreatedSerializer})
     def create(self, request):
-        data = ApiTokenCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        token, plaintext = services.token_create(actor=request.user, **data.validated_data)
+        token, plaintext = services.token_create(actor=request.user,
+                                                 **valid_input(ApiTokenCreateSerializer, request))
         token.token = plaintext
         return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 

@@ -6,22 +6,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.base import ScopedViewSet, StrictSerializer, valid_input
 from core.errors import ValidationFailed
 from core.ids import parse_id
 from core.models import User
 from governance import services
-from governance.api.common import StrictSerializer, Username, VisibleInputSerializer, valid_input
+from governance.api.common import Username, VisibleInputSerializer
 from governance.models import (
     CommentKind,
     Finding,
@@ -119,20 +121,19 @@ FINDING_FILTERS = [
 ]
 
 
-class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """Findings on versions you may see. Validators and risk officers raise them (POST); the
     owner proposes a remediation, the validator closes it or sends it back, a risk officer may
     accept it as a risk. Unresolved high findings block approval."""
 
+    model = Finding
     parser_classes = [JSONParser]
 
     def get_serializer_class(self) -> type:
         return FindingDetailSerializer if self.action == "retrieve" else FindingSerializer
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Finding.objects.none()
-        qs = Finding.objects.visible_to(self.request.user).listed()
+    def visible(self, user: User) -> QuerySet:
+        qs = super().visible(user).listed()
         if self.action == "retrieve":
             return qs.prefetch_related("comments__author", "attachments__uploaded_by")
         params = self.request.query_params

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.base import ScopedViewSet, StrictSerializer, not_found, valid_input
 from core.models import Role, User
 from core.net import client_ip
 from governance import services, worklists
-from governance.api.common import StrictSerializer, valid_input
 from governance.gates import workable_versions
 from governance.models import (
     Conclusion,
@@ -167,20 +168,19 @@ def lifecycle_action(input_serializer: type | None, summary: str):
                          summary=summary)
 
 
-class VersionGovernanceViewSet(viewsets.GenericViewSet):
+class VersionGovernanceViewSet(ScopedViewSet):
     """A version's governance: status (GET .../governance/) and one POST per state change.
 
     Versions you may not see answer 404; validators also see the open queue, to take versions
     from it.
     """
 
+    model = ModelVersion
     parser_classes = [JSONParser]
     serializer_class = WorkflowSerializer
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return ModelVersion.objects.none()
-        return workable_versions(self.request.user)
+    def visible(self, user: User) -> QuerySet:
+        return workable_versions(user)
 
     def _status(self, version: ModelVersion) -> Response:
         version.refresh_from_db()
@@ -234,8 +234,7 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
         if request.method == "GET":
             review = getattr(version, "validation_review", None)
             if review is None:
-                return Response({"detail": "No review has been concluded for this version.",
-                                 "code": "not_found", "fields": {}}, status=404)
+                not_found("No review has been concluded for this version.")
             return Response(ReviewSerializer(review).data)
         review = services.review_conclude(actor=request.user, version=version,
                                           **valid_input(ReviewInputSerializer, request))
@@ -291,15 +290,13 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(EvidenceSerializer(page, many=True).data)
 
 
-class ValidationQueueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class ValidationQueueViewSet(mixins.ListModelMixin, ScopedViewSet):
     """Submitted versions no validator has taken yet (validators and risk officers)."""
 
+    model = VersionGovernance
     serializer_class = QueueEntrySerializer
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return VersionGovernance.objects.none()
-        user = self.request.user
+    def visible(self, user: User) -> QuerySet:
         if not user.has_role(Role.VALIDATOR, Role.RISK_OFFICER):
             return VersionGovernance.objects.none()
         return worklists.validation_queue()

@@ -3,15 +3,17 @@ choose the current one."""
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.base import ScopedViewSet, StrictSerializer, valid_input
+from core.models import User
 from governance import services
-from governance.api.common import StrictSerializer, valid_input
 from governance.models import PolicyVersion
 from governance.policy import definition_errors
 
@@ -46,15 +48,17 @@ class DefinitionCheckSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.CharField())
 
 
-class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                           viewsets.GenericViewSet):
+class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """Governance policy versions. Everyone reads them; administrators add versions (POST) and
     choose the current one (make-current). Versions never change once stored."""
 
+    model = PolicyVersion
     serializer_class = PolicyVersionSerializer
     parser_classes = [JSONParser]
-    queryset = PolicyVersion.objects.select_related("policy", "created_by").order_by(
-        "policy__slug", "-number")
+
+    def visible(self, user: User) -> QuerySet:
+        return PolicyVersion.objects.select_related("policy", "created_by").order_by(
+            "policy__slug", "-number")
 
     @extend_schema(request=PolicyVersionCreateSerializer,
                    responses={201: PolicyVersionSerializer})

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.base import ScopedViewSet, StrictSerializer, valid_input
+from core.models import User
 from governance import services
-from governance.api.common import StrictSerializer, Username, VisibleInputSerializer, valid_input
+from governance.api.common import Username, VisibleInputSerializer
 from governance.models import Finding, Waiver
 from registry.models import ModelVersion
 
@@ -51,17 +54,16 @@ class ReasonInputSerializer(StrictSerializer):
     reason = serializers.CharField()
 
 
-class WaiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class WaiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """Waivers of versions you may see. A risk officer independent of the model grants one (POST)
     for a blocking finding or a missing or failing evidence check, until its expiry."""
 
+    model = Waiver
     parser_classes = [JSONParser]
     serializer_class = WaiverSerializer
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Waiver.objects.none()
-        qs = Waiver.objects.visible_to(self.request.user).select_related(
+    def visible(self, user: User) -> QuerySet:
+        qs = super().visible(user).select_related(
             "version__model", "approved_by", "ended_by")
         if self.request.query_params.get("status") in ("active", "expired", "revoked"):
             qs = qs.filter(status=self.request.query_params["status"])

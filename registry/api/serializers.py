@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.api.base import StrictInputMixin
 from core.models import Team, User
 from registry.models import (
     DecisionType,
@@ -13,19 +14,6 @@ from registry.models import (
     Task,
     VendorDocument,
 )
-
-
-class StrictInputMixin:
-    """Refuse fields the client may not set, instead of silently ignoring them."""
-
-    read_only_hint = "This field is read-only through the API."
-
-    def validate(self, attrs):
-        writable = {name for name, f in self.fields.items() if not f.read_only}
-        extra = sorted(set(getattr(self, "initial_data", {}) or {}) - writable)
-        if extra:
-            raise serializers.ValidationError({name: [self.read_only_hint] for name in extra})
-        return super().validate(attrs)
 
 
 class VendorDocumentSerializer(serializers.ModelSerializer):

@@ -1,0 +1,73 @@
+"""What every API module stands on, so an app's API is a few lines per subject.
+
+* ``ScopedViewSet``: ``get_queryset()`` answers ``visible(user)``, only what the user may see, so
+  anything else is a 404; while drf-spectacular builds the schema (no user) it answers an empty
+  queryset of ``model``, here and nowhere else.
+* ``StrictInputMixin`` / ``StrictSerializer``: input serializers that refuse unknown fields.
+* ``valid_input()``: a request's input validated by an input serializer (400 naming each field).
+* ``not_found()``: a 404 in the API's error shape for something a found object lacks.
+
+Permission (``core.api.permissions``) is checked before any of this reads the input, and NUL
+characters are refused by the parsers (``core.api.parsers``) as the body is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.db.models import Model, QuerySet
+from rest_framework import serializers, viewsets
+from rest_framework.request import Request
+
+from core.errors import NotVisible
+
+
+class ScopedViewSet(viewsets.GenericViewSet):
+    """A viewset over ``model`` whose queryset is what the requesting user may see.
+
+    Override ``visible()`` to narrow or join further (filters, ``select_related``); the default
+    is the model's ``visible_to(user)``.
+    """
+
+    model: type[Model]
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
+            return self.model._default_manager.none()
+        return self.visible(self.request.user)
+
+    def visible(self, user: Any) -> QuerySet:
+        """What ``user`` may see through this viewset."""
+        return self.model._default_manager.visible_to(user)
+
+
+class StrictInputMixin:
+    """Refuse fields the client may not set, instead of silently ignoring them."""
+
+    read_only_hint = "This field is read-only through the API."
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        writable = {name for name, f in self.fields.items() if not f.read_only}
+        extra = sorted(set(getattr(self, "initial_data", {}) or {}) - writable)
+        if extra:
+            raise serializers.ValidationError({name: [self.read_only_hint] for name in extra})
+        return super().validate(attrs)
+
+
+class StrictSerializer(StrictInputMixin, serializers.Serializer):
+    """Unknown input fields are refused, not ignored."""
+
+    read_only_hint = "This field is not accepted here."
+
+
+def valid_input(serializer_class: type[serializers.Serializer], request: Request
+                ) -> dict[str, Any]:
+    """The request's input, validated by ``serializer_class`` (a 400 naming each bad field)."""
+    serializer = serializer_class(data=request.data, context={"request": request})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def not_found(detail: str) -> NoReturn:
+    """Answer 404 in the API's error shape: the object exists but lacks what was asked for."""
+    raise NotVisible(detail)
