@@ -48,6 +48,9 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
 
     model = User
     serializer_class = UserSerializer
+    admin_writes = ("create", "deactivate", "reactivate", "grant_role", "revoke_role",
+                    "add_to_team", "remove_from_team")
+    admin_writes_reason = "Only administrators can manage users, teams and roles."
 
     def visible(self, user: User) -> QuerySet:
         users = User.objects.prefetch_related("role_grants", "teams").order_by("username")
@@ -116,6 +119,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
 
     model = ApiToken
     serializer_class = ApiTokenSerializer
+    auditor_writes = ("create", "revoke")
 
     def visible(self, user: User) -> QuerySet:
         return user.api_tokens.all()

@@ -14,11 +14,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.base import ScopedViewSet, StrictSerializer, valid_input
+from core.api.parsers import JSONParser, MultiPartParser
 from core.errors import ValidationFailed
 from core.ids import parse_id
 from core.models import User

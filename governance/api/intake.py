@@ -6,11 +6,11 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.base import ScopedViewSet, StrictSerializer, not_found, valid_input
+from core.api.parsers import JSONParser
 from governance import services
 from governance.api.common import StrictBooleanField
 from governance.models import ModelIntake, TierOverride

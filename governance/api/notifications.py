@@ -8,11 +8,11 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.base import ScopedViewSet, StrictSerializer, valid_input
+from core.api.parsers import JSONParser
 from core.models import User
 from governance import services
 from governance.models import Notification, NotificationKind
@@ -48,6 +48,7 @@ class NotificationViewSet(mixins.ListModelMixin, ScopedViewSet):
     model = Notification
     parser_classes = [JSONParser]
     serializer_class = NotificationSerializer
+    auditor_writes = ("mark_read", "preferences")
 
     def visible(self, user: User) -> QuerySet:
         qs = Notification.objects.filter(user=user)

@@ -7,11 +7,11 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.base import ScopedViewSet, StrictSerializer, valid_input
+from core.api.parsers import JSONParser
 from core.models import User
 from governance import services
 from governance.models import PolicyVersion
@@ -55,6 +55,9 @@ class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sco
     model = PolicyVersion
     serializer_class = PolicyVersionSerializer
     parser_classes = [JSONParser]
+    admin_writes = ("create", "make_current")
+    admin_writes_reason = "Only administrators edit governance policies."
+    auditor_writes = ("validate",)  # checks a definition, stores nothing
 
     def visible(self, user: User) -> QuerySet:
         return PolicyVersion.objects.select_related("policy", "created_by").order_by(

@@ -9,11 +9,11 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.base import ScopedViewSet, StrictSerializer, valid_input
+from core.api.parsers import JSONParser
 from core.models import User
 from governance import services
 from governance.api.common import Username, VisibleInputSerializer

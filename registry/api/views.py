@@ -8,10 +8,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from core.api.base import ScopedViewSet, not_found, valid_input
+from core.api.parsers import FormParser, JSONParser, MultiPartParser
 from core.errors import ValidationFailed
 from core.models import User
 from core.uploads import require_file
@@ -50,6 +50,8 @@ class ModelViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.Up
     serializer_class = ModelSerializer
     lookup_field = "slug"
     parser_classes = [JSONParser]
+    admin_writes = ("transfer",)
+    admin_writes_reason = "Only administrators can move a model to another team or change its owner."
 
     def visible(self, user: User) -> QuerySet:
         models = super().visible(user)
