@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from core import audit, permissions
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, NotVisible, ValidationFailed
 from core.models import Team, User
 from registry import storage
 from registry.models import (
@@ -39,6 +39,15 @@ EDITABLE_FIELDS = [
     "decision_type", "task", "sourcing", "vendor_name", "known_limitations", "data_sources",
 ]
 VERSION_EDITABLE_FIELDS = ["changelog", "training_data_description", "training_data_sha256"]
+
+
+def _locked(model_class: type[Any], pk: int, what: str) -> Any:
+    """The row, locked until the transaction ends; 404 if a concurrent request deleted it
+    between the caller's read and this lock (two DELETEs at once: one 204, the other 404)."""
+    row = model_class.objects.select_for_update().filter(pk=pk).first()
+    if row is None:
+        raise NotVisible(f"This {what} no longer exists: it was deleted meanwhile.")
+    return row
 
 
 def _require(allowed: bool, reason: str, *, actor: User, attempted: str, target: Any) -> None:
@@ -193,7 +202,7 @@ def model_update(
     if upstream_models is not None:
         upstream_models = _check_upstream(actor, upstream_models, model)
     with transaction.atomic():
-        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        model = _locked(RegisteredModel, model.pk, "model")
         before = audit.snapshot(model, list(changes))
         for field, value in changes.items():
             setattr(model, field, value)
@@ -232,7 +241,7 @@ def model_transfer(*, actor: User, model: RegisteredModel, team: Team | None = N
     if owner is not None and not owner.is_active:
         raise ValidationFailed("The new owner's account is inactive.", field="owner")
     with transaction.atomic():
-        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        model = _locked(RegisteredModel, model.pk, "model")
         diff = {}
         if team is not None and team.pk != model.team_id:
             diff["team"] = {"before": model.team.slug, "after": team.slug}
@@ -254,7 +263,7 @@ def model_delete(*, actor: User, model: RegisteredModel) -> None:
              permissions.reason_cannot_edit_model(actor, model),
              actor=actor, attempted="model_delete", target=model)
     with transaction.atomic():
-        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        model = _locked(RegisteredModel, model.pk, "model")
         if model.versions.exclude(state=VersionState.DRAFT).exists():
             raise Conflict("This model has versions that left draft; its record is evidence and "
                            "cannot be deleted. Retire its versions instead.")
@@ -298,7 +307,7 @@ def version_create(
     info = _check_artifact(artifact) if artifact is not None else None
     with transaction.atomic():
         # Lock the model row: concurrent creators get consecutive numbers, never the same one.
-        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        model = _locked(RegisteredModel, model.pk, "model")
         model.last_version_number += 1
         version = ModelVersion(
             model=model, number=model.last_version_number, changelog=changelog,
@@ -330,7 +339,7 @@ def version_update(*, actor: User, version: ModelVersion, **changes: Any) -> Mod
                                fields={f: ["This field is read-only."] for f in sorted(unknown)})
     changes = _clean_version_fields(changes)
     with transaction.atomic():
-        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        version = _locked(ModelVersion, version.pk, "version")
         if version.state != VersionState.DRAFT:
             raise Conflict(f"Version {version.number} is {version.get_state_display().lower()}; "
                            "only drafts can be edited. Create a new version instead.")
@@ -351,7 +360,7 @@ def version_delete(*, actor: User, version: ModelVersion) -> None:
              permissions.reason_cannot_edit_model(actor, version.model),
              actor=actor, attempted="version_delete", target=version)
     with transaction.atomic():
-        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        version = _locked(ModelVersion, version.pk, "version")
         if version.state != VersionState.DRAFT:
             raise Conflict("Only draft versions can be deleted; this one is "
                            f"{version.get_state_display().lower()}.")
@@ -397,7 +406,7 @@ def artifact_upload(*, actor: User, version: ModelVersion, artifact: BinaryIO,
                        "artifact is frozen. Upload the new artifact as a new version.")
     info = _check_artifact(artifact)
     with transaction.atomic():
-        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        version = _locked(ModelVersion, version.pk, "version")
         if version.artifact_is_frozen:
             raise Conflict(f"Version {version.number} left draft meanwhile; its artifact is "
                            "frozen. Upload the new artifact as a new version.")
