@@ -17,6 +17,7 @@ from django.utils.text import slugify
 
 from core import audit, permissions
 from core.errors import Conflict, NotVisible, ValidationFailed
+from core.limits import limit_text, text_errors
 from core.models import Team, User
 from registry import storage
 from registry.models import (
@@ -39,6 +40,11 @@ EDITABLE_FIELDS = [
     "decision_type", "task", "sourcing", "vendor_name", "known_limitations", "data_sources",
 ]
 VERSION_EDITABLE_FIELDS = ["changelog", "training_data_description", "training_data_sha256"]
+# Free text, each at most core.limits.TEXT_MAX characters.
+MODEL_TEXT_FIELDS = ["purpose", "intended_use", "intended_users", "restrictions",
+                     "known_limitations", "data_sources"]
+VERSION_TEXT_FIELDS = ["changelog", "training_data_description"]
+TAG_MAX, TAGS_MAX = 50, 50  # characters per tag (the column), tags per model
 
 
 def _locked(model_class: type[Any], pk: int, what: str) -> Any:
@@ -78,7 +84,27 @@ def _validate_model_fields(data: dict[str, Any], *, creating: bool) -> dict[str,
         err("vendor_name", "A vendor model needs the vendor's name.")
     if len(data.get("business_line") or "") > 100:
         err("business_line", "Business lines are at most 100 characters.")
+    if len(data.get("vendor_name") or "") > 200:
+        err("vendor_name", "Vendor names are at most 200 characters.")
+    for field, messages in text_errors({f: data[f] for f in MODEL_TEXT_FIELDS if f in data}
+                                       ).items():
+        errors.setdefault(field, []).extend(messages)
     return errors
+
+
+def _check_tags(tags: Iterable[str] | None) -> list[str] | None:
+    """Tags as given, refused if too many or too long (before anything is written)."""
+    if tags is None:
+        return None
+    tags = list(tags)
+    if len(tags) > TAGS_MAX:
+        raise ValidationFailed(f"{len(tags)} tags; a model takes at most {TAGS_MAX}.",
+                               field="tag_names")
+    long = [t for t in tags if len(slugify(t)) > TAG_MAX]
+    if long:
+        raise ValidationFailed(f"Tags are at most {TAG_MAX} characters; {len(long)} are longer.",
+                               field="tag_names")
+    return tags
 
 
 def _set_tags(model: RegisteredModel, tags: Iterable[str]) -> list[str]:
@@ -153,6 +179,7 @@ def model_create(
     owner = owner or actor
     developers = _check_people(developers)
     upstream_models = _check_upstream(actor, upstream_models)
+    tags = _check_tags(tags)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -201,6 +228,7 @@ def model_update(
                                fields=errors)
     if upstream_models is not None:
         upstream_models = _check_upstream(actor, upstream_models, model)
+    tags = _check_tags(tags)
     with transaction.atomic():
         model = _locked(RegisteredModel, model.pk, "model")
         before = audit.snapshot(model, list(changes))
@@ -275,6 +303,7 @@ def model_delete(*, actor: User, model: RegisteredModel) -> None:
 
 def _clean_version_fields(data: dict[str, Any]) -> dict[str, Any]:
     """The version fields, checked; a digest in either case is stored in lowercase."""
+    limit_text({f: data[f] for f in VERSION_TEXT_FIELDS if f in data})
     digest = data.get("training_data_sha256")
     if digest:
         digest = digest.strip().lower()
@@ -303,7 +332,8 @@ def version_create(
              permissions.reason_cannot_edit_model(actor, model),
              actor=actor, attempted="version_create", target=model)
     training_data_sha256 = _clean_version_fields(
-        {"training_data_sha256": training_data_sha256})["training_data_sha256"]
+        {"changelog": changelog, "training_data_description": training_data_description,
+         "training_data_sha256": training_data_sha256})["training_data_sha256"]
     info = _check_artifact(artifact) if artifact is not None else None
     with transaction.atomic():
         # Lock the model row: concurrent creators get consecutive numbers, never the same one.

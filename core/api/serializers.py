@@ -29,7 +29,7 @@ class UserCreateSerializer(serializers.Serializer):
 
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(write_only=True, style={"input_type": "password"})
-    email = serializers.EmailField(required=False, default="")
+    email = serializers.EmailField(required=False, default="", max_length=254)
     first_name = serializers.CharField(max_length=150, required=False, default="")
     last_name = serializers.CharField(max_length=150, required=False, default="")
     roles = serializers.ListField(child=serializers.ChoiceField(choices=Role.choices),

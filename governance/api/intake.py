@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from core.api.base import ScopedViewSet, StrictSerializer, not_found, valid_input
 from core.api.parsers import JSONParser
+from core.limits import TEXT_MAX
 from governance import services
 from governance.api.common import StrictBooleanField
 from governance.models import ModelIntake, TierOverride
@@ -19,19 +20,22 @@ from registry.models import RegisteredModel
 
 class IntakeInputSerializer(StrictSerializer):
     is_model = StrictBooleanField(help_text="Is this a model in the supervisory sense?")
-    rationale = serializers.CharField(required=False, default="", allow_blank=True)
-    answers = serializers.DictField(child=serializers.CharField(), required=False, default=dict,
+    rationale = serializers.CharField(max_length=TEXT_MAX,
+                                      required=False, default="", allow_blank=True)
+    answers = serializers.DictField(child=serializers.CharField(max_length=TEXT_MAX),
+                                    required=False, default=dict,
                                     help_text="Question key → answer value.")
 
 
 class OverrideRequestSerializer(StrictSerializer):
     tier = serializers.IntegerField(min_value=1, max_value=3)
-    justification = serializers.CharField()
+    justification = serializers.CharField(max_length=TEXT_MAX)
 
 
 class OverrideDecisionSerializer(StrictSerializer):
     approve = StrictBooleanField()
-    comment = serializers.CharField(required=False, default="", allow_blank=True)
+    comment = serializers.CharField(max_length=TEXT_MAX,
+                                    required=False, default="", allow_blank=True)
 
 
 class TierOverrideSerializer(serializers.ModelSerializer):

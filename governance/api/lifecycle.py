@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from core.api.base import ScopedViewSet, StrictSerializer, not_found, valid_input
 from core.api.parsers import JSONParser
+from core.limits import TEXT_MAX
 from core.models import Role, User
 from core.net import client_ip
 from governance import services, worklists
@@ -33,7 +34,8 @@ from registry.models import ModelVersion, VersionState
 
 
 class ReasonSerializer(StrictSerializer):
-    reason = serializers.CharField(help_text="Why (recorded in the audit trail).")
+    reason = serializers.CharField(max_length=TEXT_MAX,
+                                   help_text="Why (recorded in the audit trail).")
 
 
 class AssignSerializer(StrictSerializer):
@@ -47,15 +49,19 @@ class AssignSerializer(StrictSerializer):
 
 
 class ReviewInputSerializer(StrictSerializer):
-    conceptual_soundness = serializers.CharField()
-    data_quality = serializers.CharField(help_text="Data quality and relevance.")
-    outcomes_analysis = serializers.CharField(help_text="Back-testing or a benchmark against a "
+    conceptual_soundness = serializers.CharField(max_length=TEXT_MAX)
+    data_quality = serializers.CharField(max_length=TEXT_MAX,
+                                         help_text="Data quality and relevance.")
+    outcomes_analysis = serializers.CharField(max_length=TEXT_MAX,
+                                              help_text="Back-testing or a benchmark against a "
                                                         "challenger or baseline.")
-    implementation_verification = serializers.CharField()
-    artifact_sha256 = serializers.CharField(help_text="SHA-256 of the artifact you reviewed.")
-    limitations = serializers.CharField()
+    implementation_verification = serializers.CharField(max_length=TEXT_MAX)
+    artifact_sha256 = serializers.CharField(max_length=64,
+                                            help_text="SHA-256 of the artifact you reviewed.")
+    limitations = serializers.CharField(max_length=TEXT_MAX)
     conclusion = serializers.ChoiceField(choices=Conclusion.choices)
-    conditions = serializers.CharField(required=False, default="", allow_blank=True)
+    conditions = serializers.CharField(max_length=TEXT_MAX,
+                                       required=False, default="", allow_blank=True)
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -72,7 +78,7 @@ class ReviewSerializer(serializers.ModelSerializer):
 
 class SignOffInputSerializer(StrictSerializer):
     decision = serializers.ChoiceField(choices=Decision.choices)
-    comment = serializers.CharField()
+    comment = serializers.CharField(max_length=TEXT_MAX)
     password = serializers.CharField(style={"input_type": "password"}, write_only=True,
                                      help_text="Your own password: the electronic signature.")
     role = serializers.ChoiceField(choices=Role.choices, required=False, default="",

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from core.api.base import ScopedViewSet, StrictSerializer, valid_input
 from core.api.parsers import JSONParser
+from core.limits import TEXT_MAX
 from core.models import User
 from governance import services
 from governance.models import PolicyVersion
@@ -36,7 +37,7 @@ class PolicyVersionCreateSerializer(StrictSerializer):
                                  help_text="Name, when creating a new policy.")
     definition = serializers.JSONField(help_text="The policy definition (see governance/"
                                                  "policy.py for its shape).")
-    notes = serializers.CharField(required=False, default="", allow_blank=True)
+    notes = serializers.CharField(max_length=TEXT_MAX, required=False, default="", allow_blank=True)
 
 
 class DefinitionSerializer(StrictSerializer):

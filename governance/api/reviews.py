@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from core.api.base import ScopedViewSet, valid_input
 from core.api.parsers import JSONParser
+from core.limits import TEXT_MAX
 from core.models import User
 from governance import services
 from governance.api.common import Username, VisibleInputSerializer
@@ -35,11 +36,12 @@ class PeriodicReviewSerializer(serializers.ModelSerializer):
 
 class PeriodicReviewInputSerializer(VisibleInputSerializer):
     version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all())
-    performance = serializers.CharField()
-    changes = serializers.CharField()
-    limitations = serializers.CharField()
+    performance = serializers.CharField(max_length=TEXT_MAX)
+    changes = serializers.CharField(max_length=TEXT_MAX)
+    limitations = serializers.CharField(max_length=TEXT_MAX)
     conclusion = serializers.ChoiceField(choices=ReviewConclusion.choices)
-    conditions = serializers.CharField(required=False, default="", allow_blank=True)
+    conditions = serializers.CharField(max_length=TEXT_MAX,
+                                       required=False, default="", allow_blank=True)
 
 
 class PeriodicReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from core.api.base import ScopedViewSet, StrictSerializer, valid_input
 from core.api.parsers import JSONParser
+from core.limits import TEXT_MAX
 from core.models import User
 from governance import services
 from governance.api.common import Username, VisibleInputSerializer
@@ -42,16 +43,16 @@ class WaiverInputSerializer(VisibleInputSerializer):
     finding = serializers.PrimaryKeyRelatedField(queryset=Finding.objects.all(), required=False,
                                                  default=None,
                                                  help_text="The blocking finding it covers.")
-    check = serializers.CharField(required=False, default="", allow_blank=True,
+    check = serializers.CharField(max_length=100, required=False, default="", allow_blank=True,
                                   help_text="Or: the evidence check it covers.")
-    reason = serializers.CharField()
-    compensating_controls = serializers.CharField()
-    limits_of_use = serializers.CharField()
+    reason = serializers.CharField(max_length=TEXT_MAX)
+    compensating_controls = serializers.CharField(max_length=TEXT_MAX)
+    limits_of_use = serializers.CharField(max_length=TEXT_MAX)
     expires_at = serializers.DateTimeField()
 
 
 class ReasonInputSerializer(StrictSerializer):
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=TEXT_MAX)
 
 
 class WaiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):

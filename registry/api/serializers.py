@@ -5,7 +5,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from core.api.base import StrictInputMixin
+from core.limits import TEXT_MAX
 from core.models import Team, User
+from registry import services
 from registry.models import (
     DecisionType,
     ModelVersion,
@@ -39,7 +41,8 @@ class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):
     upstream_models = serializers.SlugRelatedField(
         slug_field="slug", many=True, required=False, queryset=RegisteredModel.objects.all())
     tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
-    tag_names = serializers.ListField(child=serializers.CharField(max_length=50), required=False,
+    tag_names = serializers.ListField(child=serializers.CharField(max_length=services.TAG_MAX),
+                                      required=False, max_length=services.TAGS_MAX,
                                       write_only=True, help_text="Replaces the model's tags.")
     decision_type = serializers.ChoiceField(choices=DecisionType.choices)
     task = serializers.ChoiceField(choices=Task.choices)
@@ -58,6 +61,7 @@ class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):
             "created_at", "updated_at",
         ]
         read_only_fields = ["id", "owner", "status", "created_by", "created_at", "updated_at"]
+        extra_kwargs = {f: {"max_length": TEXT_MAX} for f in services.MODEL_TEXT_FIELDS}
 
     def get_fields(self):
         fields = super().get_fields()
@@ -98,6 +102,7 @@ class VersionSerializer(StrictInputMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "model", "number", "state", "artifact_sha256", "artifact_size",
                             "artifact_filename", "artifact_meta", "created_by", "created_at"]
+        extra_kwargs = {f: {"max_length": TEXT_MAX} for f in services.VERSION_TEXT_FIELDS}
 
 
 class ArtifactUploadSerializer(serializers.Serializer):
