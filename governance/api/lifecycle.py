@@ -184,6 +184,7 @@ class VersionGovernanceViewSet(ScopedViewSet):
     model = ModelVersion
     parser_classes = [JSONParser]
     serializer_class = WorkflowSerializer
+    may_throttle = ("sign_off",)  # wrong passwords are throttled per account (429)
 
     def visible(self, user: User) -> QuerySet:
         return workable_versions(user)

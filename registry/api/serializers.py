@@ -89,7 +89,7 @@ class VersionSerializer(StrictInputMixin, serializers.ModelSerializer):
     artifact = serializers.FileField(write_only=True, required=False,
                                      help_text="The ONNX file (multipart).")
     training_data_sha256 = serializers.RegexField(
-        r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True,
+        r"^(?:[0-9a-fA-F]{64})?$", required=False, allow_blank=True,  # blank: not given
         error_messages={"invalid": "Give the digest as 64 hex characters (sha256sum output)."})
 
     class Meta:

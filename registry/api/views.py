@@ -127,8 +127,9 @@ class ModelViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.Up
         """GET lists a vendor model's documentation files; POST (multipart 'document') adds one."""
         model = self.get_object()
         if request.method == "GET":
-            docs = model.vendor_documents.select_related("uploaded_by")
-            return Response(VendorDocumentSerializer(docs, many=True).data)
+            page = self.paginate_queryset(model.vendor_documents.select_related(
+                "uploaded_by").order_by("-uploaded_at", "-pk"))
+            return self.get_paginated_response(VendorDocumentSerializer(page, many=True).data)
         upload = require_file(request, request.FILES, "document", "vendor documentation file")
         doc = services.vendor_document_add(actor=request.user, model=model, document=upload,
                                            filename=upload.name)
