@@ -197,6 +197,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
+    # OPTIONS is not part of the API (the schema documents it); DRF's metadata answer also
+    # called get_object() on list-level PUT actions, a 500.
+    "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_FILTER_BACKENDS": [],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

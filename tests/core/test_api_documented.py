@@ -100,3 +100,14 @@ def test_a_large_page_size_is_capped(api, adam, make_user):
         make_user(f"u{i:03}")
     body = api.as_(adam).get("/api/v1/users/", {"page_size": 100000}).json()
     assert len(body["results"]) == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/api/v1/notifications/preferences/", "/api/v1/models/",
+                                 "/api/v1/me/"])
+def test_options_is_not_part_of_the_api(api, dana, url):
+    """Found by the fuzz run: DRF's OPTIONS answer called get_object() for a list-level PUT
+    action (notification preferences), a 500. OPTIONS is not in the schema: 405 everywhere."""
+    response = api.as_(dana).options(url)
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
