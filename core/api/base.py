@@ -3,7 +3,8 @@
 * ``ScopedViewSet``: ``get_queryset()`` answers ``visible(user)``, only what the user may see, so
   anything else is a 404; while drf-spectacular builds the schema (no user) it answers an empty
   queryset of ``model``, here and nowhere else.
-* ``StrictInputMixin`` / ``StrictSerializer``: input serializers that refuse unknown fields.
+* ``StrictInputMixin`` / ``StrictSerializer``: input serializers that refuse unknown fields;
+  ``TextField``: free text within ``core.limits.TEXT_MAX``, in the services' words.
 * ``valid_input()``: a request's input validated by an input serializer (400 naming each field).
 * ``not_found()``: a 404 in the API's error shape for something a found object lacks.
 
@@ -20,6 +21,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.request import Request
 
 from core.errors import NotVisible
+from core.limits import TEXT_MAX
 
 
 class ScopedViewSet(viewsets.GenericViewSet):
@@ -39,6 +41,18 @@ class ScopedViewSet(viewsets.GenericViewSet):
     def visible(self, user: Any) -> QuerySet:
         """What ``user`` may see through this viewset."""
         return self.model._default_manager.visible_to(user)
+
+
+# The services' wording for text over the limit (core.limits), so the API and the pages agree.
+TEXT_TOO_LONG = f"Is %(show_value)s characters long; keep it to {TEXT_MAX:,}."
+TEXT_LIMIT = {"max_length": TEXT_MAX, "error_messages": {"max_length": TEXT_TOO_LONG}}
+
+
+class TextField(serializers.CharField):
+    """Free text: at most ``TEXT_MAX`` characters, declared as ``maxLength`` in the schema."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**TEXT_LIMIT, **kwargs)
 
 
 class StrictInputMixin:

@@ -17,11 +17,10 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.base import ScopedViewSet, StrictSerializer, valid_input
+from core.api.base import ScopedViewSet, StrictSerializer, TextField, valid_input
 from core.api.parsers import JSONParser, MultiPartParser
 from core.errors import ValidationFailed
 from core.ids import parse_id
-from core.limits import TEXT_MAX
 from core.models import User
 from governance import services
 from governance.api.common import Username, VisibleInputSerializer
@@ -89,7 +88,7 @@ class FindingInputSerializer(VisibleInputSerializer):
     version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all(),
                                                  help_text="Id of the version.")
     title = serializers.CharField(max_length=200)
-    description = serializers.CharField(max_length=TEXT_MAX)
+    description = TextField()
     severity = serializers.ChoiceField(choices=Severity.choices)
     owner = serializers.SlugRelatedField(slug_field="username", required=False, default=None,
                                          queryset=User.objects.filter(is_active=True),
@@ -99,13 +98,12 @@ class FindingInputSerializer(VisibleInputSerializer):
 
 
 class TextSerializer(StrictSerializer):
-    text = serializers.CharField(max_length=TEXT_MAX,
-                                 help_text="The remediation, the verification, the challenge "
-                                           "or the risk acceptance (joins the discussion).")
+    text = TextField(help_text="The remediation, the verification, the challenge or the risk "
+                               "acceptance (joins the discussion).")
 
 
 class CommentInputSerializer(StrictSerializer):
-    body = serializers.CharField(max_length=TEXT_MAX)
+    body = TextField()
     kind = serializers.ChoiceField(choices=CommentKind.choices, required=False, default="note")
     reply_to = serializers.IntegerField(required=False, default=None,
                                         help_text="Id of the comment this answers.")

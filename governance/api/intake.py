@@ -9,9 +9,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.base import ScopedViewSet, StrictSerializer, not_found, valid_input
+from core.api.base import ScopedViewSet, StrictSerializer, TextField, not_found, valid_input
 from core.api.parsers import JSONParser
-from core.limits import TEXT_MAX
 from governance import services
 from governance.api.common import StrictBooleanField
 from governance.models import ModelIntake, TierOverride
@@ -20,22 +19,19 @@ from registry.models import RegisteredModel
 
 class IntakeInputSerializer(StrictSerializer):
     is_model = StrictBooleanField(help_text="Is this a model in the supervisory sense?")
-    rationale = serializers.CharField(max_length=TEXT_MAX,
-                                      required=False, default="", allow_blank=True)
-    answers = serializers.DictField(child=serializers.CharField(max_length=TEXT_MAX),
-                                    required=False, default=dict,
+    rationale = TextField(required=False, default="", allow_blank=True)
+    answers = serializers.DictField(child=TextField(), required=False, default=dict,
                                     help_text="Question key → answer value.")
 
 
 class OverrideRequestSerializer(StrictSerializer):
     tier = serializers.IntegerField(min_value=1, max_value=3)
-    justification = serializers.CharField(max_length=TEXT_MAX)
+    justification = TextField()
 
 
 class OverrideDecisionSerializer(StrictSerializer):
     approve = StrictBooleanField()
-    comment = serializers.CharField(max_length=TEXT_MAX,
-                                    required=False, default="", allow_blank=True)
+    comment = TextField(required=False, default="", allow_blank=True)
 
 
 class TierOverrideSerializer(serializers.ModelSerializer):

@@ -13,9 +13,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.base import ScopedViewSet, StrictSerializer, not_found, valid_input
+from core.api.base import ScopedViewSet, StrictSerializer, TextField, not_found, valid_input
 from core.api.parsers import JSONParser
-from core.limits import TEXT_MAX
 from core.models import Role, User
 from core.net import client_ip
 from governance import services, worklists
@@ -34,8 +33,7 @@ from registry.models import ModelVersion, VersionState
 
 
 class ReasonSerializer(StrictSerializer):
-    reason = serializers.CharField(max_length=TEXT_MAX,
-                                   help_text="Why (recorded in the audit trail).")
+    reason = TextField(help_text="Why (recorded in the audit trail).")
 
 
 class AssignSerializer(StrictSerializer):
@@ -49,19 +47,16 @@ class AssignSerializer(StrictSerializer):
 
 
 class ReviewInputSerializer(StrictSerializer):
-    conceptual_soundness = serializers.CharField(max_length=TEXT_MAX)
-    data_quality = serializers.CharField(max_length=TEXT_MAX,
-                                         help_text="Data quality and relevance.")
-    outcomes_analysis = serializers.CharField(max_length=TEXT_MAX,
-                                              help_text="Back-testing or a benchmark against a "
-                                                        "challenger or baseline.")
-    implementation_verification = serializers.CharField(max_length=TEXT_MAX)
+    conceptual_soundness = TextField()
+    data_quality = TextField(help_text="Data quality and relevance.")
+    outcomes_analysis = TextField(help_text="Back-testing or a benchmark against a challenger "
+                                            "or baseline.")
+    implementation_verification = TextField()
     artifact_sha256 = serializers.CharField(max_length=64,
                                             help_text="SHA-256 of the artifact you reviewed.")
-    limitations = serializers.CharField(max_length=TEXT_MAX)
+    limitations = TextField()
     conclusion = serializers.ChoiceField(choices=Conclusion.choices)
-    conditions = serializers.CharField(max_length=TEXT_MAX,
-                                       required=False, default="", allow_blank=True)
+    conditions = TextField(required=False, default="", allow_blank=True)
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -78,7 +73,7 @@ class ReviewSerializer(serializers.ModelSerializer):
 
 class SignOffInputSerializer(StrictSerializer):
     decision = serializers.ChoiceField(choices=Decision.choices)
-    comment = serializers.CharField(max_length=TEXT_MAX)
+    comment = TextField()
     password = serializers.CharField(style={"input_type": "password"}, write_only=True,
                                      help_text="Your own password: the electronic signature.")
     role = serializers.ChoiceField(choices=Role.choices, required=False, default="",

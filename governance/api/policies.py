@@ -10,9 +10,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.base import ScopedViewSet, StrictSerializer, valid_input
+from core.api.base import ScopedViewSet, StrictSerializer, TextField, valid_input
 from core.api.parsers import JSONParser
-from core.limits import TEXT_MAX
 from core.models import User
 from governance import services
 from governance.models import PolicyVersion
@@ -37,7 +36,7 @@ class PolicyVersionCreateSerializer(StrictSerializer):
                                  help_text="Name, when creating a new policy.")
     definition = serializers.JSONField(help_text="The policy definition (see governance/"
                                                  "policy.py for its shape).")
-    notes = serializers.CharField(max_length=TEXT_MAX, required=False, default="", allow_blank=True)
+    notes = TextField(required=False, default="", allow_blank=True)
 
 
 class DefinitionSerializer(StrictSerializer):

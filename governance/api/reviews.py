@@ -9,9 +9,8 @@ from rest_framework import mixins, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.base import ScopedViewSet, valid_input
+from core.api.base import ScopedViewSet, TextField, valid_input
 from core.api.parsers import JSONParser
-from core.limits import TEXT_MAX
 from core.models import User
 from governance import services
 from governance.api.common import Username, VisibleInputSerializer
@@ -36,12 +35,11 @@ class PeriodicReviewSerializer(serializers.ModelSerializer):
 
 class PeriodicReviewInputSerializer(VisibleInputSerializer):
     version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all())
-    performance = serializers.CharField(max_length=TEXT_MAX)
-    changes = serializers.CharField(max_length=TEXT_MAX)
-    limitations = serializers.CharField(max_length=TEXT_MAX)
+    performance = TextField()
+    changes = TextField()
+    limitations = TextField()
     conclusion = serializers.ChoiceField(choices=ReviewConclusion.choices)
-    conditions = serializers.CharField(max_length=TEXT_MAX,
-                                       required=False, default="", allow_blank=True)
+    conditions = TextField(required=False, default="", allow_blank=True)
 
 
 class PeriodicReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):

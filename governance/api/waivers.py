@@ -12,9 +12,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.base import ScopedViewSet, StrictSerializer, valid_input
+from core.api.base import ScopedViewSet, StrictSerializer, TextField, valid_input
 from core.api.parsers import JSONParser
-from core.limits import TEXT_MAX
 from core.models import User
 from governance import services
 from governance.api.common import Username, VisibleInputSerializer
@@ -45,14 +44,14 @@ class WaiverInputSerializer(VisibleInputSerializer):
                                                  help_text="The blocking finding it covers.")
     check = serializers.CharField(max_length=100, required=False, default="", allow_blank=True,
                                   help_text="Or: the evidence check it covers.")
-    reason = serializers.CharField(max_length=TEXT_MAX)
-    compensating_controls = serializers.CharField(max_length=TEXT_MAX)
-    limits_of_use = serializers.CharField(max_length=TEXT_MAX)
+    reason = TextField()
+    compensating_controls = TextField()
+    limits_of_use = TextField()
     expires_at = serializers.DateTimeField()
 
 
 class ReasonInputSerializer(StrictSerializer):
-    reason = serializers.CharField(max_length=TEXT_MAX)
+    reason = TextField()
 
 
 class WaiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from core.api.base import StrictInputMixin
-from core.limits import TEXT_MAX
+from core.api.base import TEXT_LIMIT, StrictInputMixin
 from core.models import Team, User
 from registry import services
 from registry.models import (
@@ -61,7 +60,7 @@ class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):
             "created_at", "updated_at",
         ]
         read_only_fields = ["id", "owner", "status", "created_by", "created_at", "updated_at"]
-        extra_kwargs = {f: {"max_length": TEXT_MAX} for f in services.MODEL_TEXT_FIELDS}
+        extra_kwargs = dict.fromkeys(services.MODEL_TEXT_FIELDS, TEXT_LIMIT)
 
     def get_fields(self):
         fields = super().get_fields()
@@ -102,7 +101,7 @@ class VersionSerializer(StrictInputMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "model", "number", "state", "artifact_sha256", "artifact_size",
                             "artifact_filename", "artifact_meta", "created_by", "created_at"]
-        extra_kwargs = {f: {"max_length": TEXT_MAX} for f in services.VERSION_TEXT_FIELDS}
+        extra_kwargs = dict.fromkeys(services.VERSION_TEXT_FIELDS, TEXT_LIMIT)
 
 
 class ArtifactUploadSerializer(serializers.Serializer):
