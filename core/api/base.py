@@ -2,7 +2,7 @@
 
 * ``ScopedViewSet``: ``get_queryset()`` answers ``visible(user)``, only what the user may see, so
   anything else is a 404; while drf-spectacular builds the schema (no user) it answers an empty
-  queryset of ``model``, here and nowhere else.
+  queryset of ``model``, here and nowhere else. ``ScopedReadOnlyViewSet`` adds list and retrieve.
 * ``StrictInputMixin`` / ``StrictSerializer``: input serializers that refuse unknown fields;
   ``TextField``: free text within ``core.limits.TEXT_MAX``, in the services' words.
 * ``valid_input()``: a request's input validated by an input serializer (400 naming each field).
@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from django.db.models import Model, QuerySet
-from rest_framework import serializers, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
 
 from core.errors import NotVisible
@@ -41,6 +41,11 @@ class ScopedViewSet(viewsets.GenericViewSet):
     def visible(self, user: Any) -> QuerySet:
         """What ``user`` may see through this viewset."""
         return self.model._default_manager.visible_to(user)
+
+
+class ScopedReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """List and retrieve what the user may see; writes are ``@action``s or ``create`` calling a
+    service. A subject's read API is then ``model``, ``serializer_class`` and nothing else."""
 
 
 # The services' wording for text over the limit (core.limits), so the API and the pages agree.

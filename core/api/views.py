@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import permissions, services
-from core.api.base import ScopedViewSet, valid_input
+from core.api.base import ScopedReadOnlyViewSet, valid_input
 from core.api.serializers import (
     ApiTokenCreatedSerializer,
     ApiTokenCreateSerializer,
@@ -38,8 +38,7 @@ class TeamViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "slug"
 
 
-class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                  ScopedViewSet):
+class UserViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     """Users: those who see everything list all; others see their teams' members and themselves.
 
     Only administrators manage accounts (create, deactivate, reactivate, grant and revoke roles);
@@ -114,7 +113,7 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retriev
             actor=request.user, team=team, user=user), TeamMembershipSerializer)
 
 
-class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class ApiTokenViewSet(ScopedReadOnlyViewSet):
     """The caller's own API tokens."""
 
     model = ApiToken

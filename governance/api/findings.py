@@ -12,12 +12,17 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.base import ScopedViewSet, StrictSerializer, TextField, valid_input
+from core.api.base import (
+    ScopedReadOnlyViewSet,
+    StrictSerializer,
+    TextField,
+    valid_input,
+)
 from core.api.parsers import JSONParser, MultiPartParser
 from core.errors import ValidationFailed
 from core.ids import parse_id
@@ -121,7 +126,7 @@ FINDING_FILTERS = [
 ]
 
 
-class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class FindingViewSet(ScopedReadOnlyViewSet):
     """Findings on versions you may see. Validators and risk officers raise them (POST); the
     owner proposes a remediation, the validator closes it or sends it back, a risk officer may
     accept it as a risk. Unresolved high findings block approval."""

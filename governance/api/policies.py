@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.base import ScopedViewSet, StrictSerializer, TextField, valid_input
+from core.api.base import (
+    ScopedReadOnlyViewSet,
+    StrictSerializer,
+    TextField,
+    valid_input,
+)
 from core.api.parsers import JSONParser
 from core.models import User
 from governance import services
@@ -48,7 +53,7 @@ class DefinitionCheckSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.CharField())
 
 
-class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class PolicyVersionViewSet(ScopedReadOnlyViewSet):
     """Governance policy versions. Everyone reads them; administrators add versions (POST) and
     choose the current one (make-current). Versions never change once stored."""
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.base import ScopedViewSet, TextField, valid_input
+from core.api.base import ScopedReadOnlyViewSet, TextField, valid_input
 from core.api.parsers import JSONParser
 from core.models import User
 from governance import services
@@ -42,7 +42,7 @@ class PeriodicReviewInputSerializer(VisibleInputSerializer):
     conditions = TextField(required=False, default="", allow_blank=True)
 
 
-class PeriodicReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class PeriodicReviewViewSet(ScopedReadOnlyViewSet):
     """Concluded periodic reviews; an independent validator concludes one (POST) for an approved
     version: continue, continue with conditions, or retire."""
 

@@ -7,12 +7,17 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.base import ScopedViewSet, StrictSerializer, TextField, valid_input
+from core.api.base import (
+    ScopedReadOnlyViewSet,
+    StrictSerializer,
+    TextField,
+    valid_input,
+)
 from core.api.parsers import JSONParser
 from core.models import User
 from governance import services
@@ -54,7 +59,7 @@ class ReasonInputSerializer(StrictSerializer):
     reason = TextField()
 
 
-class WaiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class WaiverViewSet(ScopedReadOnlyViewSet):
     """Waivers of versions you may see. A risk officer independent of the model grants one (POST)
     for a blocking finding or a missing or failing evidence check, until its expiry."""
 
