@@ -9,6 +9,7 @@ The canonical form that each event's digest covers is in ``core.audit.canonical`
 from __future__ import annotations
 
 import contextvars
+import hashlib
 from typing import Any
 
 from django.db import connection, transaction
@@ -16,6 +17,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from core.audit.canonical import GENESIS_HASH, clean_text, event_digest, event_fields, link, plain
+from core.limits import TEXT_MAX
 from core.models import AuditEvent, User
 
 # The actor of work done by Assay itself or by the operator at the shell (management commands,
@@ -30,6 +32,24 @@ CHAIN_LOCK_KEY = 0x41535341590001
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "assay_request_id", default=""
 )
+
+
+def bounded(value: Any) -> Any:
+    """The payload with every text longer than ``TEXT_MAX`` replaced by its SHA-256 (of the
+    UTF-8 bytes) and its length in characters: ``{"sha256": ..., "length": ...}``.
+
+    The trail is append-only and never pruned, so one request must not be able to add megabytes
+    to it. Every service refuses free text over ``TEXT_MAX``, so what a service accepted is
+    recorded whole; anything longer that reaches ``record`` (a caller that does not check) is
+    still pinned by its digest, which the row it describes can be compared with.
+    """
+    if isinstance(value, str) and len(value) > TEXT_MAX:
+        return {"sha256": hashlib.sha256(value.encode("utf-8")).hexdigest(), "length": len(value)}
+    if isinstance(value, dict):
+        return {k: bounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [bounded(v) for v in value]
+    return value
 
 
 class AuditError(RuntimeError):
@@ -99,7 +119,7 @@ def record(
         object_type=object_type,
         object_id=clean_text(str(object_id))[:64] if object_id != "" else "",
         model_id=model_id,
-        payload=plain(payload or {}),
+        payload=bounded(plain(payload or {})),
     )
     previous_seq, previous_hash = _locked_chain_head()
     event.seq = previous_seq + 1
