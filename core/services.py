@@ -22,6 +22,7 @@ from django.utils.text import slugify
 from core import audit, permissions
 from core.audit import SYSTEM
 from core.errors import Conflict, ValidationFailed
+from core.limits import limit_text, text_errors
 from core.models import ApiToken, Role, RoleGrant, Team, User
 
 
@@ -44,7 +45,10 @@ def team_create(*, actor: User | None, name: str, slug: str = "", description: s
     name = name.strip()
     if not name:
         raise ValidationFailed("A team needs a name.", field="name")
-    slug = slugify(slug or name)
+    limit_text({"description": description})
+    if len(name) > 200:
+        raise ValidationFailed("Team names are at most 200 characters.", field="name")
+    slug = slugify(slug or name)[:50]
     if Team.objects.filter(slug=slug).exists() or Team.objects.filter(name=name).exists():
         raise Conflict(f"A team named {name!r} (slug {slug!r}) already exists; pick another name.",
                        field="name")
@@ -74,6 +78,11 @@ def user_create(
         _check_role(role)
     if not username.strip():
         raise ValidationFailed("A user needs a username.", field="username")
+    too_long = text_errors({"username": username, "email": email, "first_name": first_name,
+                            "last_name": last_name},
+                           {"username": 150, "email": 254, "first_name": 150, "last_name": 150})
+    if too_long:
+        raise ValidationFailed(" ".join(m[0] for m in too_long.values()), fields=too_long)
     if User.objects.filter(username__iexact=username).exists():
         raise Conflict(f"The username {username!r} is taken; choose another.", field="username")
     user = User(username=username, email=email, first_name=first_name, last_name=last_name)

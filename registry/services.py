@@ -16,7 +16,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from core import audit, permissions
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, NotVisible, ValidationFailed
+from core.limits import limit_text, text_errors
 from core.models import Team, User
 from registry import storage
 from registry.models import (
@@ -42,6 +43,20 @@ EDITABLE_FIELDS = [
     "favourable_class", "decision_threshold",
 ]
 VERSION_EDITABLE_FIELDS = ["changelog", "training_data_description", "training_data_sha256"]
+# Free text, each at most core.limits.TEXT_MAX characters.
+MODEL_TEXT_FIELDS = ["purpose", "intended_use", "intended_users", "restrictions",
+                     "known_limitations", "data_sources"]
+VERSION_TEXT_FIELDS = ["changelog", "training_data_description"]
+TAG_MAX, TAGS_MAX = 50, 50  # characters per tag (the column), tags per model
+
+
+def _locked(model_class: type[Any], pk: int, what: str) -> Any:
+    """The row, locked until the transaction ends; 404 if a concurrent request deleted it
+    between the caller's read and this lock (two DELETEs at once: one 204, the other 404)."""
+    row = model_class.objects.select_for_update().filter(pk=pk).first()
+    if row is None:
+        raise NotVisible(f"This {what} no longer exists: it was deleted meanwhile.")
+    return row
 
 
 def _require(allowed: bool, reason: str, *, actor: User, attempted: str, target: Any) -> None:
@@ -106,7 +121,27 @@ def _validate_model_fields(data: dict[str, Any], *, creating: bool) -> dict[str,
             err("decision_threshold", "The decision threshold is a score from 0 to 1, e.g. 0.5.")
     if len(data.get("business_line") or "") > 100:
         err("business_line", "Business lines are at most 100 characters.")
+    if len(data.get("vendor_name") or "") > 200:
+        err("vendor_name", "Vendor names are at most 200 characters.")
+    for field, messages in text_errors({f: data[f] for f in MODEL_TEXT_FIELDS if f in data}
+                                       ).items():
+        errors.setdefault(field, []).extend(messages)
     return errors
+
+
+def _check_tags(tags: Iterable[str] | None) -> list[str] | None:
+    """Tags as given, refused if too many or too long (before anything is written)."""
+    if tags is None:
+        return None
+    tags = list(tags)
+    if len(tags) > TAGS_MAX:
+        raise ValidationFailed(f"{len(tags)} tags; a model takes at most {TAGS_MAX}.",
+                               field="tag_names")
+    long = [t for t in tags if len(slugify(t)) > TAG_MAX]
+    if long:
+        raise ValidationFailed(f"Tags are at most {TAG_MAX} characters; {len(long)} are longer.",
+                               field="tag_names")
+    return tags
 
 
 def _set_tags(model: RegisteredModel, tags: Iterable[str]) -> list[str]:
@@ -181,6 +216,7 @@ def model_create(
     owner = owner or actor
     developers = _check_people(developers)
     upstream_models = _check_upstream(actor, upstream_models)
+    tags = _check_tags(tags) or []
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -230,8 +266,9 @@ def model_update(
                                fields=errors)
     if upstream_models is not None:
         upstream_models = _check_upstream(actor, upstream_models, model)
+    tags = _check_tags(tags)
     with transaction.atomic():
-        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        model = _locked(RegisteredModel, model.pk, "model")
         before = audit.snapshot(model, list(changes))
         for field, value in changes.items():
             setattr(model, field, value)
@@ -271,7 +308,7 @@ def model_transfer(*, actor: User, model: RegisteredModel, team: Team | None = N
     if owner is not None and not owner.is_active:
         raise ValidationFailed("The new owner's account is inactive.", field="owner")
     with transaction.atomic():
-        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        model = _locked(RegisteredModel, model.pk, "model")
         diff = {}
         if team is not None and team.pk != model.team_id:
             diff["team"] = {"before": model.team.slug, "after": team.slug}
@@ -293,7 +330,7 @@ def model_delete(*, actor: User, model: RegisteredModel) -> None:
              permissions.reason_cannot_edit_model(actor, model),
              actor=actor, attempted="model_delete", target=model)
     with transaction.atomic():
-        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        model = _locked(RegisteredModel, model.pk, "model")
         if model.versions.exclude(state=VersionState.DRAFT).exists():
             raise Conflict("This model has versions that left draft; its record is evidence and "
                            "cannot be deleted. Retire its versions instead.")
@@ -305,6 +342,7 @@ def model_delete(*, actor: User, model: RegisteredModel) -> None:
 
 def _clean_version_fields(data: dict[str, Any]) -> dict[str, Any]:
     """The version fields, checked; a digest in either case is stored in lowercase."""
+    limit_text({f: data[f] for f in VERSION_TEXT_FIELDS if f in data})
     digest = data.get("training_data_sha256")
     if digest:
         digest = digest.strip().lower()
@@ -333,11 +371,12 @@ def version_create(
              permissions.reason_cannot_edit_model(actor, model),
              actor=actor, attempted="version_create", target=model)
     training_data_sha256 = _clean_version_fields(
-        {"training_data_sha256": training_data_sha256})["training_data_sha256"]
+        {"changelog": changelog, "training_data_description": training_data_description,
+         "training_data_sha256": training_data_sha256})["training_data_sha256"]
     info = _check_artifact(artifact) if artifact is not None else None
     with transaction.atomic():
         # Lock the model row: concurrent creators get consecutive numbers, never the same one.
-        model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+        model = _locked(RegisteredModel, model.pk, "model")
         model.last_version_number += 1
         version = ModelVersion(
             model=model, number=model.last_version_number, changelog=changelog,
@@ -372,7 +411,7 @@ def version_update(*, actor: User, version: ModelVersion, **changes: Any) -> Mod
                                fields={f: ["This field is read-only."] for f in sorted(unknown)})
     changes = _clean_version_fields(changes)
     with transaction.atomic():
-        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        version = _locked(ModelVersion, version.pk, "version")
         if version.state != VersionState.DRAFT:
             raise Conflict(f"Version {version.number} is {version.get_state_display().lower()}; "
                            "only drafts can be edited. Create a new version instead.")
@@ -394,7 +433,7 @@ def version_delete(*, actor: User, version: ModelVersion) -> None:
              permissions.reason_cannot_edit_model(actor, version.model),
              actor=actor, attempted="version_delete", target=version)
     with transaction.atomic():
-        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        version = _locked(ModelVersion, version.pk, "version")
         if version.state != VersionState.DRAFT:
             raise Conflict("Only draft versions can be deleted; this one is "
                            f"{version.get_state_display().lower()}.")
@@ -440,7 +479,7 @@ def artifact_upload(*, actor: User, version: ModelVersion, artifact: BinaryIO,
                        "artifact is frozen. Upload the new artifact as a new version.")
     info = _check_artifact(artifact)
     with transaction.atomic():
-        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        version = _locked(ModelVersion, version.pk, "version")
         if version.artifact_is_frozen:
             raise Conflict(f"Version {version.number} left draft meanwhile; its artifact is "
                            "frozen. Upload the new artifact as a new version.")

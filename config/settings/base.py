@@ -186,11 +186,25 @@ REST_FRAMEWORK = {
         "core.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Checked before a view reads its input: who may not do something gets 403, not field errors.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "core.api.permissions.AdminWrites",
+        "core.api.permissions.AuditorsReadOnly",
+    ],
+    # DRF's parsers, refusing a NUL character anywhere in a body (core/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.JSONParser",
+        "core.api.parsers.FormParser",
+        "core.api.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
+    # OPTIONS is not part of the API (the schema documents it); DRF's metadata answer also
+    # called get_object() on list-level PUT actions, a 500.
+    "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_FILTER_BACKENDS": [],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -32,7 +33,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if isinstance(exc, PermissionRefused) and not exc.recorded:
             record_denial(request, exc.message)
         return Response(error_body(exc.message, exc.code, exc.fields), status=exc.status)
-    if isinstance(exc, Http404):
+    if isinstance(exc, Http404 | ObjectDoesNotExist):
+        # ObjectDoesNotExist: a row read earlier in the request was deleted by a concurrent one
+        # before a service locked it.
         exc = exceptions.NotFound("Not found: it does not exist or you may not see it.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)

@@ -14,6 +14,7 @@ class TeamSerializer(serializers.ModelSerializer[Team]):
 
 
 class UserSerializer(serializers.ModelSerializer[User]):
+    email = serializers.CharField(read_only=True, help_text="Empty when none is on file.")
     roles = serializers.SerializerMethodField()
     teams: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(
         many=True, read_only=True, slug_field="slug")
@@ -32,7 +33,7 @@ class UserCreateSerializer(serializers.Serializer[Any]):
 
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(write_only=True, style={"input_type": "password"})
-    email = serializers.EmailField(required=False, default="")
+    email = serializers.EmailField(required=False, default="", max_length=254)
     first_name = serializers.CharField(max_length=150, required=False, default="")
     last_name = serializers.CharField(max_length=150, required=False, default="")
     roles = serializers.ListField(child=serializers.ChoiceField(choices=Role.choices),
@@ -74,17 +75,3 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
 class TeamMembershipSerializer(serializers.Serializer[Any]):
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
-
-
-class ApiErrorSerializer(serializers.Serializer[Any]):
-    """The API's one error shape (core.api.errors), for documenting error responses."""
-
-    detail = serializers.CharField(help_text="What is wrong and how to fix it.")
-    code = serializers.CharField(help_text="The kind of error, e.g. invalid, permission_denied, "
-                                           "not_found, conflict.")
-    # The error shape's key; DRF's metaclass takes declared fields off the class, so this does
-    # not shadow Serializer.fields at run time.
-    fields = serializers.DictField(child=  # type: ignore[assignment]
-                                   serializers.ListField(child=serializers.CharField()),
-                                   help_text="Per input field, what is wrong with it (empty "
-                                             "when no single field is to blame).")

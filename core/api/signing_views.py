@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import export, permissions
+from core.api.base import valid_input
 from core.http import AuthenticatedRequest
 from core.models.signing import Checkpoint, KeyPurpose, SigningKey
 
@@ -98,12 +99,9 @@ class AuditExportView(APIView):
                    responses={(200, "application/x-ndjson"): OpenApiResponse(
                        response=OpenApiTypes.BINARY, description="the bundle file")})
     def post(self, request: AuthenticatedRequest) -> StreamingHttpResponse:
-        data = ExportRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        prepared = export.audit_export(actor=request.user,
-                                       model_slug=data.validated_data["model"],
-                                       date_from=data.validated_data["date_from"],
-                                       date_to=data.validated_data["date_to"])
+        data = valid_input(ExportRequestSerializer, request)
+        prepared = export.audit_export(actor=request.user, model_slug=data["model"],
+                                       date_from=data["date_from"], date_to=data["date_to"])
         return bundle_response(prepared)
 
 

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import permissions, services
+from core.api.base import ScopedReadOnlyViewSet, valid_input
 from core.api.serializers import (
     ApiTokenCreatedSerializer,
     ApiTokenCreateSerializer,
@@ -41,7 +42,7 @@ class TeamViewSet(viewsets.ReadOnlyModelViewSet[Team]):
     lookup_field = "slug"
 
 
-class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[User]):
+class UserViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     """Users: those who see everything list all; others see their teams' members and themselves.
 
     Only administrators manage accounts (create, deactivate, reactivate, grant and revoke roles);
@@ -49,13 +50,14 @@ class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[User]):
     """
 
     request: AuthenticatedRequest  # the default permission, IsAuthenticated, holds
+    model = User
     serializer_class = UserSerializer
+    admin_writes = ("create", "deactivate", "reactivate", "grant_role", "revoke_role",
+                    "add_to_team", "remove_from_team")
+    admin_writes_reason = "Only administrators can manage users, teams and roles."
 
-    def get_queryset(self) -> QuerySet[User]:
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return User.objects.none()
+    def visible(self, user: User) -> QuerySet[User]:
         users = User.objects.prefetch_related("role_grants", "teams").order_by("username")
-        user = self.request.user
         if permissions.sees_everything(user):
             return users
         return users.filter(Q(teams__in=user.team_ids) | Q(pk=user.pk)).distinct()
@@ -67,9 +69,7 @@ class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[User]):
     @extend_schema(request=UserCreateSerializer, responses={201: UserSerializer})
     # Narrower than CreateModelMixin's Request: IsAuthenticated holds, the user is a User.
     def create(self, request: AuthenticatedRequest) -> Response:  # type: ignore[override]
-        data = UserCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = services.user_create(actor=request.user, **data.validated_data)
+        user = services.user_create(actor=request.user, **valid_input(UserCreateSerializer, request))
         response = self._answer(user)
         response.status_code = status.HTTP_201_CREATED
         return response
@@ -77,11 +77,7 @@ class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[User]):
     def _change(self, request: AuthenticatedRequest, change: Callable[..., object],
                 input_serializer: type[serializers.Serializer[Any]] | None = None) -> Response:
         """Validate the input, apply ``change(user, **input)`` (a service call), answer the user."""
-        data: dict[str, Any] = {}
-        if input_serializer is not None:
-            checked = input_serializer(data=request.data)
-            checked.is_valid(raise_exception=True)
-            data = checked.validated_data
+        data = valid_input(input_serializer, request) if input_serializer else {}
         user = self.get_object()
         change(user, **data)
         return self._answer(user)
@@ -124,23 +120,21 @@ class UserViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[User]):
             actor=request.user, team=team, user=user), TeamMembershipSerializer)
 
 
-class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                      viewsets.GenericViewSet[ApiToken]):
+class ApiTokenViewSet(ScopedReadOnlyViewSet):
     """The caller's own API tokens."""
 
+    model = ApiToken
     request: AuthenticatedRequest  # the default permission, IsAuthenticated, holds
     serializer_class = ApiTokenSerializer
+    auditor_writes = ("create", "revoke")
 
-    def get_queryset(self) -> QuerySet[ApiToken]:
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return ApiToken.objects.none()
-        return self.request.user.api_tokens.all()
+    def visible(self, user: User) -> QuerySet[ApiToken]:
+        return user.api_tokens.all()
 
     @extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenCreatedSerializer})
     def create(self, request: AuthenticatedRequest) -> Response:
-        data = ApiTokenCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        token, plaintext = services.token_create(actor=request.user, **data.validated_data)
+        token, plaintext = services.token_create(actor=request.user,
+                                                 **valid_input(ApiTokenCreateSerializer, request))
         # The plaintext, shown this once, rides on the row for the serializer; it is never stored.
         token.token = plaintext  # type: ignore[attr-defined]
         return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from core.audit.canonical import GENESIS_HASH, clean_text, event_digest, event_fields, link, plain
+from core.limits import TEXT_MAX
 from core.models import AuditEvent, User
 
 # The actor of work done by Assay itself or by the operator at the shell (management commands,
@@ -52,6 +54,24 @@ def task_context(task_id: str) -> Iterator[str]:
         yield value
     finally:
         current_request_id.reset(token)
+
+
+def bounded(value: Any) -> Any:
+    """The payload with every text longer than ``TEXT_MAX`` replaced by its SHA-256 (of the
+    UTF-8 bytes) and its length in characters: ``{"sha256": ..., "length": ...}``.
+
+    The trail is append-only and never pruned, so one request must not be able to add megabytes
+    to it. Every service refuses free text over ``TEXT_MAX``, so what a service accepted is
+    recorded whole; anything longer that reaches ``record`` (a caller that does not check) is
+    still pinned by its digest, which the row it describes can be compared with.
+    """
+    if isinstance(value, str) and len(value) > TEXT_MAX:
+        return {"sha256": hashlib.sha256(value.encode("utf-8")).hexdigest(), "length": len(value)}
+    if isinstance(value, dict):
+        return {k: bounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [bounded(v) for v in value]
+    return value
 
 
 class AuditError(RuntimeError):
@@ -121,7 +141,7 @@ def record(
         object_type=object_type,
         object_id=clean_text(str(object_id))[:64] if object_id != "" else "",
         model_id=model_id,
-        payload=plain(payload or {}),
+        payload=bounded(plain(payload or {})),
     )
     previous_seq, previous_hash = _locked_chain_head()
     event.seq = previous_seq + 1

@@ -21,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.audit.canonical import clean_text, plain
-from core.audit.record import record
+from core.audit.record import bounded, record
 from core.errors import Refused
 from core.models import AuditEvent, User
 from core.models.audit import SecurityEventCounter
@@ -67,7 +67,7 @@ def record_security(
     now = timezone.now()
     key = {"action": action[:64], "principal": clean_text(principal or "anonymous")[:150],
            "reason": clean_text(reason)[:64], "minute": _minute(now)}
-    details = plain(payload or {})
+    details = bounded(plain(payload or {}))
     who = {"actor_id": getattr(actor, "pk", None),
            "actor_username": clean_text(getattr(actor, "username", "") or "")[:150]}
     if connection.in_atomic_block:

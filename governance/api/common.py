@@ -1,24 +1,17 @@
-"""What governance's API modules share: strict input serializers (unknown fields refused, ids
-resolved only among what the user may see) and one way to validate a request's input."""
+"""What governance's API modules share beyond core.api.base: strict booleans, and input
+serializers whose ids resolve only among what the user may see."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rest_framework import serializers
-from rest_framework.request import Request
 
+from core.api.base import StrictSerializer
 from governance.gates import workable_versions
 from governance.models import Finding
-from registry.api.serializers import StrictInputMixin
 
 Username = serializers.SlugRelatedField
-
-
-class StrictSerializer(StrictInputMixin, serializers.Serializer):
-    """Unknown input fields are refused, not ignored."""
-
-    read_only_hint = "This field is not accepted here."
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -48,11 +41,3 @@ class VisibleInputSerializer(StrictSerializer):
                 visible = Finding.objects.visible_to(user)
                 fields["finding"].queryset = visible  # type: ignore[attr-defined]
         return fields
-
-
-def valid_input(serializer_class: type[serializers.Serializer], request: Request
-                ) -> dict[str, Any]:
-    """The request's input, validated by ``serializer_class`` (a 400 naming each bad field)."""
-    serializer = serializer_class(data=request.data, context={"request": request})
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)

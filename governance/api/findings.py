@@ -6,23 +6,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.base import (
+    ScopedReadOnlyViewSet,
+    StrictSerializer,
+    TextField,
+    valid_input,
+)
+from core.api.parsers import JSONParser, MultiPartParser
 from core.errors import ValidationFailed
 from core.http import AuthenticatedRequest
 from core.ids import parse_id
 from core.models import User
 from governance import services
-from governance.api.common import StrictSerializer, Username, VisibleInputSerializer, valid_input
+from governance.api.common import Username, VisibleInputSerializer
 from governance.models import (
     CommentKind,
     Finding,
@@ -87,7 +94,7 @@ class FindingInputSerializer(VisibleInputSerializer):
     version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all(),
                                                  help_text="Id of the version.")
     title = serializers.CharField(max_length=200)
-    description = serializers.CharField()
+    description = TextField()
     severity = serializers.ChoiceField(choices=Severity.choices)
     owner = serializers.SlugRelatedField(slug_field="username", required=False, default=None,
                                          queryset=User.objects.filter(is_active=True),
@@ -97,12 +104,12 @@ class FindingInputSerializer(VisibleInputSerializer):
 
 
 class TextSerializer(StrictSerializer):
-    text = serializers.CharField(help_text="The remediation, the verification, the challenge or "
-                                           "the risk acceptance (joins the discussion).")
+    text = TextField(help_text="The remediation, the verification, the challenge or the risk "
+                               "acceptance (joins the discussion).")
 
 
 class CommentInputSerializer(StrictSerializer):
-    body = serializers.CharField()
+    body = TextField()
     kind = serializers.ChoiceField(choices=CommentKind.choices, required=False, default="note")
     reply_to = serializers.IntegerField(required=False, default=None,
                                         help_text="Id of the comment this answers.")
@@ -120,21 +127,20 @@ FINDING_FILTERS = [
 ]
 
 
-class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class FindingViewSet(ScopedReadOnlyViewSet):
     """Findings on versions you may see. Validators and risk officers raise them (POST); the
     owner proposes a remediation, the validator closes it or sends it back, a risk officer may
     accept it as a risk. Unresolved high findings block approval."""
 
+    model = Finding
     request: AuthenticatedRequest  # the default permission, IsAuthenticated, holds
     parser_classes = [JSONParser]
 
     def get_serializer_class(self) -> type:
         return FindingDetailSerializer if self.action == "retrieve" else FindingSerializer
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Finding.objects.none()
-        qs = Finding.objects.visible_to(self.request.user).listed()
+    def visible(self, user: User) -> QuerySet[Finding]:
+        qs = Finding.objects.visible_to(user).listed()
         if self.action == "retrieve":
             return qs.prefetch_related("comments__author", "attachments__uploaded_by")
         params = self.request.query_params

@@ -4,35 +4,36 @@ decisions."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import serializers
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.base import ScopedViewSet, StrictSerializer, TextField, not_found, valid_input
+from core.api.parsers import JSONParser
 from core.http import AuthenticatedRequest
 from core.models import User
 from governance import services
-from governance.api.common import StrictBooleanField, StrictSerializer, valid_input
+from governance.api.common import StrictBooleanField
 from governance.models import ModelIntake, PolicyVersion, TierOverride
 from registry.models import RegisteredModel
 
 
 class IntakeInputSerializer(StrictSerializer):
     is_model = StrictBooleanField(help_text="Is this a model in the supervisory sense?")
-    rationale = serializers.CharField(required=False, default="", allow_blank=True)
-    answers = serializers.DictField(child=serializers.CharField(), required=False, default=dict,
+    rationale = TextField(required=False, default="", allow_blank=True)
+    answers = serializers.DictField(child=TextField(), required=False, default=dict,
                                     help_text="Question key → answer value.")
 
 
 class OverrideRequestSerializer(StrictSerializer):
     tier = serializers.IntegerField(min_value=1, max_value=3)
-    justification = serializers.CharField()
+    justification = TextField()
 
 
 class OverrideDecisionSerializer(StrictSerializer):
     approve = StrictBooleanField()
-    comment = serializers.CharField(required=False, default="", allow_blank=True)
+    comment = TextField(required=False, default="", allow_blank=True)
 
 
 class TierOverrideSerializer(serializers.ModelSerializer):
@@ -74,24 +75,19 @@ class IntakeSerializer(serializers.ModelSerializer):
 
 @extend_schema(parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH,
                                             description="The model's slug.")])
-class IntakeViewSet(viewsets.GenericViewSet):
+class IntakeViewSet(ScopedViewSet):
     """A model's intake ("is it a model?") and risk tier. PUT scores the questionnaire under the
     current policy; a tier override needs a justification and a risk officer's approval."""
 
+    model = RegisteredModel
     lookup_field = "slug"
     parser_classes = [JSONParser]
     serializer_class = IntakeSerializer
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return RegisteredModel.objects.none()
-        return RegisteredModel.objects.visible_to(self.request.user)
-
     def _body(self, model: RegisteredModel) -> Response:
         intake = ModelIntake.objects.filter(model=model).first()
         if intake is None:
-            return Response({"detail": "This model has no intake yet; PUT one.",
-                             "code": "not_found", "fields": {}}, status=404)
+            not_found("This model has no intake yet; PUT one.")
         return Response(IntakeSerializer(intake).data)
 
     def retrieve(self, request: Request, slug: str | None = None) -> Response:

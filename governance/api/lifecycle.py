@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from core.api.serializers import ApiErrorSerializer
+from core.api.base import ScopedViewSet, StrictSerializer, TextField, not_found, valid_input
+from core.api.parsers import JSONParser
+from core.api.schema import ErrorSerializer
 from core.http import AuthenticatedRequest
 from core.models import Role, User
 from core.net import client_ip
 from governance import services, worklists
-from governance.api.common import StrictSerializer, valid_input
 from governance.api.evidence import (
     EvidenceSerializer,
     ExternalEvidenceInputSerializer,
@@ -39,7 +40,7 @@ from registry.models import ModelVersion, VersionState
 
 
 class ReasonSerializer(StrictSerializer):
-    reason = serializers.CharField(help_text="Why (recorded in the audit trail).")
+    reason = TextField(help_text="Why (recorded in the audit trail).")
 
 
 class AssignSerializer(StrictSerializer):
@@ -53,15 +54,16 @@ class AssignSerializer(StrictSerializer):
 
 
 class ReviewInputSerializer(StrictSerializer):
-    conceptual_soundness = serializers.CharField()
-    data_quality = serializers.CharField(help_text="Data quality and relevance.")
-    outcomes_analysis = serializers.CharField(help_text="Back-testing or a benchmark against a "
-                                                        "challenger or baseline.")
-    implementation_verification = serializers.CharField()
-    artifact_sha256 = serializers.CharField(help_text="SHA-256 of the artifact you reviewed.")
-    limitations = serializers.CharField()
+    conceptual_soundness = TextField()
+    data_quality = TextField(help_text="Data quality and relevance.")
+    outcomes_analysis = TextField(help_text="Back-testing or a benchmark against a challenger "
+                                            "or baseline.")
+    implementation_verification = TextField()
+    artifact_sha256 = serializers.CharField(max_length=64,
+                                            help_text="SHA-256 of the artifact you reviewed.")
+    limitations = TextField()
     conclusion = serializers.ChoiceField(choices=Conclusion.choices)
-    conditions = serializers.CharField(required=False, default="", allow_blank=True)
+    conditions = TextField(required=False, default="", allow_blank=True)
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -79,7 +81,7 @@ class ReviewSerializer(serializers.ModelSerializer):
 
 class SignOffInputSerializer(StrictSerializer):
     decision = serializers.ChoiceField(choices=Decision.choices)
-    comment = serializers.CharField()
+    comment = TextField()
     password = serializers.CharField(style={"input_type": "password"}, write_only=True,
                                      help_text="Your own password: the electronic signature.")
     role = serializers.ChoiceField(choices=Role.choices, required=False, default="",
@@ -171,21 +173,21 @@ def lifecycle_action(input_serializer: type | None, summary: str):
                          summary=summary)
 
 
-class VersionGovernanceViewSet(viewsets.GenericViewSet):
+class VersionGovernanceViewSet(ScopedViewSet):
     """A version's governance: status (GET .../governance/) and one POST per state change.
 
     Versions you may not see answer 404; validators also see the open queue, to take versions
     from it.
     """
 
+    model = ModelVersion
     request: AuthenticatedRequest  # the default permission, IsAuthenticated, holds
     parser_classes = [JSONParser]
     serializer_class = WorkflowSerializer
+    may_throttle = ("sign_off",)  # wrong passwords are throttled per account (429)
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return ModelVersion.objects.none()
-        return workable_versions(self.request.user)
+    def visible(self, user: User) -> QuerySet:
+        return workable_versions(user)
 
     def _status(self, version: ModelVersion) -> Response:
         version.refresh_from_db()
@@ -239,8 +241,7 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
         if request.method == "GET":
             review = getattr(version, "validation_review", None)
             if review is None:
-                return Response({"detail": "No review has been concluded for this version.",
-                                 "code": "not_found", "fields": {}}, status=404)
+                not_found("No review has been concluded for this version.")
             return Response(ReviewSerializer(review).data)
         review = services.review_conclude(actor=request.user, version=version,
                                           **valid_input(ReviewInputSerializer, request))
@@ -290,13 +291,13 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
     @extend_schema(methods=["GET"], responses=EvidenceSerializer(many=True))
     @extend_schema(methods=["POST"], request=ExternalEvidenceInputSerializer, responses={
         201: EvidenceSerializer,
-        400: OpenApiResponse(ApiErrorSerializer, description="Invalid input: `fields` names "
+        400: OpenApiResponse(ErrorSerializer, description="Invalid input: `fields` names "
                              "each bad field. Nothing is stored."),
-        403: OpenApiResponse(ApiErrorSerializer, description="Only the model's team, its "
+        403: OpenApiResponse(ErrorSerializer, description="Only the model's team, its "
                              "validator and risk officers record evidence (auditors read)."),
-        404: OpenApiResponse(ApiErrorSerializer, description="No such version, or you may not "
+        404: OpenApiResponse(ErrorSerializer, description="No such version, or you may not "
                              "see it."),
-        409: OpenApiResponse(ApiErrorSerializer, description="The version is rejected or "
+        409: OpenApiResponse(ErrorSerializer, description="The version is rejected or "
                              "retired."),
     }, summary="Record evidence from a tool outside Assay (a CI pipeline, a notebook)")
     @action(detail=True, methods=["get", "post"])
@@ -318,16 +319,14 @@ class VersionGovernanceViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(EvidenceSerializer(page, many=True).data)
 
 
-class ValidationQueueViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class ValidationQueueViewSet(mixins.ListModelMixin, ScopedViewSet):
     """Submitted versions no validator has taken yet (validators and risk officers)."""
 
+    model = VersionGovernance
     request: AuthenticatedRequest  # the default permission, IsAuthenticated, holds
     serializer_class = QueueEntrySerializer
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return VersionGovernance.objects.none()
-        user = self.request.user
+    def visible(self, user: User) -> QuerySet:
         if not user.has_role(Role.VALIDATOR, Role.RISK_OFFICER):
             return VersionGovernance.objects.none()
         return worklists.validation_queue()

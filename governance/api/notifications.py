@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, serializers
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.base import ScopedViewSet, StrictSerializer, valid_input
+from core.api.parsers import JSONParser
 from core.http import AuthenticatedRequest
+from core.models import User
 from governance import services
-from governance.api.common import StrictSerializer, valid_input
 from governance.models import Notification, NotificationKind
 
 
@@ -41,17 +43,17 @@ class PreferencesSerializer(StrictSerializer):
                                             + ", ".join(NotificationKind.values))
 
 
-class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class NotificationViewSet(mixins.ListModelMixin, ScopedViewSet):
     """Your in-app inbox, newest first (``?unread=1`` for unread only)."""
 
+    model = Notification
     request: AuthenticatedRequest  # the default permission, IsAuthenticated, holds
     parser_classes = [JSONParser]
     serializer_class = NotificationSerializer
+    auditor_writes = ("mark_read", "preferences")
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Notification.objects.none()
-        qs = Notification.objects.filter(user=self.request.user)
+    def visible(self, user: User) -> QuerySet:
+        qs = Notification.objects.filter(user=user)
         if self.request.query_params.get("unread") in ("1", "true"):
             qs = qs.unread()
         return qs

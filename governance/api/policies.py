@@ -3,16 +3,22 @@ choose the current one."""
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from core.api.base import (
+    ScopedReadOnlyViewSet,
+    StrictSerializer,
+    TextField,
+    valid_input,
+)
+from core.api.parsers import JSONParser
 from core.http import AuthenticatedRequest
 from core.models import User
 from governance import services
-from governance.api.common import StrictSerializer, valid_input
 from governance.models import Policy, PolicyVersion
 from governance.policy import definition_errors
 
@@ -37,7 +43,7 @@ class PolicyVersionCreateSerializer(StrictSerializer):
                                  help_text="Name, when creating a new policy.")
     definition = serializers.JSONField(help_text="The policy definition (see governance/"
                                                  "policy.py for its shape).")
-    notes = serializers.CharField(required=False, default="", allow_blank=True)
+    notes = TextField(required=False, default="", allow_blank=True)
 
 
 class DefinitionSerializer(StrictSerializer):
@@ -50,15 +56,20 @@ class DefinitionCheckSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]
 
 
-class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                           viewsets.GenericViewSet):
+class PolicyVersionViewSet(ScopedReadOnlyViewSet):
     """Governance policy versions. Everyone reads them; administrators add versions (POST) and
     choose the current one (make-current). Versions never change once stored."""
 
+    model = PolicyVersion
     serializer_class = PolicyVersionSerializer
     parser_classes = [JSONParser]
-    queryset = PolicyVersion.objects.select_related("policy", "created_by").order_by(
-        "policy__slug", "-number")
+    admin_writes = ("create", "make_current")
+    admin_writes_reason = "Only administrators edit governance policies."
+    auditor_writes = ("validate",)  # checks a definition, stores nothing
+
+    def visible(self, user: User) -> QuerySet:
+        return PolicyVersion.objects.select_related("policy", "created_by").order_by(
+            "policy__slug", "-number")
 
     @extend_schema(request=PolicyVersionCreateSerializer,
                    responses={201: PolicyVersionSerializer})

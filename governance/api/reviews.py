@@ -3,15 +3,17 @@ validator, for an approved version)."""
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.parsers import JSONParser
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from core.api.base import ScopedReadOnlyViewSet, TextField, valid_input
+from core.api.parsers import JSONParser
 from core.http import AuthenticatedRequest
 from core.models import User
 from governance import services
-from governance.api.common import Username, VisibleInputSerializer, valid_input
+from governance.api.common import Username, VisibleInputSerializer
 from governance.gates import workable_versions
 from governance.models import PeriodicReview, PolicyVersion, ReviewConclusion
 from registry.models import ModelVersion
@@ -33,26 +35,24 @@ class PeriodicReviewSerializer(serializers.ModelSerializer):
 
 class PeriodicReviewInputSerializer(VisibleInputSerializer):
     version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all())
-    performance = serializers.CharField()
-    changes = serializers.CharField()
-    limitations = serializers.CharField()
+    performance = TextField()
+    changes = TextField()
+    limitations = TextField()
     conclusion = serializers.ChoiceField(choices=ReviewConclusion.choices)
-    conditions = serializers.CharField(required=False, default="", allow_blank=True)
+    conditions = TextField(required=False, default="", allow_blank=True)
 
 
-class PeriodicReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                            viewsets.GenericViewSet):
+class PeriodicReviewViewSet(ScopedReadOnlyViewSet):
     """Concluded periodic reviews; an independent validator concludes one (POST) for an approved
     version: continue, continue with conditions, or retire."""
 
+    model = PeriodicReview
     parser_classes = [JSONParser]
     serializer_class = PeriodicReviewSerializer
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return PeriodicReview.objects.none()
-        visible = workable_versions(self.request.user).values("pk")
-        return PeriodicReview.objects.filter(version__in=visible).select_related(
+    def visible(self, user: User) -> QuerySet:
+        versions = workable_versions(user).values("pk")
+        return PeriodicReview.objects.filter(version__in=versions).select_related(
             "version__model", "reviewer", "policy_version__policy")
 
     @extend_schema(request=PeriodicReviewInputSerializer,

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.base import (
+    ScopedReadOnlyViewSet,
+    StrictSerializer,
+    TextField,
+    valid_input,
+)
+from core.api.parsers import JSONParser
 from core.http import AuthenticatedRequest
 from core.models import User
 from governance import services
-from governance.api.common import StrictSerializer, Username, VisibleInputSerializer, valid_input
+from governance.api.common import Username, VisibleInputSerializer
 from governance.models import Finding, Waiver
 from registry.models import ModelVersion
 
@@ -41,29 +48,28 @@ class WaiverInputSerializer(VisibleInputSerializer):
     finding = serializers.PrimaryKeyRelatedField(queryset=Finding.objects.all(), required=False,
                                                  default=None,
                                                  help_text="The blocking finding it covers.")
-    check = serializers.CharField(required=False, default="", allow_blank=True,
+    check = serializers.CharField(max_length=100, required=False, default="", allow_blank=True,
                                   help_text="Or: the evidence check it covers.")
-    reason = serializers.CharField()
-    compensating_controls = serializers.CharField()
-    limits_of_use = serializers.CharField()
+    reason = TextField()
+    compensating_controls = TextField()
+    limits_of_use = TextField()
     expires_at = serializers.DateTimeField()
 
 
 class ReasonInputSerializer(StrictSerializer):
-    reason = serializers.CharField()
+    reason = TextField()
 
 
-class WaiverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class WaiverViewSet(ScopedReadOnlyViewSet):
     """Waivers of versions you may see. A risk officer independent of the model grants one (POST)
     for a blocking finding or a missing or failing evidence check, until its expiry."""
 
+    model = Waiver
     parser_classes = [JSONParser]
     serializer_class = WaiverSerializer
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Waiver.objects.none()
-        qs = Waiver.objects.visible_to(self.request.user).select_related(
+    def visible(self, user: User) -> QuerySet:
+        qs = super().visible(user).select_related(
             "version__model", "approved_by", "ended_by")
         if self.request.query_params.get("status") in ("active", "expired", "revoked"):
             qs = qs.filter(status=self.request.query_params["status"])

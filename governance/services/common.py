@@ -7,15 +7,15 @@ import math
 from typing import Any
 
 from core.errors import Conflict, ValidationFailed
+from core.limits import TEXT_MAX, limit_text
 from governance.models import CLOSED
 from registry.models import ModelVersion, VersionState
 
 S = VersionState
 
-
-# The longest free text a governance record takes (a description, comment, reason, review
-# text): generous for prose, and a bound on what one request can make the database store.
-TEXT_MAX = 10_000
+# TEXT_MAX and limit_text live in core.limits (one limit for every app); named here too, since
+# the governance services take them from this module.
+__all__ = ["TEXT_MAX", "S", "json_safe", "limit_text", "require_text", "require_version_open"]
 
 
 def require_text(values: dict[str, str], hints: dict[str, str]) -> None:
@@ -24,15 +24,6 @@ def require_text(values: dict[str, str], hints: dict[str, str]) -> None:
     if missing:
         raise ValidationFailed(" ".join(m[0] for m in missing.values()), fields=missing)
     limit_text(values)
-
-
-def limit_text(values: dict[str, Any], limit: int = TEXT_MAX) -> None:
-    """Refuse text fields longer than ``limit`` characters, naming each."""
-    too_long = {f: [f"{f.replace('_', ' ').capitalize()} is {len(v):,} characters long; keep "
-                    f"it to {limit:,}."]
-                for f, v in values.items() if isinstance(v, str) and len(v) > limit}
-    if too_long:
-        raise ValidationFailed(" ".join(m[0] for m in too_long.values()), fields=too_long)
 
 
 def json_safe(value: Any) -> bool:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.api.base import TEXT_LIMIT, StrictInputMixin
 from core.models import Team, User
+from registry import services
 from registry.models import (
     DecisionType,
     ModelVersion,
@@ -15,19 +17,6 @@ from registry.models import (
     VendorDocument,
     VersionSignature,
 )
-
-
-class StrictInputMixin:
-    """Refuse fields the client may not set, instead of silently ignoring them."""
-
-    read_only_hint = "This field is read-only through the API."
-
-    def validate(self, attrs):
-        writable = {name for name, f in self.fields.items() if not f.read_only}
-        extra = sorted(set(getattr(self, "initial_data", {}) or {}) - writable)
-        if extra:
-            raise serializers.ValidationError({name: [self.read_only_hint] for name in extra})
-        return super().validate(attrs)
 
 
 class VendorDocumentSerializer(serializers.ModelSerializer):
@@ -57,7 +46,8 @@ class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):
         slug_field="slug", many=True, required=False, queryset=RegisteredModel.objects.all())
     tags: serializers.SlugRelatedField[Tag] = serializers.SlugRelatedField(
         slug_field="name", many=True, read_only=True)
-    tag_names = serializers.ListField(child=serializers.CharField(max_length=50), required=False,
+    tag_names = serializers.ListField(child=serializers.CharField(max_length=services.TAG_MAX),
+                                      required=False, max_length=services.TAGS_MAX,
                                       write_only=True, help_text="Replaces the model's tags.")
     decision_type = serializers.ChoiceField(choices=DecisionType.choices)
     task = serializers.ChoiceField(choices=Task.choices)
@@ -83,6 +73,7 @@ class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):
             "created_at", "updated_at",
         ]
         read_only_fields = ["id", "owner", "status", "created_by", "created_at", "updated_at"]
+        extra_kwargs = dict.fromkeys(services.MODEL_TEXT_FIELDS, TEXT_LIMIT)
 
     def get_fields(self):
         fields = super().get_fields()
@@ -112,7 +103,7 @@ class VersionSerializer(StrictInputMixin, serializers.ModelSerializer):
     artifact = serializers.FileField(write_only=True, required=False,
                                      help_text="The ONNX file (multipart).")
     training_data_sha256 = serializers.RegexField(
-        r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True,
+        r"^(?:[0-9a-fA-F]{64})?$", required=False, allow_blank=True,  # blank: not given
         error_messages={"invalid": "Give the digest as 64 hex characters (sha256sum output)."})
 
     class Meta:
@@ -125,6 +116,7 @@ class VersionSerializer(StrictInputMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "model", "number", "state", "artifact_sha256", "artifact_size",
                             "artifact_filename", "artifact_meta", "created_by", "created_at"]
+        extra_kwargs = dict.fromkeys(services.VERSION_TEXT_FIELDS, TEXT_LIMIT)
 
 
 class ArtifactUploadSerializer(serializers.Serializer):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from core.api.base import ScopedViewSet, not_found, valid_input
+from core.api.parsers import FormParser, JSONParser, MultiPartParser
 from core.errors import ValidationFailed
+from core.models import User
 from core.uploads import require_file
 from registry import services
 from registry.api.serializers import (
@@ -40,23 +43,25 @@ MODEL_FILTERS = [
 
 
 @extend_schema(parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH)])
-class ModelViewSet(viewsets.ModelViewSet):
+class ModelViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+                   mixins.DestroyModelMixin, mixins.ListModelMixin, ScopedViewSet):
     """The model inventory. Team and slug are set at creation; owner, status read-only."""
 
+    model = RegisteredModel
     serializer_class = ModelSerializer
     lookup_field = "slug"
     parser_classes = [JSONParser]
+    admin_writes = ("transfer",)
+    admin_writes_reason = "Only administrators can move a model to another team or change its owner."
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return RegisteredModel.objects.none()
-        models = RegisteredModel.objects.visible_to(self.request.user)
+    def visible(self, user: User) -> QuerySet:
+        models = super().visible(user)
         if self.action == "list":
             wanted = ModelFilter.from_params(self.request.query_params)
             wanted.raise_errors()
             models = wanted.apply(models)
         return inventory_rows(models).prefetch_related(
-            "developers", visible_links("upstream_models", self.request.user))
+            "developers", visible_links("upstream_models", user))
 
     @extend_schema(parameters=MODEL_FILTERS)
     def list(self, request, *args, **kwargs):
@@ -94,12 +99,10 @@ class ModelViewSet(viewsets.ModelViewSet):
     def create_version(self, request, slug=None):
         """Add a draft version, optionally with its ONNX artifact (multipart field 'artifact')."""
         model = self.get_object()
-        serializer = VersionSerializer(data=request.data)
-        refused = getattr(request, "upload_refusals", {}).get("artifact")
-        if refused:
+        request.data  # noqa: B018 (reading the body runs the upload handlers, which note refusals)
+        if getattr(request, "upload_refusals", {}).get("artifact"):
             require_file(request, request.FILES, "artifact", "ONNX artifact")
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = valid_input(VersionSerializer, request)
         artifact = data.pop("artifact", None)
         version = services.version_create(
             actor=request.user, model=model, artifact=artifact,
@@ -111,10 +114,8 @@ class ModelViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def transfer(self, request, slug=None):
         """Move the model to another team and/or owner (administrators only)."""
-        data = TransferSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
         model = services.model_transfer(actor=request.user, model=self.get_object(),
-                                        **data.validated_data)
+                                        **valid_input(TransferSerializer, request))
         return Response(self.get_serializer(self._reloaded(model)).data)
 
     @extend_schema(methods=["GET"], responses=VendorDocumentSerializer(many=True))
@@ -127,8 +128,9 @@ class ModelViewSet(viewsets.ModelViewSet):
         """GET lists a vendor model's documentation files; POST (multipart 'document') adds one."""
         model = self.get_object()
         if request.method == "GET":
-            docs = model.vendor_documents.select_related("uploaded_by")
-            return Response(VendorDocumentSerializer(docs, many=True).data)
+            page = self.paginate_queryset(model.vendor_documents.select_related(
+                "uploaded_by").order_by("-uploaded_at", "-pk"))
+            return self.get_paginated_response(VendorDocumentSerializer(page, many=True).data)
         upload = require_file(request, request.FILES, "document", "vendor documentation file")
         doc = services.vendor_document_add(actor=request.user, model=model, document=upload,
                                            filename=upload.name)
@@ -144,16 +146,15 @@ class ModelViewSet(viewsets.ModelViewSet):
 
 
 class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
-                     mixins.DestroyModelMixin, viewsets.GenericViewSet):
+                     mixins.DestroyModelMixin, ScopedViewSet):
     """Model versions. Create one with POST /models/{slug}/versions/."""
 
+    model = ModelVersion
     serializer_class = VersionSerializer
     parser_classes = [JSONParser]
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return ModelVersion.objects.none()
-        versions = ModelVersion.objects.visible_to(self.request.user).select_related(
+    def visible(self, user: User) -> QuerySet:
+        versions = super().visible(user).select_related(
             "model", "created_by").order_by("model__slug", "-number")
         params = self.request.query_params
         if params.get("model"):
@@ -190,8 +191,7 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Up
         version = self.get_object()
         if request.method == "GET":
             if not version.has_artifact:
-                return Response({"detail": "This version has no artifact yet.",
-                                 "code": "not_found", "fields": {}}, status=404)
+                not_found("This version has no artifact yet.")
             return stored_file_response(version.artifact_sha256,
                                         version.artifact_filename or "model.onnx")
         upload = require_file(request, request.FILES, "artifact", "ONNX artifact")

@@ -68,6 +68,7 @@ def test_a_refusal_through_the_api_is_recorded_once(transactional_db, dana, aude
                                    format="json")
     assert response.status_code == 403
     assert response.json()["code"] == "permission_denied"
-    [event] = _events("aude")  # the service's record; the API handler does not add its own
+    # Refused before the input is read (core.api.permissions), recorded there, and only there.
+    [event] = _events("aude")
     assert (event.action, event.payload["attempted"], event.payload["count"]) == \
-        (REFUSED, "model_update", 1)
+        (REFUSED, "model.partial_update", 1)

@@ -25,7 +25,14 @@ from governance.worklists import my_signoffs
 from registry import services as registry
 from registry.models import ModelVersion, RegisteredModel, VersionAuthor, VersionState
 from tests.conftest import PASSWORD
-from tests.governance.conftest import ALL_HIGH, ALL_LOW, MEDIUM, digest, review_fields
+from tests.governance.conftest import (
+    ALL_HIGH,
+    ALL_LOW,
+    MEDIUM,
+    counting_evidence,
+    required_figures,
+    review_fields,
+)
 
 pytestmark = pytest.mark.django_db
 S = VersionState
@@ -163,6 +170,8 @@ class TestAssignmentGrantsNoEditing:
     def test_the_assigned_validator_still_reads_and_validates(self, walk, draft, rhea, vera):
         walk.submit(draft)
         services.validator_assign(actor=rhea, version=draft, validator=vera)
+        for check, figures in required_figures(draft).items():
+            counting_evidence(draft, check, figures=figures, launched_by=vera)
         services.review_conclude(actor=vera, version=draft, **review_fields(draft))
         assert state_of(draft) == S.PENDING_APPROVAL
 
@@ -214,9 +223,8 @@ class TestIndependenceCoversAuthorship:
                                           artifact=onnx_file())
         walk.submit(version)
         walk.assign(version)
-        for check in ("performance", "fairness"):
-            services.evidence_record(version=version, check=check, status="passed",
-                                     figures={"auc": 0.8}, digest=digest(check), actor=rita)
+        for check, figures in required_figures(version).items():
+            counting_evidence(version, check, figures=figures, launched_by=rita)
         walk.review(version)
         with pytest.raises(PermissionRefused, match="authored"):
             sign(rita, version)
@@ -230,9 +238,8 @@ class TestIndependenceCoversAuthorship:
                                           artifact=onnx_file())
         walk.submit(version)
         walk.assign(version)
-        for check in ("performance", "fairness"):
-            services.evidence_record(version=version, check=check, status="passed",
-                                     figures={"auc": 0.8}, digest=digest(check), actor=victor)
+        for check, figures in required_figures(version).items():
+            counting_evidence(version, check, figures=figures, launched_by=victor)
         walk.review(version)
         assert state_of(version) == S.PENDING_APPROVAL
         assert not VersionAuthor.objects.filter(version=version, user=victor).exists()
@@ -274,11 +281,9 @@ class TestIndependenceCoversAuthorship:
                                           artifact=onnx_file())
         walk.submit(version)
         walk.assign(version)
-        services.evidence_record(version=version, check="performance", status="passed",
-                                 figures={"auc": 0.8}, digest=digest("p"),
-                                 actor=walk.p["dana"])
-        services.evidence_record(version=version, check="fairness", status="failed",
-                                 figures={}, digest=digest("f"), actor=walk.p["dana"])
+        counting_evidence(version, "performance", figures={"auc": 0.8},
+                          launched_by=walk.p["victor"])
+        counting_evidence(version, "fairness", status="failed", launched_by=walk.p["victor"])
         services.waiver_grant(actor=rhea, version=version, check="fairness", reason="r",
                               compensating_controls="c", limits_of_use="l",
                               expires_at=timezone.now() + dt.timedelta(days=30))
@@ -319,6 +324,7 @@ def test_a_tier_raised_in_flight_to_one_without_conditional_approval_blocks_a_co
         walk, draft, rhea, rita):
     walk.submit(draft)
     walk.assign(draft)
+    walk.evidence(draft)
     walk.review(draft, conclusion="approve_with_conditions")  # tier 2 allows conditions
     services.tier_override_request(actor=rhea, model=draft.model, tier=1,
                                    justification="Decides every retail loan.")

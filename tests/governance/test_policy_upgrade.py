@@ -1,12 +1,18 @@
 """Upgrading an installation to revision 2 of the shipped policy templates (migration
 governance/0008): new policy versions, the current one follows the template, and versions already
-decided or in flight stay bound to the policy version they were submitted under."""
+decided or in flight stay bound to the policy version they were submitted under.
+
+The installation is built on today's schema with revision 1 only, then the migration's data step
+runs on it: rolling the schema back would leave today's services (which build the installation)
+facing columns that later migrations add."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+from django.apps import apps
+from django.db import transaction
 
 from core.audit.chain import verify_chain
 from core.models import AuditEvent
@@ -16,18 +22,15 @@ from governance.models import Policy, PolicyVersion, VersionGovernance
 from governance.policy import SHIPPED
 from registry import services as registry
 from registry.models import VersionState
-from tests.conftest import as_login_role
 from tests.governance.conftest import ALL_LOW, Walk
 
-BEFORE = [("governance", "0007_evidence_bound_to_digests")]
-AFTER = [("governance", "0008_evidence_gate_policy_revision_2")]
 
-
-def migrate(targets) -> None:
-    with as_login_role():
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(targets)
+def upgrade() -> None:
+    """The data step of migration governance/0008, as ``migrate`` runs it."""
+    migration = importlib.import_module(
+        "governance.migrations.0008_evidence_gate_policy_revision_2")
+    with transaction.atomic():
+        migration.install_revision_2(apps, None)
 
 
 def install_revision_1(current: str = "sr-11-7") -> None:
@@ -40,9 +43,8 @@ def install_revision_1(current: str = "sr-11-7") -> None:
 
 
 @pytest.fixture
-def old_installation(transactional_db, people, credit_model, onnx_file):
+def old_installation(db, people, credit_model, onnx_file):
     """Revision 1 current; version 1 approved, version 2 in validation, version 3 a draft."""
-    migrate(BEFORE)
     install_revision_1()
     walk = Walk(people)
     services.intake_record(actor=people["dana"], model=credit_model, is_model=True,
@@ -67,7 +69,7 @@ def test_the_migration_installs_revision_2_and_leaves_bound_versions_alone(old_i
     definitions_before = {pv.pk: pv.definition for pv in PolicyVersion.objects.all()}
     assert not [b for b in blocking_items(draft) if b.kind == "evidence"]  # revision 1: none
 
-    migrate(AFTER)
+    upgrade()
 
     for slug, template in SHIPPED.items():
         v2 = PolicyVersion.objects.get(policy__slug=slug, number=2)
@@ -101,7 +103,7 @@ def test_an_installation_with_its_own_policy_current_keeps_it(old_installation, 
                                          definition=SHIPPED["sr-11-7"].revisions[0])
     services.policy_version_make_current(actor=adam, policy_version=own)
 
-    migrate(AFTER)
+    upgrade()
 
     assert PolicyVersion.objects.current() == own
     assert PolicyVersion.objects.filter(number=2, policy__slug__in=SHIPPED).count() == 2

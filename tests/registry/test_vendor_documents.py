@@ -32,7 +32,7 @@ def test_upload_list_and_download_through_the_api(api, dana, vendor_model):
     created = client.post(url, {"document": pdf()}, format="multipart")
     assert created.status_code == 201, created.json()
     assert created.json()["filename"] == "vendor-model-card.pdf"
-    assert [d["filename"] for d in client.get(url).json()] == ["vendor-model-card.pdf"]
+    assert [d["filename"] for d in client.get(url).json()["results"]] == ["vendor-model-card.pdf"]
     download = client.get(f"{url}{created.json()['id']}/")
     assert b"".join(download.streaming_content) == b"%PDF-1.4 vendor facts"
     assert download["Content-Type"] == "application/octet-stream"
