@@ -11,9 +11,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from core.api.parsers import JSONParser, MultiPartParser
 from core.errors import ValidationFailed
 from core.http import AuthenticatedRequest
 from core.models import User
