@@ -25,21 +25,6 @@ from registry.models import ModelVersion, RegisteredModel
 from registry.storage import stored_file_response
 
 
-class EvaluationApiErrorSerializer(serializers.Serializer):
-    """Every error of the API: what went wrong, a code, and per input field its messages."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField(help_text="invalid, permission_denied, not_found, conflict...")
-    fields = serializers.DictField(  # type: ignore[assignment]  # the error shape's key
-        child=serializers.ListField(child=serializers.CharField()))
-
-
-ERRORS = {
-    400: EvaluationApiErrorSerializer, 403: EvaluationApiErrorSerializer,
-    404: EvaluationApiErrorSerializer,
-}
-
-
 class BinsSerializer(serializers.Serializer):
     edges = serializers.ListField(child=serializers.FloatField())
     labels = serializers.ListField(child=serializers.CharField(), required=False)
@@ -190,8 +175,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return datasets
 
     @extend_schema(request={"multipart/form-data": DatasetUploadSerializer},
-                   responses={201: DatasetSerializer, 413: EvaluationApiErrorSerializer,
-                              **ERRORS})
+                   responses={201: DatasetSerializer})
     def create(self, request: AuthenticatedRequest) -> Response:
         """Upload a data set (multipart). It is checked against the model's version first: a
         400 names each column and its problem, and nothing is stored."""
@@ -247,9 +231,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             runs = runs.filter(status=params["status"])
         return runs
 
-    @extend_schema(request=RunLaunchSerializer, responses={201: RunSerializer,
-                                                           409: EvaluationApiErrorSerializer,
-                                                           **ERRORS})
+    @extend_schema(request=RunLaunchSerializer, responses={201: RunSerializer})
     def create(self, request: AuthenticatedRequest) -> Response:
         """Queue an evaluation of a version on one of its model's data sets."""
         data = _valid(RunLaunchSerializer, request)
@@ -258,16 +240,14 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
                                   options=data.get("options"))
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: RunSerializer, 409: EvaluationApiErrorSerializer,
-                                            **ERRORS})
+    @extend_schema(request=None, responses=RunSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         """Cancel a queued or running evaluation (409 once it has finished)."""
         run = services.run_cancel(actor=request.user, run=self.get_object())
         return Response(RunSerializer(run).data)
 
-    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT,
-                              404: EvaluationApiErrorSerializer})
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"])
     def results(self, request: AuthenticatedRequest, pk: str | None = None) -> HttpResponse:
         """The full results as a JSON file (404 until the run has succeeded)."""
