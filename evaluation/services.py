@@ -238,7 +238,7 @@ def run_launch(*, actor: User, version: ModelVersion, dataset: Dataset,
             "favourable_class": run.favourable_class, "threshold": run.threshold,
             "options": clean_options,
             "policy_version": run.policy_version_id,
-            "exploratory": bool(permissions.evidence_launcher_conflict(actor, case))})
+            "exploratory": bool(gates.launcher_conflict(actor, case))})
         transaction.on_commit(lambda: run_queue(run.pk))
     return run
 

@@ -19,7 +19,7 @@ from evaluation.api import results_download
 from evaluation.charts import run_charts
 from evaluation.forms import DatasetForm, RunForm
 from evaluation.models import Dataset, Run
-from governance.gates import blocking_items, case_for
+from governance.gates import blocking_items, case_for, launcher_conflict
 from registry.models import ModelVersion, RegisteredModel
 from registry.storage import stored_file_response
 
@@ -103,7 +103,7 @@ def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     case = case_for(version)
     context = {
         "run": run, "version": version, "model": version.model,
-        "exploratory": permissions.evidence_launcher_conflict(run.launched_by, case),
+        "exploratory": launcher_conflict(run.launched_by, case),
         "can_cancel": not run.is_finished and not permissions.reason_cannot_cancel_evaluation(
             request.user, case, run.launched_by_id),
         "sections": _sections(run) if run.is_finished else [],

@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from core import permissions
-from core.models import Role
+from core.models import Role, User
 from governance.models import (
     DECIDED,
     Evidence,
@@ -236,14 +236,16 @@ def latest_evidence(version: ModelVersion) -> dict[str, Evidence]:
 def is_exploratory(row: Evidence, case: Case) -> bool:
     """An Assay run launched by someone not independent of the version (its own developers,
     owner, submitter…): shown, never counting."""
-    return row.origin == EvidenceOrigin.RUN and bool(launcher_conflict(row, case))
+    return row.origin == EvidenceOrigin.RUN and bool(
+        launcher_conflict(row.launched_by or row.recorded_by, case))
 
 
-def launcher_conflict(row: Evidence, case: Case) -> str:
-    """Why the person who launched the row's run is not independent of the version ("" when
-    they are). Evidence they supplied does not count against them (a risk officer's own runs
-    would otherwise never count); any other authorship of the version does."""
-    return permissions.evidence_launcher_conflict(row.launched_by or row.recorded_by,
+def launcher_conflict(person: User | None, case: Case) -> str:
+    """Why runs ``person`` launches on the version do not count ("" when they do): the one rule
+    for the gate, the run page and the launch's audit event. Evidence they supplied does not
+    count against them (a risk officer's own runs would otherwise never count); any other
+    authorship of the version does."""
+    return permissions.evidence_launcher_conflict(person,
                                                   replace(case, author_ids=case.builder_ids))
 
 
@@ -270,7 +272,7 @@ def why_not_counting(row: Evidence, need: EvidenceRequirement, version: ModelVer
         return "" if need.external_allowed else (
             "it comes from a tool outside Assay, and the policy does not accept external "
             f"evidence for '{need.check}'")
-    return launcher_conflict(row, case)
+    return launcher_conflict(row.launched_by or row.recorded_by, case)
 
 
 @dataclass(frozen=True)

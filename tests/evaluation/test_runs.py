@@ -13,8 +13,9 @@ from core.models import AuditEvent
 from evaluation import services
 from evaluation.models import Run, RunStatus
 from evaluation.tasks import run_evaluation
-from governance.gates import blocking_items
+from governance.gates import blocking_items, case_for, is_exploratory
 from governance.models import Evidence, Finding
+from registry.models import VersionAuthor
 
 CHECKS = ["performance", "bias", "calibration"]
 
@@ -213,6 +214,22 @@ def test_who_may_launch(validating, german_data, people):
         with pytest.raises(PermissionRefused):
             launch(validating, german_data, people[who])
     assert Run.objects.count() == 2
+
+
+def test_a_risk_officers_runs_still_count_after_her_first_made_her_an_author(
+        validating, german_data, people, queued_runs, django_capture_on_commit_callbacks):
+    """Supplying evidence makes rhea an author (she may not sign this version off), but her
+    later runs are judged as the gate judges them: still independent, so not exploratory."""
+    rhea = people["rhea"]
+    with django_capture_on_commit_callbacks(execute=True):
+        launch(validating, german_data, rhea)
+    assert queued_runs.run() == ["succeeded"]
+    assert VersionAuthor.objects.filter(version=validating, user=rhea, kind="evidence").exists()
+    launch(validating, german_data, rhea)
+    event = AuditEvent.objects.filter(action="evaluation.run_launch").last()
+    assert event.payload["exploratory"] is False
+    assert not any(is_exploratory(row, case_for(validating))
+                   for row in Evidence.objects.filter(version=validating))
 
 
 def test_launch_refuses_what_cannot_run(validating, german_data, victor):
