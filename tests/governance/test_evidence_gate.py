@@ -120,7 +120,7 @@ class TestWarnLevel:
             tier["required_evidence"] = [
                 {"check": "performance", "metric": "roc_auc", "comparator": ">=",
                  "threshold": 0.7},
-                {"check": "robustness", "metric": "robustness_drop", "comparator": "<=",
+                {"check": "robustness", "metric": "max_metric_drop", "comparator": "<=",
                  "threshold": 0.05, "level": "warn"}]
         pv = services.policy_version_create(actor=adam, policy_slug="warn", name="Warn",
                                             definition=definition)
@@ -131,11 +131,11 @@ class TestWarnLevel:
         walk.submit(draft)
         walk.assign(draft)
         counting_evidence(draft, "performance", figures={"roc_auc": 0.8}, launched_by=victor)
-        counting_evidence(draft, "robustness", figures={"robustness_drop": 0.2},
+        counting_evidence(draft, "robustness", figures={"max_metric_drop": 0.2},
                           launched_by=victor)
         assert evidence_blockers(draft) == {}
         [warning] = evidence_warnings(draft)
-        assert warning.key == "robustness" and "robustness_drop = 0.2" in warning.message
+        assert warning.key == "robustness" and "max_metric_drop = 0.2" in warning.message
         walk.review(draft)
         draft.refresh_from_db()
         assert draft.state == VersionState.PENDING_APPROVAL
@@ -145,13 +145,13 @@ class TestWarnLevel:
         client.force_login(dana)
         for url in (workflow_url(draft), f"/models/{draft.model.slug}/versions/1/"):
             page = client.get(url).content.decode()
-            assert "robustness_drop = 0.2" in page, url
+            assert "max_metric_drop = 0.2" in page, url
 
     def test_the_verdict_is_warn_when_only_a_warning_is_missed(self, walk, draft, warn_policy):
-        verdict = check_verdict(draft, "robustness", {"robustness_drop": 0.2})
+        verdict = check_verdict(draft, "robustness", {"max_metric_drop": 0.2})
         assert verdict.status == "warn"
-        assert verdict.reasons == ("robustness_drop = 0.2 misses <= 0.05 (warning only)",)
-        assert check_verdict(draft, "robustness", {"robustness_drop": 0.01}).status == "passed"
+        assert verdict.reasons == ("max_metric_drop = 0.2 misses <= 0.05 (warning only)",)
+        assert check_verdict(draft, "robustness", {"max_metric_drop": 0.01}).status == "passed"
 
     @pytest.mark.parametrize(("change", "message"), [
         ({"level": "advisory"}, "level: one of block, warn"),
@@ -352,8 +352,8 @@ class TestTemplatesRevision2:
             assert checks["2"] == checks["3"] | {
                 ("bias", "dp_ratio", "block"), ("bias", "eo_difference", "block"),
                 ("bias", "", "block"), ("calibration", "ece", "block")}
-            assert checks["1"] == checks["2"] | {("robustness", "robustness_drop", "warn"),
-                                                 ("explanations", "explained", "warn")}
+            assert checks["1"] == checks["2"] | {("robustness", "max_metric_drop", "warn"),
+                                                 ("explainability", "shap_sample_rows", "warn")}
 
     def test_revision_1_is_kept_exactly_as_shipped(self):
         """Installations hold revision 1 as policy version 1: it must stay what it was."""
