@@ -13,6 +13,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api.base import StrictInputMixin, VisibleInputMixin
 from core.api.parsers import JSONParser, MultiPartParser
 from core.errors import ValidationFailed
 from core.http import AuthenticatedRequest
@@ -20,7 +21,6 @@ from core.models import User
 from core.uploads import require_file
 from evaluation import engine, services
 from evaluation.models import Dataset, Run, RunStatus
-from registry.api.serializers import StrictInputMixin
 from registry.models import ModelVersion, RegisteredModel
 from registry.storage import stored_file_response
 
@@ -57,7 +57,7 @@ class DatasetSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DatasetUploadSerializer(StrictInputMixin, serializers.Serializer):
+class DatasetUploadSerializer(StrictInputMixin, VisibleInputMixin, serializers.Serializer):
     """Multipart: the file and what it holds. ``sensitive_features`` is JSON text, e.g.
     ``[{"column": "sex"}, {"column": "age", "bins": {"edges": [25, 60]}}]``."""
 
@@ -77,15 +77,8 @@ class DatasetUploadSerializer(StrictInputMixin, serializers.Serializer):
         help_text="The version number to check the data against (default: the newest with an "
                   "artifact).")
 
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        request = self.context.get("request")
-        if request is not None:
-            fields["model"].queryset = (  # type: ignore[attr-defined]
-                RegisteredModel.objects.visible_to(request.user))
-            fields["reference"].queryset = (  # type: ignore[attr-defined]
-                Dataset.objects.visible_to(request.user))
-        return fields
+    visible_inputs = {"model": lambda user: RegisteredModel.objects.visible_to(user),
+                      "reference": lambda user: Dataset.objects.visible_to(user)}
 
     def validate_sensitive_features(self, value: str) -> list[Any]:
         if not value.strip():
@@ -131,7 +124,7 @@ class RunSerializer(serializers.ModelSerializer):
         return services.run_url(run)
 
 
-class RunLaunchSerializer(StrictInputMixin, serializers.Serializer):
+class RunLaunchSerializer(StrictInputMixin, VisibleInputMixin, serializers.Serializer):
     version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.none())
     dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.none())
     checks = serializers.ListField(child=serializers.CharField(), required=False,
@@ -141,15 +134,8 @@ class RunLaunchSerializer(StrictInputMixin, serializers.Serializer):
         child=serializers.JSONField(), required=False,
         help_text="seed, n_bootstrap (0-5000), min_group_size, n_bins (2-100).")
 
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        request = self.context.get("request")
-        if request is not None:
-            fields["version"].queryset = (  # type: ignore[attr-defined]
-                ModelVersion.objects.visible_to(request.user))
-            fields["dataset"].queryset = (  # type: ignore[attr-defined]
-                Dataset.objects.visible_to(request.user))
-        return fields
+    visible_inputs = {"version": lambda user: ModelVersion.objects.visible_to(user),
+                      "dataset": lambda user: Dataset.objects.visible_to(user)}
 
 
 def _valid(serializer_class: type[serializers.Serializer], request: AuthenticatedRequest) -> dict[str, Any]:

@@ -14,7 +14,8 @@ characters are refused by the parsers (``core.api.parsers``) as the body is read
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, NoReturn
 
 from django.db.models import Model, QuerySet
 from rest_framework import mixins, serializers, viewsets
@@ -81,6 +82,25 @@ class StrictInputMixin:
             raise serializers.ValidationError({name: [self.read_only_hint] for name in extra})
         validated: dict[str, Any] = super().validate(attrs)  # type: ignore[misc]  # the serializer's
         return validated
+
+
+class VisibleInputMixin:
+    """Related fields of the input resolve only among what the requesting user may see, so an
+    object of another team answers exactly like one that does not exist (the API cannot be used
+    to probe for it). ``visible_inputs`` maps a field's name to what ``user`` may name in it; a
+    many-related field is scoped through its child relation."""
+
+    visible_inputs: ClassVar[Mapping[str, Callable[[User], QuerySet[Any]]]] = {}
+
+    def get_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = super().get_fields()  # type: ignore[misc]  # the serializer's
+        request = getattr(self, "context", {}).get("request")
+        if request is not None:
+            for name, visible in self.visible_inputs.items():
+                if name in fields:
+                    field = fields[name]
+                    getattr(field, "child_relation", field).queryset = visible(request.user)
+        return fields
 
 
 class StrictSerializer(StrictInputMixin, serializers.Serializer[Any]):

@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from core.api.base import StrictSerializer
+from core.api.base import StrictSerializer, VisibleInputMixin
 from governance.gates import workable_versions
 from governance.models import Finding
 
@@ -25,19 +25,10 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
-class VisibleInputSerializer(StrictSerializer):
+class VisibleInputSerializer(VisibleInputMixin, StrictSerializer):
     """Ids in the input resolve only among what the requesting user may see, so another team's
     version (or finding) answers exactly like an id that does not exist: the API cannot be used
     to probe for them."""
 
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        request = self.context.get("request")
-        if request is not None:
-            # Related fields (declared by the subclasses); the stubs type fields as plain Fields.
-            user = request.user
-            fields["version"].queryset = workable_versions(user)  # type: ignore[attr-defined]
-            if "finding" in fields:
-                visible = Finding.objects.visible_to(user)
-                fields["finding"].queryset = visible  # type: ignore[attr-defined]
-        return fields
+    visible_inputs = {"version": workable_versions,
+                      "finding": lambda user: Finding.objects.visible_to(user)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from core.api.base import TEXT_LIMIT, StrictInputMixin
+from core.api.base import TEXT_LIMIT, StrictInputMixin, VisibleInputMixin
 from core.models import Team, User
 from registry import services
 from registry.models import (
@@ -33,7 +33,7 @@ class VendorDocumentUploadSerializer(serializers.Serializer):
     document = serializers.FileField(help_text="The vendor's documentation file (multipart).")
 
 
-class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):
+class ModelSerializer(StrictInputMixin, VisibleInputMixin, serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
     owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True)
@@ -75,12 +75,11 @@ class ModelSerializer(StrictInputMixin, serializers.ModelSerializer):
         read_only_fields = ["id", "owner", "status", "created_by", "created_at", "updated_at"]
         extra_kwargs = dict.fromkeys(services.MODEL_TEXT_FIELDS, TEXT_LIMIT)
 
+    # A model you may not see is not found, here as everywhere.
+    visible_inputs = {"upstream_models": lambda user: RegisteredModel.objects.visible_to(user)}
+
     def get_fields(self):
         fields = super().get_fields()
-        request = self.context.get("request")
-        if request is not None:  # a model you may not see is not found, here as everywhere
-            fields["upstream_models"].child_relation.queryset = (
-                RegisteredModel.objects.visible_to(request.user))
         if self.instance is not None:  # team and slug are fixed after creation
             fields["team"].read_only = True
             fields["slug"].read_only = True
