@@ -17,6 +17,7 @@ class Role(models.TextChoices):
     REVIEW_BOARD = "review_board", "Review board member"
     RISK_OFFICER = "risk_officer", "Risk officer"
     AUDITOR = "auditor", "Auditor"
+    DEPLOYER = "deployer", "Deployer"
     ADMIN = "admin", "Administrator"
 
 
