@@ -4,6 +4,7 @@ from core import audit_views
 
 urlpatterns = [
     path("", audit_views.event_list, name="audit-list"),
+    path("events/<int:seq>/", audit_views.event_detail, name="audit-event"),
     path("verify/", audit_views.verify_now, name="audit-verify"),
     path("export/", audit_views.export_download, name="audit-export"),
 ]

@@ -1,4 +1,5 @@
-"""Browsing the audit trail (auditors and administrators), exports, and a model's timeline.
+"""Reading the audit trail (auditors, risk officers, administrators), exports (auditors and
+administrators), one event's page, and a model's timeline.
 
 Read-only: nothing here changes or deletes an event. Pages show the *last* verification result
 and the latest checkpoint; a full verification (seconds for a million events) runs only when
@@ -7,33 +8,53 @@ someone asks for it with the "Verify now" button or ``manage.py verify_audit``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from core import checkpoints, export, permissions, verification
+from core import audit, audit_display, checkpoints, export, permissions, verification
 from core.errors import PermissionRefused, ValidationFailed
 from core.http import AuthenticatedHttpRequest
 from core.models import AuditEvent
 
 PAGE_SIZE = 50
-REFUSAL = "Only auditors and administrators can browse and export the audit trail."
+REFUSAL = ("Only auditors, risk officers and administrators can read the audit trail; ask an "
+           "administrator for one of those roles if your work needs it.")
+EXPORT_REFUSAL = "Only auditors and administrators can export the audit trail."
+ACTIONS_CACHE_KEY = "assay:audit:actions"
 
 
 class AuditFilterForm(forms.Form):
-    model = forms.SlugField(required=False, label="Model (slug)")
-    actor = forms.CharField(required=False, max_length=150, label="Actor (username)")
+    """The trail's filters. Model and person are pickers, but their values stay slugs and
+    usernames (links and bookmarks carry ``?model=<slug>``), checked by ``export.resolve_scope``
+    so that a wrong one is named in the error."""
+
+    model = forms.CharField(required=False, label="Model", widget=forms.Select)
+    actor = forms.CharField(required=False, max_length=150, label="Person", widget=forms.Select)
     action = forms.CharField(required=False, max_length=64,
-                             help_text="exact action, or a prefix ending in a dot (model.)")
+                             help_text="exact action, or a prefix ending in a dot (model.)",
+                             widget=forms.TextInput(attrs={"list": "audit-actions"}))
     date_from = forms.DateField(required=False, label="From (UTC)",
                                 widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, label="To (UTC)",
                               widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        model_widget = self.fields["model"].widget
+        actor_widget = self.fields["actor"].widget
+        if isinstance(model_widget, forms.Select) and isinstance(actor_widget, forms.Select):
+            model_widget.choices = [("", "All models"), *audit_display.model_choices()]
+            actor_widget.choices = [("", "Everyone"), ("system", "system (no person)"),
+                                    *audit_display.people_choices()]
 
     def clean(self) -> dict[str, Any] | None:
         data = super().clean()
@@ -42,9 +63,25 @@ class AuditFilterForm(forms.Form):
         return data
 
 
-def _require_auditor(request: HttpRequest) -> None:
-    if not permissions.can_export_audit(request.user):
+def _require_reader(request: HttpRequest) -> None:
+    if not permissions.can_read_audit(request.user):
         raise PermissionRefused(REFUSAL)
+
+
+def _require_exporter(request: HttpRequest) -> None:
+    if not permissions.can_export_audit(request.user):
+        raise PermissionRefused(EXPORT_REFUSAL)
+
+
+def _known_actions() -> list[str]:
+    """Every action the trail holds, for the action field's suggestions (cached for a minute:
+    a DISTINCT over millions of events is not a per-page cost)."""
+    actions: list[str] | None = cache.get(ACTIONS_CACHE_KEY)
+    if actions is None:
+        actions = list(AuditEvent.objects.order_by("action").values_list("action", flat=True)
+                       .distinct())
+        cache.set(ACTIONS_CACHE_KEY, actions, timeout=60)
+    return actions
 
 
 def _filtered(data: dict[str, Any]) -> Any:
@@ -52,7 +89,9 @@ def _filtered(data: dict[str, Any]) -> Any:
     scope = export.resolve_scope(model_slug=data.get("model") or "",
                                  date_from=data.get("date_from"), date_to=data.get("date_to"))
     events = scope.events()
-    if data.get("actor"):
+    if data.get("actor") == "system":
+        events = events.filter(actor_id__isnull=True)
+    elif data.get("actor"):
         events = events.filter(actor_username=data["actor"])
     action = data.get("action") or ""
     if action.endswith("."):
@@ -88,7 +127,7 @@ def _page(events: Any, request: HttpRequest) -> dict[str, Any]:
 
 @login_required
 def event_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    _require_auditor(request)
+    _require_reader(request)
     form = AuditFilterForm(request.GET or None)
     page: dict[str, Any] = {"events": [], "older": None, "newer": None}
     status = 200
@@ -103,9 +142,11 @@ def event_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     query = request.GET.copy()
     for name in ("before", "after"):
         query.pop(name, None)
+    page["events"] = audit_display.readable(page["events"])
     template = "core/audit_list.html#rows" if request.htmx else "core/audit_list.html"
     return render(request, template, {
         "form": form, "page": page, "query": query.urlencode(),
+        "actions": _known_actions(), "can_export": permissions.can_export_audit(request.user),
         "last_verification": verification.last_result(),
         "latest_checkpoint": checkpoints.latest(),
         "head_seq": AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first(),
@@ -115,18 +156,40 @@ def event_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def verify_now(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Run a full verification (chain + checkpoints) and show its result on the trail page."""
-    _require_auditor(request)
+    """Run a full verification (chain + checkpoints) and show its result on the trail page, with
+    the filter the person had (``query``, the trail page's own query string)."""
+    _require_reader(request)
     result = verification.verify_trail()
     (messages.success if result.ok else messages.error)(request, result.summary)
-    return redirect("audit-list")
+    query = QueryDict(request.POST.get("query", ""))
+    return redirect(f"{reverse('audit-list')}?{query.urlencode()}" if query else
+                    reverse("audit-list"))
+
+
+@login_required
+def event_detail(request: AuthenticatedHttpRequest, seq: int) -> HttpResponse:
+    """One event on its own page: who, what, which model, the recorded changes and its place in
+    the chain (its digest recomputed and its link to the previous event checked)."""
+    _require_reader(request)
+    event = AuditEvent.objects.filter(seq=seq).first()
+    if event is None:
+        raise Http404(f"The audit trail has no event {seq}; the newest is "
+                      f"{AuditEvent.objects.order_by('-seq').values_list('seq', flat=True).first()}.")
+    (row,) = audit_display.readable([event])
+    return render(request, "core/audit_event.html", {
+        "row": row, "event": event, "changes": audit_display.payload_changes(event.payload),
+        "payload": json.dumps(event.payload, indent=2, sort_keys=True, ensure_ascii=False),
+        "link": audit.check_link(event),
+        "previous_seq": seq - 1 if seq > 1 else None,
+        "next_seq": seq + 1 if AuditEvent.objects.filter(seq=seq + 1).exists() else None,
+    })
 
 
 @login_required
 @require_POST
 def export_download(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
     """Download a bundle for the filter's model and dates (actor/action do not narrow a bundle)."""
-    _require_auditor(request)
+    _require_exporter(request)
     form = AuditFilterForm(request.POST)
     if not form.is_valid():
         # A form's error lists yield their messages as text; the stubs type the items more widely.
@@ -148,12 +211,13 @@ def model_timeline(model_id: int, *, limit: int = 20) -> list[AuditEvent]:
     The model page includes ``core/_audit_timeline.html`` with ``timeline_events`` set to this
     list and ``model`` to the model (see that template). Visibility is the model page's: whoever
     may see the model may see its history. Each event gets ``changed_fields`` (the names of the
-    fields an update changed) for a one-line summary.
+    fields an update changed) for a one-line summary, and ``readable`` (names, not ids).
     """
     events = list(AuditEvent.objects.filter(model_id=model_id).order_by("-seq")[:limit])
-    for event in events:
-        # For the template only: an attribute on the fetched row, never a field.
+    for event, row in zip(events, audit_display.readable(events), strict=True):
+        # For the template only: attributes on the fetched row, never fields.
         event.changed_fields = _changed_fields(event.payload)  # type: ignore[attr-defined]
+        event.readable = row  # type: ignore[attr-defined]
     return events
 
 

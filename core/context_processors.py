@@ -13,7 +13,7 @@ def navigation(request: HttpRequest) -> dict[str, dict[str, bool]]:
     return {
         "nav": {
             "admin": permissions.can_use_admin(user),
-            "audit": permissions.can_export_audit(user),
+            "audit": permissions.can_read_audit(user),
             "read_only": permissions.is_auditor_only(user),
         }
     }

@@ -153,6 +153,12 @@ def can_edit_model(user: Visitor, model: Governed) -> bool:
     )
 
 
+def can_read_audit(user: Visitor) -> bool:
+    """Auditors, administrators and risk officers (who answer for the model risk function) read
+    the audit trail; exports stay with auditors and administrators."""
+    return is_authenticated(user) and user.has_role(Role.AUDITOR, Role.ADMIN, Role.RISK_OFFICER)
+
+
 def can_export_audit(user: Visitor) -> bool:
     return is_authenticated(user) and user.has_role(Role.AUDITOR, Role.ADMIN)
 

@@ -32,8 +32,10 @@ from core.audit.chain import (
     GAP,
     TRUNCATED,
     ChainReport,
+    LinkCheck,
     chain_hash_at,
     chain_head,
+    check_link,
     verify_chain,
 )
 from core.audit.record import (
@@ -61,6 +63,7 @@ __all__ = [
     "TRUNCATED",
     "AuditError",
     "ChainReport",
+    "LinkCheck",
     "NotCanonical",
     "atomic_record",
     "bounded",
@@ -68,6 +71,7 @@ __all__ = [
     "chain_hash_at",
     "chain_head",
     "changes",
+    "check_link",
     "clean_text",
     "current_request_id",
     "event_digest",

@@ -23,7 +23,10 @@ from core.audit.canonical import (
     STORED_COLUMNS,
     NotCanonical,
     canonical_event_row,
+    event_digest,
+    event_fields,
     format_time,
+    link,
 )
 from core.models import AuditEvent
 
@@ -214,3 +217,43 @@ def chain_hash_at(seq: int, using: str = DEFAULT_DB_ALIAS) -> str | None:
         return GENESIS_HASH
     return (AuditEvent.objects.using(using).filter(seq=seq)
             .values_list("chain_hash", flat=True).first())
+
+
+@dataclass(frozen=True)
+class LinkCheck:
+    """One event checked on its own: its digest recomputed, its link to the previous event."""
+
+    digest_ok: bool
+    link_ok: bool
+    summary: str
+
+    @property
+    def ok(self) -> bool:
+        return self.digest_ok and self.link_ok
+
+
+def check_link(event: AuditEvent, using: str = DEFAULT_DB_ALIAS) -> LinkCheck:
+    """Recompute one event's digest and its chain hash from the previous event's stored hash.
+
+    This proves the event is consistent with its neighbour, not that the whole chain is intact
+    (``verify_chain`` with the signed checkpoints does that)."""
+    try:
+        digest = event_digest(event_fields(event))
+    except NotCanonical:
+        return LinkCheck(False, False, "Its payload holds a float, NaN or infinity, which the "
+                                       "canonical form excludes: the event was edited.")
+    previous = chain_hash_at(event.seq - 1, using=using)
+    digest_ok = digest == event.event_digest
+    link_ok = previous is not None and link(previous, event.event_digest) == event.chain_hash
+    if digest_ok and link_ok:
+        summary = (f"Its digest recomputes from its contents and its chain hash follows from "
+                   f"event {event.seq - 1}'s." if event.seq > 1 else
+                   "Its digest recomputes from its contents and its chain hash starts from the "
+                   "genesis hash.")
+    elif not digest_ok:
+        summary = _REASON_TEXT[DIGEST_MISMATCH].capitalize() + "."
+    elif previous is None:
+        summary = f"Event {event.seq - 1} is missing: {_REASON_TEXT[GAP]}."
+    else:
+        summary = _REASON_TEXT[BROKEN_LINK].capitalize() + "."
+    return LinkCheck(digest_ok, link_ok, summary)

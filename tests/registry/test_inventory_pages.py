@@ -112,7 +112,7 @@ def test_the_model_page_shows_its_history(client, dana, credit_model):
     services.model_update(actor=dana, model=credit_model, business_line="Retail")
     client.force_login(dana)
     html = client.get(f"/models/{credit_model.slug}/").content.decode()
-    assert "model.create" in html and "model.update" in html and "business_line" in html
+    assert "Model create" in html and "Model update" in html and "business_line" in html
 
 
 def test_the_version_page_shows_shapes_for_people(client, dana, credit_model, onnx_file):
