@@ -8,6 +8,7 @@ someone asks for it with the "Verify now" button or ``manage.py verify_audit``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -18,12 +19,13 @@ from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core import audit, audit_display, checkpoints, export, permissions, verification
 from core.errors import PermissionRefused, ValidationFailed
 from core.http import AuthenticatedHttpRequest
-from core.models import AuditEvent
+from core.models import AuditEvent, Verification
 
 PAGE_SIZE = 50
 REFUSAL = ("Only auditors, risk officers and administrators can read the audit trail; ask an "
@@ -71,6 +73,15 @@ def _require_reader(request: HttpRequest) -> None:
 def _require_exporter(request: HttpRequest) -> None:
     if not permissions.can_export_audit(request.user):
         raise PermissionRefused(EXPORT_REFUSAL)
+
+
+def _current_verification() -> Verification | None:
+    """The newest verification on a worker, while it runs or for an hour after it finished."""
+    newest = Verification.objects.first()
+    if newest is None or (newest.is_finished and newest.finished_at is not None
+                          and timezone.now() - newest.finished_at > dt.timedelta(hours=1)):
+        return None
+    return newest
 
 
 def _known_actions() -> list[str]:
@@ -148,6 +159,7 @@ def event_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "form": form, "page": page, "query": query.urlencode(),
         "actions": _known_actions(), "can_export": permissions.can_export_audit(request.user),
         "last_verification": verification.last_result(),
+        "verification": _current_verification(),
         "latest_checkpoint": checkpoints.latest(),
         "head_seq": AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first(),
     }, status=status)
@@ -156,14 +168,29 @@ def event_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def verify_now(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Run a full verification (chain + checkpoints) and show its result on the trail page, with
-    the filter the person had (``query``, the trail page's own query string)."""
+    """Run a full verification (chain + checkpoints): within the request for a small trail, on a
+    worker with progress for a large one; back to the trail page with the person's filter
+    (``query``, the page's own query string)."""
     _require_reader(request)
-    result = verification.verify_trail()
-    (messages.success if result.ok else messages.error)(request, result.summary)
     query = QueryDict(request.POST.get("query", ""))
+    outcome = verification.verify_on_worker(actor=request.user, query=query.urlencode())
+    if isinstance(outcome, Verification):
+        messages.info(request, f"Verifying {outcome.total:,} events on a worker; the progress "
+                               "shows below and the result replaces it when done.")
+    else:
+        (messages.success if outcome.ok else messages.error)(request, outcome.summary)
     return redirect(f"{reverse('audit-list')}?{query.urlencode()}" if query else
                     reverse("audit-list"))
+
+
+@login_required
+def verification_progress(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The progress of a verification on a worker, for the trail page to poll."""
+    _require_reader(request)
+    running = Verification.objects.filter(pk=pk).first()
+    if running is None:
+        raise Http404(f"No verification {pk}; start one with Verify now.")
+    return render(request, "core/_verification.html", {"verification": running})
 
 
 @login_required

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from core import audit, checkpoints
+from core import audit, checkpoints, verification
 
 
 @shared_task(name="core.tasks.flush_security_counts")
@@ -26,3 +26,9 @@ def checkpoint_audit_chain() -> int | None:
     when events were added since the last checkpoint. Returns the new checkpoint's seq, or None."""
     checkpoint = checkpoints.checkpoint_if_new_events()
     return checkpoint.seq if checkpoint else None
+
+
+@shared_task(name=verification.VERIFY_TASK)
+def verify_audit_trail(verification_id: int) -> str:
+    """A full verification asked for from the trail page (trails too large for the request)."""
+    return verification.run_verification(verification_id).status

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from celery import current_app
+from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 
 from core import audit, checkpoint_file, checkpoints, signing
-from core.models import AuditEvent
+from core.models import AuditEvent, User, Verification, VerificationStatus
 from core.models.signing import Checkpoint, SigningKey
 from core.verify_bundle import CHECKPOINT_PAYLOAD_TYPE, EnvelopeError, verify_envelope
 
@@ -211,9 +216,11 @@ def _sig_keyid(envelope: Any) -> str:
         return ""
 
 
-def verify_trail(*, chunk_size: int = 5000, remember: bool = True) -> TrailReport:
-    """Verify the chain and every checkpoint; remember the result for the audit page."""
-    chain = audit.verify_chain(chunk_size=chunk_size)
+def verify_trail(*, chunk_size: int = 5000, remember: bool = True,
+                 progress: Callable[[int], None] | None = None) -> TrailReport:
+    """Verify the chain and every checkpoint; remember the result for the audit page.
+    ``progress`` receives the number of events checked so far, every ``chunk_size``."""
+    chain = audit.verify_chain(chunk_size=chunk_size, progress=progress)
     report = verify_checkpoints()
     ok = chain.ok and report.ok
     if ok:
@@ -245,3 +252,49 @@ def last_result() -> dict[str, Any] | None:
         logger.warning("Could not read the last audit verification from the cache",
                        exc_info=True)
         return None
+
+
+VERIFY_TASK = "core.verify_audit_trail"
+
+
+def verify_on_worker(*, actor: User, query: str = "") -> Verification | TrailReport:
+    """Verify now: within the request while the trail is small (``ASSAY_VERIFY_INLINE_MAX``
+    events, default 200,000: about two seconds), else on a worker, whose progress the trail
+    page polls (a ``Verification``). The task is queued when the transaction commits."""
+    total = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    if total <= settings.VERIFY_INLINE_MAX:
+        return verify_trail()
+    verification = Verification.objects.create(requested_by=actor, requested_at=timezone.now(),
+                                               query=query[:1000], total=total)
+    transaction.on_commit(lambda: verification_queue(verification.pk))
+    return verification
+
+
+def verification_queue(verification_id: int) -> None:
+    current_app.send_task(VERIFY_TASK, args=[verification_id])
+
+
+def run_verification(verification_id: int, *, report_every_s: float = 0.5) -> Verification:
+    """The worker's side: verify, writing progress at most every ``report_every_s``. A finished
+    verification is left as it is (a redelivered task does nothing twice); one whose worker died
+    is simply run again (verifying changes nothing)."""
+    verification = Verification.objects.get(pk=verification_id)
+    if verification.is_finished:
+        return verification
+    Verification.objects.filter(pk=verification.pk).update(
+        status=VerificationStatus.RUNNING, started_at=timezone.now(), checked=0)
+    last = time.monotonic()
+
+    def progress(checked: int) -> None:
+        nonlocal last
+        if time.monotonic() - last >= report_every_s:
+            Verification.objects.filter(pk=verification.pk).update(checked=checked)
+            last = time.monotonic()
+
+    result = verify_trail(progress=progress)
+    Verification.objects.filter(pk=verification.pk).update(
+        status=VerificationStatus.PASSED if result.ok else VerificationStatus.FAILED,
+        checked=result.chain_report.checked, finished_at=timezone.now(),
+        summary=result.summary, report=result.as_dict())
+    verification.refresh_from_db()
+    return verification

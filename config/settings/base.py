@@ -276,6 +276,9 @@ EVALUATION_LEASE_S = env_int("ASSAY_EVALUATION_LEASE_S", 90)
 EVALUATION_MAX_ATTEMPTS = env_int("ASSAY_EVALUATION_MAX_ATTEMPTS", 3)
 # Signed audit checkpoints: how often beat signs the chain's head (only when it grew).
 CHECKPOINT_INTERVAL_S = env_int("ASSAY_CHECKPOINT_INTERVAL_S", 600)
+# "Verify now" on the audit page runs within the request up to this many events (about two
+# seconds), on a worker with progress above it.
+VERIFY_INLINE_MAX = env_int("ASSAY_VERIFY_INLINE_MAX", 200_000)
 CELERY_BEAT_SCHEDULE: dict = {
     "audit-checkpoint": {"task": "core.checkpoint_audit_chain", "schedule": CHECKPOINT_INTERVAL_S},
     # Folded security events (failed logins, denials) of each minute that is over.

@@ -146,7 +146,8 @@ def _prefetched(fetch: Callable[[], list[Any]]) -> Iterator[list[Any]]:
 
 
 def verify_chain(*, expected: Mapping[int, str] | None = None, chunk_size: int = 5000,
-                 using: str = DEFAULT_DB_ALIAS) -> ChainReport:
+                 using: str = DEFAULT_DB_ALIAS,
+                 progress: Callable[[int], None] | None = None) -> ChainReport:
     """Recompute every event digest and chain link, streaming, and report the first failure.
 
     Checks per event, in order: its ``seq`` is the next one (else ``gap``), its digest matches its
@@ -159,6 +160,7 @@ def verify_chain(*, expected: Mapping[int, str] | None = None, chunk_size: int =
 
     Rows are read through a server-side cursor (PostgreSQL), one statement and so one snapshot:
     memory stays flat and events appended meanwhile are simply not part of this run.
+    ``progress`` is called with the number of events checked so far after every ``chunk_size``.
     """
     expected = dict(expected or {})
     previous_seq, previous_hash, checked = 0, GENESIS_HASH, 0
@@ -192,6 +194,8 @@ def verify_chain(*, expected: Mapping[int, str] | None = None, chunk_size: int =
                 return failed(seq, CHECKPOINT_MISMATCH, f"expected {expected[seq]}")
             previous_seq, previous_hash, previous_bytes = seq, chain_hash, link_bytes
             checked += 1
+            if progress is not None and checked % chunk_size == 0:
+                progress(checked)
     beyond = [seq for seq in expected if seq > previous_seq]
     if beyond:
         return failed(previous_seq + 1, TRUNCATED,

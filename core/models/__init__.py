@@ -1,6 +1,6 @@
 from core.models.accounts import ApiToken, Role, RoleGrant, Team, User
-from core.models.audit import AuditEvent
+from core.models.audit import AuditEvent, Verification, VerificationStatus
 from core.models.signing import Checkpoint, KeyPurpose, SigningKey
 
 __all__ = ["ApiToken", "AuditEvent", "Checkpoint", "KeyPurpose", "Role", "RoleGrant",
-           "SigningKey", "Team", "User"]
+           "SigningKey", "Team", "User", "Verification", "VerificationStatus"]

@@ -71,3 +71,45 @@ class SecurityEventCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.principal} {self.reason} @{self.minute:%H:%M} x{self.count}"
+
+
+class VerificationStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+
+
+class Verification(models.Model):
+    """A full verification of the trail asked for from its page and run by a worker (trails too
+    large to verify within a request); the page polls ``checked`` out of ``total``."""
+
+    status = models.CharField(max_length=10, choices=VerificationStatus.choices,
+                              default=VerificationStatus.QUEUED)
+    requested_by = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True,
+                                      related_name="+")
+    requested_at = models.DateTimeField()
+    # The trail page's filter when it was asked for, to return to it.
+    query = models.CharField(max_length=1000, blank=True)
+    total = models.BigIntegerField(default=0)
+    checked = models.BigIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    summary = models.TextField(blank=True)
+    report = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"verification {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (VerificationStatus.PASSED, VerificationStatus.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.is_finished:
+            return 100
+        return min(99, int(100 * self.checked / self.total)) if self.total else 0
