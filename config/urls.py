@@ -22,6 +22,7 @@ urlpatterns = [
     path("account/tokens/", core_views.tokens, name="tokens"),
     path("account/tokens/<int:pk>/revoke/", core_views.token_revoke, name="token-revoke"),
     path("audit/", include("core.audit_urls")),
+    path("people/", include("core.people_urls")),
     path("models/", include("registry.urls")),
     path("", include("governance.urls")),
     path("evaluation/", include("evaluation.urls")),

@@ -14,6 +14,7 @@ def navigation(request: HttpRequest) -> dict[str, dict[str, bool]]:
         "nav": {
             "admin": permissions.can_use_admin(user),
             "audit": permissions.can_read_audit(user),
+            "people": permissions.can_manage_accounts(user),
             "read_only": permissions.is_auditor_only(user),
         }
     }

@@ -174,6 +174,52 @@ def user_reactivate(*, actor: User | None, user: User) -> None:
             audit.record(action="user.reactivate", actor=actor, obj=user)
 
 
+def user_set_access(*, actor: User | None, user: User, roles: Iterable[str],
+                    teams: Iterable[Team]) -> list[str]:
+    """Make a user's roles and teams exactly these (administrators only), as one transaction of
+    grants, revocations and memberships, each audited. Returns what changed, in words.
+
+    Administrators cannot take their own administrator role: another administrator must, so that
+    nobody locks the installation out by accident."""
+    _require_account_manager(actor, attempted="user_set_access")
+    wanted_roles, wanted_teams = set(roles), {team.pk: team for team in teams}
+    for role in wanted_roles:
+        _check_role(role)
+    if (actor is not SYSTEM and actor.pk == user.pk and Role.ADMIN in user.roles
+            and Role.ADMIN not in wanted_roles):
+        raise Conflict("You cannot take your own administrator role; ask another "
+                       "administrator.", field="roles")
+    held_roles = set(user.role_grants.values_list("role", flat=True))
+    held_teams = {team.pk: team for team in user.teams.all()}
+    changed: list[str] = []
+    with transaction.atomic():
+        for role in sorted(wanted_roles - held_roles):
+            role_grant(actor=actor, user=user, role=role)
+            changed.append(f"granted {Role(role).label.lower()}")
+        for role in sorted(held_roles - wanted_roles):
+            role_revoke(actor=actor, user=user, role=role)
+            changed.append(f"took {Role(role).label.lower()}")
+        for pk in sorted(wanted_teams.keys() - held_teams.keys()):
+            team_add_member(actor=actor, team=wanted_teams[pk], user=user)
+            changed.append(f"added to {wanted_teams[pk].name}")
+        for pk in sorted(held_teams.keys() - wanted_teams.keys()):
+            team_remove_member(actor=actor, team=held_teams[pk], user=user)
+            changed.append(f"removed from {held_teams[pk].name}")
+    return changed
+
+
+def tokens_revoke_all(*, actor: User | None, user: User) -> int:
+    """Revoke every active API token of a user (administrators: a lost laptop, a leaked token).
+    Returns how many were revoked; one audit event names the count."""
+    _require_account_manager(actor, attempted="tokens_revoke_all")
+    with transaction.atomic():
+        revoked = user.api_tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if revoked:
+            audit.record(action="user.tokens_revoke", actor=actor, obj=user,
+                         payload={"tokens_revoked": revoked})
+    return revoked
+
+
 def token_create(*, actor: User, name: str, expires_in_days: int) -> tuple[ApiToken, str]:
     """Create a personal API token for ``actor``. Returns the row and the token, shown once."""
     name = (name or "").strip()
