@@ -8,10 +8,12 @@ from django.utils import timezone
 
 
 class NotificationKind(models.TextChoices):
+    SUBMITTED = "submitted", "Version submitted for validation"
     ASSIGNMENT = "assignment", "Validation assigned to you"
     SIGNOFF_REQUESTED = "signoff_requested", "Sign-off requested"
     DECISION = "decision", "Decision on a version"
     FINDING_RAISED = "finding_raised", "Finding raised"
+    REMEDIATION_PROPOSED = "remediation_proposed", "Remediation proposed"
     FINDING_DUE = "finding_due", "Finding coming due"
     FINDING_OVERDUE = "finding_overdue", "Finding overdue"
     WAIVER_EXPIRING = "waiver_expiring", "Waiver expiring"

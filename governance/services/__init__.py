@@ -34,6 +34,7 @@ from governance.services.lifecycle import (
 )
 from governance.services.notifications import (
     notification_mark_read,
+    notification_mark_read_about,
     notify,
     preferences_of,
     preferences_update,
@@ -81,6 +82,7 @@ __all__ = [
     "findings_notify_due",
     "intake_record",
     "notification_mark_read",
+    "notification_mark_read_about",
     "notify",
     "periodic_review_conclude",
     "policy_version_create",

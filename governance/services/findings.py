@@ -246,8 +246,33 @@ def finding_transition(*, actor: User, finding: Finding, to: str, text: str) -> 
             "severity": locked.severity, "version": version.number})
         if to in (F.CLOSED, F.ACCEPTED_AS_RISK):
             approve_if_ready(version, actor=None)
+        _notify_finding_move(locked, version, rule.name, actor, text)
     finding.status = to
     return locked
+
+
+def _notify_finding_move(finding: Finding, version: ModelVersion, move: str, actor: User,
+                         text: str) -> None:
+    """Hand the finding to whoever must act next: a proposed remediation to the validator who
+    raised it (and the version's validator), a challenged one back to its owner."""
+    moment = timezone.now().strftime("%Y%m%d%H%M%S")  # each round is news again
+    if move == "propose_remediation":
+        case = case_for(version)
+        notify(users=[u for u in User.objects.filter(
+                   pk__in={finding.raised_by_id, case.validator_id} - {None}).order_by("pk")
+                   if u.pk != actor.pk],
+               kind=NotificationKind.REMEDIATION_PROPOSED, obj=finding,
+               period=f"remediation-{moment}",
+               title=f"Remediation proposed for F-{finding.pk} on {version}: {finding.title}",
+               url=finding.get_absolute_url(),
+               body=f"{text}\n\nClose the finding if the remediation answers it, or reopen it "
+                    "with what is missing.")
+    elif move == "reopen":
+        notify(users=[finding.owner], kind=NotificationKind.FINDING_RAISED, obj=finding,
+               period=f"reopened-{moment}",
+               title=f"F-{finding.pk} on {version} was reopened: {finding.title}",
+               url=finding.get_absolute_url(),
+               body=f"{text}\n\nPropose another remediation by {finding.due_date}.")
 
 
 def findings_close_answered(*, version: ModelVersion, source: str, actor: User, text: str,

@@ -18,7 +18,7 @@ from django.utils import timezone
 from core import audit, permissions
 from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
-from core.models import User
+from core.models import Role, User
 from core.permissions import Refusal
 from governance.gates import GATE_KINDS, SUBMISSION_KINDS, Case, blocking_items, case_for
 from governance.models import (
@@ -329,7 +329,16 @@ def _notify_transition(version: ModelVersion, frm: str, to: str, case: Case,
     model's people and the validator about a decision, a suspension and a reinstatement."""
     url = workflow_url(version)
     moment = timezone.now().strftime("%Y%m%d%H%M%S")  # each round of changes is news again
-    if to == S.SUBMITTED and case.validator_id is not None:
+    if to == S.SUBMITTED and case.validator_id is None:
+        # Nobody validates it yet: the risk officers assign, independent validators may take it.
+        deciders = [u for u in User.objects.filter(
+            is_active=True, role_grants__role__in=[Role.RISK_OFFICER, Role.VALIDATOR]
+        ).distinct().order_by("pk") if permissions.can_assign_validator(u, case)]
+        notify(users=deciders, kind=NotificationKind.SUBMITTED, obj=version,
+               period=f"submitted-{moment}", title=f"{version} was submitted for validation",
+               url=url, body=f"{version} waits for a validator. Risk officers assign one; an "
+                             "independent validator may take it from its workflow page.")
+    elif to == S.SUBMITTED and case.validator_id is not None:
         notify(users=list(User.objects.filter(pk=case.validator_id)),
                kind=NotificationKind.ASSIGNMENT, obj=version, period=f"resubmitted-{moment}",
                title=f"{version} was resubmitted to you", url=url,

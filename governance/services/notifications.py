@@ -134,6 +134,22 @@ def notification_mark_read(*, actor: User, ids: Iterable[object] | None = None) 
     return rows.update(read_at=timezone.now())
 
 
+def notification_mark_read_about(*, actor: User, obj: Any) -> int:
+    """Mark read the actor's notifications about ``obj``: opening or acting on the item is
+    reading what pointed at it, so the inbox badge does not stay behind."""
+    return Notification.objects.filter(
+        user=actor, read_at__isnull=True, object_type=obj._meta.label_lower,
+        object_id=str(obj.pk)).update(read_at=timezone.now())
+
+
+def notifications_settle(*, obj: Any, kinds: Iterable[str]) -> int:
+    """Mark everyone's notifications of ``kinds`` about ``obj`` read: one person acted on a call
+    several received (a submission taken by a validator), so the others have nothing left to do."""
+    return Notification.objects.filter(
+        read_at__isnull=True, kind__in=list(kinds), object_type=obj._meta.label_lower,
+        object_id=str(obj.pk)).update(read_at=timezone.now())
+
+
 def preferences_of(user: User) -> dict[str, bool]:
     """Email on/off per kind, every kind listed."""
     stored = dict(NotificationPreference.objects.filter(user=user).values_list("kind", "email"))

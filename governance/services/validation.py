@@ -19,7 +19,7 @@ from governance.models import (
 )
 from governance.services.common import S, limit_text, require_text
 from governance.services.lifecycle import concluded_review, version_transition
-from governance.services.notifications import notify
+from governance.services.notifications import notifications_settle, notify
 from registry.models import ModelVersion
 from registry.storage import SHA256_RE
 
@@ -60,6 +60,8 @@ def validator_assign(*, actor: User, version: ModelVersion, validator: User) -> 
             "validator": validator.username,
             "previous_validator": previous.username if previous else None,
             "self_assigned": actor.pk == validator.pk})
+        # The submission has its validator: its call to assign or take it is answered for all.
+        notifications_settle(obj=locked, kinds=[NotificationKind.SUBMITTED])
         if validator.pk != actor.pk:
             notify(users=[validator], kind=NotificationKind.ASSIGNMENT, obj=locked,
                    period=str(gov.validator_assigned_at.date()),

@@ -55,6 +55,8 @@ def _finding_page(request: AuthenticatedHttpRequest, finding: Finding, *, status
                   error: str = "", **forms_: Any) -> HttpResponse:
     finding = _finding(request, finding.pk)
     case = case_for(finding.version)
+    # Opening the finding, or acting on it, reads what pointed the person here.
+    services.notification_mark_read_about(actor=request.user, obj=finding)
     return render(request, "governance/finding.html", {
         "finding": finding, "version": finding.version, "model": finding.version.model,
         "comments": finding.comments.select_related("author"),

@@ -27,6 +27,8 @@ from registry.models import ModelVersion, VersionState
 def _workflow(request: AuthenticatedHttpRequest, version: ModelVersion, *, status: int = 200,
               error: str = "", **forms_: forms.Form) -> HttpResponse:
     case = case_for(version)
+    # Opening the version's workflow, or acting on it, reads what pointed the person here.
+    services.notification_mark_read_about(actor=request.user, obj=version)
     return render(request, "governance/workflow.html", {
         "version": version, "model": version.model, "w": version_status(version, request.user),
         "error": error,

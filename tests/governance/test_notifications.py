@@ -28,20 +28,23 @@ def test_lifecycle_events_notify_the_right_people(walk, draft, mailoutbox, queue
         walk.sign(draft, "boris")
         walk.sign(draft, "rhea")
     assert not mailoutbox  # queued for the worker, not sent by the service
-    assert queued_emails.run() == 5
-    assert kinds_of("victor") == ["assignment", "decision"]
+    assert queued_emails.run() == 7
+    # The submission reached those who could assign or take it: victor (a validator) and rhea.
+    assert kinds_of("victor") == ["assignment", "decision", "submitted"]
     assert kinds_of("boris") == ["signoff_requested"]
-    assert kinds_of("rhea") == ["signoff_requested"]  # rhea assigned; not notified of that
+    assert kinds_of("rhea") == ["signoff_requested", "submitted"]  # rhea assigned; not told
     assert kinds_of("dana") == ["decision"]
     assert kinds_of("frank") == []
     victor_mail = [m.subject for m in mailoutbox if m.to == ["victor@example.org"]]
-    assert victor_mail == [f"[Assay] You validate {draft}", f"[Assay] {draft} was approved"]
-    assert len(mailoutbox) == Notification.objects.count() == 5
+    assert victor_mail == [f"[Assay] {draft} was submitted for validation",
+                           f"[Assay] You validate {draft}", f"[Assay] {draft} was approved"]
+    assert len(mailoutbox) == Notification.objects.count() == 7
 
 
 def test_email_preference_off_keeps_the_inbox(walk, draft, people, mailoutbox, queued_emails,
                                               django_capture_on_commit_callbacks):
-    services.preferences_update(actor=people["victor"], email={"assignment": False})
+    services.preferences_update(actor=people["victor"],
+                                email={"assignment": False, "submitted": False})
     with django_capture_on_commit_callbacks(execute=True):
         walk.submit(draft)
         walk.assign(draft)
@@ -54,6 +57,7 @@ def test_email_preference_off_keeps_the_inbox(walk, draft, people, mailoutbox, q
 def test_a_rolled_back_change_mails_nobody(walk, draft, people, mailoutbox, queued_emails,
                                            django_capture_on_commit_callbacks):
     walk.submit(draft)
+    Notification.objects.all().delete()  # the submission's, committed
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(Exception):  # noqa: B017
         from django.db import transaction
 
@@ -96,6 +100,7 @@ def test_inbox_api_mark_read_and_preferences(walk, draft, api, people):
     walk.assign(draft)
     c = api.as_(people["victor"])
     rows = c.get("/api/v1/notifications/?unread=1").json()["results"]
+    # The submission's call was settled when the validator was assigned: read for everyone.
     assert [r["kind"] for r in rows] == ["assignment"]
     marked = c.post("/api/v1/notifications/mark-read/", {"ids": [rows[0]["id"]]}).json()
     assert marked == {"marked": 1, "unread": 0}
@@ -124,7 +129,7 @@ def test_the_header_shows_the_unread_count_and_the_inbox_marks_read(walk, draft,
     assert 'id="unread-badge"' in page and ">1</span>" in page
     inbox = client.get("/governance/inbox/").content.decode()
     assert "You validate" in inbox
-    row = Notification.objects.get(user=people["victor"])
+    row = Notification.objects.get(user=people["victor"], kind="assignment")
     fragment = client.post("/governance/inbox/read/", {"id": row.pk}, HTTP_HX_REQUEST="true")
     assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
     html = fragment.content.decode()
