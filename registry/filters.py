@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
 
 from core.errors import ValidationFailed
 from registry.models import DecisionType, ModelVersion, RegisteredModel, VersionState
@@ -57,7 +57,11 @@ class ModelFilter:
         if self.team:
             models = models.filter(team__slug=self.team)
         if self.status and "status" not in self.errors:
-            models = models.filter(status=self.status)
+            # The newest version's state, or the state of the version in use: an approved v1
+            # stays "approved" while a v2 draft is under way.
+            in_use = ModelVersion.objects.filter(model=OuterRef("pk"), state=self.status,
+                                                 state__in=IN_USE_STATES)
+            models = models.filter(Q(status=self.status) | Exists(in_use))
         if self.owner:
             models = models.filter(owner__username=self.owner)
         if self.business_line:
@@ -75,8 +79,22 @@ def inventory_rows(models: QuerySet[RegisteredModel]) -> QuerySet[RegisteredMode
     return models.select_related("team", "owner", "created_by").prefetch_related("tags")
 
 
+# A version in use: approved, or suspended (in use until it was suspended, and what its
+# endpoints still point at).
+IN_USE_STATES = (VersionState.APPROVED, VersionState.SUSPENDED)
+
+
+def version_in_use(versions: Iterable[tuple[int, str]]) -> tuple[int, str] | None:
+    """Of a model's (number, state) pairs, the version in use: the newest approved one, else
+    the newest suspended one; None when no version was ever put in use."""
+    ranked = sorted(((state == VersionState.APPROVED, number), (number, state))
+                    for number, state in versions if state in IN_USE_STATES)
+    return ranked[-1][1] if ranked else None
+
+
 def with_version_stats(page: Iterable[RegisteredModel]) -> list[RegisteredModel]:
-    """Set ``latest_version`` and ``version_count`` on the models of one page, in one query.
+    """Set ``latest_version``, ``version_count`` and ``in_use`` ((number, state) of the version
+    in use, or None) on the models of one page, in two queries.
 
     Done after paginating rather than as annotations: PostgreSQL would compute an annotation for
     every row an OFFSET skips, which makes late pages slow.
@@ -85,11 +103,17 @@ def with_version_stats(page: Iterable[RegisteredModel]) -> list[RegisteredModel]
     stats = {row["model_id"]: row for row in ModelVersion.objects
              .filter(model_id__in=[m.pk for m in models]).order_by()
              .values("model_id").annotate(latest=Max("number"), count=Count("pk"))}
+    in_use: dict[int, list[tuple[int, str]]] = {}
+    for model_id, number, state in (ModelVersion.objects.filter(
+            model_id__in=[m.pk for m in models], state__in=IN_USE_STATES).order_by()
+            .values_list("model_id", "number", "state")):
+        in_use.setdefault(model_id, []).append((number, state))
     for model in models:
         row = stats.get(model.pk, {})
         # For the inventory page only: attributes on the fetched rows, never fields.
         model.latest_version = row.get("latest")  # type: ignore[attr-defined]
         model.version_count = row.get("count", 0)  # type: ignore[attr-defined]
+        model.in_use = version_in_use(in_use.get(model.pk, []))  # type: ignore[attr-defined]
     return models
 
 
