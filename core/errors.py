@@ -47,6 +47,13 @@ class Refused(PermissionRefused):
     recorded = True
 
 
+class WrongPassword(Refused):
+    """A re-entered password (an electronic signature) did not match: refused and recorded like
+    any refusal; a page keeps the rest of its form and asks for the password again."""
+
+    code = "wrong_password"
+
+
 class Throttled(Refused):
     """Refused before the password is even checked: too many wrong passwords for the account."""
 

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from core import audit, permissions, throttle
 from core.audit import refuse
-from core.errors import Conflict, Throttled, ValidationFailed
+from core.errors import Conflict, Throttled, ValidationFailed, WrongPassword
 from core.models import Role, User
 from governance.gates import Case, case_for, signoff_counts
 from governance.models import Decision, SignOff
@@ -43,7 +43,8 @@ def _check_password(actor: User, password: str, client_ip: str, version: ModelVe
         refuse(actor, "The password is wrong: sign with the password you sign in with. After "
                       f"{settings.LOGIN_FAILURES_PER_ACCOUNT} wrong passwords (here or at sign-in) "
                       f"signing and signing in are paused for {minutes} minutes.",
-               attempted="signoff.record", target=version, code=permissions.WRONG_PASSWORD)
+               attempted="signoff.record", target=version, code=permissions.WRONG_PASSWORD,
+               error=WrongPassword)
     throttle.succeeded(actor.username)
 
 

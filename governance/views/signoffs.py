@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from core import pages, permissions
-from core.errors import DomainError
+from core.errors import DomainError, Throttled, WrongPassword
 from core.http import AuthenticatedHttpRequest
 from core.net import client_ip
 from governance import services
@@ -32,8 +32,14 @@ def sign(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpRespo
 
     if request.method != "POST":
         return page()
-    return pages.form_action(
-        request, form=form, call=lambda: services.signoff_record(
-            actor=request.user, version=version, client_ip=client_ip(request),
-            **form.cleaned_data),
-        success="Signed.", done=workflow_url(version), failure=page)
+    try:
+        return pages.form_action(
+            request, form=form, call=lambda: services.signoff_record(
+                actor=request.user, version=version, client_ip=client_ip(request),
+                **form.cleaned_data),
+            success="Signed.", done=workflow_url(version), failure=page)
+    except (WrongPassword, Throttled) as refusal:
+        # Refused and recorded (and counted by the throttle) by the service; the decision and
+        # comment stay on the form, only the password is asked for again.
+        form.add_error("password", refusal.message)
+        return page(status=refusal.status if isinstance(refusal, Throttled) else 422)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from core.models.audit import SecurityEventCounter
 from governance.models import ModelIntake
 from tests.conftest import PASSWORD
 from tests.governance.conftest import ALL_HIGH
@@ -50,9 +53,15 @@ def test_the_workflow_page_lists_blockers_and_the_sign_page_signs(client, walk, 
     assert "more sign-off(s) from a risk officer" in page and "Sign off →" in page
     sign_page = client.get(base + "sign/").content.decode()
     assert 'type="password"' in sign_page
-    wrong = client.post(base + "sign/", {"decision": "approve", "comment": "ok",
+    wrong = client.post(base + "sign/", {"decision": "approve", "comment": "Fit for use.",
                                          "password": "nope"})
-    assert wrong.status_code == 403 and "password" in wrong.content.decode()
+    # The form stays, with the decision and comment, and says what was wrong.
+    assert wrong.status_code == 422
+    html = wrong.content.decode()
+    assert "The password is wrong" in html and "Fit for use." in html
+    assert re.search(r'value="approve"[^>]*checked', html)
+    assert SecurityEventCounter.objects.filter(  # still recorded as a refusal
+        action="governance.refused", principal="boris", reason="wrong_password").exists()
     ok = client.post(base + "sign/", {"decision": "approve", "comment": "ok",
                                       "password": PASSWORD})
     assert ok.status_code == 302 and draft.signoffs.count() == 1

@@ -109,6 +109,7 @@ class TestSignOffPasswordThrottle:
         url = f"/models/{draft.model.slug}/versions/{draft.number}/sign/"
         body = {"decision": "approve", "comment": "ok", "password": "nope"}
         wrong = client.post(url, body)
-        assert wrong.status_code == 403 and "The password is wrong" in wrong.content.decode()
+        # The page keeps the form (422); the API answers 403, as for any refusal.
+        assert wrong.status_code == 422 and "The password is wrong" in wrong.content.decode()
         held = client.post(url, {**body, "password": PASSWORD})
         assert held.status_code == 429 and "stolen session" in held.content.decode()
