@@ -15,5 +15,6 @@ class GovernanceConfig(AppConfig):
             "Inbox", "governance:inbox",
             count=lambda user: Notification.objects.filter(user=user).unread().count(),
             count_id="unread-badge", count_title="unread notifications"))
+        pages.add_panel("core.home", "governance/_dashboard.html")
         pages.add_panel("registry.model_detail", "governance/_model_panel.html")
         pages.add_panel("registry.version_detail", "governance/_version_panel.html")

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import template
 
+from governance.dashboard import Dashboard, dashboard
 from governance.models import ModelIntake
 from governance.status import version_status
 
@@ -16,6 +17,12 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def governance_status(context: template.Context, version: Any) -> dict[str, Any]:
     return version_status(version, context["request"].user)
+
+
+@register.simple_tag(takes_context=True)
+def governance_dashboard(context: template.Context) -> Dashboard:
+    """The signed-in person's dashboard (governance.dashboard), for the home page's panel."""
+    return dashboard(context["request"].user)
 
 
 @register.simple_tag
