@@ -82,6 +82,8 @@ class NavLink:
     count: Callable[[User], int] | None = None
     count_id: str = ""
     count_title: str = ""
+    # Whom the link is for (everyone signed in when None): navigation names what people do.
+    shown: Callable[[User], bool] | None = None
 
 
 _nav_links: list[NavLink] = []

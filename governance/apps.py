@@ -7,10 +7,16 @@ class GovernanceConfig(AppConfig):
     def ready(self) -> None:
         """Fill the extension points of the pages below governance (core.pages): the header's
         links, and the governance panels of the registry's model and version pages."""
-        from core import pages
+        from core import pages, permissions
         from governance.models import Notification
 
-        pages.add_nav_link(pages.NavLink("Validation", "governance:queue"))
+        pages.add_nav_link(pages.NavLink("My work", "governance:queue"))
+        pages.add_nav_link(pages.NavLink("Findings", "governance:findings"))
+        pages.add_nav_link(pages.NavLink("Waivers", "governance:waivers"))
+        pages.add_nav_link(pages.NavLink("Board", "governance:board",
+                                         shown=permissions.can_view_board))
+        pages.add_nav_link(pages.NavLink("Policies", "governance:policies",
+                                         shown=permissions.can_view_board))
         pages.add_nav_link(pages.NavLink(
             "Inbox", "governance:inbox",
             count=lambda user: Notification.objects.filter(user=user).unread().count(),

@@ -70,4 +70,6 @@ class _ShownLink:
 @register.simple_tag(takes_context=True)
 def nav_links(context: template.Context) -> list[_ShownLink]:
     """The links apps added to the header, for the signed-in user."""
-    return [_ShownLink(link, context["user"]) for link in pages.nav_links()]
+    user = context["user"]
+    return [_ShownLink(link, user) for link in pages.nav_links()
+            if link.shown is None or link.shown(user)]

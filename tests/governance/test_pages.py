@@ -115,7 +115,9 @@ def test_the_header_links_come_from_the_apps_with_the_unread_count(client, walk,
     # The apps add their links in INSTALLED_APPS order; the markup is the one base.html had.
     assert ('  <nav aria-label="Main">\n'
             '    <a href="/models/">Inventory</a>\n'
-            '    <a href="/governance/queue/">Validation</a>\n'
+            '    <a href="/governance/queue/">My work</a>\n'
+            '    <a href="/governance/findings/">Findings</a>\n'
+            '    <a href="/governance/waivers/">Waivers</a>\n'
             '    <a href="/governance/inbox/">Inbox <span class="badge" id="unread-badge" '
             'title="unread notifications">1</span></a>\n'
             '    \n') in page
