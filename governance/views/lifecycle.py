@@ -12,13 +12,14 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from core import pages, permissions
+from core.audit_display import person_name
 from core.errors import DomainError
 from core.http import AuthenticatedHttpRequest
 from core.models import Role
 from governance import services
 from governance.forms import AssignForm, ReasonForm
 from governance.gates import case_for, governance_of
-from governance.models import workflow_url
+from governance.models import Notification, workflow_url
 from governance.status import version_status
 from governance.views.common import workable_version
 from registry.models import ModelVersion, VersionState
@@ -83,9 +84,25 @@ def version_action(request: AuthenticatedHttpRequest, slug: str, number: int,
         version.refresh_from_db()
         return _workflow(request, version, status=status, error=error.message, **shown)
 
+    started = Notification.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     return pages.form_action(request, form=form, call=call, failure=failure,
-                             success=f"Done: {name.replace('_', ' ')}.",
+                             success=lambda result: _done_message(result, started),
                              done=workflow_url(version))
+
+
+def _done_message(version: ModelVersion, notified_after: int) -> str:
+    """What happened, in words, and who now has it: "credit-scoring v3 is now submitted; Rhea
+    Officer (rhea) and Victor Validator (victor) are notified." Names the notifications this
+    action actually created."""
+    version.refresh_from_db(fields=["state"])
+    people = sorted({person_name(n.user) for n in Notification.objects.filter(
+        pk__gt=notified_after, object_type=version._meta.label_lower,
+        object_id=str(version.pk)).select_related("user")})
+    text = f"{version} is now {version.get_state_display().lower()}"
+    if people:
+        who = people[0] if len(people) == 1 else ", ".join(people[:-1]) + " and " + people[-1]
+        text += f"; {who} {'is' if len(people) == 1 else 'are'} notified"
+    return text + "."
 
 
 def _needs_reason(action: str) -> bool:

@@ -88,3 +88,17 @@ def test_once_a_validator_is_assigned_the_submission_call_is_settled_for_all(wal
     walk.assign(draft)
     assert not unread("rhea", "submitted") and not unread("victor", "submitted")
     assert len(unread("victor", "assignment")) == 1
+
+
+def test_the_page_confirms_in_words_who_now_has_it(client, walk, draft, people):
+    walk.submit(draft)
+    walk.assign(draft)
+    client.force_login(people["victor"])
+    base = f"/models/{draft.model.slug}/versions/{draft.number}/workflow/"
+    response = client.post(base + "request_changes/", {"reason": "Add the lineage."},
+                           follow=True)
+    html = response.content.decode()
+    assert f"{draft} is now changes requested; dana is notified." in html
+    client.force_login(people["dana"])
+    html = client.post(base + "submit/", follow=True).content.decode()
+    assert f"{draft} is now submitted; victor is notified." in html
