@@ -47,7 +47,13 @@ from core.audit.record import (
     snapshot,
     task_context,
 )
-from core.audit.security import flush_security_counts, record_denial, record_security, refuse
+from core.audit.security import (
+    flush_security_counts,
+    record_denial,
+    record_request_event,
+    record_security,
+    refuse,
+)
 
 __all__ = [
     "BAD_GENESIS",
@@ -77,6 +83,7 @@ __all__ = [
     "link",
     "record",
     "record_denial",
+    "record_request_event",
     "record_security",
     "refuse",
     "snapshot",
