@@ -310,7 +310,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "governance-scan-due-dates": {"task": "governance.scan_due_dates",
                                   "schedule": env_int("ASSAY_DUE_DATE_SCAN_INTERVAL_S", 3600)},
     # Evaluation runs whose worker died: taken over, or failed as "worker lost" (never stuck).
-    "evaluation-reap-runs": {"task": "evaluation.reap_runs", "schedule": 60.0},
+    # Also sends again what is still queued after EVALUATION_REQUEUE_AFTER_S (broker outages).
+    "evaluation-reap-runs": {"task": "evaluation.reap_runs",
+                             "schedule": env_int("ASSAY_REAP_INTERVAL_S", 60)},
 }
 
 # Mail: printed to the console (the worker's and web server's logs) unless SMTP is configured.
