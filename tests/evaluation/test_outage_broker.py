@@ -61,10 +61,13 @@ def test_launches_survive_a_broker_outage_and_workers_reconnect(
         transactional_db, api, victor, german_data, queued_runs, monkeypatch, tmp_path):
     node = own_rabbitmq()
     queue = f"outage_evaluations_{node.port}"
+    # The services publish through this app: to the test's node and queue only. (broker_write_url:
+    # a CELERY_BROKER_URL in the environment would take precedence over broker_url.)
     app = Celery("outage-test", set_as_current=False)
-    app.config_from_object("django.conf:settings", namespace="CELERY")
-    app.conf.broker_url = node.url
-    app.conf.task_routes = {evaluation.RUN_TASK: {"queue": queue}}
+    app.conf.update(broker_write_url=node.url, task_routes={evaluation.RUN_TASK: {"queue": queue}},
+                    broker_connection_timeout=settings.CELERY_BROKER_CONNECTION_TIMEOUT,
+                    task_publish_retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY)
+    assert app.connection_for_write().as_uri().endswith(f":{node.port}//")
     monkeypatch.setattr(evaluation, "current_app", app)
     queued_runs.send_to(REAL_RUN_QUEUE)
     client = api.as_(victor)
