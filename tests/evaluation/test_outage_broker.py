@@ -103,7 +103,7 @@ def test_launches_survive_a_broker_outage_and_workers_reconnect(
         wait_for(second, lambda r: r.status == RunStatus.SUCCEEDED, 180,
                  "the worker to reconnect and take the next run", worker)
 
-        third = launch(3000)
+        third = launch(1500)
         wait_for(third, lambda r: r.status == RunStatus.RUNNING, 120, "the third run to start",
                  worker)
         assert worker.stop(signal.SIGTERM, timeout=180) == 0  # warm shutdown

@@ -49,13 +49,13 @@ def test_a_worker_rides_out_a_database_restart_without_failing_the_run(
         transactional_db, victor, validating, tmp_path):
     from config.celery import app
 
-    frame = pd.concat([pd.read_csv(GERMAN_CSV)] * 20, ignore_index=True)
+    frame = pd.concat([pd.read_csv(GERMAN_CSV)] * 10, ignore_index=True)
     data = io.BytesIO(frame.to_csv(index=False).encode())
     dataset = evaluation.dataset_upload(actor=victor, model=validating.model, file=data,
-                                        filename="german_x20.csv", label_column="good_credit",
+                                        filename="german_x10.csv", label_column="good_credit",
                                         sensitive_features=SENSITIVE)
     run = evaluation.run_launch(actor=victor, version=validating, dataset=dataset,
-                                options={"n_bootstrap": 3000})  # queued, not sent
+                                options={"n_bootstrap": 2000})  # queued, not sent
     cluster = OwnPostgres()
     cluster.start()
     queue = f"outage_evaluations_db_{cluster.port}"
