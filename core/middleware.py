@@ -49,7 +49,8 @@ class RequestGuardMiddleware:
 def refusal_response(request: HttpRequest, status: int, message: str) -> HttpResponse:
     """An error answer in the API's error shape under /api/, as plain text elsewhere."""
     if request.path.startswith("/api/"):
-        code = {404: "not_found", 413: "request_too_large", 500: "server_error"}.get(status, "invalid")
+        code = {404: "not_found", 413: "request_too_large",
+                500: "server_error"}.get(status, "invalid")
         return JsonResponse(error_body(message, code), status=status)
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
@@ -120,7 +121,6 @@ class DomainErrorMiddleware:
         return render(request, "error.html", {"status": exception.status,
                                               "message": exception.message},
                       status=exception.status)
-
 
 
 def record_damaged_file(request: HttpRequest, exc: StoredFileDamaged) -> None:

@@ -10,6 +10,7 @@ rendered without touching the database (no user, no navigation).
 from __future__ import annotations
 
 import logging
+from typing import TypeGuard
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -24,7 +25,7 @@ DATABASE_MESSAGE = ("Assay's database cannot be reached right now (restarting or
                     "maintenance); nothing was changed. Send the request again in a few seconds.")
 
 
-def is_outage(exc: BaseException | None) -> bool:
+def is_outage(exc: BaseException | None) -> TypeGuard[BaseException]:
     """Whether ``exc`` means a service is briefly down rather than a bug."""
     return isinstance(exc, (*DATABASE_ERRORS, Unavailable))
 

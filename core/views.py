@@ -118,7 +118,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     anywhere in the request (middleware included) answers 503 with Retry-After instead."""
     exc = sys.exc_info()[1]
     if outage.is_outage(exc):
-        return outage.unavailable_response(request, exc)  # type: ignore[arg-type]
+        return outage.unavailable_response(request, exc)
     if request.path.startswith("/api/"):
         return refusal_response(request, 500, (
             "Assay failed to answer this request (an error on our side, logged with its request "

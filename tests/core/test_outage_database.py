@@ -12,9 +12,10 @@ from __future__ import annotations
 import pytest
 import requests
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 
 from core import services
+from core.views import server_error
 from registry import services as registry
 from tests.conftest import PASSWORD
 from tests.outage_services import OwnPostgres, own_web
@@ -95,3 +96,18 @@ def test_a_database_outage_answers_503_and_heals_without_a_person(transactional_
         database.close()
     assert "Traceback" not in web.output() or "OperationalError" in web.output(), \
         web.output()[-3000:]
+
+
+def test_an_outage_met_outside_a_view_is_answered_503_too(rf):
+    """handler500: what fails in middleware (a session saved after the view) is still a 503."""
+    for path, kind in (("/api/v1/models/", "application/json"), ("/models/", "text/html")):
+        try:
+            raise OperationalError("connection to server at 127.0.0.1 failed")
+        except OperationalError:
+            response = server_error(rf.get(path))
+        assert response.status_code == 503 and response["Retry-After"] == "5"
+        assert response["Content-Type"].startswith(kind)
+    try:
+        raise RuntimeError("a bug")
+    except RuntimeError:
+        assert server_error(rf.get("/api/v1/models/")).status_code == 500
