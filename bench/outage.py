@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -194,6 +195,7 @@ def main() -> int:
             process.stop()
         broker.close()
         database.close()
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -297,6 +297,9 @@ EVALUATION_MAX_ATTEMPTS = env_int("ASSAY_EVALUATION_MAX_ATTEMPTS", 3)
 # A run still queued this long after its task was sent (the broker was down at launch) is sent
 # again by the reaper; a duplicate is harmless (the lease).
 EVALUATION_REQUEUE_AFTER_S = env_int("ASSAY_EVALUATION_REQUEUE_AFTER_S", 300)
+# The same for notification emails; longer than an email's own retries (about 30 minutes), so a
+# second task does not mail what the first is still retrying.
+NOTIFICATION_EMAIL_RESEND_AFTER_S = env_int("ASSAY_EMAIL_RESEND_AFTER_S", 3600)
 # Signed audit checkpoints: how often beat signs the chain's head (only when it grew).
 CHECKPOINT_INTERVAL_S = env_int("ASSAY_CHECKPOINT_INTERVAL_S", 600)
 CELERY_BEAT_SCHEDULE: dict = {
@@ -309,6 +312,8 @@ CELERY_BEAT_SCHEDULE: dict = {
                                   "schedule": env_int("ASSAY_WAIVER_EXPIRY_INTERVAL_S", 300)},
     "governance-scan-due-dates": {"task": "governance.scan_due_dates",
                                   "schedule": env_int("ASSAY_DUE_DATE_SCAN_INTERVAL_S", 3600)},
+    # Notification emails whose task never reached a worker (the broker was down): sent again.
+    "governance-resend-emails": {"task": "governance.resend_emails", "schedule": 300.0},
     # Evaluation runs whose worker died: taken over, or failed as "worker lost" (never stuck).
     # Also sends again what is still queued after EVALUATION_REQUEUE_AFTER_S (broker outages).
     "evaluation-reap-runs": {"task": "evaluation.reap_runs",

@@ -23,10 +23,12 @@ from tests.outage_services import OwnPostgres, OwnProcess
 pytestmark = [pytest.mark.outage, pytest.mark.worker]
 
 
-def query(cluster: OwnPostgres, sql: str) -> str | None:
-    """One value from the cluster's copy, or None while it is down."""
+def query(cluster: OwnPostgres, sql: str, run_id: int) -> str | None:
+    """One value from the cluster's copy (``:run_id`` in ``sql`` is the run), or None while it
+    is down."""
     answer = subprocess.run([str(cluster.bin / "psql"), "-h", "127.0.0.1", "-p",
-                             str(cluster.port), "-U", "postgres", "-d", "assay", "-Atc", sql],
+                             str(cluster.port), "-U", "postgres", "-d", "assay", "-At", "-v",
+                             f"run_id={int(run_id)}"], input=sql,
                             capture_output=True, text=True, timeout=20)
     return answer.stdout.strip() if answer.returncode == 0 else None
 
@@ -37,7 +39,7 @@ def wait_for(cluster: OwnPostgres, run_id: int, done, timeout: float, what: str,
     row = None
     while time.monotonic() < deadline:
         row = query(cluster, "SELECT status || ' ' || progress FROM evaluation_run "
-                             f"WHERE id = {run_id}")
+                             "WHERE id = :run_id", run_id)
         if row and done(*row.split()):
             return row
         time.sleep(0.3)
@@ -81,11 +83,12 @@ def test_a_worker_rides_out_a_database_restart_without_failing_the_run(
         cluster.start()
         wait_for(cluster, run.pk, lambda status, _p: status in ("succeeded", "failed"), 240,
                  "the run to finish", worker)
-        outcome = query(cluster, f"SELECT status || ' ' || attempts FROM evaluation_run "
-                                 f"WHERE id = {run.pk}")
+        outcome = query(cluster, "SELECT status || ' ' || attempts FROM evaluation_run "
+                                 "WHERE id = :run_id", run.pk)
         assert outcome == "succeeded 1", worker.output()[-4000:]
         events = query(cluster, "SELECT string_agg(action, ',' ORDER BY seq) FROM "
-                                "core_auditevent WHERE action LIKE 'evaluation.run_%'")
+                                "core_auditevent WHERE action LIKE 'evaluation.run_%' "
+                                "AND object_id = :'run_id'", run.pk)
         assert events == ("evaluation.run_launch,evaluation.run_start,evaluation.run_release,"
                           "evaluation.run_start,evaluation.run_complete"), events
         assert "database connection was lost" in worker.output()
