@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core import health
 from core import views as core_views
 
 api_v1: list[URLPattern | URLResolver] = [
@@ -16,6 +17,8 @@ api_v1: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("", core_views.home, name="home"),
     path("login/", core_views.LoginView.as_view(), name="login"),
     path("logout/", core_views.logout_view, name="logout"),
@@ -32,3 +35,4 @@ urlpatterns = [
 
 handler400 = "core.views.bad_request"
 handler404 = "core.views.not_found"
+handler500 = "core.views.server_error"

@@ -75,6 +75,35 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Unavailable(DomainError):
+    """A service Assay depends on (database, cache, file store) cannot be reached right now; the
+    same request should succeed once it is back. Answered with ``Retry-After``."""
+
+    status = 503
+    code = "unavailable"
+    retry_after = 5
+
+
+class InsufficientStorage(Unavailable):
+    """The file store has no room (or no permission) for an upload; nothing was kept."""
+
+    status = 507
+    code = "insufficient_storage"
+    retry_after = 60
+
+
+class StoredFileDamaged(DomainError):
+    """A stored file is missing or no longer matches its digest: it is not served, and pages and
+    the API record a security event (``security.stored_file_damaged``) when this reaches them."""
+
+    status = 503
+    code = "stored_file_damaged"
+
+    def __init__(self, message: str, *, reason: str, sha256: str) -> None:
+        super().__init__(message)
+        self.reason, self.sha256 = reason, sha256
+
+
 def error_body(detail: str, code: str, fields: dict[str, list[str]] | None = None
                ) -> dict[str, Any]:
     """The API's error shape: ``{"detail": ..., "code": ..., "fields": {field: [messages]}}``."""

@@ -11,9 +11,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 
-from core.audit import current_request_id, record_denial
-from core.errors import DomainError, PermissionRefused, error_body
+from core.audit import current_request_id, record_denial, record_request_event
+from core.errors import DomainError, PermissionRefused, StoredFileDamaged, error_body
 from core.http import AssayHttpRequest
+from core.outage import is_outage, unavailable_response
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
@@ -48,7 +49,8 @@ class RequestGuardMiddleware:
 def refusal_response(request: HttpRequest, status: int, message: str) -> HttpResponse:
     """An error answer in the API's error shape under /api/, as plain text elsewhere."""
     if request.path.startswith("/api/"):
-        code = {404: "not_found", 413: "request_too_large"}.get(status, "invalid")
+        code = {404: "not_found", 413: "request_too_large",
+                500: "server_error"}.get(status, "invalid")
         return JsonResponse(error_body(message, code), status=status)
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
@@ -94,7 +96,8 @@ class RequestIdMiddleware:
 
 
 class DomainErrorMiddleware:
-    """Pages: a DomainError that escapes a view becomes its status with the message shown.
+    """Pages: a DomainError that escapes a view becomes its status with the message shown; an
+    outage (the database unreachable, core.outage) the plain "briefly unavailable" page.
 
     Permission refusals are also recorded as security events (in their own transaction, after the
     view's transaction has rolled back).
@@ -107,11 +110,20 @@ class DomainErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if is_outage(exception):  # the database or another service is down: 503, Retry-After
+            return unavailable_response(request, exception)
         if not isinstance(exception, DomainError):
             return None
         if isinstance(exception, PermissionRefused) and not exception.recorded:
             record_denial(request, exception.message)
+        if isinstance(exception, StoredFileDamaged):
+            record_damaged_file(request, exception)
         return render(request, "error.html", {"status": exception.status,
                                               "message": exception.message},
                       status=exception.status)
 
+
+def record_damaged_file(request: HttpRequest, exc: StoredFileDamaged) -> None:
+    """A download met a missing or altered file: a security event (who asked, which file)."""
+    record_request_event(request, action="security.stored_file_damaged", reason=exc.reason,
+                         payload={"sha256": exc.sha256})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django import forms
@@ -12,9 +13,10 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views import defaults
 from django.views.decorators.http import require_POST
 
-from core import audit, services, throttle
+from core import audit, outage, services, throttle
 from core.errors import DomainError
 from core.forms import add_domain_error
 from core.http import AuthenticatedHttpRequest
@@ -109,6 +111,19 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
             f"There is no API endpoint at {request.path}; the endpoints are listed at "
             "/api/v1/docs/."))
     return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500 for an uncaught exception, unless it was an outage: a database that cannot be reached
+    anywhere in the request (middleware included) answers 503 with Retry-After instead."""
+    exc = sys.exc_info()[1]
+    if outage.is_outage(exc):
+        return outage.unavailable_response(request, exc)
+    if request.path.startswith("/api/"):
+        return refusal_response(request, 500, (
+            "Assay failed to answer this request (an error on our side, logged with its request "
+            "id); try again, and tell the administrator if it keeps happening."))
+    return defaults.server_error(request)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

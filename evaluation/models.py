@@ -131,6 +131,9 @@ class Run(models.Model):
     launched_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                     related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(default=timezone.now, help_text=(
+        "When its task was last sent to the broker; a run still queued long after is sent "
+        "again (evaluation.services.run_reap)."))
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

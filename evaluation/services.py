@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 from celery import current_app
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.template.defaultfilters import filesizeformat
@@ -239,7 +239,9 @@ def run_launch(*, actor: User, version: ModelVersion, dataset: Dataset,
             "options": clean_options,
             "policy_version": run.policy_version_id,
             "exploratory": bool(gates.launcher_conflict(actor, case))})
-        transaction.on_commit(lambda: run_queue(run.pk))
+        # robust: with the broker down the launch still succeeds; the run waits as queued and
+        # run_reap sends its task again once the broker is back.
+        transaction.on_commit(lambda: run_queue(run.pk), robust=True)
     return run
 
 
@@ -267,6 +269,33 @@ def run_cancel(*, actor: User, run: Run) -> Run:
 
 
 # --- the worker's side --------------------------------------------------------------------------
+
+
+class ConnectionLost(Exception):
+    """The database went away while this worker held the run (attempt ``attempt``): transient.
+    The task retries later and first hands the run back (``run_release``), so an outage never
+    uses up the run's attempts nor fails it."""
+
+    def __init__(self, run_id: int, attempt: int) -> None:
+        super().__init__(f"the database connection was lost during attempt {attempt} of run "
+                         f"{run_id}")
+        self.run_id, self.attempt = run_id, attempt
+
+
+def run_release(*, run_id: int, attempt: int) -> bool:
+    """Give back a run whose attempt ``attempt`` lost its database connection: queued again, the
+    attempt not counted. Nothing when another worker has taken it since. One audit event."""
+    with transaction.atomic():
+        if not Run.objects.filter(pk=run_id, status=RunStatus.RUNNING, attempts=attempt).update(
+                status=RunStatus.QUEUED, attempts=attempt - 1, lease_expires_at=None,
+                progress=0, step="Waiting: the database connection was lost",
+                queued_at=timezone.now()):
+            return False
+        run = Run.objects.select_related("version").get(pk=run_id)
+        audit.record(action="evaluation.run_release", actor=None, obj=run, payload={
+            "version": run.version.number, "attempt": attempt,
+            "reason": "database connection lost"})
+    return True
 
 
 class LeaseHeld(Exception):
@@ -387,6 +416,13 @@ def run_execute(*, run_id: int, task_id: str, worker: str) -> str:
     run = run_claim(run_id=run_id, task_id=task_id, worker=worker)
     if run is None:
         return "nothing to do"
+    try:
+        return _execute(run)
+    except (OperationalError, InterfaceError) as exc:
+        raise ConnectionLost(run.pk, run.attempts) from exc
+
+
+def _execute(run: Run) -> str:
     version, dataset = run.version, run.dataset
     try:
         with _Progress(run) as progress:
@@ -469,8 +505,12 @@ def run_complete(*, run_id: int, attempt: int, outcome: engine.Outcome) -> bool:
 
 def run_reap() -> dict[str, int]:
     """Runs whose worker stopped renewing the lease: queued again for another worker to take
-    over, or failed as "worker lost" once they used their attempts. Called by beat."""
+    over, or failed as "worker lost" once they used their attempts. Runs still queued
+    ``EVALUATION_REQUEUE_AFTER_S`` after their task was sent (the broker was down at launch, or
+    lost the message) have it sent again; a duplicate finds the run taken and does nothing.
+    Called by beat."""
     now = timezone.now()
+    resent = _requeue_waiting(now)
     stale = list(Run.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now)
                  .values_list("pk", "attempts"))
     requeued = failed = 0
@@ -482,4 +522,17 @@ def run_reap() -> dict[str, int]:
         else:
             run_queue(pk)
             requeued += 1
-    return {"requeued": requeued, "failed": failed}
+    return {"requeued": requeued, "failed": failed, "resent": resent}
+
+
+def _requeue_waiting(now: dt.datetime) -> int:
+    cutoff = now - dt.timedelta(seconds=settings.EVALUATION_REQUEUE_AFTER_S)
+    resent = 0
+    for pk in Run.objects.filter(status=RunStatus.QUEUED, queued_at__lt=cutoff).values_list(
+            "pk", flat=True):
+        # Marked before sending, so two reapers (a beat started twice) do not both send it.
+        if Run.objects.filter(pk=pk, status=RunStatus.QUEUED, queued_at__lt=cutoff).update(
+                queued_at=now):
+            run_queue(pk)
+            resent += 1
+    return resent

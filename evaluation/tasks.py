@@ -30,14 +30,22 @@ TRANSIENT = (OperationalError, InterfaceError, BrokerError)
 
 @shared_task(name=services.RUN_TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
              max_retries=LEASE_WAIT_RETRIES + TRANSIENT_RETRIES)
-def run_evaluation(self, run_id: int) -> str:
+def run_evaluation(self, run_id: int, lost_attempt: int | None = None) -> str:
     """Compute evaluation run ``run_id`` and record its evidence (once, whatever the
-    deliveries)."""
-    if not Run.objects.filter(pk=run_id).exists():
-        return "gone"
+    deliveries). ``lost_attempt``: this task's earlier attempt lost the database connection
+    and hands the run back before claiming it again."""
     worker = self.request.hostname or "local"
     try:
+        if not Run.objects.filter(pk=run_id).exists():
+            return "gone"
+        if lost_attempt is not None:
+            services.run_release(run_id=run_id, attempt=lost_attempt)
         return services.run_execute(run_id=run_id, task_id=self.request.id or "", worker=worker)
+    except services.ConnectionLost as lost:
+        log.warning("evaluation run %s: %s; retrying", run_id, lost)
+        raise self.retry(countdown=min(60, 2 ** self.request.retries * 5), exc=lost,
+                         kwargs={"lost_attempt": lost.attempt},
+                         max_retries=TRANSIENT_RETRIES) from None
     except services.LeaseHeld as held:
         # A live duplicate, or a dead worker's lease not yet run out: look again then.
         raise self.retry(countdown=max(1.0, held.seconds + 1), max_retries=LEASE_WAIT_RETRIES,
@@ -48,6 +56,8 @@ def run_evaluation(self, run_id: int) -> str:
                                      "replicates.")
         return "failed"
     except TRANSIENT as exc:
+        # The database or broker unreachable (before a claim, or while handing a run back):
+        # try again later with the same arguments, a lost attempt still to hand back.
         log.warning("evaluation run %s: transient error, retrying: %s", run_id, exc)
         raise self.retry(countdown=min(60, 2 ** self.request.retries * 5), exc=exc,
                          max_retries=TRANSIENT_RETRIES) from None

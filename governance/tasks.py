@@ -42,10 +42,10 @@ def send_notification_email(self: Task, notification_id: int) -> bool:
     """
     notification = Notification.objects.select_related("user").filter(
         pk=notification_id).first()
-    if notification is None:
-        return False
+    if notification is None or notification.email_done_at is not None:
+        return False  # gone, or a duplicate of a task that already sent it
     try:
-        return notifications.notification_email_send(notification)
+        sent = notifications.notification_email_send(notification)
     except Exception as exc:
         retries = self.request.retries
         if notifications.mail_error_is_transient(exc) and retries < self.max_retries:
@@ -53,4 +53,12 @@ def send_notification_email(self: Task, notification_id: int) -> bool:
                                                     EMAIL_MAX_BACKOFF_S)) from exc
         logger.exception("could not email notification %s to user %s (gave up after %s "
                          "retries)", notification.pk, notification.user_id, retries)
-        return False
+        sent = False
+    notifications.notification_email_done(notification)
+    return sent
+
+
+@shared_task(name="governance.resend_emails")
+def resend_emails() -> int:
+    """The email outbox: send again what a broker outage kept from a worker."""
+    return notifications.notification_emails_resend()

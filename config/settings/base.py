@@ -117,11 +117,18 @@ TEMPLATES = [
     },
 ]
 
+# Connections are kept for a minute and checked before each request reuses one, so a connection a
+# database restart killed never reaches a request (docs/outages.md).
 DATABASES = {
     "default": dj_database_url.parse(
-        env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'assay.sqlite3'}"), conn_max_age=60
+        env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'assay.sqlite3'}"), conn_max_age=60,
+        conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database host that does not answer fails a request within seconds (503), not minutes.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+        "ASSAY_DB_CONNECT_TIMEOUT_S", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)  # embedded mode keeps its database here
     # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of failing mid-way.
@@ -143,9 +150,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# With Redis down, sign-in throttling fails closed (core/throttle.py); short timeouts make that a
+# quick 503 rather than a hung request.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL"),
+         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}
         if env("REDIS_URL")
         else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "assay_cache"}
     )
@@ -252,6 +262,16 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 CELERY_TASK_ACKS_LATE = True
+# Broker outages (docs/outages.md): publishing gives up within seconds, so a request that queues
+# work never hangs on a broker that is down (the work waits in the database and is sent again);
+# workers reconnect forever; a task running when the connection drops finishes, and its message,
+# not acknowledged, is delivered again (the lease makes the duplicate do nothing).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0,
+                                    "interval_step": 0.5, "interval_max": 1}
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
@@ -274,6 +294,12 @@ CELERY_TASK_ROUTES = {"evaluation.run_evaluation": {"queue": "evaluations"}}
 # many attempts a run whose worker keeps dying fails ("worker lost") instead of looping.
 EVALUATION_LEASE_S = env_int("ASSAY_EVALUATION_LEASE_S", 90)
 EVALUATION_MAX_ATTEMPTS = env_int("ASSAY_EVALUATION_MAX_ATTEMPTS", 3)
+# A run still queued this long after its task was sent (the broker was down at launch) is sent
+# again by the reaper; a duplicate is harmless (the lease).
+EVALUATION_REQUEUE_AFTER_S = env_int("ASSAY_EVALUATION_REQUEUE_AFTER_S", 300)
+# The same for notification emails; longer than an email's own retries (about 30 minutes), so a
+# second task does not mail what the first is still retrying.
+NOTIFICATION_EMAIL_RESEND_AFTER_S = env_int("ASSAY_EMAIL_RESEND_AFTER_S", 3600)
 # Signed audit checkpoints: how often beat signs the chain's head (only when it grew).
 CHECKPOINT_INTERVAL_S = env_int("ASSAY_CHECKPOINT_INTERVAL_S", 600)
 # "Verify now" on the audit page runs within the request up to this many events (about two
@@ -289,8 +315,12 @@ CELERY_BEAT_SCHEDULE: dict = {
                                   "schedule": env_int("ASSAY_WAIVER_EXPIRY_INTERVAL_S", 300)},
     "governance-scan-due-dates": {"task": "governance.scan_due_dates",
                                   "schedule": env_int("ASSAY_DUE_DATE_SCAN_INTERVAL_S", 3600)},
+    # Notification emails whose task never reached a worker (the broker was down): sent again.
+    "governance-resend-emails": {"task": "governance.resend_emails", "schedule": 300.0},
     # Evaluation runs whose worker died: taken over, or failed as "worker lost" (never stuck).
-    "evaluation-reap-runs": {"task": "evaluation.reap_runs", "schedule": 60.0},
+    # Also sends again what is still queued after EVALUATION_REQUEUE_AFTER_S (broker outages).
+    "evaluation-reap-runs": {"task": "evaluation.reap_runs",
+                             "schedule": env_int("ASSAY_REAP_INTERVAL_S", 60)},
 }
 
 # Mail: printed to the console (the worker's and web server's logs) unless SMTP is configured.

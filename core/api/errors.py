@@ -16,7 +16,15 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.audit import record_denial
-from core.errors import DomainError, PermissionRefused, error_body
+from core.errors import (
+    DomainError,
+    PermissionRefused,
+    StoredFileDamaged,
+    Unavailable,
+    error_body,
+)
+from core.middleware import record_damaged_file
+from core.outage import as_unavailable, is_outage
 
 
 def _flatten(data: Any) -> list[str]:
@@ -29,9 +37,17 @@ def _flatten(data: Any) -> list[str]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     request = context.get("request")
+    if is_outage(exc):
+        # The database (or another service) is down: 503 with Retry-After, in the error shape.
+        exc = as_unavailable(exc)
+    if isinstance(exc, Unavailable):
+        return Response(error_body(exc.message, exc.code), status=exc.status,
+                        headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, DomainError):
         if isinstance(exc, PermissionRefused) and not exc.recorded:
             record_denial(request, exc.message)
+        if isinstance(exc, StoredFileDamaged) and request is not None:
+            record_damaged_file(request, exc)
         return Response(error_body(exc.message, exc.code, exc.fields), status=exc.status)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         # ObjectDoesNotExist: a row read earlier in the request was deleted by a concurrent one

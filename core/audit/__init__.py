@@ -49,7 +49,13 @@ from core.audit.record import (
     snapshot,
     task_context,
 )
-from core.audit.security import flush_security_counts, record_denial, record_security, refuse
+from core.audit.security import (
+    flush_security_counts,
+    record_denial,
+    record_request_event,
+    record_security,
+    refuse,
+)
 
 __all__ = [
     "BAD_GENESIS",
@@ -81,6 +87,7 @@ __all__ = [
     "link",
     "record",
     "record_denial",
+    "record_request_event",
     "record_security",
     "refuse",
     "snapshot",

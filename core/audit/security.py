@@ -187,12 +187,18 @@ def refuse(actor: User | None, reason: str, *, attempted: str, target: Any = Non
 def record_denial(request: HttpRequest | None, message: str) -> None:
     """Record a refusal that reached a page or the API unrecorded (a DRF permission class, a
     ``PermissionRefused`` raised without ``refuse()``), with the request's path and method."""
+    record_request_event(request, action="security.permission_denied",
+                         reason="permission_denied", payload={"message": message})
+
+
+def record_request_event(request: HttpRequest | None, *, action: str, reason: str,
+                         payload: dict[str, Any]) -> None:
+    """A security event about a request (who, path, method, and ``payload``)."""
     user = getattr(request, "user", None)
     signed_in = user is not None and user.is_authenticated
     # signed_in implies a user, which mypy cannot follow through the variable.
     principal = user.username if signed_in else "anonymous"  # type: ignore[union-attr]
-    record_security(action="security.permission_denied",
-                    principal=principal,
-                    reason="permission_denied", actor=user if signed_in else None,
+    record_security(action=action, principal=principal, reason=reason,
+                    actor=user if signed_in else None,
                     payload={"path": getattr(request, "path", "")[:200],
-                             "method": getattr(request, "method", ""), "message": message})
+                             "method": getattr(request, "method", ""), **payload})

@@ -46,6 +46,10 @@ class Notification(models.Model):
     url = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     emailed = models.BooleanField(default=False)
+    # The email's outbox state: when its task was last sent to the broker, and when it was sent
+    # or given up. One still pending long after is sent again (broker outages).
+    email_queued_at = models.DateTimeField(default=timezone.now)
+    email_done_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
     objects = NotificationQuerySet.as_manager()

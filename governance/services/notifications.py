@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Iterable
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -77,6 +78,29 @@ def notify(*, users: Iterable[User | None], kind: str, obj: Any, title: str, bod
 def notification_email_queue(notification_id: int) -> None:
     """Queue the email of a notification for a worker (after the transaction has committed)."""
     current_app.send_task(EMAIL_TASK, args=[notification_id])
+
+
+def notification_email_done(notification: Notification) -> None:
+    """The email went out or was given up: nothing to send again."""
+    Notification.objects.filter(pk=notification.pk).update(email_done_at=timezone.now())
+
+
+def notification_emails_resend() -> int:
+    """The outbox: send again the email task of notifications whose email is neither sent nor
+    given up ``NOTIFICATION_EMAIL_RESEND_AFTER_S`` after its task was sent (the broker was down,
+    or lost it). Notifications older than a week are left alone. Returns how many were sent."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.NOTIFICATION_EMAIL_RESEND_AFTER_S)
+    pending = Notification.objects.filter(emailed=True, email_done_at__isnull=True,
+                                          email_queued_at__lt=cutoff,
+                                          created_at__gte=now - timedelta(days=7))
+    sent = 0
+    for pk in pending.values_list("pk", flat=True):
+        # Marked before sending, so two beats (or two passes) do not both send it.
+        if pending.filter(pk=pk).update(email_queued_at=now):
+            notification_email_queue(pk)
+            sent += 1
+    return sent
 
 
 def notification_email_send(notification: Notification) -> bool:

@@ -128,16 +128,16 @@ def test_the_reaper_hands_a_dead_workers_run_on_or_fails_it(validating, german_d
                                                             queued_runs, settings):
     run = launch(validating, german_data, victor)
     services.run_claim(run_id=run.pk, task_id="a", worker="w")
-    assert services.run_reap() == {"requeued": 0, "failed": 0}  # the lease is alive
+    assert services.run_reap() == {"requeued": 0, "failed": 0, "resent": 0}  # lease alive
     Run.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() - dt.timedelta(1))
-    assert services.run_reap() == {"requeued": 1, "failed": 0}
+    assert services.run_reap() == {"requeued": 1, "failed": 0, "resent": 0}
     assert queued_runs.ids[-1] == run.pk
     assert queued_runs.run()[-1] == "succeeded"
     other = launch(validating, german_data, victor)
     Run.objects.filter(pk=other.pk).update(
         status=RunStatus.RUNNING, attempts=settings.EVALUATION_MAX_ATTEMPTS,
         lease_expires_at=timezone.now() - dt.timedelta(1))
-    assert services.run_reap() == {"requeued": 0, "failed": 1}
+    assert services.run_reap() == {"requeued": 0, "failed": 1, "resent": 0}
     other.refresh_from_db()
     assert other.status == RunStatus.FAILED and "Worker lost" in other.error
 
