@@ -7,7 +7,9 @@ version's governance facts (``governance.gates.Case``) are ``Governed``; the use
 ``Actor`` once signed in (``core.models.User``, which is also DRF's ``request.user``).
 
 Visibility: data scientists and validators see their teams' objects plus what they own, develop or
-are assigned to; review board members, risk officers, auditors and administrators see everything.
+are assigned to; review board members, risk officers, auditors, deployers and administrators see
+everything. Deployers read the whole inventory (they pick approved versions of any team's model
+and must see why one is not servable) and change nothing in it: they hold no writing role.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
     from typing_extensions import TypeIs
 
-SEES_EVERYTHING = (Role.REVIEW_BOARD, Role.RISK_OFFICER, Role.AUDITOR, Role.ADMIN)
+SEES_EVERYTHING = (Role.REVIEW_BOARD, Role.RISK_OFFICER, Role.AUDITOR, Role.DEPLOYER, Role.ADMIN)
+DEPLOYING_ROLES = (Role.DEPLOYER, Role.ADMIN)
 WRITER_ROLES = (Role.DATA_SCIENTIST, Role.VALIDATOR, Role.REVIEW_BOARD, Role.RISK_OFFICER, Role.ADMIN)
 
 
@@ -525,3 +528,56 @@ def _third_person(conflict: str) -> str:
     first, _, rest = conflict.partition(" ")
     verbs = {"own": "owns", "develop": "develops"}
     return f"{verbs.get(first, first)} {rest}".strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# Deployments: endpoints and the versions they serve (serving.services).
+#
+# Deployers (ML engineers) and administrators deploy. Whoever developed a version may not deploy
+# it to a production endpoint, unless the tier's policy relaxes it (``developers_may_deploy``,
+# tier 3 only). Which versions may be deployed at all (servable) is the service's question.
+
+def is_deployer(user: Visitor) -> bool:
+    """May change endpoints at all: deployers and administrators."""
+    return is_authenticated(user) and user.has_role(*DEPLOYING_ROLES)
+
+
+def deploy_conflict(person: Person, case: CaseLike) -> str:
+    """What makes ``person`` one of the version's developers ("" when they are not): a developer
+    of the model now or at the version's submission, or an author of the version
+    (``ModelVersion.author_ids``: created it, uploaded its artifact or evidence, edited its
+    documentation)."""
+    if person.pk in case.developer_ids:
+        return "develop this model"
+    if person.pk in getattr(case, "developers_at_submission", ()):
+        return "developed this model when this version was submitted"
+    if person.pk in getattr(case, "author_ids", ()):
+        return ("authored this version (created it, uploaded its artifact or evidence, or "
+                "edited its documentation)")
+    return ""
+
+
+def reason_cannot_manage_endpoint(user: Visitor) -> Reason:
+    """Suspending an endpoint and taking a canary or shadow off it narrow what is served: any
+    deployer or administrator may."""
+    if not is_authenticated(user):
+        return Refusal("Sign in first.", NOT_SIGNED_IN)
+    if not user.has_role(*DEPLOYING_ROLES):
+        return Refusal("Only deployers (ML engineers) and administrators change endpoints.",
+                       WRONG_ROLE)
+    return ""
+
+
+def reason_cannot_deploy(user: Visitor, case: CaseLike, *, production: bool) -> Reason:
+    """Whether the user may put the version on an endpoint (as primary, canary or shadow, or by
+    promoting, rolling back or resuming): a deployer or administrator, and — on a production
+    endpoint — not one of its developers, unless the tier's policy lets developers deploy."""
+    reason = reason_cannot_manage_endpoint(user)
+    if reason or not production or not is_authenticated(user):
+        return reason
+    conflict = deploy_conflict(user, case)
+    if conflict and not getattr(case, "developers_may_deploy", False):
+        return Refusal(f"You {conflict}, so you may not deploy it to a production endpoint "
+                       "(segregation of duties): another deployer must, or use a non-production "
+                       "endpoint.", NOT_INDEPENDENT)
+    return ""
