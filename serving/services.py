@@ -98,8 +98,15 @@ def _record(endpoint: Endpoint, *, action: str, actor: User, before: dict[str, A
     return change
 
 
+def _fresh(endpoint: Endpoint) -> Endpoint:
+    """The endpoint as stored now: checks read this, not a copy loaded earlier."""
+    return Endpoint.objects.select_related(
+        "primary_version__model__owner", "canary_version__model",
+        "shadow_version__model").get(pk=endpoint.pk)
+
+
 def _locked(endpoint: Endpoint) -> Endpoint:
-    return Endpoint.objects.select_for_update().select_related(
+    return Endpoint.objects.select_for_update(of=("self",)).select_related(
         "primary_version__model__owner", "canary_version__model",
         "shadow_version__model").get(pk=endpoint.pk)
 
@@ -141,6 +148,7 @@ def endpoint_set_canary(*, actor: User, endpoint: Endpoint, version: ModelVersio
                         percent: int) -> Endpoint:
     """Let ``version`` answer ``percent`` (1-100) of the endpoint's requests; the primary
     answers the rest. Replaces a canary already there."""
+    endpoint = _fresh(endpoint)
     if isinstance(percent, bool) or not isinstance(percent, int) or not 1 <= percent <= 100:
         raise ValidationFailed("The canary's share of traffic is a whole percentage from 1 to "
                                "100.", field="percent")
@@ -180,6 +188,7 @@ def endpoint_clear_canary(*, actor: User, endpoint: Endpoint, reason: str = "") 
 def endpoint_set_shadow(*, actor: User, endpoint: Endpoint, version: ModelVersion) -> Endpoint:
     """Let ``version`` see every request of the endpoint; its answers are logged, never
     returned. Replaces a shadow already there."""
+    endpoint = _fresh(endpoint)
     _require_same_model(endpoint, version, "shadow")
     if version.pk == endpoint.primary_version_id:
         raise ValidationFailed(f"{version} is already the primary; a shadow is another version "
@@ -213,6 +222,7 @@ def endpoint_clear_shadow(*, actor: User, endpoint: Endpoint, reason: str = "") 
 def endpoint_promote(*, actor: User, endpoint: Endpoint) -> Endpoint:
     """The canary becomes the primary and answers every request (its share goes to 0); the
     former primary is remembered, so a rollback returns to it."""
+    endpoint = _fresh(endpoint)
     if endpoint.canary_version is None:
         raise Conflict(f"{endpoint.slug} has no canary to promote; set one first.")
     _require_deployable(actor, endpoint.canary_version, production=endpoint.production,
@@ -252,6 +262,7 @@ def endpoint_rollback(*, actor: User, endpoint: Endpoint, reason: str) -> Endpoi
     """Return to the previous primary (``rollback_target``); a canary or shadow that is that
     version is taken off."""
     reason = _clean_reason(reason, required="Say why you roll back.")
+    endpoint = _fresh(endpoint)
     target = rollback_target(endpoint)
     if target is None:
         raise Conflict(f"{endpoint.slug} has nothing to roll back to: no promotion since it was "
@@ -293,6 +304,7 @@ def endpoint_suspend(*, actor: User, endpoint: Endpoint, reason: str) -> Endpoin
 def endpoint_resume(*, actor: User, endpoint: Endpoint) -> Endpoint:
     """Answer again: every version on the endpoint must be servable and deployable by the
     actor (resuming puts them back in front of requests)."""
+    endpoint = _fresh(endpoint)
     if endpoint.status != EndpointStatus.SUSPENDED:
         raise Conflict(f"{endpoint.slug} is not suspended.")
     for role, version in endpoint.deployed_versions():
