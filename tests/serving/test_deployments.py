@@ -222,3 +222,30 @@ def test_the_version_page_lists_the_endpoints_it_is_deployed_to(client, devi, da
     assert "as canary (10%)" in page.content.decode()
     page = client.get(reverse("registry:version-detail", args=["retail-scorecard", 1]))
     assert "as primary" in page.content.decode()
+
+
+def test_a_tier_3_policy_may_let_developers_deploy_to_production(api, adam, dana, rhea, walk,
+                                                                 credit_model, onnx_file,
+                                                                 make_user, policy):
+    """Read through governance's policy code: the bound policy's tier-3 rules."""
+    import copy
+
+    from core.models import Role
+    from governance.policy import TEMPLATES
+    from tests.governance.conftest import ALL_LOW
+
+    definition = copy.deepcopy(TEMPLATES["sr-11-7"][2])
+    definition["tiers"]["3"]["developers_may_deploy"] = True
+    relaxed = governance.policy_version_create(actor=adam, policy_slug="relaxed",
+                                               name="Relaxed", definition=definition)
+    governance.policy_version_make_current(actor=adam, policy_version=relaxed)
+    governance.intake_record(actor=dana, model=credit_model, is_model=True, answers=ALL_LOW,
+                             rationale="An internal ranking with no decisions about people.")
+    developer = make_user("dev-ops", Role.DEPLOYER, team="credit")
+    credit_model.developers.add(developer)
+    version = registry.version_create(actor=dana, model=credit_model, artifact=onnx_file())
+    walk.to_pending(version)
+    walk.sign(version, "rhea")
+    version.refresh_from_db()
+    assert version.state == VersionState.APPROVED
+    assert create(api, developer, version).status_code == 201
