@@ -14,7 +14,7 @@ and must see why one is not servable) and change nothing in it: they hold no wri
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Iterator, Mapping, Set
 from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, TypeGuard
 
 from core.models import Role, Team
@@ -246,8 +246,13 @@ def reason_cannot_decide_tier_override(user: Visitor, model: Governed, requester
     return ""
 
 
-def independence_conflict(person: Person, case: CaseLike) -> str:
-    """What ties a person to the version ("own this model", ...); empty when independent.
+# The kinds of tie ``ties`` names; a version's developers, for deployments, are these three.
+DEVELOPER_TIES = frozenset({"developer", "developer_at_submission", "author"})
+
+
+def ties(person: Person, case: CaseLike) -> Iterator[tuple[str, str]]:
+    """Every tie of a person to the version, in order of weight: (kind, what it is in words,
+    "own this model", ...).
 
     The model's people now, and those recorded at the version's submissions (``case.
     owners_at_submission``, ``developers_at_submission``, ``submitters``), so that editing the
@@ -257,22 +262,28 @@ def independence_conflict(person: Person, case: CaseLike) -> str:
     (``case.team_excluded``), every member of the model's team.
     """
     if case.owner_id == person.pk:
-        return "own this model"
+        yield "owner", "own this model"
     if person.pk in case.developer_ids:
-        return "develop this model"
+        yield "developer", "develop this model"
     if case.submitter_id == person.pk or person.pk in getattr(case, "submitters", ()):
-        return "submitted this version"
+        yield "submitter", "submitted this version"
     if person.pk in getattr(case, "owners_at_submission", ()):
-        return "owned this model when this version was submitted"
+        yield "owner_at_submission", "owned this model when this version was submitted"
     if person.pk in getattr(case, "developers_at_submission", ()):
-        return "developed this model when this version was submitted"
+        yield ("developer_at_submission",
+               "developed this model when this version was submitted")
     if person.pk in getattr(case, "author_ids", ()):
-        return ("authored this version (created it, uploaded its artifact or evidence, or "
-                "edited its documentation)")
+        yield "author", ("authored this version (created it, uploaded its artifact or evidence, "
+                         "or edited its documentation)")
     if getattr(case, "team_excluded", False) and case.team_id in person.team_ids:
-        return ("are in the model's team, which the policy keeps out of validating and signing "
-                "off this tier")
-    return ""
+        yield "team", ("are in the model's team, which the policy keeps out of validating and "
+                       "signing off this tier")
+
+
+def independence_conflict(person: Person, case: CaseLike) -> str:
+    """What ties a person to the version ("own this model", ...); empty when independent
+    (every tie of ``ties`` counts)."""
+    return next((text for _, text in ties(person, case)), "")
 
 
 def reason_not_independent(user: Person, case: CaseLike) -> Reason:
@@ -545,16 +556,8 @@ def is_deployer(user: Visitor) -> bool:
 def deploy_conflict(person: Person, case: CaseLike) -> str:
     """What makes ``person`` one of the version's developers ("" when they are not): a developer
     of the model now or at the version's submission, or an author of the version
-    (``ModelVersion.author_ids``: created it, uploaded its artifact or evidence, edited its
-    documentation)."""
-    if person.pk in case.developer_ids:
-        return "develop this model"
-    if person.pk in getattr(case, "developers_at_submission", ()):
-        return "developed this model when this version was submitted"
-    if person.pk in getattr(case, "author_ids", ()):
-        return ("authored this version (created it, uploaded its artifact or evidence, or "
-                "edited its documentation)")
-    return ""
+    (``ModelVersion.author_ids``). Its owner alone is not."""
+    return next((text for kind, text in ties(person, case) if kind in DEVELOPER_TIES), "")
 
 
 def reason_cannot_manage_endpoint(user: Visitor) -> Reason:

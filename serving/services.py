@@ -169,20 +169,27 @@ def endpoint_set_canary(*, actor: User, endpoint: Endpoint, version: ModelVersio
     return locked
 
 
-def endpoint_clear_canary(*, actor: User, endpoint: Endpoint, reason: str = "") -> Endpoint:
-    """Take the canary off: the primary answers every request."""
+def _take_off(actor: User, endpoint: Endpoint, reason: str, role: str) -> Endpoint:
+    """Take the canary or the shadow off the endpoint."""
     reason = _clean_reason(reason)
-    _require_manager(actor, endpoint, "endpoint.clear_canary")
+    _require_manager(actor, endpoint, f"endpoint.clear_{role}")
     with transaction.atomic():
         locked = _locked(endpoint)
-        if locked.canary_version is None:
-            raise Conflict(f"{locked.slug} has no canary.")
+        taken_off = getattr(locked, f"{role}_version")
+        if taken_off is None:
+            raise Conflict(f"{locked.slug} has no {role}.")
         before = _config(locked)
-        taken_off = locked.canary_version
-        locked.canary_version, locked.canary_percent = None, 0
-        _record(locked, action=ChangeAction.CLEAR_CANARY, actor=actor, before=before,
-                reason=reason, tell=f"{taken_off} taken off as canary")
+        setattr(locked, f"{role}_version", None)
+        if role == "canary":
+            locked.canary_percent = 0
+        _record(locked, action=f"clear_{role}", actor=actor, before=before, reason=reason,
+                tell=f"{taken_off} taken off as {role}")
     return locked
+
+
+def endpoint_clear_canary(*, actor: User, endpoint: Endpoint, reason: str = "") -> Endpoint:
+    """Take the canary off: the primary answers every request."""
+    return _take_off(actor, endpoint, reason, "canary")
 
 
 def endpoint_set_shadow(*, actor: User, endpoint: Endpoint, version: ModelVersion) -> Endpoint:
@@ -206,17 +213,7 @@ def endpoint_set_shadow(*, actor: User, endpoint: Endpoint, version: ModelVersio
 
 def endpoint_clear_shadow(*, actor: User, endpoint: Endpoint, reason: str = "") -> Endpoint:
     """Take the shadow off."""
-    reason = _clean_reason(reason)
-    _require_manager(actor, endpoint, "endpoint.clear_shadow")
-    with transaction.atomic():
-        locked = _locked(endpoint)
-        if locked.shadow_version is None:
-            raise Conflict(f"{locked.slug} has no shadow.")
-        before = _config(locked)
-        locked.shadow_version = None
-        _record(locked, action=ChangeAction.CLEAR_SHADOW, actor=actor, before=before,
-                reason=reason)
-    return locked
+    return _take_off(actor, endpoint, reason, "shadow")
 
 
 def endpoint_promote(*, actor: User, endpoint: Endpoint) -> Endpoint:
