@@ -215,7 +215,8 @@ class EndpointViewSet(ScopedReadOnlyViewSet):
         changes = self.get_object().changes.select_related(
             "actor", "previous_primary__model", "primary_version__model",
             "canary_version__model", "shadow_version__model")
-        return Response(EndpointChangeSerializer(changes, many=True).data)
+        page = self.paginate_queryset(changes)
+        return self.get_paginated_response(EndpointChangeSerializer(page, many=True).data)
 
 
 router = SimpleRouter()

@@ -73,7 +73,7 @@ def test_canary_promote_rollback_suspend_resume_through_the_api(api, devi, appro
     assert r.json()["problems"] == ["The endpoint is suspended: it answers no requests."]
     r = act(api, devi, "credit-scoring", "resume")
     assert r.status_code == 200 and r.json()["status"] == "active"
-    history = api.as_(devi).get(f"{URL}credit-scoring/history/").json()
+    history = api.as_(devi).get(f"{URL}credit-scoring/history/").json()["results"]
     assert [h["action"] for h in history] == [
         "resume", "suspend", "clear_shadow", "set_shadow", "rollback", "promote", "set_canary",
         "create"]
