@@ -25,8 +25,8 @@ from tests.serving.conftest import (  # noqa: F401
 pytestmark = pytest.mark.browser
 
 
-def test_a_deployer_creates_canaries_promotes_rolls_back_and_suspends(page, login, devi,
-                                                                      approved, next_version):
+def test_a_deployer_creates_canaries_promotes_rolls_back_and_suspends(
+        page, login, devi, approved, next_version):  # noqa: F811
     devi.first_name, devi.last_name = "Devi", "Nair"
     devi.save()
     login(devi)

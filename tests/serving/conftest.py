@@ -20,7 +20,7 @@ from tests.governance.conftest import (  # noqa: F401
 )
 
 
-def approve(walk, version: ModelVersion) -> ModelVersion:
+def approve(walk, version: ModelVersion) -> ModelVersion:  # noqa: F811
     walk.to_pending(version)
     walk.sign(version, "boris")
     walk.sign(version, "rhea")
@@ -35,7 +35,7 @@ def devi(make_user) -> User:
 
 
 @pytest.fixture
-def dirk(make_user, tiered_model) -> User:
+def dirk(make_user, tiered_model) -> User:  # noqa: F811
     """A deployer who is one of the credit model's developers."""
     user = make_user("dirk", Role.DEPLOYER, Role.DATA_SCIENTIST, team="credit")
     tiered_model.developers.add(user)
@@ -43,13 +43,13 @@ def dirk(make_user, tiered_model) -> User:
 
 
 @pytest.fixture
-def approved(walk, draft) -> ModelVersion:
+def approved(walk, draft) -> ModelVersion:  # noqa: F811
     """Version 1 of the credit model, approved and signed."""
     return approve(walk, draft)
 
 
 @pytest.fixture
-def next_version(walk, approved, dana, onnx_file) -> ModelVersion:
+def next_version(walk, approved, dana, onnx_file) -> ModelVersion:  # noqa: F811
     """Version 2 of the credit model, approved and signed."""
     return approve(walk, registry.version_create(actor=dana, model=approved.model,
                                                  artifact=onnx_file(), changelog="Second."))

@@ -1,5 +1,5 @@
-"""Who may deploy (issue 14), as one table: role × developer of the version or not × production
-endpoint or not × tier (and whether the tier's policy lets developers deploy) × action.
+"""Who may deploy (issue 14), as one table: role x developer of the version or not x production
+endpoint or not x tier (and whether the tier's policy lets developers deploy) x action.
 
 Deployers and administrators deploy; nobody else does. On a production endpoint a version's
 developers (the model's developers, now or at submission, and the version's authors) may not
