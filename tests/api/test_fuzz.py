@@ -76,9 +76,14 @@ def world(make_user) -> dict:
         "scientist"].teams.get(), **model_fields())
     version = registry_services.version_create(actor=people["scientist"], model=model,
                                                changelog="fuzz")
-    # An endpoint named like the model, so that endpoint paths naming the slug reach one (a row
-    # only: its draft version could not be deployed, which the services then say).
-    Endpoint.objects.create(slug=model.slug, primary_version=version, created_by=people["admin"])
+    # An endpoint named like the model, so that endpoint paths naming the slug reach one. A row
+    # only, on a draft the services would refuse to deploy, of another model: deleting the
+    # fuzzed model's draft stays possible, as it is for any draft (drafts are never deployed).
+    served = registry_services.version_create(
+        actor=people["scientist"], changelog="fuzz", model=registry_services.model_create(
+            actor=people["scientist"], team=people["scientist"].teams.get(),
+            **model_fields(name="Served model")))
+    Endpoint.objects.create(slug=model.slug, primary_version=served, created_by=people["admin"])
     ids = {"versions": version.pk, "users": people["scientist"].pk,
            "policy-versions": policy_version.pk, "tokens": None}
     return {"tokens": list(tokens.items()), "slug": model.slug, "ids": ids}
