@@ -10,6 +10,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("registry.api.urls")),
     path("", include("governance.api.urls")),
     path("", include("evaluation.api_urls")),
+    path("", include("serving.api")),
     path("audit/", include("core.api.audit_urls")),
     path("", include("core.api.signing_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -29,6 +30,7 @@ urlpatterns = [
     path("models/", include("registry.urls")),
     path("", include("governance.urls")),
     path("evaluation/", include("evaluation.urls")),
+    path("deployments/", include("serving.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

@@ -7,12 +7,14 @@ version's governance facts (``governance.gates.Case``) are ``Governed``; the use
 ``Actor`` once signed in (``core.models.User``, which is also DRF's ``request.user``).
 
 Visibility: data scientists and validators see their teams' objects plus what they own, develop or
-are assigned to; review board members, risk officers, auditors and administrators see everything.
+are assigned to; review board members, risk officers, auditors, deployers and administrators see
+everything. Deployers read the whole inventory (they pick approved versions of any team's model
+and must see why one is not servable) and change nothing in it: they hold no writing role.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Iterator, Mapping, Set
 from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, TypeGuard
 
 from core.models import Role, Team
@@ -21,7 +23,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
     from typing_extensions import TypeIs
 
-SEES_EVERYTHING = (Role.REVIEW_BOARD, Role.RISK_OFFICER, Role.AUDITOR, Role.ADMIN)
+SEES_EVERYTHING = (Role.REVIEW_BOARD, Role.RISK_OFFICER, Role.AUDITOR, Role.DEPLOYER, Role.ADMIN)
+DEPLOYING_ROLES = (Role.DEPLOYER, Role.ADMIN)
 WRITER_ROLES = (Role.DATA_SCIENTIST, Role.VALIDATOR, Role.REVIEW_BOARD, Role.RISK_OFFICER, Role.ADMIN)
 
 
@@ -249,8 +252,13 @@ def reason_cannot_decide_tier_override(user: Visitor, model: Governed, requester
     return ""
 
 
-def independence_conflict(person: Person, case: CaseLike) -> str:
-    """What ties a person to the version ("own this model", ...); empty when independent.
+# The kinds of tie ``ties`` names; a version's developers, for deployments, are these three.
+DEVELOPER_TIES = frozenset({"developer", "developer_at_submission", "author"})
+
+
+def ties(person: Person, case: CaseLike) -> Iterator[tuple[str, str]]:
+    """Every tie of a person to the version, in order of weight: (kind, what it is in words,
+    "own this model", ...).
 
     The model's people now, and those recorded at the version's submissions (``case.
     owners_at_submission``, ``developers_at_submission``, ``submitters``), so that editing the
@@ -260,22 +268,28 @@ def independence_conflict(person: Person, case: CaseLike) -> str:
     (``case.team_excluded``), every member of the model's team.
     """
     if case.owner_id == person.pk:
-        return "own this model"
+        yield "owner", "own this model"
     if person.pk in case.developer_ids:
-        return "develop this model"
+        yield "developer", "develop this model"
     if case.submitter_id == person.pk or person.pk in getattr(case, "submitters", ()):
-        return "submitted this version"
+        yield "submitter", "submitted this version"
     if person.pk in getattr(case, "owners_at_submission", ()):
-        return "owned this model when this version was submitted"
+        yield "owner_at_submission", "owned this model when this version was submitted"
     if person.pk in getattr(case, "developers_at_submission", ()):
-        return "developed this model when this version was submitted"
+        yield ("developer_at_submission",
+               "developed this model when this version was submitted")
     if person.pk in getattr(case, "author_ids", ()):
-        return ("authored this version (created it, uploaded its artifact or evidence, or "
-                "edited its documentation)")
+        yield "author", ("authored this version (created it, uploaded its artifact or evidence, "
+                         "or edited its documentation)")
     if getattr(case, "team_excluded", False) and case.team_id in person.team_ids:
-        return ("are in the model's team, which the policy keeps out of validating and signing "
-                "off this tier")
-    return ""
+        yield "team", ("are in the model's team, which the policy keeps out of validating and "
+                       "signing off this tier")
+
+
+def independence_conflict(person: Person, case: CaseLike) -> str:
+    """What ties a person to the version ("own this model", ...); empty when independent
+    (every tie of ``ties`` counts)."""
+    return next((text for _, text in ties(person, case)), "")
 
 
 def reason_not_independent(user: Person, case: CaseLike) -> Reason:
@@ -531,3 +545,48 @@ def _third_person(conflict: str) -> str:
     first, _, rest = conflict.partition(" ")
     verbs = {"own": "owns", "develop": "develops"}
     return f"{verbs.get(first, first)} {rest}".strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# Deployments: endpoints and the versions they serve (serving.services).
+#
+# Deployers (ML engineers) and administrators deploy. Whoever developed a version may not deploy
+# it to a production endpoint, unless the tier's policy relaxes it (``developers_may_deploy``,
+# tier 3 only). Which versions may be deployed at all (servable) is the service's question.
+
+def is_deployer(user: Visitor) -> bool:
+    """May change endpoints at all: deployers and administrators."""
+    return is_authenticated(user) and user.has_role(*DEPLOYING_ROLES)
+
+
+def deploy_conflict(person: Person, case: CaseLike) -> str:
+    """What makes ``person`` one of the version's developers ("" when they are not): a developer
+    of the model now or at the version's submission, or an author of the version
+    (``ModelVersion.author_ids``). Its owner alone is not."""
+    return next((text for kind, text in ties(person, case) if kind in DEVELOPER_TIES), "")
+
+
+def reason_cannot_manage_endpoint(user: Visitor) -> Reason:
+    """Suspending an endpoint and taking a canary or shadow off it narrow what is served: any
+    deployer or administrator may."""
+    if not is_authenticated(user):
+        return Refusal("Sign in first.", NOT_SIGNED_IN)
+    if not user.has_role(*DEPLOYING_ROLES):
+        return Refusal("Only deployers (ML engineers) and administrators change endpoints.",
+                       WRONG_ROLE)
+    return ""
+
+
+def reason_cannot_deploy(user: Visitor, case: CaseLike, *, production: bool) -> Reason:
+    """Whether the user may put the version on an endpoint (as primary, canary or shadow, or by
+    promoting, rolling back or resuming): a deployer or administrator, and — on a production
+    endpoint — not one of its developers, unless the tier's policy lets developers deploy."""
+    reason = reason_cannot_manage_endpoint(user)
+    if reason or not production or not is_authenticated(user):
+        return reason
+    conflict = deploy_conflict(user, case)
+    if conflict and not getattr(case, "developers_may_deploy", False):
+        return Refusal(f"You {conflict}, so you may not deploy it to a production endpoint "
+                       "(segregation of duties): another deployer must, or use a non-production "
+                       "endpoint.", NOT_INDEPENDENT)
+    return ""

@@ -2,7 +2,8 @@
 key signs when a version is approved, reinstated or re-signed, built from governance's rows.
 
 Its subject is the artifact (``model.onnx`` and its SHA-256); its predicate names the model and
-version, the bound policy and tier, the validation review, every sign-off, the evidence that
+version, the bound policy and tier, the validation review, every sign-off (with its
+conditions, and when a tier change invalidated it), the evidence that
 cleared the gate, the waivers in force with their expiry, and the audit chain's head at that
 moment. Floats are left out (the canonical JSON signed has none): figures stay behind their
 result digests.
@@ -56,8 +57,8 @@ def approval_statement(version: ModelVersion, case: Case, *, occasion: str,
             "artifact_sha256": review.artifact_sha256},
         "signoffs": [
             {"signer": s.signer.username, "role": s.role, "decision": s.decision,
-             "comment": s.comment, "signed_at": _time(s.signed_at),
-             "artifact_sha256": s.artifact_sha256}
+             "comment": s.comment, "conditions": s.conditions, "signed_at": _time(s.signed_at),
+             "invalidated_at": _time(s.invalidated_at), "artifact_sha256": s.artifact_sha256}
             for s in SignOff.objects.filter(version=version).select_related("signer")
             .order_by("signed_at", "pk")],
         "evidence": [
@@ -68,7 +69,8 @@ def approval_statement(version: ModelVersion, case: Case, *, occasion: str,
             for _, row in sorted(latest_evidence(version).items())],
         "waivers": [
             {"id": w.pk, "covers": w.covers_label, "reason": w.reason,
-             "approved_by": _username(w.approved_by), "granted_at": _time(w.granted_at),
+             "compensating_controls": w.compensating_controls,
+             "limits_of_use": w.limits_of_use, "approved_by": _username(w.approved_by), "granted_at": _time(w.granted_at),
              "expires_at": _time(w.expires_at)}
             for w in Waiver.objects.filter(version=version).in_force(now)
             .select_related("approved_by").order_by("expires_at", "pk")],

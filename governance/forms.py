@@ -98,6 +98,10 @@ class SignOffForm(forms.Form):
     decision = forms.ChoiceField(choices=Decision.choices, widget=forms.RadioSelect)
     role = forms.ChoiceField(required=False, choices=[])
     comment = forms.CharField(widget=forms.Textarea, required=False)
+    conditions = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False,
+        help_text="Optional, with an approval: conditions you attach (limits of use, "
+                  "follow-ups). They are listed in the signed approval attestation.")
     password = forms.CharField(widget=forms.PasswordInput, required=False,
                                help_text="Re-enter your password: it is your electronic "
                                          "signature.")

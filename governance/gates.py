@@ -81,6 +81,8 @@ class Case:
     builder_ids: frozenset[int] = frozenset()
     waiver_granter_ids: frozenset[int] = frozenset()
     team_excluded: bool = False
+    # Whether the tier's policy lets the version's developers deploy it to production.
+    developers_may_deploy: bool = False
 
     @property
     def rules(self) -> TierRules | None:
@@ -150,6 +152,7 @@ def case_from(version: ModelVersion, *, gov: VersionGovernance | None,
         builder_ids=frozenset(uid for uid, kind in authors if kind != AuthorKind.EVIDENCE),
         waiver_granter_ids=frozenset(uid for uid in waiver_granter_ids if uid is not None),
         team_excluded=rules.exclude_model_team if rules else False,
+        developers_may_deploy=rules.developers_may_deploy if rules else False,
     )
 
 

@@ -27,6 +27,10 @@ of those tasks. The approval gate's rules are in docs/evidence-gate.md.
 
 ``exclude_model_team`` (optional) keeps the model's team out of validating and signing off; a
 definition without it excludes the team at tiers 1 and 2 (``default_excludes_model_team``).
+
+``developers_may_deploy`` (optional, default false, tier 3 only) relaxes segregation of duties for
+deployments: a version's developers may then deploy it to production endpoints
+(docs/deployments.md). Tiers 1 and 2 may not relax it.
 """
 
 from __future__ import annotations
@@ -150,7 +154,7 @@ def _tiers_errors(tiers: Any) -> list[str]:
             errors.append(f"{where}: must be an object.")
             continue
         known = {"revalidation_months", "conditional_approval", "expired_waiver_suspends",
-                 "signoffs", "required_evidence", "exclude_model_team"}
+                 "signoffs", "required_evidence", "exclude_model_team", "developers_may_deploy"}
         unknown = set(tier) - known
         if unknown:
             errors.append(f"{where}: unknown keys {', '.join(sorted(unknown))}.")
@@ -162,6 +166,12 @@ def _tiers_errors(tiers: Any) -> list[str]:
                 errors.append(f"{where}.{flag}: must be true or false.")
         if "exclude_model_team" in tier and not isinstance(tier["exclude_model_team"], bool):
             errors.append(f"{where}.exclude_model_team: must be true or false.")
+        relax = tier.get("developers_may_deploy", False)
+        if not isinstance(relax, bool):
+            errors.append(f"{where}.developers_may_deploy: must be true or false.")
+        elif relax and name != "3":
+            errors.append(f"{where}.developers_may_deploy: only tier 3 may let a version's "
+                          "developers deploy it to production; remove it or set it false.")
         signoffs = tier.get("signoffs")
         if not isinstance(signoffs, dict) or not signoffs:
             errors.append(f"{where}.signoffs: name at least one role and how many of it must "
@@ -286,6 +296,8 @@ class TierRules:
     # Whether members of the model's team are excluded from validating and signing off its
     # versions (beyond its owner, developers and the version's authors, who always are).
     exclude_model_team: bool = True
+    # Whether a version's developers may deploy it to production endpoints (tier 3 only).
+    developers_may_deploy: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -293,6 +305,7 @@ class TierRules:
             "conditional_approval": self.conditional_approval,
             "expired_waiver_suspends": self.expired_waiver_suspends,
             "exclude_model_team": self.exclude_model_team,
+            "developers_may_deploy": self.developers_may_deploy,
             "signoffs": dict(self.signoffs),
             "required_evidence": [r.describe() for r in self.required_evidence],
         }
@@ -359,6 +372,7 @@ class Definition:
                 for r in raw["required_evidence"]),
             exclude_model_team=raw.get("exclude_model_team",
                                        default_excludes_model_team(tier)),
+            developers_may_deploy=raw.get("developers_may_deploy", False),
         )
 
     def answer_errors(self, answers: Any) -> dict[str, str]:

@@ -5,7 +5,13 @@ from django.contrib import admin
 from core import permissions
 from core.admin_site import ServiceModelAdmin
 from registry import services
-from registry.models import ModelVersion, RegisteredModel, Tag, VendorDocument
+from registry.models import (
+    ModelVersion,
+    RegisteredModel,
+    Tag,
+    VendorDocument,
+    VersionSignature,
+)
 
 
 class VisibleAdmin(ServiceModelAdmin):
@@ -80,3 +86,29 @@ class VendorDocumentAdmin(ServiceModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in VendorDocument._meta.fields]
+
+
+@admin.register(VersionSignature)
+class VersionSignatureAdmin(ServiceModelAdmin):
+    """Read-only for everyone, administrators included: signatures are made by the approval
+    (docs/signing.md) and only ever added. Shows whether each one still backs its version."""
+
+    list_display = ["version", "kind", "key", "artifact_sha256", "created_at", "in_force"]
+    list_filter = ["kind"]
+    search_fields = ["version__model__slug", "artifact_sha256", "key__keyid"]
+    list_select_related = ["version__model", "key"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(
+            version__in=ModelVersion.objects.visible_to(request.user).values("pk"))
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in VersionSignature._meta.fields]
+
+    @admin.display(description="In force")
+    def in_force(self, obj: VersionSignature) -> str:
+        """Whether it is its version's current signature of its kind and backs the approval."""
+        current = obj.version.current_signature(obj.kind)
+        if current is None or current.pk != obj.pk:
+            return "superseded"
+        return obj.version.signature_problem(obj.kind) or "yes"

@@ -227,8 +227,17 @@ class ModelVersion(models.Model):
         """Approved, and both its artifact signature and approval attestation are in force: made
         for this artifact, by keys not revoked (docs/signing.md). An approval whose signatures
         are missing or were made by a revoked key that could not re-sign serves nothing."""
-        return (self.state == VersionState.APPROVED and self.has_artifact
-                and not self.signature_problems())
+        return not self.servability_problems()
+
+    def servability_problems(self) -> list[str]:
+        """Why this version may not be served, one sentence each (none when it is servable):
+        computed on every read, so an endpoint says so the moment its version is suspended,
+        retired or its key revoked (a suspending waiver's expiry suspends the version)."""
+        if self.state != VersionState.APPROVED:
+            return [f"Version {self.number} is {self.get_state_display().lower()}, not approved."]
+        if not self.has_artifact:
+            return [f"Version {self.number} has no artifact."]
+        return self.signature_problems()
 
     def current_signature(self, kind: str) -> VersionSignature | None:
         """The newest signature of ``kind`` (artifact or approval): the one that counts."""

@@ -71,3 +71,64 @@ class Endpoint(models.Model):
     @property
     def audit_model_id(self) -> int:
         return self.primary_version.model_id
+
+    def deployed_versions(self) -> list[tuple[str, ModelVersion]]:
+        """(role, version) for each version on the endpoint: primary, canary, shadow."""
+        pairs = [("primary", self.primary_version), ("canary", self.canary_version),
+                 ("shadow", self.shadow_version)]
+        return [(role, version) for role, version in pairs if version is not None]
+
+    def problems(self) -> list[str]:
+        """Why the endpoint does not serve as configured, read now from its versions (never a
+        stored flag that could go stale): suspended, or a version on it no longer servable."""
+        problems = ["The endpoint is suspended: it answers no requests."] if (
+            self.status == EndpointStatus.SUSPENDED) else []
+        for role, version in self.deployed_versions():
+            problems += [f"The {role} version is not servable: {problem}"
+                         for problem in version.servability_problems()]
+        return problems
+
+
+class ChangeAction(models.TextChoices):
+    CREATE = "create", "Created"
+    SET_CANARY = "set_canary", "Canary set"
+    CLEAR_CANARY = "clear_canary", "Canary taken off"
+    SET_SHADOW = "set_shadow", "Shadow set"
+    CLEAR_SHADOW = "clear_shadow", "Shadow taken off"
+    PROMOTE = "promote", "Canary promoted"
+    ROLLBACK = "rollback", "Rolled back"
+    SUSPEND = "suspend", "Suspended"
+    RESUME = "resume", "Resumed"
+
+
+class EndpointChange(models.Model):
+    """One change of an endpoint, with its configuration after it: the endpoint's history (its
+    page lists these with people's names), and what a rollback reads to know the previous
+    primary. Each change is also an audit event (``core.audit``), written in the same
+    transaction."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="changes")
+    action = models.CharField(max_length=20, choices=ChangeAction.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(blank=True)
+    previous_primary = models.ForeignKey(ModelVersion, on_delete=models.PROTECT,
+                                         related_name="+", null=True, blank=True)
+    primary_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    canary_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+",
+                                       null=True, blank=True)
+    canary_percent = models.PositiveSmallIntegerField(default=0)
+    shadow_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+",
+                                       null=True, blank=True)
+    status = models.CharField(max_length=10, choices=EndpointStatus.choices)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} {self.action}"
+
+    @property
+    def audit_model_id(self) -> int:
+        return self.primary_version.model_id

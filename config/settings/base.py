@@ -244,6 +244,8 @@ SPECTACULAR_SETTINGS = {
         "NotificationKindEnum": "governance.models.NotificationKind",
         "EvidenceOriginEnum": "governance.models.EvidenceOrigin",
         "RequirementLevelEnum": "governance.policy.LEVELS",
+        "EndpointStatusEnum": "serving.models.EndpointStatus",
+        "EndpointChangeActionEnum": "serving.models.ChangeAction",
     },
 }
 

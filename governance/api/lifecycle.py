@@ -82,6 +82,9 @@ class ReviewSerializer(serializers.ModelSerializer):
 class SignOffInputSerializer(StrictSerializer):
     decision = serializers.ChoiceField(choices=Decision.choices)
     comment = TextField()
+    conditions = TextField(required=False, default="", allow_blank=True,
+                           help_text="Optional, with an approval: the conditions you attach "
+                                     "(listed in the approval attestation).")
     password = serializers.CharField(style={"input_type": "password"}, write_only=True,
                                      help_text="Your own password: the electronic signature.")
     role = serializers.ChoiceField(choices=Role.choices, required=False, default="",
@@ -95,8 +98,8 @@ class SignOffSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SignOff
-        fields = ["id", "signer", "role", "decision", "comment", "policy_version", "tier",
-                  "artifact_sha256", "signed_at"]
+        fields = ["id", "signer", "role", "decision", "comment", "conditions", "policy_version",
+                  "tier", "artifact_sha256", "signed_at"]
         read_only_fields = fields
 
 

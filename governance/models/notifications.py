@@ -20,6 +20,7 @@ class NotificationKind(models.TextChoices):
     WAIVER_EXPIRED = "waiver_expired", "Waiver expired or revoked"
     REVIEW_DUE = "review_due", "Periodic review coming due"
     REVIEW_OVERDUE = "review_overdue", "Periodic review overdue"
+    DEPLOYMENT = "deployment", "Your version deployed, rolled back or suspended"
 
 
 class NotificationQuerySet(models.QuerySet):

@@ -35,6 +35,9 @@ class SignOff(models.Model):
     role = models.CharField(max_length=32)
     decision = models.CharField(max_length=10, choices=Decision.choices)
     comment = models.TextField()
+    conditions = models.TextField(
+        blank=True, help_text="Conditions the signer attaches to an approval (limits of use, "
+        "follow-ups); listed in the approval attestation.")
     policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
     tier = models.PositiveSmallIntegerField()
     artifact_sha256 = models.CharField(max_length=64)

@@ -11,7 +11,7 @@ from core.errors import Conflict, Throttled, ValidationFailed, WrongPassword
 from core.models import Role, User
 from governance.gates import Case, case_for, signoff_counts
 from governance.models import Decision, SignOff
-from governance.services.common import S, require_text
+from governance.services.common import S, limit_text, require_text
 from governance.services.lifecycle import approve_if_ready, version_transition
 from registry.models import ModelVersion
 
@@ -49,11 +49,15 @@ def _check_password(actor: User, password: str, client_ip: str, version: ModelVe
 
 
 def signoff_record(*, actor: User, version: ModelVersion, decision: str, comment: str,
-                   password: str, role: str = "", client_ip: str = "") -> SignOff:
+                   password: str, role: str = "", conditions: str = "",
+                   client_ip: str = "") -> SignOff:
     """Sign a version pending approval, re-entering one's password (an electronic signature).
 
     A rejection by a required signer rejects the version; the approval completes by itself when
     the quorum is met and nothing blocks. Row locks make concurrent final signatures approve once.
+
+    ``conditions`` (optional) are what the signer attaches to an approval; they are shown with
+    the sign-off and listed in the approval attestation. A rejection carries none.
 
     The password re-entry is throttled with the sign-in throttle (core.throttle, per account and
     per ``client_ip``): a wrong password here counts as a failed sign-in, so a stolen session or
@@ -64,6 +68,11 @@ def signoff_record(*, actor: User, version: ModelVersion, decision: str, comment
     require_text({"comment": comment, "password": password}, {
         "comment": "Comment on your decision.",
         "password": "Re-enter your password to sign."})
+    conditions = (conditions or "").strip()
+    if conditions and decision == Decision.REJECT:
+        raise ValidationFailed("A rejection carries no conditions: say why in the comment.",
+                               field="conditions")
+    limit_text({"conditions": conditions})
     if version.state != S.PENDING_APPROVAL:
         raise Conflict(f"Only versions pending approval are signed off; version "
                        f"{version.number} is {version.get_state_display().lower()}.")
@@ -88,11 +97,11 @@ def signoff_record(*, actor: User, version: ModelVersion, decision: str, comment
         # The case's policy and tier are set: they were fixed when the version was submitted.
         signoff = SignOff.objects.create(  # type: ignore[misc]
             version=locked, signer=actor, role=role, decision=decision, comment=comment,
-            policy_version=case.policy_version, tier=case.tier,
+            conditions=conditions, policy_version=case.policy_version, tier=case.tier,
             artifact_sha256=locked.artifact_sha256)
         audit.record(action="signoff.record", actor=actor, obj=signoff, payload={
             "version": locked.number, "role": role, "decision": decision, "comment": comment,
-            "policy_version": str(case.policy_version), "tier": case.tier,
+            "conditions": conditions, "policy_version": str(case.policy_version), "tier": case.tier,
             "artifact_sha256": locked.artifact_sha256})
         if decision == Decision.REJECT:
             version_transition(version=locked, to=S.REJECTED, actor=actor, reason=comment,

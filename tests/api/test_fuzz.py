@@ -1,8 +1,8 @@
 """A schema-driven fuzz run of the whole API (issue 11 item 14), with schemathesis.
 
 Every operation of the OpenAPI schema is called with requests generated from the schema itself,
-against the real PostgreSQL, with API tokens of five people, one per role (data scientist,
-validator, risk officer, auditor, administrator), taking turns. The run fails on any 5xx, any
+against the real PostgreSQL, with API tokens of six people, one per role (data scientist,
+validator, risk officer, auditor, deployer, administrator), taking turns. The run fails on any 5xx, any
 status code the operation does not document, any response body that violates its schema, and
 any undocumented content type.
 
@@ -35,6 +35,7 @@ from core import services as core_services
 from core.models import Role
 from governance import services as governance_services
 from registry import services as registry_services
+from serving.models import Endpoint
 from tests.registry.conftest import model_fields
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
@@ -43,7 +44,7 @@ CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
           checks.response_schema_conformance, checks.content_type_conformance]
 ROLES = {"scientist": (Role.DATA_SCIENTIST, "credit"), "validator": (Role.VALIDATOR, None),
          "officer": (Role.RISK_OFFICER, None), "auditor": (Role.AUDITOR, None),
-         "admin": (Role.ADMIN, None)}
+         "deployer": (Role.DEPLOYER, None), "admin": (Role.ADMIN, None)}
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", get_wsgi_application())
 turns = itertools.count()  # whose turn it is, and whether to name real objects
@@ -75,6 +76,14 @@ def world(make_user) -> dict:
         "scientist"].teams.get(), **model_fields())
     version = registry_services.version_create(actor=people["scientist"], model=model,
                                                changelog="fuzz")
+    # An endpoint named like the model, so that endpoint paths naming the slug reach one. A row
+    # only, on a draft the services would refuse to deploy, of another model: deleting the
+    # fuzzed model's draft stays possible, as it is for any draft (drafts are never deployed).
+    served = registry_services.version_create(
+        actor=people["scientist"], changelog="fuzz", model=registry_services.model_create(
+            actor=people["scientist"], team=people["scientist"].teams.get(),
+            **model_fields(name="Served model")))
+    Endpoint.objects.create(slug=model.slug, primary_version=served, created_by=people["admin"])
     ids = {"versions": version.pk, "users": people["scientist"].pk,
            "policy-versions": policy_version.pk, "tokens": None}
     return {"tokens": list(tokens.items()), "slug": model.slug, "ids": ids}
