@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('governance', '0009_signoff_restart_evidence_authors'),
+        ('governance', '0011_notification_email_outbox'),
     ]
 
     operations = [
