@@ -193,7 +193,8 @@ def chunk_sums(plan: Plan, session: Any, input_specs: Sequence[Mapping[str, Any]
     n_bins = int(plan.options["n_bins"])
     out: Sums = {}
     if stage == 2:
-        assert edges is not None
+        if edges is None:
+            raise ValueError("The second stage sums into the first stage's bins: pass edges.")
         wanted: list[tuple[str, Tally]] = []
         if "performance" in plan.checks and spec.replicates > 0:
             wanted.append(("histogram", ranking_tally(data, edges["auc_lows"])))
@@ -220,8 +221,7 @@ def chunk_sums(plan: Plan, session: Any, input_specs: Sequence[Mapping[str, Any]
             out["per_cell"] = cell_bin_sums(cells, scores, favoured, u_bins, n_bins)
     sums = tally([t for _, t in wanted], rows=rows, spec=spec)
     out.update({name: s for (name, _), s in zip(wanted, sums, strict=True)})
-    if "bias" in plan.checks:
-        assert cells is not None
+    if "bias" in plan.checks and cells is not None:
         out["bias"] = bias_tally(data, cells, spec, first_row=first_row).sums
     return out
 
@@ -273,7 +273,8 @@ def finish(plan: Plan, first: Sums, second: Sums, edges: Sums | None,
                                            json_label(plan.positive), plan.threshold),
                                  groupings, cells, int(plan.options["min_group_size"]))
         else:
-            assert edges is not None
+            if edges is None:
+                raise ValueError("Calibration needs the second stage's quantile edges.")
             result = calibration_result(
                 task=Task.BINARY, positive_class=json_label(plan.positive),
                 n_bins=int(plan.options["n_bins"]), q_edges=edges["quantile_edges"],
@@ -328,7 +329,7 @@ def evaluate_chunked(*, model_bytes: bytes, input_specs: Sequence[Mapping[str, A
 def sums_to_bytes(sums: Sums) -> bytes:
     """A chunk's sums as bytes (numpy's .npz), to store or send."""
     buffer = io.BytesIO()
-    np.savez(buffer, **sums)
+    np.savez(buffer, **sums)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
     return buffer.getvalue()
 
 

@@ -274,6 +274,11 @@ CELERY_TASK_ROUTES = {"evaluation.run_evaluation": {"queue": "evaluations"}}
 # many attempts a run whose worker keeps dying fails ("worker lost") instead of looping.
 EVALUATION_LEASE_S = env_int("ASSAY_EVALUATION_LEASE_S", 90)
 EVALUATION_MAX_ATTEMPTS = env_int("ASSAY_EVALUATION_MAX_ATTEMPTS", 3)
+# A binary classifier's data set larger than this (bytes of the stored file) is evaluated in
+# chunks of EVALUATION_CHUNK_ROWS rows, so the worker's memory is bounded by the chunk, not the
+# file (evaluation/chunked.py, docs/evaluation-metrics.md "Chunked evaluation").
+EVALUATION_CHUNKED_ABOVE_BYTES = env_int("ASSAY_EVALUATION_CHUNKED_ABOVE_BYTES", 256 * 1024**2)
+EVALUATION_CHUNK_ROWS = env_int("ASSAY_EVALUATION_CHUNK_ROWS", 250_000)
 # Signed audit checkpoints: how often beat signs the chain's head (only when it grew).
 CHECKPOINT_INTERVAL_S = env_int("ASSAY_CHECKPOINT_INTERVAL_S", 600)
 CELERY_BEAT_SCHEDULE: dict = {

@@ -53,9 +53,10 @@ class ScoreRuns:
         row (or, with ``counts``, the favourable rows among ``counts`` rows at that score)."""
         descending, inverse = np.unique(-scores, return_inverse=True)
         size = len(descending)
-        total = np.bincount(inverse, weights=counts, minlength=size) if counts is not None \
-            else np.bincount(inverse, minlength=size).astype(np.float64)
-        pos = np.bincount(inverse, weights=positive, minlength=size)
+        total = np.asarray(np.bincount(inverse, weights=counts, minlength=size),
+                           dtype=np.float64)
+        pos = np.asarray(np.bincount(inverse, weights=positive, minlength=size),
+                         dtype=np.float64)
         return cls(-descending, pos, total - pos)
 
     @property
@@ -135,8 +136,9 @@ def binary_performance(*, runs: ScoreRuns, cells: NDArray[np.float64],
         total = float(counts.sum())
         if r == 0:
             ranking = ranking_figures(tps, fps)
+        elif histogram is None:
+            raise ValueError("Bootstrap replicates need the ranking histogram.")
         else:
-            assert histogram is not None
             ranking = ranking_figures(np.cumsum(histogram[r, 0, 1::2]),
                                       np.cumsum(histogram[r, 0, 0::2]))
         stats[r] = [*counts_figures(tp, fp, fn, tn), *ranking,

@@ -97,3 +97,34 @@ def test_merged_score_runs_give_numpys_percentiles():
         sample = scores[:n]
         one = ScoreRuns.of(sample, positive[:n])
         assert np.array_equal(runs_percentile(one, percents), np.percentile(sample, percents))
+
+
+def test_a_run_above_the_size_setting_is_evaluated_in_chunks_with_the_same_results(
+        validating, german_data, victor, queued_runs, settings, monkeypatch,
+        django_capture_on_commit_callbacks):
+    from evaluation import services
+    from evaluation.models import Run
+
+    def launch_and_run() -> Run:
+        with django_capture_on_commit_callbacks(execute=True):
+            run = services.run_launch(actor=victor, version=validating, dataset=german_data,
+                                      options={"n_bootstrap": 20})
+        queued_runs.run()
+        run.refresh_from_db()
+        return run
+
+    whole = launch_and_run()
+    chunk_sizes: list[int] = []
+    real = chunked.evaluate_chunked
+
+    def spy(**kw):
+        chunk_sizes.append(kw["chunk_rows"])
+        return real(**kw)
+
+    monkeypatch.setattr(chunked, "evaluate_chunked", spy)
+    settings.EVALUATION_CHUNKED_ABOVE_BYTES = german_data.size - 1
+    settings.EVALUATION_CHUNK_ROWS = 250
+    in_chunks_run = launch_and_run()
+    assert chunk_sizes == [250]  # the chunk-size setting is honoured
+    assert (whole.status, in_chunks_run.status) == ("succeeded", "succeeded")
+    assert_same(whole.results["checks"], in_chunks_run.results["checks"])
