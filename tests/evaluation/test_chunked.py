@@ -128,3 +128,25 @@ def test_a_run_above_the_size_setting_is_evaluated_in_chunks_with_the_same_resul
     assert chunk_sizes == [250]  # the chunk-size setting is honoured
     assert (whole.status, in_chunks_run.status) == ("succeeded", "succeeded")
     assert_same(whole.results["checks"], in_chunks_run.results["checks"])
+
+
+def test_with_more_distinct_scores_than_auc_bins_only_the_auc_and_ap_intervals_move(
+        demo_onnx, specs, monkeypatch):
+    from evaluation.metrics import chunks
+
+    real = chunks.auc_bins
+    monkeypatch.setattr(chunked, "auc_bins", lambda runs: real(runs, 32))
+    expected = one_pass(demo_onnx, specs).results["checks"]
+    actual = in_chunks(demo_onnx, specs, GERMAN_CSV.read_bytes(), "csv", 300).results["checks"]
+    moved = {"roc_auc_ci_low", "roc_auc_ci_high", "pr_auc_ci_low", "pr_auc_ci_high"}
+    figures = expected["performance"]["figures"]
+    for name, value in figures.items():
+        got = actual["performance"]["figures"][name]
+        if name in moved:
+            # Pairs sharing one of 32 bins count as ties: at most ~1/64 of the pairs, half each.
+            assert got == pytest.approx(value, abs=0.02), name
+        else:
+            assert_same(value, got, name)
+    assert any(actual["performance"]["figures"][m] != figures[m] for m in moved)
+    assert_same(expected["bias"], actual["bias"])
+    assert_same(expected["calibration"], actual["calibration"])
