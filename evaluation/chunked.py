@@ -128,12 +128,7 @@ def prepare(*, source: BinaryIO, file_format: str, task: str, label_column: str,
     if task != "binary_classification":
         raise EngineError("Chunked evaluation is for binary classifiers; evaluate this model "
                           "in one pass.")
-    unknown = [c for c in checks if c not in RUN_CHECKS]
-    if unknown or not checks:
-        raise EngineError(f"Choose checks among {', '.join(RUN_CHECKS)}; got "
-                          f"{', '.join(unknown) or 'none'}.")
-    if "bias" in checks and not sensitive_features:
-        raise EngineError("The bias check needs sensitive features: name them with the data set.")
+    engine.check_checks(checks, sensitive_features)
     if chunk_rows < 1:
         raise EngineError("The chunk size must be at least one row.")
     categorical = [f["column"] for f in sensitive_features if f.get("bins") is None]

@@ -76,6 +76,16 @@ def _no_report(percent: int, step: str) -> None:
     return None
 
 
+def check_checks(checks: Sequence[str], sensitive_features: Sequence[Mapping[str, Any]]) -> None:
+    """EngineError unless ``checks`` are known checks, with sensitive features for bias."""
+    unknown = [c for c in checks if c not in RUN_CHECKS]
+    if unknown or not checks:
+        raise EngineError(f"Choose checks among {', '.join(RUN_CHECKS)}; got "
+                          f"{', '.join(unknown) or 'none'}.")
+    if "bias" in checks and not sensitive_features:
+        raise EngineError("The bias check needs sensitive features: name them with the data set.")
+
+
 def evaluate(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str, Any]],
              frame: pd.DataFrame, label_column: str, favourable_class: str,
              threshold: float | None, checks: Sequence[str],
@@ -85,12 +95,7 @@ def evaluate(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str
     """Score ``frame`` once and compute ``checks`` on it. ``inputs`` (digests, names) is copied
     into the results so that the digest covers what the figures were computed on."""
     opts = {**DEFAULT_OPTIONS, **(options or {})}
-    unknown = [c for c in checks if c not in RUN_CHECKS]
-    if unknown or not checks:
-        raise EngineError(f"Choose checks among {', '.join(RUN_CHECKS)}; got "
-                          f"{', '.join(unknown) or 'none'}.")
-    if "bias" in checks and not sensitive_features:
-        raise EngineError("The bias check needs sensitive features: name them with the data set.")
+    check_checks(checks, sensitive_features)
     if "calibration" in checks and task == "regression":
         raise EngineError("Calibration needs predicted probabilities; a regression model has "
                           "none. Leave the calibration check out.")
