@@ -81,6 +81,35 @@ def iter_chunks(source: BinaryIO, file_format: str, chunk_rows: int,
         raise EngineError(f"The data set cannot be read in chunks: {str(exc)[:300]}") from None
 
 
+def read_chunk(source: BinaryIO, file_format: str, chunk_rows: int, index: int) -> pd.DataFrame:
+    """Rows [index x chunk_rows, (index + 1) x chunk_rows) of the file alone, for a worker that
+    evaluates one chunk: Parquet reads only the row groups that hold them; CSV parses the lines
+    before them without keeping them."""
+    source.seek(0)
+    start = index * chunk_rows
+    try:
+        if file_format == "parquet":
+            import pyarrow.parquet as pq
+
+            parquet = pq.ParquetFile(source)
+            sizes = [parquet.metadata.row_group(g).num_rows
+                     for g in range(parquet.metadata.num_row_groups)]
+            ends = np.cumsum(sizes)
+            first = int(np.searchsorted(ends, start, side="right"))
+            last = int(np.searchsorted(ends, start + chunk_rows - 1, side="right"))
+            groups = list(range(first, min(last, len(sizes) - 1) + 1))
+            offset = start - (int(ends[first - 1]) if first else 0)
+            frame = parquet.read_row_groups(groups).slice(offset, chunk_rows).to_pandas()
+            frame.columns = [str(c) for c in frame.columns]
+            return frame
+        frame = pd.read_csv(source, encoding="utf-8", low_memory=False, nrows=chunk_rows,
+                            skiprows=lambda line: 0 < line <= start)
+        return frame
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise EngineError(f"Chunk {index + 1} of the data set cannot be read: "
+                          f"{str(exc)[:300]}") from None
+
+
 @dataclass(frozen=True)
 class Plan:
     """What every chunk of a run must agree on; JSON-safe (``as_dict``), for workers."""

@@ -17,7 +17,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
-from evaluation import services
+from evaluation import fanout, services
 from evaluation.models import Run
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 # Waiting for a live worker's lease: at most this many times, each at most a lease long.
 LEASE_WAIT_RETRIES = 10
 TRANSIENT_RETRIES = 5
+# A chord body fired early by a chunk delivered twice waits for the other chunks: 5 s a time.
+MERGE_WAIT_RETRIES = 60
 TRANSIENT = (OperationalError, InterfaceError, BrokerError)
 
 
@@ -33,11 +35,13 @@ TRANSIENT = (OperationalError, InterfaceError, BrokerError)
 def run_evaluation(self, run_id: int) -> str:
     """Compute evaluation run ``run_id`` and record its evidence (once, whatever the
     deliveries)."""
-    if not Run.objects.filter(pk=run_id).exists():
+    run = Run.objects.select_related("version__model", "dataset").filter(pk=run_id).first()
+    if run is None:
         return "gone"
     worker = self.request.hostname or "local"
+    execute = fanout.run_fan_out if fanout.fans_out(run) else services.run_execute
     try:
-        return services.run_execute(run_id=run_id, task_id=self.request.id or "", worker=worker)
+        return execute(run_id=run_id, task_id=self.request.id or "", worker=worker)
     except services.LeaseHeld as held:
         # A live duplicate, or a dead worker's lease not yet run out: look again then.
         raise self.retry(countdown=max(1.0, held.seconds + 1), max_retries=LEASE_WAIT_RETRIES,
@@ -51,6 +55,32 @@ def run_evaluation(self, run_id: int) -> str:
         log.warning("evaluation run %s: transient error, retrying: %s", run_id, exc)
         raise self.retry(countdown=min(60, 2 ** self.request.retries * 5), exc=exc,
                          max_retries=TRANSIENT_RETRIES) from None
+
+
+@shared_task(name=fanout.CHUNK_TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
+             ignore_result=False, max_retries=TRANSIENT_RETRIES)
+def evaluate_chunk(self, run_id: int, attempt: int, plan: dict, stage: int, index: int,
+                   edges: dict | None = None) -> str:
+    """One chunk of a fanned-out run (evaluation.fanout): a header task of the stage's chord.
+    Its result is only the chord's count; the sums are stored as a RunChunk row."""
+    try:
+        return fanout.chunk_execute(run_id=run_id, attempt=attempt, plan=plan, stage=stage,
+                                    index=index, edges=edges,
+                                    worker=self.request.hostname or "local")
+    except TRANSIENT as exc:
+        raise self.retry(countdown=min(60, 2 ** self.request.retries * 5), exc=exc) from None
+
+
+@shared_task(name=fanout.MERGE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
+             max_retries=MERGE_WAIT_RETRIES)
+def merge_chunks(self, run_id: int, attempt: int, plan: dict, stage: int,
+                 edges: dict | None = None) -> str:
+    """The body of a fanned-out run's chord: merge the stage's chunks (evaluation.fanout)."""
+    try:
+        return fanout.merge_execute(run_id=run_id, attempt=attempt, plan=plan, stage=stage,
+                                    edges=edges)
+    except (fanout.ChunksMissing, *TRANSIENT) as exc:
+        raise self.retry(countdown=5, exc=exc) from None
 
 
 @shared_task(name="evaluation.reap_runs")

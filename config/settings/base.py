@@ -268,7 +268,14 @@ CELERY_TASK_TIME_LIMIT = 25 * 60
 # Tasks are found in each app's tasks.py (config/celery.py: autodiscover_tasks).
 # Evaluations run on their own queue, so that long runs never hold up emails and checkpoints;
 # every worker that should run them consumes it (`celery -A config worker -Q celery,evaluations`).
-CELERY_TASK_ROUTES = {"evaluation.run_evaluation": {"queue": "evaluations"}}
+CELERY_TASK_ROUTES = {"evaluation.run_evaluation": {"queue": "evaluations"},
+                      "evaluation.evaluate_chunk": {"queue": "evaluations"},
+                      "evaluation.merge_chunks": {"queue": "evaluations"}}
+# Where chords keep count of their finished tasks (e.g. redis://host:6379/0). Without one, a
+# large run is evaluated in chunks by one worker instead of fanning out (evaluation/fanout.py).
+if env("CELERY_RESULT_BACKEND", ""):
+    CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", "")
+    CELERY_RESULT_EXPIRES = 24 * 3600
 # A worker holds a run by a lease it renews while working (every third of the lease); a task
 # redelivered after its worker died takes the run over once the lease has run out. After this
 # many attempts a run whose worker keeps dying fails ("worker lost") instead of looping.
@@ -279,6 +286,8 @@ EVALUATION_MAX_ATTEMPTS = env_int("ASSAY_EVALUATION_MAX_ATTEMPTS", 3)
 # file (evaluation/chunked.py, docs/evaluation-metrics.md "Chunked evaluation").
 EVALUATION_CHUNKED_ABOVE_BYTES = env_int("ASSAY_EVALUATION_CHUNKED_ABOVE_BYTES", 256 * 1024**2)
 EVALUATION_CHUNK_ROWS = env_int("ASSAY_EVALUATION_CHUNK_ROWS", 250_000)
+# Above this size (and with a result backend) the chunks fan out to several workers as a chord.
+EVALUATION_FAN_OUT_ABOVE_BYTES = env_int("ASSAY_EVALUATION_FAN_OUT_ABOVE_BYTES", 1024**3)
 # Signed audit checkpoints: how often beat signs the chain's head (only when it grew).
 CHECKPOINT_INTERVAL_S = env_int("ASSAY_CHECKPOINT_INTERVAL_S", 600)
 CELERY_BEAT_SCHEDULE: dict = {

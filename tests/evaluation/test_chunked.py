@@ -150,3 +150,16 @@ def test_with_more_distinct_scores_than_auc_bins_only_the_auc_and_ap_intervals_m
     assert any(actual["performance"]["figures"][m] != figures[m] for m in moved)
     assert_same(expected["bias"], actual["bias"])
     assert_same(expected["calibration"], actual["calibration"])
+
+
+@pytest.mark.parametrize(("file_format", "chunk_rows"),
+                         [("csv", 137), ("parquet", 64), ("parquet", 300), ("parquet", 1000)])
+def test_a_chunk_read_alone_is_the_chunk_read_in_turn(file_format, chunk_rows):
+    data = parquet_bytes() if file_format == "parquet" else GERMAN_CSV.read_bytes()
+    whole = pd.concat(list(chunked.iter_chunks(io.BytesIO(data), file_format, chunk_rows)),
+                      ignore_index=True)
+    alone = [chunked.read_chunk(io.BytesIO(data), file_format, chunk_rows, i)
+             for i in range(math.ceil(1000 / chunk_rows))]
+    assert [len(c) for c in alone] == [min(chunk_rows, 1000 - i * chunk_rows)
+                                       for i in range(len(alone))]
+    pd.testing.assert_frame_equal(pd.concat(alone, ignore_index=True), whole)
