@@ -15,7 +15,12 @@ from evaluation.models import RunChunk, RunStatus
 from registry.artifacts import inspect_artifact
 from tests.evaluation.conftest import GERMAN_CSV, SENSITIVE
 from tests.evaluation.test_chunked import assert_same
-from tests.evaluation.test_worker_kill import model_with_data, start_worker, wait_for
+from tests.evaluation.test_worker_kill import (
+    model_with_data,
+    start_worker,
+    stop_workers,
+    wait_for,
+)
 
 pytestmark = pytest.mark.worker
 
@@ -33,18 +38,12 @@ def test_a_large_run_fans_out_to_two_workers_and_gives_the_one_pass_figures(
     environment = {"ASSAY_EVALUATION_FAN_OUT_ABOVE_BYTES": "0",
                    "ASSAY_EVALUATION_CHUNK_ROWS": "250", "ASSAY_EVALUATION_LEASE_S": "30"}
     workers = [start_worker(name, queue, tmp_path, environment) for name in ("one", "two")]
-    outputs = []
     try:
         run = evaluation.run_launch(actor=people["dana"], version=version, dataset=dataset,
                                     options={"n_bootstrap": 20})
         run = wait_for(lambda r: r.is_finished, 240, "the workers to finish the run")
     finally:
-        for worker in workers:
-            worker.terminate()
-            outputs.append(worker.communicate(timeout=30)[0].decode(errors="replace"))
-        with app.connection_for_write() as conn:
-            conn.default_channel.queue_delete(queue)
-    log = "\n".join(outputs)
+        log = stop_workers(list(workers), queue)
     assert run.status == RunStatus.SUCCEEDED, (run.error, log[-3000:])
     # Two stages (calibration's quantile bins, the AUC intervals) of four chunks each.
     assert log.count("evaluation.evaluate_chunk[") >= 8 * 2  # received and succeeded

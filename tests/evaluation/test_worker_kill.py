@@ -66,6 +66,20 @@ def model_with_data(people, demo_onnx: bytes, frame: pd.DataFrame,
     return version, dataset
 
 
+def stop_workers(workers: list[subprocess.Popen | None], queue: str) -> str:
+    """Stop the workers still running and delete the test's queue; their output."""
+    from config.celery import app
+
+    outputs = []
+    for worker in workers:
+        if worker is not None and worker.poll() is None:
+            worker.terminate()
+            outputs.append(worker.communicate(timeout=30)[0].decode(errors="replace"))
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_delete(queue)
+    return "\n".join(outputs)
+
+
 def wait_for(predicate, timeout: float, what: str) -> Run:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -111,12 +125,7 @@ def test_a_killed_worker_is_replaced_and_the_run_completes_exactly_once(
         second = start_worker("second", queue, tmp_path)
         run = wait_for(lambda r: r.is_finished, 240, "the second worker to finish the run")
     finally:
-        for worker in (first, second):
-            if worker is not None and worker.poll() is None:
-                worker.terminate()
-                outputs.append(worker.communicate(timeout=30)[0].decode(errors="replace"))
-        with app.connection_for_write() as conn:
-            conn.default_channel.queue_delete(queue)
+        outputs.append(stop_workers([first, second], queue))
     log = "\n".join(outputs)
     assert run.status == RunStatus.SUCCEEDED, (run.error, log[-3000:])
     assert run.attempts == 2 and run.worker.startswith("second@"), log[-3000:]
