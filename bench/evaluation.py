@@ -7,8 +7,7 @@ features (``sex``: female/male; ``age``: continuous, binned as <25 / 25 to <40 /
 1% missing). Trains a GradientBoostingClassifier on a 20,000-row sample, exports it to ONNX with
 skl2onnx and scores every row with onnxruntime. Then:
 
-(a) runs Assay's performance, bias and calibration checks exactly as the run engine calls them
-    (200 bootstrap replicates) and prints their figures and times;
+(a) scores every row with onnxruntime (the single-input export) for the group metrics;
 (b) times the group metrics both ways, on the same rows and the same groups — each of sex, age
     band and their intersection: count, selection rate, TPR, FPR, precision and accuracy per
     group, and the demographic-parity and equalized-odds differences and ratios:
@@ -17,15 +16,35 @@ skl2onnx and scores every row with onnxruntime. Then:
     - fairlearn: one ``MetricFrame`` per grouping (the sex labels, the age-band labels and both
       as a DataFrame for the intersection; the band labels are prepared beforehand, untimed),
       plus the frames' ``difference()`` and ``ratio()``;
-    checks that every figure agrees within 1e-9, prints both times, and ends with the line
-    ``groups_speedup=Y``: fairlearn's time over Assay's (target >= 20).
+    checks that every figure agrees within 1e-9, prints both times;
+(c) the full suite without SHAP, in a child process of its own that loads the rows (as a
+    DataFrame: 20 float32 features, sex, age, the label) and the model exported with one ONNX
+    input per feature, as registered models are: the run engine's performance, bias and
+    calibration checks (``engine.evaluate``, 200 bootstrap replicates; it scores the rows once),
+    robustness (its base pass and six perturbations: 3 noise levels, category swap, missing,
+    out of range) and feature drift against the 20,000 training rows. Its time over
+    **the floor**: onnxruntime alone running exactly the suite's robustness inference passes
+    (1 base + 3 noise + 1 swap + 1 missing + 1 out-of-range) on the same rows at the same batch
+    size (65,536 rows per ``session.run``, one intra-op thread), the feeds built beforehand,
+    untimed. The suite makes one inference pass more than the floor (the engine's own scoring).
+    **Peak memory**: the child's ru_maxrss minus its RSS after imports and loading the frame,
+    divided by the frame's deep size (``memory_usage(deep=True)``);
+(d) SHAP for 500 rows (100 background rows) on the exact tree path (``explain`` with the
+    graph) and on the permutation explainer (``explain`` without it), timed.
+
+The last line is ``suite_over_floor=X groups_speedup=Y peak_over_frame=Z shap_speedup=W``
+(targets X <= 2, Y >= 20, Z <= 3, W >= 10).
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -40,9 +59,7 @@ from evaluation.metrics import (  # noqa: E402
     BinSpec,
     bias,
     bin_column,
-    calibration,
     encode_column,
-    performance,
 )
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
@@ -93,25 +110,6 @@ def train_and_score(x: np.ndarray, y: np.ndarray) -> np.ndarray:
           f"trained + exported in {trained - started:.1f}s; onnxruntime scored {len(x)} rows "
           f"in {time.perf_counter() - trained:.1f}s")
     return prob
-
-
-def assay_checks(y: np.ndarray, prob: np.ndarray, sex: np.ndarray, age: np.ndarray) -> None:
-    """(a) The three checks as the run engine calls them, with their bootstrap."""
-    groups = [encode_column("sex", sex), bin_column("age", age, AGE_BINS)]
-    common = {"task": "binary_classification", "y_true": y, "y_prob": prob,
-              "positive_class": 1}
-    for name, run in (
-        ("performance", lambda: performance(threshold=THRESHOLD, **common)),
-        ("bias", lambda: bias(threshold=THRESHOLD, groups=groups, **common)),
-        ("calibration", lambda: calibration(groups=groups, **common)),
-    ):
-        started = time.perf_counter()
-        result = run()
-        elapsed = time.perf_counter() - started
-        figures = {k: v for k, v in result.figures().items() if "[" not in k and "_ci_" not in k}
-        shown = " ".join(f"{k}={v:.4f}" if v is not None else f"{k}=None"
-                         for k, v in figures.items())
-        print(f"assay {name:<12} {elapsed:7.2f}s (200 bootstrap replicates)  {shown}")
 
 
 def assay_groups(y: np.ndarray, prob: np.ndarray, sex: np.ndarray, age: np.ndarray):
@@ -166,15 +164,147 @@ def compare(result, frames) -> float:
     return worst
 
 
+FEATURE_COLUMNS = [f"f{i}" for i in range(FEATURES)]
+SUITE_SENSITIVE = [{"column": "sex", "bins": None}, {"column": "age", "bins": AGE_BINS.as_dict()}]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def per_column_model(frame: pd.DataFrame) -> bytes:
+    """The same gradient boosting trained on the first rows, exported with one ONNX input per
+    feature column (a registered model's form, which robustness and SHAP read)."""
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+
+    sample = frame.iloc[:TRAIN_ROWS]
+    pipeline = Pipeline([
+        ("prepare", ColumnTransformer([("numeric", "passthrough", FEATURE_COLUMNS)])),
+        ("classify", GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0))])
+    pipeline.fit(sample[FEATURE_COLUMNS], sample["default"])
+    model = to_onnx(pipeline, initial_types=[(c, FloatTensorType([None, 1]))
+                                             for c in FEATURE_COLUMNS],
+                    options={"zipmap": False}, target_opset={"": 17, "ai.onnx.ml": 3})
+    return model.SerializeToString()
+
+
+def specs_of(model: bytes) -> list[dict]:
+    from registry.artifacts import inspect_artifact
+
+    return [s.as_dict() for s in inspect_artifact(io.BytesIO(model), max_bytes=len(model)).inputs]
+
+
+def suite_child(frame_path: str, model_path: str) -> None:
+    """(c), in a process of its own so that its peak memory is the suite's: prints one JSON
+    line."""
+    from evaluation import engine
+    from evaluation.metrics.drift import drift_frames
+    from evaluation.metrics.robustness import profile, robustness
+    from evaluation.metrics.scoring import (
+        BATCH_SIZE,
+        feed_with_missing,
+        inference_session,
+        onnx_predict,
+    )
+
+    model = Path(model_path).read_bytes()
+    specs = specs_of(model)
+    frame = pd.read_parquet(frame_path)
+    frame_mb = frame.memory_usage(deep=True).sum() / 2**20
+    before = rss_mb()
+    times = {}
+    started = time.perf_counter()
+    engine.evaluate(task="binary_classification", model_bytes=model, input_specs=specs,
+                    frame=frame, label_column="default", favourable_class="1", threshold=0.5,
+                    checks=list(engine.RUN_CHECKS), sensitive_features=SUITE_SENSITIVE,
+                    options={"n_bootstrap": 200})
+    times["checks"] = time.perf_counter() - started
+    started = time.perf_counter()
+    predict = onnx_predict(inference_session(model, threads=1), specs)
+    result = robustness(frame, predict, data_profile=profile(frame, FEATURE_COLUMNS),
+                        labels=frame["default"].to_numpy(), threshold=0.5)
+    times["robustness"] = time.perf_counter() - started
+    started = time.perf_counter()
+    drift_frames(frame.iloc[:TRAIN_ROWS], frame, FEATURE_COLUMNS)
+    times["drift"] = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+    # The floor: the robustness passes' session.run calls alone, on feeds built beforehand.
+    session = inference_session(model, threads=1)
+    feeds = [feed_with_missing(frame.iloc[s:s + BATCH_SIZE], specs)
+             for s in range(0, len(frame), BATCH_SIZE)]
+    passes = 1 + len(result.perturbations)
+    started = time.perf_counter()
+    for _ in range(passes):
+        for feed in feeds:
+            session.run(["probabilities"], feed)
+    times["floor"] = time.perf_counter() - started
+    print(json.dumps({"times": times, "passes": passes, "peak_mb": peak,
+                      "frame_mb": float(frame_mb)}))
+
+
+def shap_times(frame: pd.DataFrame, model: bytes) -> tuple[float, float, float]:
+    """(d) SHAP on 500 rows: the tree path's time, the permutation explainer's, and the
+    largest difference between their global importances relative to the largest importance."""
+    from evaluation.metrics.explain import explain
+    from evaluation.metrics.scoring import inference_session, onnx_predict
+
+    specs = specs_of(model)
+    rows = frame.iloc[:50_000]
+    predict = onnx_predict(inference_session(model, threads=1), specs)
+    started = time.perf_counter()
+    tree = explain(rows, predict, columns=FEATURE_COLUMNS, onnx_model=model, input_specs=specs,
+                   sample_size=500)
+    tree_time = time.perf_counter() - started
+    assert tree.method != "permutation", tree.fallback_reason
+    started = time.perf_counter()
+    permutation = explain(rows, predict, columns=FEATURE_COLUMNS, sample_size=500)
+    permutation_time = time.perf_counter() - started
+    top = max(tree.importance.values())
+    gap = max(abs(tree.importance[c] - permutation.importance[c]) for c in FEATURE_COLUMNS)
+    print(f"shap 500 rows: tree path ({tree.method}) {tree_time:.2f}s, permutation explainer "
+          f"({permutation.method}) {permutation_time:.2f}s; importances differ by at most "
+          f"{gap / top:.1%} of the largest")
+    return tree_time, permutation_time, gap / top
+
+
 def main() -> None:
+    if os.environ.get("BENCH_MODE") == "suite":
+        suite_child(sys.argv[1], sys.argv[2])
+        return
     print(f"rows={ROWS} columns={FEATURES + 2} (20 features, 2 sensitive)")
     started = time.perf_counter()
     x, y, sex, age = make_data(ROWS)
     print(f"data generated in {time.perf_counter() - started:.1f}s")
+    frame = pd.DataFrame(x, columns=FEATURE_COLUMNS)
+    frame["sex"], frame["age"], frame["default"] = sex, age, y
     prob = train_and_score(x, y)
     del x
-
-    assay_checks(y, prob, sex, age)
+    model = per_column_model(frame)
+    with tempfile.TemporaryDirectory(dir="/tmp", prefix="assay-bench-") as folder:
+        frame_path, model_path = Path(folder) / "rows.parquet", Path(folder) / "model.onnx"
+        frame.to_parquet(frame_path)
+        model_path.write_bytes(model)
+        # Our own interpreter on this file and two paths we just made: nothing untrusted.
+        child = subprocess.run([sys.executable, __file__, str(frame_path),
+                                str(model_path)],
+                               env={**os.environ, "BENCH_MODE": "suite"}, check=True,
+                               capture_output=True, text=True)
+    suite = json.loads(child.stdout.strip().splitlines()[-1])
+    times = suite["times"]
+    suite_time = times["checks"] + times["robustness"] + times["drift"]
+    print(f"suite without SHAP {suite_time:.2f}s: performance + bias + calibration "
+          f"{times['checks']:.2f}s (200 replicates, scoring included), robustness "
+          f"{times['robustness']:.2f}s, drift {times['drift']:.2f}s")
+    print(f"floor: onnxruntime alone, {suite['passes']} passes of {ROWS} rows "
+          f"{times['floor']:.2f}s")
+    print(f"peak memory {suite['peak_mb']:.0f} MB over the frame's {suite['frame_mb']:.0f} MB")
+    tree_time, permutation_time, _ = shap_times(frame, model)
+    del frame
 
     result, groups, assay_time = assay_groups(y, prob, sex, age)
     eligible = all(not g.small for v in result.groupings for g in v.groups)
@@ -194,9 +324,10 @@ def main() -> None:
     print(f"  fairlearn MetricFrame x3 + difference/ratio {fairlearn_time:8.3f}s")
     print(f"  largest difference between them: {worst:.2e} (tolerance {TOLERANCE:g})")
     assert worst <= TOLERANCE, f"Assay and fairlearn disagree by {worst}"
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak_rss_mb={peak_mb:.0f}")
-    print(f"groups_speedup={fairlearn_time / assay_time:.1f}")
+    print(f"suite_over_floor={suite_time / times['floor']:.2f} "
+          f"groups_speedup={fairlearn_time / assay_time:.1f} "
+          f"peak_over_frame={suite['peak_mb'] / suite['frame_mb']:.2f} "
+          f"shap_speedup={permutation_time / tree_time:.1f}")
 
 
 if __name__ == "__main__":

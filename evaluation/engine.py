@@ -76,6 +76,16 @@ def _no_report(percent: int, step: str) -> None:
     return None
 
 
+def check_checks(checks: Sequence[str], sensitive_features: Sequence[Mapping[str, Any]]) -> None:
+    """EngineError unless ``checks`` are known checks, with sensitive features for bias."""
+    unknown = [c for c in checks if c not in RUN_CHECKS]
+    if unknown or not checks:
+        raise EngineError(f"Choose checks among {', '.join(RUN_CHECKS)}; got "
+                          f"{', '.join(unknown) or 'none'}.")
+    if "bias" in checks and not sensitive_features:
+        raise EngineError("The bias check needs sensitive features: name them with the data set.")
+
+
 def evaluate(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str, Any]],
              frame: pd.DataFrame, label_column: str, favourable_class: str,
              threshold: float | None, checks: Sequence[str],
@@ -85,12 +95,7 @@ def evaluate(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str
     """Score ``frame`` once and compute ``checks`` on it. ``inputs`` (digests, names) is copied
     into the results so that the digest covers what the figures were computed on."""
     opts = {**DEFAULT_OPTIONS, **(options or {})}
-    unknown = [c for c in checks if c not in RUN_CHECKS]
-    if unknown or not checks:
-        raise EngineError(f"Choose checks among {', '.join(RUN_CHECKS)}; got "
-                          f"{', '.join(unknown) or 'none'}.")
-    if "bias" in checks and not sensitive_features:
-        raise EngineError("The bias check needs sensitive features: name them with the data set.")
+    check_checks(checks, sensitive_features)
     if "calibration" in checks and task == "regression":
         raise EngineError("Calibration needs predicted probabilities; a regression model has "
                           "none. Leave the calibration check out.")
@@ -118,17 +123,33 @@ def evaluate(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str
         if name == "calibration":
             kwargs["n_bins"] = int(opts["n_bins"])
         kwargs = {k: v for k, v in kwargs.items() if k in _PARAMETERS[name]}
-        result = CHECKS[name](**kwargs)
-        as_dict = canonical(result.as_dict())
-        figures = canonical(result.figures())
-        results[name] = {"result": as_dict, "figures": figures, "digest": digest(as_dict)}
-        outcomes.append(CheckOutcome(name, figures, results[name]["digest"]))
+        results[name], outcome = check_outcome(name, CHECKS[name](**kwargs))
+        outcomes.append(outcome)
     report(92, "Computing the digest")
-    full = {"schema": RESULTS_SCHEMA, "task": task, "rows": len(frame),
+    return assemble(task=task, rows=len(frame), label_column=label_column,
+                    favourable_class=favourable_class, threshold=common.get("threshold"),
+                    sensitive_features=sensitive_features, options=opts, inputs=inputs,
+                    results=results, outcomes=outcomes)
+
+
+def check_outcome(name: str, result: Any) -> tuple[dict[str, Any], CheckOutcome]:
+    """A check's entry in the results (its full result, figures and digest) and its outcome."""
+    as_dict = canonical(result.as_dict())
+    figures = canonical(result.figures())
+    entry = {"result": as_dict, "figures": figures, "digest": digest(as_dict)}
+    return entry, CheckOutcome(name, figures, entry["digest"])
+
+
+def assemble(*, task: str, rows: int, label_column: str, favourable_class: str,
+             threshold: float | None, sensitive_features: Sequence[Mapping[str, Any]],
+             options: Mapping[str, Any], inputs: Mapping[str, Any] | None,
+             results: dict[str, Any], outcomes: Sequence[CheckOutcome]) -> Outcome:
+    """The run's results and their digest, whichever way (one pass, chunks) they were
+    computed."""
+    full = {"schema": RESULTS_SCHEMA, "task": task, "rows": rows,
             "label_column": label_column, "favourable_class": favourable_class,
-            "threshold": common.get("threshold"),
-            "sensitive_features": [dict(f) for f in sensitive_features],
-            "options": opts, "inputs": dict(inputs or {}), "checks": results}
+            "threshold": threshold, "sensitive_features": [dict(f) for f in sensitive_features],
+            "options": dict(options), "inputs": dict(inputs or {}), "checks": results}
     full = canonical(full)
     return Outcome(results=full, digest=digest(full), checks=tuple(outcomes))
 
@@ -151,12 +172,16 @@ def _groups(frame: pd.DataFrame, sensitive_features: Sequence[Mapping[str, Any]]
     return encode_columns(columns, bins)
 
 
-def _score(task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str, Any]],
-           frame: pd.DataFrame, labels: pd.Series, favourable_class: str) -> dict[str, Any]:
+def _score(task: str, model_bytes: bytes | Any, input_specs: Sequence[Mapping[str, Any]],
+           frame: pd.DataFrame, labels: pd.Series, favourable_class: str,
+           classes: list[Any] | None = None) -> dict[str, Any]:
     """The model's scores, as the checks take them: ``y_prob`` (and ``classes``) for a
     classifier, ``y_pred`` for a regressor. Probability columns follow the sorted class labels,
-    scikit-learn's ``classes_`` order (what skl2onnx exports)."""
-    session = inference_session(model_bytes, threads=1)
+    scikit-learn's ``classes_`` order (what skl2onnx exports): those of ``labels`` unless
+    ``classes`` names them (a chunk of rows may lack a class). ``model_bytes`` may also be an
+    inference session already made (chunks share one)."""
+    session = inference_session(model_bytes, threads=1) if isinstance(model_bytes, bytes) \
+        else model_bytes
     outputs = [o.name for o in session.get_outputs()]
     wanted = "variable" if task == "regression" else "probabilities"
     if wanted not in outputs:
@@ -171,7 +196,8 @@ def _score(task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str, Any
     scores = np.concatenate(parts) if parts else np.empty((0,))
     if task == "regression":
         return {"y_pred": scores.reshape(len(frame), -1)[:, 0]}
-    classes = sorted(pd.unique(labels).tolist())
+    if classes is None:
+        classes = sorted(pd.unique(labels).tolist())
     if scores.ndim != 2 or scores.shape[1] != len(classes):
         raise EngineError(f"The model's probabilities have {scores.shape[-1]} column(s) but the "
                           f"labels hold {len(classes)} classes ({classes[:10]}); evaluate on "

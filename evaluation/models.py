@@ -159,3 +159,26 @@ class Run(models.Model):
         if self.started_at is None or self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class RunChunk(models.Model):
+    """The sums of one chunk of a run fanned out to several workers (evaluation/fanout.py), kept
+    until the run's chunks are merged. One row per (run, attempt, stage, chunk): a chunk task
+    delivered twice writes nothing the second time, and the run's progress counts these rows.
+    ``index`` -1 holds the merged first stage, written once by whichever merge gets there
+    first."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="chunks")
+    attempt = models.PositiveSmallIntegerField()
+    stage = models.PositiveSmallIntegerField()
+    index = models.IntegerField()
+    sums = models.BinaryField()
+    worker = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "attempt", "stage", "index"],
+                                               name="run_chunk_once")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} (stage {self.stage}) of run {self.run_id}"

@@ -18,6 +18,7 @@ import datetime as dt
 import math
 import threading
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, BinaryIO
 
 from celery import current_app
@@ -32,7 +33,7 @@ from django.utils import timezone
 from core import audit, permissions
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.models import User
-from evaluation import engine
+from evaluation import chunked, engine
 from evaluation.metrics import MetricInputError
 from evaluation.models import FINISHED, Dataset, Run, RunStatus
 from evaluation.tables import TableProblems, check_table, describe_columns, read_table, table_format
@@ -409,6 +410,12 @@ INPUT_ERRORS = (engine.EngineError, MetricInputError, FeedError, TableProblems, 
                 KeyError)
 
 
+def chunked_run(task: str, size: int) -> bool:
+    """Whether a run is evaluated in chunks: a binary classifier's data set above
+    ``EVALUATION_CHUNKED_ABOVE_BYTES`` (multiclass and regression runs take one pass)."""
+    return task == Task.BINARY and size > settings.EVALUATION_CHUNKED_ABOVE_BYTES
+
+
 def run_execute(*, run_id: int, task_id: str, worker: str) -> str:
     """The task's body: claim, compute, record. Returns what happened (``succeeded``,
     ``failed``, ``stopped``, ``nothing to do``). Raises LeaseHeld (retry later) and transient
@@ -429,7 +436,11 @@ def _execute(run: Run) -> str:
             with storage.open_stored(version.artifact_sha256) as f:
                 model_bytes = f.read()
             with storage.open_stored(dataset.sha256) as data:
-                outcome = engine.load_and_evaluate(
+                evaluate = engine.load_and_evaluate
+                if chunked_run(version.model.task, dataset.size):
+                    evaluate = partial(chunked.evaluate_chunked,
+                                       chunk_rows=settings.EVALUATION_CHUNK_ROWS)
+                outcome = evaluate(
                     model_bytes=model_bytes, input_specs=version.input_schema,
                     task=version.model.task, data=data, file_format=dataset.file_format,
                     label_column=dataset.label_column, favourable_class=run.favourable_class,

@@ -17,7 +17,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
-from evaluation import services
+from evaluation import fanout, services
 from evaluation.models import Run
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 # Waiting for a live worker's lease: at most this many times, each at most a lease long.
 LEASE_WAIT_RETRIES = 10
 TRANSIENT_RETRIES = 5
+# A chord body fired early by a chunk delivered twice waits for the other chunks: 5 s a time.
+MERGE_WAIT_RETRIES = 60
 TRANSIENT = (OperationalError, InterfaceError, BrokerError)
 
 
@@ -36,11 +38,13 @@ def run_evaluation(self, run_id: int, lost_attempt: int | None = None) -> str:
     and hands the run back before claiming it again."""
     worker = self.request.hostname or "local"
     try:
-        if not Run.objects.filter(pk=run_id).exists():
+        run = Run.objects.select_related("version__model", "dataset").filter(pk=run_id).first()
+        if run is None:
             return "gone"
         if lost_attempt is not None:
             services.run_release(run_id=run_id, attempt=lost_attempt)
-        return services.run_execute(run_id=run_id, task_id=self.request.id or "", worker=worker)
+        execute = fanout.run_fan_out if fanout.fans_out(run) else services.run_execute
+        return execute(run_id=run_id, task_id=self.request.id or "", worker=worker)
     except services.ConnectionLost as lost:
         log.warning("evaluation run %s: %s; retrying", run_id, lost)
         raise self.retry(countdown=min(60, 2 ** self.request.retries * 5), exc=lost,
@@ -61,6 +65,32 @@ def run_evaluation(self, run_id: int, lost_attempt: int | None = None) -> str:
         log.warning("evaluation run %s: transient error, retrying: %s", run_id, exc)
         raise self.retry(countdown=min(60, 2 ** self.request.retries * 5), exc=exc,
                          max_retries=TRANSIENT_RETRIES) from None
+
+
+@shared_task(name=fanout.CHUNK_TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
+             ignore_result=False, max_retries=TRANSIENT_RETRIES)
+def evaluate_chunk(self, run_id: int, attempt: int, plan: dict, stage: int, index: int,
+                   edges: dict | None = None) -> str:
+    """One chunk of a fanned-out run (evaluation.fanout): a header task of the stage's chord.
+    Its result is only the chord's count; the sums are stored as a RunChunk row."""
+    try:
+        return fanout.chunk_execute(run_id=run_id, attempt=attempt, plan=plan, stage=stage,
+                                    index=index, edges=edges,
+                                    worker=self.request.hostname or "local")
+    except TRANSIENT as exc:
+        raise self.retry(countdown=min(60, 2 ** self.request.retries * 5), exc=exc) from None
+
+
+@shared_task(name=fanout.MERGE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
+             max_retries=MERGE_WAIT_RETRIES)
+def merge_chunks(self, run_id: int, attempt: int, plan: dict, stage: int,
+                 edges: dict | None = None) -> str:
+    """The body of a fanned-out run's chord: merge the stage's chunks (evaluation.fanout)."""
+    try:
+        return fanout.merge_execute(run_id=run_id, attempt=attempt, plan=plan, stage=stage,
+                                    edges=edges)
+    except (fanout.ChunksMissing, *TRANSIENT) as exc:
+        raise self.retry(countdown=5, exc=exc) from None
 
 
 @shared_task(name="evaluation.reap_runs")

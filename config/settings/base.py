@@ -290,7 +290,14 @@ CELERY_TASK_TIME_LIMIT = 25 * 60
 # Tasks are found in each app's tasks.py (config/celery.py: autodiscover_tasks).
 # Evaluations run on their own queue, so that long runs never hold up emails and checkpoints;
 # every worker that should run them consumes it (`celery -A config worker -Q celery,evaluations`).
-CELERY_TASK_ROUTES = {"evaluation.run_evaluation": {"queue": "evaluations"}}
+CELERY_TASK_ROUTES = {"evaluation.run_evaluation": {"queue": "evaluations"},
+                      "evaluation.evaluate_chunk": {"queue": "evaluations"},
+                      "evaluation.merge_chunks": {"queue": "evaluations"}}
+# Where chords keep count of their finished tasks (e.g. redis://host:6379/0). Without one, a
+# large run is evaluated in chunks by one worker instead of fanning out (evaluation/fanout.py).
+if env("CELERY_RESULT_BACKEND", ""):
+    CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", "")
+    CELERY_RESULT_EXPIRES = 24 * 3600
 # A worker holds a run by a lease it renews while working (every third of the lease); a task
 # redelivered after its worker died takes the run over once the lease has run out. After this
 # many attempts a run whose worker keeps dying fails ("worker lost") instead of looping.
@@ -302,6 +309,13 @@ EVALUATION_REQUEUE_AFTER_S = env_int("ASSAY_EVALUATION_REQUEUE_AFTER_S", 300)
 # The same for notification emails; longer than an email's own retries (about 30 minutes), so a
 # second task does not mail what the first is still retrying.
 NOTIFICATION_EMAIL_RESEND_AFTER_S = env_int("ASSAY_EMAIL_RESEND_AFTER_S", 3600)
+# A binary classifier's data set larger than this (bytes of the stored file) is evaluated in
+# chunks of EVALUATION_CHUNK_ROWS rows, so the worker's memory is bounded by the chunk, not the
+# file (evaluation/chunked.py, docs/evaluation-metrics.md "Chunked evaluation").
+EVALUATION_CHUNKED_ABOVE_BYTES = env_int("ASSAY_EVALUATION_CHUNKED_ABOVE_BYTES", 256 * 1024**2)
+EVALUATION_CHUNK_ROWS = env_int("ASSAY_EVALUATION_CHUNK_ROWS", 250_000)
+# Above this size (and with a result backend) the chunks fan out to several workers as a chord.
+EVALUATION_FAN_OUT_ABOVE_BYTES = env_int("ASSAY_EVALUATION_FAN_OUT_ABOVE_BYTES", 1024**3)
 # Signed audit checkpoints: how often beat signs the chain's head (only when it grew).
 CHECKPOINT_INTERVAL_S = env_int("ASSAY_CHECKPOINT_INTERVAL_S", 600)
 # "Verify now" on the audit page runs within the request up to this many events (about two

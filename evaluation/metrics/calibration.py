@@ -234,15 +234,20 @@ def hosmer_lemeshow(count: NDArray[np.float64], expected: NDArray[np.float64],
     return HosmerLemeshow(statistic, df, finite(scipy.special.chdtrc(df, statistic)), bins_used)
 
 
-def _group_calibration(groupings: Sequence[Grouping], cells: Grouping,
-                       scores: NDArray[np.float64], labels: NDArray[np.float64],
-                       bins: NDArray[np.intp], n_bins: int,
-                       min_group_size: int) -> tuple[GroupingCalibration, ...]:
+def cell_bin_sums(cells: Grouping, scores: NDArray[np.float64], labels: NDArray[np.float64],
+                  bins: NDArray[np.intp], n_bins: int) -> NDArray[np.float64]:
+    """Per intersection cell and uniform bin: row count, sum of scores, sum of labels, shape
+    (1, cells, bins, 3). The sums of two chunks of rows add up to those of both."""
     index, size = cells.codes * n_bins + bins, cells.size * n_bins
     per_cell = np.stack([np.bincount(index, minlength=size).astype(np.float64),
                          np.bincount(index, weights=scores, minlength=size),
                          np.bincount(index, weights=labels, minlength=size)], axis=-1)
-    per_cell = per_cell.reshape(1, cells.size, n_bins, 3)  # (1, cell, bin, channel)
+    return per_cell.reshape(1, cells.size, n_bins, 3)
+
+
+def _group_calibration(groupings: Sequence[Grouping], cells: Grouping,
+                       per_cell: NDArray[np.float64],
+                       min_group_size: int) -> tuple[GroupingCalibration, ...]:
     out = []
     for grouping, position in views(groupings, cells):
         grouped = cell_sums_to_groups(per_cell, groupings, position)[0]  # group, bin, 3
@@ -304,12 +309,31 @@ def calibration(*, task: str | Task, y_true: ArrayLike, y_prob: ArrayLike,
     uniform_sums, quantile_sums = tally(
         [Tally(u_bins, n_bins, (scores, labels, squared)),
          Tally(q_bins, n_bins, (scores, labels))], rows=rows, spec=spec)
+    cells = intersect(groupings) if groupings else None
+    per_cell = cell_bin_sums(cells, scores, labels, u_bins, n_bins) if cells else None
+    return calibration_result(
+        task=kind, positive_class=favourable, n_bins=n_bins, q_edges=q_edges,
+        uniform_sums=uniform_sums, quantile_sums=quantile_sums, groupings=groupings,
+        per_cell=per_cell, min_group_size=min_group_size, spec=spec)
+
+
+def calibration_result(*, task: Task, positive_class: str | int | float | bool, n_bins: int,
+                       q_edges: NDArray[np.float64], uniform_sums: NDArray[np.float64],
+                       quantile_sums: NDArray[np.float64], groupings: Sequence[Grouping],
+                       per_cell: NDArray[np.float64] | None, min_group_size: int,
+                       spec: BootstrapSpec) -> CalibrationResult:
+    """The calibration figures from (merged) sums: ``uniform_sums`` and ``quantile_sums`` as
+    ``bootstrap.tally`` returns them, ``per_cell`` as ``cell_bin_sums``."""
+    kind, favourable = task, positive_class
+    n = int(uniform_sums[0, 0].sum())
+    u_edges = uniform_edges(n_bins)
     figures = _bin_figures(uniform_sums)
     figures["ece_quantile"] = _ece(quantile_sums)
     metrics = {name: estimates(figures[name][:, None], spec)[0] for name in METRICS}
     undefined = {name: "no bin has rows" for name, e in metrics.items() if e.value is None}
-    grouping_figures = _group_calibration(groupings, intersect(groupings), scores, labels,
-                                          u_bins, n_bins, min_group_size) if groupings else ()
+    grouping_figures = _group_calibration(groupings, intersect(groupings), per_cell,
+                                          min_group_size) \
+        if groupings and per_cell is not None else ()
     for view in grouping_figures:
         if view.ece_max is None:
             undefined[f"group_ece_max[{view.name}]"] = (f"no group of {view.name} has at least "

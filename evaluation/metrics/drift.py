@@ -317,19 +317,22 @@ def _numeric_bins(values: np.ndarray, psi_bins: int, ks_bins: int) -> NumericBin
 
 
 def _count_numeric(values: np.ndarray, bins: NumericBins) -> NumericCounts:
+    """Rows per bin (e[k-1], e[k]] (and below the first edge, above the last), and per KS edge
+    the rows equal to it. The values are sorted once and the edges looked up in them: on a
+    million rows that is one sort instead of a binary search per row per binning."""
     missing = np.isnan(values)
-    present = values[~missing]
+    present = np.sort(values[~missing])
     psi_edges = np.asarray(bins.psi_edges, dtype=np.float64)
     ks_edges = np.asarray(bins.ks_edges, dtype=np.float64)
-    psi_index = np.searchsorted(psi_edges, present, side="left")  # bin (e[k-1], e[k]]
-    ks_index = np.searchsorted(ks_edges, present, side="left")
-    inside = ks_index < len(ks_edges)
-    at_edge = np.zeros(len(present), dtype=bool)
-    at_edge[inside] = ks_edges[ks_index[inside]] == present[inside]
+
+    def per_bin(edges: np.ndarray) -> np.ndarray:
+        at_most = np.searchsorted(present, edges, side="right")  # rows <= each edge
+        return np.diff(np.r_[0, at_most, len(present)])
+
+    below = np.searchsorted(present, ks_edges, side="left")
     return NumericCounts(
-        psi=_ints(np.bincount(psi_index, minlength=len(psi_edges) + 1)),
-        ks=_ints(np.bincount(ks_index, minlength=len(ks_edges) + 1)),
-        ks_at_edge=_ints(np.bincount(ks_index[at_edge], minlength=len(ks_edges))),
+        psi=_ints(per_bin(psi_edges)), ks=_ints(per_bin(ks_edges)),
+        ks_at_edge=_ints(np.searchsorted(present, ks_edges, side="right") - below),
         missing=int(missing.sum()))
 
 

@@ -159,7 +159,7 @@ class _Ranked:
         return tp[self.ends], fp[self.ends]
 
 
-def _ranking_figures(tp: NDArray[np.float64], fp: NDArray[np.float64]) -> tuple[float, float]:
+def ranking_figures(tp: NDArray[np.float64], fp: NDArray[np.float64]) -> tuple[float, float]:
     """ROC AUC (the trapezoidal area under the ROC curve: the Mann-Whitney statistic with ties
     counting one half) and average precision (sum over thresholds of the recall gained times
     the precision), from true and false positives at each distinct threshold, descending; NaN
@@ -175,13 +175,13 @@ def _ranking_figures(tp: NDArray[np.float64], fp: NDArray[np.float64]) -> tuple[
     return auc, ap
 
 
-def _counts_figures(tp: float, fp: float, fn: float, tn: float) -> list[float]:
+def counts_figures(tp: float, fp: float, fn: float, tn: float) -> list[float]:
     """Accuracy, precision, recall, F1 from confusion counts (NaN where a denominator is 0)."""
     return [float(_divide(tp + tn, tp + fp + fn + tn)), float(_divide(tp, tp + fp)),
             float(_divide(tp, tp + fn)), float(_divide(2 * tp, 2 * tp + fp + fn))]
 
 
-def _log_losses(prob_of_label: NDArray[np.float64]) -> NDArray[np.float64]:
+def log_losses(prob_of_label: NDArray[np.float64]) -> NDArray[np.float64]:
     """-log of the probability given to the true label, clipped to [eps, 1 - eps] with float64's
     eps as scikit-learn's log_loss does."""
     eps = np.finfo(np.float64).eps
@@ -199,13 +199,19 @@ def _thin(progress: NDArray[np.float64], limit: int = CURVE_POINTS) -> NDArray[n
 
 
 def _curves(ranked: _Ranked, suffix: str = "") -> dict[str, Curve]:
-    tp, fp = ranked.cumulative(None)
+    return curves_of(*ranked.cumulative(None), ranked.scores, suffix)
+
+
+def curves_of(tp: NDArray[np.float64], fp: NDArray[np.float64], scores: NDArray[np.float64],
+              suffix: str = "") -> dict[str, Curve]:
+    """ROC and PR curves from the true and false positives at each distinct score
+    (``scores``, descending): what the one-pass check and merged chunks both draw."""
     p, n = tp[-1], fp[-1]
     curves: dict[str, Curve] = {}
     if p > 0 and n > 0:
         fpr, tpr = np.r_[0.0, fp / n], np.r_[0.0, tp / p]
         keep = _thin(fpr + tpr)
-        thresholds = [None, *ranked.scores.tolist()]
+        thresholds = [None, *scores.tolist()]
         curves[f"roc{suffix}"] = Curve("fpr", "tpr", tuple(fpr[keep].tolist()),
                                        tuple(tpr[keep].tolist()),
                                        tuple(thresholds[i] for i in keep))
@@ -214,7 +220,7 @@ def _curves(ranked: _Ranked, suffix: str = "") -> dict[str, Curve]:
         keep = _thin(recall + (tp + fp) / (p + n))
         curves[f"pr{suffix}"] = Curve("recall", "precision", tuple(recall[keep].tolist()),
                                       tuple(precision[keep].tolist()),
-                                      tuple(ranked.scores[keep].tolist()))
+                                      tuple(scores[keep].tolist()))
     return curves
 
 
@@ -232,7 +238,7 @@ def _binary(data: BinaryData, spec: BootstrapSpec,
             ) -> tuple[dict[str, Estimate], ConfusionMatrix, dict[str, Curve]]:
     ranked = _Ranked.of(data.prob, data.y)
     cut = int(np.searchsorted(-ranked.scores, -data.threshold, side="right"))  # runs >= t
-    losses = _log_losses(np.where(data.y == 1, data.prob, 1.0 - data.prob))[ranked.order]
+    losses = log_losses(np.where(data.y == 1, data.prob, 1.0 - data.prob))[ranked.order]
 
     def figures(weights: NDArray[np.float64] | None) -> list[float]:
         tps, fps = ranked.cumulative(weights)
@@ -240,7 +246,7 @@ def _binary(data: BinaryData, spec: BootstrapSpec,
         fn, tn = float(tps[-1]) - tp, float(fps[-1]) - fp
         total = float(tps[-1] + fps[-1])
         loss = float(losses.sum()) if weights is None else _dot(losses, weights)
-        return [*_counts_figures(tp, fp, fn, tn), *_ranking_figures(tps, fps),
+        return [*counts_figures(tp, fp, fn, tn), *ranking_figures(tps, fps),
                 float(_divide(loss, total))]
 
     stats = _replicates(spec, ranked.order.astype(np.uint64), figures)
@@ -258,7 +264,7 @@ def _multiclass(data: MulticlassData, spec: BootstrapSpec,
     k = len(data.classes)
     ranked = [_Ranked.of(data.prob[:, c], data.y == c) for c in range(k)]
     cells = data.y * k + data.pred
-    losses = _log_losses(data.prob[np.arange(data.n), data.y])
+    losses = log_losses(data.prob[np.arange(data.n), data.y])
 
     def figures(weights: NDArray[np.float64] | None) -> list[float]:
         matrix = np.bincount(cells, weights=weights, minlength=k * k).reshape(k, k)
@@ -267,10 +273,10 @@ def _multiclass(data: MulticlassData, spec: BootstrapSpec,
         for c in range(k):
             tp = float(matrix[c, c])
             fp, fn = float(matrix[:, c].sum()) - tp, float(matrix[c].sum()) - tp
-            _, precision, recall, f1 = _counts_figures(tp, fp, fn, total - tp - fp - fn)
+            _, precision, recall, f1 = counts_figures(tp, fp, fn, total - tp - fp - fn)
             sorted_weights = None if weights is None else weights[ranked[c].order]
             per_class.append([precision, recall, f1,
-                              *_ranking_figures(*ranked[c].cumulative(sorted_weights))])
+                              *ranking_figures(*ranked[c].cumulative(sorted_weights))])
         table = np.array(per_class)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a column undefined for every class
@@ -318,6 +324,16 @@ def _regression(data: RegressionData, spec: BootstrapSpec,
     return dict(zip(REGRESSION_METRICS, estimates(stats, spec), strict=True))
 
 
+def binary_undefined(metrics: dict[str, Estimate]) -> dict[str, str]:
+    """Why each undefined figure of a binary classifier is undefined."""
+    why = {"roc_auc": "only one class in the labels: ROC AUC needs both",
+           "pr_auc": "no row is labelled with the favourable class",
+           "recall": "no row is labelled with the favourable class",
+           "precision": "no row is predicted favourable at the threshold",
+           "f1": "no favourable labels and no favourable predictions"}
+    return {k: why[k] for k, v in metrics.items() if v.value is None}
+
+
 def _why_undefined(data: BinaryData | MulticlassData | RegressionData,
                    metrics: dict[str, Estimate],
                    per_class: tuple[ClassFigures, ...]) -> dict[str, str]:
@@ -327,12 +343,7 @@ def _why_undefined(data: BinaryData | MulticlassData | RegressionData,
             reasons["r2"] = "the labels are all equal, so R² (1 - SSE/SST) divides by 0"
         return reasons
     if isinstance(data, BinaryData):
-        why = {"roc_auc": "only one class in the labels: ROC AUC needs both",
-               "pr_auc": "no row is labelled with the favourable class",
-               "recall": "no row is labelled with the favourable class",
-               "precision": "no row is predicted favourable at the threshold",
-               "f1": "no favourable labels and no favourable predictions"}
-        return {k: why[k] for k, v in metrics.items() if v.value is None}
+        return binary_undefined(metrics)
     for figures in per_class:
         for name, estimate in figures.metrics.items():
             if estimate.value is None:

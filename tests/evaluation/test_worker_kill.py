@@ -21,10 +21,11 @@ from django.db import connection
 
 from core.models import AuditEvent
 from evaluation import services as evaluation
-from evaluation.models import Run, RunStatus
+from evaluation.models import Dataset, Run, RunStatus
 from governance import services as governance
 from governance.models import Evidence
 from registry import services as registry
+from registry.models import ModelVersion
 from tests.evaluation.conftest import GERMAN_CSV, MEDIUM, SENSITIVE
 from tests.registry.conftest import model_fields
 
@@ -32,17 +33,51 @@ pytestmark = pytest.mark.worker
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_worker(name: str, queue: str, tmp_path: Path) -> subprocess.Popen:
+def start_worker(name: str, queue: str, tmp_path: Path,
+                 environment: dict[str, str] | None = None) -> subprocess.Popen:
     db = connection.settings_dict
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.evaluation.worker_settings",
            "ASSAY_TEST_QUEUE": queue, "ASSAY_TEST_ARTIFACT_DIR": str(settings.ARTIFACT_DIR),
            "ASSAY_DATA_DIR": str(tmp_path / "data"),
-           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+           **(environment or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "-c", "1",
          "--pool", "solo", "-n", f"{name}@%h", "--without-heartbeat", "--without-gossip",
          "--without-mingle", "-l", "INFO"], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def model_with_data(people, demo_onnx: bytes, frame: pd.DataFrame,
+                    filename: str) -> tuple[ModelVersion, Dataset]:
+    """The demo model registered, its version, and ``frame`` uploaded as its data set."""
+    governance.ensure_policy_templates()
+    model = registry.model_create(actor=people["dana"], team=people["dana"].teams.first(),
+                                  **model_fields(name="German credit scorecard"))
+    governance.intake_record(actor=people["dana"], model=model, is_model=True, answers=MEDIUM,
+                             rationale="A scorecard.")
+    artifact = io.BytesIO(demo_onnx)
+    artifact.name = "german_credit.onnx"
+    version = registry.version_create(actor=people["dana"], model=model, artifact=artifact)
+    data = io.BytesIO(frame.to_csv(index=False).encode())
+    dataset = evaluation.dataset_upload(actor=people["dana"], model=model, file=data,
+                                        filename=filename, label_column="good_credit",
+                                        sensitive_features=SENSITIVE)
+    return version, dataset
+
+
+def stop_workers(workers: list[subprocess.Popen | None], queue: str) -> str:
+    """Stop the workers still running and delete the test's queue; their output."""
+    from config.celery import app
+
+    outputs = []
+    for worker in workers:
+        if worker is not None and worker.poll() is None:
+            worker.terminate()
+            outputs.append(worker.communicate(timeout=30)[0].decode(errors="replace"))
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_delete(queue)
+    return "\n".join(outputs)
 
 
 def wait_for(predicate, timeout: float, what: str) -> Run:
@@ -61,21 +96,10 @@ def test_a_killed_worker_is_replaced_and_the_run_completes_exactly_once(
     """Evaluation tasks go to a queue of this test's own: no other worker takes them."""
     from config.celery import app
 
-    governance.ensure_policy_templates()
-    model = registry.model_create(actor=people["dana"], team=people["dana"].teams.first(),
-                                  **model_fields(name="German credit scorecard"))
-    governance.intake_record(actor=people["dana"], model=model, is_model=True, answers=MEDIUM,
-                             rationale="A scorecard.")
-    artifact = io.BytesIO(demo_onnx)
-    artifact.name = "german_credit.onnx"
-    version = registry.version_create(actor=people["dana"], model=model, artifact=artifact)
     # 40 copies of the German credit data and 4,000 bootstrap replicates: a run of some
     # seconds, long enough to be killed in the middle.
     frame = pd.concat([pd.read_csv(GERMAN_CSV)] * 40, ignore_index=True)
-    data = io.BytesIO(frame.to_csv(index=False).encode())
-    dataset = evaluation.dataset_upload(actor=people["dana"], model=model, file=data,
-                                        filename="german_x40.csv", label_column="good_credit",
-                                        sensitive_features=SENSITIVE)
+    version, dataset = model_with_data(people, demo_onnx, frame, "german_x40.csv")
 
     queue = f"evaluations-kill-test-{uuid.uuid4().hex}"
     # Launching queues the task on commit, here on the test's own queue (the workers' settings
@@ -101,12 +125,7 @@ def test_a_killed_worker_is_replaced_and_the_run_completes_exactly_once(
         second = start_worker("second", queue, tmp_path)
         run = wait_for(lambda r: r.is_finished, 240, "the second worker to finish the run")
     finally:
-        for worker in (first, second):
-            if worker is not None and worker.poll() is None:
-                worker.terminate()
-                outputs.append(worker.communicate(timeout=30)[0].decode(errors="replace"))
-        with app.connection_for_write() as conn:
-            conn.default_channel.queue_delete(queue)
+        outputs.append(stop_workers([first, second], queue))
     log = "\n".join(outputs)
     assert run.status == RunStatus.SUCCEEDED, (run.error, log[-3000:])
     assert run.attempts == 2 and run.worker.startswith("second@"), log[-3000:]

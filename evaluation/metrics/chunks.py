@@ -1,0 +1,153 @@
+"""Statistics of chunks of rows that merge into those of all rows: chunked evaluation's maths.
+
+A binary classifier's performance and calibration figures come from sums that add up across
+chunks (docs/evaluation-metrics.md, "Chunked evaluation"):
+
+* ``ScoreRuns``: the distinct scores with their favourable and other row counts. Merged, they are
+  the one-pass sorted rows with ties collapsed, so ROC AUC, average precision, the curves, the
+  confusion counts and the score quantiles come out exactly as in one pass.
+* ``bootstrap.tally`` sums per Poisson replicate (weights keyed by the row's index in the data
+  set, so chunking does not change them): confusion cells with log-loss sums, calibration bins,
+  and for AUC and average precision per replicate a histogram of favourable / other weights over
+  ``auc_bins`` — one bin per distinct score when there are at most ``AUC_BINS`` of them (then
+  exact), otherwise bins of consecutive distinct scores holding about n / AUC_BINS rows each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from evaluation.metrics.bootstrap import BootstrapSpec, Tally, estimates
+from evaluation.metrics.inputs import BinaryData, Task
+from evaluation.metrics.performance import (
+    BINARY_METRICS,
+    ConfusionMatrix,
+    PerformanceResult,
+    binary_undefined,
+    counts_figures,
+    curves_of,
+    log_losses,
+    ranking_figures,
+)
+
+# Bins of the per-replicate AUC / average-precision histograms (each replicate holds 2 x this).
+AUC_BINS = 4096
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreRuns:
+    """Distinct scores, descending, with the number of favourable and other rows at each."""
+
+    scores: NDArray[np.float64]
+    positive: NDArray[np.float64]
+    negative: NDArray[np.float64]
+
+    @classmethod
+    def of(cls, scores: NDArray[np.float64], positive: NDArray[np.float64],
+           counts: NDArray[np.float64] | None = None) -> ScoreRuns:
+        """Runs of ``scores`` (any order, repeats allowed); ``positive`` is 1 for a favourable
+        row (or, with ``counts``, the favourable rows among ``counts`` rows at that score)."""
+        descending, inverse = np.unique(-scores, return_inverse=True)
+        size = len(descending)
+        total = np.asarray(np.bincount(inverse, weights=counts, minlength=size),
+                           dtype=np.float64)
+        pos = np.asarray(np.bincount(inverse, weights=positive, minlength=size),
+                         dtype=np.float64)
+        return cls(-descending, pos, total - pos)
+
+    @property
+    def n(self) -> int:
+        return int(self.positive.sum() + self.negative.sum())
+
+
+def merge_runs(parts: Sequence[ScoreRuns]) -> ScoreRuns:
+    """The runs of all the parts' rows."""
+    scores = np.concatenate([p.scores for p in parts])
+    positive = np.concatenate([p.positive for p in parts])
+    counts = np.concatenate([p.positive + p.negative for p in parts])
+    return ScoreRuns.of(scores, positive, counts)
+
+
+def runs_percentile(runs: ScoreRuns, percents: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``np.percentile(all scores, percents)`` (numpy's linear method) from the runs alone:
+    the same virtual indexes, order statistics and interpolation, so the same floats."""
+    ascending = runs.scores[::-1]
+    ends = np.cumsum((runs.positive + runs.negative)[::-1])  # rows up to each run, ascending
+    n = int(ends[-1])
+    virtual = np.true_divide(percents, 100) * (n - 1)
+    below = np.floor(virtual)
+    gamma = virtual - below
+    first = np.clip(below, 0, n - 1).astype(np.int64)
+    second = np.clip(below + 1, 0, n - 1).astype(np.int64)
+    a = ascending[np.searchsorted(ends, first, side="right")]
+    b = ascending[np.searchsorted(ends, second, side="right")]
+    diff = b - a
+    return np.asarray(np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma),
+                      dtype=np.float64)
+
+
+def auc_bins(runs: ScoreRuns, bins: int = AUC_BINS) -> NDArray[np.float64]:
+    """The lowest score of each histogram bin, descending: every distinct score when there are
+    at most ``bins``, else consecutive runs grouped by their first row's position."""
+    if len(runs.scores) <= bins:
+        return runs.scores.copy()
+    counts = runs.positive + runs.negative
+    starts = np.cumsum(counts) - counts
+    ids = (starts * bins // max(runs.n, 1)).astype(np.int64)
+    last = np.flatnonzero(np.r_[ids[1:] != ids[:-1], True])
+    return runs.scores[last]
+
+
+def bin_of_score(scores: NDArray[np.float64], lows: NDArray[np.float64]) -> NDArray[np.intp]:
+    """The histogram bin (0: highest scores) of each score, given each bin's lowest score."""
+    return (len(lows) - np.searchsorted(lows[::-1], scores, side="right")).astype(np.intp)
+
+
+def binary_tallies(data: BinaryData) -> list[Tally]:
+    """The sums a chunk adds for binary performance: rows and log-loss per confusion cell."""
+    losses = log_losses(np.where(data.y == 1, data.prob, 1.0 - data.prob))
+    cells = data.y.astype(np.intp) * 2 + data.pred.astype(np.intp)
+    return [Tally(cells, 4, (losses,))]
+
+
+def ranking_tally(data: BinaryData, lows: NDArray[np.float64]) -> Tally:
+    """The AUC / average-precision histogram's sums: bin x (other, favourable)."""
+    return Tally(bin_of_score(data.prob, lows) * 2 + data.y.astype(np.intp), 2 * len(lows))
+
+
+def binary_performance(*, runs: ScoreRuns, cells: NDArray[np.float64],
+                       histogram: NDArray[np.float64] | None, spec: BootstrapSpec,
+                       positive_class: str | int | float | bool,
+                       negative_class: str | int | float | bool | None,
+                       threshold: float) -> PerformanceResult:
+    """The binary performance result from merged sums: ``cells`` is the confusion tally
+    (1 + replicates, 2, 4), ``histogram`` the ranking tally (1 + replicates, 1, 2 x bins), None
+    without replicates. The point figures come from the runs, so they are the one-pass figures;
+    the replicates' AUC and AP from the histogram."""
+    tps, fps = np.cumsum(runs.positive), np.cumsum(runs.negative)
+    stats = np.full((1 + spec.replicates, len(BINARY_METRICS)), np.nan)
+    for r in range(1 + spec.replicates):
+        counts, loss = cells[r, 0], float(cells[r, 1].sum())
+        tn, fp, fn, tp = (float(c) for c in counts)
+        total = float(counts.sum())
+        if r == 0:
+            ranking = ranking_figures(tps, fps)
+        elif histogram is None:
+            raise ValueError("Bootstrap replicates need the ranking histogram.")
+        else:
+            ranking = ranking_figures(np.cumsum(histogram[r, 0, 1::2]),
+                                      np.cumsum(histogram[r, 0, 0::2]))
+        stats[r] = [*counts_figures(tp, fp, fn, tn), *ranking,
+                    loss / total if total > 0 else np.nan]
+    metrics = dict(zip(BINARY_METRICS, estimates(stats, spec), strict=True))
+    counts = cells[0, 0].reshape(2, 2)
+    confusion = ConfusionMatrix((negative_class, positive_class),
+                                tuple(tuple(int(c) for c in row) for row in counts))
+    return PerformanceResult(
+        task=Task.BINARY, n=int(counts.sum()), metrics=metrics, confusion=confusion,
+        per_class=(), curves=curves_of(tps, fps, runs.scores), positive_class=positive_class,
+        threshold=threshold, undefined=binary_undefined(metrics), bootstrap=spec)
