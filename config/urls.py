@@ -25,6 +25,7 @@ urlpatterns = [
     path("models/", include("registry.urls")),
     path("", include("governance.urls")),
     path("evaluation/", include("evaluation.urls")),
+    path("reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]
