@@ -26,7 +26,15 @@ from tests.evaluation.conftest import (  # noqa: F401
     queued_runs,
     validating,
 )
-from tests.governance.conftest import _fresh_throttle, review_fields, walk  # noqa: F401
+from tests.governance.conftest import (  # noqa: F401
+    _fresh_throttle,
+    draft,
+    policy,
+    review_fields,
+    tiered_model,
+    walk,
+)
+from tests.registry.conftest import credit_model, onnx_bytes, onnx_file  # noqa: F401
 
 
 def tool(name: str) -> str:
