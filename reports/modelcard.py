@@ -58,14 +58,16 @@ def mct_json(facts: Facts) -> dict[str, Any]:
     developers = [_person(d) for d in model.developers.all()]
     owners = [{"name": _person(model.owner), "contact": model.owner.email or model.team.name}]
     owners += [{"name": name, "contact": model.team.name} for name in developers]
-    data = [{"name": "Training data",
+    data: list[dict[str, Any]] = [{"name": "Training data",
              "description": version.training_data_description
              + (f" (SHA-256 {version.training_data_sha256})"
                 if version.training_data_sha256 else "")}]
     data += [{"name": item["run"].dataset.name,
               "description": f"Evaluation data, {item['run'].dataset.row_count} rows, SHA-256 "
                              f"{item['run'].dataset.sha256}",
-              "sensitive": {"sensitive_data": list(item["run"].dataset.sensitive_features)}}
+              "sensitive": {"sensitive_data": [
+                  str(feature.get("column") if isinstance(feature, dict) else feature)
+                  for feature in item["run"].dataset.sensitive_features]}}
              for item in facts.runs]
     approved = facts.approved_at
     card: dict[str, Any] = {

@@ -7,7 +7,8 @@ from __future__ import annotations
 import hashlib
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,7 +30,7 @@ def _version(request: AuthenticatedHttpRequest, slug: str, number: int) -> Model
                              .select_related("model"), model__slug=slug, number=number)
 
 
-def _pdf(request: AuthenticatedHttpRequest, report: Report) -> HttpResponse:
+def _pdf(request: AuthenticatedHttpRequest, report: Report) -> FileResponse:
     services.report_download_record(actor=request.user, report=report)
     response = storage.stored_file_response(report.sha256, report.filename)
     response["Content-Type"] = "application/pdf"
@@ -73,7 +74,7 @@ def model_card(request: AuthenticatedHttpRequest, slug: str, number: int) -> Htt
 
 
 @login_required
-def model_card_pdf(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponse:
+def model_card_pdf(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponseBase:
     version = _version(request, slug, number)
     return _pdf(request, services.report_generate(actor=request.user, version=version,
                                                   kind=ReportKind.MODEL_CARD))
@@ -105,13 +106,13 @@ def model_card_markdown(request: AuthenticatedHttpRequest, slug: str,
 
 @login_required
 def validation_report_pdf(request: AuthenticatedHttpRequest, slug: str,
-                          number: int) -> HttpResponse:
+                          number: int) -> HttpResponseBase:
     version = _version(request, slug, number)
     return _pdf(request, services.report_generate(actor=request.user, version=version,
                                                   kind=ReportKind.VALIDATION_REPORT))
 
 
 @login_required
-def certificate_pdf(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponse:
+def certificate_pdf(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponseBase:
     version = _version(request, slug, number)
     return _pdf(request, services.certificate_generate(actor=request.user, version=version))
