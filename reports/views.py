@@ -80,28 +80,33 @@ def model_card_pdf(request: AuthenticatedHttpRequest, slug: str, number: int) ->
                                                   kind=ReportKind.MODEL_CARD))
 
 
+# format -> (how the facts are written, the file's name after "<slug>-v<n>-", its type)
+EXPORTS = {"json": (mct_json_text, "model-card.json", "application/json"),
+           "markdown": (hf_markdown, "README.md", "text/markdown; charset=utf-8")}
+
+
+def _model_card_export(request: AuthenticatedHttpRequest, slug: str, number: int,
+                       what: str) -> HttpResponse:
+    version = _version(request, slug, number)
+    write, name, content_type = EXPORTS[what]
+    response = _text_download(write(gather(version, now=timezone.now())),
+                              f"{slug}-v{number}-{name}", content_type)
+    services.model_card_export_record(actor=request.user, version=version, what=what,
+                                      sha256=response["X-Content-SHA256"])
+    return response
+
+
 @login_required
 def model_card_json(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponse:
     """The model card as Model Card Toolkit JSON (schema v0.0.2)."""
-    version = _version(request, slug, number)
-    content = mct_json_text(gather(version, now=timezone.now()))
-    response = _text_download(content, f"{slug}-v{number}-model-card.json", "application/json")
-    services.model_card_export_record(actor=request.user, version=version, what="json",
-                                      sha256=response["X-Content-SHA256"])
-    return response
+    return _model_card_export(request, slug, number, "json")
 
 
 @login_required
 def model_card_markdown(request: AuthenticatedHttpRequest, slug: str,
                         number: int) -> HttpResponse:
     """The model card as Markdown in the Hugging Face layout (a README.md)."""
-    version = _version(request, slug, number)
-    content = hf_markdown(gather(version, now=timezone.now()))
-    response = _text_download(content, f"{slug}-v{number}-README.md",
-                              "text/markdown; charset=utf-8")
-    services.model_card_export_record(actor=request.user, version=version, what="markdown",
-                                      sha256=response["X-Content-SHA256"])
-    return response
+    return _model_card_export(request, slug, number, "markdown")
 
 
 @login_required
