@@ -110,7 +110,8 @@ def test_at_approval_the_narrative_freezes_and_the_certificate_records_the_appro
         approved, dana, aude, client, tmp_path):
     response = login(client, dana).post(url("model-card", approved), {"overview": "Later"})
     assert response.status_code == 409
-    assert "frozen: the version is approved" in response.text
+    assert "The model card of german-credit-scorecard v1 is frozen" in response.text
+    assert "Describe changes in a new version." in response.text
     client.logout()
 
     login(client, aude)
