@@ -18,8 +18,8 @@ import math
 import os
 import random
 import statistics
-import time
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace as NS
