@@ -31,6 +31,7 @@ urlpatterns = [
     path("", include("governance.urls")),
     path("evaluation/", include("evaluation.urls")),
     path("deployments/", include("serving.urls")),
+    path("reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

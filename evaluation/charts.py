@@ -23,6 +23,18 @@ def _value(estimate: Any) -> float | None:
     return estimate.get("value") if isinstance(estimate, Mapping) else estimate
 
 
+def check_sections(run: Any) -> list[dict[str, Any]]:
+    """Per check of a run, in the order it ran: its status under the policy, why, its figures
+    and its charts (the run page and the reports show the same)."""
+    checks = (run.results or {}).get("checks", {})
+    drawn = run_charts(run.results)
+    return [{"name": name, "status": run.verdicts.get(name, {}).get("status"),
+             "reasons": run.verdicts.get(name, {}).get("reasons", []),
+             "figures": dict(sorted(checks.get(name, {}).get("figures", {}).items())),
+             "charts": [c.svg for c in drawn if c.check == name]}
+            for name in run.checks]  # in the order they ran (stored JSON sorts its keys)
+
+
 def run_charts(results: Mapping[str, Any] | None) -> list[Chart]:
     """The charts of a run's results, in the order of the checks (empty before it succeeded)."""
     if not results:

@@ -3,8 +3,6 @@ run ends) and read its figures and charts. Thin: each action is one service call
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +14,7 @@ from core.http import AuthenticatedHttpRequest
 from core.uploads import require_file
 from evaluation import services
 from evaluation.api import results_download
-from evaluation.charts import run_charts
+from evaluation.charts import check_sections
 from evaluation.forms import DatasetForm, RunForm
 from evaluation.models import Dataset, Run
 from governance.gates import blocking_items, case_for, launcher_conflict
@@ -106,7 +104,7 @@ def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "exploratory": launcher_conflict(run.launched_by, case),
         "can_cancel": not run.is_finished and not permissions.reason_cannot_cancel_evaluation(
             request.user, case, run.launched_by_id),
-        "sections": _sections(run) if run.is_finished else [],
+        "sections": check_sections(run) if run.is_finished else [],
         "blockers": blocking_items(version, case) if run.is_finished else [],
     }
     if request.htmx:
@@ -114,17 +112,6 @@ def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             return HttpResponse(status=204, headers={"HX-Refresh": "true"})
         return render(request, "evaluation/run.html#progress", context)
     return render(request, "evaluation/run.html", context)
-
-
-def _sections(run: Run) -> list[dict[str, Any]]:
-    """Per check: its status under the policy, why, its figures and its charts."""
-    checks = (run.results or {}).get("checks", {})
-    drawn = run_charts(run.results)
-    return [{"name": name, "status": run.verdicts.get(name, {}).get("status"),
-             "reasons": run.verdicts.get(name, {}).get("reasons", []),
-             "figures": dict(sorted(checks.get(name, {}).get("figures", {}).items())),
-             "charts": [c.svg for c in drawn if c.check == name]}
-            for name in run.checks]  # in the order they ran (stored JSON sorts its keys)
 
 
 @login_required

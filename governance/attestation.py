@@ -7,11 +7,21 @@ conditions, and when a tier change invalidated it), the evidence that
 cleared the gate, the waivers in force with their expiry, and the audit chain's head at that
 moment. Floats are left out (the canonical JSON signed has none): figures stay behind their
 result digests.
+
+**Documents archived at approval.** Apps above governance (reports: the validation report) add
+a document to every approval with ``add_approval_document`` from their ``AppConfig.ready()``.
+``approval_sign`` calls each maker inside the approval's transaction, before signing, and the
+attestation's ``documents`` names what each returned (its SHA-256): the archived file and the
+signed approval then commit together or not at all, and a maker's ``DomainError`` refuses the
+approval with its reason. A registry of callables rather than a Django signal: the makers' results
+go into the statement, their failures must stop the approval, and the style of the house keeps
+signals out of writes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from core import audit
@@ -24,6 +34,23 @@ from governance.gates import Case, latest_evidence
 from governance.models import SignOff, ValidationReview, VersionGovernance, Waiver
 from registry.models import ModelVersion
 
+# name -> maker(version=, actor=, now=) returning what the attestation says of the document
+# (at least {"sha256": ...}); filled by apps above governance at ready().
+ApprovalDocument = Callable[..., dict[str, Any]]
+_documents: dict[str, ApprovalDocument] = {}
+
+
+def add_approval_document(name: str, make: ApprovalDocument) -> None:
+    """Archive a document at every approval (call from ``AppConfig.ready()``): ``make`` runs
+    inside the approval's transaction and its answer goes into the attestation under ``name``."""
+    _documents[name] = make
+
+
+def approval_documents(version: ModelVersion, *, actor: Any, now: dt.datetime) -> dict[str, Any]:
+    """Make every registered approval document of ``version``, in the order they were added."""
+    return {name: make(version=version, actor=actor, now=now)
+            for name, make in _documents.items()}
+
 
 def _time(value: dt.datetime | None) -> str | None:
     return audit.format_time(value) if value else None
@@ -34,7 +61,8 @@ def _username(user: Any) -> str | None:
 
 
 def approval_statement(version: ModelVersion, case: Case, *, occasion: str,
-                       now: dt.datetime) -> dict[str, Any]:
+                       now: dt.datetime,
+                       documents: dict[str, Any] | None = None) -> dict[str, Any]:
     """The approval attestation of ``version`` as it stands now (inside the approval's
     transaction, so the chain head read here is the approval's own event or later)."""
     gov = VersionGovernance.objects.filter(version=version).first()
@@ -74,6 +102,7 @@ def approval_statement(version: ModelVersion, case: Case, *, occasion: str,
              "expires_at": _time(w.expires_at)}
             for w in Waiver.objects.filter(version=version).in_force(now)
             .select_related("approved_by").order_by("expires_at", "pk")],
+        "documents": documents or {},
         "audit_chain_head": {"seq": seq, "chain_hash": chain_hash},
     }
     return {

@@ -27,7 +27,7 @@ from core.errors import Conflict, DomainError, ValidationFailed
 from core.models import User
 from core.models.signing import KeyPurpose, SigningKey
 from core.verify_bundle import canonical_bytes
-from governance.attestation import approval_statement
+from governance.attestation import approval_documents, approval_statement
 from governance.gates import case_for
 from registry import storage
 from registry.models import ModelVersion, SignatureKind, VersionSignature, VersionState
@@ -63,7 +63,9 @@ def approval_sign(*, version: ModelVersion, actor: User | None, occasion: str,
                                f"restore it from backup, then approve or re-sign again.")
             signed.append(_store(version, SignatureKind.ARTIFACT, bundle, now))
         if SignatureKind.APPROVAL in kinds:
-            statement = approval_statement(version, case_for(version), occasion=occasion, now=now)
+            documents = approval_documents(version, actor=actor, now=now)
+            statement = approval_statement(version, case_for(version), occasion=occasion, now=now,
+                                           documents=documents)
             bundle = signing.sign_statement(purpose=KeyPurpose.APPROVAL, statement=statement)
             signed.append(_store(version, SignatureKind.APPROVAL, bundle, now))
         for row in signed:  # what is stored verifies, as a server or an auditor will check it

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from reports import views
+
+app_name = "reports"
+
+urlpatterns = [
+    path("<slug:slug>/v<int:number>/model-card/", views.model_card, name="model-card"),
+    path("<slug:slug>/v<int:number>/model-card.pdf", views.model_card_pdf, name="model-card-pdf"),
+    path("<slug:slug>/v<int:number>/model-card.json", views.model_card_json,
+         name="model-card-json"),
+    path("<slug:slug>/v<int:number>/model-card.md", views.model_card_markdown,
+         name="model-card-markdown"),
+    path("<slug:slug>/v<int:number>/validation-report.pdf", views.validation_report_pdf,
+         name="validation-report-pdf"),
+    path("<slug:slug>/v<int:number>/certificate.pdf", views.certificate_pdf,
+         name="certificate-pdf"),
+]
