@@ -9,6 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from core.errors import ValidationFailed
+from core.http import AuthenticatedHttpRequest
 from evaluation import compare
 from evaluation.compare_charts import paired_charts
 from evaluation.models import Run, RunStatus
@@ -32,7 +34,7 @@ def _sections(comparison: compare.RunComparison) -> list[dict[str, Any]]:
 
 
 @login_required
-def run_compare(request: Any) -> HttpResponse:
+def run_compare(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Pick two runs (of a model's or a version's runs, ``?model=`` or ``?version=``) and see
     them side by side; ``?left=&right=`` names the two."""
     runs = (Run.objects.visible_to(request.user).filter(status=RunStatus.SUCCEEDED)
@@ -49,17 +51,22 @@ def run_compare(request: Any) -> HttpResponse:
     context: dict[str, Any] = {"choices": list(runs[:PICKER_RUNS]), "model": model,
                                "version": version, "left_id": request.GET.get("left", ""),
                                "right_id": request.GET.get("right", "")}
-    if "left" in request.GET or "right" in request.GET:
+    if "left" not in request.GET and "right" not in request.GET:
+        return render(request, "evaluation/compare.html", context)
+    try:
         left, right = compare.runs_to_compare(request.user, request.GET.get("left"),
                                               request.GET.get("right"))
-        comparison = compare.compare_runs(left, right)
-        context.update(comparison=comparison, sections=_sections(comparison),
-                       counts=compare.counts(comparison.checks))
+    except ValidationFailed as error:  # the picker stays, with what to fix (a 404 does not)
+        context["error"] = error.message
+        return render(request, "evaluation/compare.html", context, status=error.status)
+    comparison = compare.compare_runs(left, right)
+    context.update(comparison=comparison, sections=_sections(comparison),
+                   counts=compare.counts(comparison.checks))
     return render(request, "evaluation/compare.html", context)
 
 
 @login_required
-def version_compare(request: Any, slug: str, number: int) -> HttpResponse:
+def version_compare(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponse:
     """A version's latest runs against the previous approved version's."""
     version = get_object_or_404(ModelVersion.objects.visible_to(request.user)
                                 .select_related("model"), model__slug=slug, number=number)
