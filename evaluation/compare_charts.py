@@ -104,6 +104,16 @@ def _calibration(pair: tuple[Any, ...], names: tuple[str, str]) -> list[charts.S
     return [charts.reliability_diagram(curves, title="Reliability diagrams compared")]
 
 
+def _paired_bars(per_side: list[dict[str, Any]], names: tuple[str, str], items: list[str], *,
+                 title: str, y_label: str, x_label: str) -> list[charts.Svg]:
+    """Grouped bars of per-item values, one series per run (an item a run lacks: no value)."""
+    if not items:
+        return []
+    series = [charts.BarSeries(name, [charts.Bar(i, side.get(i)) for i in items])
+              for side, name in zip(per_side, names, strict=True)]
+    return [charts.group_bars(series, title=title, y_label=y_label, x_label=x_label)]
+
+
 def _figure_bars(pair: tuple[Any, ...], names: tuple[str, str], *, prefix: str, title: str,
                  y_label: str, x_label: str) -> list[charts.Svg]:
     """Grouped bars of the figures named ``prefix<item>`` (e.g. ``flip_rate_noise_low``)."""
@@ -111,11 +121,7 @@ def _figure_bars(pair: tuple[Any, ...], names: tuple[str, str], *, prefix: str, 
                  if k.startswith(prefix) and not k.endswith(("_ci_low", "_ci_high"))}
                 for c in pair]
     items = list(dict.fromkeys([*per_side[0], *per_side[1]]))
-    if not items:
-        return []
-    series = [charts.BarSeries(name, [charts.Bar(i, side.get(i)) for i in items])
-              for side, name in zip(per_side, names, strict=True)]
-    return [charts.group_bars(series, title=title, y_label=y_label, x_label=x_label)]
+    return _paired_bars(per_side, names, items, title=title, y_label=y_label, x_label=x_label)
 
 
 def _robustness(pair: tuple[Any, ...], names: tuple[str, str]) -> list[charts.Svg]:
@@ -133,11 +139,7 @@ def _keyed_bars(pair: tuple[Any, ...], names: tuple[str, str], values: Any, *, t
     per_side = [values((c or {}).get("result") or {}) if c else {} for c in pair]
     items = sorted(set(per_side[0]) | set(per_side[1]),
                    key=lambda i: -max(abs(s.get(i) or 0.0) for s in per_side))[:limit]
-    if not items:
-        return []
-    series = [charts.BarSeries(name, [charts.Bar(i, side.get(i)) for i in items])
-              for side, name in zip(per_side, names, strict=True)]
-    return [charts.group_bars(series, title=title, y_label=y_label, x_label=x_label)]
+    return _paired_bars(per_side, names, items, title=title, y_label=y_label, x_label=x_label)
 
 
 def _drift(pair: tuple[Any, ...], names: tuple[str, str]) -> list[charts.Svg]:

@@ -370,3 +370,54 @@ def test_a_run_without_results_cannot_be_compared(api, two_versions, people, ger
     assert answer.json()["detail"] == (f"Run {queued.pk} (right) has no results to compare: it "
                                        "is queued. Choose a run that succeeded.")
     assert api.as_(people["victor"]).get("/api/v1/versions/999999/comparison/").status_code == 404
+
+
+# ---------------------------------------------------------------------------------------------
+# Part 2 checks: robustness, explanations and drift of two real models
+
+
+def part2_results(built, X, y) -> dict:
+    """Robustness, drift (first 500 rows as reference) and SHAP of ``built``, stored as a run
+    stores each check: its canonical ``as_dict()`` and ``figures()``."""
+    from evaluation.metrics import drift, explain, robustness
+    from evaluation.metrics.results import canonical
+    from evaluation.metrics.scoring import inputs_accepting_missing
+
+    predict = built.predict()
+    computed = {
+        "robustness": robustness.robustness(
+            X, predict, data_profile=robustness.profile(X, built.columns), labels=y.to_numpy(),
+            missing_columns=inputs_accepting_missing(built.specs)),
+        "drift": drift.drift_frames(X.iloc[:500], X.iloc[500:], built.columns,
+                                    reference_scores=predict(X.iloc[:500]),
+                                    evaluation_scores=predict(X.iloc[500:])),
+        "explainability": explain.explain(X, predict, columns=built.columns,
+                                          onnx_model=built.onnx_bytes, input_specs=built.specs,
+                                          sample_size=12, background_size=40, seed=3),
+    }
+    return {"checks": {name: {"result": canonical(r.as_dict()), "figures": canonical(r.figures())}
+                       for name, r in computed.items()}}
+
+
+def test_part2_checks_of_two_models_compare_figure_by_figure_and_chart_by_chart():
+    from evaluation.compare_charts import paired_charts
+    from tests.evaluation.part2_models import german_credit, tree_model
+
+    X, y = german_credit()  # two tree ensembles: exact TreeSHAP, seconds rather than a minute
+    forest, boosted = part2_results(tree_model("forest"), X, y), part2_results(
+        tree_model("gbc"), X, y)
+    changes = compare.compare_checks(forest, boosted)
+    assert [c.name for c in changes] == ["robustness", "explainability", "drift"]
+    for check, figure in (("robustness", "max_flip_rate"), ("robustness", "flip_rate_noise_high"),
+                          ("drift", "max_psi"), ("explainability", "shap_top_feature_share")):
+        f = one(changes, check, figure)
+        assert f.direction == compare.LOWER and f.left is not None and f.right is not None
+        assert f.difference == pytest.approx(f.right.value - f.left.value)
+        assert f.change in ("better", "worse", "same")
+    charts = paired_charts(forest, boosted, left_name="Forest", right_name="Boosted")
+    titles = [c.svg.split("<title")[1].split("</title>")[0] for c in charts]
+    assert [c.check for c in charts] == ["robustness", "robustness", "explainability", "drift"]
+    for title in ("Flip rate per perturbation, compared", "Mean |SHAP| per column, compared",
+                  "PSI per feature, compared"):
+        assert any(title in unescape(t) for t in titles), title
+    assert all("Forest" in c.svg and "Boosted" in c.svg for c in charts)
