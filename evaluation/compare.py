@@ -507,9 +507,9 @@ def version_comparison(version: ModelVersion) -> VersionComparison:
         pairs.setdefault((left.pk, right.pk), []).append(check)
     baseline_checks = {c for r in baseline_runs for c in r.checks}
     pairings = []
+    requirements = requirements_for(version)
     for (left_pk, right_pk), checks in pairs.items():
         left, right = runs[left_pk], runs[right_pk]
-        requirements = requirements_for(version)
         changes = compare_checks(left.results, right.results, left_verdicts=left.verdicts,
                                  right_verdicts=right.verdicts, requirements=requirements,
                                  checks=checks)
