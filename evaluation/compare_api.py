@@ -3,12 +3,13 @@ version. Read-only; the arithmetic is evaluation.compare's, the shapes below doc
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.base import not_found
+from core.api.schema import ErrorSerializer
 from core.http import AuthenticatedRequest
 from evaluation import compare
 from registry.models import ModelVersion
@@ -110,7 +111,9 @@ class RunCompareView(APIView):
     @extend_schema(parameters=[
         OpenApiParameter("left", int, required=True, description="The baseline run's id."),
         OpenApiParameter("right", int, required=True, description="The compared run's id.")],
-        responses=RunComparisonSerializer)
+        responses={200: RunComparisonSerializer, 404: OpenApiResponse(
+            ErrorSerializer, description="No such run, or you may not see it: `fields` names "
+                                         "the side (left or right).")})
     def get(self, request: AuthenticatedRequest) -> Response:
         left, right = compare.runs_to_compare(request.user, request.query_params.get("left"),
                                               request.query_params.get("right"))
