@@ -1,6 +1,6 @@
 from django.urls import path
 
-from evaluation import views
+from evaluation import compare_views, views
 
 app_name = "evaluation"
 urlpatterns = [
@@ -11,4 +11,7 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_detail, name="run-detail"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
     path("runs/<int:pk>/results.json", views.run_results, name="run-results"),
+    path("compare/", compare_views.run_compare, name="compare"),
+    path("models/<slug:slug>/versions/<int:number>/compare/", compare_views.version_compare,
+         name="version-compare"),
 ]

@@ -33,3 +33,11 @@ def may_launch_evaluation(user: Any, version: Any) -> bool:
     from governance.gates import case_for
 
     return version.has_artifact and permissions.can_launch_evaluation(user, case_for(version))
+
+
+@register.simple_tag
+def version_against_approved(version: Any) -> Any:
+    """The version's latest runs against the previous approved version's (evaluation.compare)."""
+    from evaluation.compare import version_comparison
+
+    return version_comparison(version)
