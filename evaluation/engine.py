@@ -21,16 +21,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation import part2
 from evaluation.metrics import CHECKS, BinSpec, canonical_json, digest, encode_columns
 from evaluation.metrics.results import canonical
-from evaluation.metrics.scoring import inference_session
+from evaluation.metrics.scoring import inference_session, onnx_predict
 from evaluation.tables import favourable_value, read_table
 from registry.onnx_feed import onnx_feed
 
-# The checks a run can compute, in the order they run.
-RUN_CHECKS = ("performance", "bias", "calibration")
+# The checks a run can compute, in the order they run: part 1's on the scores, then part 2's
+# (evaluation.part2), which score the model again or compare with the reference data.
+PART_1 = ("performance", "bias", "calibration")
+RUN_CHECKS = PART_1 + part2.CHECKS
+# What a launch runs when it names no checks: part 1's, which every evaluation data set allows.
+DEFAULT_CHECKS = PART_1
 DEFAULT_OPTIONS: dict[str, Any] = {"seed": 0, "n_bootstrap": 200, "min_group_size": 30,
-                                   "confidence": 0.95, "n_bins": 10}
+                                   "confidence": 0.95, "n_bins": 10,
+                                   "shap_rows": part2.explain_metrics.SAMPLE_SIZE}
 # Rows per session.run: a bounded feed whatever the size of the data set.
 BATCH_ROWS = 65_536
 # The libraries whose versions can change a figure; recorded with every run.
@@ -81,22 +87,32 @@ def evaluate(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str
              threshold: float | None, checks: Sequence[str],
              sensitive_features: Sequence[Mapping[str, Any]] = (),
              options: Mapping[str, Any] | None = None, inputs: Mapping[str, Any] | None = None,
+             reference: pd.DataFrame | None = None, monotone: Mapping[str, str] | None = None,
+             mitigation: Mapping[str, Any] | None = None,
              report: Report = _no_report) -> Outcome:
     """Score ``frame`` once and compute ``checks`` on it. ``inputs`` (digests, names) is copied
-    into the results so that the digest covers what the figures were computed on."""
+    into the results so that the digest covers what the figures were computed on.
+
+    Part 2: ``reference`` is the reference (training) data drift compares with (and the SHAP
+    background); ``monotone`` maps features to "increasing" / "decreasing" for robustness;
+    ``mitigation`` is ``{"constraint", "disparity_limit"}`` for the what-if."""
     opts = {**DEFAULT_OPTIONS, **(options or {})}
     unknown = [c for c in checks if c not in RUN_CHECKS]
     if unknown or not checks:
         raise EngineError(f"Choose checks among {', '.join(RUN_CHECKS)}; got "
                           f"{', '.join(unknown) or 'none'}.")
-    if "bias" in checks and not sensitive_features:
-        raise EngineError("The bias check needs sensitive features: name them with the data set.")
+    if ("bias" in checks or "mitigation" in checks) and not sensitive_features:
+        raise EngineError("The bias check and the mitigation what-if need sensitive features: "
+                          "name them with the data set.")
     if "calibration" in checks and task == "regression":
         raise EngineError("Calibration needs predicted probabilities; a regression model has "
                           "none. Leave the calibration check out.")
+    if "drift" in checks and reference is None:
+        raise EngineError("The drift check needs the reference (training) data set.")
     report(10, "Scoring the rows with the model")
     labels = frame[label_column]
-    scored = _score(task, model_bytes, input_specs, frame, labels, favourable_class)
+    session = inference_session(model_bytes, threads=1)
+    scored = _score(task, session, input_specs, frame, labels, favourable_class)
     common: dict[str, Any] = {"task": task, "y_true": labels.to_numpy(),
                               "n_bootstrap": int(opts["n_bootstrap"]), "seed": int(opts["seed"]),
                               "confidence": float(opts["confidence"])}
@@ -106,19 +122,33 @@ def evaluate(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str
     if task == "binary_classification":
         common["threshold"] = float(threshold if threshold is not None else 0.5)
     groups = _groups(frame, sensitive_features) if sensitive_features else []
+    mitigation = dict(mitigation or {})
+    settings = part2.Settings(
+        seed=int(opts["seed"]), shap_rows=int(opts["shap_rows"]), monotone=dict(monotone or {}),
+        mitigation_constraint=mitigation.get("constraint", "demographic_parity"),
+        disparity_limit=mitigation.get("disparity_limit"))
+    scoring = None
+    if any(c in part2.CHECKS for c in checks):
+        scoring = _part2_scoring(task, session, model_bytes, input_specs, labels,
+                                 favourable_class, common)
     outcomes: list[CheckOutcome] = []
     results: dict[str, Any] = {}
     ordered = [c for c in RUN_CHECKS if c in checks]
     for i, name in enumerate(ordered):
         report(20 + 70 * i // len(ordered), f"Computing the {name} check")
-        kwargs = dict(common)
-        if name in ("bias", "calibration"):
-            kwargs["groups"] = groups
-            kwargs["min_group_size"] = int(opts["min_group_size"])
-        if name == "calibration":
-            kwargs["n_bins"] = int(opts["n_bins"])
-        kwargs = {k: v for k, v in kwargs.items() if k in _PARAMETERS[name]}
-        result = CHECKS[name](**kwargs)
+        if scoring is not None and name in part2.CHECKS:
+            result = part2.compute(name, scoring=scoring, frame=frame, settings=settings,
+                                   groupings=groups, reference=reference,
+                                   sensitive_columns=[f["column"] for f in sensitive_features])
+        else:
+            kwargs = dict(common)
+            if name in ("bias", "calibration"):
+                kwargs["groups"] = groups
+                kwargs["min_group_size"] = int(opts["min_group_size"])
+            if name == "calibration":
+                kwargs["n_bins"] = int(opts["n_bins"])
+            kwargs = {k: v for k, v in kwargs.items() if k in _PARAMETERS[name]}
+            result = CHECKS[name](**kwargs)
         as_dict = canonical(result.as_dict())
         figures = canonical(result.figures())
         results[name] = {"result": as_dict, "figures": figures, "digest": digest(as_dict)}
@@ -129,8 +159,39 @@ def evaluate(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str
             "threshold": common.get("threshold"),
             "sensitive_features": [dict(f) for f in sensitive_features],
             "options": opts, "inputs": dict(inputs or {}), "checks": results}
+    if scoring is not None:  # what part 2 was computed with (part 1's results stay as they were)
+        full["part2"] = {"monotone": dict(settings.monotone or {}),
+                         "mitigation": {"constraint": settings.mitigation_constraint,
+                                        "disparity_limit": settings.disparity_limit},
+                         "reference_rows": None if reference is None else len(reference)}
     full = canonical(full)
     return Outcome(results=full, digest=digest(full), checks=tuple(outcomes))
+
+
+def _part2_scoring(task: str, session: Any, model_bytes: bytes,
+                   input_specs: Sequence[Mapping[str, Any]], labels: pd.Series,
+                   favourable_class: str, common: Mapping[str, Any]) -> part2.Scoring:
+    """The predict callable and the labels as part 2's checks take them: the favourable class's
+    probability and 1 = favourable for a binary classifier; the value and the target for a
+    regressor. The base scores are those the engine already computed."""
+    specs = [dict(s) for s in input_specs]
+    columns = tuple(s["name"] for s in specs)
+    if task == "regression":
+        return part2.Scoring(
+            task=task, columns=columns, input_specs=tuple(specs), model_bytes=model_bytes,
+            predict=onnx_predict(session, specs, output="variable", column=0),
+            scores=np.asarray(common["y_pred"], dtype=np.float64),
+            labels=labels.to_numpy(dtype=np.float64), threshold=None, favourable_index=0)
+    classes = sorted(pd.unique(labels).tolist())
+    favourable = common["positive_class"]
+    index = classes.index(favourable)
+    y_prob = np.asarray(common["y_prob"], dtype=np.float64)
+    return part2.Scoring(
+        task=task, columns=columns, input_specs=tuple(specs), model_bytes=model_bytes,
+        predict=onnx_predict(session, specs, output="probabilities", column=index),
+        scores=y_prob if y_prob.ndim == 1 else y_prob[:, index],
+        labels=(labels == favourable).to_numpy().astype(np.int64),
+        threshold=common.get("threshold"), favourable_index=index)
 
 
 # Which shared keyword arguments each check takes (they take different subsets).
@@ -151,12 +212,11 @@ def _groups(frame: pd.DataFrame, sensitive_features: Sequence[Mapping[str, Any]]
     return encode_columns(columns, bins)
 
 
-def _score(task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str, Any]],
+def _score(task: str, session: Any, input_specs: Sequence[Mapping[str, Any]],
            frame: pd.DataFrame, labels: pd.Series, favourable_class: str) -> dict[str, Any]:
     """The model's scores, as the checks take them: ``y_prob`` (and ``classes``) for a
     classifier, ``y_pred`` for a regressor. Probability columns follow the sorted class labels,
     scikit-learn's ``classes_`` order (what skl2onnx exports)."""
-    session = inference_session(model_bytes, threads=1)
     outputs = [o.name for o in session.get_outputs()]
     wanted = "variable" if task == "regression" else "probabilities"
     if wanted not in outputs:
@@ -187,14 +247,41 @@ def load_and_evaluate(*, model_bytes: bytes, input_specs: Sequence[Mapping[str, 
                       favourable_class: str, threshold: float | None, checks: Sequence[str],
                       sensitive_features: Sequence[Mapping[str, Any]],
                       options: Mapping[str, Any], inputs: Mapping[str, Any],
+                      reference: tuple[Any, str] | None = None,
+                      monotone: Mapping[str, str] | None = None,
+                      mitigation: Mapping[str, Any] | None = None,
                       report: Report = _no_report) -> Outcome:
-    """Read the stored data set (an open binary file) and evaluate it."""
+    """Read the stored data set (an open binary file) and, when given as ``(file, format)``,
+    the reference data set, and evaluate."""
     report(3, "Reading the data set")
     frame = read_table(data, file_format)
+    reference_frame = read_table(*reference) if reference is not None else None
     return evaluate(task=task, model_bytes=model_bytes, input_specs=input_specs, frame=frame,
                     label_column=label_column, favourable_class=favourable_class,
                     threshold=threshold, checks=checks, sensitive_features=sensitive_features,
-                    options=options, inputs=inputs, report=report)
+                    options=options, inputs=inputs, reference=reference_frame,
+                    monotone=monotone, mitigation=mitigation, report=report)
+
+
+def explain_row(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str, Any]],
+                frame: pd.DataFrame, label_column: str, favourable_class: str,
+                threshold: float | None, row: int, seed: int,
+                reference: pd.DataFrame | None = None) -> dict[str, Any]:
+    """One row of ``frame`` (0-based) explained on its own, as the run's explainability check
+    explains (same seed and background): the explanation as JSON, its ``local[0]`` the row."""
+    labels = frame[label_column]
+    session = inference_session(model_bytes, threads=1)
+    common: dict[str, Any] = dict(_score(task, session, input_specs, frame, labels,
+                                         favourable_class))
+    if task != "regression":
+        common["positive_class"] = favourable_value(labels, favourable_class)
+    if task == "binary_classification":
+        common["threshold"] = float(threshold if threshold is not None else 0.5)
+    scoring = _part2_scoring(task, session, model_bytes, input_specs, labels, favourable_class,
+                             common)
+    explanation = part2.explain_row(row, scoring=scoring, frame=frame,
+                                    settings=part2.Settings(seed=seed), reference=reference)
+    return canonical(explanation.as_dict())  # type: ignore[no-any-return]
 
 
 def results_json(results: Mapping[str, Any]) -> str:
