@@ -197,6 +197,6 @@ def local_chart(explanation: Mapping[str, Any]) -> charts.Svg:
     space = str(explanation.get("output_space", "")).replace("_", " ")
     return charts.horizontal_bars(
         local["contributions"],
-        title=f"Row {local['row']}: from the base value {local['base_value']:.4g} to "
+        title=f"Row {local['row'] + 1}: from the base value {local['base_value']:.4g} to "
               f"{local['prediction']:.4g} ({space})",
         x_label=f"SHAP value ({space})", top=None)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from evaluation.engine import DEFAULT_CHECKS, RUN_CHECKS
+from evaluation.engine import DEFAULT_CHECKS, DEFAULT_OPTIONS, RUN_CHECKS
 from evaluation.models import Dataset
 from registry.models import ModelVersion, RegisteredModel
 
@@ -76,7 +76,7 @@ class RunForm(forms.Form):
     dataset = forms.ModelChoiceField(queryset=Dataset.objects.none(), label="Evaluation data")
     checks = forms.MultipleChoiceField(
         choices=[(c, CHECK_LABELS.get(c, c.capitalize())) for c in RUN_CHECKS],
-        initial=[*DEFAULT_CHECKS, "robustness", "explainability"],
+        initial=list(DEFAULT_CHECKS),
         widget=forms.CheckboxSelectMultiple,
         help_text="Tier 1 requires robustness and explainability. Drift needs a reference data "
                   "set named by the evaluation data; mitigation needs a sensitive feature.")
@@ -84,7 +84,7 @@ class RunForm(forms.Form):
                                      label="Bootstrap replicates",
                                      help_text="For the confidence intervals; 0 for none.")
     seed = forms.IntegerField(min_value=0, initial=0, help_text="Same seed, same figures.")
-    shap_rows = forms.IntegerField(min_value=1, max_value=5000, initial=500,
+    shap_rows = forms.IntegerField(min_value=1, max_value=5000, initial=500, required=False,
                                    label="Rows explained (SHAP)",
                                    help_text="A seeded sample of the evaluation data. Tree "
                                              "ensembles take milliseconds per row, other models "
@@ -99,6 +99,6 @@ class RunForm(forms.Form):
         data = self.cleaned_data
         return {"dataset": data["dataset"], "checks": data["checks"],
                 "options": {"n_bootstrap": data["n_bootstrap"], "seed": data["seed"],
-                            "shap_rows": data["shap_rows"]}}
+                            "shap_rows": data["shap_rows"] or DEFAULT_OPTIONS["shap_rows"]}}
 
 
