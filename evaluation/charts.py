@@ -115,7 +115,8 @@ def _robustness(check: Mapping[str, Any]) -> list[charts.Svg]:
     levels = result.get("settings", {}).get("noise_levels", {})
     classifier = result.get("task") == "classification"
     metric = "accuracy" if classifier else "RMSE"
-    curve_names = [name for name in levels if name in perturbations]
+    # By level: the stored results sort their keys, so the names come alphabetically.
+    curve_names = sorted((name for name in levels if name in perturbations), key=levels.get)
     xs = [0.0] + [levels[name] for name in curve_names]
     series = []
     if classifier:

@@ -112,15 +112,11 @@ def evaluate(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str
     report(10, "Scoring the rows with the model")
     labels = frame[label_column]
     session = inference_session(model_bytes, threads=1)
-    scored = _score(task, session, input_specs, frame, labels, favourable_class)
     common: dict[str, Any] = {"task": task, "y_true": labels.to_numpy(),
                               "n_bootstrap": int(opts["n_bootstrap"]), "seed": int(opts["seed"]),
                               "confidence": float(opts["confidence"])}
-    common.update(scored)
-    if task != "regression":
-        common["positive_class"] = favourable_value(labels, favourable_class)
-    if task == "binary_classification":
-        common["threshold"] = float(threshold if threshold is not None else 0.5)
+    common.update(_scored(task, session, input_specs, frame, labels, favourable_class,
+                          threshold))
     groups = _groups(frame, sensitive_features) if sensitive_features else []
     mitigation = dict(mitigation or {})
     settings = part2.Settings(
@@ -212,6 +208,19 @@ def _groups(frame: pd.DataFrame, sensitive_features: Sequence[Mapping[str, Any]]
     return encode_columns(columns, bins)
 
 
+def _scored(task: str, session: Any, input_specs: Sequence[Mapping[str, Any]],
+            frame: pd.DataFrame, labels: pd.Series, favourable_class: str,
+            threshold: float | None) -> dict[str, Any]:
+    """The scores (``_score``) with the favourable class (``positive_class``) and, for a binary
+    classifier, the decision threshold, as the checks take them."""
+    scored = _score(task, session, input_specs, frame, labels, favourable_class)
+    if task != "regression":
+        scored["positive_class"] = favourable_value(labels, favourable_class)
+    if task == "binary_classification":
+        scored["threshold"] = float(threshold if threshold is not None else 0.5)
+    return scored
+
+
 def _score(task: str, session: Any, input_specs: Sequence[Mapping[str, Any]],
            frame: pd.DataFrame, labels: pd.Series, favourable_class: str) -> dict[str, Any]:
     """The model's scores, as the checks take them: ``y_prob`` (and ``classes``) for a
@@ -271,12 +280,7 @@ def explain_row(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[
     explains (same seed and background): the explanation as JSON, its ``local[0]`` the row."""
     labels = frame[label_column]
     session = inference_session(model_bytes, threads=1)
-    common: dict[str, Any] = dict(_score(task, session, input_specs, frame, labels,
-                                         favourable_class))
-    if task != "regression":
-        common["positive_class"] = favourable_value(labels, favourable_class)
-    if task == "binary_classification":
-        common["threshold"] = float(threshold if threshold is not None else 0.5)
+    common = _scored(task, session, input_specs, frame, labels, favourable_class, threshold)
     scoring = _part2_scoring(task, session, model_bytes, input_specs, labels, favourable_class,
                              common)
     explanation = part2.explain_row(row, scoring=scoring, frame=frame,

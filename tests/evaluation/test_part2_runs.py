@@ -169,6 +169,22 @@ def test_the_engine_reports_progress_at_every_check():
         f"Computing the {name} check" for name in ["performance", *PART2]]
 
 
+def test_the_robustness_curve_runs_through_the_noise_levels_in_order():
+    """Stored results sort their keys (noise_high before noise_low): the curve must not."""
+    from evaluation.charts import run_charts
+
+    perturbations = [{"name": name, "flip_rate": rate, "metric_drop": rate / 2}
+                     for name, rate in (("noise_high", 0.3), ("noise_low", 0.1),
+                                        ("noise_medium", 0.2), ("missing", 0.05))]
+    results = {"checks": {"robustness": {"figures": {}, "result": {
+        "task": "classification", "perturbations": perturbations,
+        "settings": {"noise_levels": {"noise_high": 0.25, "noise_low": 0.05,
+                                      "noise_medium": 0.1}}}}}}
+    curve = run_charts(results)[0].svg
+    flips = [row[1:] for row in curve.data.rows if row[0] == "Flip rate"]
+    assert flips == [("0", "0%"), ("0.05", "10%"), ("0.1", "20%"), ("0.25", "30%")]
+
+
 def test_robustness_tests_the_versions_monotone_features(
         german_model, dana, victor, demo_onnx, queued_runs, django_capture_on_commit_callbacks):
     version = registry.version_create(
