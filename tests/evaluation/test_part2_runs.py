@@ -185,6 +185,27 @@ def test_the_robustness_curve_runs_through_the_noise_levels_in_order():
     assert flips == [("0", "0%"), ("0.05", "10%"), ("0.1", "20%"), ("0.25", "30%")]
 
 
+def test_a_regressor_gets_robustness_explanations_and_drift():
+    """The gradient-boosting regressor of the credit amount: robustness's metric drop is the
+    RMSE's rise, TreeSHAP explains the raw value, drift compares with the reference."""
+    from tests.evaluation.part2_models import tree_model
+
+    built = tree_model("gbr")
+    frame = german_frame().drop(columns=["good_credit"])
+    outcome = engine.evaluate(
+        task="regression", model_bytes=built.onnx_bytes, input_specs=built.specs, frame=frame,
+        label_column="credit_amount", favourable_class="", threshold=None,
+        checks=["performance", "robustness", "explainability", "drift"],
+        sensitive_features=SENSITIVE, options=FAST, reference=frame.iloc[:500])
+    checks = outcome.results["checks"]
+    assert checks["robustness"]["result"]["metric"] == "rmse"
+    assert checks["robustness"]["figures"]["max_flip_rate"] is None  # no threshold to flip
+    assert checks["robustness"]["figures"]["max_metric_drop"] > 0
+    assert checks["explainability"]["result"]["method"] == "tree"
+    assert checks["explainability"]["result"]["output_space"] == "raw_value"
+    assert checks["drift"]["figures"]["prediction_psi"] is not None
+
+
 def test_robustness_tests_the_versions_monotone_features(
         german_model, dana, victor, demo_onnx, queued_runs, django_capture_on_commit_callbacks):
     version = registry.version_create(
@@ -303,6 +324,17 @@ def test_launch_refuses_part2_checks_that_cannot_run_with_the_reason(
     assert "names none" in refused(["mitigation"], no_groups)
     assert "Choose among" not in refused(["shap"]) and "Unknown checks: shap" in refused(["shap"])
     assert not Run.objects.exists()
+    answer = api.post("/api/v1/runs/", {"version": validating.pk, "dataset": german_data.pk,
+                                        "checks": ["mitigation", "robustness", "explainability"],
+                                        "options": {"shap_rows": 50}}, format="json")
+    assert answer.status_code == 201, answer.json()
+    assert answer.json()["checks"] == ["robustness", "explainability", "mitigation"]
+    assert answer.json()["options"]["shap_rows"] == 50
+    answer = api.post("/api/v1/runs/", {"version": validating.pk, "dataset": german_data.pk,
+                                        "checks": ["explainability"],
+                                        "options": {"shap_rows": 0}}, format="json")
+    assert answer.status_code == 400 and "shap_rows is a whole number from 1 to 5000" in \
+        answer.json()["fields"]["options"][0]
 
 
 def test_part2_checks_need_the_tasks_they_support(validating, german_data, victor):
