@@ -81,7 +81,7 @@ def test_what_cannot_be_computed_is_an_engine_error(demo_onnx, specs):
     with pytest.raises(engine.EngineError, match="sensitive features"):
         run(demo_onnx, specs, sensitive_features=[])
     with pytest.raises(engine.EngineError, match="Choose checks"):
-        run(demo_onnx, specs, checks=["robustness"])
+        run(demo_onnx, specs, checks=["shap"])
 
 
 def test_a_regressor_is_scored_from_its_variable_output():
