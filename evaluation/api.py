@@ -127,15 +127,39 @@ class RunSerializer(serializers.ModelSerializer):
 class RunLaunchSerializer(StrictInputMixin, VisibleInputMixin, serializers.Serializer):
     version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.none())
     dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.none())
-    checks = serializers.ListField(child=serializers.CharField(), required=False,
-                                   default=list(engine.RUN_CHECKS),
-                                   help_text=f"Among {', '.join(engine.RUN_CHECKS)}.")
+    checks = serializers.ListField(
+        child=serializers.CharField(), required=False, default=list(engine.DEFAULT_CHECKS),
+        help_text=f"Among {', '.join(engine.RUN_CHECKS)} (default: "
+                  f"{', '.join(engine.DEFAULT_CHECKS)}). Robustness and explainability need a "
+                  "binary classifier or a regressor; drift needs the data set's reference data "
+                  "set; mitigation needs a binary classifier and a sensitive feature.")
     options = serializers.DictField(
         child=serializers.JSONField(), required=False,
-        help_text="seed, n_bootstrap (0-5000), min_group_size, n_bins (2-100).")
+        help_text="seed, n_bootstrap (0-5000), min_group_size, n_bins (2-100), shap_rows "
+                  "(1-5000: rows the explainability check explains).")
 
     visible_inputs = {"version": lambda user: ModelVersion.objects.visible_to(user),
                       "dataset": lambda user: Dataset.objects.visible_to(user)}
+
+
+class LocalExplanationSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="The row's position in the data set (0-based).")
+    values = serializers.DictField(child=serializers.JSONField(), help_text="The row's inputs.")
+    contributions = serializers.DictField(child=serializers.FloatField(allow_null=True),
+                                          help_text="SHAP value per input column.")
+    base_value = serializers.FloatField(allow_null=True)
+    prediction = serializers.FloatField(allow_null=True,
+                                        help_text="Base value + contributions.")
+    score = serializers.FloatField(allow_null=True, help_text="The model's score for the row.")
+
+
+class RowExplanationSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=["tree", "permutation"])
+    output_space = serializers.ChoiceField(choices=["log_odds", "probability", "raw_value"])
+    fallback_reason = serializers.CharField()
+    background_rows = serializers.IntegerField()
+    seed = serializers.IntegerField()
+    local = LocalExplanationSerializer(many=True, help_text="The row asked for.")
 
 
 def _valid(serializer_class: type[serializers.Serializer], request: AuthenticatedRequest) -> dict[str, Any]:
@@ -232,6 +256,19 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         """Cancel a queued or running evaluation (409 once it has finished)."""
         run = services.run_cancel(actor=request.user, run=self.get_object())
         return Response(RunSerializer(run).data)
+
+    @extend_schema(parameters=[OpenApiParameter(
+        "row", int, required=True,
+        description="The row's number in the evaluation data, 1 = the first row under the "
+                    "header.")], responses=RowExplanationSerializer)
+    @action(detail=True, methods=["get"])
+    def explanation(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
+        """One row of the evaluation data explained (SHAP) as the run's explainability check
+        explains; 400 for a row number outside the data, 409 for a run without that check."""
+        run = Run.objects.select_related("version__model", "dataset", "reference").get(
+            pk=self.get_object().pk)
+        explanation = services.run_explain_row(run=run, row=request.query_params.get("row", ""))
+        return Response(RowExplanationSerializer(explanation).data)
 
     @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"])

@@ -21,16 +21,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation import part2
 from evaluation.metrics import CHECKS, BinSpec, canonical_json, digest, encode_columns
 from evaluation.metrics.results import canonical
-from evaluation.metrics.scoring import inference_session
+from evaluation.metrics.scoring import inference_session, onnx_predict
 from evaluation.tables import favourable_value, read_table
 from registry.onnx_feed import onnx_feed
 
-# The checks a run can compute, in the order they run.
-RUN_CHECKS = ("performance", "bias", "calibration")
+# The checks a run can compute, in the order they run: part 1's on the scores, then part 2's
+# (evaluation.part2), which score the model again or compare with the reference data.
+PART_1 = ("performance", "bias", "calibration")
+RUN_CHECKS = PART_1 + part2.CHECKS
+# What a launch runs when it names no checks: part 1's, which every evaluation data set allows.
+DEFAULT_CHECKS = PART_1
 DEFAULT_OPTIONS: dict[str, Any] = {"seed": 0, "n_bootstrap": 200, "min_group_size": 30,
-                                   "confidence": 0.95, "n_bins": 10}
+                                   "confidence": 0.95, "n_bins": 10,
+                                   "shap_rows": part2.explain_metrics.SAMPLE_SIZE}
 # Rows per session.run: a bounded feed whatever the size of the data set.
 BATCH_ROWS = 65_536
 # The libraries whose versions can change a figure; recorded with every run.
@@ -77,13 +83,15 @@ def _no_report(percent: int, step: str) -> None:
 
 
 def check_checks(checks: Sequence[str], sensitive_features: Sequence[Mapping[str, Any]]) -> None:
-    """EngineError unless ``checks`` are known checks, with sensitive features for bias."""
+    """EngineError unless ``checks`` are known checks, with sensitive features for bias and the
+    mitigation what-if."""
     unknown = [c for c in checks if c not in RUN_CHECKS]
     if unknown or not checks:
         raise EngineError(f"Choose checks among {', '.join(RUN_CHECKS)}; got "
                           f"{', '.join(unknown) or 'none'}.")
-    if "bias" in checks and not sensitive_features:
-        raise EngineError("The bias check needs sensitive features: name them with the data set.")
+    if ("bias" in checks or "mitigation" in checks) and not sensitive_features:
+        raise EngineError("The bias check and the mitigation what-if need sensitive features: "
+                          "name them with the data set.")
 
 
 def evaluate(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str, Any]],
@@ -91,45 +99,71 @@ def evaluate(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str
              threshold: float | None, checks: Sequence[str],
              sensitive_features: Sequence[Mapping[str, Any]] = (),
              options: Mapping[str, Any] | None = None, inputs: Mapping[str, Any] | None = None,
+             reference: pd.DataFrame | None = None, monotone: Mapping[str, str] | None = None,
+             mitigation: Mapping[str, Any] | None = None,
              report: Report = _no_report) -> Outcome:
     """Score ``frame`` once and compute ``checks`` on it. ``inputs`` (digests, names) is copied
-    into the results so that the digest covers what the figures were computed on."""
+    into the results so that the digest covers what the figures were computed on.
+
+    Part 2: ``reference`` is the reference (training) data drift compares with (and the SHAP
+    background); ``monotone`` maps features to "increasing" / "decreasing" for robustness;
+    ``mitigation`` is ``{"constraint", "disparity_limit"}`` for the what-if."""
     opts = {**DEFAULT_OPTIONS, **(options or {})}
     check_checks(checks, sensitive_features)
     if "calibration" in checks and task == "regression":
         raise EngineError("Calibration needs predicted probabilities; a regression model has "
                           "none. Leave the calibration check out.")
+    if "drift" in checks and reference is None:
+        raise EngineError("The drift check needs the reference (training) data set.")
     report(10, "Scoring the rows with the model")
     labels = frame[label_column]
-    scored = _score(task, model_bytes, input_specs, frame, labels, favourable_class)
+    session = inference_session(model_bytes, threads=1)
     common: dict[str, Any] = {"task": task, "y_true": labels.to_numpy(),
                               "n_bootstrap": int(opts["n_bootstrap"]), "seed": int(opts["seed"]),
                               "confidence": float(opts["confidence"])}
-    common.update(scored)
-    if task != "regression":
-        common["positive_class"] = favourable_value(labels, favourable_class)
-    if task == "binary_classification":
-        common["threshold"] = float(threshold if threshold is not None else 0.5)
+    common.update(_scored(task, session, input_specs, frame, labels, favourable_class,
+                          threshold))
     groups = _groups(frame, sensitive_features) if sensitive_features else []
+    mitigation = dict(mitigation or {})
+    settings = part2.Settings(
+        seed=int(opts["seed"]), shap_rows=int(opts["shap_rows"]), monotone=dict(monotone or {}),
+        mitigation_constraint=mitigation.get("constraint", "demographic_parity"),
+        disparity_limit=mitigation.get("disparity_limit"))
+    scoring = None
+    if any(c in part2.CHECKS for c in checks):
+        scoring = _part2_scoring(task, session, model_bytes, input_specs, labels,
+                                 favourable_class, common)
     outcomes: list[CheckOutcome] = []
     results: dict[str, Any] = {}
     ordered = [c for c in RUN_CHECKS if c in checks]
     for i, name in enumerate(ordered):
         report(20 + 70 * i // len(ordered), f"Computing the {name} check")
-        kwargs = dict(common)
-        if name in ("bias", "calibration"):
-            kwargs["groups"] = groups
-            kwargs["min_group_size"] = int(opts["min_group_size"])
-        if name == "calibration":
-            kwargs["n_bins"] = int(opts["n_bins"])
-        kwargs = {k: v for k, v in kwargs.items() if k in _PARAMETERS[name]}
-        results[name], outcome = check_outcome(name, CHECKS[name](**kwargs))
+        if scoring is not None and name in part2.CHECKS:
+            result = part2.compute(name, scoring=scoring, frame=frame, settings=settings,
+                                   groupings=groups, reference=reference,
+                                   sensitive_columns=[f["column"] for f in sensitive_features])
+        else:
+            kwargs = dict(common)
+            if name in ("bias", "calibration"):
+                kwargs["groups"] = groups
+                kwargs["min_group_size"] = int(opts["min_group_size"])
+            if name == "calibration":
+                kwargs["n_bins"] = int(opts["n_bins"])
+            kwargs = {k: v for k, v in kwargs.items() if k in _PARAMETERS[name]}
+            result = CHECKS[name](**kwargs)
+        results[name], outcome = check_outcome(name, result)
         outcomes.append(outcome)
     report(92, "Computing the digest")
+    part2_inputs = None
+    if scoring is not None:  # what part 2 was computed with (part 1's results stay as they were)
+        part2_inputs = {"monotone": dict(settings.monotone or {}),
+                        "mitigation": {"constraint": settings.mitigation_constraint,
+                                       "disparity_limit": settings.disparity_limit},
+                        "reference_rows": None if reference is None else len(reference)}
     return assemble(task=task, rows=len(frame), label_column=label_column,
                     favourable_class=favourable_class, threshold=common.get("threshold"),
                     sensitive_features=sensitive_features, options=opts, inputs=inputs,
-                    results=results, outcomes=outcomes)
+                    results=results, outcomes=outcomes, part2_inputs=part2_inputs)
 
 
 def check_outcome(name: str, result: Any) -> tuple[dict[str, Any], CheckOutcome]:
@@ -143,15 +177,45 @@ def check_outcome(name: str, result: Any) -> tuple[dict[str, Any], CheckOutcome]
 def assemble(*, task: str, rows: int, label_column: str, favourable_class: str,
              threshold: float | None, sensitive_features: Sequence[Mapping[str, Any]],
              options: Mapping[str, Any], inputs: Mapping[str, Any] | None,
-             results: dict[str, Any], outcomes: Sequence[CheckOutcome]) -> Outcome:
+             results: dict[str, Any], outcomes: Sequence[CheckOutcome],
+             part2_inputs: Mapping[str, Any] | None = None) -> Outcome:
     """The run's results and their digest, whichever way (one pass, chunks) they were
-    computed."""
-    full = {"schema": RESULTS_SCHEMA, "task": task, "rows": rows,
-            "label_column": label_column, "favourable_class": favourable_class,
-            "threshold": threshold, "sensitive_features": [dict(f) for f in sensitive_features],
-            "options": dict(options), "inputs": dict(inputs or {}), "checks": results}
+    computed; ``part2_inputs`` records what part 2's checks were computed with."""
+    full: dict[str, Any] = {
+        "schema": RESULTS_SCHEMA, "task": task, "rows": rows,
+        "label_column": label_column, "favourable_class": favourable_class,
+        "threshold": threshold, "sensitive_features": [dict(f) for f in sensitive_features],
+        "options": dict(options), "inputs": dict(inputs or {}), "checks": results}
+    if part2_inputs is not None:
+        full["part2"] = dict(part2_inputs)
     full = canonical(full)
     return Outcome(results=full, digest=digest(full), checks=tuple(outcomes))
+
+
+def _part2_scoring(task: str, session: Any, model_bytes: bytes,
+                   input_specs: Sequence[Mapping[str, Any]], labels: pd.Series,
+                   favourable_class: str, common: Mapping[str, Any]) -> part2.Scoring:
+    """The predict callable and the labels as part 2's checks take them: the favourable class's
+    probability and 1 = favourable for a binary classifier; the value and the target for a
+    regressor. The base scores are those the engine already computed."""
+    specs = [dict(s) for s in input_specs]
+    columns = tuple(s["name"] for s in specs)
+    if task == "regression":
+        return part2.Scoring(
+            task=task, columns=columns, input_specs=tuple(specs), model_bytes=model_bytes,
+            predict=onnx_predict(session, specs, output="variable", column=0),
+            scores=np.asarray(common["y_pred"], dtype=np.float64),
+            labels=labels.to_numpy(dtype=np.float64), threshold=None, favourable_index=0)
+    classes = sorted(pd.unique(labels).tolist())
+    favourable = common["positive_class"]
+    index = classes.index(favourable)
+    y_prob = np.asarray(common["y_prob"], dtype=np.float64)
+    return part2.Scoring(
+        task=task, columns=columns, input_specs=tuple(specs), model_bytes=model_bytes,
+        predict=onnx_predict(session, specs, output="probabilities", column=index),
+        scores=y_prob if y_prob.ndim == 1 else y_prob[:, index],
+        labels=(labels == favourable).to_numpy().astype(np.int64),
+        threshold=common.get("threshold"), favourable_index=index)
 
 
 # Which shared keyword arguments each check takes (they take different subsets).
@@ -170,6 +234,19 @@ def _groups(frame: pd.DataFrame, sensitive_features: Sequence[Mapping[str, Any]]
     bins = {f["column"]: BinSpec.from_dict(f["bins"]) for f in sensitive_features
             if f.get("bins") is not None}
     return encode_columns(columns, bins)
+
+
+def _scored(task: str, session: Any, input_specs: Sequence[Mapping[str, Any]],
+            frame: pd.DataFrame, labels: pd.Series, favourable_class: str,
+            threshold: float | None) -> dict[str, Any]:
+    """The scores (``_score``) with the favourable class (``positive_class``) and, for a binary
+    classifier, the decision threshold, as the checks take them."""
+    scored = _score(task, session, input_specs, frame, labels, favourable_class)
+    if task != "regression":
+        scored["positive_class"] = favourable_value(labels, favourable_class)
+    if task == "binary_classification":
+        scored["threshold"] = float(threshold if threshold is not None else 0.5)
+    return scored
 
 
 def _score(task: str, model_bytes: bytes | Any, input_specs: Sequence[Mapping[str, Any]],
@@ -213,14 +290,36 @@ def load_and_evaluate(*, model_bytes: bytes, input_specs: Sequence[Mapping[str, 
                       favourable_class: str, threshold: float | None, checks: Sequence[str],
                       sensitive_features: Sequence[Mapping[str, Any]],
                       options: Mapping[str, Any], inputs: Mapping[str, Any],
+                      reference: tuple[Any, str] | None = None,
+                      monotone: Mapping[str, str] | None = None,
+                      mitigation: Mapping[str, Any] | None = None,
                       report: Report = _no_report) -> Outcome:
-    """Read the stored data set (an open binary file) and evaluate it."""
+    """Read the stored data set (an open binary file) and, when given as ``(file, format)``,
+    the reference data set, and evaluate."""
     report(3, "Reading the data set")
     frame = read_table(data, file_format)
+    reference_frame = read_table(*reference) if reference is not None else None
     return evaluate(task=task, model_bytes=model_bytes, input_specs=input_specs, frame=frame,
                     label_column=label_column, favourable_class=favourable_class,
                     threshold=threshold, checks=checks, sensitive_features=sensitive_features,
-                    options=options, inputs=inputs, report=report)
+                    options=options, inputs=inputs, reference=reference_frame,
+                    monotone=monotone, mitigation=mitigation, report=report)
+
+
+def explain_row(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str, Any]],
+                frame: pd.DataFrame, label_column: str, favourable_class: str,
+                threshold: float | None, row: int, seed: int,
+                reference: pd.DataFrame | None = None) -> dict[str, Any]:
+    """One row of ``frame`` (0-based) explained on its own, as the run's explainability check
+    explains (same seed and background): the explanation as JSON, its ``local[0]`` the row."""
+    labels = frame[label_column]
+    session = inference_session(model_bytes, threads=1)
+    common = _scored(task, session, input_specs, frame, labels, favourable_class, threshold)
+    scoring = _part2_scoring(task, session, model_bytes, input_specs, labels, favourable_class,
+                             common)
+    explanation = part2.explain_row(row, scoring=scoring, frame=frame,
+                                    settings=part2.Settings(seed=seed), reference=reference)
+    return canonical(explanation.as_dict())  # type: ignore[no-any-return]
 
 
 def results_json(results: Mapping[str, Any]) -> str:

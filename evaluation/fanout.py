@@ -33,7 +33,7 @@ from celery import chord, current_app
 from django.conf import settings
 
 from core.errors import DomainError
-from evaluation import chunked, services
+from evaluation import chunked, part2, services
 from evaluation.engine import EngineError
 from evaluation.metrics.scoring import inference_session
 from evaluation.models import Run, RunChunk, RunStatus
@@ -49,9 +49,11 @@ class ChunksMissing(Exception):
 
 
 def fans_out(run: Run) -> bool:
-    """Whether the run's chunks go to several workers (else one worker evaluates it)."""
+    """Whether the run's chunks go to several workers (else one worker evaluates it). Runs with
+    part 2's checks take one pass (services)."""
     backend = str(current_app.conf.result_backend or "")
     return (run.version.model.task == Task.BINARY and bool(backend)
+            and not any(check in part2.CHECKS for check in run.checks)
             and backend != "disabled"
             and run.dataset.size > settings.EVALUATION_FAN_OUT_ABOVE_BYTES)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from evaluation.engine import RUN_CHECKS
+from evaluation.engine import DEFAULT_CHECKS, DEFAULT_OPTIONS, RUN_CHECKS
 from evaluation.models import Dataset
 from registry.models import ModelVersion, RegisteredModel
 
@@ -68,15 +68,27 @@ class DatasetForm(forms.Form):
                 "version": data["version"]}
 
 
+CHECK_LABELS = {"explainability": "Explainability (SHAP)", "drift": "Drift against the reference",
+                "mitigation": "Mitigation what-if (analysis only)"}
+
+
 class RunForm(forms.Form):
     dataset = forms.ModelChoiceField(queryset=Dataset.objects.none(), label="Evaluation data")
-    checks = forms.MultipleChoiceField(choices=[(c, c.capitalize()) for c in RUN_CHECKS],
-                                       initial=list(RUN_CHECKS),
-                                       widget=forms.CheckboxSelectMultiple)
+    checks = forms.MultipleChoiceField(
+        choices=[(c, CHECK_LABELS.get(c, c.capitalize())) for c in RUN_CHECKS],
+        initial=list(DEFAULT_CHECKS),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tier 1 requires robustness and explainability. Drift needs a reference data "
+                  "set named by the evaluation data; mitigation needs a sensitive feature.")
     n_bootstrap = forms.IntegerField(min_value=0, max_value=5000, initial=200,
                                      label="Bootstrap replicates",
                                      help_text="For the confidence intervals; 0 for none.")
     seed = forms.IntegerField(min_value=0, initial=0, help_text="Same seed, same figures.")
+    shap_rows = forms.IntegerField(min_value=1, max_value=5000, initial=500, required=False,
+                                   label="Rows explained (SHAP)",
+                                   help_text="A seeded sample of the evaluation data. Tree "
+                                             "ensembles take milliseconds per row, other models "
+                                             "about half a second.")
 
     def __init__(self, *args: Any, version: ModelVersion, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -86,6 +98,7 @@ class RunForm(forms.Form):
     def service_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data
         return {"dataset": data["dataset"], "checks": data["checks"],
-                "options": {"n_bootstrap": data["n_bootstrap"], "seed": data["seed"]}}
+                "options": {"n_bootstrap": data["n_bootstrap"], "seed": data["seed"],
+                            "shap_rows": data["shap_rows"] or DEFAULT_OPTIONS["shap_rows"]}}
 
 

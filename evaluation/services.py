@@ -14,11 +14,11 @@ Pages and the REST API call the same functions. A run's life:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from functools import partial
 from typing import Any, BinaryIO
 
 from celery import current_app
@@ -33,13 +33,14 @@ from django.utils import timezone
 from core import audit, permissions
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.models import User
-from evaluation import chunked, engine
+from evaluation import chunked, engine, part2
 from evaluation.metrics import MetricInputError
 from evaluation.models import FINISHED, Dataset, Run, RunStatus
 from evaluation.tables import TableProblems, check_table, describe_columns, read_table, table_format
 from governance import gates
 from governance import services as governance
 from governance.models import CLOSED, EvidenceOrigin, EvidenceStatus, Severity
+from registry import services as registry
 from registry import storage
 from registry.models import ModelVersion, RegisteredModel, Task
 from registry.onnx_feed import FeedError
@@ -47,7 +48,7 @@ from registry.onnx_feed import FeedError
 RUN_TASK = "evaluation.run_evaluation"
 # Bounds on a run's options: enough for any real evaluation, not enough to wedge a worker.
 OPTION_BOUNDS = {"seed": (0, 2**63 - 1), "n_bootstrap": (0, 5000),
-                 "min_group_size": (1, 1_000_000), "n_bins": (2, 100)}
+                 "min_group_size": (1, 1_000_000), "n_bins": (2, 100), "shap_rows": (1, 5000)}
 
 
 def run_queue(run_id: int) -> None:
@@ -160,7 +161,7 @@ def _clean_options(options: Any) -> dict[str, int]:
     if options in (None, ""):
         options = {}
     if not isinstance(options, Mapping):
-        raise ValidationFailed("Options are an object: seed, n_bootstrap, min_group_size, n_bins.",
+        raise ValidationFailed(f"Options are an object: {', '.join(OPTION_BOUNDS)}.",
                                field="options")
     unknown = sorted(set(options) - set(OPTION_BOUNDS))
     if unknown:
@@ -192,11 +193,61 @@ def _clean_checks(checks: Any, model: RegisteredModel, dataset: Dataset) -> list
     if "calibration" in checks and model.task == Task.REGRESSION:
         raise ValidationFailed("Calibration needs predicted probabilities; a regression model "
                                "has none. Leave calibration out.", field="checks")
+    for check in (c for c in part2.CHECKS if c in checks):
+        tasks = part2.MODEL_TASKS[check]
+        if model.task not in tasks:
+            raise ValidationFailed(f"The {check} check is computed for "
+                                   f"{' and '.join(t.replace('_', ' ') for t in tasks)} models; "
+                                   f"this one is {model.get_task_display().lower()}. Leave "
+                                   f"{check} out.", field="checks")
+    if "drift" in checks and dataset.reference is None:
+        raise ValidationFailed(f"The drift check compares the evaluation data with its reference "
+                               f"(training) data, and data set '{dataset.name}' has none. Upload "
+                               "the reference data set, then the evaluation data naming it as "
+                               "its reference; or leave drift out.", field="checks")
+    if "mitigation" in checks and not dataset.sensitive_features:
+        raise ValidationFailed(f"The mitigation what-if sets thresholds per group of a sensitive "
+                               f"feature, and data set '{dataset.name}' names none; upload it "
+                               "with its sensitive columns or leave mitigation out.",
+                               field="checks")
     return [c for c in engine.RUN_CHECKS if c in checks]
 
 
+def _check_part2_inputs(version: ModelVersion, dataset: Dataset, checks: Sequence[str]) -> None:
+    """What part 2's checks read besides the evaluation data, checked before any work: the
+    reference data set's columns (drift) and the version's monotone features (robustness)."""
+    reference = dataset.reference
+    if "drift" in checks and reference is not None:
+        missing = [spec["name"] for spec in version.input_schema
+                   if spec["name"] not in reference.column_names]
+        if missing:
+            raise ValidationFailed(f"The reference data set '{reference.name}' lacks column(s) "
+                                   f"{', '.join(map(repr, missing))}, which version "
+                                   f"{version.number} takes as input; drift cannot compare "
+                                   "them.", field="dataset")
+    if "robustness" in checks:
+        problem = registry.monotone_problems(version.monotone_features, version.input_schema)
+        if problem:
+            raise ValidationFailed(f"Version {version.number}'s monotone features no longer fit "
+                                   f"its inputs: {problem} Correct them on the version.",
+                                   field="monotone_features")
+
+
+def mitigation_settings(version: ModelVersion) -> dict[str, Any]:
+    """The what-if's constraint and disparity limit, from the thresholds the version's policy
+    sets on bias: equalized odds against ``eo_difference`` when the policy bounds it, else
+    demographic parity against ``dp_difference`` (or no limit)."""
+    rules = gates.case_for(version).rules
+    limits = {need.metric: need.threshold for need in (rules.required_evidence if rules else ())
+              if need.check == "bias" and need.comparator == "<="
+              and need.applies_to(version.model.task)}
+    if limits.get("eo_difference") is not None:
+        return {"constraint": "equalized_odds", "disparity_limit": limits["eo_difference"]}
+    return {"constraint": "demographic_parity", "disparity_limit": limits.get("dp_difference")}
+
+
 def run_launch(*, actor: User, version: ModelVersion, dataset: Dataset,
-               checks: Sequence[str] = engine.RUN_CHECKS, options: Any = None) -> Run:
+               checks: Sequence[str] = engine.DEFAULT_CHECKS, options: Any = None) -> Run:
     """Queue an evaluation of the version on the data set, with the model's favourable class and
     threshold as they are now. The task is sent once the transaction has committed."""
     case = gates.case_for(version)
@@ -222,6 +273,7 @@ def run_launch(*, actor: User, version: ModelVersion, dataset: Dataset,
                                f"{', '.join(map(repr, missing))}, which version {version.number} "
                                "takes as input.", field="dataset")
     checks = _clean_checks(list(checks), model, dataset)
+    _check_part2_inputs(version, dataset, checks)
     clean_options = _clean_options(options)
     reference = dataset.reference
     with transaction.atomic():
@@ -430,25 +482,40 @@ def run_execute(*, run_id: int, task_id: str, worker: str) -> str:
 
 
 def _execute(run: Run) -> str:
-    version, dataset = run.version, run.dataset
+    version, dataset, reference = run.version, run.dataset, run.reference
+    part2_checks = [c for c in run.checks if c in part2.CHECKS]
     try:
-        with _Progress(run) as progress:
+        with _Progress(run) as progress, contextlib.ExitStack() as files:
             with storage.open_stored(version.artifact_sha256) as f:
                 model_bytes = f.read()
-            with storage.open_stored(dataset.sha256) as data:
-                evaluate = engine.load_and_evaluate
-                if chunked_run(version.model.task, dataset.size):
-                    evaluate = partial(chunked.evaluate_chunked,
-                                       chunk_rows=settings.EVALUATION_CHUNK_ROWS)
-                outcome = evaluate(
+            data = files.enter_context(storage.open_stored(dataset.sha256))
+            inputs = {"artifact_digest": run.artifact_digest,
+                      "dataset_digests": run.dataset_digests}
+            if chunked_run(version.model.task, dataset.size) and not part2_checks:
+                # Part 2's checks take one pass (they score perturbed copies of all rows).
+                outcome = chunked.evaluate_chunked(
                     model_bytes=model_bytes, input_specs=version.input_schema,
                     task=version.model.task, data=data, file_format=dataset.file_format,
                     label_column=dataset.label_column, favourable_class=run.favourable_class,
                     threshold=run.threshold, checks=run.checks,
                     sensitive_features=dataset.sensitive_features, options=run.options,
-                    inputs={"artifact_digest": run.artifact_digest,
-                            "dataset_digests": run.dataset_digests},
-                    report=progress)
+                    inputs=inputs, report=progress, chunk_rows=settings.EVALUATION_CHUNK_ROWS)
+            else:
+                # The reference data: what drift compares with, and the SHAP background.
+                reference_file = None
+                if reference is not None and {"drift", "explainability"} & set(part2_checks):
+                    reference_file = (files.enter_context(storage.open_stored(reference.sha256)),
+                                      reference.file_format)
+                outcome = engine.load_and_evaluate(
+                    model_bytes=model_bytes, input_specs=version.input_schema,
+                    task=version.model.task, data=data, file_format=dataset.file_format,
+                    label_column=dataset.label_column, favourable_class=run.favourable_class,
+                    threshold=run.threshold, checks=run.checks,
+                    sensitive_features=dataset.sensitive_features, options=run.options,
+                    inputs=inputs, reference=reference_file,
+                    monotone=version.monotone_features if "robustness" in part2_checks else None,
+                    mitigation=mitigation_settings(version) if "mitigation" in part2_checks
+                    else None, report=progress)
             progress(95, "Recording the evidence")
     except RunStopped:
         return "stopped"
@@ -461,6 +528,41 @@ def _execute(run: Run) -> str:
         run_fail(run.pk, attempt=run.attempts, error=exc.message)
         return "failed"
     return "succeeded" if done else "stopped"
+
+
+def run_explain_row(*, run: Run, row: Any) -> dict[str, Any]:
+    """Explain one row of a run's evaluation data (``row``: its number, 1 = the first data row)
+    as the run's explainability check explains: computed here, synchronously — one row on the
+    tree path takes milliseconds, on the permutation path about a second (docs/evaluation.md)."""
+    if run.status != RunStatus.SUCCEEDED or "explainability" not in run.checks:
+        raise Conflict(f"Run {run.pk} has no explanations to add a row to: only a run that "
+                       "computed the explainability check and succeeded explains single rows.")
+    rows = run.dataset.row_count
+    number = row if isinstance(row, int) and not isinstance(row, bool) else None
+    if isinstance(row, str) and row.strip().isdigit():
+        number = int(row.strip())
+    if number is None or not 1 <= number <= rows:
+        raise ValidationFailed(f"Choose a row number from 1 to {rows} (the data set's rows in "
+                               f"file order, 1 = the first row under the header); got "
+                               f"{str(row)[:40]!r}.", field="row")
+    version, dataset, reference = run.version, run.dataset, run.reference
+    with storage.open_stored(version.artifact_sha256) as f:
+        model_bytes = f.read()
+    with storage.open_stored(dataset.sha256) as data:
+        frame = read_table(data, dataset.file_format)
+    reference_frame = None
+    if reference is not None:
+        with storage.open_stored(reference.sha256) as data:
+            reference_frame = read_table(data, reference.file_format)
+    try:
+        return engine.explain_row(
+            task=version.model.task, model_bytes=model_bytes, input_specs=version.input_schema,
+            frame=frame, label_column=dataset.label_column,
+            favourable_class=run.favourable_class, threshold=run.threshold, row=number - 1,
+            seed=int(run.options.get("seed", 0)), reference=reference_frame)
+    except INPUT_ERRORS as exc:  # the stored inputs no longer score: say why, as a run would
+        raise ValidationFailed(f"Row {number} could not be explained: {exc}",
+                               field="row") from None
 
 
 def run_url(run: Run) -> str:

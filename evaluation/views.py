@@ -3,6 +3,8 @@ run ends) and read its figures and charts. Thin: each action is one service call
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,7 +16,7 @@ from core.http import AuthenticatedHttpRequest
 from core.uploads import require_file
 from evaluation import services
 from evaluation.api import results_download
-from evaluation.charts import check_sections
+from evaluation.charts import check_sections, local_chart
 from evaluation.forms import DatasetForm, RunForm
 from evaluation.models import Dataset, Run
 from governance.gates import blocking_items, case_for, launcher_conflict
@@ -92,25 +94,49 @@ def run_launch(request: AuthenticatedHttpRequest, slug: str, number: int) -> Htt
         done=lambda run: redirect("evaluation:run-detail", pk=run.pk), failure=page)
 
 
-@login_required
-def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """The run page; with htmx, only its progress fragment (polled until the run ends, then the
-    whole result replaces it)."""
-    run = _visible_run(request, pk)
+def _run_context(request: AuthenticatedHttpRequest, run: Run) -> dict[str, Any]:
     version = run.version
     case = case_for(version)
-    context = {
+    return {
         "run": run, "version": version, "model": version.model,
         "exploratory": launcher_conflict(run.launched_by, case),
         "can_cancel": not run.is_finished and not permissions.reason_cannot_cancel_evaluation(
             request.user, case, run.launched_by_id),
         "sections": check_sections(run) if run.is_finished else [],
         "blockers": blocking_items(version, case) if run.is_finished else [],
+        "can_explain_rows": run.status == "succeeded" and "explainability" in run.checks,
     }
+
+
+@login_required
+def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The run page; with htmx, only its progress fragment (polled until the run ends, then the
+    whole result replaces it)."""
+    run = _visible_run(request, pk)
+    context = _run_context(request, run)
     if request.htmx:
         if run.is_finished:  # polling stops: the whole page, with its results, is loaded
             return HttpResponse(status=204, headers={"HX-Refresh": "true"})
         return render(request, "evaluation/run.html#progress", context)
+    return render(request, "evaluation/run.html", context)
+
+
+@login_required
+def run_explain_row(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The run page with one row of its evaluation data explained (``?row=N``, 1-based): the
+    row's values and its SHAP bars. A bad row number shows the page again with the reason
+    (400)."""
+    run = _visible_run(request, pk)
+    context = _run_context(request, run)
+    context["row_asked"] = request.GET.get("row", "")
+    try:
+        explanation = services.run_explain_row(run=run, row=context["row_asked"])
+    except DomainError as error:
+        context["local_error"] = error.message
+        return render(request, "evaluation/run.html", context, status=error.status)
+    context["local"] = {"explanation": explanation, "row": explanation["local"][0],
+                        "number": explanation["local"][0]["row"] + 1,
+                        "chart": local_chart(explanation)}
     return render(request, "evaluation/run.html", context)
 
 

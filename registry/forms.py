@@ -75,6 +75,36 @@ class ModelForm(forms.Form):
         return data
 
 
+def _monotone_field() -> forms.CharField:
+    return forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False,
+        label="Monotone features",
+        help_text="Numeric inputs the score must move with in one direction, one per line: "
+                  "<code>duration: decreasing</code>. The robustness check tests them.")
+
+
+def parse_monotone(text: str) -> dict[str, str]:
+    """``feature: direction`` lines into ``{feature: direction}`` (the service checks them
+    against the inputs); a line without a colon is a mistake worth naming."""
+    features = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name, sep, direction = line.partition(":")
+        if not sep or not name.strip() or not direction.strip():
+            raise forms.ValidationError(f"Write each monotone feature as 'feature: increasing' "
+                                        f"or 'feature: decreasing'; got {line.strip()!r}.")
+        features[name.strip()] = direction.strip().lower()
+    return features
+
+
+class MonotoneForm(forms.Form):
+    monotone_features = _monotone_field()
+
+    def clean_monotone_features(self) -> dict[str, str]:
+        return parse_monotone(self.cleaned_data["monotone_features"])
+
+
 class VersionForm(forms.Form):
     changelog = forms.CharField(widget=forms.Textarea, required=False,
                                 help_text="What changed since the previous version, and why.")
@@ -85,6 +115,10 @@ class VersionForm(forms.Form):
     training_data_sha256 = forms.RegexField(
         regex=r"^[0-9a-fA-F]{64}$", required=False, label="Training data SHA-256",
         error_messages={"invalid": "Give the digest as 64 hex characters (sha256sum output)."})
+    monotone_features = _monotone_field()
+
+    def clean_monotone_features(self) -> dict[str, str]:
+        return parse_monotone(self.cleaned_data["monotone_features"])
 
 
 class ArtifactForm(forms.Form):

@@ -195,6 +195,10 @@ class ModelVersion(models.Model):
                                      help_text="ONNX IR version, operator sets, producer.")
     training_data_description = models.TextField(blank=True)
     training_data_sha256 = models.CharField(max_length=64, blank=True)
+    monotone_features = models.JSONField(
+        default=dict, blank=True,
+        help_text="Numeric inputs the model's score must move with in one direction: "
+                  '{"feature": "increasing" | "decreasing"}; the robustness check tests them.')
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                    related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

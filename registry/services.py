@@ -42,7 +42,12 @@ EDITABLE_FIELDS = [
     "decision_type", "task", "sourcing", "vendor_name", "known_limitations", "data_sources",
     "favourable_class", "decision_threshold",
 ]
-VERSION_EDITABLE_FIELDS = ["changelog", "training_data_description", "training_data_sha256"]
+VERSION_EDITABLE_FIELDS = ["changelog", "training_data_description", "training_data_sha256",
+                           "monotone_features"]
+MONOTONE_DIRECTIONS = ("increasing", "decreasing")
+# Input element types a monotonicity probe can step (ONNX names, registry.artifacts).
+NUMERIC_ELEMENT_TYPES = frozenset({"float", "double", "float16", "int8", "int16", "int32",
+                                   "int64", "uint8", "uint16", "uint32", "uint64"})
 # Free text, each at most core.limits.TEXT_MAX characters.
 MODEL_TEXT_FIELDS = ["purpose", "intended_use", "intended_users", "restrictions",
                      "known_limitations", "data_sources"]
@@ -353,6 +358,39 @@ def _clean_version_fields(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def monotone_problems(features: Any, input_schema: Iterable[Any]) -> str:
+    """What is wrong with declared monotone features against a version's input schema ("" when
+    nothing is): a ``{feature: "increasing" | "decreasing"}`` object naming numeric inputs."""
+    if not isinstance(features, dict):
+        return ('Declare monotone features as an object of feature → direction, e.g. '
+                '{"duration": "decreasing"}.')
+    if not features:
+        return ""
+    inputs = {spec["name"]: spec["element_type"] for spec in input_schema}
+    if not inputs:
+        return ("Upload the version's artifact first: monotone features are checked against "
+                "the inputs the model takes.")
+    problems = []
+    for name, direction in features.items():
+        if name not in inputs:
+            problems.append(f"{name!r} is not an input of the model (its inputs: "
+                            f"{', '.join(sorted(inputs))})")
+        elif inputs[name] not in NUMERIC_ELEMENT_TYPES:
+            problems.append(f"{name!r} is a {inputs[name]} input; only numeric inputs can be "
+                            "monotone")
+        if direction not in MONOTONE_DIRECTIONS:
+            problems.append(f"the direction of {name!r} is {direction!r}; use "
+                            f"{' or '.join(MONOTONE_DIRECTIONS)}")
+    return "; ".join(problems) + "." if problems else ""
+
+
+def _clean_monotone(features: Any, input_schema: Iterable[Any]) -> dict[str, str]:
+    problem = monotone_problems(features, input_schema)
+    if problem:
+        raise ValidationFailed(f"Monotone features: {problem}", field="monotone_features")
+    return dict(features)
+
+
 def version_create(
     *,
     actor: User,
@@ -360,12 +398,14 @@ def version_create(
     changelog: str = "",
     training_data_description: str = "",
     training_data_sha256: str = "",
+    monotone_features: Any = None,
     artifact: BinaryIO | None = None,
     artifact_filename: str = "",
 ) -> ModelVersion:
     """Add a draft version (number = previous + 1), optionally with its artifact.
 
     The artifact is checked before anything is written; if it is refused, no version is created.
+    Monotone features are checked against the artifact's inputs.
     """
     _require(permissions.can_edit_model(actor, model),
              permissions.reason_cannot_edit_model(actor, model),
@@ -374,6 +414,8 @@ def version_create(
         {"changelog": changelog, "training_data_description": training_data_description,
          "training_data_sha256": training_data_sha256})["training_data_sha256"]
     info = _check_artifact(artifact) if artifact is not None else None
+    monotone = _clean_monotone(monotone_features or {},
+                               [t.as_dict() for t in info.inputs] if info else [])
     with transaction.atomic():
         # Lock the model row: concurrent creators get consecutive numbers, never the same one.
         model = _locked(RegisteredModel, model.pk, "model")
@@ -381,7 +423,8 @@ def version_create(
         version = ModelVersion(
             model=model, number=model.last_version_number, changelog=changelog,
             training_data_description=training_data_description,
-            training_data_sha256=training_data_sha256, created_by=actor,
+            training_data_sha256=training_data_sha256, monotone_features=monotone,
+            created_by=actor,
         )
         if info is not None:  # then the artifact was given
             _attach(version, artifact, info, artifact_filename)  # type: ignore[arg-type]
@@ -396,6 +439,7 @@ def version_create(
             "number": version.number, "changelog": changelog,
             "training_data_sha256": version.training_data_sha256,
             "artifact_sha256": version.artifact_sha256, "artifact_size": version.artifact_size,
+            "monotone_features": monotone,
         })
     return version
 
@@ -415,6 +459,9 @@ def version_update(*, actor: User, version: ModelVersion, **changes: Any) -> Mod
         if version.state != VersionState.DRAFT:
             raise Conflict(f"Version {version.number} is {version.get_state_display().lower()}; "
                            "only drafts can be edited. Create a new version instead.")
+        if "monotone_features" in changes:
+            changes["monotone_features"] = _clean_monotone(changes["monotone_features"],
+                                                           version.input_schema)
         before = audit.snapshot(version, list(changes))
         for field, value in changes.items():
             setattr(version, field, value)

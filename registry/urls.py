@@ -13,6 +13,8 @@ urlpatterns = [
          name="vendor-document-download"),
     path("<slug:slug>/versions/new/", views.version_create, name="version-create"),
     path("<slug:slug>/versions/<int:number>/", views.version_detail, name="version-detail"),
+    path("<slug:slug>/versions/<int:number>/monotone/", views.version_monotone,
+         name="version-monotone"),
     path("<slug:slug>/versions/<int:number>/artifact/", views.artifact_upload,
          name="artifact-upload"),
     path("<slug:slug>/versions/<int:number>/artifact/download/", views.artifact_download,

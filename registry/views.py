@@ -25,7 +25,13 @@ from registry.filters import (
     visible_links,
     with_version_stats,
 )
-from registry.forms import ArtifactForm, ModelForm, VendorDocumentForm, VersionForm
+from registry.forms import (
+    ArtifactForm,
+    ModelForm,
+    MonotoneForm,
+    VendorDocumentForm,
+    VersionForm,
+)
 from registry.models import (
     DecisionType,
     ModelVersion,
@@ -164,8 +170,29 @@ def version_detail(request: AuthenticatedHttpRequest, slug: str, number: int) ->
         "version": version, "model": version.model,
         "can_upload": can_edit and not version.artifact_is_frozen,
         "artifact_form": ArtifactForm(),
+        "monotone_form": MonotoneForm(initial={"monotone_features": "\n".join(
+            f"{k}: {v}" for k, v in version.monotone_features.items())}),
         **_signature_context(version),
     })
+
+
+@login_required
+@require_POST
+def version_monotone(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponse:
+    """Declare the draft version's monotone features (the robustness check tests them)."""
+    version = _visible_version(request, slug, number)
+    _require_edit(request, version.model)
+    form = MonotoneForm(request.POST)
+    return pages.form_action(
+        request, form=form, call=lambda: services.version_update(
+            actor=request.user, version=version,
+            monotone_features=form.cleaned_data["monotone_features"]),
+        success="Monotone features saved.",
+        done=reverse("registry:version-detail", kwargs={"slug": slug, "number": number}),
+        failure=lambda status, _: render(request, "registry/version_detail.html", {
+            "version": version, "model": version.model, "can_upload": True,
+            "artifact_form": ArtifactForm(), "monotone_form": form,
+            **_signature_context(version)}, status=status))
 
 
 def _signature_context(version: ModelVersion) -> dict[str, Any]:

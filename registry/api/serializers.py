@@ -104,14 +104,19 @@ class VersionSerializer(StrictInputMixin, serializers.ModelSerializer):
     training_data_sha256 = serializers.RegexField(
         r"^(?:[0-9a-fA-F]{64})?$", required=False, allow_blank=True,  # blank: not given
         error_messages={"invalid": "Give the digest as 64 hex characters (sha256sum output)."})
+    monotone_features = serializers.DictField(
+        child=serializers.CharField(), required=False,
+        help_text='Numeric inputs the score must move with in one direction, e.g. {"duration": '
+                  '"decreasing", "credit_amount": "increasing"}; checked against the input '
+                  "schema, tested by the robustness check.")
 
     class Meta:
         model = ModelVersion
         fields = [
             "id", "model", "number", "state", "changelog", "artifact", "artifact_sha256",
             "artifact_size", "artifact_filename", "input_schema", "output_schema",
-            "artifact_meta", "training_data_description", "training_data_sha256", "created_by",
-            "created_at",
+            "artifact_meta", "training_data_description", "training_data_sha256",
+            "monotone_features", "created_by", "created_at",
         ]
         read_only_fields = ["id", "model", "number", "state", "artifact_sha256", "artifact_size",
                             "artifact_filename", "artifact_meta", "created_by", "created_at"]

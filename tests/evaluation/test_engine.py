@@ -29,7 +29,7 @@ def run(demo_onnx, specs, frame=None, **kw):
     args = {"task": "binary_classification", "model_bytes": demo_onnx, "input_specs": specs,
             "frame": pd.read_csv(GERMAN_CSV) if frame is None else frame,
             "label_column": "good_credit", "favourable_class": "1", "threshold": 0.5,
-            "checks": list(engine.RUN_CHECKS), "sensitive_features": SENSITIVE,
+            "checks": list(engine.PART_1), "sensitive_features": SENSITIVE,
             "options": {"n_bootstrap": 50}, "inputs": {"artifact_digest": "a" * 64},
             "report": lambda percent, step: steps.append(percent), **kw}
     return engine.evaluate(**args), steps
@@ -81,7 +81,7 @@ def test_what_cannot_be_computed_is_an_engine_error(demo_onnx, specs):
     with pytest.raises(engine.EngineError, match="sensitive features"):
         run(demo_onnx, specs, sensitive_features=[])
     with pytest.raises(engine.EngineError, match="Choose checks"):
-        run(demo_onnx, specs, checks=["robustness"])
+        run(demo_onnx, specs, checks=["shap"])
 
 
 def test_a_regressor_is_scored_from_its_variable_output():
@@ -120,7 +120,7 @@ def test_a_multiclass_model_reads_its_probability_columns_in_sorted_label_order(
     outcome = engine.evaluate(
         task="multiclass_classification", model_bytes=built.onnx_bytes,
         input_specs=built.specs, frame=data, label_column="amount_band",
-        favourable_class="high", threshold=None, checks=list(engine.RUN_CHECKS),
+        favourable_class="high", threshold=None, checks=list(engine.PART_1),
         sensitive_features=SENSITIVE, options={"n_bootstrap": 0})
     figures = outcome.results["checks"]["performance"]["figures"]
     assert figures["accuracy"] == pytest.approx((pipeline.predict(X) == y).mean(), abs=1e-9)

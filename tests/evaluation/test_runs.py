@@ -234,7 +234,7 @@ def test_a_risk_officers_runs_still_count_after_her_first_made_her_an_author(
 
 def test_launch_refuses_what_cannot_run(validating, german_data, victor):
     with pytest.raises(ValidationFailed, match="Unknown checks"):
-        launch(validating, german_data, victor, checks=["robustness"])
+        launch(validating, german_data, victor, checks=["shap"])
     with pytest.raises(ValidationFailed, match="n_bootstrap"):
         launch(validating, german_data, victor, options={"n_bootstrap": 10**6})
     with pytest.raises(ValidationFailed, match="Unknown options"):

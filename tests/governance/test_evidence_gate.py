@@ -352,8 +352,16 @@ class TestTemplatesRevision2:
             assert checks["2"] == checks["3"] | {
                 ("bias", "dp_ratio", "block"), ("bias", "eo_difference", "block"),
                 ("bias", "", "block"), ("calibration", "ece", "block")}
-            assert checks["1"] == checks["2"] | {("robustness", "max_metric_drop", "warn"),
-                                                 ("explainability", "shap_sample_rows", "warn")}
+            # Tier 1 requires robustness and explanations (issue 13): blocking, not warnings.
+            assert checks["1"] == checks["2"] | {("robustness", "max_metric_drop", "block"),
+                                                 ("robustness", "", "block"),
+                                                 ("explainability", "shap_sample_rows", "block")}
+            tier1 = {(r["check"], r.get("metric", "")): r["tasks"]
+                     for r in tiers["1"]["required_evidence"]}
+            assert tier1[("robustness", "max_metric_drop")] == ["binary_classification"]
+            assert tier1[("robustness", "")] == ["regression"]
+            assert tier1[("explainability", "shap_sample_rows")] == ["binary_classification",
+                                                                     "regression"]
 
     def test_revision_1_is_kept_exactly_as_shipped(self):
         """Installations hold revision 1 as policy version 1: it must stay what it was."""

@@ -85,7 +85,7 @@ def test_queue_and_policies_pages(client, walk, draft, victor, adam):
     client.force_login(adam)
     page = client.get("/governance/policies/").content.decode()
     assert "SR 26-2" in page and "12 / 24 / 36 months" in page
-    assert "8 / 6 / 2" in page and "Template shipped with Assay, revision 2." in page
+    assert "9 / 6 / 2" in page and "Template shipped with Assay, revision 2." in page
 
 
 def test_the_registry_pages_show_governance_panels_through_the_extension_point(
