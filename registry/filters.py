@@ -84,17 +84,20 @@ def inventory_rows(models: QuerySet[RegisteredModel]) -> QuerySet[RegisteredMode
 IN_USE_STATES = (VersionState.APPROVED, VersionState.SUSPENDED)
 
 
-def version_in_use(versions: Iterable[tuple[int, str]]) -> tuple[int, str] | None:
-    """Of a model's (number, state) pairs, the version in use: the newest approved one, else
-    the newest suspended one; None when no version was ever put in use."""
-    ranked = sorted(((state == VersionState.APPROVED, number), (number, state))
-                    for number, state in versions if state in IN_USE_STATES)
-    return ranked[-1][1] if ranked else None
+def version_in_use(newest_approved: int | None, newest_suspended: int | None
+                   ) -> tuple[int, str] | None:
+    """A model's version in use, as (number, state): its newest approved version, else its newest
+    suspended one; None when no version was ever put in use."""
+    if newest_approved is not None:
+        return newest_approved, VersionState.APPROVED.value
+    if newest_suspended is not None:
+        return newest_suspended, VersionState.SUSPENDED.value
+    return None
 
 
 def with_version_stats(page: Iterable[RegisteredModel]) -> list[RegisteredModel]:
     """Set ``latest_version``, ``version_count`` and ``in_use`` ((number, state) of the version
-    in use, or None) on the models of one page, in two queries.
+    in use, or None) on the models of one page, in one query.
 
     Done after paginating rather than as annotations: PostgreSQL would compute an annotation for
     every row an OFFSET skips, which makes late pages slow.
@@ -102,18 +105,17 @@ def with_version_stats(page: Iterable[RegisteredModel]) -> list[RegisteredModel]
     models = list(page)
     stats = {row["model_id"]: row for row in ModelVersion.objects
              .filter(model_id__in=[m.pk for m in models]).order_by()
-             .values("model_id").annotate(latest=Max("number"), count=Count("pk"))}
-    in_use: dict[int, list[tuple[int, str]]] = {}
-    for model_id, number, state in (ModelVersion.objects.filter(
-            model_id__in=[m.pk for m in models], state__in=IN_USE_STATES).order_by()
-            .values_list("model_id", "number", "state")):
-        in_use.setdefault(model_id, []).append((number, state))
+             .values("model_id").annotate(
+                 latest=Max("number"), count=Count("pk"),
+                 approved=Max("number", filter=Q(state=VersionState.APPROVED)),
+                 suspended=Max("number", filter=Q(state=VersionState.SUSPENDED)))}
     for model in models:
         row = stats.get(model.pk, {})
         # For the inventory page only: attributes on the fetched rows, never fields.
         model.latest_version = row.get("latest")  # type: ignore[attr-defined]
         model.version_count = row.get("count", 0)  # type: ignore[attr-defined]
-        model.in_use = version_in_use(in_use.get(model.pk, []))  # type: ignore[attr-defined]
+        model.in_use = version_in_use(row.get("approved"),  # type: ignore[attr-defined]
+                                      row.get("suspended"))
     return models
 
 

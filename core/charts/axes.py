@@ -127,6 +127,10 @@ def nice_step(span: float, max_ticks: int) -> float:
     return 10 * base
 
 
+# Spans below this are drawn as one value: dividing them into ticks underflows to zero.
+TINY_SPAN = 1e-200
+
+
 def linear_axis(values: Iterable[float], *, declared: tuple[float, float] | None = None,
                 include_zero: bool = False, percent: bool = False, max_ticks: int = 6) -> Axis:
     """An axis for ``values``: from the declared range if given, else the data's range widened
@@ -141,9 +145,12 @@ def linear_axis(values: Iterable[float], *, declared: tuple[float, float] | None
         if include_zero:
             lo, hi = min(lo, 0.0), max(hi, 0.0)
         widen = True
-    if hi - lo <= max(abs(lo), abs(hi)) * 1e-9:
-        # One value (or equal ones): 0 gets 0 to 1, anything else ±10% around it.
-        lo, hi = (0.0, 1.0) if lo == 0 else (lo - abs(lo) * 0.1, hi + abs(hi) * 0.1)
+    magnitude = max(abs(lo), abs(hi))
+    if hi - lo <= magnitude * 1e-9 or hi - lo < TINY_SPAN:
+        # One value (or equal ones, or a span too small to divide into ticks, such as 0 to a
+        # subnormal number): values next to 0 get 0 to 1, anything else ±10% around them.
+        lo, hi = ((0.0, 1.0) if magnitude < TINY_SPAN
+                  else (lo - magnitude * 0.1, hi + magnitude * 0.1))
     step = nice_step(hi - lo, max_ticks)
     if widen:
         lo = math.floor(lo / step + 1e-9) * step

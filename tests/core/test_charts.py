@@ -37,6 +37,7 @@ from core.charts import (
     roc_curve,
     time_series,
 )
+from core.charts.axes import linear_axis
 from core.charts.svg import PALETTE
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -579,3 +580,10 @@ def test_bars_and_matrices_never_fail_on_odd_numbers(values, low, high, cells):
     parse(group_bars([BarSeries("s", [Bar(k, v, low, high) for k, v in values.items()])],
                      title="T", y_label="y"))
     parse(confusion_matrix(cells, list(values)))
+
+
+def test_a_span_too_small_to_divide_draws_as_one_value():
+    """0 and a subnormal number (found by the property test above): no math domain error."""
+    axis = linear_axis([0.0, 5e-324], include_zero=True)
+    assert axis.lo == 0.0 and axis.hi == 1.0
+    parse(horizontal_bars({"a": 0.0, "b": 5e-324}, title="T", x_label="x"))

@@ -9,11 +9,10 @@ from registry.models import ModelVersion, VersionState
 
 
 def test_the_version_in_use_is_the_newest_approved_else_the_newest_suspended():
-    assert version_in_use([]) is None
-    assert version_in_use([(1, "draft")]) is None
-    assert version_in_use([(1, "approved"), (2, "draft"), (3, "approved")]) == (3, "approved")
-    assert version_in_use([(1, "approved"), (2, "suspended")]) == (1, "approved")
-    assert version_in_use([(1, "suspended"), (2, "retired")]) == (1, "suspended")
+    assert version_in_use(None, None) is None
+    assert version_in_use(3, 2) == (3, "approved")
+    assert version_in_use(1, 2) == (1, "approved")
+    assert version_in_use(None, 1) == (1, "suspended")
 
 
 def _approved_v1_and_draft_v2(dana, credit_model, onnx_file):
