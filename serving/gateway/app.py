@@ -85,10 +85,10 @@ class Gateway:
     """One gateway worker's application (its servability view, limiter, log writer, shadow
     thread are per process)."""
 
-    def __init__(self, refresher: Refresher | None = None) -> None:
+    def __init__(self, refresher: Refresher | None = None, writer: Writer | None = None) -> None:
         self.refresher = refresher or Refresher()
         self.limiter = RateLimiter(settings.GATEWAY_REDIS_URL)
-        self.log = Writer()
+        self.log = writer or Writer()
         self.secret = settings.GATEWAY_ROUTING_SECRET.encode()
         self.shadow_queue: list[tuple[Route, Loaded, dict[str, Any]]] = []
         self.shadow_ready = threading.Condition()

@@ -71,7 +71,8 @@ def purge(*, now: dt.datetime | None = None) -> int:
 class Writer:
     """One worker's background writer of prediction log rows."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, background: bool = True) -> None:
+        self.background = background  # False: the caller flushes (tests, in one transaction)
         self.pending: collections.deque[dict[str, Any]] = collections.deque()
         self.redactor = configured_redactor()
         self.pid = 0
@@ -84,7 +85,7 @@ class Writer:
             LOG_DROPPED.inc()
             return
         self.pending.append(entry)
-        if self.pid != os.getpid():
+        if self.background and self.pid != os.getpid():
             self._start()
 
     def _start(self) -> None:

@@ -188,7 +188,8 @@ class Builder:
 class Refresher:
     """The background thread of one gateway worker that keeps ``snapshot`` current."""
 
-    def __init__(self, trust_path: Path | None = None) -> None:
+    def __init__(self, trust_path: Path | None = None, *, background: bool = True) -> None:
+        self.background = background  # False: the caller refreshes (tests, in one transaction)
         self.builder = Builder(trust_path=Path(trust_path or settings.GATEWAY_TRUSTED_KEYS_FILE))
         self.snapshot: Snapshot | None = None
         self.ready = threading.Event()
@@ -197,7 +198,7 @@ class Refresher:
 
     def ensure_running(self) -> None:
         """Start the thread in this process (a forked worker has none of its parent's)."""
-        if self.pid == os.getpid():
+        if self.pid == os.getpid() or not self.background:
             return
         with self._lock:
             if self.pid == os.getpid():
