@@ -11,6 +11,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("evaluation.api_urls")),
     path("audit/", include("core.api.audit_urls")),
     path("", include("core.api.signing_urls")),
+    path("", include("serving.keys_api")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
@@ -25,6 +26,7 @@ urlpatterns = [
     path("models/", include("registry.urls")),
     path("", include("governance.urls")),
     path("evaluation/", include("evaluation.urls")),
+    path("serving/keys/", include("serving.keys_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

@@ -14,6 +14,7 @@ def navigation(request: HttpRequest) -> dict[str, dict[str, bool]]:
         "nav": {
             "admin": permissions.can_use_admin(user),
             "audit": permissions.can_export_audit(user),
+            "app_keys": permissions.can_manage_app_keys(user),
             "read_only": permissions.is_auditor_only(user),
         }
     }

@@ -14,6 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from core import permissions
 from core.models import ApiToken
 from registry.models import ModelVersion
 
@@ -75,6 +76,12 @@ class Endpoint(models.Model):
 
 
 class AppKeyQuerySet(models.QuerySet):
+    def visible_to(self, user) -> AppKeyQuerySet:
+        """Deployers and administrators (who manage keys) and auditors see every key."""
+        if permissions.can_manage_app_keys(user) or permissions.can_export_audit(user):
+            return self.all()
+        return self.none()
+
     def usable(self) -> AppKeyQuerySet:
         return self.filter(revoked_at__isnull=True)
 

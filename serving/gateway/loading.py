@@ -110,8 +110,9 @@ def verify_and_load(facts: Facts, trusted: TrustedKeys, sessions: dict[str, Any]
                       "served.")
     if facts.expired_waiver:
         return refuse("waiver_expired", facts.expired_waiver)
-    signatures = {SignatureKind.ARTIFACT: facts.artifact_signature,
-                  SignatureKind.APPROVAL: facts.approval_signature}
+    signatures: dict[str, tuple[int, str, bool] | None] = {
+        SignatureKind.ARTIFACT: facts.artifact_signature,
+        SignatureKind.APPROVAL: facts.approval_signature}
     present: dict[str, tuple[int, str, bool]] = {}
     for kind, signature in signatures.items():
         what = SignatureKind(kind).label.lower()

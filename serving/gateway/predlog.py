@@ -99,7 +99,7 @@ class Writer:
         """Write what is pending; return how many rows were written."""
         written = 0
         while self.pending:
-            batch = []
+            batch: list[PredictionLog] = []
             while self.pending and len(batch) < BATCH:
                 entry = self.pending.popleft()
                 entry["inputs"] = [self.redactor.record(r) for r in entry["inputs"]]

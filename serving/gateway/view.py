@@ -101,8 +101,8 @@ class Builder:
         endpoints = list(Endpoint.objects.values(
             "slug", "status", "primary_version_id", "canary_version_id", "canary_percent",
             "shadow_version_id"))
-        ids = {e[k] for e in endpoints for k in ("primary_version_id", "canary_version_id",
-                                                  "shadow_version_id") if e[k]}
+        ids = {version_id for e in endpoints for version_id in (
+            e["primary_version_id"], e["canary_version_id"], e["shadow_version_id"]) if version_id}
         facts = self._facts(ids, trusted.stamp)
         verified: dict[int, Loaded | Refused] = {}
         for version_id, current in facts.items():
@@ -135,7 +135,7 @@ class Builder:
                 "created_at", "pk").values("pk", "version_id", "kind", "key_id",
                                            "key__revoked_at"):
             current[(row["version_id"], row["kind"])] = (
-                row["pk"], row["key_id"], row["key__revoked_at"] is not None)
+                row["pk"], str(row["key_id"]), row["key__revoked_at"] is not None)
         expired: dict[int, list[int]] = defaultdict(list)
         for waiver_id, version_id in Waiver.objects.filter(
                 version_id__in=ids, status=WaiverStatus.ACTIVE,
