@@ -98,6 +98,16 @@ def file_stamp(sha256: str) -> tuple[int, int, int]:
     return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
+def session_options() -> ort.SessionOptions:
+    """One thread per session, not spinning: each gunicorn worker answers one request at a
+    time, and an idle pool spinning on every core would take the CPU the other workers need."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 def verify_and_load(facts: Facts, trusted: TrustedKeys, sessions: dict[str, Any]
                     ) -> Loaded | Refused:
     """Check the version ``facts`` describe and build (or reuse, per digest) its session."""
@@ -144,7 +154,8 @@ def verify_and_load(facts: Facts, trusted: TrustedKeys, sessions: dict[str, Any]
     session = sessions.get(facts.artifact_sha256)
     if session is None:
         try:
-            session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(data, session_options(),
+                                           providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             return refuse("session", f"onnxruntime cannot load the artifact of {label}: {exc}.")
         sessions[facts.artifact_sha256] = session

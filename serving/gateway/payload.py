@@ -6,7 +6,7 @@ Two shapes, both batches::
     {"columns": {"age": [31, 45], "income": [2400.0, 3100.0]}}
 
 Missing, extra or mistyped fields are a ``PayloadError`` naming them (400); the conversion to the
-model's element types is ``registry.onnx_feed``'s, the one evaluation uses.
+model's element types is ``registry.onnx_feed``'s (``columns_feed``: its rules without pandas).
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from registry.onnx_feed import FeedError, onnx_feed
+from registry.onnx_feed import FeedError, columns_feed
 
 SHAPES = ("records", "columns")
 OPTIONAL = ("routing_key",)
@@ -118,7 +117,7 @@ def parse(body: bytes, specs: tuple[dict[str, Any], ...], *, max_rows: int) -> P
                                    "must be a number or a string.",
                                    {name: ["Must be a number or a string."]})
     try:
-        feed = onnx_feed(pd.DataFrame(columns), specs)
+        feed = columns_feed(columns, specs)
     except FeedError as exc:
         raise PayloadError(str(exc), _fields_named(str(exc), expected)) from None
     rows = len(next(iter(columns.values())))
