@@ -149,7 +149,8 @@ def verify_and_load(facts: Facts, trusted: TrustedKeys, sessions: dict[str, Any]
                 keys=trusted.of(kind))
         except EnvelopeError as exc:
             return refuse(f"{kind}_signature", f"The {what} of {label} does not verify with the "
-                          f"gateway's trusted keys: {exc}.")
+                          f"gateway's trusted keys: {exc}. If its key is new, export the trust "
+                          "file again (manage.py gateway_trust_export).")
     version = ModelVersion.objects.select_related("model").get(pk=facts.version_id)
     session = sessions.get(facts.artifact_sha256)
     if session is None:
