@@ -108,9 +108,9 @@ def session_options() -> ort.SessionOptions:
     return options
 
 
-def verify_and_load(facts: Facts, trusted: TrustedKeys, sessions: dict[str, Any]
-                    ) -> Loaded | Refused:
-    """Check the version ``facts`` describe and build (or reuse, per digest) its session."""
+def quick_refusal(facts: Facts) -> Refused | None:
+    """The refusals the facts alone decide (no artifact read, no signature check): the view
+    applies them at once, even while other versions are being loaded."""
     def refuse(code: str, reason: str) -> Refused:
         return Refused(facts=facts, code=code, reason=reason)
 
@@ -120,18 +120,31 @@ def verify_and_load(facts: Facts, trusted: TrustedKeys, sessions: dict[str, Any]
                       "served.")
     if facts.expired_waiver:
         return refuse("waiver_expired", facts.expired_waiver)
-    signatures: dict[str, tuple[int, str, bool] | None] = {
-        SignatureKind.ARTIFACT: facts.artifact_signature,
-        SignatureKind.APPROVAL: facts.approval_signature}
-    present: dict[str, tuple[int, str, bool]] = {}
-    for kind, signature in signatures.items():
+    for kind, signature in ((SignatureKind.ARTIFACT, facts.artifact_signature),
+                            (SignatureKind.APPROVAL, facts.approval_signature)):
         what = SignatureKind(kind).label.lower()
         if signature is None:
             return refuse("unsigned", f"{label} has no {what}.")
-        present[kind] = signature
         if signature[2]:
             return refuse("key_revoked", f"The {what} of {label} was made by key "
                           f"{signature[1][:16]}, which is revoked.")
+    return None
+
+
+def verify_and_load(facts: Facts, trusted: TrustedKeys, sessions: dict[str, Any]
+                    ) -> Loaded | Refused:
+    """Check the version ``facts`` describe and build (or reuse, per digest) its session."""
+    def refuse(code: str, reason: str) -> Refused:
+        return Refused(facts=facts, code=code, reason=reason)
+
+    refused = quick_refusal(facts)
+    if refused is not None:
+        return refused
+    label = facts.label
+    present: dict[str, tuple[int, str, bool]] = {
+        kind: signature for kind, signature in (
+            (SignatureKind.ARTIFACT, facts.artifact_signature),
+            (SignatureKind.APPROVAL, facts.approval_signature)) if signature is not None}
     try:
         data = storage.path_for(facts.artifact_sha256).read_bytes()
     except (OSError, ValueError):

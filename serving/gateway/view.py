@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from serving.gateway.loading import (
     Refused,
     expired_waiver_reason,
     file_stamp,
+    quick_refusal,
     verify_and_load,
 )
 from serving.models import AppKey, Endpoint, EndpointStatus
@@ -91,7 +93,10 @@ class Builder:
             self.trusted = trust.load(self.trust_path)
         return self.trusted
 
-    def build(self) -> Snapshot:
+    def build(self, publish: Callable[[Snapshot], None] | None = None,
+              previous_snapshot: Snapshot | None = None) -> Snapshot:
+        """The next snapshot. When versions must be loaded (read, verified, sessions built),
+        ``publish`` first receives an interim snapshot built from the same fresh facts."""
         try:
             trusted = self._trusted()
         except trust.TrustFileError as exc:
@@ -103,27 +108,62 @@ class Builder:
             "shadow_version_id"))
         ids = {version_id for e in endpoints for version_id in (
             e["primary_version_id"], e["canary_version_id"], e["shadow_version_id"]) if version_id}
+        started = time.monotonic()
         facts = self._facts(ids, trusted.stamp)
+        keys = self._keys()
         verified: dict[int, Loaded | Refused] = {}
+        to_load: list[Facts] = []
         for version_id, current in facts.items():
             previous = self.verified.get(version_id)
-            verified[version_id] = (previous if previous is not None and previous.facts == current
-                                    else verify_and_load(current, trusted, self.sessions))
+            if previous is not None and previous.facts == current:
+                verified[version_id] = previous
+            elif (refused := quick_refusal(current)) is not None:
+                verified[version_id] = refused
+            else:
+                to_load.append(current)
+        if to_load and publish is not None and previous_snapshot is not None:
+            # Loading may take a while: meanwhile serve the refusals just found and, where an
+            # endpoint's versions are still the verified ones, its previous route (a promotion
+            # serves the old primary until the new one is ready: no request dropped).
+            publish(Snapshot(routes=self._interim(endpoints, verified, previous_snapshot),
+                             keys=keys, built_at=started))
+        for current in to_load:
+            verified[current.version_id] = verify_and_load(current, trusted, self.sessions)
         self.verified = verified
         in_use = {v.artifact_sha256 for v in verified.values() if isinstance(v, Loaded)}
         self.sessions = {digest: s for digest, s in self.sessions.items() if digest in in_use}
+        routes = {e["slug"]: self._route(e, verified) for e in endpoints}
+        self._record_refusals(routes)
+        return Snapshot(routes=routes, keys=keys, built_at=started)
 
+    @staticmethod
+    def _route(e: Mapping[str, Any], verified: dict[int, Loaded | Refused]) -> Route:
         def resolve(version_id: int | None) -> Loaded | Refused | None:
             return verified[version_id] if version_id else None
 
+        return Route(slug=e["slug"], suspended=e["status"] == EndpointStatus.SUSPENDED,
+                     primary=verified[e["primary_version_id"]],
+                     canary=resolve(e["canary_version_id"]), canary_percent=e["canary_percent"],
+                     shadow=resolve(e["shadow_version_id"]))
+
+    def _interim(self, endpoints: Sequence[Mapping[str, Any]], verified: dict[int, Loaded | Refused],
+                 previous: Snapshot) -> dict[str, Route]:
         routes = {}
         for e in endpoints:
-            routes[e["slug"]] = Route(
-                slug=e["slug"], suspended=e["status"] == EndpointStatus.SUSPENDED,
-                primary=verified[e["primary_version_id"]], canary=resolve(e["canary_version_id"]),
-                canary_percent=e["canary_percent"], shadow=resolve(e["shadow_version_id"]))
-        self._record_refusals(routes)
-        return Snapshot(routes=routes, keys=self._keys(), built_at=time.monotonic())
+            ids = [e["primary_version_id"], e["canary_version_id"], e["shadow_version_id"]]
+            if all(i is None or i in verified for i in ids):
+                routes[e["slug"]] = self._route(e, verified)
+                continue
+            old = previous.routes.get(e["slug"])
+            if old is None:
+                continue  # a new endpoint: 404 until its versions are verified
+            targets = [t for t in (old.primary, old.canary, old.shadow) if t is not None]
+            if all(verified.get(t.version_id) is t for t in targets):
+                routes[e["slug"]] = Route(
+                    slug=old.slug, suspended=e["status"] == EndpointStatus.SUSPENDED,
+                    primary=old.primary, canary=old.canary, canary_percent=old.canary_percent,
+                    shadow=old.shadow)
+        return routes
 
     def _facts(self, ids: set[int], trust_stamp: tuple[float, int]) -> dict[int, Facts]:
         versions = list(ModelVersion.objects.filter(pk__in=ids).values(
@@ -210,12 +250,16 @@ class Refresher:
 
     def refresh_once(self) -> None:
         try:
-            self.snapshot = self.builder.build()
+            self.snapshot = self.builder.build(publish=self._publish,
+                                               previous_snapshot=self.snapshot)
         except Exception:  # the database away: the snapshot ages and stops serving
             logger.exception("gateway: refreshing the servability view failed")
             close_old_connections()
         finally:
             self.ready.set()
+
+    def _publish(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
 
     def _run(self) -> None:
         interval = settings.GATEWAY_REFRESH_MS / 1000

@@ -20,7 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from core.models import Role
 from registry import services as registry
-from registry.models import ModelVersion, VersionState
+from registry.models import ModelVersion
 from serving import appkeys
 from serving.gateway import trust
 from serving.gateway.app import Gateway
@@ -38,6 +38,7 @@ from tests.governance.conftest import (  # noqa: F401
     tiered_model,
     walk,
 )
+from tests.governance.test_signing_on_approval import approve as walk_to_approved
 
 FIELDS = {"age": 41.0, "income": 2.5, "children": 2}
 
@@ -88,12 +89,7 @@ def approve(walk, tiered_model, dana):  # noqa: F811
         version = registry.version_create(actor=dana, model=tiered_model,
                                           artifact=scoring_file(weights),
                                           changelog=f"Weights {weights}.")
-        walk.to_pending(version)
-        walk.sign(version, "boris")
-        walk.sign(version, "rhea")
-        version.refresh_from_db()
-        assert version.state == VersionState.APPROVED
-        return version
+        return walk_to_approved(walk, version)
     return make
 
 
