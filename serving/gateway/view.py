@@ -108,6 +108,11 @@ class Builder:
             "shadow_version_id"))
         ids = {version_id for e in endpoints for version_id in (
             e["primary_version_id"], e["canary_version_id"], e["shadow_version_id"]) if version_id}
+        if previous_snapshot is not None:
+            # The versions the current view serves are checked too: the interim view below may
+            # keep serving them (a promoted-away primary) while their successors load.
+            ids |= {t.version_id for route in previous_snapshot.routes.values()
+                    for t in (route.primary, route.canary, route.shadow) if t is not None}
         started = time.monotonic()
         facts = self._facts(ids, trusted.stamp)
         keys = self._keys()

@@ -101,7 +101,7 @@ def start_gateway(tmp_path: Path, trust_path: Path, port: int) -> subprocess.Pop
 def served(transactional_db, approve, endpoint, app_key, trust_file, tmp_path):
     version = approve()
     scoring = endpoint("scoring", version)
-    key = app_key(scoring)
+    key = app_key(scoring, rate_limit=100_000)  # the load tests are not about the limit
     port = free_port()
     proc = start_gateway(tmp_path, trust_file(), port)
     yield Served(port, key), version
