@@ -15,6 +15,7 @@ def navigation(request: HttpRequest) -> dict[str, dict[str, bool]]:
             "admin": permissions.can_use_admin(user),
             "audit": permissions.can_read_audit(user),
             "people": permissions.can_manage_accounts(user),
+            "app_keys": permissions.can_manage_app_keys(user),
             "read_only": permissions.is_auditor_only(user),
         }
     }

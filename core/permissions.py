@@ -170,6 +170,11 @@ def can_manage_accounts(user: Visitor) -> bool:
     return is_admin(user)
 
 
+def can_manage_app_keys(user: Visitor) -> bool:
+    """Deployers and administrators create and revoke the serving gateway's application keys."""
+    return is_authenticated(user) and user.has_role(Role.DEPLOYER, Role.ADMIN)
+
+
 def can_use_admin(user: Visitor) -> bool:
     """Administrators manage; auditors may open the admin read-only."""
     return is_authenticated(user) and user.has_role(Role.ADMIN, Role.AUDITOR)

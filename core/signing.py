@@ -316,15 +316,21 @@ def artifact_bundle(*, name: str, artifact: bytes) -> SignedBundle:
     return SignedBundle(bundle=signed.bundle, keyid=signed.keyid, artifact_sha256=digest)
 
 
-def verify_signed_artifact(bundle: Any, *, purpose: str,
-                           artifact_sha256: str) -> tuple[dict[str, Any], str]:
+def verify_signed_artifact(
+    bundle: Any, *, purpose: str, artifact_sha256: str,
+    keys: dict[str, ec.EllipticCurvePublicKey] | None = None,
+) -> tuple[dict[str, Any], str]:
     """Verify an artifact signature (``purpose`` artifact) or an approval attestation
     (``approval``) against the trusted keys of that purpose and the artifact's SHA-256.
+
+    ``keys`` replaces the database's trusted keys: the serving gateway passes the keys of its
+    own trust file, so a row written into the key table cannot make it trust a key.
 
     Returns (statement, keyid); raises ``EnvelopeError`` saying why not: another artifact, a
     changed file, an unknown or revoked key, a bad signature, the other kind of bundle.
     """
-    statement, keyid = verify_signature_bundle(bundle, trusted_keys(purpose), artifact_sha256)
+    trusted = trusted_keys(purpose) if keys is None else keys
+    statement, keyid = verify_signature_bundle(bundle, trusted, artifact_sha256)
     expected = {"artifact": OMS_PREDICATE_TYPE, "approval": APPROVAL_PREDICATE_TYPE}[purpose]
     if statement.get("predicateType") != expected:
         raise EnvelopeError(f"this is not an {purpose} signature (predicateType "

@@ -14,6 +14,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from core import permissions
+from core.models import ApiToken
 from registry.models import ModelVersion
 
 
@@ -132,3 +134,84 @@ class EndpointChange(models.Model):
     @property
     def audit_model_id(self) -> int:
         return self.primary_version.model_id
+
+
+class AppKeyQuerySet(models.QuerySet):
+    def visible_to(self, user) -> AppKeyQuerySet:
+        """Deployers and administrators (who manage keys) and auditors see every key."""
+        if permissions.can_manage_app_keys(user) or permissions.can_export_audit(user):
+            return self.all()
+        return self.none()
+
+    def usable(self) -> AppKeyQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class AppKey(models.Model):
+    """An application's key for the serving gateway, scoped to the endpoints it may call.
+
+    Hashed like personal API tokens (``core.models.ApiToken``): the key an application receives
+    once is ``assay_app_<prefix>_<secret>``; the prefix finds the row, the SHA-256 of the whole
+    key proves it (the secret has 256 bits of entropy, so a plain hash is enough).
+    """
+
+    name = models.CharField(max_length=100, help_text="Which application uses the key.")
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    endpoints = models.ManyToManyField(Endpoint, related_name="app_keys")
+    rate_limit = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Requests per second this key may make; empty for the gateway's default.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+", null=True, blank=True)
+
+    objects = AppKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    @staticmethod
+    def digest_of(key: str) -> str:
+        return ApiToken.digest_of(key)
+
+    @property
+    def status(self) -> str:
+        return "revoked" if self.revoked_at else "active"
+
+
+class PredictionRole(models.TextChoices):
+    PRIMARY = "primary", "Primary"
+    CANARY = "canary", "Canary"
+    SHADOW = "shadow", "Shadow"
+
+
+class PredictionLog(models.Model):
+    """A sampled prediction of the gateway, for monitoring: what came in (with the configured
+    fields dropped or replaced by an HMAC), what the version answered, how long it took. Written
+    in batches by a background thread of the gateway, deleted after the retention period."""
+
+    endpoint_slug = models.CharField(max_length=64)
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    artifact_sha256 = models.CharField(max_length=64)
+    role = models.CharField(max_length=10, choices=PredictionRole.choices)
+    request_id = models.CharField(max_length=64)
+    app_key_prefix = models.CharField(max_length=16)
+    inputs = models.JSONField()
+    outputs = models.JSONField()
+    latency_ms = models.FloatField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["endpoint_slug", "-created_at"], name="prediction_log_by_ep"),
+                   models.Index(fields=["created_at"], name="prediction_log_age")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_slug} {self.role} {self.request_id}"

@@ -339,6 +339,34 @@ CELERY_BEAT_SCHEDULE: dict = {
                              "schedule": env_int("ASSAY_REAP_INTERVAL_S", 60)},
 }
 
+# The serving gateway (docs/gateway.md): its own WSGI app, ``gunicorn serving.gateway.wsgi``.
+# The public keys it trusts come from this file on its own host, never from the database
+# (``manage.py gateway_trust_export`` writes it).
+GATEWAY_TRUSTED_KEYS_FILE = Path(env("ASSAY_GATEWAY_TRUSTED_KEYS",
+                                     str(DATA_DIR / "gateway-trusted-keys.json")))
+# Each worker re-reads what it may serve this often (ms); a view older than GATEWAY_STALE_MS
+# (the database unreachable) serves nothing.
+GATEWAY_REFRESH_MS = env_int("ASSAY_GATEWAY_REFRESH_MS", 500)
+GATEWAY_STALE_MS = env_int("ASSAY_GATEWAY_STALE_MS", 2000)
+GATEWAY_MAX_BODY_BYTES = env_int("ASSAY_GATEWAY_MAX_BODY_BYTES", 1024 * 1024)
+GATEWAY_MAX_BATCH_ROWS = env_int("ASSAY_GATEWAY_MAX_BATCH_ROWS", 1000)
+# Requests per second per application key unless the key sets its own limit.
+GATEWAY_RATE_LIMIT = env_int("ASSAY_GATEWAY_RATE_LIMIT", 100)
+# Rate limits are counted in Redis when it is configured, else in each worker's memory.
+GATEWAY_REDIS_URL = env("REDIS_URL")
+# Canary routing hashes the client's routing key with this secret (HMAC-SHA256).
+GATEWAY_ROUTING_SECRET = env("ASSAY_GATEWAY_ROUTING_SECRET", SECRET_KEY + ":gateway-routing")
+# The prediction log: share of requests logged (0-1), days kept, input fields dropped or
+# replaced by an HMAC (with GATEWAY_LOG_HMAC_SECRET) before they are stored.
+GATEWAY_LOG_SAMPLE_RATE = float(env("ASSAY_GATEWAY_LOG_SAMPLE_RATE", "1.0"))
+GATEWAY_LOG_RETENTION_DAYS = env_int("ASSAY_GATEWAY_LOG_RETENTION_DAYS", 30)
+GATEWAY_LOG_DROP_FIELDS = env_list("ASSAY_GATEWAY_LOG_DROP_FIELDS")
+GATEWAY_LOG_HMAC_FIELDS = env_list("ASSAY_GATEWAY_LOG_HMAC_FIELDS")
+GATEWAY_LOG_HMAC_SECRET = env("ASSAY_GATEWAY_LOG_HMAC_SECRET", SECRET_KEY + ":gateway-log")
+GATEWAY_LOG_FLUSH_MS = env_int("ASSAY_GATEWAY_LOG_FLUSH_MS", 1000)
+# One JSON line per request on the gateway's log (off for benchmarks of the bare path).
+GATEWAY_REQUEST_LOG = env_bool("ASSAY_GATEWAY_REQUEST_LOG", True)
+
 # Mail: printed to the console (the worker's and web server's logs) unless SMTP is configured.
 EMAIL_BACKEND = env("ASSAY_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("ASSAY_FROM_EMAIL", "assay@localhost")

@@ -52,3 +52,15 @@ class AdminWrites(BasePermission):
             return True
         _refuse(request, view, getattr(view, "admin_writes_reason",
                                        "Only administrators can do this."), permissions.WRONG_ROLE)
+
+
+class ManagesAppKeys(BasePermission):
+    """The serving gateway's application keys: deployers and administrators manage them,
+    auditors may read them, nobody else sees them."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if permissions.can_manage_app_keys(request.user) or (
+                request.method in SAFE_METHODS and permissions.can_export_audit(request.user)):
+            return True
+        _refuse(request, view, "Only deployers and administrators manage application keys.",
+                permissions.WRONG_ROLE)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from registry.artifacts import TensorSpec
-from registry.onnx_feed import FeedError, onnx_feed
+from registry.onnx_feed import FeedError, columns_feed, onnx_feed
 
 SPECS = [TensorSpec("purpose", "string", (None, 1)), TensorSpec("age", "int64", (None, 1)),
          TensorSpec("amount", "float", ("N",))]
@@ -62,3 +62,34 @@ def test_a_missing_column_is_named_with_the_columns_present():
 def test_a_multi_column_input_cannot_be_fed_from_one_column():
     with pytest.raises(FeedError, match=r"shape \[None, 3\]"):
         onnx_feed(frame(), [TensorSpec("age", "float", (None, 3))])
+
+
+def columns(**overrides) -> dict[str, list]:
+    return {name: list(values) for name, values in frame(**overrides).to_dict("list").items()}
+
+
+@pytest.mark.parametrize("overrides", [
+    {}, {"age": ["22", "67"]}, {"amount": [1169.5, True]}, {"purpose": [1, 2.5]},
+    {"age": [22.0, 67.0]},
+])
+def test_columns_feed_converts_json_columns_exactly_as_onnx_feed_converts_a_frame(overrides):
+    from_frame = onnx_feed(frame(**overrides), SPECS)
+    from_columns = columns_feed(columns(**overrides), SPECS)
+    assert list(from_columns) == list(from_frame)
+    for name, values in from_frame.items():
+        assert from_columns[name].dtype == values.dtype and from_columns[name].shape == values.shape
+        np.testing.assert_array_equal(from_columns[name], values)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"age": [22.5, 67.0]}, "not whole numbers"),
+    ({"age": [22, None]}, "1 missing value"),
+    ({"purpose": ["car", None]}, "1 missing value"),
+    ({"age": ["young", "old"]}, "holds text"),
+])
+def test_columns_feed_refuses_what_onnx_feed_refuses_with_the_same_message(overrides, message):
+    with pytest.raises(FeedError, match=message) as from_frame:
+        onnx_feed(frame(**overrides), SPECS)
+    with pytest.raises(FeedError, match=message) as from_columns:
+        columns_feed(columns(**overrides), SPECS)
+    assert str(from_columns.value) == str(from_frame.value)

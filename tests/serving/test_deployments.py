@@ -89,8 +89,8 @@ def test_canary_promote_rollback_suspend_resume_through_the_api(api, devi, appro
 def test_rollback_undoes_promotions_newest_first(devi, approved, next_version, walk, dana,
                                                  onnx_file):
     third = registry.version_create(actor=dana, model=approved.model, artifact=onnx_file())
-    from tests.serving.conftest import approve
-    approve(walk, third)
+    from tests.serving.conftest import approve_version
+    approve_version(walk, third)
     endpoint = services.endpoint_create(actor=devi, slug="credit", version=approved)
     for version in (next_version, third):
         endpoint = services.endpoint_set_canary(actor=devi, endpoint=endpoint, version=version,
