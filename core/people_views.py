@@ -105,6 +105,12 @@ def team_create(request: AuthenticatedHttpRequest) -> HttpResponse:
         failure=lambda status, _error: _people_page(request, team_form=form, status=status))
 
 
+def _target(request: HttpRequest, username: str) -> User:
+    """The person an administrator's action is about (refused first for anyone else)."""
+    _require_admin(request)
+    return get_object_or_404(User, username=username)
+
+
 def _redirect_to(user: User) -> HttpResponse:
     return redirect("person", username=user.username)
 
@@ -131,8 +137,7 @@ def person(request: AuthenticatedHttpRequest, username: str) -> HttpResponse:
 @login_required
 @require_POST
 def person_access(request: AuthenticatedHttpRequest, username: str) -> HttpResponse:
-    _require_admin(request)
-    target = get_object_or_404(User, username=username)
+    target = _target(request, username)
     form = AccessForm(request.POST)
 
     def changed_text(changed: list[str]) -> str:
@@ -151,8 +156,7 @@ def person_access(request: AuthenticatedHttpRequest, username: str) -> HttpRespo
 @login_required
 @require_POST
 def person_deactivate(request: AuthenticatedHttpRequest, username: str) -> HttpResponse:
-    _require_admin(request)
-    target = get_object_or_404(User, username=username)
+    target = _target(request, username)
     form = DeactivateForm(request.POST)
     return form_action(
         request, form=form,
@@ -168,8 +172,7 @@ def person_deactivate(request: AuthenticatedHttpRequest, username: str) -> HttpR
 @login_required
 @require_POST
 def person_reactivate(request: AuthenticatedHttpRequest, username: str) -> HttpResponse:
-    _require_admin(request)
-    target = get_object_or_404(User, username=username)
+    target = _target(request, username)
     return form_action(
         request, form=None,
         call=lambda: services.user_reactivate(actor=request.user, user=target),
@@ -182,8 +185,7 @@ def person_reactivate(request: AuthenticatedHttpRequest, username: str) -> HttpR
 @login_required
 @require_POST
 def person_tokens_revoke(request: AuthenticatedHttpRequest, username: str) -> HttpResponse:
-    _require_admin(request)
-    target = get_object_or_404(User, username=username)
+    target = _target(request, username)
     return form_action(
         request, form=None,
         call=lambda: services.tokens_revoke_all(actor=request.user, user=target),
