@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import health
 from core import views as core_views
+from reports.card_api import ModelCardView
 
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("core.api.urls")),
@@ -14,6 +15,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("audit/", include("core.api.audit_urls")),
     path("", include("core.api.signing_urls")),
     path("", include("serving.keys_api")),
+    path("versions/<int:pk>/model-card/", ModelCardView.as_view(), name="api-model-card"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from core import pages, permissions
 from core.http import AuthenticatedHttpRequest
+from core.models import User
 from registry import storage
 from registry.models import ModelVersion
 from reports import services
@@ -85,15 +86,20 @@ EXPORTS = {"json": (mct_json_text, "model-card.json", "application/json"),
            "markdown": (hf_markdown, "README.md", "text/markdown; charset=utf-8")}
 
 
-def _model_card_export(request: AuthenticatedHttpRequest, slug: str, number: int,
-                       what: str) -> HttpResponse:
-    version = _version(request, slug, number)
+def model_card_download(user: User, version: ModelVersion, what: str) -> HttpResponse:
+    """The model card of ``version`` as a download in format ``what`` (a key of EXPORTS),
+    audited with its digest; the page's download and the API's are this one."""
     write, name, content_type = EXPORTS[what]
     response = _text_download(write(gather(version, now=timezone.now())),
-                              f"{slug}-v{number}-{name}", content_type)
-    services.model_card_export_record(actor=request.user, version=version, what=what,
+                              f"{version.model.slug}-v{version.number}-{name}", content_type)
+    services.model_card_export_record(actor=user, version=version, what=what,
                                       sha256=response["X-Content-SHA256"])
     return response
+
+
+def _model_card_export(request: AuthenticatedHttpRequest, slug: str, number: int,
+                       what: str) -> HttpResponse:
+    return model_card_download(request.user, _version(request, slug, number), what)
 
 
 @login_required
