@@ -6,6 +6,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Assay core"
 
     def ready(self) -> None:
-        from core import db_roles
+        from core import db_roles, metrics
 
         db_roles.connect_signal()
+        metrics.add_state_metric(metrics.audit_metrics)

@@ -118,9 +118,11 @@ class DomainErrorMiddleware:
             record_denial(request, exception.message)
         if isinstance(exception, StoredFileDamaged):
             record_damaged_file(request, exception)
-        return render(request, "error.html", {"status": exception.status,
-                                              "message": exception.message},
-                      status=exception.status)
+        response = render(request, "error.html", {"status": exception.status,
+                                                  "message": exception.message},
+                          status=exception.status)
+        response.error_code = exception.code  # type: ignore[attr-defined]  # core.metrics
+        return response
 
 
 def record_damaged_file(request: HttpRequest, exc: StoredFileDamaged) -> None:

@@ -14,6 +14,8 @@ from typing import overload
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from core.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
@@ -86,6 +88,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.RequestIdMiddleware",
+    "core.metrics.RequestMetricsMiddleware",
     "core.middleware.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -379,9 +382,11 @@ EMAIL_TIMEOUT = 20
 # The address people reach Assay at, for links in emails (e.g. https://assay.example.com).
 ASSAY_BASE_URL = env("ASSAY_BASE_URL", "http://127.0.0.1:8000")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("ASSAY_LOG_LEVEL", "INFO")},
-}
+# Structured logs (core/logs.py): one JSON object per line with the request's or task's id,
+# secrets redacted; "text" for the same as plain lines. Workers log the same way.
+LOGGING = logging_config(fmt=env("ASSAY_LOG_FORMAT", "json"), level=env("ASSAY_LOG_LEVEL", "INFO"))
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# /metrics (core/metrics.py) is off until a token is set; scrape it with
+# "Authorization: Bearer <token>". The gateway's /metrics honours the same token when it is set.
+METRICS_TOKEN = env("ASSAY_METRICS_TOKEN", "")

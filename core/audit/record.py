@@ -9,7 +9,6 @@ The canonical form that each event's digest covers is in ``core.audit.canonical`
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import hashlib
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +20,7 @@ from django.utils import timezone
 from core.audit.canonical import GENESIS_HASH, clean_text, event_digest, event_fields, link, plain
 from core.limits import TEXT_MAX
 from core.models import AuditEvent, User
+from core.request_context import current_request_id
 
 # The actor of work done by Assay itself or by the operator at the shell (management commands,
 # scheduled tasks): events record no user. Services take it where they take a user.
@@ -30,10 +30,6 @@ SYSTEM = None
 # insert guard of migration core/0004 takes the same key, written out there: never change it.
 CHAIN_LOCK_KEY = 0x41535341590001
 
-# Set per request by core.middleware.RequestIdMiddleware and per task by workers.
-current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "assay_request_id", default=""
-)
 
 
 # A worker's events carry its task's id where a request's carry the request id, prefixed so the

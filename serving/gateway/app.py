@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
+from core import metrics as core_metrics
 from core.errors import error_body
 from serving.appkeys import parse_key
 from serving.gateway import metrics
@@ -101,6 +102,11 @@ class Gateway:
         if path.startswith("/predict/"):
             return self.predict(environ, start_response, path[len("/predict/"):].strip("/"))
         if path == "/metrics" and method == "GET":
+            if settings.METRICS_TOKEN and not core_metrics.authorized(
+                    environ.get("HTTP_AUTHORIZATION", "")):
+                return self._json(start_response, 401, error_body(
+                    "Send the metrics token as 'Authorization: Bearer <token>'.",
+                    "not_authenticated"))
             body, content_type = metrics.exposition()
             start_response("200 OK", [("Content-Type", content_type),
                                       ("Content-Length", str(len(body)))])

@@ -2,20 +2,15 @@
 
 Under gunicorn with several workers, set ``PROMETHEUS_MULTIPROC_DIR`` (``scripts/run`` does) so
 ``/metrics`` adds up every worker's counts instead of showing the one worker that answered.
+With ``ASSAY_METRICS_TOKEN`` set, ``/metrics`` answers only a scraper that sends it as
+``Authorization: Bearer <token>`` (core.metrics.authorized), as the site's does.
 """
 
 from __future__ import annotations
 
-import os
+from prometheus_client import Counter, Histogram
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
+from core import metrics as core_metrics
 
 REQUESTS = Counter("assay_gateway_requests_total", "Prediction requests answered",
                    ["endpoint", "version", "status"])
@@ -33,9 +28,6 @@ LOG_DROPPED = Counter("assay_gateway_log_dropped_total",
 
 
 def exposition() -> tuple[bytes, str]:
-    """The metrics text and its content type."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+    """The metrics text and its content type (the site's exposition, without its database
+    state: the gateway answers applications, not operators' questions about the inventory)."""
+    return core_metrics.exposition(with_state=False)

@@ -183,10 +183,12 @@ class InProcess:
                    **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()}}
         return self._call(environ)
 
-    def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
-        status, headers, body = self._call({"REQUEST_METHOD": "GET", "PATH_INFO": path},
-                                           raw=True)
-        return status, headers, body
+    def get(self, path: str, headers: dict[str, str] | None = None,
+            ) -> tuple[int, dict[str, str], bytes]:
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path,
+                   **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()}}
+        status, headers_out, body = self._call(environ, raw=True)
+        return status, headers_out, body
 
     def _call(self, environ: dict[str, Any], raw: bool = False) -> tuple[int, dict[str, str], Any]:
         seen: dict[str, Any] = {}

@@ -328,3 +328,13 @@ def test_metrics_count_requests_latency_and_errors_per_endpoint_and_version(live
                  version=version) >= 1
     assert value("assay_gateway_errors_total", endpoint="scoring", version=version,
                  reason="invalid_payload") >= 1
+
+
+def test_with_a_metrics_token_set_the_metrics_answer_only_a_scraper_that_sends_it(
+        live, settings):
+    settings.METRICS_TOKEN = "scrape-secret-0123456789"
+    gw = live["gw"]
+    assert gw.get("/metrics")[0] == 401
+    assert gw.get("/metrics", {"Authorization": "Bearer wrong"})[0] == 401
+    status, _, text = gw.get("/metrics", {"Authorization": "Bearer scrape-secret-0123456789"})
+    assert status == 200 and b"assay_gateway_requests_total" in text
