@@ -75,7 +75,7 @@ def exposition(*, with_state: bool) -> tuple[bytes, str]:
     ``PROMETHEUS_MULTIPROC_DIR``, every process's) counters, and the database's state."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         text = generate_latest(registry)
     else:
         from prometheus_client import REGISTRY
@@ -132,10 +132,10 @@ class RequestMetricsMiddleware:
 def failure_reason(response: HttpResponse) -> str:
     """The error's code: the API's error body carries it; the pages' error responses carry it
     as ``error_code`` (core.middleware); otherwise the status says what kind of failure."""
-    data = getattr(response, "data", None)
+    data: object = getattr(response, "data", None)
     if isinstance(data, dict) and isinstance(data.get("code"), str):
-        return data["code"]
-    code = getattr(response, "error_code", None)
+        return str(data["code"])
+    code: object = getattr(response, "error_code", None)
     if isinstance(code, str):
         return code
     return {401: "not_authenticated", 403: "permission_denied", 404: "not_found",

@@ -44,7 +44,6 @@ from core.audit.record import (
     atomic_record,
     bounded,
     changes,
-    current_request_id,
     record,
     snapshot,
     task_context,
@@ -56,6 +55,7 @@ from core.audit.security import (
     record_security,
     refuse,
 )
+from core.request_context import current_request_id
 
 __all__ = [
     "BAD_GENESIS",
