@@ -5,9 +5,10 @@ class EvaluationConfig(AppConfig):
     name = "evaluation"
 
     def ready(self) -> None:
-        """Put the evaluation panels on the registry's model and version pages (core.pages):
-        a model's data sets, a version's runs."""
+        """Put the evaluations on the registry's pages (core.pages): the model page's
+        evaluations tab (data sets, runs, comparison) and a version's runs."""
         from core import pages
+        from evaluation import tabs
 
-        pages.add_panel("registry.model_detail", "evaluation/_model_panel.html")
+        tabs.register()
         pages.add_panel("registry.version_detail", "evaluation/_version_panel.html")

@@ -63,7 +63,8 @@ def dataset_upload(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse
         request, form=form, call=call,
         success=lambda d: f"Data set '{d.name}' is stored: {d.row_count} rows, SHA-256 "
                           f"{d.sha256[:12]}….",
-        done=lambda d: redirect("registry:model-detail", slug=model.slug), failure=page)
+        done=lambda d: redirect("registry:model-tab", slug=model.slug, tab="evaluations"),
+        failure=page)
 
 
 @login_required

@@ -6,9 +6,11 @@ class GovernanceConfig(AppConfig):
 
     def ready(self) -> None:
         """Fill the extension points of the pages below governance (core.pages): the header's
-        links, and the governance panels of the registry's model and version pages."""
+        links, the governance panels of the registry's model and version pages, and the model
+        page's findings and review tabs."""
         from core import pages, permissions
         from governance.models import Notification
+        from governance.views import model_tabs
 
         pages.add_nav_link(pages.NavLink("My work", "governance:queue"))
         pages.add_nav_link(pages.NavLink("Findings", "governance:findings"))
@@ -24,3 +26,4 @@ class GovernanceConfig(AppConfig):
         pages.add_panel("core.home", "governance/_dashboard.html")
         pages.add_panel("registry.model_detail", "governance/_model_panel.html")
         pages.add_panel("registry.version_detail", "governance/_version_panel.html")
+        model_tabs.register()

@@ -59,7 +59,7 @@ def test_a_validator_evaluates_the_german_credit_model_in_the_browser(
     assert evidence_missing == ["performance", "bias", "calibration"]
     login(people["victor"])
 
-    page.goto(f"/models/{version.model.slug}/")
+    page.goto(f"/models/{version.model.slug}/evaluations/")
     page.get_by_role("link", name="Upload evaluation data").click()
     page.get_by_label("File").set_input_files(str(GERMAN_CSV))
     page.get_by_label("Label column").fill("good_credit")

@@ -15,13 +15,14 @@ def page_of(client, user, url, **kw):
 
 
 def test_panels_on_the_model_and_version_pages(client, validating, german_data, people):
-    model_url = f"/models/{validating.model.slug}/"
+    model_url = f"/models/{validating.model.slug}/evaluations/"
     html = page_of(client, people["victor"], model_url).content.decode()
     assert "Evaluation data" in html and german_data.sha256[:12] in html
     assert "Upload evaluation data" in html
     html = page_of(client, people["aude"], model_url).content.decode()
     assert "Evaluation data" in html and "Upload evaluation data" not in html
-    html = page_of(client, people["victor"], f"{model_url}versions/1/").content.decode()
+    html = page_of(client, people["victor"],
+                   f"/models/{validating.model.slug}/versions/1/").content.decode()
     assert "Evaluations" in html and "Launch an evaluation" in html
 
 
