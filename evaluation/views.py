@@ -111,15 +111,13 @@ def _run_context(request: AuthenticatedHttpRequest, run: Run) -> dict[str, Any]:
 
 @login_required
 def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """The run page; with htmx, only its progress fragment (polled until the run ends, then the
-    whole result replaces it)."""
+    """The run page; with htmx, only its body (``run.html#body``), which its progress bar polls
+    while the run goes on (core/_progress.html). Once the run is finished, the body holds its
+    results and no bar: the polling stops and the results show without a reload."""
     run = _visible_run(request, pk)
     context = _run_context(request, run)
-    if request.htmx:
-        if run.is_finished:  # polling stops: the whole page, with its results, is loaded
-            return HttpResponse(status=204, headers={"HX-Refresh": "true"})
-        return render(request, "evaluation/run.html#progress", context)
-    return render(request, "evaluation/run.html", context)
+    template = "evaluation/run.html#body" if request.htmx else "evaluation/run.html"
+    return render(request, template, context)
 
 
 @login_required
