@@ -116,7 +116,8 @@ def model_detail(request: AuthenticatedHttpRequest, slug: str, tab: str = "") ->
     current = next((t for t in shown if t.key == tab), None)
     if current is None:  # the URL converter lets only registered keys through
         raise Http404(f"This model page has no tab {tab!r}.")
-    links = [{"key": t.key, "label": t.label, "selected": t is current, "id": f"tab-{t.key or 'overview'}",
+    links = [{"key": t.key, "label": t.label, "selected": t is current,
+              "id": f"tab-{t.key or 'overview'}",
               "url": (reverse("registry:model-tab", kwargs={"slug": slug, "tab": t.key}) if t.key
                       else reverse("registry:model-detail", kwargs={"slug": slug}))}
              for t in shown]
@@ -125,7 +126,8 @@ def model_detail(request: AuthenticatedHttpRequest, slug: str, tab: str = "") ->
                **(current.context(request, model) if current.context else {})}
     template = "registry/model_detail.html#tabbed" if request.htmx else "registry/model_detail.html"
     response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])  # one URL, two answers: caches must tell them apart
+    # One URL, two answers (the page, or its tabs for htmx): caches must tell them apart.
+    patch_vary_headers(response, ["HX-Request"])
     return response
 
 
