@@ -12,13 +12,15 @@ core's ``base.html`` know governance's pages. So a page names a slot (``{% panel
 "registry.version_detail" %}``, a core template tag) and an app higher up puts templates into it
 from its ``AppConfig.ready()`` (``add_panel``); the header shows the links apps add the same way
 (``add_nav_link``), each with an optional count beside it (governance's unread notifications).
+A page with tabs (the model page) names its tabs' slot the same way: each app adds the tab whose
+content it owns (``add_tab``), with the function that reads that content for the person asking.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
 from django.contrib import messages
@@ -86,8 +88,24 @@ class NavLink:
     shown: Callable[[User], bool] | None = None
 
 
+@dataclass(frozen=True)
+class Tab:
+    """A tab of a page that shows one object (the model page), added by the app that owns what
+    the tab shows. Each tab is a URL of its own (``key`` is its path segment; the first tab's is
+    ""), so it works without JavaScript and can be bookmarked."""
+
+    key: str
+    label: str
+    # Rendered inside the page with the page's context and ``context(request, obj)``.
+    template: str
+    context: Callable[[HttpRequest, Any], dict[str, Any]] | None = None
+    # Tabs show in this order (the registry's own tabs are 0-19, then 20, 30...).
+    order: int = 100
+
+
 _nav_links: list[NavLink] = []
 _panels: dict[str, list[str]] = {}
+_tabs: dict[str, dict[str, Tab]] = {}
 
 
 def add_nav_link(link: NavLink) -> None:
@@ -111,3 +129,14 @@ def add_panel(slot: str, template: str) -> None:
 
 def panels(slot: str) -> tuple[str, ...]:
     return tuple(_panels.get(slot, ()))
+
+
+def add_tab(page: str, tab: Tab) -> None:
+    """Add ``tab`` to the tabs of ``page`` (e.g. "registry.model"). Call from
+    ``AppConfig.ready()``; a key names one tab of a page."""
+    _tabs.setdefault(page, {})[tab.key] = tab
+
+
+def tabs(page: str) -> tuple[Tab, ...]:
+    """The tabs of ``page``, in their order."""
+    return tuple(sorted(_tabs.get(page, {}).values(), key=lambda t: (t.order, t.key)))

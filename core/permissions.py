@@ -156,6 +156,13 @@ def can_edit_model(user: Visitor, model: Governed) -> bool:
     )
 
 
+def can_develop(person: Actor, team_id: int) -> bool:
+    """Whether ``person`` may be named a developer of a model of the team ``team_id``: an active
+    data scientist of that team (the developer picker offers only them)."""
+    return (person.is_active and person.has_role(Role.DATA_SCIENTIST)
+            and team_id in person.team_ids)
+
+
 def can_read_audit(user: Visitor) -> bool:
     """Auditors, administrators and risk officers (who answer for the model risk function) read
     the audit trail; exports stay with auditors and administrators."""

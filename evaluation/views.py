@@ -63,7 +63,8 @@ def dataset_upload(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse
         request, form=form, call=call,
         success=lambda d: f"Data set '{d.name}' is stored: {d.row_count} rows, SHA-256 "
                           f"{d.sha256[:12]}….",
-        done=lambda d: redirect("registry:model-detail", slug=model.slug), failure=page)
+        done=lambda d: redirect("registry:model-tab", slug=model.slug, tab="evaluations"),
+        failure=page)
 
 
 @login_required
@@ -110,15 +111,13 @@ def _run_context(request: AuthenticatedHttpRequest, run: Run) -> dict[str, Any]:
 
 @login_required
 def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """The run page; with htmx, only its progress fragment (polled until the run ends, then the
-    whole result replaces it)."""
+    """The run page; with htmx, only its body (``run.html#body``), which its progress bar polls
+    while the run goes on (core/_progress.html). Once the run is finished, the body holds its
+    results and no bar: the polling stops and the results show without a reload."""
     run = _visible_run(request, pk)
     context = _run_context(request, run)
-    if request.htmx:
-        if run.is_finished:  # polling stops: the whole page, with its results, is loaded
-            return HttpResponse(status=204, headers={"HX-Refresh": "true"})
-        return render(request, "evaluation/run.html#progress", context)
-    return render(request, "evaluation/run.html", context)
+    template = "evaluation/run.html#body" if request.htmx else "evaluation/run.html"
+    return render(request, template, context)
 
 
 @login_required

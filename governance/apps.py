@@ -6,11 +6,12 @@ class GovernanceConfig(AppConfig):
 
     def ready(self) -> None:
         """Fill the extension points of the pages below governance (core.pages): the header's
-        links, the governance panels of the registry's model and version pages, and governance's
-        figures on /metrics."""
+        links, the governance panels of the registry's model and version pages, the model
+        page's findings and review tabs, and governance's figures on /metrics."""
         from core import metrics, pages, permissions
         from governance.models import Notification
         from governance.prometheus import governance_metrics
+        from governance.views import model_tabs
 
         pages.add_nav_link(pages.NavLink("My work", "governance:queue"))
         pages.add_nav_link(pages.NavLink("Findings", "governance:findings"))
@@ -26,4 +27,5 @@ class GovernanceConfig(AppConfig):
         pages.add_panel("core.home", "governance/_dashboard.html")
         pages.add_panel("registry.model_detail", "governance/_model_panel.html")
         pages.add_panel("registry.version_detail", "governance/_version_panel.html")
+        model_tabs.register()
         metrics.add_state_metric(governance_metrics)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from core import permissions
-from core.models import Team, User
+from core.models import Role, Team, User
 from registry.models import DecisionType, RegisteredModel, Sourcing, Task
 
 
@@ -31,7 +31,8 @@ class ModelForm(forms.Form):
     sourcing = forms.ChoiceField(choices=Sourcing.choices, initial=Sourcing.IN_HOUSE)
     vendor_name = forms.CharField(max_length=200, required=False)
     developers = forms.ModelMultipleChoiceField(
-        queryset=User.objects.filter(is_active=True), to_field_name="username", required=False)
+        queryset=User.objects.none(), to_field_name="username", required=False,
+        help_text="Data scientists of the model's team.")
     known_limitations = forms.CharField(widget=forms.Textarea, required=False)
     upstream_models = forms.ModelMultipleChoiceField(
         queryset=RegisteredModel.objects.none(), to_field_name="slug", required=False,
@@ -55,8 +56,18 @@ class ModelForm(forms.Form):
             }
         super().__init__(*args, **kwargs)
         # Model choice fields (declared on the form); the stubs type self.fields as plain Fields.
-        self.fields["team"].queryset = Team.objects.filter(  # type: ignore[attr-defined]
+        teams = Team.objects.filter(
             pk__in=[t.pk for t in Team.objects.all() if permissions.can_create_model(user, t)])
+        self.fields["team"].queryset = teams  # type: ignore[attr-defined]
+        # The developer picker offers only people who can develop: the data scientists of the
+        # model's team (when registering, of the teams offered; the service checks the one
+        # chosen) and, when editing, whoever develops the model already.
+        developers = User.objects.filter(is_active=True, role_grants__role=Role.DATA_SCIENTIST,
+                                         teams__in=[instance.team_id] if instance else teams)
+        if instance is not None:
+            developers = developers | instance.developers.all()
+        self.fields["developers"].queryset = (  # type: ignore[attr-defined]
+            User.objects.filter(pk__in=developers.values("pk")).order_by("username"))
         upstream = RegisteredModel.objects.visible_to(user)
         if instance is not None:
             upstream = upstream.exclude(pk=instance.pk)

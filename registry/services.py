@@ -171,12 +171,26 @@ def _check_upstream(actor: User, upstream: Iterable[RegisteredModel],
     return upstream
 
 
-def _check_people(developers: Iterable[User]) -> list[User]:
+def _check_people(developers: Iterable[User], team: Team,
+                  already: Iterable[int] = ()) -> list[User]:
+    """The developers to name, if each may develop a model of ``team`` (core.permissions.
+    can_develop): active data scientists of the team. People ``already`` developing the model
+    stay even if they no longer qualify (moved team, changed role), so the rest of the model can
+    still be edited; they can be removed, not added back."""
     developers = list(developers)
     inactive = [u.username for u in developers if not u.is_active]
     if inactive:
         raise ValidationFailed(f"Inactive users cannot be developers: {', '.join(inactive)}.",
                                field="developers")
+    kept = set(already)
+    refused = sorted(u.username for u in developers
+                     if u.pk not in kept and not permissions.can_develop(u, team.pk))
+    if refused:
+        raise ValidationFailed(
+            f"Only data scientists of the team {team.name} can develop its models; "
+            f"{', '.join(refused)} {'is' if len(refused) == 1 else 'are'} not. Choose from the "
+            "team's data scientists, or ask an administrator to give the role or the team first.",
+            field="developers")
     return developers
 
 
@@ -219,7 +233,7 @@ def model_create(
         raise Conflict(f"The slug {slug!r} is taken by another model; choose a different slug.",
                        field="slug")
     owner = owner or actor
-    developers = _check_people(developers)
+    developers = _check_people(developers, team)
     upstream_models = _check_upstream(actor, upstream_models)
     tags = _check_tags(tags) or []
     now = timezone.now()
@@ -280,7 +294,8 @@ def model_update(
         diff = audit.changes(model, before, list(changes))
         if developers is not None:
             old = sorted(model.developers.values_list("username", flat=True))
-            new = sorted(u.username for u in _check_people(developers))
+            new = sorted(u.username for u in _check_people(
+                developers, model.team, already=model.developers.values_list("pk", flat=True)))
             if old != new:
                 model.developers.set(list(developers))
                 diff["developers"] = {"before": old, "after": new}

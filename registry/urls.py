@@ -1,6 +1,9 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from registry import views
+from registry.tabs import ModelTabConverter
+
+register_converter(ModelTabConverter, "modeltab")
 
 app_name = "registry"
 urlpatterns = [
@@ -21,4 +24,7 @@ urlpatterns = [
          name="artifact-download"),
     path("<slug:slug>/versions/<int:number>/signatures/<str:kind>/", views.signature_download,
          name="signature-download"),
+    # Last: a tab's key is a word other URLs under a model may use too (the converter only
+    # matches the tabs' keys).
+    path("<slug:slug>/<modeltab:tab>/", views.model_detail, name="model-tab"),
 ]

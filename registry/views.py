@@ -10,10 +10,10 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from core import pages, permissions
-from core.audit_views import model_timeline
 from core.errors import DomainError, PermissionRefused
 from core.http import AuthenticatedHttpRequest
 from core.models import Team
@@ -40,6 +40,7 @@ from registry.models import (
     VersionState,
 )
 from registry.storage import signature_response, stored_file_response
+from registry.tabs import MODEL_PAGE
 
 PAGE_SIZE = 50
 
@@ -106,16 +107,28 @@ def model_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @login_required
-def model_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+def model_detail(request: AuthenticatedHttpRequest, slug: str, tab: str = "") -> HttpResponse:
+    """The model page: one tab at a time (``/models/<slug>/`` the overview, ``/models/<slug>/
+    <tab>/`` the others), each added by the app that owns its content (registry.tabs). With
+    htmx, only the tabs and the chosen one's content (the page's ``tabbed`` partial)."""
     model = _visible_model(request, slug)
-    versions = model.versions.select_related("created_by").order_by("-number")
-    return render(request, "registry/model_detail.html", {
-        "model": model, "versions": versions,
-        "can_edit": permissions.can_edit_model(request.user, model),
-        "vendor_documents": model.vendor_documents.all(),
-        "vendor_document_form": VendorDocumentForm(),
-        "timeline": model_timeline(model.pk, limit=20),
-    })
+    shown = pages.tabs(MODEL_PAGE)
+    current = next((t for t in shown if t.key == tab), None)
+    if current is None:  # the URL converter lets only registered keys through
+        raise Http404(f"This model page has no tab {tab!r}.")
+    links = [{"key": t.key, "label": t.label, "selected": t is current,
+              "id": f"tab-{t.key or 'overview'}",
+              "url": (reverse("registry:model-tab", kwargs={"slug": slug, "tab": t.key}) if t.key
+                      else reverse("registry:model-detail", kwargs={"slug": slug}))}
+             for t in shown]
+    context = {"model": model, "can_edit": permissions.can_edit_model(request.user, model),
+               "tab": current, "tab_links": links, "tab_id": links[shown.index(current)]["id"],
+               **(current.context(request, model) if current.context else {})}
+    template = "registry/model_detail.html#tabbed" if request.htmx else "registry/model_detail.html"
+    response = render(request, template, context)
+    # One URL, two answers (the page, or its tabs for htmx): caches must tell them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @login_required

@@ -113,3 +113,13 @@ class Verification(models.Model):
         if self.is_finished:
             return 100
         return min(99, int(100 * self.checked / self.total)) if self.total else 0
+
+    @property
+    def step(self) -> str:
+        """What the progress bar says beside it (core/_progress.html)."""
+        return f"{self.checked:,} of {self.total:,} events checked"
+
+    @property
+    def dom_id(self) -> str:
+        """The id of its element on the trail page, which its progress bar's polls replace."""
+        return f"verification-{self.pk}"

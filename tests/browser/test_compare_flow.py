@@ -36,7 +36,7 @@ def test_a_validator_compares_versions_and_runs(page, login, two_versions, peopl
     page.screenshot(path=SCREENSHOTS / "version-comparison.png", full_page=True)
 
     page.goto(f"/models/{v1.model.slug}/")
-    page.get_by_role("link", name="Compare evaluation runs of this model").click()
+    page.get_by_role("tab", name="Evaluations").click()
     page.get_by_label("Baseline (left)").select_option(str(run1.pk))
     page.get_by_label("Compared (right)").select_option(str(run2.pk))
     page.get_by_role("button", name="Compare").click()

@@ -59,7 +59,7 @@ def test_a_validator_evaluates_the_german_credit_model_in_the_browser(
     assert evidence_missing == ["performance", "bias", "calibration"]
     login(people["victor"])
 
-    page.goto(f"/models/{version.model.slug}/")
+    page.goto(f"/models/{version.model.slug}/evaluations/")
     page.get_by_role("link", name="Upload evaluation data").click()
     page.get_by_label("File").set_input_files(str(GERMAN_CSV))
     page.get_by_label("Label column").fill("good_credit")
@@ -77,6 +77,8 @@ def test_a_validator_evaluates_the_german_credit_model_in_the_browser(
     page.get_by_role("button", name="Launch the evaluation").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Queued")
     expect(page.locator(".progress-step")).to_contain_text("Waiting for a worker")
+    # A mark on this page's window: a reload would lose it.
+    page.evaluate("window.assayNotReloaded = true")
 
     watched = threading.Event()
     worker = run_worker_in_background(queued_runs, monkeypatch, watched)
@@ -86,6 +88,9 @@ def test_a_validator_evaluates_the_german_credit_model_in_the_browser(
     watched.set()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Succeeded", timeout=120_000)
     worker.join(timeout=60)
+    # The results came in place of the progress bar: the page was never reloaded.
+    assert page.evaluate("window.assayNotReloaded") is True
+    expect(page.locator("progress")).to_have_count(0)
 
     run = Run.objects.get()
     assert run.status == "succeeded" and run.launched_by == people["victor"]

@@ -15,13 +15,14 @@ def page_of(client, user, url, **kw):
 
 
 def test_panels_on_the_model_and_version_pages(client, validating, german_data, people):
-    model_url = f"/models/{validating.model.slug}/"
+    model_url = f"/models/{validating.model.slug}/evaluations/"
     html = page_of(client, people["victor"], model_url).content.decode()
     assert "Evaluation data" in html and german_data.sha256[:12] in html
     assert "Upload evaluation data" in html
     html = page_of(client, people["aude"], model_url).content.decode()
     assert "Evaluation data" in html and "Upload evaluation data" not in html
-    html = page_of(client, people["victor"], f"{model_url}versions/1/").content.decode()
+    html = page_of(client, people["victor"],
+                   f"/models/{validating.model.slug}/versions/1/").content.decode()
     assert "Evaluations" in html and "Launch an evaluation" in html
 
 
@@ -58,11 +59,14 @@ def test_launch_watch_and_read_the_results(client, validating, german_data, peop
     assert 'hx-trigger="every 1s"' in html and "Waiting for a worker" in html
     fragment = client.get(answer["Location"], headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
+    assert fragment.content.decode().lstrip().startswith('<div id="run-body">')
     assert 'id="run-progress"' in fragment.content.decode()
+    assert 'hx-target="#run-body"' in fragment.content.decode()
     assert queued_runs.run() == ["succeeded"]
-    # Polling stops: htmx is told to load the whole page, which no longer polls.
-    done = client.get(answer["Location"], headers={"HX-Request": "true"})
-    assert done.status_code == 204 and done["HX-Refresh"] == "true"
+    # Polling stops: the body it replaces now holds the results and no progress bar.
+    done = client.get(answer["Location"], headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in done and "every 1s" not in done and "Succeeded" in done
+    assert "ROC curve" in done
     html = client.get(answer["Location"]).content.decode()
     assert "every 1s" not in html and "Succeeded" in html
     assert html.count('role="img"') >= 5  # ROC, PR, confusion matrix, 2 group bars, reliability

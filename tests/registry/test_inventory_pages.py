@@ -108,10 +108,10 @@ def test_download_the_artifact(client, dana, credit_model, onnx_file, onnx_bytes
     assert b"".join(response.streaming_content) == onnx_bytes
 
 
-def test_the_model_page_shows_its_history(client, dana, credit_model):
+def test_the_model_page_audit_timeline_tab_shows_its_history(client, dana, credit_model):
     services.model_update(actor=dana, model=credit_model, business_line="Retail")
     client.force_login(dana)
-    html = client.get(f"/models/{credit_model.slug}/").content.decode()
+    html = client.get(f"/models/{credit_model.slug}/history/").content.decode()
     assert "Model create" in html and "Model update" in html and "business_line" in html
 
 

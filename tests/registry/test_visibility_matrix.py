@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ValidationFailed
+from core.models import User
 from registry import services
 
 pytestmark = pytest.mark.django_db
@@ -59,9 +60,13 @@ def test_pages(client, people, credit_model, username, sees, may_edit):
 
 
 def test_developers_see_a_model_of_another_team(api, dana, frank, teams):
+    """frank was named a developer while in the credit team, and has moved to fraud since."""
+    frank.teams.add(teams["credit"])
     model = services.model_create(actor=dana, team=teams["credit"], name="Shared",
                                   purpose="p", decision_type="credit",
-                                  task="binary_classification", developers=[frank])
+                                  task="binary_classification",
+                                  developers=[User.objects.get(pk=frank.pk)])
+    frank.teams.remove(teams["credit"])
     assert api.as_(frank).get(f"/api/v1/models/{model.slug}/").status_code == 200
 
 
