@@ -62,7 +62,7 @@ def approval_documents(version: ModelVersion, *, actor: Any, now: dt.datetime) -
             for name, make in _documents.items()}
 
 
-AfterApproval = Callable[..., None]
+AfterApproval = Callable[..., object]
 _after_approval: list[AfterApproval] = []
 
 
