@@ -16,13 +16,23 @@ signed approval then commit together or not at all, and a maker's ``DomainError`
 approval with its reason. A registry of callables rather than a Django signal: the makers' results
 go into the statement, their failures must stop the approval, and the style of the house keeps
 signals out of writes.
+
+**Documents made after an approval commits.** ``add_after_approval`` registers a maker that runs
+once the approval (or re-signing) has committed, outside its transaction and the audit chain's
+lock, with the version's and the new attestation's ids (reports: the approval certificate, printed
+from the signed attestation, so nothing it prints can change between commit and rendering). A
+maker that fails is logged and leaves the approval as it is; reports makes the certificate again
+on first download.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 from typing import Any
+
+from django.db import transaction
 
 from core import audit
 from core.verify_bundle import (
@@ -50,6 +60,24 @@ def approval_documents(version: ModelVersion, *, actor: Any, now: dt.datetime) -
     """Make every registered approval document of ``version``, in the order they were added."""
     return {name: make(version=version, actor=actor, now=now)
             for name, make in _documents.items()}
+
+
+AfterApproval = Callable[..., object]
+_after_approval: list[AfterApproval] = []
+
+
+def add_after_approval(make: AfterApproval) -> None:
+    """Run ``make(version_id=, signature_id=)`` after every approval attestation commits (call
+    from ``AppConfig.ready()``)."""
+    _after_approval.append(make)
+
+
+def after_approval_commit(*, version_id: int, signature_id: int) -> None:
+    """Queue the ``add_after_approval`` makers for when the current transaction commits; each
+    runs on its own (``robust``: one that raises is logged, the others still run)."""
+    for make in _after_approval:
+        transaction.on_commit(partial(make, version_id=version_id, signature_id=signature_id),
+                              robust=True)
 
 
 def _time(value: dt.datetime | None) -> str | None:

@@ -20,7 +20,8 @@ class Report(models.Model):
     """A generated PDF/A file of a version. The bytes live in the content-addressed store
     (``registry.storage``) under ``sha256``; this row says what they are. A ``frozen`` report is
     the one archived at approval (validation report, model card) and is served from then on,
-    never regenerated."""
+    never regenerated; every certificate is frozen (one per approval attestation, made when the
+    approval commits)."""
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="reports")
     kind = models.CharField(max_length=20, choices=ReportKind.choices)
@@ -39,9 +40,14 @@ class Report(models.Model):
         ordering = ["-generated_at", "-id"]
         indexes = [models.Index(fields=["version", "kind", "-generated_at"],
                                 name="report_version_kind")]
-        constraints = [models.UniqueConstraint(
-            fields=["version", "kind"], condition=models.Q(frozen=True),
-            name="one_frozen_report_per_kind")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "kind"],
+                condition=models.Q(frozen=True) & ~models.Q(kind="certificate"),
+                name="one_frozen_report_per_kind"),
+            # A certificate is the record of one attestation: a re-signing makes another.
+            models.UniqueConstraint(fields=["signature_id"], condition=models.Q(
+                kind="certificate"), name="one_certificate_per_attestation")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of {self.version} ({self.sha256[:12]})"

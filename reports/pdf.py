@@ -29,6 +29,8 @@ import weasyprint
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from core.charts import distinct_ids
+
 PDF_VARIANT = "pdf/a-3b"
 _epoch_lock = threading.Lock()
 
@@ -44,8 +46,9 @@ class Pdf:
 
 
 def html_of(template: str, context: dict[str, Any]) -> str:
-    """The report's HTML, as WeasyPrint reads it (and as a browser could)."""
-    return render_to_string(template, context)
+    """The report's HTML, as WeasyPrint reads it (and as a browser could): a chart shown twice
+    has distinct ids in each copy."""
+    return distinct_ids(render_to_string(template, context))
 
 
 @contextmanager

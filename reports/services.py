@@ -9,7 +9,7 @@ import hashlib
 import io
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core import audit, permissions, signing
@@ -19,7 +19,7 @@ from core.limits import TEXT_MAX
 from core.models import User
 from core.verify_bundle import canonical_bytes
 from registry import storage
-from registry.models import ModelVersion, SignatureKind, VersionState
+from registry.models import ModelVersion, SignatureKind, VersionSignature, VersionState
 from reports.facts import Facts, gather
 from reports.models import ModelCardNarrative, Report, ReportKind
 from reports.pdf import Pdf, render_pdf
@@ -101,14 +101,37 @@ def validation_report_archive(*, version: ModelVersion, actor: User | None,
 
 
 def certificate_generate(*, actor: User, version: ModelVersion) -> Report:
-    """The one-page approval certificate of the version's current approval attestation, printed
-    from the attestation itself after verifying it (so what is printed is what was signed);
-    made once per attestation and stored."""
+    """The approval certificate of the version's current approval attestation: the one archived
+    when the approval committed (``certificate_archive``), or, if that did not happen (the
+    process stopped in between), made now from the same attestation — the same bytes."""
     signature = version.current_signature(SignatureKind.APPROVAL)
     if signature is None or version.state not in DECIDED:
         raise Conflict(f"{version} has no approval attestation: a certificate is printed once "
                        f"it is approved.")
-    existing = Report.objects.filter(version=version, kind=ReportKind.CERTIFICATE,
+    return _certificate(version, signature, actor=actor)
+
+
+def certificate_archive(*, version_id: int, signature_id: int) -> Report | None:
+    """Print and archive the approval certificate of a just-committed approval attestation
+    (governance runs it after the approval commits: ``add_after_approval``), outside the
+    approval's transaction and the audit chain's lock. Nothing when the attestation has been
+    superseded meanwhile (its successor gets its own)."""
+    signature = VersionSignature.objects.filter(pk=signature_id, version_id=version_id).first()
+    if signature is None:
+        return None
+    version = ModelVersion.objects.select_related("model").get(pk=version_id)
+    current = version.current_signature(SignatureKind.APPROVAL)
+    if current is None or current.pk != signature.pk:
+        return None
+    return _certificate(version, signature, actor=None)
+
+
+def _certificate(version: ModelVersion, signature: VersionSignature, *,
+                 actor: User | None) -> Report:
+    """The certificate of ``signature``, printed from the attestation itself after verifying it
+    (so what is printed is what was signed), once: its date is the attestation's, so printing it
+    again gives the same bytes."""
+    existing = Report.objects.filter(kind=ReportKind.CERTIFICATE,
                                      signature_id=signature.pk).first()
     if existing is not None:
         return existing
@@ -119,14 +142,17 @@ def certificate_generate(*, actor: User, version: ModelVersion) -> Report:
     except signing.EnvelopeError as exc:
         raise Conflict(f"The approval attestation of {version} does not verify ({exc}); an "
                        f"administrator re-signs it with manage.py approvals_resign.") from exc
-    now = timezone.now()
     pdf = render_pdf(TEMPLATES[ReportKind.CERTIFICATE], {
         "p": statement["predicate"], "keyid": keyid, "artifact_sha256": version.artifact_sha256,
         "filename": signature.filename, "dated": signature.created_at, "footer": "",
+        "pack": f"{version.model.slug}-evidence-pack.zip",
         "bundle_sha256": hashlib.sha256(canonical_bytes(signature.bundle)).hexdigest()})
-    with transaction.atomic():
-        return _store(version, ReportKind.CERTIFICATE, pdf, actor=actor, frozen=False, now=now,
-                      signature_id=signature.pk)
+    try:
+        with transaction.atomic():
+            return _store(version, ReportKind.CERTIFICATE, pdf, actor=actor, frozen=True,
+                          now=timezone.now(), signature_id=signature.pk)
+    except IntegrityError:  # printed meanwhile by the other path (download or archive)
+        return Report.objects.get(kind=ReportKind.CERTIFICATE, signature_id=signature.pk)
 
 
 def report_download_record(*, actor: User, report: Report, what: str = "pdf") -> None:

@@ -5,6 +5,9 @@ from reports import views
 app_name = "reports"
 
 urlpatterns = [
+    path("<slug:slug>/evidence-pack/", views.evidence_pack, name="evidence-pack"),
+    path("<slug:slug>/evidence-pack.zip", views.evidence_pack_download,
+         name="evidence-pack-download"),
     path("<slug:slug>/v<int:number>/model-card/", views.model_card, name="model-card"),
     path("<slug:slug>/v<int:number>/model-card.pdf", views.model_card_pdf, name="model-card-pdf"),
     path("<slug:slug>/v<int:number>/model-card.json", views.model_card_json,

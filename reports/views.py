@@ -12,14 +12,14 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from core import pages, permissions
 from core.http import AuthenticatedHttpRequest
 from core.models import User
 from registry import storage
-from registry.models import ModelVersion
-from reports import services
+from registry.models import ModelVersion, RegisteredModel
+from reports import pack, services
 from reports.facts import gather
 from reports.forms import ModelCardForm
 from reports.modelcard import hf_markdown, mct_json_text
@@ -127,3 +127,25 @@ def validation_report_pdf(request: AuthenticatedHttpRequest, slug: str,
 def certificate_pdf(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponseBase:
     version = _version(request, slug, number)
     return _pdf(request, services.certificate_generate(actor=request.user, version=version))
+
+
+@login_required
+def evidence_pack(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """What the model's evidence pack holds and how to verify it; the download button for
+    auditors and administrators."""
+    model = get_object_or_404(RegisteredModel.objects.visible_to(request.user), slug=slug)
+    return render(request, "reports/evidence_pack.html", {
+        "model": model, "can_download": permissions.can_export_audit(request.user),
+        "filename": f"{model.slug}-evidence-pack.zip"})
+
+
+@login_required
+@require_POST
+def evidence_pack_download(request: AuthenticatedHttpRequest, slug: str) -> FileResponse:
+    """Build the model's evidence pack (recorded in the audit trail) and stream it."""
+    model = get_object_or_404(RegisteredModel.objects.visible_to(request.user), slug=slug)
+    built = pack.evidence_pack_build(actor=request.user, model=model)
+    response = FileResponse(built.file, as_attachment=True, filename=built.filename,
+                            content_type="application/zip")
+    response["Content-Length"] = str(built.size)
+    return response

@@ -177,6 +177,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # artifact checks read in chunks. The cap is enforced by the artifact service (and its message).
 MAX_ARTIFACT_BYTES = env_int("ASSAY_MAX_ARTIFACT_MB", 200) * 1024 * 1024
 MAX_DATASET_BYTES = env_int("ASSAY_MAX_DATASET_MB", 100) * 1024 * 1024
+# An evidence pack is built while its requester waits (reports/pack.py): above this many stored
+# bytes (attachments, reports) it is refused with the figure, rather than holding a web worker.
+MAX_EVIDENCE_PACK_BYTES = env_int("ASSAY_EVIDENCE_PACK_MAX_MB", 500) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = [
     "core.uploads.CappedUploadHandler",

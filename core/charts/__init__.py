@@ -25,7 +25,7 @@ from core.charts.data import (
 )
 from core.charts.lines import line_chart, pr_curve, reliability_diagram, roc_curve, time_series
 from core.charts.matrix import confusion_matrix
-from core.charts.svg import DataTable, Html, Svg
+from core.charts.svg import DataTable, Html, Svg, distinct_ids
 
 __all__ = [
     "Band",
@@ -41,6 +41,7 @@ __all__ = [
     "Svg",
     "TimeSeries",
     "confusion_matrix",
+    "distinct_ids",
     "group_bars",
     "horizontal_bars",
     "line_chart",

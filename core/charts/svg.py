@@ -325,3 +325,26 @@ def document(*, width: float, height: float, title: str, desc: str, defs: str, b
         f' viewBox="0 0 {num(width)} {num(height)}" style="max-width:100%"'
         f'{attrs(font_family=FONT)}>{inner}</svg>')
     return Svg(markup.replace(ID, f"chart-{digest}"), data)
+
+
+# A chart as ``document`` writes it; its id follows ``aria-labelledby="``. Charts never nest.
+_CHART = re.compile(r'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img"'
+                    r' aria-labelledby="(chart-[0-9a-f]{12})-title .*?</svg>', re.S)
+
+
+def distinct_ids(markup: str) -> str:
+    """``markup`` (a page or report holding charts) with every id unique: the second and later
+    copies of an identical chart get their ids suffixed ``-2``, ``-3``… (each copy's references
+    follow its own ids). The first copy, and every chart that appears once, is unchanged, so a
+    page without repeats gives the same bytes. WeasyPrint warns "Anchor defined twice" without
+    this when a report shows the same chart twice."""
+    copies: dict[str, int] = {}
+
+    def rename(match: re.Match[str]) -> str:
+        chart_id = match.group(1)
+        copies[chart_id] = copies.get(chart_id, 0) + 1
+        if copies[chart_id] == 1:
+            return match.group(0)
+        return match.group(0).replace(f"{chart_id}-", f"{chart_id}-{copies[chart_id]}-")
+
+    return _CHART.sub(rename, markup)

@@ -27,7 +27,11 @@ from core.errors import Conflict, DomainError, ValidationFailed
 from core.models import User
 from core.models.signing import KeyPurpose, SigningKey
 from core.verify_bundle import canonical_bytes
-from governance.attestation import approval_documents, approval_statement
+from governance.attestation import (
+    after_approval_commit,
+    approval_documents,
+    approval_statement,
+)
 from governance.gates import case_for
 from registry import storage
 from registry.models import ModelVersion, SignatureKind, VersionSignature, VersionState
@@ -68,6 +72,7 @@ def approval_sign(*, version: ModelVersion, actor: User | None, occasion: str,
                                            documents=documents)
             bundle = signing.sign_statement(purpose=KeyPurpose.APPROVAL, statement=statement)
             signed.append(_store(version, SignatureKind.APPROVAL, bundle, now))
+            after_approval_commit(version_id=version.pk, signature_id=signed[-1].pk)
         for row in signed:  # what is stored verifies, as a server or an auditor will check it
             try:
                 signing.verify_signed_artifact(row.bundle, purpose=row.kind,

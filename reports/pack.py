@@ -1,0 +1,214 @@
+"""The evidence pack of a model (docs/audit-export.md, "Evidence pack"): one zip an examiner
+downloads and checks offline with ``python -m core.verify_pack PACK.zip``.
+
+It holds the model's audit bundle, and per version its current artifact signature and approval
+attestation, the validation report archived at approval, the approval certificate, the model
+card (PDF and Model Card Toolkit JSON) and every succeeded evaluation run (its metadata, and its
+results as the canonical JSON whose SHA-256 is the run's ``results_digest``); then every finding's
+attachments; and ``manifest.json``, listing every file with its SHA-256 and size.
+
+The manifest is tied to the signed audit trail: before the audit bundle is exported, the event
+``reports.evidence_pack`` records ``contents_sha256``, the SHA-256 of the canonical JSON of the
+manifest's file list without the bundle (``core.verify_pack.contents_digest``); the bundle's
+checkpoint, signed after it, covers that event. Changing a file and its manifest line together
+therefore still fails: the recorded digest no longer matches.
+
+Built in the request, into a temporary file that the response streams (no report job model exists
+on main yet): a pack whose stored files exceed ``ASSAY_EVIDENCE_PACK_MAX_MB`` is refused with the
+figures before anything is recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core import audit, export, permissions
+from core.audit import refuse
+from core.errors import Conflict
+from core.models import User
+from core.verify_pack import PACK_FORMAT, contents_digest
+from evaluation.metrics.results import canonical_json
+from evaluation.models import Run, RunStatus
+from governance.models import FindingAttachment
+from registry import storage
+from registry.models import ModelVersion, RegisteredModel, SignatureKind
+from reports import modelcard, services
+from reports.facts import gather
+from reports.models import Report, ReportKind
+
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # entries carry no clock time: the manifest has the date
+
+
+@dataclass
+class _Entry:
+    path: str
+    sha256: str
+    size: int
+    content: bytes | None = None  # else the stored file ``sha256`` is copied in
+
+
+@dataclass
+class Pack:
+    """A built pack: the open temporary file (the response closes it) and its name."""
+
+    file: IO[bytes]
+    filename: str
+    size: int
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def _bytes_entry(path: str, content: bytes) -> _Entry:
+    return _Entry(path, hashlib.sha256(content).hexdigest(), len(content), content)
+
+
+def _json_bytes(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def _run_entries(base: str, run: Run) -> tuple[list[_Entry], dict[str, Any]]:
+    results = _bytes_entry(f"{base}/evaluations/run-{run.pk}.results.json",
+                           canonical_json(run.results).encode("utf-8"))
+    meta = {"run": run.pk, "version": run.version.number, "dataset": run.dataset.name,
+            "artifact_sha256": run.artifact_digest, "dataset_sha256": run.dataset_digests,
+            "checks": run.checks, "results_digest": run.results_digest,
+            "results_file": results.path, "verdicts": run.verdicts,
+            "library_versions": run.library_versions,
+            "finished_at": audit.format_time(run.finished_at) if run.finished_at else None}
+    return [_bytes_entry(f"{base}/evaluations/run-{run.pk}.json", _json_bytes(meta)),
+            results], {"run": run.pk, "metadata": f"{base}/evaluations/run-{run.pk}.json",
+                       "results": results.path, "results_digest": run.results_digest}
+
+
+def _version_entries(actor: User, version: ModelVersion) -> tuple[list[_Entry], dict[str, Any]]:
+    base = f"versions/v{version.number}"
+    entries: list[_Entry] = []
+    about: dict[str, Any] = {"id": version.pk, "number": version.number,
+                             "state": version.state, "artifact_sha256": version.artifact_sha256}
+    for kind, name in ((SignatureKind.ARTIFACT, "artifact-signature.json"),
+                       (SignatureKind.APPROVAL, "approval-attestation.json")):
+        signature = version.current_signature(kind)
+        about[kind] = None
+        if signature is not None:
+            entries.append(_bytes_entry(f"{base}/{name}", _json_bytes(signature.bundle)))
+            about[kind] = {"path": entries[-1].path, "keyid": signature.key_id}
+    archived = Report.objects.filter(version=version, kind=ReportKind.VALIDATION_REPORT,
+                                     frozen=True).first()
+    about["validation_report"] = None
+    if archived is not None:
+        entries.append(_Entry(f"{base}/validation-report.pdf", archived.sha256, archived.size))
+        about["validation_report"] = entries[-1].path
+    about["certificate"] = None
+    if version.current_signature(SignatureKind.APPROVAL) is not None \
+            and version.state in services.DECIDED:
+        certificate = services.certificate_generate(actor=actor, version=version)
+        entries.append(_Entry(f"{base}/approval-certificate.pdf", certificate.sha256,
+                              certificate.size))
+        about["certificate"] = entries[-1].path
+    card = services.report_generate(actor=actor, version=version, kind=ReportKind.MODEL_CARD)
+    entries.append(_Entry(f"{base}/model-card.pdf", card.sha256, card.size))
+    entries.append(_bytes_entry(f"{base}/model-card.json", modelcard.mct_json_text(
+        gather(version, now=timezone.now())).encode()))
+    about["model_card"] = {"pdf": entries[-2].path, "json": entries[-1].path}
+    about["runs"] = []
+    for run in (Run.objects.filter(version=version, status=RunStatus.SUCCEEDED)
+                .exclude(results=None).select_related("dataset", "version").order_by("pk")):
+        files, listed = _run_entries(base, run)
+        entries += files
+        about["runs"].append(listed)
+    return entries, about
+
+
+def _attachment_entries(model: RegisteredModel) -> tuple[list[_Entry], list[dict[str, Any]]]:
+    entries, listed = [], []
+    for attachment in (FindingAttachment.objects.filter(finding__version__model=model)
+                       .select_related("finding", "finding__version").order_by("pk")):
+        finding = attachment.finding
+        path = f"findings/finding-{finding.pk}/{attachment.pk}-{attachment.filename}"
+        entries.append(_Entry(path, attachment.sha256, attachment.size))
+        listed.append({"path": path, "finding": finding.pk, "title": finding.title,
+                       "version": finding.version.number, "uploaded_at":
+                       audit.format_time(attachment.uploaded_at)})
+    return entries, listed
+
+
+def _check_size(model: RegisteredModel) -> None:
+    stored = sum(Report.objects.filter(version__model=model).values_list("size", flat=True)) \
+        + sum(FindingAttachment.objects.filter(finding__version__model=model)
+              .values_list("size", flat=True))
+    limit = settings.MAX_EVIDENCE_PACK_BYTES
+    if stored > limit:
+        raise Conflict(f"The evidence pack of {model.slug} would hold {stored / 2**20:.0f} MB of "
+                       f"reports and attachments; packs built while you wait are limited to "
+                       f"{limit / 2**20:.0f} MB (ASSAY_EVIDENCE_PACK_MAX_MB). Ask an "
+                       f"administrator to raise it, or export the audit bundle on its own.")
+
+
+def evidence_pack_build(*, actor: User, model: RegisteredModel) -> Pack:
+    """Build the evidence pack of ``model`` for ``actor`` (an auditor or administrator), record
+    it in the audit trail, and return it as an open temporary file."""
+    if not permissions.can_export_audit(actor):
+        refuse(actor, "Only auditors and administrators can download evidence packs.",
+               attempted="evidence_pack_build", target=model)
+    _check_size(model)
+    entries: list[_Entry] = []
+    versions = []
+    for version in model.versions.select_related("model").order_by("number"):
+        files, about = _version_entries(actor, version)
+        entries += files
+        versions.append(about)
+    files, attachments = _attachment_entries(model)
+    entries += files
+    listing = [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in entries]
+    contents = contents_digest(listing)
+    with transaction.atomic():
+        audit.record(action="reports.evidence_pack", actor=actor, obj=model, payload={
+            "contents_sha256": contents, "files": len(listing),
+            "bytes": sum(e.size for e in entries)})
+    prepared = export.audit_export(actor=actor, model_slug=model.slug)
+    bundle = tempfile.TemporaryFile()  # noqa: SIM115  (closed below; a whole chain's digests)
+    digest, size = hashlib.sha256(), 0
+    for line in prepared.lines():
+        data = line.encode("utf-8")
+        digest.update(data)
+        size += len(data)
+        bundle.write(data)
+    bundle.seek(0)
+    bundle_entry = _Entry(f"audit/{prepared.filename}", digest.hexdigest(), size)
+    manifest = {
+        "format": PACK_FORMAT, "created_at": audit.format_time(prepared.created_at),
+        "exported_by": prepared.exported_by,
+        "model": {"id": model.pk, "slug": model.slug, "name": model.name},
+        "audit_bundle": bundle_entry.path, "contents_sha256": contents,
+        "versions": versions, "attachments": attachments,
+        "files": [*listing, {"path": bundle_entry.path, "sha256": bundle_entry.sha256,
+                             "size": bundle_entry.size}]}
+    handle = tempfile.TemporaryFile()  # noqa: SIM115  (the response closes it)
+    with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as pack:
+        for entry in [*entries, bundle_entry]:
+            info = zipfile.ZipInfo(entry.path, date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with pack.open(info, "w") as target:
+                if entry.content is not None:
+                    target.write(entry.content)
+                elif entry is bundle_entry:
+                    shutil.copyfileobj(bundle, target, 1 << 20)
+                else:
+                    with storage.open_verified(entry.sha256) as source:
+                        shutil.copyfileobj(source, target, 1 << 20)
+        info = zipfile.ZipInfo("manifest.json", date_time=_ZIP_TIME)
+        pack.writestr(info, _json_bytes(manifest), compress_type=zipfile.ZIP_DEFLATED)
+    bundle.close()
+    size = handle.tell()
+    handle.seek(0)
+    return Pack(file=handle, filename=f"{model.slug}-evidence-pack.zip", size=size,
+                manifest=manifest)
