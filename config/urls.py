@@ -14,6 +14,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("audit/", include("core.api.audit_urls")),
     path("", include("core.api.signing_urls")),
     path("", include("serving.keys_api")),
+    path("monitoring/", include("monitoring.api")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
@@ -33,6 +34,7 @@ urlpatterns = [
     path("evaluation/", include("evaluation.urls")),
     path("deployments/", include("serving.urls")),
     path("reports/", include("reports.urls")),
+    path("monitoring/", include("monitoring.urls")),
     path("serving/keys/", include("serving.keys_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
