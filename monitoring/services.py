@@ -271,13 +271,10 @@ def window_collect(plan: MonitoringPlan, *, now: dt.datetime,
     if reference is None:
         reference = _schema_only_reference(plan.version)
     tally = stats.tally(entries, reference)
-    counts = tally.counts if reference.bins.columns or reference.bins.prediction else None
     window = MonitoringWindow.objects.create(
         plan=plan, start=start or plan.created_at, end=end, requests=tally.requests,
-        rows=tally.rows,
-        counts=drift_metrics.counts_as_dict(counts) if counts is not None
-        and plan.reference else None,
-        quality=tally.quality)
+        rows=tally.rows, quality=tally.quality,
+        counts=drift_metrics.counts_as_dict(tally.counts) if tally.counts else None)
     MonitoringPlan.objects.filter(pk=plan.pk).update(last_log_at=end)
     plan.last_log_at = end
     return window
@@ -288,7 +285,7 @@ def _schema_only_reference(version: ModelVersion) -> stats.Reference:
     schema = {s["name"]: s.get("element_type", "") for s in version.input_schema or []
               if isinstance(s, dict)}
     bins = drift_metrics.Binning(numeric={}, categorical={})
-    return stats.Reference(columns=(), schema=schema, bins=bins,
+    return stats.Reference(columns=tuple(schema), schema=schema, bins=bins,
                            counts=drift_metrics.Counts(rows=0, columns={}), ranges={},
                            categories={})
 

@@ -170,7 +170,9 @@ def tally(entries: Iterable[tuple[Sequence[Any], Sequence[Any]]], reference: Ref
         missing = raw.isna()
         quality["values"] += rows
         quality["missing"] += int(missing.sum())
-        if name in reference.bins.numeric:
+        if name not in reference.bins.columns:
+            frame[name] = raw  # no reference for it: only missing values are counted
+        elif name in reference.bins.numeric:
             numbers = pd.to_numeric(raw, errors="coerce").astype(np.float64)
             frame[name] = numbers
             low, high = reference.ranges.get(name, (-math.inf, math.inf))
@@ -184,9 +186,11 @@ def tally(entries: Iterable[tuple[Sequence[Any], Sequence[Any]]], reference: Ref
             present_values = raw[~missing]
             quality["checked"] += len(present_values)
             quality["out_of_range"] += int((~present_values.isin(list(known_categories))).sum())
-    counts = drift_metrics.count(
-        pd.DataFrame(frame), reference.bins,
-        scores=np.asarray(scores, dtype=np.float64) if reference.bins.prediction else None)
+    counts = None
+    if reference.bins.columns or reference.bins.prediction:
+        counts = drift_metrics.count(
+            pd.DataFrame(frame), reference.bins,
+            scores=np.asarray(scores, dtype=np.float64) if reference.bins.prediction else None)
     return Tally(requests=requests, rows=rows, counts=counts, quality=quality)
 
 
@@ -224,6 +228,7 @@ def period_statistics(reference: Reference | None, windows: Sequence[Window]
         if quality["checked"] else None
     stats["schema_violation_rate"] = quality["schema_violations"] / rows if rows else None
     stats["volume_change"] = volume_change(windows)
+    stats["max_psi"] = stats["max_ks_statistic"] = stats["prediction_psi"] = None
     merged = merge_counts(windows)
     if reference is not None and merged is not None and merged.rows >= MIN_ROWS_FOR_DRIFT:
         result = drift_metrics.drift(reference.bins, reference.counts, merged)
