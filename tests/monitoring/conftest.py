@@ -121,7 +121,7 @@ def monitoring_definition(tier: str, **overrides) -> dict:
 
 
 @pytest.fixture
-def suspending_policy(policy, adam):
+def suspending_policy(policy, adam):  # noqa: F811
     """SR 11-7 whose tier 2 (the credit model's) monitoring suspends serving."""
     pv = governance.policy_version_create(
         actor=adam, policy_slug="monitored", name="Monitored",
