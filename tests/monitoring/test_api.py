@@ -67,6 +67,7 @@ def test_outcomes_and_overrides_feed_live_performance_and_override_rate(
     assert api.as_(people["frank"]).get(
         f"/api/v1/monitoring/plans/{version.monitoring_plan.pk}/").status_code == 404
 
+    client = api.as_(people["dana"])  # the client was frank's above
     page = client.get(f"/monitoring/plans/{version.monitoring_plan.pk}/")
     assert page.status_code == 200
     html = page.content.decode()
