@@ -14,9 +14,11 @@ scheduled check — the window's rows read in chunks of 5,000, counted into drif
 quality counters, the window stored, the period's statistics from the windows, the thresholds.
 A second check (no new rows) shows what a check costs once the month is already counted.
 
-Prints the phases and ends with ``monitor_1m_s=X peak_mb=Y incremental_s=Z``: X the first
-check's seconds, Y the process's peak resident memory (MB) over the check (ru_maxrss, measured
-from a process that has done nothing heavier before), Z the second check's seconds.
+Prints the phases and ends with ``monitor_1m_s=X peak_mb=Y incremental_s=Z cpu_s=C``: X the
+first check's seconds on the clock, Y the process's peak resident memory (MB) over the check
+(ru_maxrss, measured from a process that has done nothing heavier before), Z the second check's
+seconds, C the first check's CPU seconds in this process (PostgreSQL's share not included): on a
+loaded machine C says more than X.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ SELECT 'credit', %(version)s, %(sha)s, 'primary', md5(g::text), 'bench',
        1.0, %(start)s + g * interval '1 millisecond'
 FROM generate_series(1, %(rows)s) g
 """
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def rss_mb() -> float:
@@ -110,12 +117,13 @@ def main() -> None:
                                 "start": start, "rows": ROWS})
     print(f"inserted {ROWS:,} prediction log rows in {time.perf_counter() - began:.1f} s")
     baseline = rss_mb()
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), cpu_s()
     check = services.plan_check(plan_id=plan.pk)
-    first = time.perf_counter() - began
+    first, first_cpu = time.perf_counter() - began, cpu_s() - cpu_began
     peak = rss_mb()
     assert check is not None and check.rows == ROWS, check
-    print(f"first check: {check.rows:,} rows, status {check.status}, {first:.1f} s; "
+    print(f"first check: {check.rows:,} rows, status {check.status}, {first:.1f} s "
+          f"({first_cpu:.1f} s of CPU in this process); "
           f"statistics {check.statistics}")
     began = time.perf_counter()
     again = services.plan_check(plan_id=plan.pk, now=timezone.now() + dt.timedelta(seconds=1))
@@ -123,7 +131,8 @@ def main() -> None:
     assert again is not None and again.rows == ROWS
     print(f"second check (no new rows, {again.rows:,} in the period from stored windows): "
           f"{second:.2f} s; memory before the first check {baseline:.0f} MB")
-    print(f"monitor_1m_s={first:.1f} peak_mb={peak:.0f} incremental_s={second:.2f}")
+    print(f"monitor_1m_s={first:.1f} peak_mb={peak:.0f} incremental_s={second:.2f} "
+          f"cpu_s={first_cpu:.1f}")
 
 
 if __name__ == "__main__":
