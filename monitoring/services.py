@@ -17,6 +17,7 @@ import numpy as np
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core import audit, permissions
@@ -46,7 +47,7 @@ from monitoring.models import (
 from registry import storage
 from registry.models import ModelVersion, VersionState
 from serving.gateway.predlog import purge as purge_prediction_log
-from serving.models import Endpoint, PredictionLog, PredictionRole
+from serving.models import Endpoint, EndpointChange, PredictionLog, PredictionRole
 
 logger = logging.getLogger("assay.monitoring")
 
@@ -314,14 +315,24 @@ def _joined_predictions(version: ModelVersion, keys: Sequence[tuple[str, str, in
     return found
 
 
+def endpoints_of(version: ModelVersion) -> list[str]:
+    """The endpoints the version serves or has served as primary or canary (from the
+    endpoints' history, never by scanning the prediction log)."""
+    changes = EndpointChange.objects.filter(
+        Q(primary_version=version) | Q(canary_version=version)).values_list(
+        "endpoint__slug", flat=True)
+    now = Endpoint.objects.filter(Q(primary_version=version) | Q(canary_version=version)) \
+        .values_list("slug", flat=True)
+    return sorted({*changes, *now})
+
+
 def live_performance(plan: MonitoringPlan, reference: stats.Reference | None,
                      since: dt.datetime) -> tuple[float | None, dict[str, Any]]:
     """Performance on the outcomes posted in the period, joined to this version's logged
     predictions, back-tested against the validated figure: (validated - live, details).
     Binary classifiers (labels 0/1 or true/false, the favourable class 1): ROC AUC, or accuracy
     when the validation recorded no AUC."""
-    slugs = list(PredictionLog.objects.filter(version=plan.version).values_list(
-        "endpoint_slug", flat=True).distinct())
+    slugs = endpoints_of(plan.version)
     outcomes = list(Outcome.objects.filter(endpoint_slug__in=slugs, recorded_at__gt=since)
                     .values_list("endpoint_slug", "request_id", "row", "outcome"))
     details: dict[str, Any] = {"outcomes": len(outcomes), "joined": 0}
@@ -372,8 +383,7 @@ def override_rate(plan: MonitoringPlan, since: dt.datetime, rows: int
                   ) -> tuple[float | None, dict[str, int]]:
     """Overrides recorded in the period on this version's endpoints, per predictions logged
     in it, and the count per reason."""
-    slugs = list(PredictionLog.objects.filter(version=plan.version).values_list(
-        "endpoint_slug", flat=True).distinct())
+    slugs = endpoints_of(plan.version)
     per_reason: dict[str, int] = {}
     for reason in Override.objects.filter(endpoint_slug__in=slugs, recorded_at__gt=since) \
             .values_list("reason", flat=True):

@@ -247,6 +247,8 @@ SPECTACULAR_SETTINGS = {
         "RequirementLevelEnum": "governance.policy.LEVELS",
         "EndpointStatusEnum": "serving.models.EndpointStatus",
         "EndpointChangeActionEnum": "serving.models.ChangeAction",
+        "MonitoringStatusEnum": "monitoring.models.PlanStatus",
+        "PlanChangeStatusEnum": "monitoring.models.ChangeStatus",
     },
 }
 
