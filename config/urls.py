@@ -16,6 +16,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("core.api.signing_urls")),
     path("", include("serving.keys_api")),
     path("versions/<int:pk>/model-card/", ModelCardView.as_view(), name="api-model-card"),
+    path("monitoring/", include("monitoring.api")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
@@ -36,6 +37,7 @@ urlpatterns = [
     path("evaluation/", include("evaluation.urls")),
     path("deployments/", include("serving.urls")),
     path("reports/", include("reports.urls")),
+    path("monitoring/", include("monitoring.urls")),
     path("serving/keys/", include("serving.keys_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -602,3 +602,36 @@ def reason_cannot_deploy(user: Visitor, case: CaseLike, *, production: bool) -> 
                        "(segregation of duties): another deployer must, or use a non-production "
                        "endpoint.", NOT_INDEPENDENT)
     return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Ongoing monitoring (docs/monitoring.md): the owner proposes changes to a version's monitoring
+# plan and its validator agrees; applications (through a person's or service account's token)
+# post outcomes and overrides of the models they may see.
+
+def reason_cannot_propose_monitoring_change(user: Visitor, case: CaseLike) -> Reason:
+    if not is_authenticated(user):
+        return Refusal("Sign in first.", NOT_SIGNED_IN)
+    if user.pk != case.owner_id:
+        return Refusal("Only the model's owner proposes changes to its monitoring plan (the "
+                       "validator then agrees or declines).", WRONG_ROLE)
+    return ""
+
+
+def reason_cannot_decide_monitoring_change(user: Visitor, case: CaseLike) -> Reason:
+    if not is_authenticated(user):
+        return Refusal("Sign in first.", NOT_SIGNED_IN)
+    if case.validator_id is None or user.pk != case.validator_id:
+        return Refusal("Only the version's validator agrees to or declines a change of its "
+                       "monitoring plan.", WRONG_ROLE)
+    return ""
+
+
+def reason_cannot_record_outcomes(user: Visitor, model: Governed) -> Reason:
+    """Outcomes and overrides come from the applications using a model and from the people who
+    review its decisions: anyone who sees the model and writes anything (not auditors)."""
+    if not can_view(user, model):
+        return Refusal("Sign in as someone who sees this model.", NOT_SIGNED_IN)
+    if is_auditor_only(user):
+        return Refusal("Auditors read; they record no outcomes or overrides.", WRONG_ROLE)
+    return ""

@@ -28,6 +28,16 @@ of those tasks. The approval gate's rules are in docs/evidence-gate.md.
 ``exclude_model_team`` (optional) keeps the model's team out of validating and signing off; a
 definition without it excludes the team at tiers 1 and 2 (``default_excludes_model_team``).
 
+``monitoring`` (optional) is the tier's ongoing-monitoring policy: the plan every approved version
+of the tier gets at approval (docs/monitoring.md)::
+
+    {"frequency_minutes": 60, "window_hours": 24, "sustained_checks": 3, "suspend": true,
+     "alert": ["owner", "validator"],
+     "thresholds": {"max_psi": {"limit": 0.25, "severe": 0.5}, ...}}
+
+Every statistic is "higher is worse": a value above ``limit`` is a breach, above ``severe`` a
+severe one. A definition without it gets ``default_monitoring(tier)``.
+
 ``developers_may_deploy`` (optional, default false, tier 3 only) relaxes segregation of duties for
 deployments: a version's developers may then deploy it to production endpoints
 (docs/deployments.md). Tiers 1 and 2 may not relax it.
@@ -154,7 +164,8 @@ def _tiers_errors(tiers: Any) -> list[str]:
             errors.append(f"{where}: must be an object.")
             continue
         known = {"revalidation_months", "conditional_approval", "expired_waiver_suspends",
-                 "signoffs", "required_evidence", "exclude_model_team", "developers_may_deploy"}
+                 "signoffs", "required_evidence", "exclude_model_team", "developers_may_deploy",
+                 "monitoring"}
         unknown = set(tier) - known
         if unknown:
             errors.append(f"{where}: unknown keys {', '.join(sorted(unknown))}.")
@@ -183,6 +194,8 @@ def _tiers_errors(tiers: Any) -> list[str]:
                                   f"{', '.join(SIGNOFF_ROLES)}.")
                 if not _is_count(count) or not 1 <= count <= 10:
                     errors.append(f"{where}.signoffs.{role}: a count from 1 to 10.")
+        if "monitoring" in tier:
+            errors += [f"{where}.monitoring{e}" for e in monitoring_errors(tier["monitoring"])]
         evidence = tier.get("required_evidence")
         if not isinstance(evidence, list):
             errors.append(f"{where}.required_evidence: must be a list (may be empty).")
@@ -283,6 +296,131 @@ def default_excludes_model_team(tier: int) -> bool:
     return tier <= 2
 
 
+# ---------------------------------------------------------------------------------------------
+# Ongoing monitoring (docs/monitoring.md): the statistics a plan may threshold, each "higher is
+# worse", and who may be alerted.
+
+STATISTICS: dict[str, str] = {
+    "max_psi": "largest PSI of an input feature against the validated reference data",
+    "prediction_psi": "PSI of the predictions against the reference data's predictions",
+    "max_ks_statistic": "largest KS statistic of a numeric input feature",
+    "missing_rate": "share of input values missing",
+    "out_of_range_rate": "share of numeric values outside the reference's range, or categories "
+                         "the reference never had",
+    "schema_violation_rate": "share of logged records with a field missing, unknown or of the "
+                             "wrong type",
+    "volume_change": "relative change of the prediction rate against the previous windows",
+    "performance_drop": "validated performance minus live performance (ROC AUC, or accuracy)",
+    "override_rate": "share of predictions a person overrode",
+}
+ALERTED = ("owner", "validator", "developers")
+MONITORING_KEYS = frozenset({"frequency_minutes", "window_hours", "sustained_checks", "suspend",
+                             "alert", "thresholds"})
+
+
+@dataclass(frozen=True)
+class Threshold:
+    limit: float
+    severe: float | None = None
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {"limit": self.limit, "severe": self.severe}
+
+
+@dataclass(frozen=True)
+class MonitoringRules:
+    """What a monitoring plan watches, how often, and what a breach does."""
+
+    frequency_minutes: float
+    window_hours: int
+    sustained_checks: int
+    suspend: bool
+    alert: tuple[str, ...]
+    thresholds: dict[str, Threshold]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"frequency_minutes": self.frequency_minutes, "window_hours": self.window_hours,
+                "sustained_checks": self.sustained_checks, "suspend": self.suspend,
+                "alert": list(self.alert),
+                "thresholds": {k: t.as_dict() for k, t in self.thresholds.items()}}
+
+
+def monitoring_errors(data: Any) -> list[str]:
+    """What is wrong with a monitoring policy (each message starts with where: "" or ".key")."""
+    if not isinstance(data, dict):
+        return [": must be an object with " + ", ".join(sorted(MONITORING_KEYS)) + "."]
+    errors: list[str] = []
+    unknown = set(data) - MONITORING_KEYS
+    if unknown:
+        errors.append(f": unknown keys {', '.join(sorted(unknown))}; a monitoring policy has "
+                      f"{', '.join(sorted(MONITORING_KEYS))}.")
+    frequency = data.get("frequency_minutes")
+    if not (_is_number(frequency) and math.isfinite(frequency) and 0.01 <= frequency <= 10080):
+        errors.append(".frequency_minutes: how often the plan is checked, in minutes, 0.01 to "
+                      "10080 (a week).")
+    for key, low, high, what in (("window_hours", 1, 2160, "hours, 1 to 2160 (90 days)"),
+                                 ("sustained_checks", 1, 100, "checks in a row, 1 to 100")):
+        if not _is_count(data.get(key)) or not low <= data[key] <= high:
+            errors.append(f".{key}: a whole number of {what}.")
+    if not isinstance(data.get("suspend"), bool):
+        errors.append(".suspend: must be true or false (whether a sustained or severe breach "
+                      "suspends serving).")
+    alert = data.get("alert")
+    if not isinstance(alert, list) or not alert or not all(a in ALERTED for a in alert):
+        errors.append(f".alert: a non-empty list of {', '.join(ALERTED)}.")
+    thresholds = data.get("thresholds")
+    if not isinstance(thresholds, dict) or not thresholds:
+        errors.append(".thresholds: an object of statistic -> {\"limit\": number, \"severe\": "
+                      "number}; name at least one statistic.")
+        return errors
+    for name, threshold in thresholds.items():
+        if name not in STATISTICS:
+            errors.append(f".thresholds: {name!r} is not a statistic; use "
+                          f"{', '.join(STATISTICS)}.")
+            continue
+        if not isinstance(threshold, dict) or set(threshold) - {"limit", "severe"} \
+                or not _is_finite_number(threshold.get("limit")) or threshold["limit"] < 0:
+            errors.append(f".thresholds.{name}: {{\"limit\": a number >= 0, \"severe\": a "
+                          "larger number (optional)}.")
+            continue
+        severe = threshold.get("severe")
+        if severe is not None and (not _is_finite_number(severe) or severe < threshold["limit"]):
+            errors.append(f".thresholds.{name}.severe: a number at least the limit "
+                          f"({threshold['limit']}), or leave it out.")
+    return errors
+
+
+def monitoring_rules(data: dict[str, Any]) -> MonitoringRules:
+    """A valid monitoring policy (``monitoring_errors`` found nothing) read as rules."""
+    return MonitoringRules(
+        frequency_minutes=data["frequency_minutes"], window_hours=data["window_hours"],
+        sustained_checks=data["sustained_checks"], suspend=data["suspend"],
+        alert=tuple(data["alert"]),
+        thresholds={name: Threshold(float(t["limit"]),
+                                    None if t.get("severe") is None else float(t["severe"]))
+                    for name, t in data["thresholds"].items()})
+
+
+def default_monitoring(tier: int) -> dict[str, Any]:
+    """The monitoring policy of a tier whose definition does not say (every definition stored
+    before monitoring existed): PSI's conventional bands for drift (0.25 significant), the
+    usual data-quality tolerances, hourly checks at tier 1 suspending on a sustained or severe
+    breach; tiers 2 and 3 checked less often and only flagged for revalidation."""
+    thresholds = {
+        "max_psi": {"limit": 0.25, "severe": 0.5},
+        "prediction_psi": {"limit": 0.25, "severe": 0.5},
+        "missing_rate": {"limit": 0.05, "severe": 0.2},
+        "out_of_range_rate": {"limit": 0.05, "severe": 0.2},
+        "schema_violation_rate": {"limit": 0.01, "severe": 0.1},
+        "volume_change": {"limit": 0.5, "severe": 0.9},
+        "performance_drop": {"limit": 0.05, "severe": 0.1},
+        "override_rate": {"limit": 0.2, "severe": 0.4},
+    }
+    frequency = {1: 60, 2: 360}.get(tier, 1440)
+    return {"frequency_minutes": frequency, "window_hours": 24 * 7, "sustained_checks": 3,
+            "suspend": tier == 1, "alert": ["owner", "validator"], "thresholds": thresholds}
+
+
 @dataclass(frozen=True)
 class TierRules:
     """What a policy asks of a model of one tier."""
@@ -298,6 +436,8 @@ class TierRules:
     exclude_model_team: bool = True
     # Whether a version's developers may deploy it to production endpoints (tier 3 only).
     developers_may_deploy: bool = False
+    # The monitoring plan a version of this tier gets at approval.
+    monitoring: MonitoringRules | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -306,6 +446,7 @@ class TierRules:
             "expired_waiver_suspends": self.expired_waiver_suspends,
             "exclude_model_team": self.exclude_model_team,
             "developers_may_deploy": self.developers_may_deploy,
+            "monitoring": self.monitoring.as_dict() if self.monitoring else None,
             "signoffs": dict(self.signoffs),
             "required_evidence": [r.describe() for r in self.required_evidence],
         }
@@ -373,6 +514,7 @@ class Definition:
             exclude_model_team=raw.get("exclude_model_team",
                                        default_excludes_model_team(tier)),
             developers_may_deploy=raw.get("developers_may_deploy", False),
+            monitoring=monitoring_rules(raw.get("monitoring") or default_monitoring(tier)),
         )
 
     def answer_errors(self, answers: Any) -> dict[str, str]:

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "governance",
     "evaluation",
     "serving",
+    "monitoring",
     "reports",
 ]
 
@@ -252,6 +253,8 @@ SPECTACULAR_SETTINGS = {
         "RequirementLevelEnum": "governance.policy.LEVELS",
         "EndpointStatusEnum": "serving.models.EndpointStatus",
         "EndpointChangeActionEnum": "serving.models.ChangeAction",
+        "MonitoringStatusEnum": "monitoring.models.PlanStatus",
+        "PlanChangeStatusEnum": "monitoring.models.ChangeStatus",
     },
 }
 
@@ -343,7 +346,14 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Also sends again what is still queued after EVALUATION_REQUEUE_AFTER_S (broker outages).
     "evaluation-reap-runs": {"task": "evaluation.reap_runs",
                              "schedule": env_int("ASSAY_REAP_INTERVAL_S", 60)},
+    # Monitoring (docs/monitoring.md): queue the check of every plan that is due (each plan's
+    # frequency comes from its rules), and delete prediction log rows past their retention.
+    "monitoring-scan": {"task": "monitoring.scan",
+                        "schedule": env_int("ASSAY_MONITORING_SCAN_INTERVAL_S", 60)},
 }
+# A check counts prediction log rows older than this (the gateway's writer inserts its batches
+# up to a second or so after their time stamps); younger rows go into the next window.
+MONITORING_LOG_LAG_S = env_int("ASSAY_MONITORING_LOG_LAG_S", 5)
 
 # The serving gateway (docs/gateway.md): its own WSGI app, ``gunicorn serving.gateway.wsgi``.
 # The public keys it trusts come from this file on its own host, never from the database

@@ -283,6 +283,51 @@ def drift_frames(reference: pd.DataFrame, evaluation: pd.DataFrame, columns: Seq
                  count(evaluation, bins, scores=evaluation_scores), psi_bands=psi_bands)
 
 
+# Stored aggregates: bins and counts as plain JSON, so counts of a window (ongoing monitoring
+# stores one per window of the prediction log) are merged later without reading the rows again.
+
+def binning_as_dict(bins: Binning) -> dict[str, Any]:
+    def numeric(b: NumericBins) -> dict[str, list[float]]:
+        return {"psi_edges": list(b.psi_edges), "ks_edges": list(b.ks_edges)}
+    return {"numeric": {name: numeric(b) for name, b in bins.numeric.items()},
+            "categorical": {name: list(c) for name, c in bins.categorical.items()},
+            "prediction": numeric(bins.prediction) if bins.prediction else None}
+
+
+def binning_from_dict(data: Mapping[str, Any]) -> Binning:
+    def numeric(b: Mapping[str, Any]) -> NumericBins:
+        return NumericBins(psi_edges=tuple(float(e) for e in b["psi_edges"]),
+                           ks_edges=tuple(float(e) for e in b["ks_edges"]))
+    return Binning(numeric={name: numeric(b) for name, b in data["numeric"].items()},
+                   categorical={name: tuple(c) for name, c in data["categorical"].items()},
+                   prediction=numeric(data["prediction"]) if data.get("prediction") else None)
+
+
+def counts_as_dict(counts: Counts) -> dict[str, Any]:
+    def one(c: NumericCounts | CategoricalCounts) -> dict[str, Any]:
+        if isinstance(c, NumericCounts):
+            return {"psi": list(c.psi), "ks": list(c.ks), "ks_at_edge": list(c.ks_at_edge),
+                    "missing": c.missing}
+        return {"categories": list(c.categories), "unseen": c.unseen, "missing": c.missing}
+    return {"rows": counts.rows, "columns": {name: one(c) for name, c in counts.columns.items()},
+            "prediction": one(counts.prediction) if counts.prediction else None}
+
+
+def counts_from_dict(data: Mapping[str, Any]) -> Counts:
+    def one(c: Mapping[str, Any]) -> NumericCounts | CategoricalCounts:
+        if "psi" in c:
+            return NumericCounts(psi=tuple(c["psi"]), ks=tuple(c["ks"]),
+                                 ks_at_edge=tuple(c["ks_at_edge"]), missing=int(c["missing"]))
+        return CategoricalCounts(categories=tuple(c["categories"]), unseen=int(c["unseen"]),
+                                 missing=int(c["missing"]))
+    prediction = one(data["prediction"]) if data.get("prediction") else None
+    if prediction is not None and not isinstance(prediction, NumericCounts):
+        raise ValueError("The predictions' counts are numeric.")
+    return Counts(rows=int(data["rows"]),
+                  columns={name: one(c) for name, c in data["columns"].items()},
+                  prediction=prediction)
+
+
 def psi(reference_counts: Sequence[int], evaluation_counts: Sequence[int]) -> float:
     """Population stability index of two count vectors over the same bins (see above)."""
     ref = np.asarray(reference_counts, dtype=np.float64)

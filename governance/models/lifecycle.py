@@ -85,6 +85,11 @@ class VersionGovernance(models.Model):
     # Set at approval (and after each periodic review) from the tier's revalidation interval in
     # the policy bound at submission.
     next_review_due = models.DateField(null=True, blank=True)
+    # Set when ongoing monitoring finds a sustained or severe breach (monitoring app, through
+    # services.version_require_revalidation): the version must be validated again, whatever its
+    # review date. Cleared by the next periodic review's conclusion.
+    revalidation_required_at = models.DateTimeField(null=True, blank=True)
+    revalidation_reason = models.TextField(blank=True)
 
     objects = VersionGovernanceQuerySet.as_manager()
 

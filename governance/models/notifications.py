@@ -21,6 +21,8 @@ class NotificationKind(models.TextChoices):
     REVIEW_DUE = "review_due", "Periodic review coming due"
     REVIEW_OVERDUE = "review_overdue", "Periodic review overdue"
     DEPLOYMENT = "deployment", "Your version deployed, rolled back or suspended"
+    MONITORING_ALERT = "monitoring_alert", "Monitoring breach on a deployed version"
+    MONITORING_PLAN = "monitoring_plan", "Monitoring plan change to agree or decided"
 
 
 class NotificationQuerySet(models.QuerySet):

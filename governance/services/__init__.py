@@ -17,6 +17,7 @@ from governance.services.findings import (
     finding_comment_add,
     finding_raise,
     finding_raise_from_check,
+    finding_raise_from_monitoring,
     finding_transition,
     findings_notify_due,
 )
@@ -45,7 +46,11 @@ from governance.services.policies import (
     policy_version_create,
     policy_version_make_current,
 )
-from governance.services.reviews import periodic_review_conclude, reviews_scan
+from governance.services.reviews import (
+    periodic_review_conclude,
+    reviews_scan,
+    version_require_revalidation,
+)
 from governance.services.signatures import (
     Resigned,
     approval_sign,
@@ -78,6 +83,7 @@ __all__ = [
     "finding_comment_add",
     "finding_raise",
     "finding_raise_from_check",
+    "finding_raise_from_monitoring",
     "finding_transition",
     "findings_notify_due",
     "intake_record",
@@ -97,6 +103,7 @@ __all__ = [
     "tier_override_request",
     "validator_assign",
     "version_complete_approval",
+    "version_require_revalidation",
     "version_submit",
     "version_transition",
     "waiver_grant",

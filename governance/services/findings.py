@@ -166,6 +166,21 @@ def finding_raise_from_check(*, version: ModelVersion, check: str, severity: str
     return finding
 
 
+def finding_raise_from_monitoring(*, version: ModelVersion, statistic: str, severity: str,
+                                  title: str, description: str, figures: dict[str, Any],
+                                  now: dt.datetime | None = None) -> tuple[Finding, bool]:
+    """Raise the finding of a monitoring breach (the monitoring app calls this, inside its
+    transaction). One finding per statistic while it is not closed: a breach that goes on is the
+    same finding; once it is closed, the statistic breaching again is a new breach and raises a
+    new finding. Returns (finding, created)."""
+    _validate_finding_text(title, description, severity)
+    locked = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+    return finding_raise_by_assay(version=locked, source=FindingSource.MONITORING,
+                                  source_key=f"monitoring:{statistic}", severity=severity,
+                                  title=title.strip(), description=description, figures=figures,
+                                  now=now, again_once_closed=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # The finding's lifecycle: one table, one function.
 

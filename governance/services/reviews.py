@@ -33,6 +33,32 @@ from registry.models import ModelVersion, VersionState
 COMING_DUE_DAYS = 30
 
 
+def version_require_revalidation(*, version: ModelVersion, reason: str,
+                                 figures: dict | None = None,
+                                 now: dt.datetime | None = None) -> bool:
+    """Assay marks an approved (or suspended) version "revalidation required": ongoing
+    monitoring found a sustained or severe breach. Its periodic review becomes due today (the
+    review queue and the overdue scan then take it up) and its owner and validator are told.
+    Inside the caller's transaction; returns False when it was already required."""
+    now = now or timezone.now()
+    gov = VersionGovernance.objects.select_for_update().filter(version=version).first()
+    if gov is None or gov.revalidation_required_at is not None:
+        return False
+    gov.revalidation_required_at, gov.revalidation_reason = now, reason
+    if gov.next_review_due is None or gov.next_review_due > now.date():
+        gov.next_review_due = now.date()
+    gov.save(update_fields=["revalidation_required_at", "revalidation_reason",
+                            "next_review_due"])
+    audit.record(action="version.revalidation_required", actor=None, obj=version, payload={
+        "version": version.number, "reason": reason, "figures": figures or {},
+        "next_review_due": gov.next_review_due})
+    notify(users=[version.model.owner, gov.validator], kind=NotificationKind.MONITORING_ALERT,
+           obj=version, period=f"revalidation:{now:%Y-%m-%dT%H:%M:%S}",
+           title=f"{version} needs revalidation: {reason}"[:200], url=workflow_url(version),
+           body=f"{reason}\n\nIts periodic review is due now ({gov.next_review_due}).")
+    return True
+
+
 def periodic_review_conclude(*, actor: User, version: ModelVersion, performance: str,
                              changes: str, limitations: str, conclusion: str,
                              conditions: str = "", now: dt.datetime | None = None
@@ -75,7 +101,10 @@ def periodic_review_conclude(*, actor: User, version: ModelVersion, performance:
             limitations=limitations, conclusion=conclusion, conditions=conditions,
             next_review_due=due_next, concluded_at=now)
         gov.next_review_due = due_next
-        gov.save(update_fields=["next_review_due"])
+        # The review is the revalidation monitoring asked for (version_require_revalidation).
+        gov.revalidation_required_at, gov.revalidation_reason = None, ""
+        gov.save(update_fields=["next_review_due", "revalidation_required_at",
+                                "revalidation_reason"])
         audit.record(action="periodic_review.conclude", actor=actor, obj=review, payload={
             "version": locked.number, "conclusion": conclusion, "conditions": conditions,
             "due_on": review.due_on, "next_review_due": due_next,

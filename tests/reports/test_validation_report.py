@@ -35,8 +35,8 @@ def test_approval_archives_a_frozen_pdf_a_report_whose_digest_the_attestation_si
     assert report.frozen and report.generated_by.username == "rhea"
     content = pdf_bytes(report)
     assert hashlib.sha256(content).hexdigest() == report.sha256
-    assert attestation(approved)["documents"] == {"validation_report": {
-        "sha256": report.sha256, "pages": report.pages, "filename": report.filename}}
+    assert attestation(approved)["documents"]["validation_report"] == {
+        "sha256": report.sha256, "pages": report.pages, "filename": report.filename}
     assert AuditEvent.objects.filter(action="reports.generated",
                                      payload__sha256=report.sha256).count() == 1
     assert pdf_pages(content, tmp_path) == report.pages >= 5
