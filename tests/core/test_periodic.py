@@ -8,6 +8,7 @@ import datetime as dt
 import itertools
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -161,11 +162,11 @@ def test_two_beats_and_a_restarted_beat_run_the_work_once_per_interval(transacti
             _stop(process)
     text = output()
     done, sends = runs(), _sends(logs)
-    span = done[-1] - done[0]
     gaps = [b - a for a, b in itertools.pairwise(done)]
     assert gaps and min(gaps) >= periodic.SPACING * period - 0.05, (gaps, text)
-    # The work kept its pace (a skipped interval would leave a gap of two)...
-    assert len(done) - 1 >= 0.6 * span / period, (gaps, text)
+    # The work kept its pace: typically one run an interval (a beat skipped now and then would
+    # leave gaps of two; a busy machine delays some runs, hence the median)...
+    assert statistics.median(gaps) <= 1.5 * period, (gaps, text)
     # ...although about twice as many were sent: by the second beat, and the restarted one.
     assert sends >= len(done) + 5, (sends, len(done), text)
     # The real task scheduled beside it was held to the same rule.

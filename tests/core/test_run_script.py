@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def data_dir(tmp_path_factory) -> Path:
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _DROPPED and
            not k.startswith("PYTEST_")}
-    return {**env, "ASSAY_DATA_DIR": str(data_dir), "ASSAY_RUN_BOOT_TIMEOUT_S": "120", **extra}
+    return {**env, "ASSAY_DATA_DIR": str(data_dir), "ASSAY_RUN_BOOT_TIMEOUT_S": "600", **extra}
 
 
 def _start(env: dict[str, str]) -> subprocess.Popen:
@@ -115,3 +116,16 @@ def test_a_part_that_does_not_come_up_fails_the_run_with_its_log(data_dir):
     assert "nosuch" in out.split("did not come up")[1]  # the log's own words
     assert "Assay is running" not in out
     assert not _listening(port) and not _listening(gateway_port)  # the others were stopped
+
+
+def test_the_address_in_emails_links_is_read_from_the_environment():
+    """What scripts/run exports is what the worker's settings (and so the emails' links, built
+    by governance.services.notifications from settings.ASSAY_BASE_URL) use."""
+    env = {**{k: v for k, v in os.environ.items() if k not in _DROPPED},
+           "DJANGO_SETTINGS_MODULE": "config.settings.base",
+           "ASSAY_BASE_URL": "http://assay.bank.example:8443"}
+    read = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings;"
+                               " print(settings.ASSAY_BASE_URL)"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True)
+    assert read.stdout.strip() == "http://assay.bank.example:8443"
