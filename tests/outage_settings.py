@@ -14,7 +14,8 @@ KEY_DIR = Path(os.environ.get("ASSAY_TEST_KEY_DIR", str(ARTIFACT_DIR.parent / "k
 CELERY_TASK_ROUTES = {"evaluation.run_evaluation": {
     "queue": os.environ.get("ASSAY_TEST_QUEUE", "outage_evaluations")}}
 EVALUATION_LEASE_S = int(os.environ.get("ASSAY_EVALUATION_LEASE_S", "6"))
-# Retries after a lost connection 1, 2, 4, 8, 16 s on (31 s in all, the outages last seconds).
-EVALUATION_RETRY_BACKOFF_S = int(os.environ.get("ASSAY_EVALUATION_RETRY_BACKOFF_S", "1"))
+# Retries after a lost connection 2, 4, 8, 16, 32 s on (a minute in all; the outages last
+# seconds, a restart on a busy machine some more).
+EVALUATION_RETRY_BACKOFF_S = int(os.environ.get("ASSAY_EVALUATION_RETRY_BACKOFF_S", "2"))
 EVALUATION_REQUEUE_AFTER_S = int(os.environ.get("ASSAY_EVALUATION_REQUEUE_AFTER_S", "2"))
 CHECKPOINT_FILE = Path(os.environ.get("ASSAY_TEST_CHECKPOINT_FILE", str(CHECKPOINT_FILE)))  # noqa: F405
