@@ -80,7 +80,7 @@ def test_it_starts_every_part_names_the_demo_files_and_stops_them(data_dir):
         assert "good_credit" in rows[0].split(",") and len(rows) == 251  # the 25 % test split
 
         run.send_signal(signal.SIGTERM)  # the script stops what it started
-        assert run.wait(timeout=90) == 0
+        assert run.wait(timeout=300) == 0
         assert not _listening(port) and not _listening(gateway_port)
     finally:
         if run.poll() is None:
