@@ -156,10 +156,12 @@ def rolling_restart(master: Master, url: str, headers: dict[str, str]) -> None:
         old = master.process.pid
         ready = master.ready()
         os.kill(old, signal.SIGUSR2)
-        master.wait_for(lambda: master.pidfile.exists() and
-                        int(master.pidfile.read_text() or old) != old and
+        # The new master writes its pid beside the old one's (gunicorn.pid.2).
+        new_pidfile = master.pidfile.with_name(master.pidfile.name + ".2")
+        master.wait_for(lambda: new_pidfile.exists() and new_pidfile.read_text().strip() and
                         master.ready() >= ready + 2, "the new master and its workers after USR2")
-        new = int(master.pidfile.read_text())
+        new = int(new_pidfile.read_text())
+        assert new != old
         held, threads = in_flight(url, headers, 2)
         signalled = time.monotonic()
         os.kill(old, signal.SIGTERM)
