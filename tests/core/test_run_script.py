@@ -106,7 +106,7 @@ def test_a_part_that_does_not_come_up_fails_the_run_with_its_log(data_dir):
     run = _start(_env(data_dir, PORT=str(port), GATEWAY_PORT=str(gateway_port),
                       CELERY_BROKER_URL="nosuch://"))
     try:
-        out, _ = run.communicate(timeout=600)
+        out, _ = run.communicate(timeout=1800)  # a busy machine boots for minutes
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
