@@ -15,3 +15,13 @@ timeout = int(os.environ.get("ASSAY_WEB_TIMEOUT_S", "120"))
 graceful_timeout = int(os.environ.get("ASSAY_WEB_GRACEFUL_TIMEOUT_S", "30"))
 keepalive = 5
 accesslog = "-"
+
+
+def post_worker_init(worker: object) -> None:
+    """Import every view (the URLconf) before the worker takes its first request: otherwise the
+    first request each new worker answers after a restart pays for importing the evaluation and
+    reporting libraries (seconds), and on a busy machine can run into ``timeout``."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018  (loading it is the point)
+    worker.log.info("Worker ready (pid: %s)", worker.pid)  # type: ignore[attr-defined]

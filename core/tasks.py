@@ -10,9 +10,10 @@ from __future__ import annotations
 from celery import shared_task
 
 from core import audit, checkpoints, verification
+from core.periodic import periodic_task
 
 
-@shared_task(name="core.tasks.flush_security_counts")
+@periodic_task("core.tasks.flush_security_counts")
 def flush_security_counts() -> int:
     """Write the folded security events of every minute that is over (Celery beat, each minute)."""
     return audit.flush_security_counts(batch=None)
@@ -20,7 +21,7 @@ def flush_security_counts() -> int:
 
 # Signing the head is one index read and one signature: a run that takes minutes is stuck (on
 # the checkpoint file's storage, say), and the next one is due within ASSAY_CHECKPOINT_INTERVAL_S.
-@shared_task(name="core.checkpoint_audit_chain", soft_time_limit=240, time_limit=300)
+@periodic_task("core.checkpoint_audit_chain", soft_time_limit=240, time_limit=300)
 def checkpoint_audit_chain() -> int | None:
     """Sign the chain's head every ``ASSAY_CHECKPOINT_INTERVAL_S`` seconds (default 600), only
     when events were added since the last checkpoint. Returns the new checkpoint's seq, or None."""

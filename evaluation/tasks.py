@@ -14,9 +14,11 @@ import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
+from core.periodic import periodic_task
 from evaluation import fanout, services
 from evaluation.models import Run
 
@@ -28,6 +30,12 @@ TRANSIENT_RETRIES = 5
 # A chord body fired early by a chunk delivered twice waits for the other chunks: 5 s a time.
 MERGE_WAIT_RETRIES = 60
 TRANSIENT = (OperationalError, InterfaceError, BrokerError)
+
+
+def _backoff(retries: int) -> float:
+    """Seconds before retry ``retries + 1`` after a lost connection: doubling from
+    ``ASSAY_EVALUATION_RETRY_BACKOFF_S`` (5, 10, 20, 40 s by default), at most a minute."""
+    return min(60, 2**retries * settings.EVALUATION_RETRY_BACKOFF_S)
 
 
 @shared_task(name=services.RUN_TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
@@ -47,7 +55,7 @@ def run_evaluation(self, run_id: int, lost_attempt: int | None = None) -> str:
         return execute(run_id=run_id, task_id=self.request.id or "", worker=worker)
     except services.ConnectionLost as lost:
         log.warning("evaluation run %s: %s; retrying", run_id, lost)
-        raise self.retry(countdown=min(60, 2 ** self.request.retries * 5), exc=lost,
+        raise self.retry(countdown=_backoff(self.request.retries), exc=lost,
                          kwargs={"lost_attempt": lost.attempt},
                          max_retries=TRANSIENT_RETRIES) from None
     except services.LeaseHeld as held:
@@ -63,7 +71,7 @@ def run_evaluation(self, run_id: int, lost_attempt: int | None = None) -> str:
         # The database or broker unreachable (before a claim, or while handing a run back):
         # try again later with the same arguments, a lost attempt still to hand back.
         log.warning("evaluation run %s: transient error, retrying: %s", run_id, exc)
-        raise self.retry(countdown=min(60, 2 ** self.request.retries * 5), exc=exc,
+        raise self.retry(countdown=_backoff(self.request.retries), exc=exc,
                          max_retries=TRANSIENT_RETRIES) from None
 
 
@@ -78,7 +86,7 @@ def evaluate_chunk(self, run_id: int, attempt: int, plan: dict, stage: int, inde
                                     index=index, edges=edges,
                                     worker=self.request.hostname or "local")
     except TRANSIENT as exc:
-        raise self.retry(countdown=min(60, 2 ** self.request.retries * 5), exc=exc) from None
+        raise self.retry(countdown=_backoff(self.request.retries), exc=exc) from None
 
 
 @shared_task(name=fanout.MERGE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True,
@@ -93,7 +101,7 @@ def merge_chunks(self, run_id: int, attempt: int, plan: dict, stage: int,
         raise self.retry(countdown=5, exc=exc) from None
 
 
-@shared_task(name="evaluation.reap_runs")
+@periodic_task("evaluation.reap_runs")
 def reap_runs() -> dict[str, int]:
     """Hand runs whose worker died to another worker, or fail them ("worker lost")."""
     return services.run_reap()

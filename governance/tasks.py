@@ -7,6 +7,7 @@ import logging
 
 from celery import Task, shared_task
 
+from core.periodic import periodic_task
 from governance import services
 from governance.models import Notification
 from governance.services import notifications
@@ -19,13 +20,13 @@ EMAIL_MAX_RETRIES = 5
 EMAIL_MAX_BACKOFF_S = 15 * 60
 
 
-@shared_task(name="governance.expire_waivers")
+@periodic_task("governance.expire_waivers")
 def expire_waivers() -> int:
     """Expire waivers past their date: the block returns, a finding opens, maybe a suspension."""
     return services.waivers_expire()
 
 
-@shared_task(name="governance.scan_due_dates")
+@periodic_task("governance.scan_due_dates")
 def scan_due_dates() -> dict[str, int]:
     """Notify what is coming due or overdue: periodic reviews, findings, expiring waivers."""
     return {"reviews": services.reviews_scan(), "findings": services.findings_notify_due(),
@@ -58,7 +59,7 @@ def send_notification_email(self: Task, notification_id: int) -> bool:
     return sent
 
 
-@shared_task(name="governance.resend_emails")
+@periodic_task("governance.resend_emails")
 def resend_emails() -> int:
     """The email outbox: send again what a broker outage kept from a worker."""
     return notifications.notification_emails_resend()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from core.periodic import periodic_task
 from monitoring import services
 
 
-@shared_task(name="monitoring.scan")
+@periodic_task("monitoring.scan")
 def scan() -> int:
     """Beat: queue the check of every monitoring plan that is due; enforce log retention."""
     return services.monitoring_scan()

@@ -312,6 +312,9 @@ if env("CELERY_RESULT_BACKEND", ""):
 # many attempts a run whose worker keeps dying fails ("worker lost") instead of looping.
 EVALUATION_LEASE_S = env_int("ASSAY_EVALUATION_LEASE_S", 90)
 EVALUATION_MAX_ATTEMPTS = env_int("ASSAY_EVALUATION_MAX_ATTEMPTS", 3)
+# A worker that lost the database (or broker) connection tries again after this many seconds,
+# doubling each time (5, 10, 20, 40, then 60 s), five times, without counting an attempt.
+EVALUATION_RETRY_BACKOFF_S = env_int("ASSAY_EVALUATION_RETRY_BACKOFF_S", 5)
 # A run still queued this long after its task was sent (the broker was down at launch) is sent
 # again by the reaper; a duplicate is harmless (the lease).
 EVALUATION_REQUEUE_AFTER_S = env_int("ASSAY_EVALUATION_REQUEUE_AFTER_S", 300)

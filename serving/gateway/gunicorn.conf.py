@@ -13,5 +13,14 @@ workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("GATEWAY_THREADS", "4"))
 keepalive = 5
+# A request taking longer than this is killed; SIGTERM waits this long for requests in progress.
+timeout = int(os.environ.get("GATEWAY_TIMEOUT_S", "30"))
+graceful_timeout = int(os.environ.get("GATEWAY_GRACEFUL_TIMEOUT_S", "30"))
 # One JSON line per request comes from the app (ASSAY_GATEWAY_REQUEST_LOG); no access log.
 accesslog = None
+
+
+def post_worker_init(worker: object) -> None:
+    """Say when a worker has loaded the gateway and takes requests (a rolling restart waits for
+    it before stopping the old master)."""
+    worker.log.info("Worker ready (pid: %s)", worker.pid)  # type: ignore[attr-defined]

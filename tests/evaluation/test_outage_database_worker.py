@@ -79,7 +79,11 @@ def test_a_worker_rides_out_a_database_restart_without_failing_the_run(
                  and int(progress) >= 15, 180, "the worker to be computing", worker)
 
         cluster.stop()
-        time.sleep(3)
+        # Down until the worker has met the outage (rather than for a fixed time).
+        deadline = time.monotonic() + 60
+        while "database connection was lost" not in worker.output():
+            assert time.monotonic() < deadline, worker.output()[-4000:]
+            time.sleep(0.2)
         cluster.start()
         wait_for(cluster, run.pk, lambda status, _p: status in ("succeeded", "failed"), 240,
                  "the run to finish", worker)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from core import services as accounts
@@ -37,6 +37,12 @@ DEMO_MODEL_SLUG = "german-credit-scorecard"
 class Command(BaseCommand):
     help = "Load demo teams, users of every role and the German-credit model (idempotent)."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--files", type=Path, metavar="FOLDER",
+            help="also write the demo model's ONNX file and evaluation data (its held-out 25%% "
+                 "test split, CSV with the good_credit label) into FOLDER, to try an upload")
+
     def handle(self, *args, **options) -> None:
         teams = {}
         for slug, name in DEMO_TEAMS:
@@ -49,12 +55,27 @@ class Command(BaseCommand):
                                  teams=[teams[s] for s in team_slugs])
         if not RegisteredModel.objects.filter(slug=DEMO_MODEL_SLUG).exists():
             self._load_model(User.objects.get(username="dana"), teams["credit"])
+        if options.get("files"):
+            self._write_files(options["files"])
         self.stdout.write(self.style.SUCCESS("Demo loaded."))
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
         for username, _f, _l, roles, team_slugs in DEMO_USERS:
             what = ", ".join(Role(r).label for r in roles)
             where = f" — team {', '.join(team_slugs)}" if team_slugs else ""
             self.stdout.write(f"  {username:<7} {what}{where}")
+
+    def _write_files(self, folder: Path) -> None:
+        """The files a newcomer uploads first: the ONNX model (a new model or version) and data
+        it has never seen (evaluation data). Written once; kept as they are afterwards."""
+        from registry.demo.train_german_credit import TARGET, build_demo_artifact, train
+
+        folder.mkdir(parents=True, exist_ok=True)
+        onnx_path, data_path = folder / "german_credit.onnx", folder / "german_credit_test.csv"
+        if not onnx_path.exists():
+            build_demo_artifact(onnx_path)
+        if not data_path.exists():
+            _pipeline, features, labels, _metrics = train()
+            features.assign(**{TARGET: labels}).to_csv(data_path, index=False)
 
     def _load_model(self, dana: User, team: Team) -> None:
         from registry.demo.train_german_credit import build_demo_artifact
