@@ -17,20 +17,24 @@ chunks), not by the file. The steps, each a plain function so that a worker can 
 4. ``finish`` turns the merged sums into the same results the one-pass engine gives
    (tests/evaluation/test_chunked.py compares them).
 
-Multiclass and regression runs are evaluated in one pass (docs/evaluation-metrics.md).
+Part 2's robustness and drift checks are computed in the same first pass
+(evaluation.chunked_part2): the pre-pass also profiles the model's input columns for robustness,
+and ``prepare`` bins and counts the reference data set for drift. Explanations and the
+mitigation what-if, and multiclass and regression runs, are evaluated in one pass
+(docs/evaluation-metrics.md).
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
 
-from evaluation import engine
+from evaluation import chunked_part2, engine
 from evaluation.engine import DEFAULT_OPTIONS, RUN_CHECKS, EngineError, Outcome, Report
 from evaluation.metrics import BiasTally, BinSpec, BootstrapSpec, Task, bias_result, bias_tally
 from evaluation.metrics.bootstrap import Tally, tally
@@ -51,7 +55,9 @@ from evaluation.metrics.chunks import (
 )
 from evaluation.metrics.groups import Grouping, bin_column, encode_column, intersect
 from evaluation.metrics.inputs import binary_data, json_label
-from evaluation.metrics.scoring import inference_session
+from evaluation.metrics.robustness import DataProfile
+from evaluation.metrics.robustness import profile as robustness_profile
+from evaluation.metrics.scoring import inference_session, onnx_predict
 from evaluation.tables import favourable_value
 
 Sums = dict[str, np.ndarray]
@@ -128,6 +134,7 @@ class Plan:
     chunk_rows: int
     chunks: int
     options: dict[str, Any]
+    part2: dict[str, Any] = field(default_factory=dict)  # chunked_part2.start's state
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,21 +158,37 @@ class Plan:
 def prepare(*, source: BinaryIO, file_format: str, task: str, label_column: str,
             favourable_class: str, threshold: float | None, checks: Sequence[str],
             sensitive_features: Sequence[Mapping[str, Any]], options: Mapping[str, Any],
-            chunk_rows: int) -> Plan:
+            chunk_rows: int, model_bytes: bytes | None = None,
+            input_specs: Sequence[Mapping[str, Any]] = (),
+            reference: pd.DataFrame | None = None,
+            monotone: Mapping[str, str] | None = None) -> Plan:
     """Check the run's settings and read the label and sensitive columns once, a chunk at a
-    time, for what the chunks must share."""
+    time, for what the chunks must share. With robustness the pre-pass also profiles the
+    model's inputs (``input_specs``); with drift the ``reference`` data set is binned, scored
+    with the model (``model_bytes``) and counted (evaluation.chunked_part2)."""
     if task != "binary_classification":
         raise EngineError("Chunked evaluation is for binary classifiers; evaluate this model "
                           "in one pass.")
     engine.check_checks(checks, sensitive_features)
+    if not chunked_part2.chunkable(checks):
+        raise EngineError("Explanations and the mitigation what-if need all the rows at once; "
+                          "evaluate them in one pass.")
+    if "drift" in checks and reference is None:
+        raise EngineError("The drift check needs the reference (training) data set.")
     if chunk_rows < 1:
         raise EngineError("The chunk size must be at least one row.")
     categorical = [f["column"] for f in sensitive_features if f.get("bins") is None]
+    inputs = [s["name"] for s in input_specs] if "robustness" in checks else []
     labels: list[Any] = []
     found: dict[str, set[str]] = {c: set() for c in categorical}
     rows = chunks = 0
     favourable: Any = None
-    for frame in iter_chunks(source, file_format, chunk_rows, [label_column, *categorical]):
+    data_profile: DataProfile | None = None
+    read = list(dict.fromkeys([label_column, *categorical, *inputs]))
+    for frame in iter_chunks(source, file_format, chunk_rows, read):
+        if inputs:
+            part = robustness_profile(frame, inputs)
+            data_profile = part if data_profile is None else data_profile.merge(part)
         if favourable is None:
             favourable = favourable_value(frame[label_column], favourable_class)
         labels.extend(v for v in pd.unique(frame[label_column]) if v not in labels)
@@ -177,6 +200,17 @@ def prepare(*, source: BinaryIO, file_format: str, task: str, label_column: str,
     if rows == 0:
         raise EngineError("The data set has no rows.")
     negatives = [v for v in labels if v != favourable]
+    state: dict[str, Any] = {}
+    if any(c in chunked_part2.CHECKS for c in checks):
+        predict = None
+        if "drift" in checks and model_bytes is not None:
+            predict = onnx_predict(inference_session(model_bytes, threads=1),
+                                   [dict(s) for s in input_specs], output="probabilities",
+                                   column=sorted(labels).index(favourable))
+        state = chunked_part2.start(
+            checks=checks, input_specs=input_specs, profile=data_profile, reference=reference,
+            predict=predict, monotone=monotone,
+            seed=int({**DEFAULT_OPTIONS, **dict(options)}["seed"]))
     return Plan(task=task, label_column=label_column, favourable_class=favourable_class,
                 threshold=float(threshold if threshold is not None else 0.5),
                 checks=tuple(c for c in RUN_CHECKS if c in checks),
@@ -185,7 +219,7 @@ def prepare(*, source: BinaryIO, file_format: str, task: str, label_column: str,
                 classes=_plain(sorted(labels)), positive=_plain(favourable),
                 negative=_plain(negatives[0]) if negatives else None, rows=rows,
                 chunk_rows=chunk_rows, chunks=chunks,
-                options={**DEFAULT_OPTIONS, **dict(options)})
+                options={**DEFAULT_OPTIONS, **dict(options)}, part2=state)
 
 
 def _plain(value: Any) -> Any:
@@ -247,6 +281,13 @@ def chunk_sums(plan: Plan, session: Any, input_specs: Sequence[Mapping[str, Any]
     out.update({name: s for (name, _), s in zip(wanted, sums, strict=True)})
     if "bias" in plan.checks and cells is not None:
         out["bias"] = bias_tally(data, cells, spec, first_row=first_row).sums
+    part2_checks = [c for c in plan.checks if c in chunked_part2.CHECKS]
+    if part2_checks:
+        predict = onnx_predict(session, [dict(s) for s in input_specs], output="probabilities",
+                               column=plan.classes.index(plan.positive))
+        out.update(chunked_part2.chunk_results(
+            plan.part2, part2_checks, frame=frame, predict=predict, scores=data.prob,
+            labels=data.y.astype(np.int64), threshold=plan.threshold, first_row=first_row))
     return out
 
 
@@ -259,7 +300,9 @@ def merge_sums(parts: Sequence[Sums]) -> Sums:
         runs = merge_runs([ScoreRuns(*(p[k] for k in _RUNS)) for p in parts])
         out.update(zip(_RUNS, (runs.scores, runs.positive, runs.negative), strict=True))
     for key in parts[0]:
-        if key not in _RUNS:
+        if key in chunked_part2.KEYS:
+            out[key] = chunked_part2.merge(key, [p[key] for p in parts])
+        elif key not in _RUNS:
             out[key] = np.sum([p[key] for p in parts], axis=0)
     return out
 
@@ -291,6 +334,8 @@ def finish(plan: Plan, first: Sums, second: Sums, edges: Sums | None,
                 positive_class=json_label(plan.positive),
                 negative_class=None if plan.negative is None else json_label(plan.negative),
                 threshold=plan.threshold)
+        elif name in chunked_part2.CHECKS:
+            result = chunked_part2.finish(name, plan.part2, first[name])
         elif name == "bias":
             cells = intersect(groupings)
             result = bias_result(BiasTally(Task.BINARY, first["bias"], spec,
@@ -310,7 +355,9 @@ def finish(plan: Plan, first: Sums, second: Sums, edges: Sums | None,
     return engine.assemble(task=plan.task, rows=plan.rows, label_column=plan.label_column,
                            favourable_class=plan.favourable_class, threshold=plan.threshold,
                            sensitive_features=plan.sensitive_features, options=plan.options,
-                           inputs=inputs, results=results, outcomes=outcomes)
+                           inputs=inputs, results=results, outcomes=outcomes,
+                           part2_inputs=chunked_part2.inputs(plan.part2) if plan.part2
+                           else None)
 
 
 def evaluate_chunked(*, model_bytes: bytes, input_specs: Sequence[Mapping[str, Any]],
@@ -318,14 +365,18 @@ def evaluate_chunked(*, model_bytes: bytes, input_specs: Sequence[Mapping[str, A
                      favourable_class: str, threshold: float | None, checks: Sequence[str],
                      sensitive_features: Sequence[Mapping[str, Any]],
                      options: Mapping[str, Any], inputs: Mapping[str, Any], chunk_rows: int,
+                     reference: pd.DataFrame | None = None,
+                     monotone: Mapping[str, str] | None = None,
                      report: Report = engine._no_report) -> Outcome:
     """``engine.load_and_evaluate`` in chunks of ``chunk_rows`` rows, in this process; the
-    progress counts finished chunks."""
+    progress counts finished chunks. ``reference`` (drift) and ``monotone`` (robustness) as
+    ``engine.evaluate`` takes them."""
     report(2, "Reading the labels and sensitive features")
     plan = prepare(source=data, file_format=file_format, task=task, label_column=label_column,
                    favourable_class=favourable_class, threshold=threshold, checks=checks,
                    sensitive_features=sensitive_features, options=options,
-                   chunk_rows=chunk_rows)
+                   chunk_rows=chunk_rows, model_bytes=model_bytes, input_specs=input_specs,
+                   reference=reference, monotone=monotone)
     session = inference_session(model_bytes, threads=1)
     passes = 2 if plan.needs_second_stage else 1
     done = 0

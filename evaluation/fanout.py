@@ -33,10 +33,11 @@ from celery import chord, current_app
 from django.conf import settings
 
 from core.errors import DomainError
-from evaluation import chunked, part2, services
+from evaluation import chunked, chunked_part2, services
 from evaluation.engine import EngineError
 from evaluation.metrics.scoring import inference_session
 from evaluation.models import Run, RunChunk, RunStatus
+from evaluation.tables import read_table
 from registry import storage
 from registry.models import Task
 
@@ -50,10 +51,10 @@ class ChunksMissing(Exception):
 
 def fans_out(run: Run) -> bool:
     """Whether the run's chunks go to several workers (else one worker evaluates it). Runs with
-    part 2's checks take one pass (services)."""
+    explanations or the mitigation what-if take one pass (services)."""
     backend = str(current_app.conf.result_backend or "")
     return (run.version.model.task == Task.BINARY and bool(backend)
-            and not any(check in part2.CHECKS for check in run.checks)
+            and chunked_part2.chunkable(run.checks)
             and backend != "disabled"
             and run.dataset.size > settings.EVALUATION_FAN_OUT_ABOVE_BYTES)
 
@@ -89,13 +90,23 @@ def run_fan_out(*, run_id: int, task_id: str, worker: str) -> str:
     try:
         with services._Progress(run) as progress:
             progress(2, "Reading the labels and sensitive features")
+            version, reference = run.version, run.reference
+            reference_frame = None
+            if reference is not None and "drift" in run.checks:
+                with storage.open_stored(reference.sha256) as ref:
+                    reference_frame = read_table(ref, reference.file_format)
+            with storage.open_stored(version.artifact_sha256) as f:
+                model_bytes = f.read()
             with storage.open_stored(run.dataset.sha256) as data:
                 plan = chunked.prepare(
                     source=data, file_format=run.dataset.file_format,
                     task=run.version.model.task, label_column=run.dataset.label_column,
                     favourable_class=run.favourable_class, threshold=run.threshold,
                     checks=run.checks, sensitive_features=run.dataset.sensitive_features,
-                    options=run.options, chunk_rows=settings.EVALUATION_CHUNK_ROWS)
+                    options=run.options, chunk_rows=settings.EVALUATION_CHUNK_ROWS,
+                    model_bytes=model_bytes, input_specs=version.input_schema,
+                    reference=reference_frame,
+                    monotone=version.monotone_features if "robustness" in run.checks else None)
             progress(5, f"{chunk_count(plan)} chunks sent to the workers")
     except services.RunStopped:
         return "stopped"

@@ -112,7 +112,8 @@ def _robustness(scoring: Scoring, frame: pd.DataFrame, settings: Settings) -> An
         data_profile=robustness_metrics.profile(frame, scoring.columns),
         labels=scoring.labels, task="regression" if regression else "classification",
         threshold=scoring.threshold, missing_columns=inputs_accepting_missing(scoring.input_specs),
-        monotone=monotone, settings=robustness_metrics.Settings(seed=settings.seed))
+        monotone=monotone, settings=robustness_metrics.Settings(seed=settings.seed),
+        base_scores=scoring.scores)
 
 
 def _explain_args(scoring: Scoring, settings: Settings,

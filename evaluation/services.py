@@ -33,7 +33,7 @@ from django.utils import timezone
 from core import audit, permissions
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.models import User
-from evaluation import chunked, engine, part2
+from evaluation import chunked, chunked_part2, engine, part2
 from evaluation.metrics import MetricInputError
 from evaluation.models import FINISHED, Dataset, Run, RunStatus
 from evaluation.tables import TableProblems, check_table, describe_columns, read_table, table_format
@@ -491,15 +491,24 @@ def _execute(run: Run) -> str:
             data = files.enter_context(storage.open_stored(dataset.sha256))
             inputs = {"artifact_digest": run.artifact_digest,
                       "dataset_digests": run.dataset_digests}
-            if chunked_run(version.model.task, dataset.size) and not part2_checks:
-                # Part 2's checks take one pass (they score perturbed copies of all rows).
+            if chunked_run(version.model.task, dataset.size) \
+                    and chunked_part2.chunkable(part2_checks):
+                # Robustness and drift merge across chunks; explanations and the mitigation
+                # what-if take one pass (they need all the rows at once).
+                reference_frame = None
+                if reference is not None and "drift" in part2_checks:
+                    with storage.open_stored(reference.sha256) as ref:
+                        reference_frame = read_table(ref, reference.file_format)
                 outcome = chunked.evaluate_chunked(
                     model_bytes=model_bytes, input_specs=version.input_schema,
                     task=version.model.task, data=data, file_format=dataset.file_format,
                     label_column=dataset.label_column, favourable_class=run.favourable_class,
                     threshold=run.threshold, checks=run.checks,
                     sensitive_features=dataset.sensitive_features, options=run.options,
-                    inputs=inputs, report=progress, chunk_rows=settings.EVALUATION_CHUNK_ROWS)
+                    inputs=inputs, report=progress, chunk_rows=settings.EVALUATION_CHUNK_ROWS,
+                    reference=reference_frame,
+                    monotone=version.monotone_features if "robustness" in part2_checks
+                    else None)
             else:
                 # The reference data: what drift compares with, and the SHAP background.
                 reference_file = None

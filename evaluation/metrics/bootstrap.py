@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from evaluation.metrics import kernels
 from evaluation.metrics.inputs import MetricInputError
 from evaluation.metrics.results import Estimate, finite
 
@@ -81,7 +82,15 @@ def replicate_key(seed: int, replicate: int) -> int:
 
 
 def poisson_weights(seed: int, replicate: int, rows: NDArray[np.integer[Any]]) -> NDArray[np.uint8]:
-    """The Poisson(1) weights of ``rows`` (row indices, any order) in one bootstrap replicate."""
+    """The Poisson(1) weights of ``rows`` (row indices, any order) in one bootstrap replicate:
+    one compiled pass over the rows (evaluation.metrics.kernels), exactly
+    :func:`poisson_weights_reference`."""
+    return kernels.poisson_weights(rows, replicate_key(seed, replicate), _TABLE, THRESHOLDS)
+
+
+def poisson_weights_reference(seed: int, replicate: int,
+                              rows: NDArray[np.integer[Any]]) -> NDArray[np.uint8]:
+    """:func:`poisson_weights` in numpy, the definition the tests compare the kernel with."""
     key = np.uint64(replicate_key(seed, replicate))
     z: NDArray[np.uint64] = np.asarray(rows, dtype=np.uint64) + np.uint64(1)
     z *= np.uint64(_GOLDEN)

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation.metrics import kernels
 from evaluation.metrics.results import to_json_safe
 from evaluation.metrics.scoring import PredictFn
 
@@ -278,7 +279,7 @@ def robustness(frame: pd.DataFrame, predict: PredictFn, *, data_profile: DataPro
                threshold: float | None = 0.5, settings: Settings | None = None,
                missing_columns: Sequence[str] | None = None,
                monotone: Mapping[str, int] | None = None,
-               row_offset: int = 0) -> RobustnessResult:
+               row_offset: int = 0, base_scores: np.ndarray | None = None) -> RobustnessResult:
     """Perturb ``frame``'s profiled columns and score each perturbation with ``predict``.
 
     ``labels`` (1 = the favourable class whose score ``predict`` returns, or the regression
@@ -288,6 +289,8 @@ def robustness(frame: pd.DataFrame, predict: PredictFn, *, data_profile: DataPro
     non-integer ones; an integer input cannot take a missing value — see
     :func:`evaluation.metrics.scoring.inputs_accepting_missing`). ``monotone`` maps a numeric
     column to +1 or -1. ``row_offset`` is this chunk's first row in the whole data set.
+    ``base_scores`` are ``predict(frame)`` when the caller has them already (the run engine
+    scored the rows for part 1): the base pass is then not made again.
     """
     settings = settings or Settings()
     monotone = dict(monotone or {})
@@ -317,7 +320,12 @@ def robustness(frame: pd.DataFrame, predict: PredictFn, *, data_profile: DataPro
         raise ValueError(f"There are {len(frame)} rows but {len(y)} labels.")
 
     rows = np.arange(row_offset, row_offset + len(frame), dtype=np.uint64)
-    base = _scores(predict, frame)
+    if base_scores is None:
+        base = _scores(predict, frame)
+    else:
+        base = np.asarray(base_scores, dtype=np.float64).reshape(-1)
+        if len(base) != len(frame):
+            raise ValueError(f"There are {len(frame)} rows but {len(base)} base scores.")
     base_errors, base_error_rows = _errors(base, y, task, threshold)
     perturbations = []
     plans = [*((name, _noise(level)) for name, level in settings.noise_levels),
@@ -378,14 +386,9 @@ class _Draws:
         self.rows = rows
 
     def uniform(self, purpose: str) -> np.ndarray:
-        key = np.uint64(int.from_bytes(
-            hashlib.blake2b((self.prefix + purpose).encode(), digest_size=8).digest(), "little"))
-        with np.errstate(over="ignore"):
-            z = self.rows * np.uint64(0x9E3779B97F4A7C15) + key
-            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-            z = z ^ (z >> np.uint64(31))
-        return ((z >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0 ** -53
+        key = int.from_bytes(
+            hashlib.blake2b((self.prefix + purpose).encode(), digest_size=8).digest(), "little")
+        return kernels.splitmix_uniform(self.rows, key)
 
     def normal(self, purpose: str) -> np.ndarray:
         from scipy.special import ndtri

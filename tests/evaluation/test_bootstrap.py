@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from evaluation.metrics import BootstrapSpec, MetricInputError, poisson_weights
-from evaluation.metrics.bootstrap import THRESHOLDS, Tally, intervals, replicate_key, tally
+from evaluation.metrics.bootstrap import (
+    THRESHOLDS,
+    Tally,
+    intervals,
+    poisson_weights_reference,
+    replicate_key,
+    tally,
+)
 
 MASK = (1 << 64) - 1
 
@@ -118,3 +125,14 @@ def test_percentile_intervals_ignore_undefined_replicates():
 def test_bootstrap_options_are_validated(kwargs, message):
     with pytest.raises(MetricInputError, match=message):
         BootstrapSpec(**kwargs)
+
+
+def test_the_compiled_weights_are_the_numpy_definition():
+    # 300,000 rows reach the 16 buckets a threshold cuts (looked up in full) hundreds of times.
+    rows = np.arange(300_000, dtype=np.uint64)
+    for seed, replicate in ((0, 0), (7, 199), (2**63 - 1, 3)):
+        assert np.array_equal(poisson_weights(seed, replicate, rows),
+                              poisson_weights_reference(seed, replicate, rows))
+    shuffled = np.array([2**50, 3, 0, 99], dtype=np.int64)
+    assert np.array_equal(poisson_weights(1, 2, shuffled),
+                          poisson_weights_reference(1, 2, shuffled))

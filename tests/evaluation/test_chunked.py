@@ -163,3 +163,73 @@ def test_a_chunk_read_alone_is_the_chunk_read_in_turn(file_format, chunk_rows):
     assert [len(c) for c in alone] == [min(chunk_rows, 1000 - i * chunk_rows)
                                        for i in range(len(alone))]
     pd.testing.assert_frame_equal(pd.concat(alone, ignore_index=True), whole)
+
+
+# Robustness and drift in chunks: the reference is a part of the data the evaluation rows drift
+# from (the longer loans), and duration is declared monotone so the probe runs too.
+PART2_CHECKS = [*engine.PART_1, "robustness", "drift"]
+MONOTONE = {"duration": "decreasing", "credit_amount": "decreasing"}
+
+
+def reference_frame() -> pd.DataFrame:
+    frame = pd.read_csv(GERMAN_CSV)
+    return frame[frame["duration"] <= 24].reset_index(drop=True)
+
+
+def numbers_close(expected, actual, path="", *, tolerance: float):
+    """Like assert_same, with a tolerance for the floats of ONNX Runtime's scores."""
+    if isinstance(expected, dict):
+        assert set(expected) == set(actual), path
+        for key in expected:
+            numbers_close(expected[key], actual[key], f"{path}.{key}", tolerance=tolerance)
+    elif isinstance(expected, list):
+        assert len(expected) == len(actual), path
+        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
+            numbers_close(e, a, f"{path}[{i}]", tolerance=tolerance)
+    elif isinstance(expected, float) and isinstance(actual, float):
+        assert math.isclose(expected, actual, rel_tol=tolerance, abs_tol=tolerance), \
+            f"{path}: {expected} != {actual}"
+    else:
+        assert expected == actual, path
+
+
+@pytest.mark.parametrize(("file_format", "chunk_rows"), [("csv", 137), ("parquet", 300)])
+def test_robustness_and_drift_in_chunks_give_the_one_pass_results(demo_onnx, specs,
+                                                                  file_format, chunk_rows):
+    data = parquet_bytes() if file_format == "parquet" else GERMAN_CSV.read_bytes()
+    args = {**ARGS, "checks": PART2_CHECKS}
+    expected = engine.evaluate(model_bytes=demo_onnx, input_specs=specs,
+                               frame=pd.read_csv(GERMAN_CSV), reference=reference_frame(),
+                               monotone=MONOTONE, **args)
+    actual = chunked.evaluate_chunked(
+        model_bytes=demo_onnx, input_specs=specs, data=io.BytesIO(data),
+        file_format=file_format, chunk_rows=chunk_rows, reference=reference_frame(),
+        monotone=MONOTONE, **args)
+    checks = expected.results["checks"]
+    assert checks["drift"]["figures"]["max_psi"] > 0.1  # the reference lacks the long loans
+    robustness = checks["robustness"]["result"]
+    assert robustness["monotonicity"][0]["rows"] == 1000
+    assert 0 < robustness["figures"]["max_flip_rate"] < 1
+    # Counts, rates, drift statistics and the metric drops are the one-pass figures; score
+    # shifts (ONNX Runtime may round a score one float32 ulp differently in another batch) to
+    # within 1e-6.
+    shifts = ("max_score_shift", "mean_score_shift", "max_violation", "max_monotonicity")
+    for name in expected.results["checks"]:
+        numbers_close(expected.results["checks"][name], actual.results["checks"][name],
+                      name, tolerance=1e-9 if name != "robustness" else 1e-6)
+    for summary, other in zip(robustness["perturbations"],
+                              actual.results["checks"]["robustness"]["result"]["perturbations"],
+                              strict=True):
+        for key, value in summary.items():
+            if not key.startswith(shifts) and isinstance(value, float):
+                assert math.isclose(value, other[key], rel_tol=1e-9, abs_tol=1e-9), key
+    assert {k: v for k, v in expected.results.items() if k != "checks"} == \
+        {k: v for k, v in actual.results.items() if k != "checks"}
+
+
+def test_explanations_are_not_computed_in_chunks(demo_onnx, specs):
+    with pytest.raises(engine.EngineError, match="need all the rows at once"):
+        chunked.evaluate_chunked(
+            model_bytes=demo_onnx, input_specs=specs, data=io.BytesIO(GERMAN_CSV.read_bytes()),
+            file_format="csv", chunk_rows=300,
+            **{**ARGS, "checks": [*engine.PART_1, "explainability"]})

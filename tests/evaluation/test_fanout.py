@@ -110,3 +110,38 @@ def test_a_chunk_the_model_cannot_take_fails_the_run_with_its_reason(
     assert "duration" in run.error
     assert not RunChunk.objects.filter(run=run).exists()
     assert merge(fanning) == "stopped"
+
+
+def test_a_fanned_out_run_computes_robustness_and_drift_as_one_pass_does(
+        validating, victor, queued_runs, fanning, settings,
+        django_capture_on_commit_callbacks):
+    from tests.evaluation.test_chunked import numbers_close
+    from tests.evaluation.test_part2_runs import reference_and_drifted
+
+    settings.EVALUATION_LEASE_S = 900  # runs in the test's transaction: no renewal needed
+    _, data = reference_and_drifted(validating.model, victor)
+
+    def launch_with_part2() -> Run:
+        with django_capture_on_commit_callbacks(execute=True):
+            run = services.run_launch(actor=victor, version=validating, dataset=data,
+                                      checks=["performance", "robustness", "drift"],
+                                      options={"n_bootstrap": 0})
+        queued_runs.ids.clear()
+        return run
+
+    whole = launch_with_part2()
+    assert services.run_execute(run_id=whole.pk, task_id="t0", worker="w") == "succeeded"
+    whole.refresh_from_db()
+    run = launch_with_part2()
+    assert fanout.run_fan_out(run_id=run.pk, task_id="t1", worker="w") == "fanned out"
+    plan = fanning[-1][2]
+    assert set(plan["part2"]) >= {"profile", "bins", "reference_counts"}
+    assert run_stage(fanning) == ["done"] * 4
+    assert merge(fanning) == "succeeded"
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert run.results["checks"]["drift"]["figures"]["max_psi"] > 0.25
+    numbers_close(whole.results["checks"], run.results["checks"], tolerance=1e-6)
+    for name in ("performance", "drift"):
+        assert_same(whole.results["checks"][name], run.results["checks"][name])
+    assert whole.results["part2"] == run.results["part2"]

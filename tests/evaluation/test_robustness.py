@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evaluation.metrics import kernels
 from evaluation.metrics import robustness as rb
 from evaluation.metrics.scoring import inputs_accepting_missing
 from tests.evaluation.part2_models import demo_model, german_credit
@@ -176,6 +177,36 @@ def test_the_demo_model_is_perturbed_and_scored_in_seven_passes():
     assert result.perturbations[NAMES.index("missing")].columns == tuple(
         c for c in built.columns if X[c].dtype == object)
     json.dumps(result.as_dict(), allow_nan=False)
+
+
+def test_base_scores_given_skip_the_base_pass_and_change_no_figure():
+    # The run engine hands robustness the scores it computed for part 1: six passes, not seven.
+    built = demo_model()
+    X, y = german_credit()
+    calls = []
+
+    def predict(frame):
+        calls.append(len(frame))
+        return built.predict()(frame)
+
+    kwargs = {"data_profile": rb.profile(X, built.columns), "labels": y.to_numpy(),
+              "missing_columns": inputs_accepting_missing(built.specs)}
+    scored = rb.robustness(X, predict, **kwargs)
+    calls.clear()
+    shared = rb.robustness(X, predict, base_scores=built.predict()(X), **kwargs)
+    assert calls == [len(X)] * 6
+    assert shared.as_dict() == scored.as_dict()
+    with pytest.raises(ValueError, match="1000 rows but 3 base scores"):
+        rb.robustness(X, predict, base_scores=np.zeros(3), **kwargs)
+
+
+def test_the_compiled_draws_are_the_numpy_definition():
+    rows = np.arange(200_000, dtype=np.uint64) + np.uint64(2**40)
+    for key in (0, 1, 2**64 - 1, 0x1234_5678_9ABC_DEF0):
+        assert np.array_equal(kernels.splitmix_uniform(rows, key),
+                              kernels.splitmix_uniform_reference(rows, key))
+    draws = rb._Draws(0, "noise_low", "income", np.arange(5, dtype=np.uint64))
+    assert np.all((draws.uniform("noise") > 0) & (draws.uniform("noise") < 1))
 
 
 def test_same_inputs_and_seed_give_the_same_result_and_another_seed_does_not():
