@@ -294,9 +294,10 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         run's explainability check explains: 202 with the explanation to poll (``GET
         /api/v1/explanations/{id}/``); the same one again when the row was asked for before.
         400 for a row number outside the data, 409 for a run without that check."""
-        data = _valid(RowExplanationRequestSerializer, request)
         run = Run.objects.select_related("version__model", "dataset").get(
             pk=self.get_object().pk)
+        explanations.explanation_permission(actor=request.user, run=run)
+        data = _valid(RowExplanationRequestSerializer, request)
         explanation = explanations.explanation_request(actor=request.user, run=run,
                                                        row=data["row"])
         return Response(RowExplanationSerializer(explanation).data,

@@ -62,13 +62,20 @@ def _row_number(run: Run, row: Any) -> int:
     return number
 
 
-def explanation_request(*, actor: User, run: Run, row: Any) -> RowExplanation:
-    """Ask for row ``row`` (1 = the first data row) of the run's evaluation data to be
-    explained on a worker. The model's team, the version's validator and risk officers may ask
-    (as for launching a run); the run must have computed the explainability check."""
+def explanation_permission(*, actor: User, run: Run) -> None:
+    """Refuse (403, recorded) whoever may not ask for explanations of the run: the model's
+    team, the version's validator and risk officers may (as for launching a run). The API
+    checks this before it validates the input."""
     reason = permissions.reason_cannot_launch_evaluation(actor, gates.case_for(run.version))
     if reason:
         audit.refuse(actor, reason, attempted="explanation_request", target=run)
+
+
+def explanation_request(*, actor: User, run: Run, row: Any) -> RowExplanation:
+    """Ask for row ``row`` (1 = the first data row) of the run's evaluation data to be
+    explained on a worker (``explanation_permission``); the run must have computed the
+    explainability check."""
+    explanation_permission(actor=actor, run=run)
     if run.status != RunStatus.SUCCEEDED or "explainability" not in run.checks:
         raise Conflict(f"Run {run.pk} has no explanations to add a row to: only a run that "
                        "computed the explainability check and succeeded explains single rows.")

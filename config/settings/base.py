@@ -245,6 +245,7 @@ SPECTACULAR_SETTINGS = {
         "EvidenceOriginEnum": "governance.models.EvidenceOrigin",
         "RequirementLevelEnum": "governance.policy.LEVELS",
         "EndpointStatusEnum": "serving.models.EndpointStatus",
+        "RunStatusEnum": "evaluation.models.RunStatus",
         "EndpointChangeActionEnum": "serving.models.ChangeAction",
     },
 }
