@@ -187,7 +187,9 @@ class RowExplanationSerializer(serializers.ModelSerializer):
 
 
 class RowExplanationRequestSerializer(StrictInputMixin, serializers.Serializer):
-    row = serializers.JSONField(help_text="The row's number in the evaluation data, 1 = the "
+    # Any JSON value, null included: the service says what a row number is and its range.
+    row = serializers.JSONField(allow_null=True,
+                                help_text="The row's number in the evaluation data, 1 = the "
                                           "first row under the header.")
 
 
