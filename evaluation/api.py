@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.http import FileResponse, HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -19,8 +20,8 @@ from core.errors import ValidationFailed
 from core.http import AuthenticatedRequest
 from core.models import User
 from core.uploads import require_file
-from evaluation import engine, services
-from evaluation.models import Dataset, Run, RunStatus
+from evaluation import engine, explanations, services
+from evaluation.models import Dataset, RowExplanation, Run, RunStatus
 from registry.models import ModelVersion, RegisteredModel
 from registry.storage import stored_file_response
 
@@ -153,13 +154,43 @@ class LocalExplanationSerializer(serializers.Serializer):
     score = serializers.FloatField(allow_null=True, help_text="The model's score for the row.")
 
 
-class RowExplanationSerializer(serializers.Serializer):
+class ExplanationResultSerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=["tree", "permutation"])
-    output_space = serializers.ChoiceField(choices=["log_odds", "probability", "raw_value"])
+    output_space = serializers.ChoiceField(
+        choices=["log_odds", "probability", "raw_value"],
+        help_text="The scale the contributions are in: the tree path explains a tree "
+                  "ensemble's margin (log-odds for gradient boosting), the permutation "
+                  "explainer the score (the favourable class's probability, or the value).")
     fallback_reason = serializers.CharField()
     background_rows = serializers.IntegerField()
     seed = serializers.IntegerField()
     local = LocalExplanationSerializer(many=True, help_text="The row asked for.")
+
+
+class RowExplanationSerializer(serializers.ModelSerializer):
+    requested_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
+    dataset_digests = serializers.ListField(child=serializers.CharField(), read_only=True)
+    result = ExplanationResultSerializer(read_only=True, allow_null=True,
+                                         help_text="The explanation, once it succeeded.")
+    page = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RowExplanation
+        fields = ["id", "run", "row", "artifact_digest", "dataset_digests", "status",
+                  "progress", "step", "attempts", "worker", "error", "result", "result_digest",
+                  "requested_by", "created_at", "started_at", "finished_at", "page"]
+        read_only_fields = fields
+
+    def get_page(self, explanation: RowExplanation) -> str:
+        return reverse("evaluation:run-explanation", args=[explanation.run_id, explanation.pk])
+
+
+class RowExplanationRequestSerializer(StrictInputMixin, serializers.Serializer):
+    # Any JSON value, null included: the service says what a row number is and its range.
+    row = serializers.JSONField(allow_null=True,
+                                help_text="The row's number in the evaluation data, 1 = the "
+                                          "first row under the header.")
 
 
 def _valid(serializer_class: type[serializers.Serializer], request: AuthenticatedRequest) -> dict[str, Any]:
@@ -257,24 +288,49 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         run = services.run_cancel(actor=request.user, run=self.get_object())
         return Response(RunSerializer(run).data)
 
-    @extend_schema(parameters=[OpenApiParameter(
-        "row", int, required=True,
-        description="The row's number in the evaluation data, 1 = the first row under the "
-                    "header.")], responses=RowExplanationSerializer)
-    @action(detail=True, methods=["get"])
-    def explanation(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
-        """One row of the evaluation data explained (SHAP) as the run's explainability check
-        explains; 400 for a row number outside the data, 409 for a run without that check."""
-        run = Run.objects.select_related("version__model", "dataset", "reference").get(
+    @extend_schema(request=RowExplanationRequestSerializer,
+                   responses={202: RowExplanationSerializer})
+    @action(detail=True, methods=["post"])
+    def explanations(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
+        """Ask for one row of the evaluation data to be explained (SHAP) on a worker, as the
+        run's explainability check explains: 202 with the explanation to poll (``GET
+        /api/v1/explanations/{id}/``); the same one again when the row was asked for before.
+        400 for a row number outside the data, 409 for a run without that check."""
+        run = Run.objects.select_related("version__model", "dataset").get(
             pk=self.get_object().pk)
-        explanation = services.run_explain_row(run=run, row=request.query_params.get("row", ""))
-        return Response(RowExplanationSerializer(explanation).data)
+        explanations.explanation_permission(actor=request.user, run=run)
+        data = _valid(RowExplanationRequestSerializer, request)
+        explanation = explanations.explanation_request(actor=request.user, run=run,
+                                                       row=data["row"])
+        return Response(RowExplanationSerializer(explanation).data,
+                        status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"])
     def results(self, request: AuthenticatedRequest, pk: str | None = None) -> HttpResponse:
         """The full results as a JSON file (404 until the run has succeeded)."""
         return results_download(Run.objects.get(pk=self.get_object().pk))
+
+
+@extend_schema(parameters=[OpenApiParameter("run", int, description="Run id.")])
+class RowExplanationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                            viewsets.GenericViewSet):
+    """One-row explanations of the runs you may see: their progress, then their result (ask
+    for one with ``POST /api/v1/runs/{id}/explanations/``)."""
+
+    serializer_class = RowExplanationSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RowExplanation.objects.none()
+        rows = RowExplanation.objects.visible_to(self.request.user).select_related(
+            "requested_by")
+        run = self.request.query_params.get("run")
+        if run:
+            if not run.isdigit():
+                raise ValidationFailed("run is a run's id (a number).", field="run")
+            rows = rows.filter(run_id=int(run))
+        return rows
 
 
 def results_download(run: Run) -> HttpResponse:

@@ -6,6 +6,7 @@ from evaluation import api, compare_api
 router = SimpleRouter()
 router.register("datasets", api.DatasetViewSet, basename="dataset")
 router.register("runs", api.RunViewSet, basename="run")
+router.register("explanations", api.RowExplanationViewSet, basename="row-explanation")
 
 # Before the router's: "runs/compare/" is not a run's id.
 urlpatterns = [

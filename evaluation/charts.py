@@ -162,15 +162,16 @@ def _explainability(check: Mapping[str, Any]) -> list[charts.Svg]:
     out = [charts.horizontal_bars(
         importance, title=f"Global importance over {result.get('sample_rows')} rows "
                           f"({result.get('method')} SHAP)", x_label=label)]
-    groups = result.get("group_importance", {})
-    if groups:
-        top = sorted(importance, key=lambda c: -(importance[c] or 0.0))[:GROUP_COLUMNS]
-        rows = result.get("group_rows", {})
+    top = sorted(importance, key=lambda c: -(importance[c] or 0.0))[:GROUP_COLUMNS]
+    for feature, groups in result.get("group_importance", {}).items():
+        if not groups:
+            continue
+        rows = result.get("group_rows", {}).get(feature, {})
         out.append(charts.group_bars(
             [charts.BarSeries(f"{group} ({rows.get(group, 0)} rows)",
                               [charts.Bar(column, values.get(column)) for column in top])
              for group, values in groups.items()],
-            title="Importance per group (the most important columns overall)",
+            title=f"Importance per group of {feature} (the most important columns overall)",
             y_label=label, x_label="Column"))
     return out
 
@@ -193,16 +194,22 @@ def _drift(check: Mapping[str, Any]) -> list[charts.Svg]:
 
 def _mitigation(check: Mapping[str, Any]) -> list[charts.Svg]:
     result = check["result"]
-    groups = result.get("groups", [])
-    if not groups:
-        return []
-    return [charts.group_bars(
-        [charts.BarSeries(f"At the model's threshold {result.get('threshold')}",
-                          [charts.Bar(g["group"], g["selection_rate_before"]) for g in groups]),
-         charts.BarSeries("Under the what-if rules (expected)",
-                          [charts.Bar(g["group"], g["selection_rate_after"]) for g in groups])],
-        title="Selection rate per group, before and after (analysis only, not applied)",
-        y_label="Selection rate", percent=True, y_range=(0, 1))]
+    out = []
+    for feature in result.get("features", []):
+        groups = feature.get("groups", [])
+        if not groups:
+            continue
+        out.append(charts.group_bars(
+            [charts.BarSeries(f"At the model's threshold {result.get('threshold')}",
+                              [charts.Bar(g["group"], g["selection_rate_before"])
+                               for g in groups]),
+             charts.BarSeries("Under the what-if rules (expected)",
+                              [charts.Bar(g["group"], g["selection_rate_after"])
+                               for g in groups])],
+            title=f"Selection rate per group of {feature['feature']}, before and after "
+                  f"(analysis only, not applied)",
+            y_label="Selection rate", percent=True, y_range=(0, 1), x_label=feature["feature"]))
+    return out
 
 
 def local_chart(explanation: Mapping[str, Any]) -> charts.Svg:

@@ -34,7 +34,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 
-from evaluation import chunked_part2, engine
+from evaluation import chunked_part2, engine, part2, sampled
 from evaluation.engine import DEFAULT_OPTIONS, RUN_CHECKS, EngineError, Outcome, Report
 from evaluation.metrics import BiasTally, BinSpec, BootstrapSpec, Task, bias_result, bias_tally
 from evaluation.metrics.bootstrap import Tally, tally
@@ -170,9 +170,10 @@ def prepare(*, source: BinaryIO, file_format: str, task: str, label_column: str,
         raise EngineError("Chunked evaluation is for binary classifiers; evaluate this model "
                           "in one pass.")
     engine.check_checks(checks, sensitive_features)
-    if not chunked_part2.chunkable(checks):
-        raise EngineError("Explanations and the mitigation what-if need all the rows at once; "
-                          "evaluate them in one pass.")
+    if not all(c in (*chunked_part2.CHECKS, *sampled.CHECKS) for c in checks
+               if c in part2.CHECKS):
+        raise EngineError("This part-2 check needs all the rows at once; evaluate it in one "
+                          "pass.")
     if "drift" in checks and reference is None:
         raise EngineError("The drift check needs the reference (training) data set.")
     if chunk_rows < 1:
@@ -318,8 +319,12 @@ def second_stage(plan: Plan, first: Sums) -> Sums:
 
 
 def finish(plan: Plan, first: Sums, second: Sums, edges: Sums | None,
-           inputs: Mapping[str, Any] | None = None) -> Outcome:
-    """The run's results from the merged sums, as the one-pass engine reports them."""
+           inputs: Mapping[str, Any] | None = None,
+           sampled_results: Mapping[str, Any] | None = None,
+           part2_inputs: Mapping[str, Any] | None = None) -> Outcome:
+    """The run's results from the merged sums, as the one-pass engine reports them;
+    ``sampled_results`` holds the checks computed on samples gathered across the chunks
+    (evaluation.sampled)."""
     spec = plan.spec
     groupings = _groupings(plan, pd.DataFrame({f["column"]: pd.Series([], dtype=object)
                                                for f in plan.sensitive_features}))
@@ -327,7 +332,9 @@ def finish(plan: Plan, first: Sums, second: Sums, edges: Sums | None,
     outcomes = []
     for name in plan.checks:
         result: Any
-        if name == "performance":
+        if sampled_results is not None and name in sampled_results:
+            result = sampled_results[name]
+        elif name == "performance":
             result = binary_performance(
                 runs=ScoreRuns(*(first[k] for k in _RUNS)), cells=first["cells"],
                 histogram=second.get("histogram"), spec=spec,
@@ -356,8 +363,18 @@ def finish(plan: Plan, first: Sums, second: Sums, edges: Sums | None,
                            favourable_class=plan.favourable_class, threshold=plan.threshold,
                            sensitive_features=plan.sensitive_features, options=plan.options,
                            inputs=inputs, results=results, outcomes=outcomes,
-                           part2_inputs=chunked_part2.inputs(plan.part2) if plan.part2
-                           else None)
+                           part2_inputs=_part2_inputs(plan, part2_inputs))
+
+
+def _part2_inputs(plan: Plan, sampled_inputs: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What part 2 was computed with, as the one-pass engine records it: robustness's and
+    drift's from the plan, the what-if's from the sampled checks."""
+    if not plan.part2:
+        return dict(sampled_inputs) if sampled_inputs is not None else None
+    recorded = chunked_part2.inputs(plan.part2)
+    if sampled_inputs is not None:
+        recorded["mitigation"] = dict(sampled_inputs["mitigation"])
+    return recorded
 
 
 def evaluate_chunked(*, model_bytes: bytes, input_specs: Sequence[Mapping[str, Any]],
@@ -367,10 +384,13 @@ def evaluate_chunked(*, model_bytes: bytes, input_specs: Sequence[Mapping[str, A
                      options: Mapping[str, Any], inputs: Mapping[str, Any], chunk_rows: int,
                      reference: pd.DataFrame | None = None,
                      monotone: Mapping[str, str] | None = None,
+                     mitigation: Mapping[str, Any] | None = None,
                      report: Report = engine._no_report) -> Outcome:
     """``engine.load_and_evaluate`` in chunks of ``chunk_rows`` rows, in this process; the
-    progress counts finished chunks. ``reference`` (drift) and ``monotone`` (robustness) as
-    ``engine.evaluate`` takes them."""
+    progress counts finished chunks. ``reference`` (drift, and the explanations' background)
+    and ``monotone`` (robustness) as ``engine.evaluate`` takes them. Robustness and drift merge
+    across chunks (evaluation.chunked_part2); explanations and the mitigation what-if are
+    computed on their seeded samples, gathered in one more pass (evaluation.sampled)."""
     report(2, "Reading the labels and sensitive features")
     plan = prepare(source=data, file_format=file_format, task=task, label_column=label_column,
                    favourable_class=favourable_class, threshold=threshold, checks=checks,
@@ -397,8 +417,25 @@ def evaluate_chunked(*, model_bytes: bytes, input_specs: Sequence[Mapping[str, A
     first = one_pass(1, None)
     edges = second_stage(plan, first) if plan.needs_second_stage else None
     second = one_pass(2, edges) if edges is not None else {}
+    sampled_results = part2_inputs = None
+    if set(sampled.CHECKS) & set(plan.checks):
+        # What part 2 was computed with, as the one-pass engine records it.
+        part2_inputs = {"monotone": dict(monotone or {}),
+                        "mitigation": {"constraint": (mitigation or {}).get(
+                                           "constraint", "demographic_parity"),
+                                       "disparity_limit": (mitigation or {}).get(
+                                           "disparity_limit")},
+                        "reference_rows": None if reference is None else len(reference)}
+        report(90, "Explaining and analysing the seeded samples")
+        sampled_results = sampled.compute(
+            checks=plan.checks, chunks=lambda: iter_chunks(data, file_format, chunk_rows),
+            rows=plan.rows, model_bytes=model_bytes, input_specs=input_specs,
+            label_column=plan.label_column, favourable_class=plan.favourable_class,
+            classes=plan.classes, positive=plan.positive, threshold=plan.threshold,
+            sensitive_features=plan.sensitive_features, categories=plan.categories,
+            options=plan.options, reference=reference, mitigation=mitigation)
     report(92, "Computing the digest")
-    return finish(plan, first, second, edges, inputs)
+    return finish(plan, first, second, edges, inputs, sampled_results, part2_inputs)
 
 
 def sums_to_bytes(sums: Sums) -> bytes:

@@ -88,7 +88,7 @@ _TABLE: dict[str, str] = {
     # mitigation what-if
     "mitigation_disparity_before": LOWER, "mitigation_disparity_after": LOWER,
     "mitigation_accuracy_before": HIGHER, "mitigation_accuracy_after": HIGHER,
-    "mitigation_accuracy_cost": LOWER,
+    "mitigation_accuracy_cost": LOWER, "mitigation_rows": NEUTRAL,
 }
 # Per-perturbation robustness figures: ``flip_rate_noise_low`` and so on.
 _PREFIXES: tuple[tuple[str, str], ...] = (

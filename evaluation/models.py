@@ -182,3 +182,58 @@ class RunChunk(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.index} (stage {self.stage}) of run {self.run_id}"
+
+
+class RowExplanationQuerySet(models.QuerySet):
+    def visible_to(self, user) -> RowExplanationQuerySet:
+        return self.filter(run__in=Run.objects.visible_to(user).values("pk"))
+
+
+class RowExplanation(models.Model):
+    """One row of a run's evaluation data explained (SHAP) on a worker, as the run explains.
+
+    Asked for by a person (``evaluation.explanations.explanation_request``), computed by a
+    worker with the same lease as a run, polled by the run page. The result is bound to what it
+    was computed on: the version's artifact digest and the data sets' digests, copied from the
+    run. ``row`` is the row's number in the file, 1 = the first row under the header.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="row_explanations")
+    row = models.PositiveIntegerField()
+    artifact_digest = models.CharField(max_length=64)
+    dataset_digests = models.JSONField(default=list, help_text="Evaluation, then reference.")
+    status = models.CharField(max_length=10, choices=RunStatus.choices,
+                              default=RunStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    step = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    result = models.JSONField(null=True, blank=True)
+    result_digest = models.CharField(max_length=64, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RowExplanationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "lease_expires_at"],
+                                name="row_explanation_status_lease")]
+
+    def __str__(self) -> str:
+        return f"row {self.row} of {self.run}"
+
+    @property
+    def audit_model_id(self) -> int:
+        return self.run.version.model_id
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED

@@ -13,7 +13,7 @@ explanation), with the run's seed and background, so it agrees with what the run
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -79,9 +79,8 @@ def compute(check: str, *, scoring: Scoring, frame: pd.DataFrame, settings: Sett
     if check == "explainability":
         return explain_metrics.explain(
             frame, scoring.predict, **_explain_args(scoring, settings, reference),
-            group_codes=groupings[0].codes if groupings else None,
-            group_labels=groupings[0].labels if groupings else (),
-            sensitive_columns=tuple(sensitive_columns), sample_size=settings.shap_rows)
+            groups=shap_groups(groupings), sensitive_columns=tuple(sensitive_columns),
+            sample_size=settings.shap_rows)
     if check == "drift":
         if reference is None:
             raise MetricInputError("The drift check compares the evaluation data with the "
@@ -94,13 +93,37 @@ def compute(check: str, *, scoring: Scoring, frame: pd.DataFrame, settings: Sett
     if check == "mitigation":
         if not groupings:
             raise MetricInputError("The mitigation what-if needs a sensitive feature.")
-        grouping = groupings[0]
-        return mitigation_metrics.threshold_what_if(
-            scoring.scores, scoring.labels, np.asarray(grouping.codes), grouping.labels,
-            constraint=settings.mitigation_constraint,
-            threshold=float(scoring.threshold if scoring.threshold is not None else 0.5),
-            disparity_limit=settings.disparity_limit)
+        rows = mitigation_metrics.sample_positions(len(frame), settings.seed)
+        return mitigation(scores=scoring.scores[rows], labels=scoring.labels[rows],
+                          groupings=[replace(g, codes=np.asarray(g.codes)[rows])
+                                     for g in groupings],
+                          settings=settings, threshold=scoring.threshold, total=len(frame),
+                          gathered="one pass")
     raise MetricInputError(f"Unknown part-2 check {check!r}.")
+
+
+def shap_groups(groupings: Sequence[Grouping]) -> dict[str, tuple[np.ndarray, tuple[str, ...]]]:
+    """Every sensitive feature's groups, as the explanation takes them."""
+    return {g.name: (np.asarray(g.codes), g.labels) for g in groupings}
+
+
+def mitigation(*, scores: np.ndarray, labels: np.ndarray, groupings: Sequence[Grouping],
+               settings: Settings, threshold: float | None, total: int,
+               gathered: str) -> mitigation_metrics.MitigationByFeature:
+    """The what-if for every sensitive feature, on the rows the ``scores``, ``labels`` and
+    ``groupings`` hold: those ``mitigation_metrics.sample_positions`` chose of the data set's
+    ``total`` rows, ``gathered`` in "one pass" or from "chunks"."""
+    try:
+        return mitigation_metrics.what_if_per_feature(
+            scores, labels, [(g.name, np.asarray(g.codes), g.labels) for g in groupings],
+            constraint=settings.mitigation_constraint,
+            threshold=float(threshold if threshold is not None else 0.5),
+            disparity_limit=settings.disparity_limit,
+            sample={"rows": total, "analysed": len(scores), "seed": settings.seed,
+                    "drawn": "all rows" if len(scores) == total else "seeded",
+                    "gathered": gathered})
+    except ValueError as problem:
+        raise MetricInputError(str(problem)) from None
 
 
 def _robustness(scoring: Scoring, frame: pd.DataFrame, settings: Settings) -> Any:

@@ -33,7 +33,7 @@ from django.utils import timezone
 from core import audit, permissions
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.models import User
-from evaluation import chunked, chunked_part2, engine, part2
+from evaluation import chunked, chunked_part2, engine, part2, sampled
 from evaluation.metrics import MetricInputError
 from evaluation.models import FINISHED, Dataset, Run, RunStatus
 from evaluation.tables import TableProblems, check_table, describe_columns, read_table, table_format
@@ -492,11 +492,11 @@ def _execute(run: Run) -> str:
             inputs = {"artifact_digest": run.artifact_digest,
                       "dataset_digests": run.dataset_digests}
             if chunked_run(version.model.task, dataset.size) \
-                    and chunked_part2.chunkable(part2_checks):
+                    and set(part2_checks) <= {*chunked_part2.CHECKS, *sampled.CHECKS}:
                 # Robustness and drift merge across chunks; explanations and the mitigation
-                # what-if take one pass (they need all the rows at once).
+                # what-if work on seeded samples gathered from the chunks.
                 reference_frame = None
-                if reference is not None and "drift" in part2_checks:
+                if reference is not None and {"drift", "explainability"} & set(part2_checks):
                     with storage.open_stored(reference.sha256) as ref:
                         reference_frame = read_table(ref, reference.file_format)
                 outcome = chunked.evaluate_chunked(
@@ -508,6 +508,8 @@ def _execute(run: Run) -> str:
                     inputs=inputs, report=progress, chunk_rows=settings.EVALUATION_CHUNK_ROWS,
                     reference=reference_frame,
                     monotone=version.monotone_features if "robustness" in part2_checks
+                    else None,
+                    mitigation=mitigation_settings(version) if "mitigation" in part2_checks
                     else None)
             else:
                 # The reference data: what drift compares with, and the SHAP background.
@@ -537,41 +539,6 @@ def _execute(run: Run) -> str:
         run_fail(run.pk, attempt=run.attempts, error=exc.message)
         return "failed"
     return "succeeded" if done else "stopped"
-
-
-def run_explain_row(*, run: Run, row: Any) -> dict[str, Any]:
-    """Explain one row of a run's evaluation data (``row``: its number, 1 = the first data row)
-    as the run's explainability check explains: computed here, synchronously — one row on the
-    tree path takes milliseconds, on the permutation path about a second (docs/evaluation.md)."""
-    if run.status != RunStatus.SUCCEEDED or "explainability" not in run.checks:
-        raise Conflict(f"Run {run.pk} has no explanations to add a row to: only a run that "
-                       "computed the explainability check and succeeded explains single rows.")
-    rows = run.dataset.row_count
-    number = row if isinstance(row, int) and not isinstance(row, bool) else None
-    if isinstance(row, str) and row.strip().isdigit():
-        number = int(row.strip())
-    if number is None or not 1 <= number <= rows:
-        raise ValidationFailed(f"Choose a row number from 1 to {rows} (the data set's rows in "
-                               f"file order, 1 = the first row under the header); got "
-                               f"{str(row)[:40]!r}.", field="row")
-    version, dataset, reference = run.version, run.dataset, run.reference
-    with storage.open_stored(version.artifact_sha256) as f:
-        model_bytes = f.read()
-    with storage.open_stored(dataset.sha256) as data:
-        frame = read_table(data, dataset.file_format)
-    reference_frame = None
-    if reference is not None:
-        with storage.open_stored(reference.sha256) as data:
-            reference_frame = read_table(data, reference.file_format)
-    try:
-        return engine.explain_row(
-            task=version.model.task, model_bytes=model_bytes, input_specs=version.input_schema,
-            frame=frame, label_column=dataset.label_column,
-            favourable_class=run.favourable_class, threshold=run.threshold, row=number - 1,
-            seed=int(run.options.get("seed", 0)), reference=reference_frame)
-    except INPUT_ERRORS as exc:  # the stored inputs no longer score: say why, as a run would
-        raise ValidationFailed(f"Row {number} could not be explained: {exc}",
-                               field="row") from None
 
 
 def run_url(run: Run) -> str:

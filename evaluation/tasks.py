@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
 from core.periodic import periodic_task
-from evaluation import fanout, services
+from evaluation import explanations, fanout, services
 from evaluation.models import Run
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,28 @@ def merge_chunks(self, run_id: int, attempt: int, plan: dict, stage: int,
         raise self.retry(countdown=5, exc=exc) from None
 
 
+@shared_task(name=explanations.EXPLAIN_TASK, bind=True, acks_late=True,
+             reject_on_worker_lost=True, max_retries=TRANSIENT_RETRIES)
+def explain_row(self, explanation_id: int) -> str:
+    """Explain one row of a run's evaluation data (evaluation.explanations); routed to the
+    ``evaluations`` queue. A problem of the inputs fails the explanation at once; the database
+    or broker unreachable retries."""
+    try:
+        return explanations.explanation_execute(explanation_id=explanation_id,
+                                                task_id=self.request.id or "",
+                                                worker=self.request.hostname or "local")
+    except SoftTimeLimitExceeded:
+        explanations.explanation_fail(explanation_id, error="The explanation took longer than "
+                                                            "the time limit (20 minutes).")
+        return "failed"
+    except TRANSIENT as exc:
+        log.warning("row explanation %s: transient error, retrying: %s", explanation_id, exc)
+        raise self.retry(countdown=min(60, 2 ** self.request.retries * 5), exc=exc) from None
+
+
 @periodic_task("evaluation.reap_runs")
 def reap_runs() -> dict[str, int]:
-    """Hand runs whose worker died to another worker, or fail them ("worker lost")."""
-    return services.run_reap()
+    """Hand runs (and row explanations) whose worker died to another worker, or fail them
+    ("worker lost"); send again what is still queued long after it was sent."""
+    return {**services.run_reap(),
+            **{f"explanations_{k}": v for k, v in explanations.explanation_reap().items()}}

@@ -8,17 +8,18 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core import pages, permissions
 from core.errors import DomainError, PermissionRefused
 from core.http import AuthenticatedHttpRequest
 from core.uploads import require_file
-from evaluation import services
+from evaluation import explanations, services
 from evaluation.api import results_download
 from evaluation.charts import check_sections, local_chart
 from evaluation.forms import DatasetForm, RunForm
-from evaluation.models import Dataset, Run
+from evaluation.models import Dataset, RowExplanation, Run
 from governance.gates import blocking_items, case_for, launcher_conflict
 from registry.models import ModelVersion, RegisteredModel
 from registry.storage import stored_file_response
@@ -105,7 +106,8 @@ def _run_context(request: AuthenticatedHttpRequest, run: Run) -> dict[str, Any]:
             request.user, case, run.launched_by_id),
         "sections": check_sections(run) if run.is_finished else [],
         "blockers": blocking_items(version, case) if run.is_finished else [],
-        "can_explain_rows": run.status == "succeeded" and "explainability" in run.checks,
+        "can_explain_rows": run.status == "succeeded" and "explainability" in run.checks
+        and not permissions.reason_cannot_launch_evaluation(request.user, case),
     }
 
 
@@ -121,21 +123,41 @@ def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
 def run_explain_row(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """The run page with one row of its evaluation data explained (``?row=N``, 1-based): the
-    row's values and its SHAP bars. A bad row number shows the page again with the reason
-    (400)."""
+    """Ask for one row of the run's evaluation data (``row``, 1-based) to be explained on a
+    worker, then follow it on the run page. A bad row number shows the page again with the
+    reason (400)."""
     run = _visible_run(request, pk)
-    context = _run_context(request, run)
-    context["row_asked"] = request.GET.get("row", "")
+    row = request.POST.get("row", "")
     try:
-        explanation = services.run_explain_row(run=run, row=context["row_asked"])
+        explanation = explanations.explanation_request(actor=request.user, run=run, row=row)
     except DomainError as error:
-        context["local_error"] = error.message
+        if isinstance(error, PermissionRefused):
+            raise
+        context = _run_context(request, run)
+        context.update(row_asked=row, local_error=error.message)
         return render(request, "evaluation/run.html", context, status=error.status)
-    context["local"] = {"explanation": explanation, "row": explanation["local"][0],
-                        "number": explanation["local"][0]["row"] + 1,
-                        "chart": local_chart(explanation)}
+    return redirect(reverse("evaluation:run-explanation", args=[run.pk, explanation.pk])
+                    + "#local")
+
+
+@login_required
+def run_explanation(request: AuthenticatedHttpRequest, pk: int, explanation: int
+                    ) -> HttpResponse:
+    """The run page with one row's explanation: its progress (polled with htmx until it ends,
+    then the page reloads), then the row's values and SHAP bars."""
+    run = _visible_run(request, pk)
+    asked = get_object_or_404(RowExplanation.objects.filter(run=run), pk=explanation)
+    context = _run_context(request, run)
+    context.update(explanation=asked, row_asked=asked.row)
+    if asked.status == "succeeded" and asked.result:
+        context["local"] = {"explanation": asked.result, "row": asked.result["local"][0],
+                            "number": asked.row, "chart": local_chart(asked.result)}
+    if request.htmx:
+        if asked.is_finished:
+            return HttpResponse(status=204, headers={"HX-Refresh": "true"})
+        return render(request, "evaluation/run.html#local-progress", context)
     return render(request, "evaluation/run.html", context)
 
 

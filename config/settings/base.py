@@ -252,6 +252,7 @@ SPECTACULAR_SETTINGS = {
         "EvidenceOriginEnum": "governance.models.EvidenceOrigin",
         "RequirementLevelEnum": "governance.policy.LEVELS",
         "EndpointStatusEnum": "serving.models.EndpointStatus",
+        "RunStatusEnum": "evaluation.models.RunStatus",
         "EndpointChangeActionEnum": "serving.models.ChangeAction",
         "MonitoringStatusEnum": "monitoring.models.PlanStatus",
         "PlanChangeStatusEnum": "monitoring.models.ChangeStatus",
@@ -301,7 +302,8 @@ CELERY_TASK_TIME_LIMIT = 25 * 60
 # every worker that should run them consumes it (`celery -A config worker -Q celery,evaluations`).
 CELERY_TASK_ROUTES = {"evaluation.run_evaluation": {"queue": "evaluations"},
                       "evaluation.evaluate_chunk": {"queue": "evaluations"},
-                      "evaluation.merge_chunks": {"queue": "evaluations"}}
+                      "evaluation.merge_chunks": {"queue": "evaluations"},
+                      "evaluation.explain_row": {"queue": "evaluations"}}
 # Where chords keep count of their finished tasks (e.g. redis://host:6379/0). Without one, a
 # large run is evaluated in chunks by one worker instead of fanning out (evaluation/fanout.py).
 if env("CELERY_RESULT_BACKEND", ""):

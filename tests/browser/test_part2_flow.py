@@ -14,6 +14,7 @@ from tests.evaluation.conftest import (  # noqa: F401  (fixtures)
     evaluation_policy,
     german_model,
     german_version,
+    queued_explanations,
     queued_runs,
     validating,
 )
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_validator_reads_part2_results_and_explains_one_row(
-        page, login, validating, people, queued_runs):  # noqa: F811
+        page, login, validating, people, queued_runs, queued_explanations):  # noqa: F811
     victor = people["victor"]
     _reference, data = reference_and_drifted(validating.model, victor)
     run = evaluation.run_launch(actor=victor, version=validating, dataset=data, checks=PART2,
@@ -37,10 +38,14 @@ def test_a_validator_reads_part2_results_and_explains_one_row(
     expect(page.locator("svg[role=img]", has_text="Robustness under Gaussian noise")).to_have_count(1)
     expect(page.locator("svg[role=img]", has_text="Population stability index")).to_have_count(1)
     expect(page.locator("#mitigation-caveat")).to_contain_text("Equal Credit Opportunity Act")
-    expect(page.locator("#mitigation-rules tbody tr")).to_have_count(2)  # female, male
+    expect(page.locator("#mitigation-rules-sex tbody tr")).to_have_count(2)  # female, male
+    expect(page.locator("#mitigation-rules-age tbody tr")).to_have_count(3)  # three age bands
 
     page.get_by_label("Row number").fill("7")
     page.get_by_role("button", name="Explain this row").click()
+    # Queued for a worker: the page shows its progress and polls until it is done.
+    expect(page.locator("#local-progress")).to_contain_text("Waiting for a worker")
+    assert queued_explanations.run() == ["succeeded"]
     expect(page.locator("#local svg[role=img]")).to_contain_text("Row 7: from the base value")
     expect(page.locator("#row-values")).to_contain_text("duration")
     page.screenshot(path=SCREENSHOTS / "evaluation-part2-row.png", full_page=True)

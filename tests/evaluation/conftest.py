@@ -62,6 +62,34 @@ def queued_runs(monkeypatch) -> QueuedRuns:
     return QueuedRuns(monkeypatch)
 
 
+class QueuedExplanations:
+    """Row explanation ids queued for a worker, in order (as ``QueuedRuns``)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from evaluation import explanations
+
+        self.ids: list[int] = []
+        self._monkeypatch = monkeypatch
+        monkeypatch.setattr(explanations, "explanation_queue", self.ids.append)
+
+    def run(self) -> list[str]:
+        """Run the task on every queued id (emptying the queue), as a worker would."""
+        from evaluation.tasks import explain_row
+
+        ids, self.ids[:] = list(self.ids), []
+        return [explain_row.apply(args=[pk]).get() for pk in ids]
+
+    def send_to(self, send) -> None:
+        from evaluation import explanations
+
+        self._monkeypatch.setattr(explanations, "explanation_queue", send)
+
+
+@pytest.fixture(autouse=True)
+def queued_explanations(monkeypatch) -> QueuedExplanations:
+    return QueuedExplanations(monkeypatch)
+
+
 @pytest.fixture(scope="session")
 def demo_onnx(tmp_path_factory) -> bytes:
     path = tmp_path_factory.mktemp("demo") / "german_credit.onnx"

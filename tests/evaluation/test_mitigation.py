@@ -8,7 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from evaluation.metrics.mitigation import CAVEAT, threshold_what_if
+from evaluation.metrics.mitigation import (
+    CAVEAT,
+    sample_positions,
+    threshold_what_if,
+    what_if_per_feature,
+)
 
 LABELS = ["group a", "group b"]
 
@@ -115,3 +120,52 @@ def test_equalized_odds_needs_both_outcomes_in_every_group():
     y = np.where(codes == 1, 1, y)
     with pytest.raises(ValueError, match="'group b' has only one outcome"):
         threshold_what_if(scores, y, codes, LABELS, constraint="equalized_odds")
+
+
+# --- every sensitive feature ------------------------------------------------------------------
+
+
+def test_every_sensitive_feature_gets_its_own_rules_and_suffixed_figures():
+    """The run's what-if: one per feature on the same rows, figures ``[feature]`` as the bias
+    check's, the unsuffixed ones the worst over the features; a feature it cannot be computed
+    for keeps its reason instead of failing the others."""
+    scores, y, codes = synthetic()
+    rng = np.random.default_rng(7)
+    region = (rng.random(len(scores)) < 0.5).astype(int)  # unrelated to the scores
+    single = np.zeros(len(scores), dtype=int)  # one group only: no what-if for it
+    result = what_if_per_feature(
+        scores, y, [("group", codes, LABELS), ("region", region, ["north", "south"]),
+                    ("site", single, ["only"])],
+        disparity_limit=0.05,
+        sample={"rows": len(scores), "analysed": len(scores), "drawn": "all rows", "seed": 0})
+    by_feature = {f.feature: f for f in result.features}
+    alone = {name: threshold_what_if(scores, y, c, labels, disparity_limit=0.05)
+             for name, c, labels in (("group", codes, LABELS),
+                                     ("region", region, ["north", "south"]))}
+    figures = result.figures()
+    for name, expected in alone.items():
+        assert by_feature[name].result == expected
+        for figure, value in expected.figures().items():
+            assert figures[f"{figure}[{name}]"] == value
+    assert by_feature["site"].result is None and "at least two groups" in by_feature["site"].reason
+    assert figures["mitigation_disparity_before"] == max(
+        a.disparity_before for a in alone.values()) == alone["group"].disparity_before
+    assert figures["mitigation_accuracy_cost"] == max(
+        a.accuracy_before - a.accuracy_after for a in alone.values())
+    assert figures["mitigation_rows"] == len(scores)
+    report = result.as_dict()
+    assert report["applied"] is False and report["caveat"] == CAVEAT
+    assert [f["feature"] for f in report["features"]] == ["group", "region", "site"]
+    assert report["features"][0]["groups"][0]["group"] == "group a"
+    json.dumps(report, allow_nan=False)
+
+    with pytest.raises(ValueError, match="any sensitive feature: site: "):
+        what_if_per_feature(scores, y, [("site", single, ["only"])], sample={})
+
+
+def test_above_the_sample_size_a_seeded_sample_is_analysed():
+    assert list(sample_positions(5, seed=1, size=10)) == [0, 1, 2, 3, 4]
+    drawn = sample_positions(1000, seed=1, size=100)
+    assert len(drawn) == len(set(drawn)) == 100 and list(drawn) == sorted(drawn)
+    assert list(drawn) == list(sample_positions(1000, seed=1, size=100))
+    assert list(drawn) != list(sample_positions(1000, seed=2, size=100))

@@ -8,8 +8,6 @@ tests/evaluation/test_part2_worker.py runs them on a real worker over RabbitMQ.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,7 +18,7 @@ from core.errors import ValidationFailed
 from evaluation import engine
 from evaluation import services as evaluation
 from evaluation.metrics.explain import BACKGROUND_SIZE
-from evaluation.models import Dataset, Run, RunStatus
+from evaluation.models import Dataset, Run
 from governance import services as governance
 from governance.gates import blocking_items, case_for
 from governance.models import Evidence, Finding
@@ -149,6 +147,15 @@ def test_each_part2_check_records_evidence_bound_to_its_inputs_and_a_finding_whe
     assert (mitigation["constraint"], mitigation["disparity_limit"]) == (
         "demographic_parity", None)
     assert run.results["part2"]["reference_rows"] == 1000
+    # The what-if for every sensitive feature, its figures per feature as bias's are.
+    assert [f["feature"] for f in mitigation["features"]] == ["sex", "age"]
+    assert mitigation["sample"] == {"rows": 1000, "analysed": 1000, "drawn": "all rows",
+                                    "seed": 0, "gathered": "one pass"}
+    assert {"mitigation_accuracy_cost[sex]", "mitigation_accuracy_cost[age]"} <= set(
+        figures["mitigation"])
+    assert figures["mitigation"]["mitigation_disparity_before"] == max(
+        figures["mitigation"]["mitigation_disparity_before[sex]"],
+        figures["mitigation"]["mitigation_disparity_before[age]"])
 
 
 def test_the_engine_reports_progress_at_every_check():
@@ -264,8 +271,13 @@ def test_stored_tree_importance_sums_one_hot_columns_back_to_raw_columns(
     expected = by_raw.abs().mean()
     stored = pd.Series(result["importance"])
     assert (stored[expected.index] - expected).abs().max() < TOLERANCE
-    for group, importance in result["group_importance"].items():
-        assert sorted(importance) == sorted(built.columns), group
+    assert set(result["group_importance"]) == {"sex", "age"}  # every sensitive feature
+    for feature, groups in result["group_importance"].items():
+        for group, importance in groups.items():
+            assert sorted(importance) == sorted(built.columns), (feature, group)
+    figures = run.results["checks"]["explainability"]["figures"]
+    assert figures["shap_max_group_divergence"] == max(
+        figures["shap_max_group_divergence[sex]"], figures["shap_max_group_divergence[age]"])
 
 
 # --- the tier 1 gate ----------------------------------------------------------------------------
@@ -348,7 +360,7 @@ def test_part2_checks_need_the_tasks_they_support(validating, german_data, victo
                                   checks=[check])
 
 
-def test_a_run_page_shows_part2_charts_the_caveat_and_explains_one_row(
+def test_a_run_page_shows_part2_charts_and_the_caveat_per_sensitive_feature(
         validating, victor, client, queued_runs, django_capture_on_commit_callbacks, api_for):
     _reference, data = reference_and_drifted(validating.model, victor)
     run = run_now(queued_runs, django_capture_on_commit_callbacks, actor=victor,
@@ -362,47 +374,10 @@ def test_a_run_page_shows_part2_charts_the_caveat_and_explains_one_row(
         assert text in page, text
     assert page.count("<svg") >= 6
 
-    answer = client.get(f"/evaluation/runs/{run.pk}/explain/", {"row": "7"})
-    assert answer.status_code == 200
-    shown = answer.content.decode()
-    frame = pd.read_csv(io.BytesIO(csv_bytes(german_frame().assign(
-        duration=german_frame()["duration"] * 3))))
-    assert "Row 7: the model&#x27;s score" in shown or "Row 7: the model's score" in shown
-    assert f"<code>duration</code></td><td>{frame['duration'][6]}</td>" in shown
-    assert "Row 7: from the base value" in shown  # the row's SHAP bars
-
-    for bad, message in (("0", "Choose a row number from 1 to 1000"),
-                         ("1001", "Choose a row number from 1 to 1000"),
-                         ("seven", "Choose a row number from 1 to 1000"),
-                         ("", "Choose a row number from 1 to 1000")):
-        answer = client.get(f"/evaluation/runs/{run.pk}/explain/", {"row": bad})
-        assert answer.status_code == 400, bad
-        assert message in answer.content.decode(), bad
-
     api = api_for(victor)
-    body = api.get(f"/api/v1/runs/{run.pk}/explanation/", {"row": 7}).json()
-    local = body["local"][0]
-    assert local["row"] == 6 and body["method"] == "permutation"
-    assert sum(local["contributions"].values()) + local["base_value"] == pytest.approx(
-        local["prediction"], abs=1e-9)
-    assert local["score"] == pytest.approx(local["prediction"], abs=1e-9)  # probability space
-    answer = api.get(f"/api/v1/runs/{run.pk}/explanation/", {"row": 1001})
-    assert answer.status_code == 400 and answer.json()["fields"]["row"][0].startswith(
-        "Choose a row number from 1 to 1000")
     detail = api.get(f"/api/v1/runs/{run.pk}/").json()
     assert set(detail["figures"]) == set(PART2)
     assert detail["figures"]["drift"]["max_psi"] > 0.25
-
-
-def test_a_run_without_explanations_explains_no_row(validating, german_data, victor,
-                                                    queued_runs, api_for,
-                                                    django_capture_on_commit_callbacks):
-    run = run_now(queued_runs, django_capture_on_commit_callbacks, actor=victor,
-                  version=validating, dataset=german_data, checks=["performance"],
-                  options=FAST)
-    answer = api_for(victor).get(f"/api/v1/runs/{run.pk}/explanation/", {"row": 1})
-    assert answer.status_code == 409 and "explainability" in answer.json()["detail"]
-    assert run.status == RunStatus.SUCCEEDED
 
 
 # --- monotone features: declared on the version, checked against its inputs ------------------
