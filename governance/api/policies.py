@@ -1,5 +1,5 @@
-"""Governance policy versions over the API: everyone reads them; administrators add versions and
-choose the current one."""
+"""Governance policy versions over the API: everyone reads them; administrators and risk officers
+draft versions, and one who did not draft a version approves making it current (four-eyes)."""
 
 from __future__ import annotations
 
@@ -29,11 +29,17 @@ class PolicyVersionSerializer(serializers.ModelSerializer):
     policy_name = serializers.CharField(source="policy.name", read_only=True)
     created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True)
+    approved_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="Who made it current (never its "
+        "drafter); null for the shipped templates and drafts.")
+    is_draft = serializers.BooleanField(read_only=True, help_text="Never current yet: it waits "
+                                        "for a second person's approval.")
 
     class Meta:
         model = PolicyVersion
         fields = ["id", "policy", "policy_name", "number", "definition", "notes", "is_current",
-                  "validated_at", "made_current_at", "created_by", "created_at"]
+                  "validated_at", "made_current_at", "created_by", "created_at", "approved_by",
+                  "is_draft"]
         read_only_fields = fields
 
 
@@ -57,18 +63,18 @@ class DefinitionCheckSerializer(serializers.Serializer):
 
 
 class PolicyVersionViewSet(ScopedReadOnlyViewSet):
-    """Governance policy versions. Everyone reads them; administrators add versions (POST) and
-    choose the current one (make-current). Versions never change once stored."""
+    """Governance policy versions. Everyone reads them; administrators and risk officers draft
+    versions (POST; the others are notified) and approve another person's draft, making it
+    current (make-current; four-eyes: its drafter is refused, 403). Versions never change once
+    stored."""
 
     model = PolicyVersion
     serializer_class = PolicyVersionSerializer
     parser_classes = [JSONParser]
-    admin_writes = ("create", "make_current")
-    admin_writes_reason = "Only administrators edit governance policies."
     auditor_writes = ("validate",)  # checks a definition, stores nothing
 
     def visible(self, user: User) -> QuerySet:
-        return PolicyVersion.objects.select_related("policy", "created_by").order_by(
+        return PolicyVersion.objects.select_related("policy", "created_by", "approved_by").order_by(
             "policy__slug", "-number")
 
     @extend_schema(request=PolicyVersionCreateSerializer,
@@ -83,7 +89,8 @@ class PolicyVersionViewSet(ScopedReadOnlyViewSet):
     @extend_schema(request=None, responses=PolicyVersionSerializer)
     @action(detail=True, methods=["post"], url_path="make-current")
     def make_current(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
-        """Bind submissions from now on to this version (it is validated again first)."""
+        """Approve a draft: bind submissions from now on to this version (it is validated again
+        first; its drafter is notified). Its drafter may not approve it (403)."""
         pv = services.policy_version_make_current(actor=request.user,
                                                   policy_version=self.get_object())
         return Response(PolicyVersionSerializer(pv).data)

@@ -21,6 +21,8 @@ class NotificationKind(models.TextChoices):
     REVIEW_DUE = "review_due", "Periodic review coming due"
     REVIEW_OVERDUE = "review_overdue", "Periodic review overdue"
     DEPLOYMENT = "deployment", "Your version deployed, rolled back or suspended"
+    POLICY_DRAFTED = "policy_drafted", "Policy draft waiting for your approval"
+    POLICY_APPROVED = "policy_approved", "Your policy draft approved and current"
 
 
 class NotificationQuerySet(models.QuerySet):
