@@ -237,7 +237,8 @@ def can_manage_policies(user: Visitor) -> bool:
 
 def can_approve_policy(user: Visitor, drafted_by: Person | None) -> bool:
     """Four-eyes: a policy version becomes current only by someone who did not draft it."""
-    return can_manage_policies(user) and (drafted_by is None or drafted_by.pk != user.pk)
+    return is_authenticated(user) and can_manage_policies(user) and (
+        drafted_by is None or drafted_by.pk != user.pk)
 
 
 def can_edit_intake(user: Visitor, model: Governed) -> bool:

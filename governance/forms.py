@@ -192,9 +192,9 @@ class PolicyDraftForm(forms.Form):
 
     def __init__(self, *args: Any, base: dict[str, Any], **kwargs: Any) -> None:
         self.base = base
-        initial = {"cutoff_tier1": base["questionnaire"]["cutoffs"]["tier1"],
-                   "cutoff_tier2": base["questionnaire"]["cutoffs"]["tier2"]}
-        super().__init__(*args, initial=initial, **kwargs)
+        super().__init__(*args, **kwargs)
+        self.fields["cutoff_tier1"].initial = base["questionnaire"]["cutoffs"]["tier1"]
+        self.fields["cutoff_tier2"].initial = base["questionnaire"]["cutoffs"]["tier2"]
         self.question_fields = []
         for q in base["questionnaire"]["questions"]:
             name = f"weight_{q['key']}"

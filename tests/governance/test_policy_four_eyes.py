@@ -134,7 +134,7 @@ class TestInTheBrowserForms:
         assert "What differs from the current version" in review
         assert "Tier 1: revalidation every (months)" in review and ">6<" in review
         assert "model_card" in review and "Approve and make current" in review
-        assert not Notification.objects.get(user=adam).read_at is None
+        assert Notification.objects.get(user=adam).read_at is not None
         done = client.post(f"/governance/policies/{pv.pk}/make-current/", follow=True)
         assert done.status_code == 200
         assert "is now the current policy; its drafter is notified" in done.content.decode()
