@@ -15,7 +15,8 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("core.api.signing_urls")),
     path("", include("serving.keys_api")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema",
+                                                      template_name="api_docs.html"), name="swagger-ui"),
 ]
 
 urlpatterns = [
