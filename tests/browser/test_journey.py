@@ -257,6 +257,9 @@ def test_the_approval_journey_from_submission_to_a_verified_audit_bundle(
 def _first_applicant() -> dict:
     import pandas as pd
 
-    row = pd.read_csv(GERMAN_CSV, nrows=1).drop(columns=["good_credit"]).iloc[0].to_dict()
+    # The first applicant of the evaluation data, without the label and the two columns the
+    # model was trained without (sex and foreign_worker are kept only to measure bias).
+    row = (pd.read_csv(GERMAN_CSV, nrows=1).drop(columns=["good_credit", "sex", "foreign_worker"])
+           .iloc[0].to_dict())
     return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
 
