@@ -7,8 +7,10 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
+from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core import permissions
 from core.api.base import (
     ScopedReadOnlyViewSet,
     StrictSerializer,
@@ -16,6 +18,7 @@ from core.api.base import (
     valid_input,
 )
 from core.api.parsers import JSONParser
+from core.audit import refuse
 from core.http import AuthenticatedRequest
 from core.models import User
 from governance import services
@@ -72,6 +75,16 @@ class PolicyVersionViewSet(ScopedReadOnlyViewSet):
     serializer_class = PolicyVersionSerializer
     parser_classes = [JSONParser]
     auditor_writes = ("validate",)  # checks a definition, stores nothing
+
+    def check_permissions(self, request: Request) -> None:
+        """Who may not draft or approve policies is refused before the input is read (403, not
+        400); the services refuse again, and decide four-eyes."""
+        super().check_permissions(request)
+        if self.action in ("create", "make_current") and not permissions.can_manage_policies(
+                request.user):
+            refuse(request.user if isinstance(request.user, User) else None, "Only administrators and risk officers draft and approve "
+                   "governance policies.", attempted=f"policy.{self.action}",
+                   code=permissions.WRONG_ROLE)
 
     def visible(self, user: User) -> QuerySet:
         return PolicyVersion.objects.select_related("policy", "created_by", "approved_by").order_by(
