@@ -18,7 +18,8 @@ api_v1: list[URLPattern | URLResolver] = [
     path("versions/<int:pk>/model-card/", ModelCardView.as_view(), name="api-model-card"),
     path("monitoring/", include("monitoring.api")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema",
+                                                      template_name="api_docs.html"), name="swagger-ui"),
 ]
 
 urlpatterns = [

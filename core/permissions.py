@@ -235,9 +235,17 @@ IN_FLIGHT = "in_flight"
 NOT_A_SIGNER = "not_a_signer"
 WRONG_PASSWORD = "wrong_password"  # noqa: S105 (a refusal code, not a password)
 THROTTLED = "throttled"
+OWN_DRAFT = "own_draft"
 
 def can_manage_policies(user: Visitor) -> bool:
-    return is_admin(user)
+    """Administrators and risk officers draft policy versions and approve others' drafts."""
+    return is_authenticated(user) and user.has_role(Role.ADMIN, Role.RISK_OFFICER)
+
+
+def can_approve_policy(user: Visitor, drafted_by: Person | None) -> bool:
+    """Four-eyes: a policy version becomes current only by someone who did not draft it."""
+    return is_authenticated(user) and can_manage_policies(user) and (
+        drafted_by is None or drafted_by.pk != user.pk)
 
 
 def can_edit_intake(user: Visitor, model: Governed) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django import forms
@@ -17,7 +18,8 @@ from governance.models import (
     ReviewConclusion,
     Severity,
 )
-from governance.policy import Definition
+from governance.policy import SIGNOFF_ROLES, Definition
+from governance.policy_edit import LINE_HELP, LineError, requirement_from_line, requirement_line
 
 
 class IntakeForm(forms.Form):
@@ -170,3 +172,120 @@ class PreferencesForm(forms.Form):
         for kind, label in NotificationKind.choices:
             self.fields[kind] = forms.BooleanField(label=f"Email: {label}", required=False,
                                                    initial=current.get(kind, True))
+
+
+class PolicyDraftForm(forms.Form):
+    """A new version of a policy, drafted from another one: the questionnaire's weights, the
+    cut-offs and, per tier, the revalidation cadence, the sign-off quorum and the required
+    evidence. It only shapes input: ``definition()`` returns the draft, which
+    governance.services.policy_version_create validates as it does for the API."""
+
+    notes = forms.CharField(
+        label="What changes and why", widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown to the person who approves the draft, and kept with the version.")
+    cutoff_tier1 = forms.FloatField(label="Tier 1 from (points)",
+                                    help_text="Minimum questionnaire points for tier 1.")
+    cutoff_tier2 = forms.FloatField(label="Tier 2 from (points)",
+                                    help_text="Minimum points for tier 2; fewer is tier 3.")
+
+    TIERS = ("1", "2", "3")
+
+    def __init__(self, *args: Any, base: dict[str, Any], **kwargs: Any) -> None:
+        self.base = base
+        super().__init__(*args, **kwargs)
+        self.fields["cutoff_tier1"].initial = base["questionnaire"]["cutoffs"]["tier1"]
+        self.fields["cutoff_tier2"].initial = base["questionnaire"]["cutoffs"]["tier2"]
+        self.question_fields = []
+        for q in base["questionnaire"]["questions"]:
+            name = f"weight_{q['key']}"
+            self.fields[name] = forms.FloatField(label=f"Weight of “{q['label']}”",
+                                                 initial=q["weight"])
+            self.question_fields.append(name)
+        self.tier_fields: dict[str, list[str]] = {}
+        for tier in self.TIERS:
+            rules = base["tiers"][tier]
+            names = [f"t{tier}_months"]
+            self.fields[f"t{tier}_months"] = forms.IntegerField(
+                label=f"Tier {tier}: revalidate every (months)",
+                initial=rules["revalidation_months"])
+            for role in SIGNOFF_ROLES:
+                name = f"t{tier}_{role}"
+                self.fields[name] = forms.IntegerField(
+                    label=f"Tier {tier}: sign-offs by {Role(role).label.lower()}s",
+                    initial=rules["signoffs"].get(role, 0), required=False,
+                    help_text="0 or empty: this role need not sign.")
+                names.append(name)
+            self.fields[f"t{tier}_evidence"] = forms.CharField(
+                label=f"Tier {tier}: required evidence", required=False,
+                widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}), help_text=LINE_HELP,
+                initial="\n".join(requirement_line(r) for r in rules["required_evidence"]))
+            names.append(f"t{tier}_evidence")
+            self.tier_fields[tier] = names
+
+    def _clean_evidence(self, tier: str) -> list[dict[str, Any]]:
+        # A line left as it was keeps its item exactly as stored (defaults spelled out or not).
+        unchanged = {requirement_line(item): item
+                     for item in self.base["tiers"][tier]["required_evidence"]}
+        items = []
+        for line in self.cleaned_data.get(f"t{tier}_evidence", "").splitlines():
+            if line.strip():
+                try:
+                    item = requirement_from_line(line)
+                except LineError as error:
+                    raise forms.ValidationError(str(error)) from None
+                items.append(unchanged.get(requirement_line(item), item))
+        return items
+
+    def clean_t1_evidence(self) -> list[dict[str, Any]]:
+        return self._clean_evidence("1")
+
+    def clean_t2_evidence(self) -> list[dict[str, Any]]:
+        return self._clean_evidence("2")
+
+    def clean_t3_evidence(self) -> list[dict[str, Any]]:
+        return self._clean_evidence("3")
+
+    def definition(self) -> dict[str, Any]:
+        """The draft: the base definition with the form's values in place."""
+        data = self.cleaned_data
+        draft = copy.deepcopy(self.base)
+        draft["questionnaire"]["cutoffs"] = {"tier1": _plain(data["cutoff_tier1"]),
+                                             "tier2": _plain(data["cutoff_tier2"])}
+        for q in draft["questionnaire"]["questions"]:
+            q["weight"] = _plain(data[f"weight_{q['key']}"])
+        for tier in self.TIERS:
+            rules = draft["tiers"][tier]
+            rules["revalidation_months"] = data[f"t{tier}_months"]
+            rules["signoffs"] = {role: data[f"t{tier}_{role}"] for role in SIGNOFF_ROLES
+                                 if data.get(f"t{tier}_{role}")}
+            rules["required_evidence"] = data[f"t{tier}_evidence"]
+        return draft
+
+    def place_errors(self, errors: list[str]) -> None:
+        """Put the policy's validation messages (``definition_errors``) beside the fields they
+        are about; the others above the form."""
+        for message in errors:
+            self.add_error(self._field_for(message), message)
+
+    def _field_for(self, message: str) -> str | None:
+        where = message.split(":", 1)[0]
+        if where.startswith("questionnaire.cutoffs"):
+            return "cutoff_tier2"
+        for tier in self.TIERS:
+            if where.startswith(f"tiers.{tier}.revalidation_months"):
+                return f"t{tier}_months"
+            if where.startswith(f"tiers.{tier}.required_evidence"):
+                return f"t{tier}_evidence"
+            if where.startswith(f"tiers.{tier}.signoffs"):
+                role = where.removeprefix(f"tiers.{tier}.signoffs").lstrip(".")
+                return f"t{tier}_{role}" if role in SIGNOFF_ROLES else f"t{tier}_{SIGNOFF_ROLES[0]}"
+        if where.startswith("questionnaire.questions["):
+            index = where.removeprefix("questionnaire.questions[").split("]", 1)[0]
+            if index.isdigit() and int(index) < len(self.question_fields):
+                return self.question_fields[int(index)]
+        return None
+
+
+def _plain(number: float) -> float | int:
+    """2.0 → 2: a whole number stays whole in the stored definition."""
+    return int(number) if number.is_integer() else number

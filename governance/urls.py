@@ -44,6 +44,8 @@ urlpatterns = [
     path("governance/inbox/", notifications.inbox, name="inbox"),
     path("governance/inbox/read/", notifications.inbox_mark_read, name="inbox-read"),
     path("governance/policies/", policies.policies, name="policies"),
+    path("governance/policies/new/", policies.policy_draft, name="policy-draft"),
+    path("governance/policies/<int:pk>/", policies.policy_version, name="policy-version"),
     path("governance/policies/<int:pk>/make-current/", policies.policy_make_current,
          name="policy-make-current"),
 ]

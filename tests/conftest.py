@@ -101,6 +101,15 @@ def adam(teams) -> User:
     return _user("adam", [Role.ADMIN], [])
 
 
+def approve_policy(pv):
+    """Four-eyes: a drafted policy version becomes current by someone other than its drafter;
+    here a second administrator, Adele, approves it."""
+    from governance import services as governance
+
+    second = User.objects.filter(username="adele").first() or _user("adele", [Role.ADMIN], [])
+    return governance.policy_version_make_current(actor=second, policy_version=pv)
+
+
 @pytest.fixture
 def people(dana, frank, victor, rhea, boris, aude, adam) -> dict[str, User]:
     return {u.username: u for u in (dana, frank, victor, rhea, boris, aude, adam)}

@@ -1,5 +1,5 @@
-"""Governance policy versions over the API: everyone reads them; administrators add versions and
-choose the current one."""
+"""Governance policy versions over the API: everyone reads them; administrators and risk officers
+draft versions, and one who did not draft a version approves making it current (four-eyes)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
+from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core import permissions
 from core.api.base import (
     ScopedReadOnlyViewSet,
     StrictSerializer,
@@ -16,6 +18,7 @@ from core.api.base import (
     valid_input,
 )
 from core.api.parsers import JSONParser
+from core.audit import refuse
 from core.http import AuthenticatedRequest
 from core.models import User
 from governance import services
@@ -29,11 +32,17 @@ class PolicyVersionSerializer(serializers.ModelSerializer):
     policy_name = serializers.CharField(source="policy.name", read_only=True)
     created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True)
+    approved_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="Who made it current (never its "
+        "drafter); null for the shipped templates and drafts.")
+    is_draft = serializers.BooleanField(read_only=True, help_text="Never current yet: it waits "
+                                        "for a second person's approval.")
 
     class Meta:
         model = PolicyVersion
         fields = ["id", "policy", "policy_name", "number", "definition", "notes", "is_current",
-                  "validated_at", "made_current_at", "created_by", "created_at"]
+                  "validated_at", "made_current_at", "created_by", "created_at", "approved_by",
+                  "is_draft"]
         read_only_fields = fields
 
 
@@ -57,18 +66,28 @@ class DefinitionCheckSerializer(serializers.Serializer):
 
 
 class PolicyVersionViewSet(ScopedReadOnlyViewSet):
-    """Governance policy versions. Everyone reads them; administrators add versions (POST) and
-    choose the current one (make-current). Versions never change once stored."""
+    """Governance policy versions. Everyone reads them; administrators and risk officers draft
+    versions (POST; the others are notified) and approve another person's draft, making it
+    current (make-current; four-eyes: its drafter is refused, 403). Versions never change once
+    stored."""
 
     model = PolicyVersion
     serializer_class = PolicyVersionSerializer
     parser_classes = [JSONParser]
-    admin_writes = ("create", "make_current")
-    admin_writes_reason = "Only administrators edit governance policies."
     auditor_writes = ("validate",)  # checks a definition, stores nothing
 
+    def check_permissions(self, request: Request) -> None:
+        """Who may not draft or approve policies is refused before the input is read (403, not
+        400); the services refuse again, and decide four-eyes."""
+        super().check_permissions(request)
+        if self.action in ("create", "make_current") and not permissions.can_manage_policies(
+                request.user):
+            refuse(request.user if isinstance(request.user, User) else None, "Only administrators and risk officers draft and approve "
+                   "governance policies.", attempted=f"policy.{self.action}",
+                   code=permissions.WRONG_ROLE)
+
     def visible(self, user: User) -> QuerySet:
-        return PolicyVersion.objects.select_related("policy", "created_by").order_by(
+        return PolicyVersion.objects.select_related("policy", "created_by", "approved_by").order_by(
             "policy__slug", "-number")
 
     @extend_schema(request=PolicyVersionCreateSerializer,
@@ -83,7 +102,8 @@ class PolicyVersionViewSet(ScopedReadOnlyViewSet):
     @extend_schema(request=None, responses=PolicyVersionSerializer)
     @action(detail=True, methods=["post"], url_path="make-current")
     def make_current(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
-        """Bind submissions from now on to this version (it is validated again first)."""
+        """Approve a draft: bind submissions from now on to this version (it is validated again
+        first; its drafter is notified). Its drafter may not approve it (403)."""
         pv = services.policy_version_make_current(actor=request.user,
                                                   policy_version=self.get_object())
         return Response(PolicyVersionSerializer(pv).data)

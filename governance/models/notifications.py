@@ -23,6 +23,8 @@ class NotificationKind(models.TextChoices):
     DEPLOYMENT = "deployment", "Your version deployed, rolled back or suspended"
     MONITORING_ALERT = "monitoring_alert", "Monitoring breach on a deployed version"
     MONITORING_PLAN = "monitoring_plan", "Monitoring plan change to agree or decided"
+    POLICY_DRAFTED = "policy_drafted", "Policy draft waiting for your approval"
+    POLICY_APPROVED = "policy_approved", "Your policy draft approved and current"
 
 
 class NotificationQuerySet(models.QuerySet):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from governance.policy import Definition, TierRules
@@ -47,6 +48,9 @@ class PolicyVersion(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                    null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    # Four-eyes: who (not the drafter) made it current; None for the shipped templates.
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    null=True, blank=True, related_name="+")
 
     objects = PolicyVersionQuerySet.as_manager()
 
@@ -61,9 +65,17 @@ class PolicyVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.policy.name} v{self.number}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("governance:policy-version", kwargs={"pk": self.pk})
+
     @property
     def rules(self) -> Definition:
         return Definition(self.definition)
 
     def tier_rules(self, tier: int) -> TierRules:
         return self.rules.tier_rules(tier)
+
+    @property
+    def is_draft(self) -> bool:
+        """Drafted and never current yet: it waits for a second person's approval."""
+        return self.made_current_at is None

@@ -11,10 +11,12 @@ from django.utils import timezone
 
 from core import audit, permissions
 from core.audit import refuse
+from core.audit_display import person_name
 from core.errors import Conflict, ValidationFailed
-from core.models import User
-from governance.models import Policy, PolicyVersion
+from core.models import Role, User
+from governance.models import NotificationKind, Policy, PolicyVersion
 from governance.policy import DEFAULT_TEMPLATE, SHIPPED, definition_errors, shipped_revision
+from governance.services.notifications import notify
 
 
 def ensure_policy_templates() -> list[PolicyVersion]:
@@ -57,9 +59,11 @@ def ensure_policy_templates() -> list[PolicyVersion]:
 def policy_version_create(*, actor: User, policy_slug: str, definition: Any, notes: str = "",
                           name: str = "") -> PolicyVersion:
     """Store a new, validated version of a policy (a new policy when the slug is new: it then
-    needs a name). Versions never change afterwards; edit by creating another."""
+    needs a name) as a draft, and tell every other administrator and risk officer that it waits
+    for their approval (four-eyes: its drafter cannot make it current). Versions never change
+    afterwards; edit by creating another. The API and the policy form both come here."""
     if not permissions.can_manage_policies(actor):
-        refuse(actor, "Only administrators edit governance policies.",
+        refuse(actor, "Only administrators and risk officers draft governance policies.",
                attempted="policy.version_create", code=permissions.WRONG_ROLE)
     errors = definition_errors(definition)
     if errors:
@@ -84,10 +88,20 @@ def policy_version_create(*, actor: User, policy_slug: str, definition: Any, not
             audit.record(action="policy.version_create", actor=actor, obj=pv, payload={
                 "policy": policy.slug, "number": number, "notes": notes,
                 "definition": definition})
+            notify(users=_approvers(exclude=actor), kind=NotificationKind.POLICY_DRAFTED, obj=pv,
+                   title=f"{pv} drafted by {person_name(actor)} waits for "
+                         "your approval",
+                   body=notes, url=pv.get_absolute_url())
     except IntegrityError as exc:
         raise Conflict(f"A policy named {name!r} already exists; choose another name.",
                        field="name") from exc
     return pv
+
+
+def _approvers(*, exclude: User) -> list[User]:
+    """Who may approve someone else's draft: every active administrator and risk officer."""
+    return [u for u in User.objects.filter(is_active=True).order_by("username")
+            if u.pk != exclude.pk and u.has_role(Role.ADMIN, Role.RISK_OFFICER)]
 
 
 def _make_current(pv: PolicyVersion, *, actor: User | None) -> None:
@@ -97,18 +111,25 @@ def _make_current(pv: PolicyVersion, *, actor: User | None) -> None:
         previous.save(update_fields=["is_current"])
     pv.is_current = True
     pv.made_current_at = timezone.now()
-    pv.save(update_fields=["is_current", "made_current_at"])
+    pv.approved_by = actor
+    pv.save(update_fields=["is_current", "made_current_at", "approved_by"])
     audit.record(action="policy.make_current", actor=actor, obj=pv, payload={
         "policy": pv.policy.slug, "number": pv.number,
         "previous": str(previous) if previous else None})
 
 
 def policy_version_make_current(*, actor: User, policy_version: PolicyVersion) -> PolicyVersion:
-    """Make this version the one bound to submissions from now on (after validating it again)."""
+    """Approve a policy version: make it the one bound to submissions from now on (after
+    validating it again), and tell its drafter. Four-eyes: an administrator or risk officer who
+    did not draft it approves it."""
     if not permissions.can_manage_policies(actor):
-        refuse(actor, "Only administrators choose the current governance policy.",
+        refuse(actor, "Only administrators and risk officers approve governance policies.",
                attempted="policy.make_current", target=policy_version,
                code=permissions.WRONG_ROLE)
+    if not permissions.can_approve_policy(actor, policy_version.created_by):
+        refuse(actor, f"You drafted {policy_version}; another administrator or risk officer must "
+               "approve it (four-eyes).", attempted="policy.make_current",
+               target=policy_version, code=permissions.OWN_DRAFT)
     errors = definition_errors(policy_version.definition)
     if errors:
         raise Conflict("This policy version does not validate and cannot be made current: "
@@ -120,6 +141,10 @@ def policy_version_make_current(*, actor: User, policy_version: PolicyVersion) -
         pv.validated_at = timezone.now()
         pv.save(update_fields=["validated_at"])
         _make_current(pv, actor=actor)
+        notify(users=[pv.created_by], kind=NotificationKind.POLICY_APPROVED, obj=pv,
+               title=f"{pv} is now the current policy: approved by "
+                     f"{person_name(actor)}",
+               url=pv.get_absolute_url())
     return pv
 
 

@@ -1,47 +1,111 @@
-"""The policy list: every version of every governance policy, and (administrators) which one is
-current."""
+"""Policy pages: every version of every governance policy; drafting a new version in a form; a
+version's page with its differences to the current one, where a second person (four-eyes)
+approves making it current."""
 
 from __future__ import annotations
 
-from django.contrib import messages
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from core import pages, permissions
-from core.errors import DomainError
+from core.errors import DomainError, ValidationFailed
 from core.http import AuthenticatedHttpRequest
 from governance import services
+from governance.forms import PolicyDraftForm
 from governance.models import PolicyVersion
+from governance.policy_edit import definition_changes, quorum_text, requirement_line
+from governance.views.common import refuse_on_get
 
 
-def _policies_page(request: AuthenticatedHttpRequest, *, status: int = 200,
-                   error: str = "") -> HttpResponse:
-    versions = PolicyVersion.objects.select_related("policy", "created_by").order_by(
-        "policy__name", "-number")
-    return render(request, "governance/policies.html", {
-        "versions": versions, "can_manage": permissions.can_manage_policies(request.user),
-        "error": error}, status=status)
+def _versions() -> Any:
+    return PolicyVersion.objects.select_related("policy", "created_by", "approved_by")
 
 
 @login_required
 def policies(request: AuthenticatedHttpRequest) -> HttpResponse:
-    return _policies_page(request)
+    return render(request, "governance/policies.html", {
+        "versions": _versions().order_by("policy__name", "-number"),
+        "can_manage": permissions.can_manage_policies(request.user)})
+
+
+def _draft_page(request: AuthenticatedHttpRequest, form: PolicyDraftForm, base: PolicyVersion,
+                *, status: int = 200) -> HttpResponse:
+    return render(request, "governance/policy_draft.html", {
+        "form": form, "base": base,
+        "tiers": [(tier, [form[name] for name in names])
+                  for tier, names in form.tier_fields.items()],
+        "questions": [form[name] for name in form.question_fields]}, status=status)
+
+
+@login_required
+def policy_draft(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Draft a new version of a policy, starting from the current version (or ``?from=<id>``)."""
+    refuse_on_get(request, "" if permissions.can_manage_policies(request.user) else
+                  "Only administrators and risk officers draft governance policies.")
+    source = request.POST.get("base") or request.GET.get("from")
+    base = (get_object_or_404(_versions(), pk=source) if source and str(source).isdigit()
+            else services.current_policy())
+    form = PolicyDraftForm(request.POST or None, base=base.definition)
+    if request.method != "POST":
+        return _draft_page(request, form, base)
+    if not form.is_valid():
+        return _draft_page(request, form, base, status=400)
+
+    def failure(status: int, error: DomainError | None) -> HttpResponse:
+        if isinstance(error, ValidationFailed) and "definition" in error.fields:
+            form.place_errors(error.fields["definition"])
+        elif error is not None:
+            form.add_error(None, error.message)
+        return _draft_page(request, form, base, status=status)
+
+    return pages.form_action(
+        request, form=None, call=lambda: services.policy_version_create(
+            actor=request.user, policy_slug=base.policy.slug, definition=form.definition(),
+            notes=form.cleaned_data["notes"]),
+        success=lambda pv: f"{pv} is drafted; another administrator or risk officer is "
+                           "notified to approve it.",
+        done=lambda pv: redirect(pv), failure=failure)
+
+
+def _version_page(request: AuthenticatedHttpRequest, pv: PolicyVersion, *, status: int = 200,
+                  error: str = "") -> HttpResponse:
+    current = PolicyVersion.objects.current()
+    compared = None if current is None or current.pk == pv.pk else current
+    services.notification_mark_read_about(actor=request.user, obj=pv)
+    return render(request, "governance/policy_version.html", {
+        "pv": pv, "current": current,
+        "compared": compared,
+        "changes": definition_changes(compared.definition if compared else None,
+                                      pv.definition) if compared else [],
+        "tiers": [(tier, rules, quorum_text(rules),
+                   [requirement_line(r) for r in rules["required_evidence"]])
+                  for tier, rules in sorted(pv.definition["tiers"].items())],
+        "can_manage": permissions.can_manage_policies(request.user),
+        "can_approve": permissions.can_approve_policy(request.user, pv.created_by),
+        "error": error}, status=status)
+
+
+@login_required
+def policy_version(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    return _version_page(request, get_object_or_404(_versions(), pk=pk))
 
 
 @login_required
 @require_POST
 def policy_make_current(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    pv = get_object_or_404(PolicyVersion, pk=pk)
+    pv = get_object_or_404(_versions(), pk=pk)
 
     def failure(status: int, error: DomainError | None) -> HttpResponse:
-        message = error.message if error is not None else ""
-        messages.error(request, message)
-        return _policies_page(request, status=status, error=message)
+        return _version_page(request, pv, status=status,
+                             error=error.message if error is not None else "")
 
     return pages.form_action(
         request, form=None, call=lambda: services.policy_version_make_current(
             actor=request.user, policy_version=pv),
-        success=f"{pv} is now the current policy.", done="governance:policies",
-        failure=failure)
+        success=lambda done: f"{done} is now the current policy; "
+                             f"{'its drafter is notified' if done.created_by else 'approved'}.",
+        done=lambda done: redirect(done), failure=failure)

@@ -17,7 +17,7 @@ def test_a_data_scientist_registers_a_model_and_uploads_its_artifact(page, login
     login(dana)
     page.get_by_role("link", name="Inventory").first.click()
     page.get_by_role("link", name="Register a model").click()
-    page.get_by_role("textbox", name="Name *").fill("Retail scorecard")
+    page.get_by_role("textbox", name="Name", exact=True).fill("Retail scorecard")
     page.get_by_label("Team").select_option("credit")
     page.get_by_label("Purpose").fill("Approve or decline consumer loans.")
     page.get_by_label("Decision type").select_option("credit")

@@ -23,6 +23,7 @@ from governance.policy import TEMPLATES
 from registry import services as registry
 from registry.demo.train_german_credit import DATA_PATH, build_demo_artifact
 from registry.models import ModelVersion, RegisteredModel
+from tests.conftest import approve_policy
 from tests.governance.conftest import MEDIUM
 from tests.registry.conftest import model_fields
 
@@ -109,7 +110,7 @@ def evaluation_policy(db, adam):
     governance.ensure_policy_templates()
     pv = governance.policy_version_create(actor=adam, policy_slug="evaluated",
                                           name="Evaluated", definition=policy_definition())
-    return governance.policy_version_make_current(actor=adam, policy_version=pv)
+    return approve_policy(pv)
 
 
 @pytest.fixture

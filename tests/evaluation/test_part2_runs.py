@@ -25,6 +25,7 @@ from governance.models import Evidence, Finding
 from governance.policy import SHIPPED
 from registry import services as registry
 from registry.models import RegisteredModel
+from tests.conftest import approve_policy
 from tests.evaluation.conftest import GERMAN_CSV, REQUIRED, SENSITIVE, policy_definition, upload
 from tests.governance.conftest import ALL_HIGH
 from tests.registry.conftest import model_fields
@@ -55,7 +56,7 @@ def evaluation_policy(db, adam):
     pv = governance.policy_version_create(actor=adam, policy_slug="evaluated-2",
                                           name="Evaluated, part 2",
                                           definition=policy_definition(PART2_REQUIRED))
-    return governance.policy_version_make_current(actor=adam, policy_version=pv)
+    return approve_policy(pv)
 
 
 def german_frame() -> pd.DataFrame:

@@ -16,6 +16,7 @@ from evaluation.tasks import run_evaluation
 from governance.gates import blocking_items, case_for, is_exploratory
 from governance.models import Evidence, Finding
 from registry.models import VersionAuthor
+from tests.conftest import approve_policy
 
 CHECKS = ["performance", "bias", "calibration"]
 
@@ -167,7 +168,7 @@ def test_a_failing_check_fails_its_evidence_raises_a_finding_and_blocks_approval
     pv = governance.policy_version_create(actor=adam, policy_slug="evaluated",
                                           name="Evaluated",
                                           definition=policy_definition(strict))
-    governance.policy_version_make_current(actor=adam, policy_version=pv)
+    approve_policy(pv)
     # The version is bound to the policy it was submitted under; this one is a new draft.
     from registry import services as registry
     from tests.evaluation.conftest import upload

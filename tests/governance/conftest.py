@@ -21,7 +21,7 @@ from governance.models import PolicyVersion
 from governance.policy import TEMPLATES
 from registry import services as registry
 from registry.models import ModelVersion, RegisteredModel
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, approve_policy
 from tests.registry.conftest import credit_model, fraud_model, onnx_bytes, onnx_file  # noqa: F401
 
 ALL_LOW = {"exposure": "low", "impact": "low", "regulatory_use": "no", "automation": "low",
@@ -87,7 +87,7 @@ def strict_definition() -> dict:
 def strict_policy(policy, adam) -> PolicyVersion:
     pv = services.policy_version_create(actor=adam, policy_slug="strict", name="Strict",
                                         definition=strict_definition())
-    return services.policy_version_make_current(actor=adam, policy_version=pv)
+    return approve_policy(pv)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from governance.gates import blocking_items, check_verdict, evidence_standings, 
 from governance.models import Evidence, Finding, FindingStatus, PolicyVersion, workflow_url
 from governance.policy import SHIPPED, TASKS, TEMPLATES, definition_errors
 from registry.models import Task, VersionState
+from tests.conftest import approve_policy
 from tests.governance.conftest import counting_evidence, digest
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +35,7 @@ def one_check_policy(adam, requirement: dict, tiers=("1", "2", "3")) -> PolicyVe
         definition["tiers"][name]["required_evidence"] = [requirement]
     pv = services.policy_version_create(actor=adam, policy_slug="one-check", name="One check",
                                         definition=definition)
-    return services.policy_version_make_current(actor=adam, policy_version=pv)
+    return approve_policy(pv)
 
 
 @pytest.fixture
@@ -124,7 +125,7 @@ class TestWarnLevel:
                  "threshold": 0.05, "level": "warn"}]
         pv = services.policy_version_create(actor=adam, policy_slug="warn", name="Warn",
                                             definition=definition)
-        return services.policy_version_make_current(actor=adam, policy_version=pv)
+        return approve_policy(pv)
 
     def test_a_missed_warning_blocks_nothing_and_is_shown_as_a_warning(
             self, walk, draft, warn_policy, victor, api, dana, client):
@@ -225,7 +226,7 @@ class TestIndependence:
             tier["required_evidence"] = [{**need, "external_allowed": True}]
         pv = services.policy_version_create(actor=adam, policy_slug="one-check",
                                             definition=definition)
-        services.policy_version_make_current(actor=adam, policy_version=pv)
+        approve_policy(pv)
         assert evidence_blockers(draft) == {}
         [standing] = evidence_standings(draft)
         assert standing.counts and standing.evidence.origin == "external"

@@ -24,7 +24,7 @@ from governance.policy import Definition
 from governance.worklists import my_signoffs
 from registry import services as registry
 from registry.models import ModelVersion, RegisteredModel, VersionAuthor, VersionState
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, approve_policy
 from tests.governance.conftest import (
     ALL_HIGH,
     ALL_LOW,
@@ -266,7 +266,7 @@ class TestIndependenceCoversAuthorship:
         definition["tiers"]["3"]["exclude_model_team"] = True
         pv = services.policy_version_create(actor=adam, policy_slug="sr-11-7",
                                             definition=definition)
-        services.policy_version_make_current(actor=adam, policy_version=pv)
+        approve_policy(pv)
         services.intake_record(actor=rhea, model=credit_model, is_model=True, answers=ALL_LOW)
         vic = make_user("vic", "validator", team="credit")
         version = registry.version_create(actor=dana, model=credit_model, artifact=onnx_file())

@@ -22,6 +22,7 @@ from governance.models import Policy, PolicyVersion, VersionGovernance
 from governance.policy import SHIPPED
 from registry import services as registry
 from registry.models import VersionState
+from tests.conftest import approve_policy
 from tests.governance.conftest import ALL_LOW, Walk
 
 
@@ -101,7 +102,7 @@ def test_the_migration_installs_revision_2_and_leaves_bound_versions_alone(old_i
 def test_an_installation_with_its_own_policy_current_keeps_it(old_installation, adam):
     own = services.policy_version_create(actor=adam, policy_slug="house", name="House policy",
                                          definition=SHIPPED["sr-11-7"].revisions[0])
-    services.policy_version_make_current(actor=adam, policy_version=own)
+    approve_policy(own)
 
     upgrade()
 

@@ -16,6 +16,7 @@ from registry import services as registry
 from registry.models import SignatureKind, VersionState
 from serving import services
 from serving.models import ChangeAction, Endpoint, EndpointStatus
+from tests.conftest import approve_policy
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/endpoints/"
@@ -238,7 +239,7 @@ def test_a_tier_3_policy_may_let_developers_deploy_to_production(api, adam, dana
     definition["tiers"]["3"]["developers_may_deploy"] = True
     relaxed = governance.policy_version_create(actor=adam, policy_slug="relaxed",
                                                name="Relaxed", definition=definition)
-    governance.policy_version_make_current(actor=adam, policy_version=relaxed)
+    approve_policy(relaxed)
     governance.intake_record(actor=dana, model=credit_model, is_model=True, answers=ALL_LOW,
                              rationale="An internal ranking with no decisions about people.")
     developer = make_user("dev-ops", Role.DEPLOYER, team="credit")
