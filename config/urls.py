@@ -14,6 +14,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("audit/", include("core.api.audit_urls")),
     path("", include("core.api.signing_urls")),
     path("", include("serving.keys_api")),
+    path("", include("reports.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -5,12 +5,14 @@ class ReportsConfig(AppConfig):
     name = "reports"
 
     def ready(self) -> None:
-        """Put the reports panel on the registry's version page (core.pages), and archive the
-        validation report at every approval (governance.attestation): its digest goes into the
-        approval attestation."""
+        """Put the reports panel on the registry's version page and the Exports link in the
+        header (core.pages), and archive the validation report at every approval
+        (governance.attestation): its digest goes into the approval attestation."""
         from core import pages
         from governance.attestation import add_approval_document
         from reports import services
+        from reports.exports import shows_exports
 
         pages.add_panel("registry.version_detail", "reports/_version_panel.html")
+        pages.add_nav_link(pages.NavLink("Exports", "reports:exports", shown=shows_exports))
         add_approval_document("validation_report", services.validation_report_archive)

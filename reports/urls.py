@@ -1,10 +1,13 @@
 from django.urls import path
 
-from reports import views
+from reports import export_views, views
 
 app_name = "reports"
 
 urlpatterns = [
+    path("exports/", export_views.exports_page, name="exports"),
+    path("exports/<int:pk>/", export_views.export_page, name="export"),
+    path("exports/<int:pk>/download/", export_views.export_download, name="export-download"),
     path("<slug:slug>/v<int:number>/model-card/", views.model_card, name="model-card"),
     path("<slug:slug>/v<int:number>/model-card.pdf", views.model_card_pdf, name="model-card-pdf"),
     path("<slug:slug>/v<int:number>/model-card.json", views.model_card_json,

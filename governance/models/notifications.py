@@ -21,6 +21,7 @@ class NotificationKind(models.TextChoices):
     REVIEW_DUE = "review_due", "Periodic review coming due"
     REVIEW_OVERDUE = "review_overdue", "Periodic review overdue"
     DEPLOYMENT = "deployment", "Your version deployed, rolled back or suspended"
+    REPORT_READY = "report_ready", "Your export is ready"
 
 
 class NotificationQuerySet(models.QuerySet):
