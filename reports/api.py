@@ -22,7 +22,7 @@ from reports import exports, jobs
 from reports.models import ExportKind, ExportState, GeneratedReport
 
 
-class ExportSerializer(serializers.ModelSerializer):
+class ReportExportSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=ExportKind.choices, read_only=True)
     state = serializers.ChoiceField(choices=ExportState.choices, read_only=True)
     params = serializers.DictField(child=serializers.CharField(), read_only=True)
@@ -49,7 +49,7 @@ class ExportSerializer(serializers.ModelSerializer):
         return jobs.export_url(job)
 
 
-class ExportRequestSerializer(StrictSerializer):
+class ReportExportRequestSerializer(StrictSerializer):
     kind = serializers.CharField(help_text=f"One of: {', '.join(exports.KINDS)}.")
     params = serializers.DictField(
         child=serializers.CharField(allow_blank=True), required=False, default=dict,
@@ -66,8 +66,9 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     it), follow its progress (GET), download its file once done. Someone else's export
     answers 404."""
 
-    serializer_class = ExportSerializer
+    serializer_class = ReportExportSerializer
     parser_classes = [JSONParser]
+    auditor_writes = ("create",)  # asking for an export changes nothing but the requester's list
     request: AuthenticatedRequest
 
     def get_queryset(self) -> Any:
@@ -76,16 +77,16 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         return GeneratedReport.objects.filter(requested_by=self.request.user).select_related(
             "requested_by")
 
-    @extend_schema(request=ExportRequestSerializer,
-                   responses={201: ExportSerializer, 202: ExportSerializer})
+    @extend_schema(request=ReportExportRequestSerializer,
+                   responses={201: ReportExportSerializer, 202: ReportExportSerializer})
     def create(self, request: AuthenticatedRequest) -> Response:
         """Ask for an export: 400 for an unknown kind or a bad filter or period, 403 for a kind
         you may not export (the board report: risk officers, the review board, auditors,
         administrators; audit events: auditors, risk officers, administrators)."""
-        data = valid_input(ExportRequestSerializer, request)
+        data = valid_input(ReportExportRequestSerializer, request)
         job = jobs.export_request(actor=request.user, kind=data["kind"],
                                   params=data.get("params") or {})
-        return Response(ExportSerializer(job).data,
+        return Response(ReportExportSerializer(job).data,
                         status=status.HTTP_202_ACCEPTED if job.on_worker and not job.is_finished
                         else status.HTTP_201_CREATED)
 
