@@ -8,13 +8,14 @@ from typing import Any
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api.base import StrictSerializer, valid_input
 from core.api.parsers import JSONParser
+from core.api.schema import ERRORS, ErrorSerializer
 from core.http import AuthenticatedRequest
 from core.models import User
 from registry import storage
@@ -90,7 +91,8 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                         status=status.HTTP_202_ACCEPTED if job.on_worker and not job.is_finished
                         else status.HTTP_201_CREATED)
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                              409: OpenApiResponse(ErrorSerializer, description=ERRORS[409])})
     @action(detail=True, methods=["get"])
     def download(self, request: AuthenticatedRequest, pk: str | None = None) -> FileResponse:
         """The export's file, checked against its SHA-256 (409 until it is done); the download
