@@ -3,11 +3,16 @@ several evaluations with their charts, a full audit appendix) rendered to PDF/A 
 template and machinery as at approval (reports.services.report_context, reports.pdf.render_pdf).
 
 Run:  .venv/bin/python bench/reports.py [--findings 25] [--runs 3] [--events 120]
+                                        [--inventory-models 500]
 
 Needs no database: the facts are built in memory (the objects the template reads, with the same
 attributes as the rows), and the charts are drawn by core.charts from curves of the sizes a real
 run stores. Prints the time of each of three renderings and ends with the line
 ``pdf_s=X pages=N`` (the median). Target: pdf_s <= 10.
+
+Before it, the inventory report of ``--inventory-models`` models (default 500; rows built in
+memory as ``reports.inventory.rows_of`` returns them, laid out by the same template) is rendered
+three times: ``inventory_pdf_s=X pages=N models=M`` (the median; 0 models skips it).
 """
 
 from __future__ import annotations
@@ -141,16 +146,67 @@ def facts(n_findings: int, n_runs: int, n_events: int) -> Any:
     )
 
 
+def inventory_rows(n: int) -> tuple[list[Any], Any]:
+    from reports.inventory import InventoryRow, Totals
+
+    rng = random.Random(16)
+    teams = [NS(name=t) for t in ("Credit", "Fraud", "Pricing", "Marketing", "Retail")]
+    states = ["approved", "draft", "in_validation", "pending_approval", "suspended"]
+    rows, totals = [], Totals()
+    for i in range(n):
+        state = rng.choice(states)
+        model = NS(name=f"Model {i:04d} {rng.choice(['scorecard', 'detector', 'pricer'])}",
+                   slug=f"model-{i:04d}", team=rng.choice(teams),
+                   business_line=rng.choice(["", "Cards", "Mortgages", "SME lending"]),
+                   owner=person(f"owner{i % 40}"),
+                   get_status_display=choice(state))
+        in_use = (rng.randint(1, 4), "approved") if rng.random() < 0.7 else None
+        row = InventoryRow(
+            model=model, tier=rng.choice([1, 2, 3, None]), in_use=in_use,
+            latest=(in_use[0] + rng.randint(0, 1)) if in_use else 1, latest_state=state,
+            last_validation=NOW - dt.timedelta(days=rng.randint(1, 700)) if in_use else None,
+            next_review=(NOW + dt.timedelta(days=rng.randint(-30, 300))).date()
+            if in_use else None,
+            open_findings={"high": rng.randint(0, 1), "medium": rng.randint(0, 3),
+                           "low": rng.randint(0, 4)},
+            overdue_findings=rng.randint(0, 2), waivers=rng.randint(0, 2),
+            first_waiver_expiry=NOW + dt.timedelta(days=rng.randint(1, 90)))
+        if row.overdue_findings:
+            row.overdue.append(f"{row.overdue_findings} finding(s) past due")
+        rows.append(row)
+        totals.add(row)
+    return rows, totals
+
+
+def bench_inventory(n: int) -> None:
+    from reports.pdf import render_pdf
+
+    rows, totals = inventory_rows(n)
+    context = {"rows": rows, "totals": totals, "dated": NOW, "params": {},
+               "footer": "Assay inventory report (bench)"}
+    times, pages = [], 0
+    for attempt in range(3):
+        pdf = render_pdf("reports/inventory.html", context)
+        times.append(pdf.seconds)
+        pages = pdf.pages
+        print(f"inventory run {attempt + 1}: {pdf.seconds:.2f} s, {pdf.pages} pages, "
+              f"{len(pdf.content) / 1024:.0f} KiB")
+    print(f"inventory_pdf_s={statistics.median(times):.2f} pages={pages} models={n}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--findings", type=int, default=25)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--events", type=int, default=120)
+    parser.add_argument("--inventory-models", type=int, default=500)
     args = parser.parse_args()
 
     import django
 
     django.setup()
+    if args.inventory_models:
+        bench_inventory(args.inventory_models)
     from reports.models import ReportKind
     from reports.pdf import render_pdf
     from reports.services import TEMPLATES, report_context

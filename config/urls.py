@@ -17,6 +17,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("serving.keys_api")),
     path("versions/<int:pk>/model-card/", ModelCardView.as_view(), name="api-model-card"),
     path("monitoring/", include("monitoring.api")),
+    path("", include("reports.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema",
                                                       template_name="api_docs.html"), name="swagger-ui"),

@@ -95,8 +95,9 @@ def _known_actions() -> list[str]:
     return actions
 
 
-def _filtered(data: dict[str, Any]) -> Any:
-    """Events matching the filter form's cleaned data (a model slug that does not exist: error)."""
+def filtered_events(data: dict[str, Any]) -> Any:
+    """Events matching the filter form's cleaned data (a model slug that does not exist: error);
+    the trail page and its CSV export (reports.exports) both read through this."""
     scope = export.resolve_scope(model_slug=data.get("model") or "",
                                  date_from=data.get("date_from"), date_to=data.get("date_to"))
     events = scope.events()
@@ -146,7 +147,7 @@ def event_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         status = 400
     else:
         try:
-            page = _page(_filtered(form.cleaned_data if form.is_bound else {}), request)
+            page = _page(filtered_events(form.cleaned_data if form.is_bound else {}), request)
         except ValidationFailed as exc:
             form.add_error("model" if "model" in exc.fields else None, exc.message)
             status = 400

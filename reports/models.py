@@ -86,3 +86,72 @@ class ModelCardNarrative(models.Model):
     @property
     def audit_model_id(self) -> int:
         return self.version.model_id
+
+
+class ExportKind(models.TextChoices):
+    """What the Exports page and ``/api/v1/reports/exports/`` make (reports/exports.py)."""
+
+    INVENTORY_PDF = "inventory_pdf", "Inventory report (PDF)"
+    INVENTORY_CSV = "inventory_csv", "Inventory (CSV)"
+    BOARD_PDF = "board_pdf", "Board report for a period (PDF)"
+    FINDINGS_CSV = "findings_csv", "Findings (CSV)"
+    WAIVERS_CSV = "waivers_csv", "Waivers (CSV)"
+    AUDIT_CSV = "audit_csv", "Audit events (CSV)"
+
+
+class ExportState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class GeneratedReport(models.Model):
+    """One requested export (inventory, board report, CSVs): what was asked for and by whom, its
+    progress while a worker makes it, and the stored file with its SHA-256 once done.
+
+    Written when the request is made, in the request's transaction; small exports are made in
+    the request itself, larger ones (``ASSAY_REPORTS_WORKER_ABOVE_ROWS``) by a worker whose
+    progress the export's page polls."""
+
+    kind = models.CharField(max_length=20, choices=ExportKind.choices)
+    # The page filter or period the export was asked for, as given (query-string values).
+    params = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=ExportState.choices,
+                             default=ExportState.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    step = models.CharField(max_length=200, blank=True)
+    rows = models.BigIntegerField(default=0, help_text="Rows (models, findings, events) covered.")
+    on_worker = models.BooleanField(default=False)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    # When its task was last sent: a row still queued long after is sent again (the reaper).
+    queued_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    filename = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.BigIntegerField(default=0)
+    pages = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["requested_by", "-requested_at"],
+                                name="export_requester"),
+                   models.Index(fields=["state", "queued_at"], name="export_state_queued")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (ExportState.DONE, ExportState.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.is_finished else min(99, self.progress)

@@ -335,6 +335,15 @@ CHECKPOINT_INTERVAL_S = env_int("ASSAY_CHECKPOINT_INTERVAL_S", 600)
 # "Verify now" on the audit page runs within the request up to this many events (about two
 # seconds), on a worker with progress above it.
 VERIFY_INLINE_MAX = env_int("ASSAY_VERIFY_INLINE_MAX", 200_000)
+# Exports (reports.jobs): made within the request up to this many rows (models, findings, waivers,
+# events), by a worker whose progress the export's page polls above it; PDFs sooner.
+REPORTS_WORKER_ABOVE_ROWS = env_int("ASSAY_REPORTS_WORKER_ABOVE_ROWS", 5000)
+REPORTS_PDF_WORKER_ABOVE_ROWS = env_int("ASSAY_REPORTS_PDF_WORKER_ABOVE_ROWS", 100)
+# A worker holds an export by a lease renewed with its progress; a PDF's layout is one long step,
+# so the lease is long. An export still queued this long after its task was sent is sent again.
+REPORTS_LEASE_S = env_int("ASSAY_REPORTS_LEASE_S", 900)
+REPORTS_REQUEUE_AFTER_S = env_int("ASSAY_REPORTS_REQUEUE_AFTER_S", 300)
+REPORTS_MAX_ATTEMPTS = env_int("ASSAY_REPORTS_MAX_ATTEMPTS", 3)
 CELERY_BEAT_SCHEDULE: dict = {
     "audit-checkpoint": {"task": "core.checkpoint_audit_chain", "schedule": CHECKPOINT_INTERVAL_S},
     # Folded security events (failed logins, denials) of each minute that is over.
@@ -355,6 +364,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     # frequency comes from its rules), and delete prediction log rows past their retention.
     "monitoring-scan": {"task": "monitoring.scan",
                         "schedule": env_int("ASSAY_MONITORING_SCAN_INTERVAL_S", 60)},
+    # Exports whose task never reached a worker, or whose worker died: sent again, or failed.
+    "reports-reap-exports": {"task": "reports.reap_exports",
+                             "schedule": env_int("ASSAY_REAP_INTERVAL_S", 60)},
 }
 # A check counts prediction log rows older than this (the gateway's writer inserts its batches
 # up to a second or so after their time stamps); younger rows go into the next window.

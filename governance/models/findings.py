@@ -60,6 +60,16 @@ class FindingQuerySet(models.QuerySet):
     def unresolved(self) -> FindingQuerySet:
         return self.filter(status__in=UNRESOLVED)
 
+    def shown(self, status: str) -> FindingQuerySet:
+        """The findings list's filter, shared by the page and its CSV export: ``unresolved``
+        (the page's default), one status, or anything else (``all``) for every finding; soonest
+        due first."""
+        if status == "unresolved":
+            return self.unresolved().order_by("due_date", "pk")
+        if status in FindingStatus.values:
+            return self.filter(status=status).order_by("due_date", "pk")
+        return self.order_by("due_date", "pk")
+
     def open_high(self) -> FindingQuerySet:
         return self.unresolved().filter(severity=Severity.HIGH)
 

@@ -23,6 +23,11 @@ class WaiverQuerySet(models.QuerySet):
     def visible_to(self, user) -> WaiverQuerySet:
         return self.filter(version__model__in=RegisteredModel.objects.visible_to(user).values("pk"))
 
+    def listed(self) -> WaiverQuerySet:
+        """The waivers list (page and CSV export): newest grant first, with what it shows."""
+        return self.select_related("version__model", "approved_by", "ended_by").order_by(
+            "-granted_at", "-pk")
+
     def in_force(self, now: dt.datetime | None = None) -> WaiverQuerySet:
         """Active and not yet past their expiry (the beat task marks them expired soon after)."""
         return self.filter(status=WaiverStatus.ACTIVE, expires_at__gt=now or timezone.now())

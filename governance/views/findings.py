@@ -40,14 +40,10 @@ def _finding_moves(user: Any, finding: Finding) -> list[tuple[str, str]]:
 
 @login_required
 def finding_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    qs = Finding.objects.visible_to(request.user).listed()
     status = request.GET.get("status", "unresolved")
-    if status == "unresolved":
-        qs = qs.unresolved()
-    elif status in FindingStatus.values:
-        qs = qs.filter(status=status)
+    qs = Finding.objects.visible_to(request.user).listed().shown(status)
     return render(request, "governance/findings.html", {
-        "findings": qs.order_by("due_date", "pk")[:500], "status": status,
+        "findings": qs[:500], "status": status,
         "statuses": FindingStatus.choices})
 
 

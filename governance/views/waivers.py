@@ -23,8 +23,7 @@ from governance.views.common import refuse_on_get, workable_version
 
 @login_required
 def waiver_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    rows = Waiver.objects.visible_to(request.user).select_related(
-        "version__model", "approved_by").order_by("-granted_at")[:500]
+    rows = Waiver.objects.visible_to(request.user).listed()[:500]
     return render(request, "governance/waivers.html", {
         "waivers": rows, "can_revoke": request.user.has_role(Role.RISK_OFFICER)})
 

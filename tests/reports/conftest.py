@@ -110,3 +110,42 @@ def approved(evaluated, walk, people) -> ModelVersion:  # noqa: F811
     evaluated.refresh_from_db()
     assert evaluated.state == VersionState.APPROVED
     return evaluated
+
+
+# --- Exports ----------------------------------------------------------------------------------
+# Exports above the size threshold are queued for a worker once the request commits
+# (reports.jobs.export_queue). In tests the queued ids wait here instead of going to RabbitMQ;
+# ``queued_exports.run()`` runs the task on them as a worker would. One end-to-end test sends
+# them through the real broker to a real worker on a queue of its own.
+
+
+class QueuedExports:
+    """Export ids queued for a worker, in order."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from reports import jobs
+
+        self.ids: list[int] = []
+        self._monkeypatch, self._jobs = monkeypatch, jobs
+        self._to_broker = jobs.export_queue
+        monkeypatch.setattr(jobs, "export_queue", self.ids.append)
+
+    def run(self) -> list[str]:
+        """Run the task on every queued id (emptying the queue), as a worker would."""
+        from reports.tasks import generate_export
+
+        ids, self.ids[:] = list(self.ids), []
+        return [generate_export.apply(args=[pk]).get() for pk in ids]
+
+    def use_broker(self) -> None:
+        self._monkeypatch.setattr(self._jobs, "export_queue", self._to_broker)
+
+
+@pytest.fixture(autouse=True)
+def queued_exports(monkeypatch) -> QueuedExports:
+    return QueuedExports(monkeypatch)
+
+
+def export_bytes(job) -> bytes:
+    with storage.open_stored(job.sha256) as handle:
+        return handle.read()
