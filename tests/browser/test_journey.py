@@ -6,7 +6,7 @@ validator takes the validation, uploads the evaluation data, runs the evaluation
 and raises a finding; the data scientist answers it; the validator closes it and concludes; a
 risk officer who also develops the model is refused the sign-off with the reason; the required
 signers sign off; a deployer deploys it and the gateway answers; an auditor downloads the PDF
-validation report and an audit bundle that verifies. Each person's dashboard shows what waits for
+validation report, an audit bundle and the model's evidence pack, which verify. Each person's dashboard shows what waits for
 them at their step. Screenshots of the key pages land in $TMPDIR/assay-browser/journey-*.png.
 """
 
@@ -18,7 +18,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from core import verify_bundle
+from core import verify_bundle, verify_pack
 from core.models import Role
 from evaluation import services as evaluation
 from registry.demo.train_german_credit import DATA_PATH as GERMAN_CSV
@@ -252,6 +252,20 @@ def test_the_approval_journey_from_submission_to_a_verified_audit_bundle(
     assert verdict.ok, verdict.reasons
     assert verdict.included > 20
     shot(page, "7-audit")
+
+    # --- ... and the model's evidence pack, which the standalone verifier checks. ---
+    page.goto("/reports/exports/")
+    page.locator("select[name=model]").select_option(slug)
+    page.get_by_role("button", name="Show its documents").click()
+    page.get_by_role("link", name=f"Evidence pack of {MODEL}").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the evidence pack").click()
+    pack = tmp_path / "evidence-pack.zip"
+    download.value.save_as(pack)
+    checked = verify_pack.verify_pack(str(pack))
+    assert checked.ok, checked.reasons
+    assert checked.attestations >= 1 and checked.runs >= 1
+    shot(page, "8-evidence-pack")
 
 
 def _first_applicant() -> dict:
