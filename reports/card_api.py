@@ -24,8 +24,11 @@ class ModelCardView(APIView):
             "as", str, enum=sorted(EXPORTS), default="json",
             description="json: Model Card Toolkit schema v0.0.2; markdown: the Hugging Face "
                         "model card layout (a README.md).")],
-        responses={200: OpenApiResponse(OpenApiTypes.BINARY,
-                                        description="The card; X-Content-SHA256 is its digest."),
+        responses={(200, "application/json"): OpenApiResponse(
+                       OpenApiTypes.OBJECT, description="The Model Card Toolkit JSON; "
+                                                        "X-Content-SHA256 is its digest."),
+                   (200, "text/markdown"): OpenApiResponse(
+                       OpenApiTypes.STR, description="The Hugging Face model card."),
                    400: ErrorSerializer, 404: ErrorSerializer})
     def get(self, request: AuthenticatedRequest, pk: int) -> HttpResponse:
         what = request.query_params.get("as", "json")

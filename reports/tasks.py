@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from core.periodic import periodic_task
 from reports import jobs
 
 
@@ -17,7 +18,7 @@ def generate_export(export_id: int) -> str:
     return jobs.export_run(export_id=export_id)
 
 
-@shared_task(name="reports.reap_exports")
+@periodic_task("reports.reap_exports")
 def reap_exports() -> dict[str, int]:
     """Send again exports that never reached a worker or whose worker died."""
     return jobs.export_reap()

@@ -1,5 +1,8 @@
 // Tabs (role="tablist"): the arrow keys, Home and End move between tabs, as the WAI-ARIA tabs
 // pattern asks. Each tab is a link, so Tab, Enter and pages without JavaScript work anyway.
+// htmx runs this file again when it swaps a tab's content in; one listener is enough.
+if (!window.assayTabKeys) {
+window.assayTabKeys = true;
 document.addEventListener("keydown", (event) => {
   const tab = event.target.closest && event.target.closest('[role="tab"]');
   if (!tab) return;
@@ -10,3 +13,4 @@ document.addEventListener("keydown", (event) => {
   event.preventDefault();
   tabs[(next + tabs.length) % tabs.length].focus();
 });
+}

@@ -129,7 +129,7 @@ def test_the_approval_journey_from_submission_to_a_verified_audit_bundle(
     page.goto("/")
     expect(page.locator(".dashboard")).to_contain_text("Your validations")
 
-    page.goto(f"/models/{slug}/")
+    page.goto(f"/models/{slug}/evaluations/")
     page.get_by_role("link", name="Upload evaluation data").click()
     page.get_by_label("File").set_input_files(str(GERMAN_CSV))
     page.get_by_label("Label column").fill("good_credit")

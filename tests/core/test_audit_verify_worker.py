@@ -77,5 +77,5 @@ def test_the_progress_partial_polls_while_running(client, aude):
                                       status=VerificationStatus.RUNNING)
     client.force_login(aude)
     html = client.get(f"/audit/verify/{job.pk}/").content.decode()
-    assert 'hx-trigger="every 1s"' in html and "250 of 1000 events" in html
+    assert 'hx-trigger="every 1s"' in html and "250 of 1,000 events" in html
     assert 'value="25"' in html

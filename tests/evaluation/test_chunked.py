@@ -227,9 +227,3 @@ def test_robustness_and_drift_in_chunks_give_the_one_pass_results(demo_onnx, spe
         {k: v for k, v in actual.results.items() if k != "checks"}
 
 
-def test_explanations_are_not_computed_in_chunks(demo_onnx, specs):
-    with pytest.raises(engine.EngineError, match="need all the rows at once"):
-        chunked.evaluate_chunked(
-            model_bytes=demo_onnx, input_specs=specs, data=io.BytesIO(GERMAN_CSV.read_bytes()),
-            file_format="csv", chunk_rows=300,
-            **{**ARGS, "checks": [*engine.PART_1, "explainability"]})

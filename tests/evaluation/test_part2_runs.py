@@ -98,10 +98,15 @@ def run_now(queued_runs, capture, **launch) -> Run:
 
 @pytest.fixture
 def api_for():
+    """``api_for(user)``: an API client with ``user``'s token (one token per person)."""
+    tokens: dict[str, str] = {}
+
     def client(user) -> APIClient:
-        _, token = accounts.token_create(actor=user, name="notebook", expires_in_days=30)
+        if user.username not in tokens:
+            _, tokens[user.username] = accounts.token_create(actor=user, name="notebook",
+                                                             expires_in_days=30)
         api = APIClient()
-        api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        api.credentials(HTTP_AUTHORIZATION=f"Token {tokens[user.username]}")
         return api
     return client
 
@@ -370,8 +375,8 @@ def test_a_run_page_shows_part2_charts_and_the_caveat_per_sensitive_feature(
     page = client.get(f"/evaluation/runs/{run.pk}/").content.decode()
     for text in ("Robustness under Gaussian noise", "Global importance over 20 rows",
                  "Importance per group", "Population stability index per feature",
-                 "Significant drift", "Selection rate per group, before and after",
-                 "Equal Credit Opportunity Act", 'id="mitigation-rules"', "Explain one row"):
+                 "Significant drift", "Selection rate per group of",
+                 "Equal Credit Opportunity Act", 'id="mitigation-rules-', "Explain one row"):
         assert text in page, text
     assert page.count("<svg") >= 6
 

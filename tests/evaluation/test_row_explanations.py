@@ -179,8 +179,8 @@ def test_the_api_asks_and_polls_and_refuses_what_it_must(
                       format="json")
     assert answer.status_code == 400  # unknown fields are refused
     # An auditor may read but not ask (403); another team's data scientist sees no run (404).
-    for body in ({"row": 1}, {}, {"junk": "\x00"}):  # permission before validation
-        answer = api_for(people["aude"]).post(f"/api/v1/runs/{run.pk}/explanations/", body,
+    for refused in ({"row": 1}, {}, {"junk": "\x00"}):  # permission before validation
+        answer = api_for(people["aude"]).post(f"/api/v1/runs/{run.pk}/explanations/", refused,
                                               format="json")
         assert answer.status_code == 403 and "Auditors" in answer.json()["detail"]
     assert api_for(people["aude"]).get(f"/api/v1/explanations/{body['id']}/").status_code == 200

@@ -114,11 +114,12 @@ def test_the_header_links_come_from_the_apps_with_the_unread_count(client, walk,
     page = client.get("/models/").content.decode()
     # The apps add their links in INSTALLED_APPS order; the markup is the one base.html had.
     assert ('  <nav aria-label="Main">\n'
-            '    <a href="/models/">Inventory</a>\n'
+            '    <a href="/models/" aria-current="page">Inventory</a>\n'
             '    <a href="/governance/queue/">My work</a>\n'
             '    <a href="/governance/findings/">Findings</a>\n'
             '    <a href="/governance/waivers/">Waivers</a>\n'
             '    <a href="/governance/inbox/">Inbox <span class="badge" id="unread-badge" '
             'title="unread notifications">1</span></a>\n'
             '    <a href="/deployments/">Deployments</a>\n'
+            '    <a href="/monitoring/">Monitoring</a>\n'
             '    \n') in page

@@ -25,6 +25,7 @@ from governance.policy import TEMPLATES, default_monitoring
 from registry import storage
 from registry.models import ModelVersion
 from serving.models import PredictionLog
+from tests.conftest import approve_policy
 from tests.serving.conftest import (  # noqa: F401  # noqa: F401  # noqa: F401
     FIELDS,
     app_key,
@@ -126,4 +127,4 @@ def suspending_policy(policy, adam):  # noqa: F811
     pv = governance.policy_version_create(
         actor=adam, policy_slug="monitored", name="Monitored",
         definition=monitoring_definition("2", suspend=True, frequency_minutes=5))
-    return governance.policy_version_make_current(actor=adam, policy_version=pv)
+    return approve_policy(pv)

@@ -64,8 +64,9 @@ def test_each_log_row_is_counted_once_and_windows_merge(approve, validated):
     plan = version.monitoring_plan
     log_predictions(version, population(300, seed=3), at=timezone.now() - dt.timedelta(minutes=5))
     first = services.plan_check(plan_id=plan.pk, now=later())
-    log_predictions(version, population(200, seed=4), at=timezone.now())
-    second = services.plan_check(plan_id=plan.pk, now=later(60))
+    # Logged after the first window's end (the first check ran "30 s from now").
+    log_predictions(version, population(200, seed=4), at=later(45))
+    second = services.plan_check(plan_id=plan.pk, now=later(90))
     windows = list(MonitoringWindow.objects.filter(plan=plan).order_by("end"))
     assert [w.rows for w in windows] == [300, 200]
     assert first.rows == 300 and second.rows == 500  # the period merges both windows
