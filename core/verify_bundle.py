@@ -71,7 +71,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any, Protocol, TypeGuard
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -806,6 +806,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.model or args.artifact_sha256:
         parser.error("--model and --artifact-sha256 verify a signature: give --public-key too")
     verdict = verify_file(args.bundle, trusted=set(args.trust) if args.trust else None)
+    return print_verdict(verdict, require_trust=args.require_trust)
+
+
+class _Verdict(Protocol):
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def pinned(self) -> bool: ...
+    @property
+    def reasons(self) -> list[str]: ...
+    @property
+    def notes(self) -> list[str]: ...
+
+    def summary(self) -> str: ...
+
+
+def print_verdict(verdict: _Verdict, *, require_trust: bool) -> int:
+    """Print a verdict (its summary, reasons and notes) and return the exit status; the bundle's
+    and the evidence pack's commands (core.verify_pack) answer alike."""
     print(verdict.summary())
     for reason in verdict.reasons:
         print(f"  - {reason}")
@@ -813,7 +832,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  note: {note}")
     if not verdict.ok:
         return EXIT_REJECTED
-    if args.require_trust and not verdict.pinned:
+    if require_trust and not verdict.pinned:
         print(f"NOT ACCEPTED: --require-trust was given but no key was pinned with --trust; "
               f"pass the key id Assay published (GET /api/v1/signing/keys/) as --trust KEYID "
               f"(exit status {EXIT_NOT_PINNED}).")

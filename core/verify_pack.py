@@ -52,6 +52,7 @@ from core.verify_bundle import (
     EnvelopeError,
     canonical_bytes,
     load_public_key,
+    print_verdict,
     verify_lines,
     verify_signature_bundle,
 )
@@ -304,19 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")
     verdict = verify_pack(args.pack, trusted=set(args.trust) if args.trust else None)
-    print(verdict.summary())
-    for reason in verdict.reasons:
-        print(f"  - {reason}")
-    for note in verdict.notes:
-        print(f"  note: {note}")
-    if not verdict.ok:
-        return EXIT_REJECTED
-    if args.require_trust and not verdict.pinned:
-        print(f"NOT ACCEPTED: --require-trust was given but no key was pinned with --trust "
-              f"(exit status {EXIT_NOT_PINNED}).")
-        return EXIT_NOT_PINNED
-    return EXIT_VERIFIED
-
+    return print_verdict(verdict, require_trust=args.require_trust)
 
 if __name__ == "__main__":
     sys.exit(main())
