@@ -35,6 +35,7 @@ urlpatterns = [
     path("audit/", include("core.audit_urls")),
     path("people/", include("core.people_urls")),
     path("models/", include("registry.urls")),
+    path("imports/", include("registry.import_urls")),
     path("", include("governance.urls")),
     path("evaluation/", include("evaluation.urls")),
     path("deployments/", include("serving.urls")),

@@ -139,3 +139,32 @@ class ArtifactForm(forms.Form):
 class VendorDocumentForm(forms.Form):
     document = forms.FileField(help_text="The vendor's documentation (any format; stored, "
                                          "never opened by Assay).")
+
+
+class MlflowImportForm(forms.Form):
+    tracking_uri = forms.CharField(label="MLflow tracking server", max_length=500,
+                                   help_text="Its address, e.g. http://mlflow.internal:5000.")
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), to_field_name="slug",
+                                  help_text="The team the imported models join.")
+    models = forms.CharField(label="Registered models", required=False,
+                             help_text="Names separated by commas; empty imports all.")
+    task = forms.ChoiceField(choices=[("", "from the assay.task tag"), *Task.choices],
+                             required=False,
+                             help_text="For models not tagged assay.task in MLflow.")
+    decision_type = forms.ChoiceField(
+        choices=[("", "from the assay.decision_type tag"), *DecisionType.choices],
+        required=False, help_text="For models not tagged assay.decision_type in MLflow.")
+    dry_run = forms.BooleanField(label="Dry run: say what would be imported, write nothing",
+                                 required=False, initial=True)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = Team.objects.filter(  # type: ignore[attr-defined]
+            pk__in=[t.pk for t in Team.objects.all() if permissions.can_create_model(user, t)])
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {"tracking_uri": data["tracking_uri"], "team": data["team"],
+                "models": [n.strip() for n in data["models"].split(",") if n.strip()],
+                "task": data["task"], "decision_type": data["decision_type"],
+                "dry_run": data["dry_run"]}

@@ -357,3 +357,100 @@ class VersionAuthor(models.Model):
     @property
     def audit_model_id(self) -> int:
         return self.version.model_id
+
+
+class MlflowSource(models.Model):
+    """The MLflow registered model an Assay model was imported from (``registry.mlflow_import``);
+    a later import of the same tracking server adds only versions not yet imported."""
+
+    model = models.OneToOneField(RegisteredModel, on_delete=models.CASCADE,
+                                 related_name="mlflow_source")
+    tracking_uri = models.CharField(max_length=500)
+    registered_model = models.CharField(max_length=256)
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tracking_uri", "registered_model"],
+                                    name="one_model_per_mlflow_registered_model"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registered_model} at {self.tracking_uri}"
+
+
+class MlflowVersionSource(models.Model):
+    """Provenance of an imported version: the MLflow version, its source and run, its stage and
+    aliases there, the run's metrics (the developer's own figures, not evidence), its flavors,
+    and, when it came without an ONNX artifact, how to convert it."""
+
+    version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE,
+                                   related_name="mlflow_source")
+    source = models.ForeignKey(MlflowSource, on_delete=models.CASCADE, related_name="versions")
+    mlflow_version = models.PositiveIntegerField()
+    source_uri = models.CharField(max_length=1000)
+    model_directory = models.CharField(max_length=1000, blank=True)
+    run_id = models.CharField(max_length=64, blank=True)
+    stage = models.CharField(max_length=32, blank=True)
+    aliases = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    run_metrics = models.JSONField(default=dict, blank=True)
+    flavors = models.JSONField(default=list, blank=True)
+    conversion_hint = models.TextField(blank=True)
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["source", "mlflow_version"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "mlflow_version"],
+                                    name="one_version_per_mlflow_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source.registered_model} v{self.mlflow_version}"
+
+
+class ImportState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class MlflowImport(models.Model):
+    """An import from MLflow asked for through the API or the page, run by a worker
+    (``registry.mlflow_jobs``); its report lists what was created, skipped and refused."""
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+")
+    tracking_uri = models.CharField(max_length=500)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                              blank=True, related_name="+")
+    registered_models = models.JSONField(default=list, blank=True)
+    task = models.CharField(max_length=32, blank=True)
+    decision_type = models.CharField(max_length=20, blank=True)
+    dry_run = models.BooleanField(default=True)
+    state = models.CharField(max_length=10, choices=ImportState.choices,
+                             default=ImportState.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    step = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"MLflow import {self.pk} from {self.tracking_uri}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (ImportState.DONE, ImportState.FAILED)

@@ -256,6 +256,7 @@ SPECTACULAR_SETTINGS = {
         "EndpointChangeActionEnum": "serving.models.ChangeAction",
         "MonitoringStatusEnum": "monitoring.models.PlanStatus",
         "PlanChangeStatusEnum": "monitoring.models.ChangeStatus",
+        "MlflowImportStateEnum": "registry.models.ImportState",
     },
 }
 
@@ -344,6 +345,12 @@ REPORTS_PDF_WORKER_ABOVE_ROWS = env_int("ASSAY_REPORTS_PDF_WORKER_ABOVE_ROWS", 1
 REPORTS_LEASE_S = env_int("ASSAY_REPORTS_LEASE_S", 900)
 REPORTS_REQUEUE_AFTER_S = env_int("ASSAY_REPORTS_REQUEUE_AFTER_S", 300)
 REPORTS_MAX_ATTEMPTS = env_int("ASSAY_REPORTS_MAX_ATTEMPTS", 3)
+# Imports from MLflow (registry/mlflow_jobs.py): leased, re-sent and failed as exports are. The
+# tracking server's token, when it sits behind authentication, comes from the environment only.
+MLFLOW_IMPORT_LEASE_S = env_int("ASSAY_MLFLOW_IMPORT_LEASE_S", 900)
+MLFLOW_IMPORT_REQUEUE_AFTER_S = env_int("ASSAY_MLFLOW_IMPORT_REQUEUE_AFTER_S", 300)
+MLFLOW_IMPORT_MAX_ATTEMPTS = env_int("ASSAY_MLFLOW_IMPORT_MAX_ATTEMPTS", 3)
+MLFLOW_TRACKING_TOKEN = env("MLFLOW_TRACKING_TOKEN", "")
 CELERY_BEAT_SCHEDULE: dict = {
     "audit-checkpoint": {"task": "core.checkpoint_audit_chain", "schedule": CHECKPOINT_INTERVAL_S},
     # Folded security events (failed logins, denials) of each minute that is over.
@@ -367,6 +374,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Exports whose task never reached a worker, or whose worker died: sent again, or failed.
     "reports-reap-exports": {"task": "reports.reap_exports",
                              "schedule": env_int("ASSAY_REAP_INTERVAL_S", 60)},
+    "registry-reap-mlflow-imports": {"task": "registry.reap_mlflow_imports",
+                                     "schedule": env_int("ASSAY_REAP_INTERVAL_S", 60)},
 }
 # A check counts prediction log rows older than this (the gateway's writer inserts its batches
 # up to a second or so after their time stamps); younger rows go into the next window.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.base import TEXT_LIMIT, StrictInputMixin, VisibleInputMixin
@@ -9,6 +12,7 @@ from core.models import Team, User
 from registry import services
 from registry.models import (
     DecisionType,
+    MlflowImport,
     ModelVersion,
     RegisteredModel,
     Sourcing,
@@ -160,3 +164,58 @@ class VersionSignaturesSerializer(serializers.Serializer):
         help_text="Why the signatures do not back the approval (empty when they do).")
     signatures = VersionSignatureSerializer(many=True, help_text="Newest first; the newest of "
                                                                  "each kind is current.")
+
+
+class MlflowImportRequestSerializer(StrictInputMixin, serializers.Serializer):
+    tracking_uri = serializers.CharField(max_length=500,
+                                         help_text="The MLflow server, e.g. http://mlflow:5000.")
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(),
+                                        help_text="Slug of the team the models join.")
+    owner = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_active=True), required=False,
+        help_text="Username of the new models' owner (default: you).")
+    models = serializers.ListField(child=serializers.CharField(max_length=256), required=False,
+                                   max_length=500,
+                                   help_text="Registered models to import (default: all).")
+    task = serializers.ChoiceField(choices=Task.choices, required=False,
+                                   help_text="Task of models not tagged assay.task in MLflow.")
+    decision_type = serializers.ChoiceField(
+        choices=DecisionType.choices, required=False,
+        help_text="Decision type of models not tagged assay.decision_type in MLflow.")
+    dry_run = serializers.BooleanField(default=True,
+                                       help_text="Say what would be imported; write nothing.")
+
+
+class MlflowImportLineSerializer(serializers.Serializer):
+    registered_model = serializers.CharField()
+    mlflow_version = serializers.IntegerField(allow_null=True)
+    action = serializers.ChoiceField(choices=["create model", "create version",
+                                              "already imported", "skip", "refuse"])
+    detail = serializers.CharField()
+    assay_model = serializers.CharField()
+    assay_version = serializers.IntegerField(allow_null=True)
+
+
+class MlflowImportSerializer(serializers.ModelSerializer):
+    team: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True)
+    requested_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
+    summary = serializers.SerializerMethodField()
+    lines = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MlflowImport
+        fields = ["id", "tracking_uri", "team", "owner", "registered_models", "task",
+                  "decision_type", "dry_run", "state", "progress", "step", "requested_by",
+                  "queued_at", "started_at", "finished_at", "error", "summary", "lines"]
+        read_only_fields = fields
+
+    def get_summary(self, job: MlflowImport) -> str:
+        return str(job.report.get("summary", ""))
+
+    @extend_schema_field(MlflowImportLineSerializer(many=True))
+    def get_lines(self, job: MlflowImport) -> list[dict[str, Any]]:
+        return list(job.report.get("lines", []))

@@ -5,5 +5,6 @@ from registry.api import views
 router = SimpleRouter()
 router.register("models", views.ModelViewSet, basename="model")
 router.register("versions", views.VersionViewSet, basename="version")
+router.register("imports/mlflow", views.MlflowImportViewSet, basename="mlflow-import")
 
 urlpatterns = router.urls

@@ -10,14 +10,18 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core import permissions
 from core.api.base import ScopedViewSet, not_found, valid_input
 from core.api.parsers import FormParser, JSONParser, MultiPartParser
 from core.errors import ValidationFailed
+from core.http import AuthenticatedRequest
 from core.models import User
 from core.uploads import require_file
-from registry import services
+from registry import mlflow_jobs, services
 from registry.api.serializers import (
     ArtifactUploadSerializer,
+    MlflowImportRequestSerializer,
+    MlflowImportSerializer,
     ModelSerializer,
     TransferSerializer,
     VendorDocumentSerializer,
@@ -26,7 +30,13 @@ from registry.api.serializers import (
     VersionSignaturesSerializer,
 )
 from registry.filters import ModelFilter, inventory_rows, visible_links, with_version_stats
-from registry.models import ModelVersion, RegisteredModel, SignatureKind, VersionState
+from registry.models import (
+    MlflowImport,
+    ModelVersion,
+    RegisteredModel,
+    SignatureKind,
+    VersionState,
+)
 from registry.storage import signature_response, stored_file_response
 
 MODEL_FILTERS = [
@@ -225,3 +235,30 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Up
             return Response({"detail": f"This version has no {kind} signature.",
                              "code": "not_found", "fields": {}}, status=404)
         return signature_response(signature)
+
+
+class MlflowImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """Imports from an MLflow model registry (docs: README, "Importing from MLflow"): ask for one
+    (POST, a dry run unless ``dry_run`` is false; 202, a worker does it), follow its progress and
+    read its report (GET). Yours, or everyone's for administrators."""
+
+    model = MlflowImport
+    serializer_class = MlflowImportSerializer
+    parser_classes = [JSONParser]
+
+    def visible(self, user: User) -> QuerySet[MlflowImport]:
+        queryset = MlflowImport.objects.select_related("team", "requested_by", "owner")
+        return queryset if permissions.is_admin(user) else queryset.filter(requested_by=user)
+
+    @extend_schema(request=MlflowImportRequestSerializer,
+                   responses={202: MlflowImportSerializer})
+    def create(self, request: AuthenticatedRequest) -> Response:
+        """400 for a malformed address or an unknown team, owner, task or decision type; 403
+        unless you are an administrator or a data scientist of the team. The report says per
+        registered model and version what was (or would be) created, skipped or refused."""
+        data = valid_input(MlflowImportRequestSerializer, request)
+        job = mlflow_jobs.import_request(
+            actor=request.user, tracking_uri=data["tracking_uri"], team=data["team"],
+            owner=data.get("owner"), models=data.get("models"), task=data.get("task", ""),
+            decision_type=data.get("decision_type", ""), dry_run=data["dry_run"])
+        return Response(MlflowImportSerializer(job).data, status=status.HTTP_202_ACCEPTED)
