@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -240,7 +241,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
-    def download(self, request: AuthenticatedRequest, pk: str | None = None) -> FileResponse:
+    def download(self, request: AuthenticatedRequest, pk: str | None = None) -> HttpResponseBase:
         """The stored file, as uploaded (always as an attachment)."""
         dataset = self.get_object()
         return stored_file_response(dataset.sha256, dataset.filename)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -69,7 +70,7 @@ def dataset_upload(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse
 
 
 @login_required
-def dataset_download(request: AuthenticatedHttpRequest, pk: int) -> FileResponse:
+def dataset_download(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     dataset = get_object_or_404(Dataset.objects.visible_to(request.user), pk=pk)
     return stored_file_response(dataset.sha256, dataset.filename)
 

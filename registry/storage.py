@@ -1,7 +1,12 @@
-"""Content-addressed file store for artifacts and documents: ``ARTIFACT_DIR/ab/abcdef…``.
+"""Content-addressed file store for artifacts and documents: ``ARTIFACT_DIR/ab/abcdef…``, or
+the same keys in an S3-compatible bucket (``S3_BUCKET``, under ``S3_PREFIX``) through
+django-storages.
 
 A file is written once under its SHA-256 and never modified, so two versions uploading the same
-bytes share one file and a stored file can always be re-checked against its name.
+bytes share one file and a stored file can always be re-checked against its name. Both backends
+behave the same to callers: the digest is checked before a file is kept, a store that cannot be
+written answers 503 (507 when full) with nothing kept, and a missing or altered file is never
+served (``StoredFileDamaged``).
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from django.conf import settings
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 
 from core.errors import InsufficientStorage, StoredFileDamaged, Unavailable
 from registry.models import VersionSignature
@@ -32,8 +38,73 @@ def path_for(sha256: str) -> Path:
     return Path(settings.ARTIFACT_DIR) / sha256[:2] / sha256
 
 
+def key_for(sha256: str) -> str:
+    """The object's name in the bucket (under ``S3_PREFIX``)."""
+    path_for(sha256)  # the same check of the digest
+    return f"{sha256[:2]}/{sha256}"
+
+
+_buckets: dict[tuple[str, str, str, str, int], Any] = {}
+
+
+def objects() -> Any:
+    """The S3 storage (django-storages' ``S3Storage``) when ``S3_BUCKET`` is set, else None."""
+    if not settings.S3_BUCKET:
+        return None
+    config = (settings.S3_BUCKET, settings.S3_ENDPOINT_URL, settings.S3_REGION,
+              settings.S3_PREFIX, settings.S3_SIGNED_URL_TTL_S)
+    if config not in _buckets:
+        from storages.backends.s3 import S3Storage  # boto3 is heavy; only S3 set-ups need it
+
+        _buckets[config] = S3Storage(
+            bucket_name=settings.S3_BUCKET, endpoint_url=settings.S3_ENDPOINT_URL or None,
+            region_name=settings.S3_REGION, location=settings.S3_PREFIX, default_acl=None,
+            file_overwrite=True,  # a name is its content's digest: rewriting it changes nothing
+            querystring_expire=settings.S3_SIGNED_URL_TTL_S, signature_version="s3v4")
+    return _buckets[config]
+
+
+def _unreachable(exc: Exception) -> Unavailable:
+    return Unavailable(
+        "The object store cannot be reached or refused the request right now, so nothing was "
+        f"saved ({type(exc).__name__}). Try again later; the administrator must check "
+        "ASSAY_S3_BUCKET, ASSAY_S3_ENDPOINT_URL and the credentials.")
+
+
+def _object_errors() -> tuple[type[Exception], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)
+
+
+def _missing(exc: Exception) -> bool:
+    code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+    return code in ("404", "NoSuchKey", "NotFound")
+
+
 def exists(sha256: str) -> bool:
-    return path_for(sha256).is_file()
+    bucket = objects()
+    if bucket is None:
+        return path_for(sha256).is_file()
+    try:
+        return bool(bucket.exists(key_for(sha256)))
+    except _object_errors() as exc:
+        raise _unreachable(exc) from exc
+
+
+def ready() -> str:
+    """The readiness of the file store (core.health): "ok", or what is wrong, naming no host."""
+    bucket = objects()
+    if bucket is None:
+        folder = Path(settings.ARTIFACT_DIR)
+        if not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+            return "the artifact folder is missing or not writable"
+        return "ok"
+    try:
+        bucket.connection.meta.client.head_bucket(Bucket=settings.S3_BUCKET)
+    except _object_errors() as exc:
+        return f"the object store bucket is unreachable or refused ({type(exc).__name__})"
+    return "ok"
 
 
 # Errors of the file store itself (not of the upload): answered 507 when there is no room, 503
@@ -59,10 +130,30 @@ def store(source: BinaryIO, sha256: str) -> Path:
     file and a crash leaves no partial artifact under a real name. The store failing (full, not
     writable, unreachable) raises ``Unavailable``/``InsufficientStorage`` with nothing left.
     """
+    bucket = objects()
+    if bucket is not None:
+        return _store_object(bucket, source, sha256)
     try:
         return _store(source, sha256)
     except OSError as exc:
         raise _unstorable(exc) from exc
+
+
+def _store_object(bucket: Any, source: BinaryIO, sha256: str) -> Path:
+    """The S3 path of ``store``: the digest is checked before the upload (a PUT is all or
+    nothing, so no reader sees half an object); the object's name is returned as a Path."""
+    from django.core.files import File
+
+    if sha256_of(source)[0] != sha256:
+        raise ValueError("the file changed while it was being stored")
+    key = key_for(sha256)
+    try:
+        if not bucket.exists(key):
+            bucket.save(key, File(source, name=sha256))
+    except _object_errors() as exc:
+        raise _unreachable(exc) from exc
+    source.seek(0)
+    return Path(key)
 
 
 def _store(source: BinaryIO, sha256: str) -> Path:
@@ -91,7 +182,44 @@ def _store(source: BinaryIO, sha256: str) -> Path:
 
 
 def open_stored(sha256: str) -> BinaryIO:
-    return path_for(sha256).open("rb")
+    """The stored file, opened for reading (from the bucket: copied to a temporary file first,
+    so callers can seek it). FileNotFoundError when it is not there."""
+    bucket = objects()
+    if bucket is None:
+        return path_for(sha256).open("rb")
+    copy = tempfile.SpooledTemporaryFile(max_size=CHUNK * 8)  # noqa: SIM115 — returned open
+    try:
+        bucket.bucket.Object(bucket._normalize_name(key_for(sha256))).download_fileobj(copy)
+    except _object_errors() as exc:
+        copy.close()
+        if _missing(exc):
+            raise FileNotFoundError(key_for(sha256)) from exc
+        raise _unreachable(exc) from exc
+    copy.seek(0)
+    return copy  # type: ignore[return-value]  # a binary file object
+
+
+def read_bytes(sha256: str) -> bytes:
+    """The whole stored file (FileNotFoundError when it is not there)."""
+    with open_stored(sha256) as handle:
+        return handle.read()
+
+
+def stamp(sha256: str) -> tuple[int, int, int]:
+    """The stored file's identity without reading it (time, size and file or ETag): replacing
+    the file changes it. (0, 0, 0) when it is not there or the store cannot say."""
+    bucket = objects()
+    unknown: tuple[type[BaseException], ...] = (OSError, ValueError, *_object_errors())
+    try:
+        if bucket is None:
+            stat = path_for(sha256).stat()
+            return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        head = bucket.connection.meta.client.head_object(
+            Bucket=settings.S3_BUCKET, Key=bucket._normalize_name(key_for(sha256)))
+        etag = int(hashlib.sha256(str(head.get("ETag", "")).encode()).hexdigest()[:15], 16)
+        return (int(head["LastModified"].timestamp() * 1e9), int(head["ContentLength"]), etag)
+    except unknown:
+        return (0, 0, 0)
 
 
 def sha256_of(source: BinaryIO) -> tuple[str, int]:
@@ -128,9 +256,19 @@ def open_verified(sha256: str) -> BinaryIO:
     return handle
 
 
-def stored_file_response(sha256: str, filename: str) -> FileResponse:
+def stored_file_response(sha256: str, filename: str) -> HttpResponseBase:
     """Serve a stored file as a download (never rendered inline: uploads are untrusted), only
-    after checking it still matches its digest."""
+    after checking it still matches its digest. With ``S3_SIGNED_URL_DOWNLOADS`` the answer is
+    a redirect to a short-lived signed URL of the checked object, naming it as an attachment."""
+    bucket = objects()
+    if bucket is not None and settings.S3_SIGNED_URL_DOWNLOADS:
+        open_verified(sha256).close()
+        url = bucket.url(key_for(sha256), parameters={
+            "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            "ResponseContentType": "application/octet-stream"})
+        redirect = HttpResponseRedirect(url)
+        redirect["X-Content-SHA256"] = sha256
+        return redirect
     response = FileResponse(open_verified(sha256), as_attachment=True, filename=filename,
                             content_type="application/octet-stream")
     response["X-Content-SHA256"] = sha256

@@ -7,7 +7,8 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -245,7 +246,8 @@ def artifact_upload(request: AuthenticatedHttpRequest, slug: str, number: int) -
 
 
 @login_required
-def artifact_download(request: AuthenticatedHttpRequest, slug: str, number: int) -> FileResponse:
+def artifact_download(request: AuthenticatedHttpRequest, slug: str,
+                      number: int) -> HttpResponseBase:
     version = _visible_version(request, slug, number)
     if not version.has_artifact:
         raise Http404("This version has no artifact yet.")
@@ -255,7 +257,7 @@ def artifact_download(request: AuthenticatedHttpRequest, slug: str, number: int)
 
 @login_required
 def vendor_document_download(request: AuthenticatedHttpRequest, slug: str,
-                             doc_id: int) -> FileResponse:
+                             doc_id: int) -> HttpResponseBase:
     doc = get_object_or_404(_visible_model(request, slug).vendor_documents, pk=doc_id)
     return stored_file_response(doc.sha256, doc.filename)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import FileResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -94,7 +94,7 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
                               409: OpenApiResponse(ErrorSerializer, description=ERRORS[409])})
     @action(detail=True, methods=["get"])
-    def download(self, request: AuthenticatedRequest, pk: str | None = None) -> FileResponse:
+    def download(self, request: AuthenticatedRequest, pk: str | None = None) -> HttpResponseBase:
         """The export's file, checked against its SHA-256 (409 until it is done); the download
         is recorded in the audit trail."""
         job = self.get_object()

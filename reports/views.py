@@ -31,7 +31,7 @@ def _version(request: AuthenticatedHttpRequest, slug: str, number: int) -> Model
                              .select_related("model"), model__slug=slug, number=number)
 
 
-def _pdf(request: AuthenticatedHttpRequest, report: Report) -> FileResponse:
+def _pdf(request: AuthenticatedHttpRequest, report: Report) -> HttpResponseBase:
     services.report_download_record(actor=request.user, report=report)
     response = storage.stored_file_response(report.sha256, report.filename)
     response["Content-Type"] = "application/pdf"

@@ -1,6 +1,7 @@
 # Sourced by scripts/test: the MLflow server environment the import tests start servers from
-# (tests/registry/mlflow/requirements.txt), made once under .cache/ and remade when the pins change.
-MLFLOW_ENV="$ROOT/.cache/mlflow-server"
+# (tests/registry/mlflow/requirements.txt), made once in the user's cache (outside the checkout, so
+# no tool of ours scans it) and remade when the pins change.
+MLFLOW_ENV="${XDG_CACHE_HOME:-$HOME/.cache}/assay/mlflow-server"
 mlflow_pins="$(sha256sum "$ROOT/tests/registry/mlflow/requirements.txt" | cut -d' ' -f1)"
 if [ "$(cat "$MLFLOW_ENV/.pins" 2>/dev/null)" != "$mlflow_pins" ]; then
   echo "== MLflow server environment for the import tests ($MLFLOW_ENV)"

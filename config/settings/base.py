@@ -57,6 +57,16 @@ def env_list(name: str, default: str = "") -> list[str]:
 # these at durable storage (see README).
 DATA_DIR = Path(env("ASSAY_DATA_DIR", str(BASE_DIR / "var")))
 ARTIFACT_DIR = Path(env("ASSAY_ARTIFACT_DIR", str(DATA_DIR / "artifacts")))
+# The file store in an S3-compatible bucket instead of ARTIFACT_DIR when ASSAY_S3_BUCKET is set
+# (registry/storage.py, through django-storages; credentials from the usual AWS variables or the
+# instance's role). Downloads stream through Assay, or redirect to a URL signed for
+# ASSAY_S3_SIGNED_URL_TTL_S seconds when ASSAY_S3_SIGNED_URL_DOWNLOADS is on.
+S3_BUCKET = env("ASSAY_S3_BUCKET", "")
+S3_ENDPOINT_URL = env("ASSAY_S3_ENDPOINT_URL", "")  # MinIO, Ceph...; empty: AWS
+S3_REGION = env("ASSAY_S3_REGION", "us-east-1")
+S3_PREFIX = env("ASSAY_S3_PREFIX", "files")
+S3_SIGNED_URL_DOWNLOADS = env_bool("ASSAY_S3_SIGNED_URL_DOWNLOADS", False)
+S3_SIGNED_URL_TTL_S = env_int("ASSAY_S3_SIGNED_URL_TTL_S", 300)
 KEY_DIR = Path(env("ASSAY_KEY_DIR", str(DATA_DIR / "keys")))
 CHECKPOINT_FILE = Path(env("ASSAY_CHECKPOINT_FILE", str(DATA_DIR / "checkpoints.jsonl")))
 

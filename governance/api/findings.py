@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import FileResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -226,7 +226,7 @@ class FindingViewSet(ScopedReadOnlyViewSet):
                    parameters=[OpenApiParameter("attachment_id", int, OpenApiParameter.PATH)])
     @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>\d+)")
     def attachment_download(self, request: AuthenticatedRequest, pk: str | None = None,
-                            attachment_id: str | None = None) -> FileResponse:
+                            attachment_id: str | None = None) -> HttpResponseBase:
         """Download one attachment (always as a file, never rendered inline)."""
         attachment = get_object_or_404(self.get_object().attachments, pk=attachment_id)
         return stored_file_response(attachment.sha256, attachment.filename)

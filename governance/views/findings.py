@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -73,7 +74,7 @@ def finding_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def finding_attachment_download(request: AuthenticatedHttpRequest, pk: int, attachment_id: int
-                                ) -> FileResponse:
+                                ) -> HttpResponseBase:
     """Download an attachment of a finding you may see (always as a file, never inline)."""
     attachment = get_object_or_404(_finding(request, pk).attachments, pk=attachment_id)
     return stored_file_response(attachment.sha256, attachment.filename)

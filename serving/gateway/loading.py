@@ -17,6 +17,7 @@ from typing import Any
 import onnxruntime as ort
 
 from core import signing
+from core.errors import Unavailable
 from core.verify_bundle import EnvelopeError, b64decode
 from governance.gates import case_for
 from registry import storage
@@ -91,11 +92,7 @@ def expired_waiver_reason(version: ModelVersion, waiver_ids: list[int]) -> str:
 def file_stamp(sha256: str) -> tuple[int, int, int]:
     """The stored artifact's identity without reading it: a changed or replaced file changes it,
     so the view re-verifies the bytes without hashing them on every refresh."""
-    try:
-        stat = storage.path_for(sha256).stat()
-    except (OSError, ValueError):
-        return (0, 0, 0)
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    return storage.stamp(sha256)
 
 
 def session_options() -> ort.SessionOptions:
@@ -146,9 +143,12 @@ def verify_and_load(facts: Facts, trusted: TrustedKeys, sessions: dict[str, Any]
             (SignatureKind.ARTIFACT, facts.artifact_signature),
             (SignatureKind.APPROVAL, facts.approval_signature)) if signature is not None}
     try:
-        data = storage.path_for(facts.artifact_sha256).read_bytes()
+        data = storage.read_bytes(facts.artifact_sha256)
     except (OSError, ValueError):
         return refuse("artifact_missing", f"The artifact of {label} is not in the store.")
+    except Unavailable:
+        return refuse("store_unavailable", f"The file store holding the artifact of {label} "
+                      "cannot be reached.")
     if hashlib.sha256(data).hexdigest() != facts.artifact_sha256:
         return refuse("digest_mismatch", f"The stored artifact of {label} does not match its "
                       "SHA-256: it was changed or replaced.")
