@@ -25,6 +25,7 @@ class NotificationKind(models.TextChoices):
     MONITORING_PLAN = "monitoring_plan", "Monitoring plan change to agree or decided"
     POLICY_DRAFTED = "policy_drafted", "Policy draft waiting for your approval"
     POLICY_APPROVED = "policy_approved", "Your policy draft approved and current"
+    POLICY_DECLINED = "policy_declined", "Your policy draft declined"
     REPORT_READY = "report_ready", "Your export is ready"
 
 

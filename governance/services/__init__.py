@@ -44,6 +44,7 @@ from governance.services.policies import (
     current_policy,
     ensure_policy_templates,
     policy_version_create,
+    policy_version_decline,
     policy_version_make_current,
 )
 from governance.services.reviews import (
@@ -92,6 +93,7 @@ __all__ = [
     "notify",
     "periodic_review_conclude",
     "policy_version_create",
+    "policy_version_decline",
     "policy_version_make_current",
     "preferences_of",
     "preferences_update",
