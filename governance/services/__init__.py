@@ -30,6 +30,7 @@ from governance.services.lifecycle import (
     ACTION_TARGETS,
     TRANSITIONS,
     available_actions,
+    on_version_transition,
     version_submit,
     version_transition,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "notification_mark_read",
     "notification_mark_read_about",
     "notify",
+    "on_version_transition",
     "periodic_review_conclude",
     "policy_version_create",
     "policy_version_decline",

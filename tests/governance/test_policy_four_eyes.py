@@ -209,7 +209,7 @@ class TestDecline:
                                  "reason": "Tier 3 needs no fairness check."}
 
         # Declined, it cannot be approved nor declined again.
-        with pytest.raises(Conflict, match="declined by adam .*cannot become current"):
+        with pytest.raises(Conflict, match=r"declined by adam .*cannot become current"):
             services.policy_version_make_current(actor=adam, policy_version=pv)
         with pytest.raises(Conflict, match="already declined by adam"):
             services.policy_version_decline(actor=adam, policy_version=pv, reason="Again.")
@@ -239,7 +239,7 @@ class TestDecline:
             self, policy, rhea, adam, boris):
         from governance import services
 
-        with pytest.raises(Conflict, match="is the current policy. Only a draft"):
+        with pytest.raises(Conflict, match=r"is the current policy\. Only a draft"):
             services.policy_version_decline(actor=adam, policy_version=policy, reason="No.")
         pv = drafted_by(rhea, policy)
         before = refusals("boris")
