@@ -9,8 +9,8 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django_htmx.http import HttpResponseClientRedirect
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from core import pages, permissions
 from core.audit_display import person_name
