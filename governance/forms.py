@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from core.limits import TEXT_MAX
 from core.models import Role, User
 from governance.gates import WAIVABLE_KINDS
 from governance.models import (
@@ -77,6 +78,15 @@ class AssignForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea, required=False)
+
+
+class PolicyDeclineForm(forms.Form):
+    """Why a policy draft is declined (or withdrawn by its drafter): required, the drafter reads
+    it and it stays with the version."""
+
+    reason = forms.CharField(label="Why you decline it", max_length=TEXT_MAX,
+                             widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text="Its drafter reads this; it stays with the version.")
 
 
 class ReviewForm(forms.Form):

@@ -48,4 +48,6 @@ urlpatterns = [
     path("governance/policies/<int:pk>/", policies.policy_version, name="policy-version"),
     path("governance/policies/<int:pk>/make-current/", policies.policy_make_current,
          name="policy-make-current"),
+    path("governance/policies/<int:pk>/decline/", policies.policy_decline,
+         name="policy-decline"),
 ]

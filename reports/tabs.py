@@ -36,4 +36,4 @@ def _model_card(request: HttpRequest, model: RegisteredModel) -> dict[str, Any]:
 
 def register() -> None:
     pages.add_tab(MODEL_PAGE, pages.Tab("model-card", "Model card", "reports/_model_tab.html",
-                                        _model_card, order=60))
+                                        _model_card, order=100))

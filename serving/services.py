@@ -28,7 +28,7 @@ from core.models import User
 from governance.gates import case_for
 from governance.models import NotificationKind
 from governance.services.notifications import notify
-from registry.models import ModelVersion
+from registry.models import ModelVersion, VersionState
 from serving.models import ChangeAction, Endpoint, EndpointChange, EndpointStatus
 
 SLUG_MAX = 64
@@ -316,3 +316,45 @@ def endpoint_resume(*, actor: User, endpoint: Endpoint) -> Endpoint:
         _record(locked, action=ChangeAction.RESUME, actor=actor, before=before,
                 tell=f"resumed ({locked.primary_version} answers again)")
     return locked
+
+
+def endpoints_tell_version_state(*, version: ModelVersion, frm: str, to: str,
+                                 actor: User | None, reason: str) -> None:
+    """Tell the owners of every endpoint serving ``version`` (whoever created the endpoint, and
+    whoever changed it last) that it was suspended or reinstated, and what their endpoint does
+    now. Every way a version is suspended (a risk officer, an expired waiver, a monitoring
+    breach) goes through governance's ``version_transition``, which calls this (registered in
+    ServingConfig.ready); the one who suspended it is not told."""
+    S = VersionState
+    if to not in (S.SUSPENDED, S.APPROVED) or S.SUSPENDED not in (frm, to):
+        return
+    suspended = to == S.SUSPENDED
+    endpoints = (Endpoint.objects.filter(primary_version=version)
+                 | Endpoint.objects.filter(canary_version=version)
+                 | Endpoint.objects.filter(shadow_version=version)).distinct().select_related(
+        "created_by").order_by("slug")
+    moment = timezone.now().strftime("%Y%m%d%H%M%S")  # each suspension is news again
+    by = f"by {actor.username}" if actor is not None else "by Assay"
+    for endpoint in endpoints:
+        role = ("primary" if endpoint.primary_version_id == version.pk else
+                "canary" if endpoint.canary_version_id == version.pk else "shadow")
+        if suspended:
+            effect = {
+                "primary": "the endpoint answers 503 to every request until the version is "
+                           "reinstated or a deployer puts another approved version in its place",
+                "canary": f"the canary's {endpoint.canary_percent} % of requests are answered "
+                          "503 until it is reinstated or a deployer takes the canary off",
+                "shadow": "its shadow predictions stop until it is reinstated",
+            }[role]
+        else:
+            effect = f"the endpoint serves it again as its {role}"
+        last = endpoint.changes.order_by("-at", "-pk").select_related("actor").first()
+        owners = [endpoint.created_by, last.actor if last else None]
+        notify(users=[u for u in owners if u is not None and (actor is None or u.pk != actor.pk)],
+               kind=NotificationKind.SERVED_VERSION, obj=endpoint,
+               period=f"{'suspended' if suspended else 'reinstated'}-{version.pk}-{moment}",
+               title=f"{endpoint.slug}: its {role} {version} was "
+                     f"{'suspended' if suspended else 'reinstated'}",
+               url=endpoint_url(endpoint),
+               body=f"{version} was {'suspended' if suspended else 'reinstated'} {by}"
+                    + (f": {reason}" if reason else ".") + f"\n\nOn {endpoint.slug}, {effect}.")

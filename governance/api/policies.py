@@ -35,14 +35,19 @@ class PolicyVersionSerializer(serializers.ModelSerializer):
     approved_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, help_text="Who made it current (never its "
         "drafter); null for the shipped templates and drafts.")
-    is_draft = serializers.BooleanField(read_only=True, help_text="Never current yet: it waits "
-                                        "for a second person's approval.")
+    is_draft = serializers.BooleanField(read_only=True, help_text="Never current yet and not "
+                                        "declined: it waits for a second person's approval.")
+    is_declined = serializers.BooleanField(read_only=True, help_text="Declined by a second "
+                                           "person, or withdrawn by its drafter (declined_by is "
+                                           "then its drafter): kept, never current.")
+    declined_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="Who declined or withdrew the draft.")
 
     class Meta:
         model = PolicyVersion
         fields = ["id", "policy", "policy_name", "number", "definition", "notes", "is_current",
                   "validated_at", "made_current_at", "created_by", "created_at", "approved_by",
-                  "is_draft"]
+                  "is_draft", "is_declined", "declined_at", "declined_by", "decline_reason"]
         read_only_fields = fields
 
 
@@ -53,6 +58,11 @@ class PolicyVersionCreateSerializer(StrictSerializer):
     definition = serializers.JSONField(help_text="The policy definition (see governance/"
                                                  "policy.py for its shape).")
     notes = TextField(required=False, default="", allow_blank=True)
+
+
+class PolicyDeclineSerializer(StrictSerializer):
+    reason = TextField(help_text="Why the draft is declined (or withdrawn); its drafter reads "
+                                 "it, and it stays with the version.")
 
 
 class DefinitionSerializer(StrictSerializer):
@@ -68,8 +78,9 @@ class DefinitionCheckSerializer(serializers.Serializer):
 class PolicyVersionViewSet(ScopedReadOnlyViewSet):
     """Governance policy versions. Everyone reads them; administrators and risk officers draft
     versions (POST; the others are notified) and approve another person's draft, making it
-    current (make-current; four-eyes: its drafter is refused, 403). Versions never change once
-    stored."""
+    current (make-current; four-eyes: its drafter is refused, 403), or decline it with a reason
+    (decline; its drafter is notified; the drafter declining their own draft withdraws it).
+    Versions never change once stored, except that a draft is marked declined."""
 
     model = PolicyVersion
     serializer_class = PolicyVersionSerializer
@@ -80,10 +91,10 @@ class PolicyVersionViewSet(ScopedReadOnlyViewSet):
         """Who may not draft or approve policies is refused before the input is read (403, not
         400); the services refuse again, and decide four-eyes."""
         super().check_permissions(request)
-        if self.action in ("create", "make_current") and not permissions.can_manage_policies(
+        if self.action in ("create", "make_current", "decline") and not permissions.can_manage_policies(
                 request.user):
-            refuse(request.user if isinstance(request.user, User) else None, "Only administrators and risk officers draft and approve "
-                   "governance policies.", attempted=f"policy.{self.action}",
+            refuse(request.user if isinstance(request.user, User) else None, "Only administrators and risk officers draft, approve "
+                   "and decline governance policies.", attempted=f"policy.{self.action}",
                    code=permissions.WRONG_ROLE)
 
     def visible(self, user: User) -> QuerySet:
@@ -106,6 +117,18 @@ class PolicyVersionViewSet(ScopedReadOnlyViewSet):
         first; its drafter is notified). Its drafter may not approve it (403)."""
         pv = services.policy_version_make_current(actor=request.user,
                                                   policy_version=self.get_object())
+        return Response(PolicyVersionSerializer(pv).data)
+
+    @extend_schema(request=PolicyDeclineSerializer, responses=PolicyVersionSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
+        """Decline a draft, with a reason (required): it never becomes current, is kept for the
+        record, and its drafter is notified. Its drafter declining it withdraws it. A version
+        that is or was current, or is already declined, is refused (409)."""
+        pv = self.get_object()
+        data = valid_input(PolicyDeclineSerializer, request)
+        pv = services.policy_version_decline(actor=request.user, policy_version=pv,
+                                             reason=data["reason"])
         return Response(PolicyVersionSerializer(pv).data)
 
     @extend_schema(request=DefinitionSerializer, responses=DefinitionCheckSerializer)

@@ -21,10 +21,12 @@ class NotificationKind(models.TextChoices):
     REVIEW_DUE = "review_due", "Periodic review coming due"
     REVIEW_OVERDUE = "review_overdue", "Periodic review overdue"
     DEPLOYMENT = "deployment", "Your version deployed, rolled back or suspended"
+    SERVED_VERSION = "served_version", "A version your endpoint serves suspended or reinstated"
     MONITORING_ALERT = "monitoring_alert", "Monitoring breach on a deployed version"
     MONITORING_PLAN = "monitoring_plan", "Monitoring plan change to agree or decided"
     POLICY_DRAFTED = "policy_drafted", "Policy draft waiting for your approval"
     POLICY_APPROVED = "policy_approved", "Your policy draft approved and current"
+    POLICY_DECLINED = "policy_declined", "Your policy draft declined"
     REPORT_READY = "report_ready", "Your export is ready"
 
 

@@ -51,6 +51,12 @@ class PolicyVersion(models.Model):
     # Four-eyes: who (not the drafter) made it current; None for the shipped templates.
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                     null=True, blank=True, related_name="+")
+    # A draft declined by a second person, or withdrawn by its drafter (declined_by is then the
+    # drafter): kept for the record, never current. Who, when and why.
+    declined_at = models.DateTimeField(null=True, blank=True)
+    declined_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    null=True, blank=True, related_name="+")
+    decline_reason = models.TextField(blank=True)
 
     objects = PolicyVersionQuerySet.as_manager()
 
@@ -77,5 +83,15 @@ class PolicyVersion(models.Model):
 
     @property
     def is_draft(self) -> bool:
-        """Drafted and never current yet: it waits for a second person's approval."""
-        return self.made_current_at is None
+        """Drafted, never current and not declined: it waits for a second person's approval."""
+        return self.made_current_at is None and self.declined_at is None
+
+    @property
+    def is_declined(self) -> bool:
+        """Declined by a second person or withdrawn by its drafter: it never becomes current."""
+        return self.declined_at is not None
+
+    @property
+    def is_withdrawn(self) -> bool:
+        """Declined by its own drafter."""
+        return self.is_declined and self.declined_by_id == self.created_by_id

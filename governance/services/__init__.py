@@ -30,6 +30,7 @@ from governance.services.lifecycle import (
     ACTION_TARGETS,
     TRANSITIONS,
     available_actions,
+    on_version_transition,
     version_submit,
     version_transition,
 )
@@ -44,6 +45,7 @@ from governance.services.policies import (
     current_policy,
     ensure_policy_templates,
     policy_version_create,
+    policy_version_decline,
     policy_version_make_current,
 )
 from governance.services.reviews import (
@@ -90,8 +92,10 @@ __all__ = [
     "notification_mark_read",
     "notification_mark_read_about",
     "notify",
+    "on_version_transition",
     "periodic_review_conclude",
     "policy_version_create",
+    "policy_version_decline",
     "policy_version_make_current",
     "preferences_of",
     "preferences_update",

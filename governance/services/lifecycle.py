@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.utils import timezone
@@ -279,6 +279,24 @@ def _sync_model_status(model_id: int) -> None:
                                                            updated_at=timezone.now())
 
 
+class TransitionListener(Protocol):
+    def __call__(self, *, version: ModelVersion, frm: str, to: str, actor: User | None,
+                 reason: str) -> None: ...
+
+
+# Apps above governance that must act when a version changes state add a function here from their
+# AppConfig.ready() (imports point one way, so governance cannot call them by name): serving
+# tells the owners of the endpoints that serve a version suspended or reinstated. Each is called
+# inside the transition's transaction, after governance's own notifications.
+_transition_listeners: list[TransitionListener] = []
+
+
+def on_version_transition(listener: TransitionListener) -> None:
+    """Call ``listener(version=, frm=, to=, actor=, reason=)`` after every state change."""
+    if listener not in _transition_listeners:
+        _transition_listeners.append(listener)
+
+
 def version_transition(*, version: ModelVersion, to: str, actor: User | None, reason: str = "",
                        details: dict[str, Any] | None = None) -> ModelVersion:
     """Move a version along one edge of TRANSITIONS: check the edge, the actor, segregation of
@@ -319,6 +337,8 @@ def version_transition(*, version: ModelVersion, to: str, actor: User | None, re
         if to == S.APPROVED:  # every way into approved: sign-off, last blocker cleared, reinstate
             approval_sign(version=locked, actor=actor, occasion=rule.name)
         _notify_transition(locked, seen_state, to, case, reason)
+        for listener in _transition_listeners:
+            listener(version=locked, frm=seen_state, to=to, actor=actor, reason=reason)
     version.state = to
     return locked
 

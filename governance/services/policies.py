@@ -13,10 +13,11 @@ from core import audit, permissions
 from core.audit import refuse
 from core.audit_display import person_name
 from core.errors import Conflict, ValidationFailed
+from core.limits import TEXT_MAX
 from core.models import Role, User
 from governance.models import NotificationKind, Policy, PolicyVersion
 from governance.policy import DEFAULT_TEMPLATE, SHIPPED, definition_errors, shipped_revision
-from governance.services.notifications import notify
+from governance.services.notifications import notifications_settle, notify
 
 
 def ensure_policy_templates() -> list[PolicyVersion]:
@@ -138,6 +139,9 @@ def policy_version_make_current(*, actor: User, policy_version: PolicyVersion) -
         pv = PolicyVersion.objects.select_for_update().get(pk=policy_version.pk)
         if pv.is_current:
             raise Conflict(f"{pv} is already the current policy.")
+        if pv.is_declined:
+            raise Conflict(f"{pv} was {_declined_words(pv)} and cannot become current; draft a "
+                           "new version from it instead.")
         pv.validated_at = timezone.now()
         pv.save(update_fields=["validated_at"])
         _make_current(pv, actor=actor)
@@ -146,6 +150,56 @@ def policy_version_make_current(*, actor: User, policy_version: PolicyVersion) -
                      f"{person_name(actor)}",
                url=pv.get_absolute_url())
     return pv
+
+
+def policy_version_decline(*, actor: User, policy_version: PolicyVersion,
+                           reason: Any) -> PolicyVersion:
+    """Decline a draft: an administrator or risk officer other than its drafter refuses to make
+    it current, saying why, and the drafter is notified; or its drafter withdraws it. Either
+    way the version is kept for the record (who, when, why) and never becomes current; the
+    others asked to approve it have nothing left to do. Only a draft (never current, not
+    declined) can be declined."""
+    if not permissions.can_manage_policies(actor):
+        refuse(actor, "Only administrators and risk officers decline governance policy drafts.",
+               attempted="policy.decline", target=policy_version, code=permissions.WRONG_ROLE)
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text:
+        raise ValidationFailed("Say why the draft is declined: the drafter reads the reason.",
+                               field="reason")
+    if len(text) > TEXT_MAX:
+        raise ValidationFailed(f"Keep the reason under {TEXT_MAX} characters.",
+                               field="reason")
+    with transaction.atomic():
+        pv = PolicyVersion.objects.select_for_update(of=("self",)).select_related(
+            "policy", "created_by", "declined_by").get(pk=policy_version.pk)
+        if pv.is_declined:
+            raise Conflict(f"{pv} was already {_declined_words(pv)}.")
+        if not pv.is_draft:
+            raise Conflict(f"{pv} is not a draft: it {'is' if pv.is_current else 'was'} "
+                           "the current policy. Only a draft waiting for approval is declined.")
+        withdrawn = pv.created_by_id == actor.pk
+        pv.declined_at = timezone.now()
+        pv.declined_by = actor
+        pv.decline_reason = text
+        pv.save(update_fields=["declined_at", "declined_by", "decline_reason"])
+        audit.record(action="policy.withdraw" if withdrawn else "policy.decline", actor=actor,
+                     obj=pv, payload={"policy": pv.policy.slug, "number": pv.number,
+                                      "reason": text})
+        notifications_settle(obj=pv, kinds=[NotificationKind.POLICY_DRAFTED])
+        if not withdrawn:
+            notify(users=[pv.created_by], kind=NotificationKind.POLICY_DECLINED, obj=pv,
+                   title=f"{pv} declined by {person_name(actor)}: {text}",
+                   body=text, url=pv.get_absolute_url())
+    return pv
+
+
+def _declined_words(pv: PolicyVersion) -> str:
+    """"declined by Adam Admin on 2026-12-01" or "withdrawn by its drafter on …"."""
+    when = timezone.localtime(pv.declined_at).strftime("%Y-%m-%d") if pv.declined_at else ""
+    if pv.is_withdrawn:
+        return f"withdrawn by its drafter on {when}"
+    by = f" by {person_name(pv.declined_by)}" if pv.declined_by else ""
+    return f"declined{by} on {when}"
 
 
 def current_policy() -> PolicyVersion:

@@ -1,6 +1,6 @@
 """Policy pages: every version of every governance policy; drafting a new version in a form; a
 version's page with its differences to the current one, where a second person (four-eyes)
-approves making it current."""
+approves making it current or declines it with a reason (its drafter may withdraw it)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from core import pages, permissions
+from core.audit_display import person_name
 from core.errors import DomainError, ValidationFailed
 from core.http import AuthenticatedHttpRequest
 from governance import services
-from governance.forms import PolicyDraftForm
+from governance.forms import PolicyDeclineForm, PolicyDraftForm
 from governance.models import PolicyVersion
 from governance.policy_edit import definition_changes, quorum_text, requirement_line
 from governance.views.common import refuse_on_get
@@ -71,12 +73,24 @@ def policy_draft(request: AuthenticatedHttpRequest) -> HttpResponse:
         done=lambda pv: redirect(pv), failure=failure)
 
 
+def _decline_form(request: AuthenticatedHttpRequest, pv: PolicyVersion,
+                  data: Any = None) -> PolicyDeclineForm:
+    form = PolicyDeclineForm(data)
+    if pv.created_by_id == request.user.pk:
+        form.fields["reason"].label = "Why you withdraw it"
+        form.fields["reason"].help_text = "It stays with the version."
+    return form
+
+
 def _version_page(request: AuthenticatedHttpRequest, pv: PolicyVersion, *, status: int = 200,
-                  error: str = "") -> HttpResponse:
+                  error: str = "", decline_form: PolicyDeclineForm | None = None) -> HttpResponse:
     current = PolicyVersion.objects.current()
     compared = None if current is None or current.pk == pv.pk else current
     services.notification_mark_read_about(actor=request.user, obj=pv)
-    return render(request, "governance/policy_version.html", {
+    template = "governance/policy_version.html"
+    if decline_form is not None and request.htmx:
+        template += "#decision"  # the decline form, swapped in again with what was wrong
+    return render(request, template, {
         "pv": pv, "current": current,
         "compared": compared,
         "changes": definition_changes(compared.definition if compared else None,
@@ -86,6 +100,9 @@ def _version_page(request: AuthenticatedHttpRequest, pv: PolicyVersion, *, statu
                   for tier, rules in sorted(pv.definition["tiers"].items())],
         "can_manage": permissions.can_manage_policies(request.user),
         "can_approve": permissions.can_approve_policy(request.user, pv.created_by),
+        "own_draft": pv.created_by_id == request.user.pk,
+        "decline_form": decline_form or _decline_form(request, pv),
+        "decline_open": decline_form is not None,
         "error": error}, status=status)
 
 
@@ -109,3 +126,30 @@ def policy_make_current(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
         success=lambda done: f"{done} is now the current policy; "
                              f"{'its drafter is notified' if done.created_by else 'approved'}.",
         done=lambda done: redirect(done), failure=failure)
+
+
+@login_required
+@require_POST
+def policy_decline(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Decline a draft with a reason (its drafter: withdraw it). With htmx, what was wrong comes
+    back into the form in place; done, the page is loaded again with the outcome."""
+    pv = get_object_or_404(_versions(), pk=pk)
+    form = _decline_form(request, pv, request.POST)
+
+    def failure(status: int, error: DomainError | None) -> HttpResponse:
+        return _version_page(request, pv, status=status, decline_form=form)
+
+    def done(declined: PolicyVersion) -> HttpResponse:
+        url = declined.get_absolute_url()
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+    return pages.form_action(
+        request, form=form, call=lambda: services.policy_version_decline(
+            actor=request.user, policy_version=pv, reason=form.cleaned_data["reason"]),
+        success=lambda declined: (
+            f"{declined} is withdrawn; it stays for the record and will not become current."
+            if declined.is_withdrawn else
+            f"{declined} is declined; its drafter, {person_name(declined.created_by)}, is "
+            "notified with your reason." if declined.created_by else
+            f"{declined} is declined; it stays for the record and will not become current."),
+        done=done, failure=failure)
