@@ -235,12 +235,12 @@ def suite_child(frame_path: str, model_path: str) -> None:
     perturbations = outcome.results["checks"]["robustness"]["result"]["perturbations"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
     # What numba's import and compiled kernels (loaded by the run) hold: a second process
-    # loading them alone, measured the same way.
+    # loading them alone, its resident memory before and after (not ru_maxrss, which a child
+    # inherits from this large process across exec).
     numba_mb = float(subprocess.run(
-        [sys.executable, "-c", "import resource, sys; sys.path.insert(0, sys.argv[1]); "
-         "from evaluation.metrics import kernels; import numpy, pandas; "
-         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; kernels.load(); "
-         "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)",
+        [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+         "import bench.evaluation as b; from evaluation.metrics import kernels; "
+         "before = b.rss_mb(); kernels.load(); print(b.rss_mb() - before)",
          str(ROOT)], check=True, capture_output=True, text=True).stdout.split()[-1])
     # The floor: the robustness passes' session.run calls alone, on feeds built beforehand.
     session = inference_session(model, threads=1)

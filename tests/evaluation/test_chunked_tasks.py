@@ -15,9 +15,15 @@ import pandas as pd
 import pytest
 
 from evaluation import chunked, engine
-from tests.evaluation.conftest import GERMAN_CSV, SENSITIVE
+from evaluation import services as evaluation
+from evaluation.models import Dataset
+from governance import services as governance
+from registry import services as registry
+from registry.models import ModelVersion
+from tests.evaluation.conftest import GERMAN_CSV, MEDIUM, SENSITIVE
 from tests.evaluation.part2_models import multiclass_frame, multiclass_model, tree_model
 from tests.evaluation.test_chunked import assert_same, numbers_close
+from tests.registry.conftest import model_fields
 
 MULTICLASS_CHECKS = ["performance", "bias", "calibration", "drift"]
 REGRESSION_CHECKS = ["performance", "bias", "robustness", "drift", "explainability"]
@@ -147,3 +153,59 @@ def test_a_check_the_model_cannot_take_is_refused_before_any_chunk(task, checks,
         chunked.prepare(source=io.BytesIO(b"a\n1\n"), file_format="csv", task=task,
                         label_column="a", favourable_class="", threshold=None, checks=checks,
                         sensitive_features=SENSITIVE, options={}, chunk_rows=10)
+
+
+def registered(people, task: str, built, frame: pd.DataFrame, label: str,
+               favourable: str) -> tuple[ModelVersion, Dataset]:
+    """A model of ``task`` registered with ``built``'s ONNX graph and ``frame`` as its data."""
+    governance.ensure_policy_templates()
+    extra = {"favourable_class": favourable} if favourable else {}
+    name = f"Credit amount {task.replace('_', ' ')}"
+    model = registry.model_create(actor=people["dana"], team=people["dana"].teams.first(),
+                                  **model_fields(name=name, task=task), **extra)
+    governance.intake_record(actor=people["dana"], model=model, is_model=True, answers=MEDIUM,
+                             rationale="A credit amount model.")
+    artifact = io.BytesIO(built.onnx_bytes)
+    artifact.name = "amount.onnx"
+    version = registry.version_create(actor=people["dana"], model=model, artifact=artifact)
+    dataset = evaluation.dataset_upload(
+        actor=people["dana"], model=model, file=io.BytesIO(frame.to_csv(index=False).encode()),
+        filename="amounts.csv", label_column=label, sensitive_features=SENSITIVE)
+    return version, dataset
+
+
+@pytest.mark.parametrize("kind", ["multiclass_classification", "regression"])
+def test_a_launched_run_above_the_size_setting_is_chunked_with_the_one_pass_results(
+        db, people, queued_runs, settings, monkeypatch, django_capture_on_commit_callbacks,
+        kind):
+    if kind == "regression":
+        frame, built, label, favourable = (regression_data(), tree_model("gbr"),
+                                           "credit_amount", "")
+        checks = ["performance", "bias", "robustness"]
+    else:
+        frame, built, label, favourable = (multiclass_data(), multiclass_model(),
+                                           "amount_band", "high")
+        checks = list(engine.PART_1)
+    version, dataset = registered(people, kind, built, frame, label, favourable)
+
+    def launch_and_run():
+        with django_capture_on_commit_callbacks(execute=True):
+            run = evaluation.run_launch(actor=people["dana"], version=version, dataset=dataset,
+                                        checks=checks, options={"n_bootstrap": 20})
+        assert queued_runs.run() == ["succeeded"], run.refresh_from_db() or run.error
+        run.refresh_from_db()
+        return run
+
+    whole = launch_and_run()
+    chunk_sizes: list[int] = []
+    real = chunked.evaluate_chunked
+    monkeypatch.setattr(chunked, "evaluate_chunked",
+                        lambda **kw: chunk_sizes.append(kw["chunk_rows"]) or real(**kw))
+    settings.EVALUATION_CHUNKED_ABOVE_BYTES = dataset.size - 1
+    settings.EVALUATION_CHUNK_ROWS = 250
+    in_chunks = launch_and_run()
+    assert chunk_sizes == [250]
+    assert set(in_chunks.results["checks"]) == set(checks)
+    for name in checks:  # robustness's score shifts to 1e-6, as above
+        numbers_close(whole.results["checks"][name], in_chunks.results["checks"][name], name,
+                      tolerance=1e-6 if name == "robustness" else 1e-9)

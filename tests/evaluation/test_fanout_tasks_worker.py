@@ -4,7 +4,6 @@ rows, as the binary run does in test_fanout_worker.py."""
 
 from __future__ import annotations
 
-import io
 import time
 import uuid
 
@@ -13,36 +12,14 @@ import pytest
 
 from evaluation import engine
 from evaluation import services as evaluation
-from evaluation.models import Dataset, Run, RunChunk, RunStatus
-from governance import services as governance
-from registry import services as registry
-from registry.models import ModelVersion
-from tests.evaluation.conftest import GERMAN_CSV, MEDIUM, SENSITIVE
+from evaluation.models import Run, RunChunk, RunStatus
+from tests.evaluation.conftest import GERMAN_CSV, SENSITIVE
 from tests.evaluation.part2_models import multiclass_frame, multiclass_model, tree_model
 from tests.evaluation.test_chunked import assert_same, numbers_close
+from tests.evaluation.test_chunked_tasks import registered
 from tests.evaluation.test_worker_kill import start_worker, stop_workers
-from tests.registry.conftest import model_fields
 
 pytestmark = pytest.mark.worker
-
-
-def registered(people, task: str, built, frame: pd.DataFrame, label: str,
-               favourable: str) -> tuple[ModelVersion, Dataset]:
-    """A model of ``task`` registered with ``built``'s ONNX graph and ``frame`` as its data."""
-    governance.ensure_policy_templates()
-    extra = {"favourable_class": favourable} if favourable else {}
-    name = f"Credit amount {task.replace('_', ' ')}"
-    model = registry.model_create(actor=people["dana"], team=people["dana"].teams.first(),
-                                  **model_fields(name=name, task=task), **extra)
-    governance.intake_record(actor=people["dana"], model=model, is_model=True, answers=MEDIUM,
-                             rationale="A credit amount model.")
-    artifact = io.BytesIO(built.onnx_bytes)
-    artifact.name = "amount.onnx"
-    version = registry.version_create(actor=people["dana"], model=model, artifact=artifact)
-    dataset = evaluation.dataset_upload(
-        actor=people["dana"], model=model, file=io.BytesIO(frame.to_csv(index=False).encode()),
-        filename="amounts.csv", label_column=label, sensitive_features=SENSITIVE)
-    return version, dataset
 
 
 def test_multiclass_and_regression_runs_fan_out_to_two_workers_with_one_pass_figures(
