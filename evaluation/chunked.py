@@ -374,18 +374,20 @@ def chunk_sums(plan: Plan, session: Any, input_specs: Sequence[Mapping[str, Any]
     part2_checks = [c for c in plan.checks if c in chunked_part2.CHECKS]
     if part2_checks:
         specs = [dict(s) for s in input_specs]
+        predict: Any = None
+        base: np.ndarray | None = None
+        targets: np.ndarray | None = None
         if isinstance(data, RegressionData):
             predict = onnx_predict(session, specs, output="variable", column=0)
             base, targets = data.pred, data.y
-        else:
+        elif isinstance(data, BinaryData):
             predict = onnx_predict(session, specs, output="probabilities",
                                    column=plan.favourable_index)
-            base, targets = _favourable_scores(plan, data)
-            targets = targets.astype(np.int64)
+            base, targets = data.prob, data.y.astype(np.int64)
+        # A multiclass model has drift only, of its features (no predict, no scores).
         out.update(chunked_part2.chunk_results(
-            plan.part2, part2_checks, frame=frame, predict=predict,
-            scores=None if isinstance(data, MulticlassData) else base, labels=targets,
-            threshold=plan.threshold, first_row=first_row))
+            plan.part2, part2_checks, frame=frame, predict=predict, scores=base,
+            labels=targets, threshold=plan.threshold, first_row=first_row))
     return out
 
 

@@ -72,12 +72,16 @@ def start(*, checks: Sequence[str], input_specs: Sequence[Mapping[str, Any]],
 
 
 def chunk_results(state: Mapping[str, Any], checks: Sequence[str], *, frame: pd.DataFrame,
-                  predict: PredictFn, scores: np.ndarray | None, labels: np.ndarray,
-                  threshold: float | None, first_row: int) -> dict[str, np.ndarray]:
+                  predict: PredictFn | None, scores: np.ndarray | None,
+                  labels: np.ndarray | None, threshold: float | None,
+                  first_row: int) -> dict[str, np.ndarray]:
     """One chunk's robustness result and drift counts, as JSON bytes (uint8 arrays); ``scores``
     are the chunk's base scores (None for a multiclass model, which has only drift)."""
     out: dict[str, np.ndarray] = {}
     if "robustness" in checks:
+        if predict is None or labels is None:
+            raise ValueError("Robustness in chunks scores the perturbed rows: pass predict "
+                             "and the labels.")
         profile = robustness_metrics.DataProfile(tuple(
             robustness_metrics.ColumnProfile(**{**c, "categories": tuple(c["categories"])})
             for c in state["profile"]))
