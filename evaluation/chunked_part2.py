@@ -46,10 +46,13 @@ def chunkable(checks: Sequence[str]) -> bool:
 def start(*, checks: Sequence[str], input_specs: Sequence[Mapping[str, Any]],
           profile: robustness_metrics.DataProfile | None, reference: pd.DataFrame | None,
           predict: PredictFn | None, monotone: Mapping[str, str] | None,
-          seed: int) -> dict[str, Any]:
-    """The plan's part-2 state (JSON-safe): what every chunk must share."""
+          seed: int, task: str = "classification") -> dict[str, Any]:
+    """The plan's part-2 state (JSON-safe): what every chunk must share. ``task`` is
+    robustness's: "classification" (the favourable class's probability) or "regression";
+    ``predict`` scores the reference for the prediction drift (None: a multiclass model, whose
+    drift has no prediction part, as in one pass)."""
     columns = [s["name"] for s in input_specs]
-    state: dict[str, Any] = {"columns": columns, "seed": seed,
+    state: dict[str, Any] = {"columns": columns, "seed": seed, "task": task,
                              "monotone": dict(monotone or {}),
                              "reference_rows": None if reference is None else len(reference)}
     if "robustness" in checks:
@@ -58,9 +61,9 @@ def start(*, checks: Sequence[str], input_specs: Sequence[Mapping[str, Any]],
         state["profile"] = [asdict(c) for c in profile.columns]
         state["missing_columns"] = list(inputs_accepting_missing(input_specs))
     if "drift" in checks:
-        if reference is None or predict is None:
+        if reference is None:
             raise ValueError("The drift check needs the reference (training) data set.")
-        reference_scores = predict(reference[columns])
+        reference_scores = predict(reference[columns]) if predict is not None else None
         bins = drift_metrics.binning(reference, columns, reference_scores=reference_scores)
         state["bins"] = _bins_state(bins)
         state["reference_counts"] = _counts_state(
@@ -69,16 +72,22 @@ def start(*, checks: Sequence[str], input_specs: Sequence[Mapping[str, Any]],
 
 
 def chunk_results(state: Mapping[str, Any], checks: Sequence[str], *, frame: pd.DataFrame,
-                  predict: PredictFn, scores: np.ndarray, labels: np.ndarray, threshold: float,
+                  predict: PredictFn | None, scores: np.ndarray | None,
+                  labels: np.ndarray | None, threshold: float | None,
                   first_row: int) -> dict[str, np.ndarray]:
-    """One chunk's robustness result and drift counts, as JSON bytes (uint8 arrays)."""
+    """One chunk's robustness result and drift counts, as JSON bytes (uint8 arrays); ``scores``
+    are the chunk's base scores (None for a multiclass model, which has only drift)."""
     out: dict[str, np.ndarray] = {}
     if "robustness" in checks:
+        if predict is None or labels is None:
+            raise ValueError("Robustness in chunks scores the perturbed rows: pass predict "
+                             "and the labels.")
         profile = robustness_metrics.DataProfile(tuple(
             robustness_metrics.ColumnProfile(**{**c, "categories": tuple(c["categories"])})
             for c in state["profile"]))
         result = robustness_metrics.robustness(
-            frame, predict, data_profile=profile, labels=labels, task="classification",
+            frame, predict, data_profile=profile, labels=labels,
+            task=state.get("task", "classification"),
             threshold=threshold, missing_columns=state["missing_columns"],
             monotone={c: part2.DIRECTIONS[d] for c, d in state["monotone"].items()},
             settings=robustness_metrics.Settings(seed=int(state["seed"])),

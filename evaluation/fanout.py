@@ -1,6 +1,6 @@
 """A large run fanned out to several workers: its chunks as a Celery chord on RabbitMQ.
 
-A binary classifier's run whose data set is larger than ``EVALUATION_FAN_OUT_ABOVE_BYTES`` (and
+A run (binary, multiclass or regression) whose data set is larger than ``EVALUATION_FAN_OUT_ABOVE_BYTES`` (and
 a result backend is configured: a chord needs one to know when its chunks are all done) goes:
 
 * ``run_fan_out`` (the run's own task): claims the run as usual, reads the label and sensitive
@@ -39,7 +39,6 @@ from evaluation.metrics.scoring import inference_session
 from evaluation.models import Run, RunChunk, RunStatus
 from evaluation.tables import read_table
 from registry import storage
-from registry.models import Task
 
 CHUNK_TASK = "evaluation.evaluate_chunk"
 MERGE_TASK = "evaluation.merge_chunks"
@@ -53,8 +52,7 @@ def fans_out(run: Run) -> bool:
     """Whether the run's chunks go to several workers (else one worker evaluates it). Runs with
     explanations or the mitigation what-if take one pass (services)."""
     backend = str(current_app.conf.result_backend or "")
-    return (run.version.model.task == Task.BINARY and bool(backend)
-            and chunked_part2.chunkable(run.checks)
+    return (bool(backend) and chunked_part2.chunkable(run.checks)
             and backend != "disabled"
             and run.dataset.size > settings.EVALUATION_FAN_OUT_ABOVE_BYTES)
 

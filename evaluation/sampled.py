@@ -59,15 +59,17 @@ def groupings(frame: pd.DataFrame, sensitive_features: Sequence[Mapping[str, Any
 
 def compute(*, checks: Sequence[str], chunks: Any, rows: int, model_bytes: bytes,
             input_specs: Sequence[Mapping[str, Any]], label_column: str,
-            favourable_class: str, classes: list[Any], positive: Any, threshold: float,
+            favourable_class: str, classes: list[Any], positive: Any,
+            threshold: float | None,
             sensitive_features: Sequence[Mapping[str, Any]],
             categories: Mapping[str, Sequence[str]], options: Mapping[str, Any],
             reference: pd.DataFrame | None = None,
             mitigation: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The results of ``checks`` (among explainability and mitigation) of a binary classifier
-    on a data set of ``rows`` rows read by ``chunks()`` (a callable returning a fresh iterator
-    of its chunks), one pass over them. ``classes`` and ``positive`` are the label classes and
-    the favourable one (``chunked.Plan``); the rest as ``engine.evaluate`` takes them."""
+    (or explainability of a regressor: ``classes`` empty) on a data set of ``rows`` rows read
+    by ``chunks()`` (a callable returning a fresh iterator of its chunks), one pass over them.
+    ``classes`` and ``positive`` are the label classes and the favourable one
+    (``chunked.Plan``); the rest as ``engine.evaluate`` takes them."""
     wanted = [c for c in CHECKS if c in checks]
     seed = int(options["seed"])
     settings = part2.Settings(
@@ -91,9 +93,14 @@ def compute(*, checks: Sequence[str], chunks: Any, rows: int, model_bytes: bytes
         return gathered.iloc[np.searchsorted(every, positions)].reset_index(drop=True)
 
     session = inference_session(model_bytes, threads=1)
-    index = classes.index(positive)
-    predict = onnx_predict(session, [dict(s) for s in input_specs], output="probabilities",
-                           column=index)
+    if classes:
+        index = classes.index(positive)
+        predict = onnx_predict(session, [dict(s) for s in input_specs], output="probabilities",
+                               column=index)
+    else:  # a regressor: its value, as the one-pass run explains it
+        index = 0
+        predict = onnx_predict(session, [dict(s) for s in input_specs], output="variable",
+                               column=0)
     results: dict[str, Any] = {}
     if "explainability" in wanted:
         sample = rows_at(shap_rows)

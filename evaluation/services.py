@@ -463,9 +463,9 @@ INPUT_ERRORS = (engine.EngineError, MetricInputError, FeedError, TableProblems, 
 
 
 def chunked_run(task: str, size: int) -> bool:
-    """Whether a run is evaluated in chunks: a binary classifier's data set above
-    ``EVALUATION_CHUNKED_ABOVE_BYTES`` (multiclass and regression runs take one pass)."""
-    return task == Task.BINARY and size > settings.EVALUATION_CHUNKED_ABOVE_BYTES
+    """Whether a run is evaluated in chunks: a data set above ``EVALUATION_CHUNKED_ABOVE_BYTES``,
+    whatever the model's task (binary, multiclass, regression)."""
+    return size > settings.EVALUATION_CHUNKED_ABOVE_BYTES
 
 
 def run_execute(*, run_id: int, task_id: str, worker: str) -> str:

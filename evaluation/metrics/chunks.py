@@ -1,7 +1,7 @@
 """Statistics of chunks of rows that merge into those of all rows: chunked evaluation's maths.
 
-A binary classifier's performance and calibration figures come from sums that add up across
-chunks (docs/evaluation-metrics.md, "Chunked evaluation"):
+A classifier's performance and calibration figures come from sums that add up across chunks
+(docs/evaluation-metrics.md, "Chunked evaluation"):
 
 * ``ScoreRuns``: the distinct scores with their favourable and other row counts. Merged, they are
   the one-pass sorted rows with ties collapsed, so ROC AUC, average precision, the curves, the
@@ -11,6 +11,13 @@ chunks (docs/evaluation-metrics.md, "Chunked evaluation"):
   and for AUC and average precision per replicate a histogram of favourable / other weights over
   ``auc_bins`` — one bin per distinct score when there are at most ``AUC_BINS`` of them (then
   exact), otherwise bins of consecutive distinct scores holding about n / AUC_BINS rows each.
+
+A multiclass model gets the same per class, one against the rest (score runs and ranking
+histograms of each class's probability column), and a k x k confusion tally with log-loss
+sums. A regressor's sums are the row count and the sums of squared and absolute errors and of
+the labels' deviations from their mean (and their squares), the mean fixed beforehand from the
+label column alone (``chunked.prepare``), so that R² is computed as in one pass without
+cancellation.
 """
 
 from __future__ import annotations
@@ -22,16 +29,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evaluation.metrics.bootstrap import BootstrapSpec, Tally, estimates
-from evaluation.metrics.inputs import BinaryData, Task
+from evaluation.metrics.inputs import BinaryData, MulticlassData, RegressionData, Task
 from evaluation.metrics.performance import (
     BINARY_METRICS,
+    REGRESSION_METRICS,
     ConfusionMatrix,
+    Curve,
     PerformanceResult,
     binary_undefined,
     counts_figures,
     curves_of,
     log_losses,
+    multiclass_figures,
+    multiclass_result,
     ranking_figures,
+    regression_figures,
+    why_undefined,
 )
 
 # Bins of the per-replicate AUC / average-precision histograms (each replicate holds 2 x this).
@@ -151,3 +164,71 @@ def binary_performance(*, runs: ScoreRuns, cells: NDArray[np.float64],
         task=Task.BINARY, n=int(counts.sum()), metrics=metrics, confusion=confusion,
         per_class=(), curves=curves_of(tps, fps, runs.scores), positive_class=positive_class,
         threshold=threshold, undefined=binary_undefined(metrics), bootstrap=spec)
+
+
+def multiclass_tallies(data: MulticlassData) -> list[Tally]:
+    """The sums a chunk adds for multiclass performance: rows and log loss per (true,
+    predicted) cell."""
+    k = len(data.classes)
+    losses = log_losses(data.prob[np.arange(data.n), data.y])
+    return [Tally(data.y * k + data.pred, k * k, (losses,))]
+
+
+def class_ranking_tally(data: MulticlassData, c: int, lows: NDArray[np.float64]) -> Tally:
+    """Class ``c``'s AUC / average-precision histogram against the rest (as ``ranking_tally``)."""
+    return Tally(bin_of_score(data.prob[:, c], lows) * 2 + (data.y == c).astype(np.intp),
+                 2 * len(lows))
+
+
+def multiclass_performance(*, runs: Sequence[ScoreRuns], cells: NDArray[np.float64],
+                           histograms: Sequence[NDArray[np.float64]] | None,
+                           spec: BootstrapSpec,
+                           classes: Sequence[str | int | float | bool]) -> PerformanceResult:
+    """The multiclass performance result from merged sums: ``runs`` per class, ``cells`` the
+    confusion tally (1 + replicates, 2, k x k), ``histograms`` per class the ranking tally (None
+    without replicates). Point figures are the one-pass figures; the replicates' AUC and AP
+    come from the histograms, as for a binary classifier."""
+    k = len(classes)
+    cumulative = [(np.cumsum(r.positive), np.cumsum(r.negative)) for r in runs]
+    stats = np.full((1 + spec.replicates, 7 + 5 * k), np.nan)
+    for r in range(1 + spec.replicates):
+        matrix = cells[r, 0].reshape(k, k)
+        if r == 0:
+            rankings = [ranking_figures(tp, fp) for tp, fp in cumulative]
+        elif histograms is None:
+            raise ValueError("Bootstrap replicates need the ranking histograms.")
+        else:
+            rankings = [ranking_figures(np.cumsum(h[r, 0, 1::2]), np.cumsum(h[r, 0, 0::2]))
+                        for h in histograms]
+        stats[r] = multiclass_figures(matrix, float(cells[r, 1].sum()), rankings)
+    curves: dict[str, Curve] = {}
+    for c, (tp, fp) in enumerate(cumulative):
+        curves.update(curves_of(tp, fp, runs[c].scores, f"[{classes[c]}]"))
+    counts = cells[0, 0].reshape(k, k)
+    metrics, confusion, per_class = multiclass_result(stats, spec, classes, counts.sum(axis=1),
+                                                      counts, curves)
+    return PerformanceResult(
+        task=Task.MULTICLASS, n=int(counts.sum()), metrics=metrics, confusion=confusion,
+        per_class=per_class, curves=curves, positive_class=None, threshold=None,
+        undefined=why_undefined(Task.MULTICLASS, metrics, per_class), bootstrap=spec)
+
+
+def regression_tallies(data: RegressionData, label_mean: float) -> list[Tally]:
+    """The sums a chunk adds for regression performance: rows, squared and absolute errors,
+    the labels' deviations from ``label_mean`` (the whole data set's) and their squares."""
+    error = data.pred - data.y
+    centred = data.y - label_mean
+    return [Tally(np.zeros(data.n, dtype=np.intp), 1,
+                  (error * error, np.abs(error), centred, centred * centred))]
+
+
+def regression_performance(*, sums: NDArray[np.float64], spec: BootstrapSpec,
+                           ) -> PerformanceResult:
+    """The regression performance result from the merged ``regression_tallies``."""
+    stats = np.array([regression_figures(*sums[r, :, 0].tolist())
+                      for r in range(1 + spec.replicates)], dtype=np.float64)
+    metrics = dict(zip(REGRESSION_METRICS, estimates(stats, spec), strict=True))
+    return PerformanceResult(
+        task=Task.REGRESSION, n=int(sums[0, 0, 0]), metrics=metrics, confusion=None,
+        per_class=(), curves={}, positive_class=None, threshold=None,
+        undefined=why_undefined(Task.REGRESSION, metrics, ()), bootstrap=spec)

@@ -233,10 +233,14 @@ def multiclass_data(y_true: ArrayLike, y_prob: ArrayLike, *,
                           classes=tuple(json_label(c) for c in class_list))
 
 
+def regression_labels(y_true: ArrayLike) -> NDArray[np.float64]:
+    """A regressor's labels as float64: numeric and finite, one per row."""
+    return _floats("y_true (regression labels)", _one_dimensional("y_true", y_true))
+
+
 def regression_data(y_true: ArrayLike, y_pred: ArrayLike) -> RegressionData:
     """Check regression inputs: numeric labels and predictions, finite, one each per row."""
-    labels = _one_dimensional("y_true", y_true)
-    y = _floats("y_true (regression labels)", labels)
+    y = regression_labels(y_true)
     pred = _floats("y_pred", _one_dimensional("y_pred", y_pred))
     _same_length(len(y), "y_pred", pred)
     return RegressionData(y=y, pred=pred)

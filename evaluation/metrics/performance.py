@@ -258,6 +258,48 @@ def _binary(data: BinaryData, spec: BootstrapSpec,
     return metrics, confusion, _curves(ranked)
 
 
+def multiclass_figures(matrix: NDArray[Any], loss: float,
+                       rankings: Sequence[tuple[float, float]]) -> list[float]:
+    """One replicate's multiclass figures from its (weighted) confusion matrix (true x
+    predicted), summed log loss and per class (ROC AUC, average precision): accuracy, the macro
+    averages, log loss, then each class's CLASS_METRICS. The one-pass check and merged chunks
+    (evaluation.metrics.chunks) both call this."""
+    k = matrix.shape[0]
+    total = float(matrix.sum())
+    per_class: list[list[float]] = []
+    for c in range(k):
+        tp = float(matrix[c, c])
+        fp, fn = float(matrix[:, c].sum()) - tp, float(matrix[c].sum()) - tp
+        _, precision, recall, f1 = counts_figures(tp, fp, fn, total - tp - fp - fn)
+        per_class.append([precision, recall, f1, *rankings[c]])
+    table = np.array(per_class)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column undefined for every class
+        macro = np.nanmean(table, axis=0)
+    return [float(_divide(np.trace(matrix), total)), *macro.tolist(),
+            float(_divide(loss, total)), *table.ravel().tolist()]
+
+
+def multiclass_result(stats: NDArray[np.float64], spec: BootstrapSpec,
+                      classes: Sequence[str | int | float | bool], support: NDArray[Any],
+                      counts: NDArray[Any], curves: dict[str, Curve],
+                      ) -> tuple[dict[str, Estimate], ConfusionMatrix, tuple[ClassFigures, ...]]:
+    """The multiclass estimates from ``multiclass_figures`` of the plain rows (row 0) and each
+    replicate, with the classes' row counts (``support``) and the confusion ``counts``."""
+    overall = estimates(stats[:, :7], spec)
+    names = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss")
+    metrics = dict(zip(names, overall, strict=True))
+    per_class_estimates = estimates(stats[:, 7:], spec)
+    per_class = tuple(
+        ClassFigures(label=classes[c], support=int(support[c]),
+                     metrics=dict(zip(CLASS_METRICS, per_class_estimates[c * 5:(c + 1) * 5],
+                                      strict=True)))
+        for c in range(len(classes)))
+    confusion = ConfusionMatrix(tuple(classes),
+                                tuple(tuple(int(c) for c in row) for row in counts))
+    return metrics, confusion, per_class
+
+
 def _multiclass(data: MulticlassData, spec: BootstrapSpec,
                 ) -> tuple[dict[str, Estimate], ConfusionMatrix, tuple[ClassFigures, ...],
                            dict[str, Curve]]:
@@ -268,40 +310,19 @@ def _multiclass(data: MulticlassData, spec: BootstrapSpec,
 
     def figures(weights: NDArray[np.float64] | None) -> list[float]:
         matrix = np.bincount(cells, weights=weights, minlength=k * k).reshape(k, k)
-        total = float(matrix.sum())
-        per_class: list[list[float]] = []
-        for c in range(k):
-            tp = float(matrix[c, c])
-            fp, fn = float(matrix[:, c].sum()) - tp, float(matrix[c].sum()) - tp
-            _, precision, recall, f1 = counts_figures(tp, fp, fn, total - tp - fp - fn)
-            sorted_weights = None if weights is None else weights[ranked[c].order]
-            per_class.append([precision, recall, f1,
-                              *ranking_figures(*ranked[c].cumulative(sorted_weights))])
-        table = np.array(per_class)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a column undefined for every class
-            macro = np.nanmean(table, axis=0)
         loss = float(losses.sum()) if weights is None else _dot(losses, weights)
-        return [float(_divide(np.trace(matrix), total)), *macro.tolist(),
-                float(_divide(loss, total)), *table.ravel().tolist()]
+        return multiclass_figures(matrix, loss, [
+            ranking_figures(*ranked[c].cumulative(
+                None if weights is None else weights[ranked[c].order])) for c in range(k)])
 
     rows = np.arange(data.n, dtype=np.uint64)
     stats = _replicates(spec, rows, figures)
-    overall = estimates(stats[:, :7], spec)
-    names = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss")
-    metrics = dict(zip(names, overall, strict=True))
-    per_class_estimates = estimates(stats[:, 7:], spec)
-    support = np.bincount(data.y, minlength=k)
-    per_class = tuple(
-        ClassFigures(label=data.classes[c], support=int(support[c]),
-                     metrics=dict(zip(CLASS_METRICS, per_class_estimates[c * 5:(c + 1) * 5],
-                                      strict=True)))
-        for c in range(k))
-    counts = np.bincount(cells, minlength=k * k).reshape(k, k)
-    confusion = ConfusionMatrix(data.classes, tuple(tuple(int(c) for c in row) for row in counts))
     curves: dict[str, Curve] = {}
     for c in range(k):
         curves.update(_curves(ranked[c], f"[{data.classes[c]}]"))
+    metrics, confusion, per_class = multiclass_result(
+        stats, spec, data.classes, np.bincount(data.y, minlength=k),
+        np.bincount(cells, minlength=k * k).reshape(k, k), curves)
     return metrics, confusion, per_class, curves
 
 
@@ -313,15 +334,22 @@ def _regression(data: RegressionData, spec: BootstrapSpec,
                         centred * centred])
 
     def figures(weights: NDArray[np.float64] | None) -> list[float]:
-        total, sse, sae, sy, syy = (columns.sum(axis=1) if weights is None
-                                    else np.einsum("ij,j->i", columns, weights)).tolist()
-        sst = syy - sy * sy / total if total > 0 else 0.0
-        return [float(np.sqrt(_divide(sse, total))), float(_divide(sae, total)),
-                float(1.0 - sse / sst) if sst > 0 else np.nan]
+        return regression_figures(*(columns.sum(axis=1) if weights is None
+                                    else np.einsum("ij,j->i", columns, weights)).tolist())
 
     rows = np.arange(data.n, dtype=np.uint64)
     stats = _replicates(spec, rows, figures)
     return dict(zip(REGRESSION_METRICS, estimates(stats, spec), strict=True))
+
+
+def regression_figures(total: float, sse: float, sae: float, sy: float,
+                       syy: float) -> list[float]:
+    """RMSE, MAE and R² from the (weighted) row count and sums of squared and absolute errors
+    and of the labels' deviations (and squares) from their mean: what one pass and merged chunks
+    both sum."""
+    sst = syy - sy * sy / total if total > 0 else 0.0
+    return [float(np.sqrt(_divide(sse, total))), float(_divide(sae, total)),
+            float(1.0 - sse / sst) if sst > 0 else np.nan]
 
 
 def binary_undefined(metrics: dict[str, Estimate]) -> dict[str, str]:
@@ -334,15 +362,15 @@ def binary_undefined(metrics: dict[str, Estimate]) -> dict[str, str]:
     return {k: why[k] for k, v in metrics.items() if v.value is None}
 
 
-def _why_undefined(data: BinaryData | MulticlassData | RegressionData,
-                   metrics: dict[str, Estimate],
-                   per_class: tuple[ClassFigures, ...]) -> dict[str, str]:
+def why_undefined(task: Task, metrics: dict[str, Estimate],
+                  per_class: tuple[ClassFigures, ...]) -> dict[str, str]:
+    """Why each undefined figure of a ``task`` model is undefined."""
     reasons: dict[str, str] = {}
-    if isinstance(data, RegressionData):
+    if task is Task.REGRESSION:
         if metrics["r2"].value is None:
             reasons["r2"] = "the labels are all equal, so R² (1 - SSE/SST) divides by 0"
         return reasons
-    if isinstance(data, BinaryData):
+    if task is Task.BINARY:
         return binary_undefined(metrics)
     for figures in per_class:
         for name, estimate in figures.metrics.items():
@@ -383,5 +411,5 @@ def performance(*, task: str | Task, y_true: ArrayLike, y_prob: ArrayLike | None
         curves=curves,
         positive_class=data.positive_class if isinstance(data, BinaryData) else None,
         threshold=data.threshold if isinstance(data, BinaryData) else None,
-        undefined=_why_undefined(data, metrics, per_class), bootstrap=spec)
+        undefined=why_undefined(kind, metrics, per_class), bootstrap=spec)
 

@@ -36,7 +36,7 @@ import pandas as pd
 
 from evaluation.metrics import kernels
 from evaluation.metrics.results import to_json_safe
-from evaluation.metrics.scoring import PredictFn
+from evaluation.metrics.scoring import BATCH_SIZE, PredictFn
 
 CHECK = "robustness"
 UNSEEN_CATEGORY = "__unseen__"
@@ -332,19 +332,25 @@ def robustness(frame: pd.DataFrame, predict: PredictFn, *, data_profile: DataPro
              ("category_swap", _swap), ("missing", _missing(set(missing_columns))),
              ("out_of_range", _out_of_range)]
     for name, plan in plans:
-        changed = {}
-        for profiled in data_profile.columns:
-            values = plan(frame[profiled.name], profiled, settings,
-                          _Draws(settings.seed, name, profiled.name, rows))
-            if values is not None:
-                changed[profiled.name] = values
-        scores = _scores(predict, _with_columns(frame, changed))
-        perturbations.append(_compare(name, tuple(changed), base, scores, y, task, threshold))
-        del changed, scores  # one perturbed copy of the columns at a time
+
+        def perturb(block: pd.DataFrame, block_rows: np.ndarray,
+                    name: str = name, plan: Plan = plan) -> dict[str, np.ndarray]:
+            changed = {}
+            for profiled in data_profile.columns:
+                values = plan(block[profiled.name], profiled, settings,
+                              _Draws(settings.seed, name, profiled.name, block_rows))
+                if values is not None:
+                    changed[profiled.name] = values
+            return changed
+
+        columns, scores = _perturbed_scores(predict, frame, rows, perturb)
+        perturbations.append(_compare(name, columns, base, scores, y, task, threshold))
     monotonicity = []
     for column, direction in monotone.items():
-        probe = _monotone_step(frame[column], by_name[column], settings)
-        scores = _scores(predict, _with_columns(frame, {column: probe}))
+        _, scores = _perturbed_scores(
+            predict, frame, rows,
+            lambda block, _rows, column=column: {
+                column: _monotone_step(block[column], by_name[column], settings)})
         moved = (scores - base) * direction
         finite = np.isfinite(moved)
         wrong = -moved[finite]
@@ -477,6 +483,24 @@ def _like(column: ColumnProfile, values: np.ndarray) -> np.ndarray:
     if column.integer and not np.isnan(values).any():
         return np.asarray(np.rint(values), dtype=np.int64)
     return values
+
+
+def _perturbed_scores(predict: PredictFn, frame: pd.DataFrame, rows: np.ndarray,
+                      perturb: Any) -> tuple[tuple[str, ...], np.ndarray]:
+    """The scores of ``frame`` with the columns ``perturb(block, block_rows)`` returns replaced,
+    and the names of those columns. The rows are perturbed and scored ``BATCH_SIZE`` at a time
+    — the batches ``onnx_predict`` scores a whole frame in, so the model sees the same batches
+    — and only one block's perturbed columns (float64 copies) are held at once, not the
+    frame's: a draw depends on the row's index alone (``_Draws``), so the values are those of
+    perturbing all rows together."""
+    scores = np.empty(len(frame), dtype=np.float64)
+    columns: tuple[str, ...] = ()
+    for start in range(0, max(len(frame), 1), BATCH_SIZE):
+        block = frame.iloc[start:start + BATCH_SIZE]
+        changed = perturb(block, rows[start:start + BATCH_SIZE])
+        columns = tuple(changed)
+        scores[start:start + len(block)] = _scores(predict, _with_columns(block, changed))
+    return columns, scores
 
 
 def _with_columns(frame: pd.DataFrame, columns: Mapping[str, np.ndarray]) -> pd.DataFrame:

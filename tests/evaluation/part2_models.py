@@ -105,3 +105,23 @@ def transformed(pipeline: Any, frame: pd.DataFrame) -> np.ndarray:
     matrix = pipeline[:-1].transform(frame)
     matrix = matrix.toarray() if hasattr(matrix, "toarray") else matrix
     return np.asarray(matrix, dtype=np.float32)
+
+
+@functools.cache
+def multiclass_model() -> Built:
+    """The demo pipeline with a multinomial logistic regression of the credit amount's band
+    ("low", "mid", "high": its thirds) from the other columns."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, _y = german_credit()
+    X, y = multiclass_frame(X)
+    pipeline = demo.make_pipeline(*demo.feature_columns(X))
+    pipeline.steps[-1] = ("classify", LogisticRegression(max_iter=500))
+    pipeline.fit(X, y)
+    return _built(pipeline, export(pipeline, X))
+
+
+def multiclass_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """German credit without the credit amount, and the amount's band (the label)."""
+    band = pd.qcut(frame.credit_amount, 3, labels=["low", "mid", "high"]).astype(str)
+    return frame.drop(columns=["credit_amount"]), band
