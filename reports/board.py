@@ -199,7 +199,9 @@ def overdue_reviews_at(period: Period) -> list[OverdueReview]:
             action__in=actions, occurred_at__lt=period.until, model_id__isnull=False)
             .order_by("seq").values_list("model_id", "action", "payload")):
         payload = payload or {}
-        key = (model_id, payload.get("number", payload.get("version")))
+        if model_id is None:
+            continue
+        key: tuple[int, Any] = (model_id, payload.get("number", payload.get("version")))
         if action in INTO_APPROVED:
             approved[key] = True
         elif action in OUT_OF_APPROVED:
