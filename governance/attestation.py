@@ -17,6 +17,20 @@ approval with its reason. A registry of callables rather than a Django signal: t
 go into the statement, their failures must stop the approval, and the style of the house keeps
 signals out of writes.
 
+**Documents prepared before the approval's transaction.** A maker that is slow (reports: the
+validation report's PDF takes seconds) registers a ``prepare`` too. The services that approve
+(``signoff_record`` when its sign-off completes the quorum, ``version_complete_approval``) run
+through ``with_prepared_documents``: it calls each ``prepare(version=, actor=)`` first, outside
+the approval's transaction and without any lock (no audit chain lock, no row lock), then runs the
+approval with the results at hand; inside, under the locks, ``approval_documents`` hands each
+maker its prepared result and the seqs of the events this approval recorded itself
+(``own_events``), so the maker can check that nothing else changed since it prepared. A maker
+that finds its prepared document stale raises ``StaleDocument``: the approval's transaction rolls
+back and ``with_prepared_documents`` prepares again and retries, ``PREPARE_ATTEMPTS`` times in
+all, then refuses (409) — never an attestation naming a document that is no longer true. Other
+ways into approved (a blocker cleared inside another service's transaction) find nothing
+prepared, and the maker makes the document there, under the locks, as before.
+
 **Documents made after an approval commits.** ``add_after_approval`` registers a maker that runs
 once the approval (or re-signing) has committed, outside its transaction and the audit chain's
 lock, with the version's and the new attestation's ids (reports: the approval certificate, printed
@@ -29,12 +43,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 
 from core import audit
+from core.errors import Conflict
 from core.verify_bundle import (
     APPROVAL_PREDICATE_TYPE,
     ARTIFACT_FILENAME,
@@ -48,17 +64,58 @@ from registry.models import ModelVersion
 # (at least {"sha256": ...}); filled by apps above governance at ready().
 ApprovalDocument = Callable[..., dict[str, Any]]
 _documents: dict[str, ApprovalDocument] = {}
+# name -> prepare(version=, actor=), run before the approval's transaction (see above).
+_preparers: dict[str, Callable[..., Any]] = {}
+# version id -> (name -> prepared result, the seqs this approval records itself)
+_prepared: ContextVar[dict[int, tuple[dict[str, Any], list[int]]] | None] = ContextVar(
+    "assay_prepared_approval_documents", default=None)
+PREPARE_ATTEMPTS = 3
+T = TypeVar("T")
 
 
-def add_approval_document(name: str, make: ApprovalDocument) -> None:
+class StaleDocument(Conflict):
+    """A document prepared before the approval's transaction no longer matches what it is
+    about: something changed between preparing it and taking the locks."""
+
+
+def add_approval_document(name: str, make: ApprovalDocument,
+                          prepare: Callable[..., Any] | None = None) -> None:
     """Archive a document at every approval (call from ``AppConfig.ready()``): ``make`` runs
-    inside the approval's transaction and its answer goes into the attestation under ``name``."""
+    inside the approval's transaction and its answer goes into the attestation under ``name``.
+    With ``prepare``, the slow part is done before the transaction (see the module's
+    docstring) and ``make`` also receives ``prepared=`` and ``own_events=``."""
     _documents[name] = make
+    if prepare is not None:
+        _preparers[name] = prepare
+
+
+def with_prepared_documents(version: ModelVersion, *, actor: Any, call: Callable[[], T]) -> T:
+    """Run ``call`` (a service's approving transaction) with the approval documents of
+    ``version`` prepared beforehand, outside any lock; prepare again and retry when a maker finds
+    its prepared document stale, and refuse (409) after ``PREPARE_ATTEMPTS`` tries."""
+    for attempt in range(1, PREPARE_ATTEMPTS + 1):
+        prepared = {name: prepare(version=version, actor=actor)
+                    for name, prepare in _preparers.items()}
+        with audit.recorded_here() as own:
+            token = _prepared.set({**(_prepared.get() or {}), version.pk: (prepared, own)})
+            try:
+                return call()
+            except StaleDocument as exc:
+                if attempt == PREPARE_ATTEMPTS:
+                    raise Conflict(f"{exc.message} It changed again on each of "
+                                   f"{PREPARE_ATTEMPTS} tries; try again in a moment.") from exc
+            finally:
+                _prepared.reset(token)
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def approval_documents(version: ModelVersion, *, actor: Any, now: dt.datetime) -> dict[str, Any]:
-    """Make every registered approval document of ``version``, in the order they were added."""
-    return {name: make(version=version, actor=actor, now=now)
+    """Make every registered approval document of ``version``, in the order they were added;
+    a maker with a ``prepare`` gets what was prepared for this approval (or None)."""
+    prepared, own = (_prepared.get() or {}).get(version.pk, ({}, []))
+    return {name: make(version=version, actor=actor, now=now, prepared=prepared.get(name),
+                       own_events=tuple(own)) if name in _preparers
+            else make(version=version, actor=actor, now=now)
             for name, make in _documents.items()}
 
 

@@ -1,5 +1,6 @@
 """The reports API, ``/api/v1/reports/exports/``: ask for an export (the same kinds and filters
-as the Exports page), poll its state and progress, download its file. Thin: each action is one
+as the Exports page, and a model's evidence pack: kind ``evidence_pack``, params ``model``),
+poll its state and progress, download its file. Thin: each action is one
 service call of ``reports.jobs``; permissions are the pages' (auditors read everything)."""
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class ReportExportRequestSerializer(StrictSerializer):
                   "inventory's q, team, status, owner, business_line, decision_type, tag, sort; "
                   "findings' status (unresolved, a status or all); the audit trail's model, "
                   "actor, action, date_from, date_to; the board report's date_from and date_to "
-                  "(YYYY-MM-DD, both required).")
+                  "(YYYY-MM-DD, both required); the evidence pack's model (the model's slug, "
+                  "required).")
 
 
 class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -81,9 +83,14 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     @extend_schema(request=ReportExportRequestSerializer,
                    responses={201: ReportExportSerializer, 202: ReportExportSerializer})
     def create(self, request: AuthenticatedRequest) -> Response:
-        """Ask for an export: 400 for an unknown kind or a bad filter or period, 403 for a kind
-        you may not export (the board report: risk officers, the review board, auditors,
-        administrators; audit events: auditors, risk officers, administrators)."""
+        """Ask for an export: 400 for an unknown kind or a bad filter, period or model, 403 for a
+        kind you may not export (the board report: risk officers, the review board, auditors,
+        administrators; audit events: auditors, risk officers, administrators; a model's
+        evidence pack, ``{"kind": "evidence_pack", "params": {"model": "<slug>"}}``: auditors
+        and administrators). A small pack is made at once (201); one copying more than
+        ASSAY_REPORTS_PACK_WORKER_ABOVE_MB of reports and attachments, or of a model with more
+        than three versions, by a worker (202). Its file is a zip that
+        ``python -m core.verify_pack`` checks offline."""
         data = valid_input(ReportExportRequestSerializer, request)
         job = jobs.export_request(actor=request.user, kind=data["kind"],
                                   params=data.get("params") or {})

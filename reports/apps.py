@@ -17,5 +17,6 @@ class ReportsConfig(AppConfig):
         pages.add_panel("registry.version_detail", "reports/_version_panel.html")
         pages.add_nav_link(pages.NavLink("Exports", "reports:exports", shown=shows_exports))
         tabs.register()
-        add_approval_document("validation_report", services.validation_report_archive)
+        add_approval_document("validation_report", services.validation_report_archive,
+                              prepare=services.validation_report_prepare)
         add_after_approval(services.certificate_archive)

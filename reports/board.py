@@ -1,8 +1,11 @@
 """The board report for a period: the point-in-time view a model-risk committee files with its
 minutes. Tier mix at the period's start and end (replayed from the audit trail's tier events),
-approvals and rejections (the trail's decisions), overdue reviews, findings opened and closed
+approvals and rejections (the trail's decisions), overdue reviews (replayed from the trail: a
+review overdue at the period's end counts, even if it was done later), findings opened and closed
 and the ageing of those still open at the end, waivers granted and expiring, models by business
-line, and charts over time read from the audit trail, drawn by ``core/charts``.
+line, the monitoring status of each deployed model (its plan's latest status and open monitoring
+findings, as the report is made), and charts over time read from the audit trail, drawn by
+``core/charts``.
 
 Only those who may see the oversight board (``permissions.can_view_board``) ask for it, and
 they see every model, so it covers the whole inventory."""
@@ -15,22 +18,35 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from core import charts
 from core.errors import ValidationFailed
 from core.models import AuditEvent
-from governance.models import UNRESOLVED, Finding, Severity, VersionGovernance, Waiver
+from governance.models import (
+    UNRESOLVED,
+    Finding,
+    FindingSource,
+    Severity,
+    VersionGovernance,
+    Waiver,
+)
 from governance.services.waivers import WAIVER_WARNING_DAYS
+from monitoring.models import MonitoringPlan, PlanStatus
 from registry.filters import IN_USE_STATES
-from registry.models import ModelVersion, RegisteredModel
+from registry.models import ModelVersion, RegisteredModel, VersionState
 
 # The trail's tier events of a model: each carries {"tier": {"before", "after"}}.
 TIER_ACTIONS = ("intake.record", "intake.override_approve", "intake.override_reject")
 APPROVALS = ("version.approve",)
 REJECTIONS = ("version.reject", "version.reject_in_validation")
 CLOSINGS = ("finding.close", "finding.accept_risk")
+# The trail's events that move a version into or out of approved, or set its next review date
+# (payload "next_review_due"); each names the version's number ("number" or "version").
+INTO_APPROVED = ("version.approve", "version.reinstate")
+OUT_OF_APPROVED = ("version.suspend", "version.retire")
+REVIEW_DATES = ("version.revalidation_required", "periodic_review.conclude")
 MAX_DAYS = 3 * 366
 AGES = [(0, 30, "0 to 30 days"), (31, 90, "31 to 90 days"), (91, 180, "91 to 180 days"),
         (181, None, "over 180 days")]
@@ -97,6 +113,28 @@ class Decision:
 
 
 @dataclass
+class OverdueReview:
+    """An approved version whose periodic review was due by the period's end and not concluded
+    then, as the audit trail tells it."""
+
+    model: str
+    number: Any
+    due: dt.date
+    validator: str
+
+
+@dataclass
+class MonitoringRow:
+    """A deployed version's monitoring: its plan's latest status and open monitoring findings."""
+
+    model: str
+    number: int
+    state: str  # ok, breached, revalidation required, suspended, no data yet
+    checked_at: dt.datetime | None
+    open_findings: int
+
+
+@dataclass
 class Board:
     """Everything the board report prints."""
 
@@ -105,7 +143,7 @@ class Board:
     tier_mix: list[tuple[str, int, int, str]]  # (tier, at start, at end, change "+2")
     approvals: list[Decision]
     rejections: list[Decision]
-    overdue_reviews: list[VersionGovernance]
+    overdue_reviews: list[OverdueReview]
     opened: dict[str, int]
     closed: dict[str, int]
     mean_days_to_close: float | None
@@ -114,6 +152,7 @@ class Board:
     waivers_expiring: list[Waiver]
     business_lines: list[tuple[str, int, int]]  # (line, models, with a version in use)
     business_line_note: str
+    monitoring: list[MonitoringRow] = field(default_factory=list)
     charts: list[charts.Svg] = field(default_factory=list)
 
     @property
@@ -136,6 +175,83 @@ def tiers_at(moment: dt.datetime) -> Counter[str]:
             tier[model_id] = after.get("after")
     ids = RegisteredModel.objects.filter(created_at__lt=moment).values_list("pk", flat=True)
     return Counter(_tier_label(tier.get(pk)) for pk in ids)
+
+
+def _due_date(value: object) -> dt.date | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def overdue_reviews_at(period: Period) -> list[OverdueReview]:
+    """Versions approved at the end of ``period`` whose periodic review was due by its last day,
+    replayed from the audit trail's events before the period ended (approval, suspension,
+    reinstatement, retirement, revalidation required, periodic reviews concluded), not read
+    from the records as they are now: a review done after the period still counts as overdue
+    in it."""
+    approved: dict[tuple[int, Any], bool] = {}
+    due: dict[tuple[int, Any], dt.date | None] = {}
+    actions = (*INTO_APPROVED, *OUT_OF_APPROVED, *REVIEW_DATES)
+    for model_id, action, payload in (AuditEvent.objects.filter(
+            action__in=actions, occurred_at__lt=period.until, model_id__isnull=False)
+            .order_by("seq").values_list("model_id", "action", "payload")):
+        payload = payload or {}
+        if model_id is None:
+            continue
+        key: tuple[int, Any] = (model_id, payload.get("number", payload.get("version")))
+        if action in INTO_APPROVED:
+            approved[key] = True
+        elif action in OUT_OF_APPROVED:
+            approved[key] = False
+        if "next_review_due" in payload:
+            due[key] = _due_date(payload["next_review_due"])
+    late = {key: day for key, day in due.items()
+            if approved.get(key) and day is not None and day <= period.end}
+    if not late:
+        return []
+    cases = {(g.version.model_id, g.version.number): g for g in VersionGovernance.objects.filter(
+        version__model_id__in={m for m, _ in late}).select_related("version__model",
+                                                                    "validator")}
+    rows = []
+    for key, day in late.items():
+        case = cases.get(key)
+        rows.append(OverdueReview(
+            model=case.version.model.name if case else f"model {key[0]}", number=key[1],
+            due=day, validator=case.validator.username if case and case.validator else ""))
+    return sorted(rows, key=lambda r: (r.due, r.model, str(r.number)))
+
+
+def monitoring_rows() -> list[MonitoringRow]:
+    """Each deployed (approved or suspended) version with a monitoring plan: suspended, else
+    revalidation required (monitoring found a sustained or severe breach), else its plan's
+    latest status (ok, breached, no data yet); and its open monitoring findings."""
+    open_counts = Counter(Finding.objects.filter(
+        source=FindingSource.MONITORING, status__in=UNRESOLVED,
+        version__state__in=(VersionState.APPROVED, VersionState.SUSPENDED))
+        .values_list("version_id", flat=True))
+    rows = []
+    for plan in (MonitoringPlan.objects.filter(
+            version__state__in=(VersionState.APPROVED, VersionState.SUSPENDED))
+            .select_related("version__model", "version__governance")
+            .annotate(last_check=Max("checks__at")).order_by("version__model__name", "version__number")):
+        version = plan.version
+        gov = getattr(version, "governance", None)
+        if version.state == VersionState.SUSPENDED:
+            state = "suspended"
+        elif gov is not None and gov.revalidation_required_at is not None:
+            state = "revalidation required"
+        elif plan.status in (PlanStatus.BREACH, PlanStatus.SEVERE):
+            state = "breached" + (" (severe)" if plan.status == PlanStatus.SEVERE else "")
+        elif plan.status == PlanStatus.OK:
+            state = "ok"
+        else:
+            state = "no data yet"
+        rows.append(MonitoringRow(version.model.name, version.number, state, plan.last_check,
+                                  open_counts.get(version.pk, 0)))
+    return rows
 
 
 def _decisions(actions: tuple[str, ...], period: Period, names: dict[int, str]
@@ -232,8 +348,7 @@ def build(period: Period, *, now: dt.datetime | None = None,
                                    expires_at__lt=soon)
                     .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=period.until))
                     .order_by("expires_at"))
-    overdue = list(VersionGovernance.objects.review_overdue(period.end + dt.timedelta(days=1))
-                   .select_related("version__model", "validator").order_by("next_review_due"))
+    overdue = overdue_reviews_at(period)
     step(75, "Business lines")
     lines: Counter[str] = Counter()
     in_use: Counter[str] = Counter()
@@ -257,6 +372,7 @@ def build(period: Period, *, now: dt.datetime | None = None,
         business_lines=sorted(((k, n, in_use[k]) for k, n in lines.items()),
                               key=lambda r: (r[0].startswith("("), r[0])),
         business_line_note=("Models without a business line are grouped by their team."
-                            if any(k.startswith("(") for k in lines) else ""))
+                            if any(k.startswith("(") for k in lines) else ""),
+        monitoring=monitoring_rows())
     board.charts = [tier_chart(mix, period), activity_chart(period)]
     return board

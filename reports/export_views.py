@@ -70,6 +70,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
                            Field("action", "Action (or a prefix ending in a dot)"),
                            Field("date_from", "From (UTC)", "date"),
                            Field("date_to", "To (UTC)", "date")),
+    ExportKind.EVIDENCE_PACK: (Field("model", "Model (slug)"),),
 }
 
 

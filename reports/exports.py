@@ -25,7 +25,7 @@ from core.audit_views import AuditFilterForm, filtered_events
 from core.errors import ValidationFailed
 from governance.models import Finding, FindingStatus, Waiver
 from registry.models import RegisteredModel
-from reports import board, inventory
+from reports import board, inventory, pack
 from reports.models import ExportKind
 from reports.pdf import render_pdf
 
@@ -267,6 +267,27 @@ def _audit_csv(user: Any, params: dict[str, str], out: IO[bytes], progress: Prog
     return Output(f"audit-events-{now:%Y%m%d-%H%M%S}.csv", CSV_TYPE, written)
 
 
+# --- a model's evidence pack ------------------------------------------------------------------
+
+def _pack_clean(user: Any, params: Mapping[str, Any]) -> dict[str, str]:
+    return {"model": pack.pack_model(user, _text_params(params, ("model",))).slug}
+
+
+def _pack_count(user: Any, params: dict[str, str]) -> int:
+    return pack.expected_files(pack.pack_model(user, params))
+
+
+def _pack_on_worker(user: Any, params: dict[str, str], rows: int) -> bool:
+    return pack.made_by_worker(pack.pack_model(user, params))
+
+
+def _pack_zip(user: Any, params: dict[str, str], out: IO[bytes], progress: Progress,
+              now: dt.datetime) -> Output:
+    written = pack.evidence_pack_write(actor=user, model=pack.pack_model(user, params), out=out,
+                                       progress=progress)
+    return Output(written.filename, "application/zip", written.files)
+
+
 # --- the kinds ------------------------------------------------------------------------------
 
 def _everyone(user: Any) -> bool:
@@ -293,6 +314,10 @@ class Kind:
     write: Callable[[Any, dict[str, str], IO[bytes], Progress, dt.datetime], Output]
     pdf: bool = False
     page: str = ""  # the URL name of the page whose filter it shares
+    unit: str = "rows"  # what ``count`` counts
+    # Whether a worker makes it, when not by its rows against the threshold (the pack: by the
+    # bytes it copies and the versions whose model cards it renders).
+    worker: Callable[[Any, dict[str, str], int], bool] | None = None
 
     @property
     def label(self) -> str:
@@ -302,6 +327,12 @@ class Kind:
         """Rows above which a worker makes it (settings; PDFs are slower per row)."""
         return settings.REPORTS_PDF_WORKER_ABOVE_ROWS if self.pdf else \
             settings.REPORTS_WORKER_ABOVE_ROWS
+
+    def on_worker(self, user: Any, params: dict[str, str], rows: int) -> bool:
+        """Whether a worker makes this export (else it is made in the request)."""
+        if self.worker is not None:
+            return self.worker(user, params, rows)
+        return rows > self.worker_above()
 
 
 BOARD_REFUSAL = ("Only risk officers, review board members, auditors and administrators make "
@@ -324,6 +355,9 @@ KINDS: dict[str, Kind] = {k.value: k for k in [
          "Only auditors, risk officers and administrators read the audit trail, and so export "
          "its events.", _audit_clean, lambda user, params: _events(params).count(), _audit_csv,
          page="audit-list"),
+    Kind(ExportKind.EVIDENCE_PACK, permissions.can_export_audit, pack.REFUSAL, _pack_clean,
+         _pack_count, _pack_zip, page="reports:evidence-pack", unit="files",
+         worker=_pack_on_worker),
 ]}
 
 

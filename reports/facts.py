@@ -69,8 +69,11 @@ class Facts:
             "approved", "suspended", "retired") else None
 
 
-def gather(version: ModelVersion, *, now: dt.datetime) -> Facts:
-    """Read the facts of ``version`` (its model, people, governance, evaluations and trail)."""
+def gather(version: ModelVersion, *, now: dt.datetime,
+           upto: tuple[int, str] | None = None) -> Facts:
+    """Read the facts of ``version`` (its model, people, governance, evaluations and trail);
+    with ``upto`` (a chain head, seq and hash), the trail as it stood then: its events up to
+    that seq, that head, and the last checkpoint at or before it."""
     version = (ModelVersion.objects.select_related("model", "model__owner", "model__team",
                                                    "created_by")
                .prefetch_related("model__developers").get(pk=version.pk))
@@ -78,6 +81,8 @@ def gather(version: ModelVersion, *, now: dt.datetime) -> Facts:
     runs = (Run.objects.filter(version=version, status=RunStatus.SUCCEEDED)
             .select_related("dataset", "reference", "launched_by").order_by("created_at", "pk"))
     events = AuditEvent.objects.filter(model_id=model_id)
+    if upto is not None:
+        events = events.filter(seq__lte=upto[0])
     total = events.count()
     narrative = getattr(version, "model_card_narrative", None)
     return Facts(
@@ -100,8 +105,9 @@ def gather(version: ModelVersion, *, now: dt.datetime) -> Facts:
                       .order_by("signed_at", "pk")),
         events=list(reversed(events.order_by("-seq")[:AUDIT_APPENDIX_MAX])),
         events_total=total,
-        chain_head=audit.chain_head(),
-        checkpoint=checkpoints.latest(),
+        chain_head=upto or audit.chain_head(),
+        checkpoint=checkpoints.latest() if upto is None else Checkpoint.objects.filter(
+            seq__lte=upto[0]).order_by("-seq", "-signed_at").first(),
         approval=version.current_signature(SignatureKind.APPROVAL),
         now=now,
         narrative={name: getattr(narrative, name) for name in ModelCardNarrative.SECTIONS}

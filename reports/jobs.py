@@ -1,5 +1,5 @@
 """Exports as jobs: asking for one, making it (in the request while small, by a worker with
-progress above ``REPORTS_WORKER_ABOVE_ROWS``), storing the file with its SHA-256, notifying
+progress above ``REPORTS_WORKER_ABOVE_ROWS``, or as the kind decides: ``Kind.on_worker``), storing the file with its SHA-256, notifying
 the requester, sending again what never reached a worker, and recording every download.
 
 The request's intent (a ``GeneratedReport`` row and its audit event) is written in one
@@ -59,7 +59,7 @@ def export_request(*, actor: User, kind: str, params: dict[str, Any]) -> Generat
         refuse(actor, spec.refusal, attempted="export_request")
     clean = spec.clean(actor, params)
     rows = spec.count(actor, clean)
-    on_worker = rows > spec.worker_above()
+    on_worker = spec.on_worker(actor, clean, rows)
     with transaction.atomic():
         job = GeneratedReport.objects.create(kind=spec.value, params=clean, rows=rows,
                                              on_worker=on_worker, requested_by=actor)
@@ -122,7 +122,7 @@ def _generate(job: GeneratedReport) -> str:
         if job.on_worker:
             governance.notify(users=[job.requested_by], kind=NotificationKind.REPORT_READY,
                               obj=job, title=f"{job.get_kind_display()} is ready",
-                              body=f"{output.filename}, {output.rows:,} rows.",
+                              body=f"{output.filename}, {output.rows:,} {spec.unit}.",
                               url=export_url(job))
     return "done"
 
@@ -204,5 +204,5 @@ def export_download_record(*, actor: User, job: GeneratedReport) -> None:
                        f"{job.get_state_display().lower()}. Its page shows the progress.")
     with transaction.atomic():
         audit.record(action="reports.downloaded", actor=actor, obj=job, payload={
-            "kind": job.kind, "format": "pdf" if spec.pdf else "csv", "export_id": job.pk,
+            "kind": job.kind, "format": job.filename.rsplit(".", 1)[-1], "export_id": job.pk,
             "sha256": job.sha256})

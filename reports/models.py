@@ -97,6 +97,7 @@ class ExportKind(models.TextChoices):
     FINDINGS_CSV = "findings_csv", "Findings (CSV)"
     WAIVERS_CSV = "waivers_csv", "Waivers (CSV)"
     AUDIT_CSV = "audit_csv", "Audit events (CSV)"
+    EVIDENCE_PACK = "evidence_pack", "Evidence pack of a model (zip)"
 
 
 class ExportState(models.TextChoices):
@@ -107,7 +108,7 @@ class ExportState(models.TextChoices):
 
 
 class GeneratedReport(models.Model):
-    """One requested export (inventory, board report, CSVs): what was asked for and by whom, its
+    """One requested export (inventory, board report, CSVs, a model's evidence pack): what was asked for and by whom, its
     progress while a worker makes it, and the stored file with its SHA-256 once done.
 
     Written when the request is made, in the request's transaction; small exports are made in
@@ -121,7 +122,8 @@ class GeneratedReport(models.Model):
                              default=ExportState.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)
     step = models.CharField(max_length=200, blank=True)
-    rows = models.BigIntegerField(default=0, help_text="Rows (models, findings, events) covered.")
+    rows = models.BigIntegerField(default=0, help_text="Rows (models, findings, events) covered; "
+                                                       "for an evidence pack, its files.")
     on_worker = models.BooleanField(default=False)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                      related_name="+")
@@ -151,6 +153,11 @@ class GeneratedReport(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in (ExportState.DONE, ExportState.FAILED)
+
+    @property
+    def unit(self) -> str:
+        """What ``rows`` counts."""
+        return "files" if self.kind == ExportKind.EVIDENCE_PACK else "rows"
 
     @property
     def percent(self) -> int:

@@ -13,9 +13,10 @@ manifest's file list without the bundle (``core.verify_pack.contents_digest``); 
 checkpoint, signed after it, covers that event. Changing a file and its manifest line together
 therefore still fails: the recorded digest no longer matches.
 
-Built in the request, into a temporary file that the response streams (no report job model exists
-on main yet): a pack whose stored files exceed ``ASSAY_EVIDENCE_PACK_MAX_MB`` is refused with the
-figures before anything is recorded.
+Made as an export (``reports.jobs``, kind ``evidence_pack``): in the request for a small model,
+by a worker with progress when its stored reports and attachments exceed
+``ASSAY_REPORTS_PACK_WORKER_ABOVE_MB`` or it has more than ``VERSIONS_IN_REQUEST`` versions (each
+renders its model card); stored with its SHA-256, the requester notified, every download audited.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import json
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import IO, Any
 
 from django.conf import settings
@@ -34,7 +36,7 @@ from django.utils import timezone
 
 from core import audit, export, permissions
 from core.audit import refuse
-from core.errors import Conflict
+from core.errors import ValidationFailed
 from core.models import User
 from core.verify_pack import PACK_FORMAT, contents_digest
 from evaluation.metrics.results import canonical_json
@@ -47,6 +49,10 @@ from reports.facts import gather
 from reports.models import Report, ReportKind
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # entries carry no clock time: the manifest has the date
+# More versions than this and the pack is made by a worker: each renders its model card.
+VERSIONS_IN_REQUEST = 3
+REFUSAL = "Only auditors and administrators can download evidence packs."
+Progress = Callable[[int, str], None]
 
 
 @dataclass
@@ -59,12 +65,11 @@ class _Entry:
 
 @dataclass
 class Pack:
-    """A built pack: the open temporary file (the response closes it) and its name."""
+    """A written pack: its name, how many files it holds, and its manifest."""
 
-    file: IO[bytes]
     filename: str
-    size: int
-    manifest: dict[str, Any] = field(default_factory=dict)
+    files: int
+    manifest: dict[str, Any]
 
 
 def _bytes_entry(path: str, content: bytes) -> _Entry:
@@ -141,28 +146,54 @@ def _attachment_entries(model: RegisteredModel) -> tuple[list[_Entry], list[dict
     return entries, listed
 
 
-def _check_size(model: RegisteredModel) -> None:
-    stored = sum(Report.objects.filter(version__model=model).values_list("size", flat=True)) \
+def pack_model(actor: User, params: Mapping[str, Any]) -> RegisteredModel:
+    """The model a pack is asked for (``params["model"]``, its slug), or a 400 naming it."""
+    slug = params.get("model")
+    if not isinstance(slug, str) or not slug.strip():
+        raise ValidationFailed("Name the model whose evidence pack you want: model=<slug>.",
+                               field="model")
+    model = RegisteredModel.objects.visible_to(actor).filter(slug=slug.strip()).first()
+    if model is None:
+        raise ValidationFailed(f"No model {slug.strip()!r}; give the slug of a registered model.",
+                               field="model")
+    return model
+
+
+def stored_bytes(model: RegisteredModel) -> int:
+    """What the pack copies from the store: the model's reports and finding attachments."""
+    return sum(Report.objects.filter(version__model=model).values_list("size", flat=True)) \
         + sum(FindingAttachment.objects.filter(finding__version__model=model)
               .values_list("size", flat=True))
-    limit = settings.MAX_EVIDENCE_PACK_BYTES
-    if stored > limit:
-        raise Conflict(f"The evidence pack of {model.slug} would hold {stored / 2**20:.0f} MB of "
-                       f"reports and attachments; packs built while you wait are limited to "
-                       f"{limit / 2**20:.0f} MB (ASSAY_EVIDENCE_PACK_MAX_MB). Ask an "
-                       f"administrator to raise it, or export the audit bundle on its own.")
 
 
-def evidence_pack_build(*, actor: User, model: RegisteredModel) -> Pack:
-    """Build the evidence pack of ``model`` for ``actor`` (an auditor or administrator), record
-    it in the audit trail, and return it as an open temporary file."""
+def expected_files(model: RegisteredModel) -> int:
+    """About how many files the pack will hold (its export's "covers"; the finished export
+    says exactly): per version two signatures, the archived report, the certificate and the
+    model card twice, two per succeeded run, the attachments and the audit bundle."""
+    versions = model.versions.count()
+    runs = Run.objects.filter(version__model=model, status=RunStatus.SUCCEEDED).count()
+    attachments = FindingAttachment.objects.filter(finding__version__model=model).count()
+    return 6 * versions + 2 * runs + attachments + 1
+
+
+def made_by_worker(model: RegisteredModel) -> bool:
+    return (stored_bytes(model) > settings.REPORTS_PACK_WORKER_ABOVE_BYTES
+            or model.versions.count() > VERSIONS_IN_REQUEST)
+
+
+def evidence_pack_write(*, actor: User, model: RegisteredModel, out: IO[bytes],
+                        progress: Progress | None = None) -> Pack:
+    """Write the evidence pack of ``model`` for ``actor`` (an auditor or administrator) into
+    ``out`` (a seekable binary file), recording its contents digest in the audit trail before
+    the audit bundle (and its signed checkpoint) is exported into it."""
     if not permissions.can_export_audit(actor):
-        refuse(actor, "Only auditors and administrators can download evidence packs.",
-               attempted="evidence_pack_build", target=model)
-    _check_size(model)
+        refuse(actor, REFUSAL, attempted="evidence_pack_build", target=model)
+    step = progress or (lambda _p, _s: None)
     entries: list[_Entry] = []
     versions = []
-    for version in model.versions.select_related("model").order_by("number"):
+    numbered = list(model.versions.select_related("model").order_by("number"))
+    for i, version in enumerate(numbered):
+        step(5 + int(55 * i / max(len(numbered), 1)), f"Version {version.number}: reports")
         files, about = _version_entries(actor, version)
         entries += files
         versions.append(about)
@@ -170,6 +201,7 @@ def evidence_pack_build(*, actor: User, model: RegisteredModel) -> Pack:
     entries += files
     listing = [{"path": e.path, "sha256": e.sha256, "size": e.size} for e in entries]
     contents = contents_digest(listing)
+    step(60, "Audit bundle")
     with transaction.atomic():
         audit.record(action="reports.evidence_pack", actor=actor, obj=model, payload={
             "contents_sha256": contents, "files": len(listing),
@@ -192,9 +224,11 @@ def evidence_pack_build(*, actor: User, model: RegisteredModel) -> Pack:
         "versions": versions, "attachments": attachments,
         "files": [*listing, {"path": bundle_entry.path, "sha256": bundle_entry.sha256,
                              "size": bundle_entry.size}]}
-    handle = tempfile.TemporaryFile()  # noqa: SIM115  (the response closes it)
-    with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as pack:
-        for entry in [*entries, bundle_entry]:
+    step(70, "Writing the zip")
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as pack:
+        for n, entry in enumerate([*entries, bundle_entry]):
+            if n and n % 20 == 0:
+                step(70 + int(28 * n / (len(entries) + 1)), f"{n} of {len(entries) + 1} files")
             info = zipfile.ZipInfo(entry.path, date_time=_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             with pack.open(info, "w") as target:
@@ -208,7 +242,5 @@ def evidence_pack_build(*, actor: User, model: RegisteredModel) -> Pack:
         info = zipfile.ZipInfo("manifest.json", date_time=_ZIP_TIME)
         pack.writestr(info, _json_bytes(manifest), compress_type=zipfile.ZIP_DEFLATED)
     bundle.close()
-    size = handle.tell()
-    handle.seek(0)
-    return Pack(file=handle, filename=f"{model.slug}-evidence-pack.zip", size=size,
+    return Pack(filename=f"{model.slug}-evidence-pack.zip", files=len(entries) + 2,
                 manifest=manifest)

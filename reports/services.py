@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -16,8 +17,9 @@ from core import audit, permissions, signing
 from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.limits import TEXT_MAX
-from core.models import User
+from core.models import AuditEvent, User
 from core.verify_bundle import canonical_bytes
+from governance.attestation import StaleDocument
 from registry import storage
 from registry.models import ModelVersion, SignatureKind, VersionSignature, VersionState
 from reports.facts import Facts, gather
@@ -84,16 +86,71 @@ def report_generate(*, actor: User, version: ModelVersion, kind: str) -> Report:
         return _store(version, kind, pdf, actor=actor, frozen=False, now=now)
 
 
-def validation_report_archive(*, version: ModelVersion, actor: User | None,
-                              now: dt.datetime) -> dict[str, Any]:
-    """Generate, freeze and archive the validation report of a version being approved; what the
-    approval attestation says of it. Runs inside the approval's transaction (governance calls it
-    through ``add_approval_document``), so the archived file and the approval commit together.
-    A reinstatement or re-signing keeps the report archived at the approval."""
+@dataclass(frozen=True)
+class PreparedReport:
+    """A validation report rendered before the approval's transaction (stored already, by its
+    digest), with the chain head it was rendered at."""
+
+    pdf: Pdf
+    model_id: int
+    upto: tuple[int, str]
+    now: dt.datetime
+
+
+def validation_report_prepare(*, version: ModelVersion, actor: User | None
+                              ) -> PreparedReport | None:
+    """Render the validation report an approval of ``version`` is about to archive, before the
+    approval's transaction: no lock is held while the PDF is laid out (seconds).
+
+    The archived report is the version's validation report as it stood immediately before the
+    approving transaction — every fact as read now, and the model's audit trail up to the chain
+    head read first (``upto``) — with the pending decision on its cover. Every write to what a
+    report shows records an event on the model's timeline (the house's rule), so under the
+    locks ``validation_report_archive`` knows the rendering is still true exactly when no event
+    of the model, other than the approval's own, follows ``upto``. Nothing to prepare once a
+    report is archived (a reinstatement keeps it)."""
+    if Report.objects.filter(version=version, kind=ReportKind.VALIDATION_REPORT,
+                             frozen=True).exists():
+        return None
+    now = timezone.now()
+    upto = audit.chain_head()  # first: anything committed after it has a later seq
+    context = report_context(gather(version, now=now, upto=upto), frozen=True)
+    context["pending"] = {"by": getattr(actor, "username", "") or "Assay", "seq": upto[0]}
+    pdf = render_pdf(TEMPLATES[ReportKind.VALIDATION_REPORT], context)
+    storage.store(io.BytesIO(pdf.content), pdf.sha256)
+    return PreparedReport(pdf=pdf, model_id=version.model_id, upto=upto, now=now)
+
+
+def validation_report_archive(*, version: ModelVersion, actor: User | None, now: dt.datetime,
+                              prepared: PreparedReport | None = None,
+                              own_events: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Freeze and archive the validation report of a version being approved; what the approval
+    attestation says of it. Runs inside the approval's transaction (governance calls it through
+    ``add_approval_document``), under its locks, so the archived file's row and the approval
+    commit together.
+
+    With ``prepared`` (rendered before the transaction: ``validation_report_prepare``) it only
+    checks that no event of the model other than this approval's own (``own_events``) came after
+    the head the report was rendered at — the transaction holds the chain lock, so none can come
+    now — and archives it; a later event means the rendering may no longer be true, and
+    ``StaleDocument`` sends the approval back to be prepared again. Without (an approval
+    completed inside another service's transaction), it renders here, under the locks. A
+    reinstatement or re-signing keeps the report archived at the approval."""
     with transaction.atomic():
         report = Report.objects.filter(version=version, kind=ReportKind.VALIDATION_REPORT,
                                        frozen=True).first()
-        if report is None:
+        if report is None and prepared is not None:
+            later = (AuditEvent.objects.filter(model_id=prepared.model_id,
+                                               seq__gt=prepared.upto[0])
+                     .exclude(seq__in=own_events).order_by("seq")
+                     .values_list("seq", "action").first())
+            if later is not None:
+                raise StaleDocument(
+                    f"The validation report of {version} changed while it was being prepared "
+                    f"for the approval (event {later[0]}, {later[1]}).")
+            report = _store(version, ReportKind.VALIDATION_REPORT, prepared.pdf, actor=actor,
+                            frozen=True, now=prepared.now)
+        elif report is None:
             pdf = render_report(version, ReportKind.VALIDATION_REPORT, now=now, frozen=True)
             report = _store(version, ReportKind.VALIDATION_REPORT, pdf, actor=actor, frozen=True,
                             now=now)

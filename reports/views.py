@@ -9,7 +9,7 @@ import hashlib
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -19,11 +19,11 @@ from core.http import AuthenticatedHttpRequest
 from core.models import User
 from registry import storage
 from registry.models import ModelVersion, RegisteredModel
-from reports import pack, services
+from reports import jobs, services
 from reports.facts import gather
 from reports.forms import ModelCardForm
 from reports.modelcard import hf_markdown, mct_json_text
-from reports.models import Report, ReportKind
+from reports.models import ExportKind, ExportState, Report, ReportKind
 
 
 def _version(request: AuthenticatedHttpRequest, slug: str, number: int) -> ModelVersion:
@@ -141,11 +141,13 @@ def evidence_pack(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def evidence_pack_download(request: AuthenticatedHttpRequest, slug: str) -> FileResponse:
-    """Build the model's evidence pack (recorded in the audit trail) and stream it."""
+def evidence_pack_download(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """Ask for the model's evidence pack (an export, ``reports.jobs``): made at once, it is
+    downloaded straight away (the download is audited); made by a worker, its page shows the
+    progress (and the requester's inbox tells when it is ready)."""
     model = get_object_or_404(RegisteredModel.objects.visible_to(request.user), slug=slug)
-    built = pack.evidence_pack_build(actor=request.user, model=model)
-    response = FileResponse(built.file, as_attachment=True, filename=built.filename,
-                            content_type="application/zip")
-    response["Content-Length"] = str(built.size)
-    return response
+    job = jobs.export_request(actor=request.user, kind=ExportKind.EVIDENCE_PACK,
+                              params={"model": model.slug})
+    if job.state == ExportState.DONE:
+        return redirect("reports:export-download", pk=job.pk)
+    return redirect("reports:export", pk=job.pk)

@@ -188,9 +188,6 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # artifact checks read in chunks. The cap is enforced by the artifact service (and its message).
 MAX_ARTIFACT_BYTES = env_int("ASSAY_MAX_ARTIFACT_MB", 200) * 1024 * 1024
 MAX_DATASET_BYTES = env_int("ASSAY_MAX_DATASET_MB", 100) * 1024 * 1024
-# An evidence pack is built while its requester waits (reports/pack.py): above this many stored
-# bytes (attachments, reports) it is refused with the figure, rather than holding a web worker.
-MAX_EVIDENCE_PACK_BYTES = env_int("ASSAY_EVIDENCE_PACK_MAX_MB", 500) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = [
     "core.uploads.CappedUploadHandler",
@@ -350,6 +347,9 @@ VERIFY_INLINE_MAX = env_int("ASSAY_VERIFY_INLINE_MAX", 200_000)
 # events), by a worker whose progress the export's page polls above it; PDFs sooner.
 REPORTS_WORKER_ABOVE_ROWS = env_int("ASSAY_REPORTS_WORKER_ABOVE_ROWS", 5000)
 REPORTS_PDF_WORKER_ABOVE_ROWS = env_int("ASSAY_REPORTS_PDF_WORKER_ABOVE_ROWS", 100)
+# An evidence pack copying more stored reports and attachments than this is made by a worker
+# (reports/pack.py; so is one of a model with more than three versions).
+REPORTS_PACK_WORKER_ABOVE_BYTES = env_int("ASSAY_REPORTS_PACK_WORKER_ABOVE_MB", 50) * 2**20
 # A worker holds an export by a lease renewed with its progress; a PDF's layout is one long step,
 # so the lease is long. An export still queued this long after its task was sent is sent again.
 REPORTS_LEASE_S = env_int("ASSAY_REPORTS_LEASE_S", 900)

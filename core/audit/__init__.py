@@ -45,6 +45,7 @@ from core.audit.record import (
     bounded,
     changes,
     record,
+    recorded_here,
     snapshot,
     task_context,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "record_denial",
     "record_request_event",
     "record_security",
+    "recorded_here",
     "refuse",
     "snapshot",
     "task_context",

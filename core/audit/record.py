@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import connection, transaction
@@ -72,6 +73,22 @@ def bounded(value: Any) -> Any:
 
 class AuditError(RuntimeError):
     """Programming error: record() was called in a way that would break the trail."""
+
+
+# The seqs recorded by the code running inside ``recorded_here()`` (None outside it).
+_recorded: ContextVar[list[int] | None] = ContextVar("assay_audit_recorded", default=None)
+
+
+@contextlib.contextmanager
+def recorded_here() -> Iterator[list[int]]:
+    """Collect the seq of every event recorded by the code inside this block (this thread or
+    task only), so a caller holding the chain lock can tell its own events from others'."""
+    seqs: list[int] = []
+    token = _recorded.set(seqs)
+    try:
+        yield seqs
+    finally:
+        _recorded.reset(token)
 
 
 def _locked_chain_head() -> tuple[int, str]:
@@ -145,6 +162,8 @@ def record(
     event.event_digest = event_digest(event_fields(event))
     event.chain_hash = link(previous_hash, event.event_digest)
     event.save(force_insert=True)
+    if (mine := _recorded.get()) is not None:
+        mine.append(event.seq)
     return event
 
 

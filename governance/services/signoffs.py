@@ -9,6 +9,7 @@ from core import audit, permissions, throttle
 from core.audit import refuse
 from core.errors import Conflict, Throttled, ValidationFailed, WrongPassword
 from core.models import Role, User
+from governance.attestation import with_prepared_documents
 from governance.gates import Case, case_for, signoff_counts
 from governance.models import Decision, SignOff
 from governance.services.common import S, limit_text, require_text
@@ -82,38 +83,59 @@ def signoff_record(*, actor: User, version: ModelVersion, decision: str, comment
         refuse(actor, reason, attempted="signoff.record", target=version)
     role = _choose_role(actor, case, signoff_counts(version), role)
     _check_password(actor, password, client_ip, version)
-    with transaction.atomic():
-        locked = ModelVersion.objects.select_for_update().select_related("model").get(
-            pk=version.pk)
-        if locked.state != S.PENDING_APPROVAL:
-            raise Conflict(f"Version {locked.number} was decided meanwhile: it is "
-                           f"{locked.get_state_display().lower()}.")
-        case = case_for(locked)
-        if actor.pk in case.signer_ids:
-            raise Conflict("You have already signed this version.")
-        counts = signoff_counts(locked)
-        if decision == Decision.APPROVE and counts.get(role, 0) >= case.required_roles[role]:
-            raise Conflict(f"The {Role(role).label.lower()} sign-offs this tier needs are all in.")
-        # The case's policy and tier are set: they were fixed when the version was submitted.
-        signoff = SignOff.objects.create(  # type: ignore[misc]
-            version=locked, signer=actor, role=role, decision=decision, comment=comment,
-            conditions=conditions, policy_version=case.policy_version, tier=case.tier,
-            artifact_sha256=locked.artifact_sha256)
-        audit.record(action="signoff.record", actor=actor, obj=signoff, payload={
-            "version": locked.number, "role": role, "decision": decision, "comment": comment,
-            "conditions": conditions, "policy_version": str(case.policy_version), "tier": case.tier,
-            "artifact_sha256": locked.artifact_sha256})
-        if decision == Decision.REJECT:
-            version_transition(version=locked, to=S.REJECTED, actor=actor, reason=comment,
-                               details={"signoff_id": signoff.pk, "role": role})
-        else:
-            approve_if_ready(locked, actor=actor, signoff=signoff)
-    version.state = locked.state
+
+    def record() -> tuple[SignOff, str]:
+        with transaction.atomic():
+            locked = ModelVersion.objects.select_for_update().select_related("model").get(
+                pk=version.pk)
+            if locked.state != S.PENDING_APPROVAL:
+                raise Conflict(f"Version {locked.number} was decided meanwhile: it is "
+                               f"{locked.get_state_display().lower()}.")
+            case = case_for(locked)
+            if actor.pk in case.signer_ids:
+                raise Conflict("You have already signed this version.")
+            counts = signoff_counts(locked)
+            if decision == Decision.APPROVE and counts.get(role, 0) >= case.required_roles[role]:
+                raise Conflict(f"The {Role(role).label.lower()} sign-offs this tier needs are "
+                               f"all in.")
+            # The case's policy and tier are set: they were fixed when the version was submitted.
+            signoff = SignOff.objects.create(  # type: ignore[misc]
+                version=locked, signer=actor, role=role, decision=decision, comment=comment,
+                conditions=conditions, policy_version=case.policy_version, tier=case.tier,
+                artifact_sha256=locked.artifact_sha256)
+            audit.record(action="signoff.record", actor=actor, obj=signoff, payload={
+                "version": locked.number, "role": role, "decision": decision, "comment": comment,
+                "conditions": conditions, "policy_version": str(case.policy_version),
+                "tier": case.tier, "artifact_sha256": locked.artifact_sha256})
+            if decision == Decision.REJECT:
+                version_transition(version=locked, to=S.REJECTED, actor=actor, reason=comment,
+                                   details={"signoff_id": signoff.pk, "role": role})
+            else:
+                approve_if_ready(locked, actor=actor, signoff=signoff)
+        return signoff, locked.state
+
+    if decision == Decision.APPROVE and _completes_quorum(version, role):
+        # The approval follows: its documents are prepared before the transaction.
+        signoff, state = with_prepared_documents(version, actor=actor, call=record)
+    else:
+        signoff, state = record()
+    version.state = state
     return signoff
+
+
+def _completes_quorum(version: ModelVersion, role: str) -> bool:
+    """Whether one more approving sign-off in ``role`` meets every role's quorum (read without
+    locks: it only decides whether the approval's documents are prepared beforehand)."""
+    case = case_for(version)
+    counts = dict(signoff_counts(version))
+    counts[role] = counts.get(role, 0) + 1
+    return bool(case.required_roles) and all(
+        counts.get(r, 0) >= n for r, n in case.required_roles.items())
 
 
 def version_complete_approval(*, actor: User, version: ModelVersion) -> ModelVersion:
     """Approve a version whose quorum was met while something still blocked, once it no longer
     does (e.g. the failing evidence was re-run)."""
-    return version_transition(version=version, to=S.APPROVED, actor=actor)
+    return with_prepared_documents(version, actor=actor, call=lambda: version_transition(
+        version=version, to=S.APPROVED, actor=actor))
 

@@ -218,6 +218,8 @@ def test_the_api_asks_polls_and_downloads_and_hides_others_exports(in_validation
     ({"kind": "findings_csv", "params": {"status": "lost"}}, "status"),
     ({"kind": "findings_csv", "format": "xlsx"}, "format"),
     ({"kind": "audit_csv", "params": {"date_from": "yesterday"}}, "date_from"),
+    ({"kind": "evidence_pack", "params": {}}, "model"),
+    ({"kind": "evidence_pack", "params": {"model": "no-such-model"}}, "model"),
 ])
 def test_bad_input_is_a_400_naming_what_to_fix(payload, field, api, aude):
     response = api.as_(aude).post("/api/v1/reports/exports/", payload, format="json")

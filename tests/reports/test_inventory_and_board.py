@@ -7,15 +7,19 @@ import csv
 import datetime as dt
 import io
 import subprocess
+from typing import Any
+from unittest import mock
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
 from core.errors import ValidationFailed
 from core.models import AuditEvent
 from governance import services as governance
-from governance.models import VersionGovernance, Waiver
+from governance.models import Finding, FindingSource, VersionGovernance, Waiver
+from monitoring.models import MonitoringPlan, PlanStatus
 from registry import services as registry
 from registry.models import VersionState
 from reports import board, jobs
@@ -42,8 +46,11 @@ def world(walk, draft, people, teams, onnx_file):
     walk.sign(v1, "rhea")
     v1.refresh_from_db()
     assert v1.state == VersionState.APPROVED
-    VersionGovernance.objects.filter(version=v1).update(
-        next_review_due=now.date() - dt.timedelta(days=5))
+    # Monitoring asked for a revalidation five days ago: the periodic review is due then (an
+    # event in the audit trail, which the board report replays).
+    with transaction.atomic():
+        governance.version_require_revalidation(version=v1, reason="PSI 0.3 on income.",
+                                                now=now - dt.timedelta(days=5))
     Waiver.objects.create(version=v1, check_name="fairness", reason="Data is being collected.",
                           compensating_controls="Monthly manual review.",
                           limits_of_use="Existing customers only.", approved_by=people["rhea"],
@@ -141,6 +148,79 @@ def test_the_board_report_prints_the_period_figures_and_charts(world, rhea, tmp_
     expiring = text.split("expiring within the following weeks")[1]
     assert expiring.startswith(f" Model Covers Expires retail-scorecard v1 check 'fairness' "
                                f"{today + dt.timedelta(days=5)}")
+
+
+def test_overdue_reviews_of_a_past_period_are_replayed_from_backdated_events(walk, draft, people,
+                                                                            rhea, tmp_path):
+    """Approved 200 days ago; monitoring made its review due 150 days ago; the review was done
+    100 days ago. A period ending 140 days ago had it overdue, though its record now says the
+    next review is a year away."""
+    now = timezone.now()
+
+    def at(days: int) -> Any:
+        return mock.patch("django.utils.timezone.now", return_value=now - dt.timedelta(days))
+
+    with at(200):
+        version = walk.to_pending(draft)
+        walk.sign(version, "boris")
+        walk.sign(version, "rhea")
+    version.refresh_from_db()
+    assert version.state == VersionState.APPROVED
+    due = (now - dt.timedelta(days=150)).date()
+    with at(150), transaction.atomic():
+        governance.version_require_revalidation(version=version, reason="PSI 0.3.",
+                                                now=now - dt.timedelta(days=150))
+    with at(100):
+        governance.periodic_review_conclude(
+            actor=people["victor"], version=version, performance="AUC held at 0.79.",
+            changes="None.", limitations="Thin files.", conclusion="continue")
+    case = VersionGovernance.objects.get(version=version)
+    assert case.next_review_due > now.date()  # as the records are now: not overdue
+
+    def period(start: int, end: int) -> board.Period:
+        return board.Period((now - dt.timedelta(start)).date(), (now - dt.timedelta(end)).date())
+
+    [late] = board.overdue_reviews_at(period(160, 140))
+    assert (late.model, late.number, late.due, late.validator) == (
+        version.model.name, 1, due, "victor")
+    assert board.overdue_reviews_at(period(190, 155)) == []  # not yet due then
+    assert board.overdue_reviews_at(period(90, 0)) == []  # reviewed 100 days ago
+    assert board.overdue_reviews_at(period(160, 101)) != []  # the review came the day after
+    params = period(160, 140).as_params()
+    job = jobs.export_request(actor=rhea, kind="board_pdf", params=params)
+    text = pdf_text(export_bytes(job), tmp_path)
+    assert "Overdue reviews 1" in text
+    assert f"{version.model.name} v1 {due} victor" in text
+
+
+def test_the_board_report_gives_each_deployed_models_monitoring_status(world, rhea, tmp_path):
+    v1 = world["v1"]
+    plan = MonitoringPlan.objects.get(version=v1)
+    rows = {(r.model, r.number): r for r in board.monitoring_rows()}
+    assert set(rows) == {(v1.model.name, 1)}  # v2 is a draft, the fraud model has no version
+    assert rows[v1.model.name, 1].state == "revalidation required"
+    assert rows[v1.model.name, 1].open_findings == 0
+    with transaction.atomic():
+        governance.finding_raise_from_monitoring(
+            version=v1, statistic="psi", severity="medium", title="Monitoring: psi = 0.3",
+            description="PSI 0.3 over the last 30 days.", figures={"value": 0.3})
+    VersionGovernance.objects.filter(version=v1).update(revalidation_required_at=None)
+    MonitoringPlan.objects.filter(pk=plan.pk).update(status=PlanStatus.BREACH)
+    [row] = board.monitoring_rows()
+    assert (row.state, row.open_findings) == ("breached", 1)
+    MonitoringPlan.objects.filter(pk=plan.pk).update(status=PlanStatus.OK)
+    assert board.monitoring_rows()[0].state == "ok"
+    Finding.objects.filter(version=v1, source=FindingSource.MONITORING).update(status="closed")
+    assert board.monitoring_rows()[0].open_findings == 0
+    Finding.objects.filter(version=v1, source=FindingSource.MONITORING).update(status="open")
+    v1.__class__.objects.filter(pk=v1.pk).update(state=VersionState.SUSPENDED)
+    assert board.monitoring_rows()[0].state == "suspended"
+    today = world["now"].date()
+    job = jobs.export_request(actor=rhea, kind="board_pdf", params={
+        "date_from": str(today - dt.timedelta(days=30)), "date_to": str(today)})
+    text = pdf_text(export_bytes(job), tmp_path)
+    assert "7. Monitoring of deployed models" in text
+    assert f"{v1.model.name} v1 suspended — 1" in text
 
 
 def test_tier_mix_is_replayed_from_the_audit_trail(world):

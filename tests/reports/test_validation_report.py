@@ -84,16 +84,18 @@ def test_the_report_prints_the_names_figures_history_and_hashes_it_is_about(appr
     for chapter in ["6. Evaluations", "7. Findings", "Appendix: audit trail"]:
         page = int(re.search(re.escape(chapter) + r"[ .]*?(\d+)", contents).group(1))
         assert chapter in pdf_text(content, tmp_path, first=page, last=page), chapter
-    # The audit appendix: the model's events up to the approval, and the chain head then
-    # (the report is made inside the approval, just before its own event and the signing).
-    generated = AuditEvent.objects.get(action="reports.generated", payload__sha256=report.sha256)
-    head = AuditEvent.objects.get(seq=generated.seq - 1)
-    approval = AuditEvent.objects.get(action="version.approve", model_id=approved.model_id)
-    assert approval.seq < generated.seq
+    # The audit appendix: the model's events and the chain head as they stood just before the
+    # approving sign-off (the report is rendered before the approval's transaction, which then
+    # checks that nothing changed since and signs its digest).
+    final = AuditEvent.objects.get(action="signoff.record", actor_username="rhea",
+                                   model_id=approved.model_id)
+    head = AuditEvent.objects.filter(seq__lt=final.seq).latest("seq")
     appendix = text[text.index("Chain head"):]
+    assert f"seq {head.seq}" in appendix
     assert head.chain_hash in appendix.replace(" ", "")  # a long hash wraps
-    assert "version.approve" in appendix and "signoff.record" in appendix
-    assert "signing.version_signed" not in appendix
+    assert "signoff.record" in appendix  # boris's
+    assert "version.approve" not in appendix and "signing.version_signed" not in appendix
+    assert "archived with the approval recorded by rhea" in text
     assert "python -m core.verify_bundle" in appendix
     # A page renders: dark text and the palette's blue of a chart on white.
     subprocess.run([tool("pdftoppm"), "-png", "-r", "50", "-f", "1", "-l", "1",
