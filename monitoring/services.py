@@ -47,7 +47,7 @@ from monitoring.models import (
 from registry import storage
 from registry.models import ModelVersion, VersionState
 from serving.gateway.predlog import purge as purge_prediction_log
-from serving.models import Endpoint, EndpointChange, PredictionLog, PredictionRole
+from serving.models import AppKey, Endpoint, EndpointChange, PredictionLog, PredictionRole
 
 logger = logging.getLogger("assay.monitoring")
 
@@ -497,9 +497,26 @@ def _act_on_breaches(plan: MonitoringPlan, check: MonitoringCheck,
 # ---------------------------------------------------------------------------------------------
 # Outcomes and overrides.
 
-def _endpoint_for(actor: User, slug: Any) -> Endpoint:
+def _endpoint_for(actor: User | None, app_key: AppKey | None, slug: Any) -> Endpoint:
+    """The endpoint outcomes or overrides are posted for: one the person may see and record
+    outcomes on, or one the application key is scoped to."""
     if not isinstance(slug, str) or not slug:
         raise ValidationFailed("Name the endpoint the predictions came from.", field="endpoint")
+    if app_key is not None:
+        endpoint = Endpoint.objects.select_related("primary_version__model").filter(
+            slug=slug).first()
+        if endpoint is None:
+            raise ValidationFailed(f"There is no endpoint {slug!r}.", field="endpoint")
+        if app_key.revoked_at is not None or not app_key.endpoints.filter(
+                pk=endpoint.pk).exists():
+            refuse(None, f"The application key {app_key.name!r} is not scoped to endpoint "
+                   f"{slug!r}: an application posts outcomes and overrides only for the "
+                   "endpoints its key may call; ask a deployer to add the endpoint to the key.",
+                   attempted="monitoring.outcomes", target=endpoint.primary_version,
+                   code=permissions.WRONG_ROLE, principal=f"app:{app_key.prefix}")
+        return endpoint
+    if actor is None:
+        raise ValueError("outcomes and overrides are recorded by a person or an application key")
     endpoint = Endpoint.objects.visible_to(actor).select_related("primary_version__model") \
         .filter(slug=slug).first()
     if endpoint is None:
@@ -537,11 +554,13 @@ def _items(items: Any, what: str) -> list[dict[str, Any]]:
     return items
 
 
-def outcomes_record(*, actor: User, endpoint: Any, outcomes: Any) -> dict[str, int]:
+def outcomes_record(*, actor: User | None, endpoint: Any, outcomes: Any,
+                    app_key: AppKey | None = None) -> dict[str, int]:
     """Store actual outcomes of predictions (joined to the prediction log by request id when
-    the checks read them). An outcome already recorded for a prediction is kept, not replaced:
-    the answer says how many were new."""
-    target = _endpoint_for(actor, endpoint)
+    the checks read them), posted by a person (``actor``) or by an application with its key
+    (``app_key``, scoped to the endpoint). An outcome already recorded for a prediction is
+    kept, not replaced: the answer says how many were new."""
+    target = _endpoint_for(actor, app_key, endpoint)
     items = _items(outcomes, "outcomes")
     problems: dict[str, list[str]] = {}
     for i, item in enumerate(items):
@@ -565,14 +584,17 @@ def outcomes_record(*, actor: User, endpoint: Any, outcomes: Any) -> dict[str, i
                                fields=problems)
     rows = [Outcome(endpoint_slug=target.slug, request_id=item["request_id"],
                     row=item.get("row", 0), outcome=item["outcome"],
-                    sensitive=item.get("sensitive", {}), recorded_by=actor) for item in items]
-    return _store(actor, target, rows, Outcome, "monitoring.outcomes_record")
+                    sensitive=item.get("sensitive", {}), recorded_by=actor,
+                    recorded_by_key=app_key) for item in items]
+    return _store(actor, app_key, target, rows, Outcome, "monitoring.outcomes_record")
 
 
-def overrides_record(*, actor: User, endpoint: Any, overrides: Any) -> dict[str, int]:
+def overrides_record(*, actor: User | None, endpoint: Any, overrides: Any,
+                     app_key: AppKey | None = None) -> dict[str, int]:
     """Record that people overrode the model's decisions, each with a reason code and an
-    optional note; an override already recorded for a prediction is kept."""
-    target = _endpoint_for(actor, endpoint)
+    optional note, posted by a person (``actor``) or an application with its key (``app_key``);
+    an override already recorded for a prediction is kept."""
+    target = _endpoint_for(actor, app_key, endpoint)
     items = _items(overrides, "overrides")
     problems: dict[str, list[str]] = {}
     for i, item in enumerate(items):
@@ -593,12 +615,13 @@ def overrides_record(*, actor: User, endpoint: Any, overrides: Any) -> dict[str,
                                fields=problems)
     rows = [Override(endpoint_slug=target.slug, request_id=item["request_id"],
                      row=item.get("row", 0), reason=item["reason"].strip(),
-                     note=item.get("note", ""), recorded_by=actor) for item in items]
-    return _store(actor, target, rows, Override, "monitoring.overrides_record")
+                     note=item.get("note", ""), recorded_by=actor,
+                     recorded_by_key=app_key) for item in items]
+    return _store(actor, app_key, target, rows, Override, "monitoring.overrides_record")
 
 
-def _store(actor: User, endpoint: Endpoint, rows: Iterable[Any], model: Any,
-           action: str) -> dict[str, int]:
+def _store(actor: User | None, app_key: AppKey | None, endpoint: Endpoint, rows: Iterable[Any],
+           model: Any, action: str) -> dict[str, int]:
     rows = list(rows)
     keys = {(r.request_id, r.row) for r in rows}
     with transaction.atomic():
@@ -611,6 +634,7 @@ def _store(actor: User, endpoint: Endpoint, rows: Iterable[Any], model: Any,
         stored = len(keys - before)
         audit.record(action=action, actor=actor, obj=endpoint, payload={
             "endpoint": endpoint.slug, "received": len(rows), "new": stored,
+            "app_key": ({"name": app_key.name, "prefix": app_key.prefix} if app_key else None),
             "request_ids": sorted({r.request_id for r in rows})[:100]})
     return {"received": len(rows), "new": stored}
 

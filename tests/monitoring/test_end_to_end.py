@@ -17,12 +17,10 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
 from django.db import connection
 from django.utils import timezone
 
 from core.models import PeriodicRun
-
 from governance.models import Finding, FindingSource
 from monitoring import services
 from monitoring.models import MonitoringPlan
