@@ -120,6 +120,9 @@ class MonitoringWindow(models.Model):
     rows = models.PositiveIntegerField()
     counts = models.JSONField(null=True, blank=True)
     quality = models.JSONField(default=dict)
+    outcomes = models.JSONField(
+        null=True, blank=True, help_text="The outcomes recorded in the window, joined to their "
+        "predictions, as mergeable sums (monitoring.outcomes.OutcomeSums).")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
