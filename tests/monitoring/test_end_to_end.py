@@ -45,7 +45,8 @@ def test_drift_in_the_log_suspends_and_the_gateway_refuses_within_2_seconds(
     scoring = endpoint("scoring", version)
     key = app_key(scoring, rate_limit=100_000)
     port = free_port()
-    gateway_proc = start_gateway(tmp_path, trust_file(), port)
+    # On a loaded machine the gateway may take over a minute to import and start.
+    gateway_proc = start_gateway(tmp_path, trust_file(), port, start_within_s=180)
     served = Served(port, key)
     db = connection.settings_dict
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.monitoring.beat_settings",
