@@ -310,7 +310,16 @@ STATISTICS: dict[str, str] = {
     "schema_violation_rate": "share of logged records with a field missing, unknown or of the "
                              "wrong type",
     "volume_change": "relative change of the prediction rate against the previous windows",
-    "performance_drop": "validated performance minus live performance (ROC AUC, or accuracy)",
+    "performance_drop": "validated performance minus live performance on the outcomes posted "
+                        "(ROC AUC or accuracy; multiclass: macro F1 or accuracy; regression: "
+                        "the relative rise of RMSE or MAE)",
+    "dp_ratio_shortfall": "1 minus the ratio of the lowest to the highest selection rate across "
+                          "the groups of a sensitive attribute (live outcomes; the policy's "
+                          "dp_ratio at least x is a shortfall of at most 1 - x)",
+    "eo_difference": "largest difference of true- or false-positive rates across the groups of "
+                     "a sensitive attribute (live outcomes)",
+    "mae_difference": "largest difference of mean absolute error across the groups of a "
+                      "sensitive attribute (regression, live outcomes)",
     "override_rate": "share of predictions a person overrode",
 }
 ALERTED = ("owner", "validator", "developers")

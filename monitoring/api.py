@@ -4,6 +4,7 @@ outcomes and overrides applications post. Each write calls the service the pages
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -14,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from core.api.base import (
@@ -28,6 +30,7 @@ from core.http import AuthenticatedRequest
 from core.models import User
 from monitoring import services
 from monitoring.models import MonitoringCheck, MonitoringPlan, PlanChange
+from serving.api_auth import AppKeyAuthentication, application_key
 
 RECENT_CHECKS = 50
 
@@ -169,29 +172,44 @@ class RecordedSerializer(serializers.Serializer[Any]):
     new = serializers.IntegerField(help_text="Not recorded before (a repeat keeps the first).")
 
 
-class OutcomesView(APIView):
-    """Actual outcomes of predictions, posted later by the application."""
+class ApplicationPosts(APIView):
+    """Posted by an application with its key (``Authorization: Bearer assay_app_...``, scoped
+    to the endpoint) or by a person with their token or session. The key authenticates no
+    person: the roles' permission classes do not apply to it; the service checks its scope."""
 
     parser_classes = [JSONParser]
+    authentication_classes = [AppKeyAuthentication,
+                              *api_settings.DEFAULT_AUTHENTICATION_CLASSES]  # type: ignore[list-item]
+
+    def get_permissions(self) -> Sequence[Any]:
+        if application_key(self.request) is not None:
+            return []
+        return super().get_permissions()
+
+    def who(self, request: Request) -> dict[str, Any]:
+        key = application_key(request)
+        return {"actor": None, "app_key": key} if key is not None else {"actor": request.user}
+
+
+class OutcomesView(ApplicationPosts):
+    """Actual outcomes of predictions, posted later by the application."""
 
     @extend_schema(request=OutcomesInputSerializer, responses={201: RecordedSerializer},
                    summary="Record actual outcomes, joined to predictions by request id")
-    def post(self, request: AuthenticatedRequest) -> Response:
+    def post(self, request: Request) -> Response:
         data = valid_input(OutcomesInputSerializer, request)
-        return Response(services.outcomes_record(actor=request.user, **data),
+        return Response(services.outcomes_record(**self.who(request), **data),
                         status=status.HTTP_201_CREATED)
 
 
-class OverridesView(APIView):
+class OverridesView(ApplicationPosts):
     """Decisions of the model that a person overrode, with the reason."""
-
-    parser_classes = [JSONParser]
 
     @extend_schema(request=OverridesInputSerializer, responses={201: RecordedSerializer},
                    summary="Record overrides of the model's decisions")
-    def post(self, request: AuthenticatedRequest) -> Response:
+    def post(self, request: Request) -> Response:
         data = valid_input(OverridesInputSerializer, request)
-        return Response(services.overrides_record(actor=request.user, **data),
+        return Response(services.overrides_record(**self.who(request), **data),
                         status=status.HTTP_201_CREATED)
 
 

@@ -15,12 +15,16 @@ RATES = frozenset({"missing_rate", "out_of_range_rate", "schema_violation_rate",
                    "override_rate"})
 
 
-def control_charts(plan: MonitoringPlan, checks: Sequence[MonitoringCheck]
-                   ) -> list[dict[str, Any]]:
-    """One chart per statistic in the plan's thresholds, oldest check first."""
+def control_charts(plan: MonitoringPlan, checks: Sequence[MonitoringCheck], *,
+                   policy_thresholds: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One chart per statistic in the plan's thresholds, oldest check first; and one per
+    statistic thresholded by the tier's policy instead (live fairness) that was computed."""
     ordered = sorted(checks, key=lambda c: (c.at, c.pk))
     charts = []
-    for name, threshold in plan.rules.get("thresholds", {}).items():
+    own = plan.rules.get("thresholds", {})
+    computed = {k: t for k, t in (policy_thresholds or {}).items() if k not in own and any(
+        c.statistics.get(k) is not None for c in ordered)}
+    for name, threshold in {**own, **computed}.items():
         values = [c.statistics.get(name) for c in ordered]
         limit, severe = threshold.get("limit"), threshold.get("severe")
         references = [Reference(limit, "Limit")] if limit is not None else []

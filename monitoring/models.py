@@ -15,6 +15,7 @@ from django.db import models
 from django.utils import timezone
 
 from registry.models import ModelVersion
+from serving.models import AppKey
 
 
 class MonitoringPlanQuerySet(models.QuerySet):
@@ -119,6 +120,9 @@ class MonitoringWindow(models.Model):
     rows = models.PositiveIntegerField()
     counts = models.JSONField(null=True, blank=True)
     quality = models.JSONField(default=dict)
+    outcomes = models.JSONField(
+        null=True, blank=True, help_text="The outcomes recorded in the window, joined to their "
+        "predictions, as mergeable sums (monitoring.outcomes.OutcomeSums).")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -164,13 +168,20 @@ class Outcome(models.Model):
     outcome = models.JSONField()
     sensitive = models.JSONField(default=dict, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                    related_name="+")
+                                    related_name="+", null=True, blank=True)
+    recorded_by_key = models.ForeignKey(
+        AppKey, on_delete=models.PROTECT, related_name="+", null=True, blank=True,
+        help_text="The application key it was posted with (else a person posted it).")
     recorded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-recorded_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["endpoint_slug", "request_id", "row"],
-                                               name="one_outcome_per_prediction")]
+                                               name="one_outcome_per_prediction"),
+                       models.CheckConstraint(
+                           condition=models.Q(recorded_by__isnull=False)
+                           | models.Q(recorded_by_key__isnull=False),
+                           name="outcome_recorded_by_someone")]
         indexes = [models.Index(fields=["endpoint_slug", "-recorded_at"],
                                 name="outcome_by_endpoint")]
 
@@ -188,13 +199,20 @@ class Override(models.Model):
                               "'policy_exception' or 'customer_documents'.")
     note = models.TextField(blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                    related_name="+")
+                                    related_name="+", null=True, blank=True)
+    recorded_by_key = models.ForeignKey(
+        AppKey, on_delete=models.PROTECT, related_name="+", null=True, blank=True,
+        help_text="The application key it was posted with (else a person posted it).")
     recorded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-recorded_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["endpoint_slug", "request_id", "row"],
-                                               name="one_override_per_prediction")]
+                                               name="one_override_per_prediction"),
+                       models.CheckConstraint(
+                           condition=models.Q(recorded_by__isnull=False)
+                           | models.Q(recorded_by_key__isnull=False),
+                           name="override_recorded_by_someone")]
         indexes = [models.Index(fields=["endpoint_slug", "-recorded_at"],
                                 name="override_by_endpoint")]
 

@@ -25,15 +25,13 @@ from core.audit import refuse
 from core.errors import Conflict, ValidationFailed
 from core.models import User
 from evaluation.metrics import drift as drift_metrics
-from evaluation.metrics import performance
-from evaluation.metrics.inputs import MetricInputError
 from evaluation.models import Run, RunStatus
 from evaluation.tables import frame_from_bytes
 from governance import services as governance
 from governance.gates import case_for, latest_evidence
 from governance.models import NotificationKind, Severity, workflow_url
 from governance.policy import default_monitoring, monitoring_errors, monitoring_rules
-from monitoring import stats
+from monitoring import outcomes, stats
 from monitoring.models import (
     ChangeStatus,
     MonitoringCheck,
@@ -47,7 +45,7 @@ from monitoring.models import (
 from registry import storage
 from registry.models import ModelVersion, VersionState
 from serving.gateway.predlog import purge as purge_prediction_log
-from serving.models import Endpoint, EndpointChange, PredictionLog, PredictionRole
+from serving.models import AppKey, Endpoint, EndpointChange, PredictionLog, PredictionRole
 
 logger = logging.getLogger("assay.monitoring")
 
@@ -218,7 +216,8 @@ def reference_build(version: ModelVersion) -> tuple[stats.Reference | None, str]
             scores = None
     evidence = latest_evidence(version).get("performance")
     validated = {k: float(v) for k, v in (evidence.figures if evidence else {}).items()
-                 if k in ("roc_auc", "accuracy") and isinstance(v, int | float)}
+                 if k in ("roc_auc", "accuracy", "f1", "rmse", "mae")
+                 and isinstance(v, int | float)}
     try:
         reference = stats.build_reference(frame, schema, scores=scores, score_output=output,
                                           score_column=column, validated=validated)
@@ -272,9 +271,11 @@ def window_collect(plan: MonitoringPlan, *, now: dt.datetime,
     if reference is None:
         reference = _schema_only_reference(plan.version)
     tally = stats.tally(entries, reference)
+    sums = outcome_sums(plan, start, end)
     window = MonitoringWindow.objects.create(
         plan=plan, start=start or plan.created_at, end=end, requests=tally.requests,
         rows=tally.rows, quality=tally.quality,
+        outcomes=sums.as_dict() if sums.received else None,
         counts=drift_metrics.counts_as_dict(tally.counts) if tally.counts else None)
     MonitoringPlan.objects.filter(pk=plan.pk).update(last_log_at=end)
     plan.last_log_at = end
@@ -291,8 +292,7 @@ def _schema_only_reference(version: ModelVersion) -> stats.Reference:
                            categories={})
 
 
-def _period_windows(plan: MonitoringPlan, since: dt.datetime) -> list[stats.Window]:
-    windows = plan.windows.filter(end__gt=since).order_by("end", "pk")
+def _period_windows(windows: Iterable[MonitoringWindow]) -> list[stats.Window]:
     return [stats.Window(start_s=w.start.timestamp(), end_s=w.end.timestamp(), rows=w.rows,
                          counts=drift_metrics.counts_from_dict(w.counts) if w.counts else None,
                          quality=w.quality) for w in windows]
@@ -326,57 +326,102 @@ def endpoints_of(version: ModelVersion) -> list[str]:
     return sorted({*changes, *now})
 
 
-def live_performance(plan: MonitoringPlan, reference: stats.Reference | None,
-                     since: dt.datetime) -> tuple[float | None, dict[str, Any]]:
-    """Performance on the outcomes posted in the period, joined to this version's logged
-    predictions, back-tested against the validated figure: (validated - live, details).
-    Binary classifiers (labels 0/1 or true/false, the favourable class 1): ROC AUC, or accuracy
-    when the validation recorded no AUC."""
-    slugs = endpoints_of(plan.version)
-    outcomes = list(Outcome.objects.filter(endpoint_slug__in=slugs, recorded_at__gt=since)
-                    .values_list("endpoint_slug", "request_id", "row", "outcome"))
-    details: dict[str, Any] = {"outcomes": len(outcomes), "joined": 0}
-    if not outcomes or reference is None or reference.score_output is None:
-        return None, details
-    joined = _joined_predictions(plan.version, [(s, r, i) for s, r, i, _ in outcomes])
-    labels, scores = [], []
-    for slug, rid, row, outcome in outcomes:
-        output = joined.get((slug, rid, row))
-        score = stats.score_of(output, reference.score_output, reference.score_column)
-        label = _binary_label(outcome)
-        if score is not None and label is not None:
-            labels.append(label)
-            scores.append(score)
-    details["joined"] = len(labels)
-    if len(labels) < stats.MIN_ROWS_FOR_DRIFT or len(set(labels)) < 2:
-        return None, details
-    try:
-        figures = performance(
-            task="binary_classification", y_true=np.asarray(labels), y_prob=np.asarray(scores),
-            positive_class=1, threshold=0.5, n_bootstrap=0).figures()
-    except MetricInputError as exc:
-        details["error"] = str(exc)
-        return None, details
-    live = {k: float(v) for k in ("roc_auc", "accuracy")
-            if (v := figures.get(k)) is not None}
-    details["live"] = live
-    details["validated"] = dict(reference.validated)
-    for metric in ("roc_auc", "accuracy"):
-        if metric in reference.validated and live.get(metric) is not None \
-                and np.isfinite(live[metric]):
-            details["metric"] = metric
-            return reference.validated[metric] - live[metric], details
-    return None, details
+def outcome_sums(plan: MonitoringPlan, start: dt.datetime | None, end: dt.datetime
+                 ) -> outcomes.OutcomeSums:
+    """The outcomes recorded in (start, end] on the version's endpoints, joined to its logged
+    predictions, counted into mergeable sums (monitoring.outcomes)."""
+    version = plan.version
+    model = version.model
+    reference = stats.Reference.from_dict(plan.reference) if plan.reference else None
+    score_output, score_column = ((reference.score_output, reference.score_column)
+                                  if reference else _score_output(version))
+    rows = Outcome.objects.filter(endpoint_slug__in=endpoints_of(version), recorded_at__lte=end)
+    if start is not None:
+        rows = rows.filter(recorded_at__gt=start)
+    received = 0
+    joined_rows: list[outcomes.Joined] = []
+    for start_at in range(0, 10**9, READ_CHUNK):
+        chunk = list(rows.order_by("pk").values_list(
+            "endpoint_slug", "request_id", "row", "outcome", "sensitive")[
+            start_at:start_at + READ_CHUNK])
+        if not chunk:
+            break
+        received += len(chunk)
+        joined = _joined_predictions(version, [(s, r, i) for s, r, i, _, _ in chunk])
+        for slug, rid, row, outcome, sensitive in chunk:
+            output = joined.get((slug, rid, row))
+            if output is None:
+                continue
+            joined_rows.append(outcomes.Joined(
+                outcome=outcome, score=stats.score_of(output, score_output, score_column),
+                label=_predicted_label(output), sensitive=sensitive or {}))
+    sums = outcomes.tally(model.task, joined_rows, favourable=model.favourable_class or "1",
+                          threshold=model.decision_threshold)
+    sums.received = received
+    return sums
 
 
-def _binary_label(outcome: Any) -> int | None:
-    if isinstance(outcome, bool):
-        return int(outcome)
-    if isinstance(outcome, int | float) and outcome in (0, 1):
-        return int(outcome)
-    if isinstance(outcome, str) and outcome.strip().lower() in ("0", "1", "true", "false"):
-        return int(outcome.strip().lower() in ("1", "true"))
+def _predicted_label(output: Any) -> str | None:
+    """A classifier's predicted label in a logged output record: its ``label`` output, else the
+    index of the largest of its ``probabilities``."""
+    if not isinstance(output, dict):
+        return None
+    label = output.get("label")
+    if isinstance(label, list):
+        label = label[0] if label else None
+    if isinstance(label, str | int | float | bool):
+        return str(label)
+    probabilities = output.get("probabilities")
+    if isinstance(probabilities, list) and probabilities and isinstance(probabilities[0], list):
+        probabilities = probabilities[0]
+    if isinstance(probabilities, list) and probabilities and all(
+            isinstance(p, int | float) and not isinstance(p, bool) for p in probabilities):
+        return str(int(np.argmax(probabilities)))
     return None
+
+
+def live_outcomes(plan: MonitoringPlan, reference: stats.Reference | None,
+                  windows: Sequence[MonitoringWindow]
+                  ) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """Performance back-tested against the validated figures, and fairness across the
+    sensitive attributes supplied, from the period's windows' outcome sums."""
+    parts = [outcomes.OutcomeSums.from_dict(w.outcomes) for w in windows if w.outcomes]
+    sums = outcomes.merged([p for p in parts if p.task == plan.version.model.task])
+    task = plan.version.model.task
+    statistics: dict[str, float | None] = {"performance_drop": None}
+    statistics.update(dict.fromkeys(outcomes.FAIRNESS[outcomes.Task(task)]))
+    details: dict[str, Any] = {
+        "performance": {"outcomes": sum(p.received for p in parts),
+                        "joined": sums.n if sums else 0},
+        "fairness": {}}
+    if sums is None:
+        return statistics, details
+    live = outcomes.live_figures(sums)
+    validated = dict(reference.validated) if reference else {}
+    drop, metric = outcomes.performance_drop(task, live, validated)
+    statistics["performance_drop"] = drop
+    details["performance"].update({"live": live, "validated": validated, "metric": metric})
+    fair, details["fairness"] = outcomes.fairness(sums)
+    statistics.update(fair)
+    return statistics, details
+
+
+def fairness_limits(plan: MonitoringPlan) -> dict[str, dict[str, float | None]]:
+    """The fairness thresholds of the version's tier policy (its bias evidence: ``dp_ratio``
+    at least x is a ``dp_ratio_shortfall`` of at most 1 - x; ``eo_difference`` at most y),
+    used where the plan names no threshold of its own for the statistic."""
+    rules = case_for(plan.version).rules
+    limits: dict[str, dict[str, float | None]] = {}
+    for item in rules.required_evidence if rules else ():
+        if item.check != "bias" or item.threshold is None \
+                or not item.applies_to(plan.version.model.task):
+            continue
+        if item.metric == "dp_ratio" and item.comparator in (">=", ">"):
+            limits["dp_ratio_shortfall"] = {"limit": 1.0 - item.threshold, "severe": None}
+        elif item.metric in ("eo_difference", "mae_difference") \
+                and item.comparator in ("<=", "<"):
+            limits[item.metric] = {"limit": item.threshold, "severe": None}
+    return limits
 
 
 def override_rate(plan: MonitoringPlan, since: dt.datetime, rows: int
@@ -410,14 +455,17 @@ def plan_check(*, plan_id: int, now: dt.datetime | None = None) -> MonitoringChe
             pk=plan_id)
         window_collect(plan, now=now, reference=reference)
         since = now - dt.timedelta(hours=int(plan.rules["window_hours"]))
-        windows = _period_windows(plan, since)
+        windows_rows = list(plan.windows.filter(end__gt=since).order_by("end", "pk"))
+        windows = _period_windows(windows_rows)
         statistics, details = stats.period_statistics(reference, windows)
         rows = sum(w.rows for w in windows)
-        statistics["performance_drop"], details["performance"] = live_performance(
-            plan, reference, since)
+        live, live_details = live_outcomes(plan, reference, windows_rows)
+        statistics.update(live)
+        details.update(live_details)
         statistics["override_rate"], details["override_reasons"] = override_rate(
             plan, since, rows)
-        found = stats.breaches(statistics, plan.rules["thresholds"])
+        found = stats.breaches(statistics, {**fairness_limits(plan),
+                                            **plan.rules["thresholds"]})
         status = PlanStatus.NO_DATA if rows == 0 else PlanStatus.SEVERE if any(
             b.severe for b in found) else PlanStatus.BREACH if found else PlanStatus.OK
         check = MonitoringCheck.objects.create(
@@ -497,9 +545,26 @@ def _act_on_breaches(plan: MonitoringPlan, check: MonitoringCheck,
 # ---------------------------------------------------------------------------------------------
 # Outcomes and overrides.
 
-def _endpoint_for(actor: User, slug: Any) -> Endpoint:
+def _endpoint_for(actor: User | None, app_key: AppKey | None, slug: Any) -> Endpoint:
+    """The endpoint outcomes or overrides are posted for: one the person may see and record
+    outcomes on, or one the application key is scoped to."""
     if not isinstance(slug, str) or not slug:
         raise ValidationFailed("Name the endpoint the predictions came from.", field="endpoint")
+    if app_key is not None:
+        endpoint = Endpoint.objects.select_related("primary_version__model").filter(
+            slug=slug).first()
+        if endpoint is None:
+            raise ValidationFailed(f"There is no endpoint {slug!r}.", field="endpoint")
+        if app_key.revoked_at is not None or not app_key.endpoints.filter(
+                pk=endpoint.pk).exists():
+            refuse(None, f"The application key {app_key.name!r} is not scoped to endpoint "
+                   f"{slug!r}: an application posts outcomes and overrides only for the "
+                   "endpoints its key may call; ask a deployer to add the endpoint to the key.",
+                   attempted="monitoring.outcomes", target=endpoint.primary_version,
+                   code=permissions.WRONG_ROLE, principal=f"app:{app_key.prefix}")
+        return endpoint
+    if actor is None:
+        raise ValueError("outcomes and overrides are recorded by a person or an application key")
     endpoint = Endpoint.objects.visible_to(actor).select_related("primary_version__model") \
         .filter(slug=slug).first()
     if endpoint is None:
@@ -537,11 +602,13 @@ def _items(items: Any, what: str) -> list[dict[str, Any]]:
     return items
 
 
-def outcomes_record(*, actor: User, endpoint: Any, outcomes: Any) -> dict[str, int]:
+def outcomes_record(*, actor: User | None, endpoint: Any, outcomes: Any,
+                    app_key: AppKey | None = None) -> dict[str, int]:
     """Store actual outcomes of predictions (joined to the prediction log by request id when
-    the checks read them). An outcome already recorded for a prediction is kept, not replaced:
-    the answer says how many were new."""
-    target = _endpoint_for(actor, endpoint)
+    the checks read them), posted by a person (``actor``) or by an application with its key
+    (``app_key``, scoped to the endpoint). An outcome already recorded for a prediction is
+    kept, not replaced: the answer says how many were new."""
+    target = _endpoint_for(actor, app_key, endpoint)
     items = _items(outcomes, "outcomes")
     problems: dict[str, list[str]] = {}
     for i, item in enumerate(items):
@@ -565,14 +632,17 @@ def outcomes_record(*, actor: User, endpoint: Any, outcomes: Any) -> dict[str, i
                                fields=problems)
     rows = [Outcome(endpoint_slug=target.slug, request_id=item["request_id"],
                     row=item.get("row", 0), outcome=item["outcome"],
-                    sensitive=item.get("sensitive", {}), recorded_by=actor) for item in items]
-    return _store(actor, target, rows, Outcome, "monitoring.outcomes_record")
+                    sensitive=item.get("sensitive", {}), recorded_by=actor,
+                    recorded_by_key=app_key) for item in items]
+    return _store(actor, app_key, target, rows, Outcome, "monitoring.outcomes_record")
 
 
-def overrides_record(*, actor: User, endpoint: Any, overrides: Any) -> dict[str, int]:
+def overrides_record(*, actor: User | None, endpoint: Any, overrides: Any,
+                     app_key: AppKey | None = None) -> dict[str, int]:
     """Record that people overrode the model's decisions, each with a reason code and an
-    optional note; an override already recorded for a prediction is kept."""
-    target = _endpoint_for(actor, endpoint)
+    optional note, posted by a person (``actor``) or an application with its key (``app_key``);
+    an override already recorded for a prediction is kept."""
+    target = _endpoint_for(actor, app_key, endpoint)
     items = _items(overrides, "overrides")
     problems: dict[str, list[str]] = {}
     for i, item in enumerate(items):
@@ -593,12 +663,13 @@ def overrides_record(*, actor: User, endpoint: Any, overrides: Any) -> dict[str,
                                fields=problems)
     rows = [Override(endpoint_slug=target.slug, request_id=item["request_id"],
                      row=item.get("row", 0), reason=item["reason"].strip(),
-                     note=item.get("note", ""), recorded_by=actor) for item in items]
-    return _store(actor, target, rows, Override, "monitoring.overrides_record")
+                     note=item.get("note", ""), recorded_by=actor,
+                     recorded_by_key=app_key) for item in items]
+    return _store(actor, app_key, target, rows, Override, "monitoring.overrides_record")
 
 
-def _store(actor: User, endpoint: Endpoint, rows: Iterable[Any], model: Any,
-           action: str) -> dict[str, int]:
+def _store(actor: User | None, app_key: AppKey | None, endpoint: Endpoint, rows: Iterable[Any],
+           model: Any, action: str) -> dict[str, int]:
     rows = list(rows)
     keys = {(r.request_id, r.row) for r in rows}
     with transaction.atomic():
@@ -611,6 +682,7 @@ def _store(actor: User, endpoint: Endpoint, rows: Iterable[Any], model: Any,
         stored = len(keys - before)
         audit.record(action=action, actor=actor, obj=endpoint, payload={
             "endpoint": endpoint.slug, "received": len(rows), "new": stored,
+            "app_key": ({"name": app_key.name, "prefix": app_key.prefix} if app_key else None),
             "request_ids": sorted({r.request_id for r in rows})[:100]})
     return {"received": len(rows), "new": stored}
 

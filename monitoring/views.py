@@ -52,7 +52,8 @@ def _plan_context(plan: MonitoringPlan, user: Any) -> dict[str, Any]:
     latest = checks[0] if checks else None
     case = case_for(plan.version)
     return {
-        "plan": plan, "latest": latest, "charts": charts.control_charts(plan, checks),
+        "plan": plan, "latest": latest, "charts": charts.control_charts(
+            plan, checks, policy_thresholds=services.fairness_limits(plan)),
         "drift_chart": charts.feature_drift_chart(latest),
         "windows": plan.windows.order_by("-end", "-pk")[:10],
         "changes": plan.changes.select_related("proposed_by", "decided_by")[:20],

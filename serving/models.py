@@ -211,7 +211,9 @@ class PredictionLog(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["endpoint_slug", "-created_at"], name="prediction_log_by_ep"),
-                   models.Index(fields=["created_at"], name="prediction_log_age")]
+                   models.Index(fields=["created_at"], name="prediction_log_age"),
+                   # Outcomes and overrides are joined to predictions by request id.
+                   models.Index(fields=["request_id"], name="prediction_log_request")]
 
     def __str__(self) -> str:
         return f"{self.endpoint_slug} {self.role} {self.request_id}"

@@ -165,19 +165,20 @@ def flush_security_counts(*, now: dt.datetime | None = None,
 
 
 def refuse(actor: User | None, reason: str, *, attempted: str, target: Any = None, code: str = "",
-           error: type[Refused] = Refused) -> NoReturn:
+           error: type[Refused] = Refused, principal: str = "") -> NoReturn:
     """Record the refusal as a security event (committed on its own) and raise it as a 403.
 
     ``actor`` is the user refused, or None for the system; ``attempted`` names the action
     (``"version_transition"``); ``target`` the object, whose ``audit_model_id`` files the event
     under its model. ``code`` names the kind of refusal (``permissions.WRONG_ROLE``...; a
     ``permissions.Refusal`` carries its own): the audit trail folds a flood of refusals per code,
-    so it keeps one count per kind rather than one message for all.
+    so it keeps one count per kind rather than one message for all. ``principal`` names who was
+    refused when it is no user (an application key: ``"app:<prefix>"``).
     """
     code = code or getattr(reason, "code", "") or "permission_denied"
     record_security(
         action=REFUSED_ACTION, reason=code, actor=actor,
-        principal=getattr(actor, "username", "") or "system",
+        principal=principal or getattr(actor, "username", "") or "system",
         payload={"attempted": attempted, "message": str(reason), "code": code,
                  "object": str(target) if target is not None else "",
                  "model_id": getattr(target, "audit_model_id", None)})

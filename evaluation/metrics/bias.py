@@ -234,6 +234,18 @@ def _spread(values: NDArray[np.float64], how: str) -> NDArray[np.float64]:
     return np.asarray(np.where(defined >= 2, out, np.nan), dtype=np.float64)
 
 
+def group_figures(task: Task, sums: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
+    """Per-group figures from a tally's sums (shape (replicates, groups, channels)): what a
+    check over live outcomes (monitoring) computes from its own mergeable sums."""
+    return _group_metrics(task, sums)
+
+
+def spread(values: NDArray[np.float64], how: str) -> NDArray[np.float64]:
+    """The disparity among groups (columns) per replicate (row): ``"difference"`` or
+    ``"ratio"``, as the bias check computes it."""
+    return _spread(values, how)
+
+
 def _why_undefined(metric: str, how: str, eligible: NDArray[np.float64], name: str,
                    min_group_size: int) -> str:
     if eligible.shape[1] < 2:

@@ -13,6 +13,7 @@ from core.models import AuditEvent
 from governance.models import Notification
 from monitoring import services
 from monitoring.models import MonitoringPlan, Outcome, Override, PlanChange
+from tests.governance.conftest import refusals
 from tests.monitoring.conftest import log_predictions, population
 
 
@@ -104,3 +105,69 @@ def test_the_owner_proposes_and_the_validator_agrees(approve, api, people):
     assert Notification.objects.filter(kind="monitoring_plan", user=people["dana"]).exists()
     twice = api.as_(people["victor"]).post(decide, {}, format="json")
     assert twice.status_code == 409
+
+
+def test_applications_post_outcomes_and_overrides_with_their_app_key(
+        approve, validated, endpoint, app_key, people, deb):
+    """An application posts outcomes and overrides with the key it calls the gateway with,
+    for the endpoints the key is scoped to; a key for another endpoint is refused (403, recorded),
+    a wrong or revoked key is not authenticated (401), each with a message saying what to do."""
+    from rest_framework.test import APIClient
+
+    from serving import appkeys
+    from serving.models import AppKey
+
+    version = approve()
+    validated(version)
+    scoring = endpoint("scoring", version)
+    other = endpoint("other", version)
+    ids = log_predictions(version, population(40, seed=12))
+    key = app_key(scoring, name="loan-origination")
+    other_key = app_key(other, name="collections")
+
+    def post(what: str, token: str, items: list, slug: str = "scoring"):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return client.post(f"/api/v1/monitoring/{what}/", {"endpoint": slug, what: items},
+                           format="json")
+
+    outcomes = [{"request_id": rid, "outcome": 1, "sensitive": {"sex": "f"}} for rid in ids]
+    posted = post("outcomes", key, outcomes)
+    assert posted.status_code == 201, posted.json()
+    assert posted.json() == {"received": 40, "new": 40}
+    stored = Outcome.objects.get(request_id=ids[0])
+    assert stored.recorded_by is None and stored.recorded_by_key.name == "loan-origination"
+    event = AuditEvent.objects.filter(action="monitoring.outcomes_record").latest("pk")
+    assert event.actor_id is None
+    assert event.payload["app_key"]["name"] == "loan-origination"
+    overrides = post("overrides", key, [{"request_id": ids[0], "reason": "customer_documents"}])
+    assert overrides.status_code == 201
+    assert Override.objects.get().recorded_by_key.name == "loan-origination"
+    # Bad input from an application is a 400 naming the field, as for a person.
+    bad = post("outcomes", key, [{"request_id": "", "outcome": 1}])
+    assert bad.status_code == 400 and set(bad.json()["fields"]) == {"outcomes[0].request_id"}
+
+    # A key scoped to another endpoint: 403, saying how to get the scope, and recorded.
+    refused = post("outcomes", other_key, outcomes[:1])
+    assert refused.status_code == 403
+    assert "not scoped to endpoint 'scoring'" in refused.json()["detail"]
+    assert "ask a deployer" in refused.json()["detail"]
+    assert refusals(f"app:{other_key.split('_')[2]}") == 1
+    assert post("overrides", other_key, [{"request_id": ids[1], "reason": "x"}]) \
+        .status_code == 403
+    # A key that is not one, a wrong secret, a revoked key: 401 with the header to send.
+    for token in ("assay_app_nope", key[:-3] + "xyz"):
+        wrong = post("outcomes", token, outcomes[:1])
+        assert wrong.status_code == 401
+        assert "Bearer assay_app_" in wrong.json()["detail"]
+    appkeys.appkey_revoke(actor=deb, key=AppKey.objects.get(name="loan-origination"))
+    revoked = post("outcomes", key, outcomes[:1])
+    assert revoked.status_code == 401 and "revoked" in revoked.json()["detail"]
+    # Without any credentials: 401/403 as for every API call; nothing more was stored.
+    assert APIClient().post("/api/v1/monitoring/outcomes/", {
+        "endpoint": "scoring", "outcomes": outcomes[:1]}, format="json").status_code in (401, 403)
+    assert Outcome.objects.count() == 40
+    # The outcomes posted by the application feed the checks like a person's.
+    check = services.plan_check(plan_id=version.monitoring_plan.pk,
+                                now=timezone.now() + dt.timedelta(seconds=30))
+    assert check.details["performance"]["outcomes"] == 40

@@ -69,7 +69,8 @@ class Served:
         raise AssertionError(f"not seen within {timeout} s: last {self.post()}")
 
 
-def start_gateway(tmp_path: Path, trust_path: Path, port: int) -> subprocess.Popen:
+def start_gateway(tmp_path: Path, trust_path: Path, port: int, *,
+                  start_within_s: float = 60) -> subprocess.Popen:
     name = connection.settings_dict["NAME"]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base",
            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}",
@@ -80,7 +81,7 @@ def start_gateway(tmp_path: Path, trust_path: Path, port: int) -> subprocess.Pop
         [sys.executable, "-m", "gunicorn", "serving.gateway.wsgi", "--bind",
          f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + start_within_s
     while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
@@ -94,7 +95,8 @@ def start_gateway(tmp_path: Path, trust_path: Path, port: int) -> subprocess.Pop
         time.sleep(0.2)
     proc.kill()
     output = proc.communicate()[0].decode()
-    raise AssertionError(f"the gateway did not start within 60 s:\n{output[-3000:]}")
+    raise AssertionError(f"the gateway did not start within {start_within_s:.0f} s:\n"
+                         f"{output[-3000:]}")
 
 
 @pytest.fixture
