@@ -17,6 +17,7 @@ The slow requests are the real apps behind a wrapper that holds a request a few 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import socket
@@ -238,5 +239,40 @@ def test_the_gateway_restarts_without_dropping_a_request(transactional_db, tmp_p
     master = Master("serving/gateway/gunicorn.conf.py", env, tmp_path)
     try:
         rolling_restart(master, f"http://127.0.0.1:{master.port}/metrics", {})
+    finally:
+        master.close()
+
+
+def test_a_stopping_gateway_worker_answers_the_connections_it_holds(transactional_db, tmp_path):
+    """The gateway's worker (serving/gateway/worker.py), stopped, still answers a request sent
+    on a connection it had accepted before the stop and one sent on a kept-alive connection,
+    each with Connection: close; stock gthread closes both unanswered."""
+    env = {**_env("serving.gateway.wsgi"), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
+           "ASSAY_GATEWAY_TRUSTED_KEYS": str(tmp_path / "trusted-keys.json")}
+    (tmp_path / "prom").mkdir()
+    master = Master("serving/gateway/gunicorn.conf.py", env, tmp_path, workers=1)
+    try:
+        master.wait_for(lambda: master.ready() >= 1, "the worker to load the gateway")
+        kept = http.client.HTTPConnection("127.0.0.1", master.port, timeout=60)
+        kept.request("GET", "/metrics")
+        first = kept.getresponse()
+        first.read()
+        assert first.status == 200 and first.getheader("Connection") != "close"
+        silent = http.client.HTTPConnection("127.0.0.1", master.port, timeout=60)
+        silent.connect()  # accepted by the worker, no request yet
+        time.sleep(1)
+        signalled = time.monotonic()
+        os.kill(master.process.pid, signal.SIGTERM)
+        time.sleep(1)  # the worker is draining now
+        for conn in (kept, silent):
+            conn.request("GET", "/metrics")
+            response = conn.getresponse()
+            response.read()
+            assert (response.status, response.getheader("Connection")) == (200, "close"), \
+                master.output()[-4000:]
+            conn.close()
+        assert master.process.wait(timeout=GRACEFUL_S + 15) == 0, master.output()[-4000:]
+        # Nothing held it after the two requests: it exited well before the graceful timeout.
+        assert time.monotonic() - signalled < GRACEFUL_S, master.output()[-4000:]
     finally:
         master.close()
