@@ -43,7 +43,7 @@ class DrainingThreadWorker(ThreadWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stop_signalled: float | None = None  # time.monotonic() of the SIGTERM
-        self.draining = False
+        self.drained = False  # the drain is over: what is left is closed
         # Accepted connections that have not sent their first request yet, with the monotonic
         # time after which a draining worker gives up on them.
         self.fresh: dict[TConn, float] = {}
@@ -80,7 +80,8 @@ class DrainingThreadWorker(ThreadWorker):
             fs.settled = True  # its connection is closed or waits in the poller
 
     def settle(self, fs: Any) -> None:
-        if not self.draining or self.alive or fs.cancelled():
+        # From the signal (alive is False) to the end of the drain, keep-alive is honoured.
+        if self.alive or self.drained or fs.cancelled():
             super().finish_request(fs)
             return
         try:
@@ -96,9 +97,13 @@ class DrainingThreadWorker(ThreadWorker):
         conn.sock.setblocking(False)
         conn.set_timeout()
         with self._lock:
-            self._keep.append(conn)
-            self.poller.register(conn.sock, selectors.EVENT_READ,
-                                 partial(self.on_client_socket_readable, conn))
+            if not self.drained:  # past the graceful timeout the drain has closed the poller
+                self._keep.append(conn)
+                self.poller.register(conn.sock, selectors.EVENT_READ,
+                                     partial(self.on_client_socket_readable, conn))
+                return
+        self.nr_conns -= 1
+        conn.close()
 
     def run(self) -> None:
         # gthread's loop, then the drain instead of closing the poller under the connections.
@@ -126,7 +131,6 @@ class DrainingThreadWorker(ThreadWorker):
     def drain(self) -> None:
         """Stop accepting, answer what the connections held send, close them, exit."""
         self.alive = False  # every response from now on says Connection: close
-        self.draining = True
         start = self.stop_signalled or time.monotonic()
         deadline = start + self.cfg.graceful_timeout
         patience = max(float(self.cfg.keepalive), 2.0)
@@ -147,8 +151,8 @@ class DrainingThreadWorker(ThreadWorker):
                 key.data(key.fileobj)
             self.murder_keepalived()
             self.close_silent(time.monotonic())
-        self.draining = False
         with self._lock:
+            self.drained = True
             left = [*self._keep, *self.fresh]
             self._keep.clear()
             self.fresh.clear()
