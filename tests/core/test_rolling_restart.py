@@ -9,8 +9,10 @@ flight:
 * TERM to the last master: it stops accepting, finishes the requests in flight within the
   graceful timeout and exits.
 
-Requests are answered 2xx/4xx throughout, never 5xx, never a reset or a refused connection.
-The slow requests are the real apps behind a wrapper that holds a request a few seconds first
+Requests are answered 2xx/4xx throughout, never 5xx, never a reset or a refused connection,
+whether each comes on a new connection or on a kept-alive one. One more test pins, without
+load, what the gateway's worker (serving/gateway/worker.py) adds to gunicorn's gthread: when
+stopped, it answers the connections it holds. The slow requests are the real apps behind a wrapper that holds a request a few seconds first
 (tests/rolling_wsgi.py).
 """
 
