@@ -10,7 +10,7 @@ import os
 
 bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8001")
 workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
-worker_class = "gthread"
+worker_class = "serving.gateway.worker.DrainingThreadWorker"  # gthread that drains on stop
 threads = int(os.environ.get("GATEWAY_THREADS", "4"))
 keepalive = 5
 # A request taking longer than this is killed; SIGTERM waits this long for requests in progress.

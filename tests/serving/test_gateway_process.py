@@ -78,8 +78,9 @@ def start_gateway(tmp_path: Path, trust_path: Path, port: int, *,
            "ASSAY_GATEWAY_TRUSTED_KEYS": str(trust_path), "ASSAY_GATEWAY_REFRESH_MS": "500",
            "REDIS_URL": "redis://127.0.0.1:6379/0", "ASSAY_GATEWAY_REQUEST_LOG": "false"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "serving.gateway.wsgi", "--bind",
-         f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"],
+        [sys.executable, "-m", "gunicorn", "serving.gateway.wsgi", "-c",
+         "serving/gateway/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+         "--log-level", "warning"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + start_within_s
     while time.monotonic() < deadline:
