@@ -333,7 +333,9 @@ def endpoints_tell_version_state(*, version: ModelVersion, frm: str, to: str,
                  | Endpoint.objects.filter(canary_version=version)
                  | Endpoint.objects.filter(shadow_version=version)).distinct().select_related(
         "created_by").order_by("slug")
-    moment = timezone.now().strftime("%Y%m%d%H%M%S")  # each suspension is news again
+    # Each suspension or reinstatement is news again, however soon after the last (microseconds:
+    # two within one second must not share a key). At most 32 characters.
+    moment = int(timezone.now().timestamp() * 1_000_000)
     by = f"by {actor.username}" if actor is not None else "by Assay"
     for endpoint in endpoints:
         role = ("primary" if endpoint.primary_version_id == version.pk else
@@ -352,7 +354,7 @@ def endpoints_tell_version_state(*, version: ModelVersion, frm: str, to: str,
         owners = [endpoint.created_by, last.actor if last else None]
         notify(users=[u for u in owners if u is not None and (actor is None or u.pk != actor.pk)],
                kind=NotificationKind.SERVED_VERSION, obj=endpoint,
-               period=f"{'suspended' if suspended else 'reinstated'}-{version.pk}-{moment}",
+               period=f"{'sus' if suspended else 'rei'}-{version.pk}-{moment}",
                title=f"{endpoint.slug}: its {role} {version} was "
                      f"{'suspended' if suspended else 'reinstated'}",
                url=endpoint_url(endpoint),
