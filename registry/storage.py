@@ -66,9 +66,9 @@ def objects() -> Any:
 
 def _unreachable(exc: Exception) -> Unavailable:
     return Unavailable(
-        "The object store cannot be reached or refused the request right now, so nothing was "
-        f"saved ({type(exc).__name__}). Try again later; the administrator must check "
-        "ASSAY_S3_BUCKET, ASSAY_S3_ENDPOINT_URL and the credentials.")
+        "The object store cannot be reached or refused the request right now "
+        f"({type(exc).__name__}); nothing was saved or changed. Try again later; the "
+        "administrator must check ASSAY_S3_BUCKET, ASSAY_S3_ENDPOINT_URL and the credentials.")
 
 
 def _object_errors() -> tuple[type[Exception], ...]:
