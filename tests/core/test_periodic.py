@@ -145,14 +145,16 @@ def test_two_beats_and_a_restarted_beat_run_the_work_once_per_interval(transacti
             time.sleep(0.2)
 
     try:
-        wait_until(lambda: len(runs()) >= 4 and _sends(logs[:1]) and _sends(logs[1:2]),
+        # Each beat has sent three times (the later one to boot sent all of its while the other
+        # was sending too): three periods with a duplicate at least.
+        wait_until(lambda: len(runs()) >= 4 and _sends(logs[:1]) >= 3 and _sends(logs[1:2]) >= 3,
                    "both beats sending and the worker running the probe")
         # Killed without saving its schedule: restarted, it finds its entries overdue and sends
         # them at once, though it sent them a moment ago.
         _stop(beat_a, signal.SIGKILL)
         before = len(runs())
         beat_a2 = _beat(env, tmp_path / "schedule-a", logs[2])
-        wait_until(lambda: _sends(logs[2:]) >= 2 and len(runs()) >= before + 3,
+        wait_until(lambda: _sends(logs[2:]) >= 3 and len(runs()) >= before + 3,
                    "the restarted beat sending")
         for beat in (beat_a2, beat_b):
             _stop(beat)
@@ -167,8 +169,12 @@ def test_two_beats_and_a_restarted_beat_run_the_work_once_per_interval(transacti
     # The work kept its pace: typically one run an interval (a beat skipped now and then would
     # leave gaps of two; a busy machine delays some runs, hence the median)...
     assert statistics.median(gaps) <= 1.5 * period, (gaps, text)
-    # ...although about twice as many were sent: by the second beat, and the restarted one.
-    assert sends >= len(done) + 5, (sends, len(done), text)
+    # ...although more were sent: by the second beat, and the restarted one (beats boot at
+    # different speeds on a busy machine, so "twice as many" is only typical; the waits above
+    # make three duplicates at each stage sure). Each duplicate was a skip, not a run.
+    assert sends >= len(done) + 4, (sends, len(done), text)
+    probe = PeriodicRun.objects.get(task="tests.periodic_probe")
+    assert probe.runs == len(done) and probe.skipped >= 4, (probe.runs, probe.skipped, text)
     # The real task scheduled beside it was held to the same rule.
     flush = PeriodicRun.objects.get(task="core.tasks.flush_security_counts")
     assert flush.skipped >= 3 and flush.runs <= len(done) + 2, (flush.runs, len(done), text)

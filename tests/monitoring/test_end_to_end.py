@@ -38,8 +38,14 @@ def test_drift_in_the_log_suspends_and_the_gateway_refuses_within_2_seconds(
     validated(version)
     plan = MonitoringPlan.objects.get(version=version)
     # The owner asks for checks every 1.2 s; the validator agrees (the plan's one way to change).
+    # The test's traffic comes in two bursts with empty 1.2-second windows between them, which
+    # the volume statistic rightly calls a severe anomaly (traffic stopped) and would suspend
+    # for, racing the drift this test is about; volume has tests of its own.
+    thresholds = {name: limits for name, limits in plan.rules["thresholds"].items()
+                  if name != "volume_change"}
     change = services.plan_change_propose(
-        actor=people["dana"], plan=plan, rules={**plan.rules, "frequency_minutes": 0.02},
+        actor=people["dana"], plan=plan,
+        rules={**plan.rules, "frequency_minutes": 0.02, "thresholds": thresholds},
         reason="Watch the launch closely.")
     services.plan_change_decide(actor=people["victor"], change=change, agree=True)
     scoring = endpoint("scoring", version)
