@@ -243,18 +243,42 @@ def period_statistics(reference: Reference | None, windows: Sequence[Window]
     return stats, details
 
 
+DAY_S = 24 * 3600
+
+
 def volume_change(windows: Sequence[Window]) -> float | None:
-    """|rate of the latest window / mean rate of the earlier ones - 1|, rates in rows per second;
-    None with fewer than three earlier windows (nothing to compare with yet)."""
+    """|rate of the latest window / the rate it is compared with - 1|, rates in rows per second.
+
+    Traffic has a daily rhythm (a branch application is quiet at night), so the latest window is
+    compared with the same hours a day earlier when the period's windows cover at least half of
+    them; with less history, with the mean rate of the earlier windows. None with fewer than
+    three earlier windows, or when the comparison had no traffic and now there is some (no
+    baseline); quiet then and quiet now is no change."""
     timed = [w for w in windows if w.end_s > w.start_s]
     if len(timed) < 4:
         return None
     *earlier, latest = timed
-    before = sum(w.rows for w in earlier) / sum(w.end_s - w.start_s for w in earlier)
+    before = _rate_over(earlier, latest.start_s - DAY_S, latest.end_s - DAY_S)
+    if before is None:
+        before = sum(w.rows for w in earlier) / sum(w.end_s - w.start_s for w in earlier)
     now = latest.rows / (latest.end_s - latest.start_s)
     if before == 0:
-        return None  # no traffic before: no baseline to compare with
+        return 0.0 if now == 0 else None
     return abs(now / before - 1)
+
+
+def _rate_over(windows: Sequence[Window], start_s: float, end_s: float) -> float | None:
+    """The rows per second of ``windows`` over [start_s, end_s] (a window partly inside counts
+    its share of rows), or None if they cover less than half of that span."""
+    covered = rows = 0.0
+    for w in windows:
+        overlap = min(w.end_s, end_s) - max(w.start_s, start_s)
+        if overlap > 0:
+            covered += overlap
+            rows += w.rows * overlap / (w.end_s - w.start_s)
+    if covered < (end_s - start_s) / 2:
+        return None
+    return rows / covered
 
 
 def _number(value: Any) -> float | None:

@@ -79,6 +79,26 @@ def test_volume_change_compares_the_latest_rate_with_the_earlier_windows():
     assert stats.volume_change([*steady, w(180, 240, 600)]) == pytest.approx(0)
     assert stats.volume_change([*steady, w(180, 240, 60)]) == pytest.approx(0.9)
     assert stats.volume_change([*steady, w(180, 210, 900)]) == pytest.approx(2)
+    quiet = [w(i * 60, (i + 1) * 60, 0) for i in range(3)]
+    assert stats.volume_change([*quiet, w(180, 240, 0)]) == 0
+    assert stats.volume_change([*quiet, w(180, 240, 60)]) is None  # no baseline
+
+
+def test_volume_change_compares_with_the_same_hours_a_day_before():
+    """A daytime application checked hourly: the quiet night is not an anomaly, because last
+    night was quiet too; a quiet afternoon is."""
+    def hour(h: int, rows: int) -> stats.Window:
+        return stats.Window(start_s=h * 3600, end_s=(h + 1) * 3600, rows=rows, counts=None,
+                            quality={})
+    def daytime(h: int) -> int:
+        return 1000 if 8 <= h % 24 < 18 else 0
+    two_days = [hour(h, daytime(h)) for h in range(48)]
+    night = 24 + 2
+    assert stats.volume_change(two_days[:night + 1]) == 0
+    afternoon = 24 + 15
+    assert stats.volume_change([*two_days[:afternoon], hour(afternoon, 0)]) == pytest.approx(1)
+    assert stats.volume_change([*two_days[:afternoon], hour(afternoon, 1500)]) \
+        == pytest.approx(0.5)
 
 
 def test_breaches_above_the_limit_and_severe_above_severe():
