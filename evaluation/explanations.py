@@ -20,28 +20,30 @@ the longest), so there is no heartbeat thread: each report renews the lease.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core import audit, permissions
 from core.errors import Conflict, ValidationFailed
+from core.leases import Lease
 from core.models import User
 from evaluation import engine
 from evaluation.metrics import digest
 from evaluation.models import FINISHED, RowExplanation, Run, RunStatus
-from evaluation.services import INPUT_ERRORS, lease
+from evaluation.services import INPUT_ERRORS
 from evaluation.tables import read_table
 from governance import gates
 from registry import storage
 
 EXPLAIN_TASK = "evaluation.explain_row"
+EXPLANATION_LEASE = Lease(model=RowExplanation, state_field="status", queued=RunStatus.QUEUED,
+                          running=RunStatus.RUNNING, lease_s_setting="EVALUATION_LEASE_S",
+                          max_attempts_setting="EVALUATION_MAX_ATTEMPTS",
+                          requeue_after_s_setting="EVALUATION_REQUEUE_AFTER_S")
 
 
 def explanation_queue(explanation_id: int) -> None:
@@ -109,15 +111,8 @@ def explanation_claim(*, explanation_id: int, task_id: str, worker: str
     "worker lost" after too many attempts)."""
     now = timezone.now()
     with transaction.atomic():
-        taken = (RowExplanation.objects.filter(pk=explanation_id)
-                 .filter(Q(status=RunStatus.QUEUED)
-                         | Q(status=RunStatus.RUNNING, lease_expires_at__lt=now))
-                 .filter(attempts__lt=settings.EVALUATION_MAX_ATTEMPTS)
-                 .update(status=RunStatus.RUNNING, attempts=F("attempts") + 1,
-                         lease_expires_at=now + lease(), task_id=task_id[:64],
-                         worker=worker[:200], started_at=Coalesce(F("started_at"), now),
-                         progress=1, step="Starting"))
-        if taken:
+        if EXPLANATION_LEASE.take(explanation_id, now=now, task_id=task_id[:64],
+                                  worker=worker[:200]):
             explanation = RowExplanation.objects.select_related(
                 "run__version__model", "run__dataset", "run__reference").get(pk=explanation_id)
             audit.record(action="evaluation.explanation_start", actor=None, obj=explanation,
@@ -170,10 +165,8 @@ def explanation_execute(*, explanation_id: int, task_id: str, worker: str) -> st
     attempt = explanation.attempts
 
     def report(percent: int, step: str) -> None:
-        if not RowExplanation.objects.filter(
-                pk=explanation_id, status=RunStatus.RUNNING, attempts=attempt).update(
-                progress=max(1, min(99, percent)), step=step[:200],
-                lease_expires_at=timezone.now() + lease()):
+        if not EXPLANATION_LEASE.renew(explanation_id, attempt,
+                                       progress=max(1, min(99, percent)), step=step[:200]):
             raise _Stopped()
 
     try:
@@ -238,17 +231,9 @@ def explanation_reap() -> dict[str, int]:
     """Explanations a worker left: still queued long after their task was sent (sent again),
     or running with the lease run out (sent again, or failed after their attempts)."""
     now = timezone.now()
-    cutoff = now - dt.timedelta(seconds=settings.EVALUATION_REQUEUE_AFTER_S)
-    resent = requeued = failed = 0
-    for pk in RowExplanation.objects.filter(status=RunStatus.QUEUED,
-                                            queued_at__lt=cutoff).values_list("pk", flat=True):
-        # Marked before sending, so two reapers do not both send it.
-        if RowExplanation.objects.filter(pk=pk, status=RunStatus.QUEUED,
-                                         queued_at__lt=cutoff).update(queued_at=now):
-            explanation_queue(pk)
-            resent += 1
-    for pk, attempts in RowExplanation.objects.filter(
-            status=RunStatus.RUNNING, lease_expires_at__lt=now).values_list("pk", "attempts"):
+    resent = EXPLANATION_LEASE.resend_waiting(explanation_queue, now)
+    requeued = failed = 0
+    for pk, attempts in EXPLANATION_LEASE.expired(now):
         if attempts >= settings.EVALUATION_MAX_ATTEMPTS:
             failed += explanation_fail(pk, error=f"Worker lost: the explanation was started "
                                                  f"{attempts} times and its worker stopped each "

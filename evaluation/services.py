@@ -15,7 +15,6 @@ Pages and the REST API call the same functions. A run's life:
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import math
 import threading
 from collections.abc import Mapping, Sequence
@@ -24,14 +23,13 @@ from typing import Any, BinaryIO
 from celery import current_app
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 
 from core import audit, permissions
 from core.errors import Conflict, DomainError, ValidationFailed
+from core.leases import Lease
 from core.models import User
 from evaluation import chunked, chunked_part2, engine, part2, sampled
 from evaluation.metrics import MetricInputError
@@ -57,8 +55,10 @@ def run_queue(run_id: int) -> None:
     current_app.send_task(RUN_TASK, args=[run_id])
 
 
-def lease() -> dt.timedelta:
-    return dt.timedelta(seconds=settings.EVALUATION_LEASE_S)
+RUN_LEASE = Lease(model=Run, state_field="status", queued=RunStatus.QUEUED,
+                  running=RunStatus.RUNNING, lease_s_setting="EVALUATION_LEASE_S",
+                  max_attempts_setting="EVALUATION_MAX_ATTEMPTS",
+                  requeue_after_s_setting="EVALUATION_REQUEUE_AFTER_S")
 
 
 # --- data sets ----------------------------------------------------------------------------------
@@ -389,15 +389,7 @@ def run_claim(*, run_id: int, task_id: str, worker: str) -> Run | None:
     lost" after too many attempts); LeaseHeld when a live worker holds it."""
     now = timezone.now()
     with transaction.atomic():
-        taken = (Run.objects.filter(pk=run_id)
-                 .filter(Q(status=RunStatus.QUEUED)
-                         | Q(status=RunStatus.RUNNING, lease_expires_at__lt=now))
-                 .filter(attempts__lt=settings.EVALUATION_MAX_ATTEMPTS)
-                 .update(status=RunStatus.RUNNING, attempts=F("attempts") + 1,
-                         lease_expires_at=now + lease(), task_id=task_id[:64],
-                         worker=worker[:200], started_at=Coalesce(F("started_at"), now),
-                         progress=1, step="Starting"))
-        if taken:
+        if RUN_LEASE.take(run_id, now=now, task_id=task_id[:64], worker=worker[:200]):
             run = Run.objects.select_related("version__model", "dataset", "launched_by").get(
                 pk=run_id)
             audit.record(action="evaluation.run_start", actor=None, obj=run, payload={
@@ -428,21 +420,17 @@ class _Progress:
         self._thread = threading.Thread(target=self._heartbeat, daemon=True,
                                         name=f"run-{run.pk}-lease")
 
-    def _mine(self) -> Any:
-        return Run.objects.filter(pk=self.run_id, status=RunStatus.RUNNING,
-                                  attempts=self.attempt)
-
     def __call__(self, percent: int, step: str) -> None:
-        if self.lost.is_set() or not self._mine().update(
-                progress=max(1, min(99, percent)), step=step[:200],
-                lease_expires_at=timezone.now() + lease()):
+        if self.lost.is_set() or not RUN_LEASE.renew(
+                self.run_id, self.attempt, progress=max(1, min(99, percent)),
+                step=step[:200]):
             self.lost.set()
             raise RunStopped()
 
     def _heartbeat(self) -> None:
         try:
             while not self._stop.wait(settings.EVALUATION_LEASE_S / 3):
-                if not self._mine().update(lease_expires_at=timezone.now() + lease()):
+                if not RUN_LEASE.renew(self.run_id, self.attempt):
                     self.lost.set()
                     return
         finally:
@@ -599,11 +587,9 @@ def run_reap() -> dict[str, int]:
     lost the message) have it sent again; a duplicate finds the run taken and does nothing.
     Called by beat."""
     now = timezone.now()
-    resent = _requeue_waiting(now)
-    stale = list(Run.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now)
-                 .values_list("pk", "attempts"))
+    resent = RUN_LEASE.resend_waiting(run_queue, now)
     requeued = failed = 0
-    for pk, attempts in stale:
+    for pk, attempts in RUN_LEASE.expired(now):
         if attempts >= settings.EVALUATION_MAX_ATTEMPTS:
             failed += run_fail(pk, error=f"Worker lost: the run was started {attempts} times and "
                                       "its worker stopped each time. Launch it again.",
@@ -612,16 +598,3 @@ def run_reap() -> dict[str, int]:
             run_queue(pk)
             requeued += 1
     return {"requeued": requeued, "failed": failed, "resent": resent}
-
-
-def _requeue_waiting(now: dt.datetime) -> int:
-    cutoff = now - dt.timedelta(seconds=settings.EVALUATION_REQUEUE_AFTER_S)
-    resent = 0
-    for pk in Run.objects.filter(status=RunStatus.QUEUED, queued_at__lt=cutoff).values_list(
-            "pk", flat=True):
-        # Marked before sending, so two reapers (a beat started twice) do not both send it.
-        if Run.objects.filter(pk=pk, status=RunStatus.QUEUED, queued_at__lt=cutoff).update(
-                queued_at=now):
-            run_queue(pk)
-            resent += 1
-    return resent

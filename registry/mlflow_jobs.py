@@ -9,24 +9,25 @@ unique constraint), so a redelivered or re-sent task only finishes what is left.
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from core import audit, permissions
 from core.audit import refuse
 from core.errors import DomainError, NotVisible, ValidationFailed
+from core.leases import Lease
 from core.models import Team, User
 from registry.mlflow import MlflowRegistry
 from registry.mlflow_import import import_from_mlflow
 from registry.models import DecisionType, ImportState, MlflowImport, Task
 
 IMPORT_TASK = "registry.import_mlflow"
+IMPORT_LEASE = Lease(model=MlflowImport, state_field="state", queued=ImportState.QUEUED,
+                     running=ImportState.RUNNING, lease_s_setting="MLFLOW_IMPORT_LEASE_S",
+                     max_attempts_setting="MLFLOW_IMPORT_MAX_ATTEMPTS",
+                     requeue_after_s_setting="MLFLOW_IMPORT_REQUEUE_AFTER_S")
 
 
 class Stopped(Exception):
@@ -36,10 +37,6 @@ class Stopped(Exception):
 def import_queue(import_id: int) -> None:
     """Send the import's task to the broker (tests replace this function)."""
     current_app.send_task(IMPORT_TASK, args=[import_id])
-
-
-def _lease() -> dt.timedelta:
-    return dt.timedelta(seconds=settings.MLFLOW_IMPORT_LEASE_S)
 
 
 def import_request(*, actor: User, tracking_uri: str, team: Team, owner: User | None = None,
@@ -68,11 +65,6 @@ def import_request(*, actor: User, tracking_uri: str, team: Team, owner: User | 
     return job
 
 
-def _mine(job: MlflowImport) -> Any:
-    return MlflowImport.objects.filter(pk=job.pk, state=ImportState.RUNNING,
-                                       attempts=job.attempts)
-
-
 def _fail(job: MlflowImport, error: str) -> None:
     with transaction.atomic():
         if MlflowImport.objects.filter(pk=job.pk).exclude(
@@ -85,13 +77,7 @@ def _fail(job: MlflowImport, error: str) -> None:
 def import_run(*, import_id: int) -> str:
     """The worker's side: claim the import (queued, or running with its lease run out) and do
     it. Gone, finished or held by a live worker: nothing to do."""
-    now = timezone.now()
-    taken = (MlflowImport.objects.filter(pk=import_id)
-             .filter(Q(state=ImportState.QUEUED)
-                     | Q(state=ImportState.RUNNING, lease_expires_at__lt=now))
-             .filter(attempts__lt=settings.MLFLOW_IMPORT_MAX_ATTEMPTS)
-             .update(state=ImportState.RUNNING, attempts=F("attempts") + 1, started_at=now,
-                     lease_expires_at=now + _lease(), progress=1, step="Starting"))
+    taken = IMPORT_LEASE.take(import_id)
     job = MlflowImport.objects.select_related("requested_by", "team", "owner").filter(
         pk=import_id).first()
     if job is None:
@@ -101,8 +87,7 @@ def import_run(*, import_id: int) -> str:
 
     def progress(done: int, total: int, step: str) -> None:
         percent = max(1, min(99, round(100 * done / total))) if total else 1
-        if not _mine(job).update(progress=percent, step=step[:200],
-                                 lease_expires_at=timezone.now() + _lease()):
+        if not IMPORT_LEASE.renew(job.pk, job.attempts, progress=percent, step=step[:200]):
             raise Stopped()
 
     try:
@@ -117,7 +102,7 @@ def import_run(*, import_id: int) -> str:
         _fail(job, exc.message)
         return "failed"
     with transaction.atomic():
-        if not _mine(job).update(state=ImportState.DONE, progress=100, step="Done",
+        if not IMPORT_LEASE.held(job.pk, job.attempts).update(state=ImportState.DONE, progress=100, step="Done",
                                  report=report.as_dict(), finished_at=timezone.now()):
             return "taken over"
         audit.record(action="registry.mlflow_import_finished", actor=job.requested_by, obj=job,
@@ -130,21 +115,16 @@ def import_reap() -> dict[str, int]:
     imports whose worker stopped renewing its lease: sent again, or failed once they used
     their attempts. Called by beat."""
     now = timezone.now()
-    cutoff = now - dt.timedelta(seconds=settings.MLFLOW_IMPORT_REQUEUE_AFTER_S)
-    resent = failed = 0
-    waiting = MlflowImport.objects.filter(state=ImportState.QUEUED, queued_at__lt=cutoff)
-    for pk in waiting.values_list("pk", flat=True):
-        if waiting.filter(pk=pk).update(queued_at=now):  # marked first: one reaper sends it
-            import_queue(pk)
-            resent += 1
-    for job in MlflowImport.objects.filter(state=ImportState.RUNNING, lease_expires_at__lt=now):
-        if job.attempts >= settings.MLFLOW_IMPORT_MAX_ATTEMPTS:
-            _fail(job, f"Worker lost: the import was started {job.attempts} times and its "
-                       "worker stopped each time. Ask for it again; it continues where it "
-                       "stopped.")
+    resent = IMPORT_LEASE.resend_waiting(import_queue, now)
+    failed = 0
+    for pk, attempts in IMPORT_LEASE.expired(now):
+        if attempts >= settings.MLFLOW_IMPORT_MAX_ATTEMPTS:
+            _fail(MlflowImport.objects.get(pk=pk),
+                  f"Worker lost: the import was started {attempts} times and its worker "
+                  "stopped each time. Ask for it again; it continues where it stopped.")
             failed += 1
         else:
-            import_queue(job.pk)
+            import_queue(pk)
             resent += 1
     return {"resent": resent, "failed": failed}
 

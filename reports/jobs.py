@@ -10,7 +10,6 @@ does nothing (the house's claim, as evaluation runs do)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import tempfile
 from typing import Any
@@ -18,13 +17,13 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from core import audit
 from core.audit import refuse
 from core.errors import Conflict, DomainError, NotVisible, PermissionRefused
+from core.leases import Lease
 from core.models import User
 from governance import services as governance
 from governance.models import NotificationKind
@@ -34,6 +33,10 @@ from reports.models import ExportState, GeneratedReport
 
 log = logging.getLogger(__name__)
 EXPORT_TASK = "reports.generate_export"
+EXPORT_LEASE = Lease(model=GeneratedReport, state_field="state", queued=ExportState.QUEUED,
+                     running=ExportState.RUNNING, lease_s_setting="REPORTS_LEASE_S",
+                     max_attempts_setting="REPORTS_MAX_ATTEMPTS",
+                     requeue_after_s_setting="REPORTS_REQUEUE_AFTER_S")
 
 
 class Stopped(Exception):
@@ -70,22 +73,13 @@ def export_request(*, actor: User, kind: str, params: dict[str, Any]) -> Generat
             # queued and export_reap sends it again.
             transaction.on_commit(lambda: export_queue(job.pk), robust=True)
     if not on_worker:
-        GeneratedReport.objects.filter(pk=job.pk).update(
-            state=ExportState.RUNNING, attempts=1, started_at=timezone.now(),
-            lease_expires_at=timezone.now() + _lease())
+        EXPORT_LEASE.take(job.pk)
         job.refresh_from_db()
         _generate(job)
         job.refresh_from_db()
     return job
 
 
-def _lease() -> dt.timedelta:
-    return dt.timedelta(seconds=settings.REPORTS_LEASE_S)
-
-
-def _mine(job: GeneratedReport) -> Any:
-    return GeneratedReport.objects.filter(pk=job.pk, state=ExportState.RUNNING,
-                                          attempts=job.attempts)
 
 
 def _generate(job: GeneratedReport) -> str:
@@ -93,8 +87,8 @@ def _generate(job: GeneratedReport) -> str:
     spec = exports.kind_of(job.kind)
 
     def progress(percent: int, step: str) -> None:
-        if not _mine(job).update(progress=max(1, min(99, percent)), step=step[:200],
-                                 lease_expires_at=timezone.now() + _lease()):
+        if not EXPORT_LEASE.renew(job.pk, job.attempts, progress=max(1, min(99, percent)),
+                                  step=step[:200]):
             raise Stopped()
 
     now = timezone.now()
@@ -110,7 +104,7 @@ def _generate(job: GeneratedReport) -> str:
         _fail(job, str(exc))
         return "failed"
     with transaction.atomic():
-        if not _mine(job).update(
+        if not EXPORT_LEASE.held(job.pk, job.attempts).update(
                 state=ExportState.DONE, progress=100, step="Done", sha256=sha256, size=size,
                 filename=output.filename, content_type=output.content_type, rows=output.rows,
                 pages=output.pages, finished_at=timezone.now()):
@@ -140,18 +134,12 @@ def export_run(*, export_id: int) -> str:
     """The worker's side: claim the export (queued, or running with its lease run out), make it
     and notify the requester. Gone, finished or held by a live worker: nothing to do."""
     now = timezone.now()
-    taken = (GeneratedReport.objects.filter(pk=export_id)
-             .filter(Q(state=ExportState.QUEUED)
-                     | Q(state=ExportState.RUNNING, lease_expires_at__lt=now))
-             .filter(attempts__lt=settings.REPORTS_MAX_ATTEMPTS)
-             .update(state=ExportState.RUNNING, attempts=F("attempts") + 1, started_at=now,
-                     lease_expires_at=now + _lease(), progress=1, step="Starting"))
+    taken = EXPORT_LEASE.take(export_id, now=now)
     job = GeneratedReport.objects.select_related("requested_by").filter(pk=export_id).first()
     if job is None:
         return "gone"
     if not taken:
-        if job.state == ExportState.RUNNING and job.attempts >= settings.REPORTS_MAX_ATTEMPTS \
-                and job.lease_expires_at and job.lease_expires_at < now:
+        if job.attempts >= settings.REPORTS_MAX_ATTEMPTS and EXPORT_LEASE.is_expired(job, now):
             _fail(job, f"Worker lost: the export was started {job.attempts} times and its "
                        "worker stopped each time. Ask for it again.")
             return "failed"
@@ -164,22 +152,16 @@ def export_reap() -> dict[str, int]:
     was down, or lost it) and exports whose worker stopped renewing its lease: sent again, or
     failed as "worker lost" once they used their attempts. Called by beat."""
     now = timezone.now()
-    cutoff = now - dt.timedelta(seconds=settings.REPORTS_REQUEUE_AFTER_S)
-    resent = failed = 0
-    waiting = GeneratedReport.objects.filter(state=ExportState.QUEUED, queued_at__lt=cutoff)
-    for pk in waiting.values_list("pk", flat=True):
-        # Marked before sending, so two reapers do not both send it.
-        if waiting.filter(pk=pk).update(queued_at=now):
-            export_queue(pk)
-            resent += 1
-    for job in GeneratedReport.objects.filter(state=ExportState.RUNNING,
-                                              lease_expires_at__lt=now):
-        if job.attempts >= settings.REPORTS_MAX_ATTEMPTS:
-            _fail(job, f"Worker lost: the export was started {job.attempts} times and its "
-                       "worker stopped each time. Ask for it again.")
+    resent = EXPORT_LEASE.resend_waiting(export_queue, now)
+    failed = 0
+    for pk, attempts in EXPORT_LEASE.expired(now):
+        if attempts >= settings.REPORTS_MAX_ATTEMPTS:
+            _fail(GeneratedReport.objects.get(pk=pk),
+                  f"Worker lost: the export was started {attempts} times and its worker "
+                  "stopped each time. Ask for it again.")
             failed += 1
         else:
-            export_queue(job.pk)
+            export_queue(pk)
             resent += 1
     return {"resent": resent, "failed": failed}
 
