@@ -11,6 +11,8 @@ class GovernanceConfig(AppConfig):
         from core import metrics, pages, permissions
         from governance.models import Notification
         from governance.prometheus import governance_metrics
+        from governance.services.notifications import tell_new_owner
+        from registry import services as registry
         from governance.views import model_tabs
 
         pages.add_nav_link(pages.NavLink("My work", "governance:queue"))
@@ -29,3 +31,4 @@ class GovernanceConfig(AppConfig):
         pages.add_panel("registry.version_detail", "governance/_version_panel.html")
         model_tabs.register()
         metrics.add_state_metric(governance_metrics)
+        registry.on_owner_given(tell_new_owner)

@@ -7,7 +7,7 @@ permission rule in core.permissions, writes in one transaction and records one a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 
 from django.conf import settings
@@ -194,6 +194,27 @@ def _check_people(developers: Iterable[User], team: Team,
     return developers
 
 
+# Told when someone makes a person the owner of a model (registering it for them, importing it,
+# transferring it): governance notifies the new owner, who must act next (the intake). The
+# registry sits below governance, so it announces and governance listens (apps.ready).
+OwnerListener = Callable[..., None]
+_owner_listeners: list[OwnerListener] = []
+
+
+def on_owner_given(listener: OwnerListener) -> None:
+    """Call ``listener(model=, owner=, actor=, how=)`` after ``actor`` made ``owner`` the
+    owner of ``model`` (not when people register models for themselves); ``how`` says how, in
+    words ("registered", "transferred")."""
+    if listener not in _owner_listeners:
+        _owner_listeners.append(listener)
+
+
+def _owner_given(model: RegisteredModel, owner: User, actor: User, how: str) -> None:
+    if owner.pk != actor.pk:
+        for listener in _owner_listeners:
+            listener(model=model, owner=owner, actor=actor, how=how)
+
+
 def model_create(
     *,
     actor: User,
@@ -251,6 +272,7 @@ def model_create(
                 "owner": owner.username, "developers": sorted(u.username for u in developers),
                 "upstream_models": sorted(m.slug for m in upstream_models), "tags": tag_names,
             })
+            _owner_given(model, owner, actor, "registered")
     except IntegrityError as exc:  # a concurrent create took the slug
         raise Conflict(f"The slug {slug!r} is taken by another model; choose a different slug.",
                        field="slug") from exc
@@ -340,6 +362,8 @@ def model_transfer(*, actor: User, model: RegisteredModel, team: Team | None = N
             model.updated_at = timezone.now()
             model.save()
             audit.record(action="model.transfer", actor=actor, obj=model, payload=diff)
+            if "owner" in diff:
+                _owner_given(model, model.owner, actor, "transferred")
     return model
 
 

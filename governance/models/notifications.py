@@ -28,6 +28,7 @@ class NotificationKind(models.TextChoices):
     POLICY_APPROVED = "policy_approved", "Your policy draft approved and current"
     POLICY_DECLINED = "policy_declined", "Your policy draft declined"
     REPORT_READY = "report_ready", "Your export is ready"
+    MODEL_OWNED = "model_owned", "A model registered or transferred to you"
 
 
 class NotificationQuerySet(models.QuerySet):

@@ -75,6 +75,20 @@ def notify(*, users: Iterable[User | None], kind: str, obj: Any, title: str, bod
     return created
 
 
+def tell_new_owner(*, model: Any, owner: User, actor: User, how: str) -> None:
+    """The registry's hand-over (registry.services.on_owner_given): someone made ``owner`` the
+    owner of ``model``; the owner acts next, with the intake."""
+    from django.urls import reverse
+
+    notify(users=[owner], kind=NotificationKind.MODEL_OWNED, obj=model,
+           title=f"You own {model.name}",
+           body=(f"{actor.get_full_name() or actor.username} {how} {model.name} with you as "
+                 "its owner. Complete its intake (is it a model, and its tier) so that its "
+                 "versions can be validated."),
+           url=reverse("governance:intake", kwargs={"slug": model.slug}),
+           period=f"owner:{timezone.now():%Y%m%d%H%M%S%f}")
+
+
 def notification_email_queue(notification_id: int) -> None:
     """Queue the email of a notification for a worker (after the transaction has committed)."""
     current_app.send_task(EMAIL_TASK, args=[notification_id])

@@ -102,3 +102,23 @@ def test_the_page_confirms_in_words_who_now_has_it(client, walk, draft, people):
     client.force_login(people["dana"])
     html = client.post(base + "submit/", follow=True).content.decode()
     assert f"{draft} is now submitted; victor is notified." in html
+
+
+def test_a_model_registered_or_transferred_to_someone_else_tells_the_new_owner(
+        people, teams, make_user):
+    from registry import services as registry
+
+    dora = make_user("dora", "data_scientist", team="credit")
+    model = registry.model_create(actor=people["dana"], team=teams["credit"], name="Limits",
+                                  purpose="Credit limits.", decision_type="credit",
+                                  task="binary_classification", owner=dora)
+    (note,) = unread("dora", "model_owned")
+    assert note.title == "You own Limits" and "dana" in note.body
+    assert note.url == f"/models/{model.slug}/intake/"
+    registry.model_create(actor=people["dana"], team=teams["credit"], name="Own",
+                          purpose="Her own.", decision_type="credit",
+                          task="binary_classification")
+    assert not unread("dana", "model_owned")  # registering one's own model tells nobody
+    registry.model_transfer(actor=people["adam"], model=model, owner=people["dana"])
+    (note,) = unread("dana", "model_owned")
+    assert "transferred Limits" in note.body
