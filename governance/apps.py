@@ -12,8 +12,8 @@ class GovernanceConfig(AppConfig):
         from governance.models import Notification
         from governance.prometheus import governance_metrics
         from governance.services.notifications import tell_new_owner
-        from registry import services as registry
         from governance.views import model_tabs
+        from registry import services as registry
 
         pages.add_nav_link(pages.NavLink("My work", "governance:queue"))
         pages.add_nav_link(pages.NavLink("Findings", "governance:findings"))
