@@ -51,6 +51,16 @@ def _require_deployable(actor: User, version: ModelVersion, *, production: bool,
                        + " ".join(problems), fields={"version": problems})
 
 
+def _still_servable(version: ModelVersion, role: str) -> None:
+    """Inside the write: lock the version's row, which every change of its state takes too
+    (governance's version_transition), and check again, so a version suspended or retired
+    since the first check is never deployed."""
+    problems = ModelVersion.objects.select_for_update().get(pk=version.pk).servability_problems()
+    if problems:
+        raise Conflict(f"{version} cannot be the {role}: it is not servable. "
+                       + " ".join(problems), fields={"version": problems})
+
+
 def _require_manager(actor: User, endpoint: Endpoint, attempted: str) -> None:
     reason = permissions.reason_cannot_manage_endpoint(actor)
     if reason:
@@ -133,6 +143,7 @@ def endpoint_create(*, actor: User, slug: str, version: ModelVersion, production
         with transaction.atomic():
             if Endpoint.objects.filter(slug__iexact=slug).exists():
                 raise IntegrityError
+            _still_servable(version, "primary")
             endpoint = Endpoint.objects.create(
                 slug=slug, description=description, production=production,
                 primary_version=version, created_by=actor)
@@ -162,6 +173,7 @@ def endpoint_set_canary(*, actor: User, endpoint: Endpoint, version: ModelVersio
         locked = _locked(endpoint)
         if locked.primary_version_id == version.pk:
             raise Conflict(f"{version} became the primary meanwhile.")
+        _still_servable(version, "canary")
         before = _config(locked)
         locked.canary_version, locked.canary_percent = version, percent
         _record(locked, action=ChangeAction.SET_CANARY, actor=actor, before=before,
@@ -204,6 +216,7 @@ def endpoint_set_shadow(*, actor: User, endpoint: Endpoint, version: ModelVersio
                         attempted="endpoint.set_shadow", role="shadow")
     with transaction.atomic():
         locked = _locked(endpoint)
+        _still_servable(version, "shadow")
         before = _config(locked)
         locked.shadow_version = version
         _record(locked, action=ChangeAction.SET_SHADOW, actor=actor, before=before,
@@ -229,6 +242,7 @@ def endpoint_promote(*, actor: User, endpoint: Endpoint) -> Endpoint:
         canary = locked.canary_version
         if canary is None or canary.pk != endpoint.canary_version_id:
             raise Conflict(f"The canary of {locked.slug} changed meanwhile; look again.")
+        _still_servable(canary, "primary")
         before = _config(locked)
         previous = locked.primary_version
         locked.primary_version, locked.canary_version, locked.canary_percent = canary, None, 0
@@ -270,6 +284,7 @@ def endpoint_rollback(*, actor: User, endpoint: Endpoint, reason: str) -> Endpoi
         locked = _locked(endpoint)
         if rollback_target(locked) != target:
             raise Conflict(f"{locked.slug} changed meanwhile; look again.")
+        _still_servable(target, "primary")
         before = _config(locked)
         rolled_back = locked.primary_version
         locked.primary_version = target
@@ -311,6 +326,8 @@ def endpoint_resume(*, actor: User, endpoint: Endpoint) -> Endpoint:
         locked = _locked(endpoint)
         if locked.status != EndpointStatus.SUSPENDED:
             raise Conflict(f"{locked.slug} was resumed meanwhile.")
+        for role, version in locked.deployed_versions():
+            _still_servable(version, role)
         before = _config(locked)
         locked.status = EndpointStatus.ACTIVE
         _record(locked, action=ChangeAction.RESUME, actor=actor, before=before,

@@ -154,6 +154,25 @@ def test_a_version_that_is_not_servable_cannot_be_deployed_and_says_why(api, dev
     assert not Endpoint.objects.exists()
 
 
+def test_a_version_suspended_between_the_check_and_the_write_is_not_deployed(
+        api, devi, rhea, approved, monkeypatch):
+    """The first check passes; a risk officer suspends the version before the endpoint is
+    written; the write, which locks the version's row and checks again, refuses it."""
+    check = services._require_deployable
+
+    def check_then_suspended(*args, **kwargs):
+        check(*args, **kwargs)
+        governance.version_transition(version=approved, to=VersionState.SUSPENDED, actor=rhea,
+                                      reason="Drift beyond tolerance.")
+
+    monkeypatch.setattr(services, "_require_deployable", check_then_suspended)
+    r = create(api, devi, approved)
+    assert r.status_code == 409, r.json()
+    assert "not servable" in r.json()["detail"] and "suspended" in r.json()["detail"]
+    assert not Endpoint.objects.exists()
+    assert not AuditEvent.objects.filter(action="endpoint.create").exists()
+
+
 def test_an_endpoint_says_not_servable_right_after_its_version_is_suspended(api, devi, rhea,
                                                                             approved, client):
     create(api, devi, approved)
