@@ -9,6 +9,7 @@ MLflow. Every failure is an ``MlflowError`` whose message says what went wrong a
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit
@@ -25,6 +26,12 @@ CHUNK = 1 << 16
 
 class MlflowError(ValidationFailed):
     """The tracking server could not be read: unreachable, not MLflow, or refused a request."""
+
+
+def in_production(stage: str, aliases: Iterable[str]) -> bool:
+    """Whether MLflow says a version is in production: the Production stage (deprecated in
+    MLflow, still used) or the conventional "champion" alias."""
+    return stage == "Production" or "champion" in aliases
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,13 @@ from core.audit import refuse
 from core.errors import DomainError, ValidationFailed
 from core.models import Team, User
 from registry import services
-from registry.mlflow import MlflowError, MlflowModel, MlflowRegistry, MlflowVersion
+from registry.mlflow import (
+    MlflowError,
+    MlflowModel,
+    MlflowRegistry,
+    MlflowVersion,
+    in_production,
+)
 from registry.models import (
     DecisionType,
     MlflowSource,
@@ -241,7 +247,7 @@ class _Importer:
             if "onnx" in flavors else ""
         hint = "" if onnx_file else (unreadable or conversion_hint(own))
         production = " It is in production in MLflow but not validated here." \
-            if version.stage == "Production" or "champion" in version.aliases else ""
+            if in_production(version.stage, version.aliases) else ""
         detail = (f"with its ONNX artifact {onnx_file}" if onnx_file else
                   f"without an artifact (flavor {', '.join(own) or 'unknown'}): {hint}") \
             + production

@@ -411,6 +411,12 @@ class MlflowVersionSource(models.Model):
     def __str__(self) -> str:
         return f"{self.source.registered_model} v{self.mlflow_version}"
 
+    @property
+    def in_production_in_mlflow(self) -> bool:
+        from registry.mlflow import in_production
+
+        return in_production(self.stage, self.aliases)
+
 
 class ImportState(models.TextChoices):
     QUEUED = "queued", "Queued"
