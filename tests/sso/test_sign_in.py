@@ -182,3 +182,16 @@ def test_without_configuration_single_sign_on_is_off(client, db):
     assert client.get("/sso/login/").status_code == 404
     page = client.get("/login/").content.decode()
     assert "Sign in with" not in page and 'type="password"' in page
+
+
+def test_the_start_up_check_names_unknown_roles_and_a_missing_client(settings, sso):
+    from core.sso.checks import sso_settings
+
+    assert sso_settings() == []
+    settings.OIDC_GROUP_ROLES = {"mrm-wizards": ["wizard"]}
+    settings.OIDC_RP_CLIENT_SECRET = ""
+
+    messages = [message.msg for message in sso_settings()]
+
+    assert any("ASSAY_OIDC_CLIENT_SECRET" in message for message in messages)
+    assert any("unknown roles (wizard)" in message for message in messages)
