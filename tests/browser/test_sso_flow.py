@@ -48,7 +48,7 @@ def test_signing_in_through_the_provider_lands_on_the_dashboard(page, site, prov
 
 
 def test_a_sign_off_sends_the_signer_to_the_provider_and_records_on_return(
-        page, site, provider, walk, draft, boris):
+        page, site, provider, walk, draft, boris):  # noqa: F811
     version = walk.to_pending(draft)
     page.goto("/login/")
     page.get_by_role("link", name="Sign in with Test IdP").click()

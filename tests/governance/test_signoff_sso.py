@@ -19,7 +19,7 @@ from core.sso.reauth import Reauthentication, reauthentication_problem
 from governance.models import SignOff
 from registry.models import VersionState
 from tests.conftest import PASSWORD
-from tests.sso.idp import idp, idp_server, sign_in_with_sso, sso  # noqa: F401
+from tests.sso.idp import sign_in_with_sso
 
 pytestmark = pytest.mark.django_db
 

@@ -90,7 +90,7 @@ def start_provider(folder: Path, assay_urls: list[str]) -> Iterator[Provider]:
         "clients": [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": [
             f"{base}{path}" for base in assay_urls
             for path in ("/sso/callback/", "/sso/reauth/callback/")]}]}))
-    process = subprocess.Popen(["node", str(PROVIDER_DIR / "provider.mjs"), str(config)],  # noqa: S607
+    process = subprocess.Popen(["node", str(PROVIDER_DIR / "provider.mjs"), str(config)],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert process.stdout is not None

@@ -13,7 +13,7 @@ from core import services
 from core.audit import SYSTEM
 from core.models import AuditEvent, Role, User
 from tests.conftest import PASSWORD
-from tests.sso.idp import idp, idp_server, sign_in_with_sso, sso  # noqa: F401
+from tests.sso.idp import sign_in_with_sso
 
 pytestmark = pytest.mark.django_db
 
