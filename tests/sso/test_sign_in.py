@@ -195,3 +195,14 @@ def test_the_start_up_check_names_unknown_roles_and_a_missing_client(settings, s
 
     assert any("ASSAY_OIDC_CLIENT_SECRET" in message for message in messages)
     assert any("unknown roles (wizard)" in message for message in messages)
+
+
+def test_a_provider_that_does_not_answer_gets_a_clear_503_page(client, sso, settings):
+    settings.OIDC_ISSUER = "http://127.0.0.1:9"  # nothing listens on the discard port
+
+    response = client.get("/sso/login/")
+
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "The identity provider Test IdP does not answer" in page
+    assert "break-glass account can still sign in with their password" in page
