@@ -9,6 +9,7 @@ from core import audit, permissions, throttle
 from core.audit import refuse
 from core.errors import Conflict, Throttled, ValidationFailed, WrongPassword
 from core.models import Role, User
+from core.sso.backends import password_sign_in_allowed
 from core.sso.reauth import Reauthentication, reauthentication_problem, signs_at_provider
 from governance.attestation import with_prepared_documents
 from governance.gates import Case, case_for, signoff_counts
@@ -120,6 +121,12 @@ def signoff_record(*, actor: User, version: ModelVersion, decision: str, comment
     conditions = (conditions or "").strip()
     if at_provider:
         _check_reauthentication(actor, reauthentication, version)
+    elif not password_sign_in_allowed(actor.username):
+        # Single sign-on is on and this local account may not use its password at all.
+        refuse(actor, "Password signatures are off with single sign-on: sign in once through the "
+                      "identity provider, then sign on the version's sign-off page.",
+               attempted="signoff.record", target=version, code="reauthentication_required",
+               error=WrongPassword)
     else:
         _check_password(actor, password, client_ip, version)
     signature: dict[str, object] = (

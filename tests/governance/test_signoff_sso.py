@@ -14,8 +14,10 @@ import requests
 from django.urls import reverse
 
 from core import services
+from core.errors import WrongPassword
 from core.models import AuditEvent
 from core.sso.reauth import Reauthentication, reauthentication_problem
+from governance import services as governance
 from governance.models import SignOff
 from registry.models import VersionState
 from tests.conftest import PASSWORD
@@ -162,3 +164,13 @@ def test_a_proof_without_auth_time_or_from_before_the_signing_does_not_sign(bori
         boris, Reauthentication(subject="idp-0002-boris", auth_time=now - 5, started_at=now))
     assert reauthentication_problem(
         boris, Reauthentication(subject="idp-0002-boris", auth_time=now, started_at=now)) == ""
+
+
+def test_a_local_account_that_is_not_break_glass_cannot_sign_with_its_password(
+        walk, draft, sso, rhea):
+    version = walk.to_pending(draft)
+
+    with pytest.raises(WrongPassword, match="Password signatures are off with single sign-on"):
+        governance.signoff_record(
+            actor=rhea, version=version, decision="approve", comment="Fine.", password=PASSWORD)
+    assert not SignOff.objects.exists()
