@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import health, metrics
 from core import views as core_views
+from core.sso import views as sso_views
 from reports.card_api import ModelCardView
 
 api_v1: list[URLPattern | URLResolver] = [
@@ -30,6 +31,9 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("login/", core_views.LoginView.as_view(), name="login"),
     path("logout/", core_views.logout_view, name="logout"),
+    path("sso/login/", sso_views.SsoLoginView.as_view(), name="sso-login"),
+    path("sso/callback/", sso_views.SsoCallbackView.as_view(), name="sso-callback"),
+    path("sso/reauth/callback/", sso_views.reauth_callback, name="sso-reauth-callback"),
     path("account/tokens/", core_views.tokens, name="tokens"),
     path("account/tokens/<int:pk>/revoke/", core_views.token_revoke, name="token-revoke"),
     path("audit/", include("core.audit_urls")),

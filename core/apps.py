@@ -7,6 +7,7 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from core import db_roles, metrics
+        from core.sso import checks  # noqa: F401  (registers the single sign-on checks)
 
         db_roles.connect_signal()
         metrics.add_state_metric(metrics.audit_metrics)

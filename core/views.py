@@ -22,6 +22,8 @@ from core.forms import add_domain_error
 from core.http import AuthenticatedHttpRequest
 from core.middleware import refusal_response
 from core.net import client_ip
+from core.sso.backends import password_sign_in_allowed
+from core.sso.provider import provider_name, sso_enabled
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
@@ -35,6 +37,14 @@ class ThrottledAuthenticationForm(AuthenticationForm):
             audit.record_security(action="auth.login_throttled", principal=username,
                                   reason="throttled", payload={"ip": ip})
             raise ValidationError(reason, code="throttled")
+        if not password_sign_in_allowed(username):
+            # Refused before the password is checked, so this door cannot test passwords.
+            audit.record_security(action="auth.login_failed", principal=username,
+                                  reason="password_sign_in_off", payload={"ip": ip})
+            raise ValidationError(
+                f"Password sign-in is off: sign in with {provider_name()}. Only the break-glass "
+                "administrators named in ASSAY_BREAK_GLASS_USERS sign in with a password.",
+                code="password_sign_in_off")
         try:
             return super().clean()
         except ValidationError:
@@ -48,6 +58,16 @@ class LoginView(auth_views.LoginView):
     template_name = "core/login.html"
     authentication_form = ThrottledAuthenticationForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        # Under single sign-on the password form is for break-glass administrators only: shown
+        # when they ask for it (or when it has just been posted, to show its errors).
+        context["sso"] = sso_enabled()
+        context["provider"] = provider_name()
+        context["show_password_form"] = (not context["sso"] or "break_glass" in self.request.GET
+                                         or self.request.method == "POST")
+        return context
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)

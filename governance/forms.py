@@ -118,8 +118,12 @@ class SignOffForm(forms.Form):
                                help_text="Re-enter your password: it is your electronic "
                                          "signature.")
 
-    def __init__(self, *args: Any, roles: list[str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, roles: list[str], signs_at_provider: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if signs_at_provider:
+            # Under single sign-on the signature is a fresh sign-in at the identity provider.
+            del self.fields["password"]
         # A choice field (declared above); the stubs type self.fields as plain Fields.
         self.fields["role"].choices = [  # type: ignore[attr-defined]
             ("", "(the first role still needed)"), *((r, Role(r).label) for r in roles)]

@@ -23,6 +23,10 @@ from core.models import Role, Team, User
 
 PASSWORD = "correct horse battery staple"
 
+# The OpenID Connect provider of the single sign-on tests (idp_server, idp, sso), for tests/sso and
+# the sign-off and browser tests that sign in through it.
+pytest_plugins = ["tests.sso.idp"]
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_files(tmp_path_factory):

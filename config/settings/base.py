@@ -7,6 +7,7 @@ broker, so one command brings up a working site on a fresh machine. Set ``DATABA
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import overload
@@ -51,6 +52,24 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in (env(name, default) or "").split(",") if item.strip()]
+
+
+def env_json_map(name: str) -> dict[str, list[str]]:
+    """A JSON object of names to a name or a list of names, e.g. {"mrm-validators": ["validator"]}."""
+    raw = env(name)
+    if raw is None:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a JSON object, e.g. "
+                                   f'{{"group-name": ["role"]}}; it does not parse: {exc}') from exc
+    if not isinstance(value, dict) or not all(
+            isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
+            for v in value.values()):
+        raise ImproperlyConfigured(f"{name} must map each group name to a name or a list of "
+                                   f'names, e.g. {{"group-name": ["role"]}}; got {raw!r}')
+    return {str(k): [v] if isinstance(v, str) else list(v) for k, v in value.items()}
 
 
 # Where Assay keeps files: artifacts, keys, the embedded database and broker. Production points
@@ -156,6 +175,37 @@ AUTH_USER_MODEL = "core.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Single sign-on through an OpenID Connect provider (core/sso, docs/sso.md): on when
+# ASSAY_OIDC_ISSUER is set. The provider's endpoints are read from its discovery document unless
+# given one by one. Roles and teams come from the groups claim through the two maps, re-read at
+# every sign-in; password sign-in is then refused except to the break-glass administrators.
+OIDC_ISSUER = env("ASSAY_OIDC_ISSUER", "").rstrip("/")
+SSO_ENABLED = bool(OIDC_ISSUER)
+SSO_PROVIDER_NAME = env("ASSAY_OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_RP_CLIENT_ID = env("ASSAY_OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env("ASSAY_OIDC_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("ASSAY_OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = env("ASSAY_OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = env("ASSAY_OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = env("ASSAY_OIDC_JWKS_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = env("ASSAY_OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env("ASSAY_OIDC_SCOPES", "openid email profile groups")
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_TIMEOUT = env_int("ASSAY_OIDC_TIMEOUT_S", 10)
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso-callback"
+OIDC_USERNAME_CLAIM = env("ASSAY_OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = env("ASSAY_OIDC_GROUPS_CLAIM", "groups")
+OIDC_GROUP_ROLES = env_json_map("ASSAY_OIDC_GROUP_ROLES")
+OIDC_GROUP_TEAMS = env_json_map("ASSAY_OIDC_GROUP_TEAMS")
+# Roles of someone whose groups map to none; empty: they are refused with a "no role" page.
+OIDC_DEFAULT_ROLES = env_list("ASSAY_OIDC_DEFAULT_ROLES")
+BREAK_GLASS_USERS = env_list("ASSAY_BREAK_GLASS_USERS")
+# A sign-off's re-authentication at the provider must have happened within this many seconds.
+OIDC_REAUTH_WINDOW_S = env_int("ASSAY_OIDC_REAUTH_WINDOW_S", 300)
+AUTHENTICATION_BACKENDS = ["core.sso.backends.LocalPasswordBackend",
+                           *(["core.sso.backends.SsoBackend"] if SSO_ENABLED else [])]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -42,6 +42,10 @@ class User(AbstractUser):
     # Bumped to end every session of the user at once (deactivation), so that reactivating an
     # account does not bring its old sessions back.
     session_epoch = models.PositiveIntegerField(default=0)
+    # The identity provider's subject ("sub") for people who sign in through single sign-on
+    # (core/sso): it, not the username or email, ties the provider's person to this account.
+    oidc_subject = models.CharField(max_length=255, unique=True, null=True, blank=True,
+                                    editable=False)
 
     class Meta:
         ordering = ["username"]

@@ -85,8 +85,11 @@ class SignOffInputSerializer(StrictSerializer):
     conditions = TextField(required=False, default="", allow_blank=True,
                            help_text="Optional, with an approval: the conditions you attach "
                                      "(listed in the approval attestation).")
-    password = serializers.CharField(style={"input_type": "password"}, write_only=True,
-                                     help_text="Your own password: the electronic signature.")
+    password = serializers.CharField(
+        style={"input_type": "password"}, write_only=True, required=False, default="",
+        help_text="Your own password: the electronic signature. People who sign in through "
+                  "single sign-on cannot sign here: their signature is a fresh sign-in at the "
+                  "identity provider, on the version's sign-off page.")
     role = serializers.ChoiceField(choices=Role.choices, required=False, default="",
                                    help_text="The role you sign in (when you hold several).")
 

@@ -59,7 +59,11 @@ from governance.services.signatures import (
     approvals_resign,
     signing_key_revoke,
 )
-from governance.services.signoffs import signoff_record, version_complete_approval
+from governance.services.signoffs import (
+    signoff_prepare,
+    signoff_record,
+    version_complete_approval,
+)
 from governance.services.validation import review_conclude, validator_assign
 from governance.services.waivers import (
     waiver_grant,
@@ -102,6 +106,7 @@ __all__ = [
     "review_conclude",
     "reviews_scan",
     "signing_key_revoke",
+    "signoff_prepare",
     "signoff_record",
     "tier_override_decide",
     "tier_override_request",

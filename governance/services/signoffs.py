@@ -9,6 +9,8 @@ from core import audit, permissions, throttle
 from core.audit import refuse
 from core.errors import Conflict, Throttled, ValidationFailed, WrongPassword
 from core.models import Role, User
+from core.sso.backends import password_sign_in_allowed
+from core.sso.reauth import Reauthentication, reauthentication_problem, signs_at_provider
 from governance.attestation import with_prepared_documents
 from governance.gates import Case, case_for, signoff_counts
 from governance.models import Decision, SignOff
@@ -49,26 +51,31 @@ def _check_password(actor: User, password: str, client_ip: str, version: ModelVe
     throttle.succeeded(actor.username)
 
 
-def signoff_record(*, actor: User, version: ModelVersion, decision: str, comment: str,
-                   password: str, role: str = "", conditions: str = "",
-                   client_ip: str = "") -> SignOff:
-    """Sign a version pending approval, re-entering one's password (an electronic signature).
+def _check_reauthentication(actor: User, proof: Reauthentication | None,
+                            version: ModelVersion) -> None:
+    """The electronic signature under single sign-on: a fresh sign-in at the identity provider
+    by the signer (core.sso.reauth), never skipped."""
+    if proof is None:
+        refuse(actor, "You sign in with single sign-on, so your signature is a fresh sign-in at "
+                      "the identity provider: sign on the version's sign-off page, which sends "
+                      "you there. A password cannot sign for you.",
+               attempted="signoff.record", target=version, code="reauthentication_required",
+               error=WrongPassword)
+    problem = reauthentication_problem(actor, proof)
+    if problem:
+        refuse(actor, problem, attempted="signoff.record", target=version,
+               code="reauthentication_refused", error=WrongPassword)
 
-    A rejection by a required signer rejects the version; the approval completes by itself when
-    the quorum is met and nothing blocks. Row locks make concurrent final signatures approve once.
 
-    ``conditions`` (optional) are what the signer attaches to an approval; they are shown with
-    the sign-off and listed in the approval attestation. A rejection carries none.
-
-    The password re-entry is throttled with the sign-in throttle (core.throttle, per account and
-    per ``client_ip``): a wrong password here counts as a failed sign-in, so a stolen session or
-    API token cannot be used to guess the account's password.
-    """
+def signoff_prepare(*, actor: User, version: ModelVersion, decision: str, comment: str,
+                    role: str = "", conditions: str = "") -> str:
+    """Check a sign-off as far as it can be checked before the signature: the decision, comment
+    and conditions, the version's state and the signer's right to sign. Returns the role it will
+    be recorded in. A page under single sign-on calls it before sending the signer to the
+    provider, so that nobody re-authenticates for a sign-off that would be refused anyway."""
     if decision not in Decision.values:
         raise ValidationFailed("Decide 'approve' or 'reject'.", field="decision")
-    require_text({"comment": comment, "password": password}, {
-        "comment": "Comment on your decision.",
-        "password": "Re-enter your password to sign."})
+    require_text({"comment": comment}, {"comment": "Comment on your decision."})
     conditions = (conditions or "").strip()
     if conditions and decision == Decision.REJECT:
         raise ValidationFailed("A rejection carries no conditions: say why in the comment.",
@@ -81,8 +88,50 @@ def signoff_record(*, actor: User, version: ModelVersion, decision: str, comment
     reason = permissions.reason_cannot_sign_off(actor, case)
     if reason:
         refuse(actor, reason, attempted="signoff.record", target=version)
-    role = _choose_role(actor, case, signoff_counts(version), role)
-    _check_password(actor, password, client_ip, version)
+    return _choose_role(actor, case, signoff_counts(version), role)
+
+
+def signoff_record(*, actor: User, version: ModelVersion, decision: str, comment: str,
+                   password: str = "", role: str = "", conditions: str = "",
+                   client_ip: str = "", reauthentication: Reauthentication | None = None
+                   ) -> SignOff:
+    """Sign a version pending approval, with an electronic signature: re-entering one's password,
+    or, for people who sign in through single sign-on, ``reauthentication``: a fresh sign-in at
+    the identity provider (core.sso.reauth; docs/sso.md).
+
+    A rejection by a required signer rejects the version; the approval completes by itself when
+    the quorum is met and nothing blocks. Row locks make concurrent final signatures approve once.
+
+    ``conditions`` (optional) are what the signer attaches to an approval; they are shown with
+    the sign-off and listed in the approval attestation. A rejection carries none.
+
+    The password re-entry is throttled with the sign-in throttle (core.throttle, per account and
+    per ``client_ip``): a wrong password here counts as a failed sign-in, so a stolen session or
+    API token cannot be used to guess the account's password.
+    """
+    at_provider = signs_at_provider(actor)
+    if decision not in Decision.values:
+        raise ValidationFailed("Decide 'approve' or 'reject'.", field="decision")
+    if not at_provider:
+        require_text({"comment": comment, "password": password}, {
+            "comment": "Comment on your decision.",
+            "password": "Re-enter your password to sign."})
+    role = signoff_prepare(actor=actor, version=version, decision=decision, comment=comment,
+                           role=role, conditions=conditions)
+    conditions = (conditions or "").strip()
+    if at_provider:
+        _check_reauthentication(actor, reauthentication, version)
+    elif not password_sign_in_allowed(actor.username):
+        # Single sign-on is on and this local account may not use its password at all.
+        refuse(actor, "Password signatures are off with single sign-on: sign in once through the "
+                      "identity provider, then sign on the version's sign-off page.",
+               attempted="signoff.record", target=version, code="reauthentication_required",
+               error=WrongPassword)
+    else:
+        _check_password(actor, password, client_ip, version)
+    signature: dict[str, object] = (
+        {"signature": "identity_provider", "auth_time": reauthentication.auth_time}
+        if at_provider and reauthentication is not None else {})
 
     def record() -> tuple[SignOff, str]:
         with transaction.atomic():
@@ -106,7 +155,7 @@ def signoff_record(*, actor: User, version: ModelVersion, decision: str, comment
             audit.record(action="signoff.record", actor=actor, obj=signoff, payload={
                 "version": locked.number, "role": role, "decision": decision, "comment": comment,
                 "conditions": conditions, "policy_version": str(case.policy_version),
-                "tier": case.tier, "artifact_sha256": locked.artifact_sha256})
+                "tier": case.tier, "artifact_sha256": locked.artifact_sha256, **signature})
             if decision == Decision.REJECT:
                 version_transition(version=locked, to=S.REJECTED, actor=actor, reason=comment,
                                    details={"signoff_id": signoff.pk, "role": role})
