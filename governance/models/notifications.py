@@ -28,6 +28,7 @@ class NotificationKind(models.TextChoices):
     POLICY_APPROVED = "policy_approved", "Your policy draft approved and current"
     POLICY_DECLINED = "policy_declined", "Your policy draft declined"
     REPORT_READY = "report_ready", "Your export is ready"
+    REVIEW_RESCHEDULED = "review_rescheduled", "Periodic review re-scheduled by a new policy"
 
 
 class NotificationQuerySet(models.QuerySet):
