@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance.policy import Definition, TierRules
-from governance.policy_scope import Scope, best_fit
+from governance.policy_scope import Scope, best_fit, overlap
 
 
 class Policy(models.Model):
@@ -98,6 +98,21 @@ class PolicyVersion(models.Model):
     @property
     def scope(self) -> Scope:
         return Scope(tuple(self.business_lines or ()), tuple(self.legal_entities or ()))
+
+    def replaces(self, currents: list[PolicyVersion]) -> list[PolicyVersion]:
+        """The current versions making this one current takes the place of: its own policy's,
+        and another policy's whose scope is the same as its own."""
+        return [c for c in currents if c.pk != self.pk
+                and (c.policy_id == self.policy_id or c.scope.same_as(self.scope))]
+
+    def scope_conflicts(self, currents: list[PolicyVersion]) -> list[str]:
+        """Why this version cannot become current beside the others (empty: it can): a current
+        version of another policy whose scope overlaps its own at the same rank would leave the
+        models in both to chance."""
+        replaced = {c.pk for c in self.replaces(currents)}
+        return [f"{c} already governs {', '.join(shared)}"
+                for c in currents if c.pk != self.pk and c.pk not in replaced
+                for shared in [overlap(self.scope, c.scope)] if shared]
 
     @property
     def rules(self) -> Definition:

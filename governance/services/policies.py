@@ -19,7 +19,7 @@ from core.models import Role, User
 from governance.gates import no_policy_message
 from governance.models import NotificationKind, Policy, PolicyVersion
 from governance.policy import DEFAULT_TEMPLATE, SHIPPED, definition_errors, shipped_revision
-from governance.policy_scope import overlap, scope_errors
+from governance.policy_scope import scope_errors
 from governance.services.notifications import notifications_settle, notify
 from registry.models import RegisteredModel
 
@@ -123,37 +123,20 @@ def _approvers(*, exclude: User) -> list[User]:
             if u.pk != exclude.pk and u.has_role(Role.ADMIN, Role.RISK_OFFICER)]
 
 
-def replaced_by(pv: PolicyVersion, currents: list[PolicyVersion]) -> list[PolicyVersion]:
-    """The current versions making ``pv`` current takes the place of: its own policy's, and
-    another policy's whose scope is the same as its own."""
-    return [c for c in currents if c.pk != pv.pk
-            and (c.policy_id == pv.policy_id or c.scope.same_as(pv.scope))]
-
-
-def scope_conflicts(pv: PolicyVersion, currents: list[PolicyVersion]) -> list[str]:
-    """Why ``pv`` cannot become current beside the others (empty: it can): a current version of
-    another policy whose scope overlaps its own at the same rank would leave the models in both
-    to chance."""
-    replaced = {c.pk for c in replaced_by(pv, currents)}
-    return [f"{c} already governs {', '.join(shared)}"
-            for c in currents if c.pk != pv.pk and c.pk not in replaced
-            for shared in [overlap(pv.scope, c.scope)] if shared]
-
-
 def _make_current(pv: PolicyVersion, *, actor: User | None) -> None:
     """Make ``pv`` current in place of the versions it replaces (inside the caller's
     transaction). Every Policy row is locked first, so two versions being made current at once
     are checked against each other's scope one after the other."""
     list(Policy.objects.select_for_update().order_by("pk"))
     currents = list(PolicyVersion.objects.filter(is_current=True).select_related("policy"))
-    conflicts = scope_conflicts(pv, currents)
+    conflicts = pv.scope_conflicts(currents)
     if conflicts:
         raise Conflict(f"{pv} covers {pv.scope.describe()}, which overlaps current policies: "
                        + "; ".join(conflicts) + ". Each model must fall under one policy: draft "
                        "a version with a scope that does not overlap, or narrow the other "
                        "policy first (a scope naming both a business line and a legal entity "
                        "outranks one naming either).")
-    previous = replaced_by(pv, currents)
+    previous = pv.replaces(currents)
     for old in previous:
         old.is_current = False
         old.save(update_fields=["is_current"])
