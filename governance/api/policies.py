@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -21,6 +21,7 @@ from core.api.base import (
     valid_input,
 )
 from core.api.parsers import JSONParser
+from core.api.schema import ErrorSerializer
 from core.audit import refuse
 from core.errors import ValidationFailed
 from core.http import AuthenticatedRequest
@@ -216,7 +217,13 @@ class PolicyVersionViewSet(ScopedReadOnlyViewSet):
         pv = self.get_object()
         return Response(_preview(pv, services.review_moves(pv)))
 
-    @extend_schema(request=RescheduleInputSerializer, responses=ReschedulePreviewSerializer)
+    @extend_schema(request=RescheduleInputSerializer, responses={
+        200: ReschedulePreviewSerializer,
+        403: OpenApiResponse(ErrorSerializer, description="Only administrators and risk "
+                             "officers re-schedule reviews."),
+        409: OpenApiResponse(ErrorSerializer, description="The version is not current, no "
+                             "review date moves, or the moves differ from the preview's "
+                             "fingerprint. Nothing is changed.")})
     @action(detail=True, methods=["post"], url_path="reschedule-reviews")
     def reschedule_reviews(self, request: AuthenticatedRequest, pk: str | None = None
                            ) -> Response:
@@ -231,7 +238,11 @@ class PolicyVersionViewSet(ScopedReadOnlyViewSet):
 
     @extend_schema(parameters=[OpenApiParameter("model", str, required=True,
                                                 description="The model's slug.")],
-                   responses=ModelPolicySerializer)
+                   responses={
+                       200: ModelPolicySerializer,
+                       400: OpenApiResponse(ErrorSerializer, description="No model slug given."),
+                       404: OpenApiResponse(ErrorSerializer, description="No such model, or "
+                                            "you may not see it.")})
     @action(detail=False, methods=["get"], url_path="for-model")
     def for_model(self, request: AuthenticatedRequest) -> Response:
         """The current policy that governs a model you can see (its scope's best fit): the one

@@ -139,7 +139,8 @@ def policy_make_current(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
     return pages.form_action(
         request, form=None, call=lambda: services.policy_version_make_current(
             actor=request.user, policy_version=pv),
-        success=lambda done: f"{done} is now the current policy for {done.scope.describe()}; "
+        success=lambda done: f"{done} is now the current policy"
+                             f"{'' if done.scope.is_default else ' for ' + done.scope.describe()}; "
                              f"{'its drafter is notified' if done.created_by else 'approved'}. "
                              "Below, see which approved models' periodic reviews its cadence "
                              "would re-schedule.",
