@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import threading
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -475,3 +477,38 @@ def test_a_suspended_version_is_not_rescheduled(approved_retail, adam, rhea):
                                 reason="Paused for a data issue.")
     retail = scoped(adam, "retail", lines=["Retail"])
     assert services.review_moves(retail) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_overlapping_policies_approved_at_once_leave_one_current(adam, rhea, boris):
+    """Real transactions, released together: the Policy row locks in making a version current
+    serialise the two approvals, and the second sees the first's scope and is refused."""
+    assert connection.vendor == "postgresql"
+    services.ensure_policy_templates()
+    # Overlapping without being the same scope (the same scope would replace, not refuse).
+    drafts = [services.policy_version_create(actor=adam, policy_slug=slug, name=slug.title(),
+                                             definition=copy.deepcopy(SR_26_2),
+                                             business_lines=lines)
+              for slug, lines in (("retail", ["Retail"]), ("retail-cards", ["Retail", "Cards"]))]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def make_current(pv: PolicyVersion) -> None:
+        try:
+            barrier.wait()
+            services.policy_version_make_current(actor=rhea, policy_version=pv)
+            outcomes.append("current")
+        except Conflict as exc:
+            outcomes.append(exc.message)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=make_current, args=(pv,)) for pv in drafts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert outcomes.count("current") == 1, outcomes
+    assert any("already governs business line Retail" in o for o in outcomes), outcomes
+    assert PolicyVersion.objects.filter(is_current=True,
+                                        policy__slug__startswith="retail").count() == 1
