@@ -3,8 +3,6 @@ data, read through governance.policy)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -13,6 +11,7 @@ from django.utils import timezone
 
 from governance.policy import Definition, TierRules
 from governance.policy_scope import Scope, best_fit, overlap
+from registry.models import RegisteredModel
 
 
 class Policy(models.Model):
@@ -41,13 +40,16 @@ class PolicyVersionQuerySet(models.QuerySet):
         return sorted(self.filter(is_current=True).select_related("policy"),
                       key=lambda pv: (-pv.scope.rank, pv.policy.name))
 
-    def current_for(self, model: Any) -> PolicyVersion | None:
+    def current_for(self, model: RegisteredModel,
+                    currents: list[PolicyVersion] | None = None) -> PolicyVersion | None:
         """The one answer to "which policy governs this model now?": the current version whose
         scope fits the model's business line and legal entity best (governance.policy_scope),
         None when no current version covers it. Versions already submitted keep the version
-        bound at their submission (governance.gates.policy_for)."""
-        return best_fit(((pv.scope, pv) for pv in self.all_current()),
-                        model.business_line, model.legal_entity)
+        bound at their submission (governance.gates.policy_for). ``currents``: the current
+        versions already loaded, when resolving many models."""
+        return best_fit(((pv.scope, pv) for pv in (
+            self.all_current() if currents is None else currents)),
+            model.business_line, model.legal_entity)
 
 
 class PolicyVersion(models.Model):

@@ -31,7 +31,6 @@ from governance.models import (
     workflow_url,
 )
 from governance.policy import add_months
-from governance.policy_scope import best_fit
 from governance.services.notifications import notify
 from registry.models import ModelVersion
 
@@ -89,8 +88,7 @@ def review_moves(policy_version: PolicyVersion, *, today: dt.date | None = None,
     if lock:
         rows = rows.select_for_update(of=("self",))
     govs = [gov for gov in rows
-            if best_fit(((pv.scope, pv.pk) for pv in currents), gov.version.model.business_line,
-                        gov.version.model.legal_entity) == policy_version.pk]
+            if PolicyVersion.objects.current_for(gov.version.model, currents) == policy_version]
     reviewed = _last_review_days([gov.version_id for gov in govs])
     moves = []
     for gov in govs:
