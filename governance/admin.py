@@ -25,7 +25,8 @@ class VisibleByVersion(ReadOnlyAdmin):
 
 @admin.register(m.PolicyVersion)
 class PolicyVersionAdmin(ReadOnlyAdmin):
-    list_display = ["__str__", "is_current", "validated_at", "made_current_at", "created_by"]
+    list_display = ["__str__", "is_current", "business_lines", "legal_entities", "validated_at",
+                    "made_current_at", "created_by"]
     list_select_related = ["policy", "created_by"]
 
 

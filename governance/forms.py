@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from django import forms
+from django.utils.text import slugify
 
 from core.limits import TEXT_MAX
 from core.models import Role, User
@@ -16,6 +17,7 @@ from governance.models import (
     Decision,
     FindingStatus,
     NotificationKind,
+    Policy,
     ReviewConclusion,
     Severity,
 )
@@ -197,6 +199,22 @@ class PolicyDraftForm(forms.Form):
     notes = forms.CharField(
         label="What changes and why", widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Shown to the person who approves the draft, and kept with the version.")
+    new_policy_name = forms.CharField(
+        label="As a new policy named", max_length=100, required=False,
+        help_text="Leave empty to draft a new version of this policy. A name starts another "
+                  "policy (e.g. \"SR 11-7 Retail\"), current beside this one over its own scope.")
+    business_lines = forms.CharField(
+        label="Business lines it governs", required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One a line (or separated by commas), as models spell their business line. "
+                  "Empty with no legal entity: the default policy for every model no other "
+                  "current policy covers.")
+    legal_entities = forms.CharField(
+        label="Legal entities it governs", required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One a line. A model takes the current policy naming both its legal entity and "
+                  "business line, else its legal entity, else its business line, else the "
+                  "default.")
     cutoff_tier1 = forms.FloatField(label="Tier 1 from (points)",
                                     help_text="Minimum questionnaire points for tier 1.")
     cutoff_tier2 = forms.FloatField(label="Tier 2 from (points)",
@@ -204,9 +222,12 @@ class PolicyDraftForm(forms.Form):
 
     TIERS = ("1", "2", "3")
 
-    def __init__(self, *args: Any, base: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, base: dict[str, Any], business_lines: list[str] | None = None,
+                 legal_entities: list[str] | None = None, **kwargs: Any) -> None:
         self.base = base
         super().__init__(*args, **kwargs)
+        self.fields["business_lines"].initial = "\n".join(business_lines or [])
+        self.fields["legal_entities"].initial = "\n".join(legal_entities or [])
         self.fields["cutoff_tier1"].initial = base["questionnaire"]["cutoffs"]["tier1"]
         self.fields["cutoff_tier2"].initial = base["questionnaire"]["cutoffs"]["tier2"]
         self.question_fields = []
@@ -235,6 +256,19 @@ class PolicyDraftForm(forms.Form):
                 initial="\n".join(requirement_line(r) for r in rules["required_evidence"]))
             names.append(f"t{tier}_evidence")
             self.tier_fields[tier] = names
+
+    def clean_new_policy_name(self) -> str:
+        name = " ".join(self.cleaned_data.get("new_policy_name", "").split())
+        if name and not slugify(name):
+            raise forms.ValidationError("Name the policy with letters or digits.")
+        if name and Policy.objects.filter(slug=slugify(name)).exists():
+            raise forms.ValidationError(f"A policy named like {name!r} exists already: draft a "
+                                        "version of it from its page, or choose another name.")
+        return name
+
+    @property
+    def new_policy_slug(self) -> str:
+        return slugify(self.cleaned_data.get("new_policy_name", ""))
 
     def _clean_evidence(self, tier: str) -> list[dict[str, Any]]:
         # A line left as it was keeps its item exactly as stored (defaults spelled out or not).

@@ -28,7 +28,8 @@ from governance.models import (
     Waiver,
 )
 from governance.policy import EvidenceRequirement, TierRules
-from registry.models import AuthorKind, ModelVersion, VersionAuthor
+from governance.policy_scope import Scope
+from registry.models import AuthorKind, ModelVersion, RegisteredModel, VersionAuthor
 
 # Kinds of blocking item. SUBMISSION kinds stop a submission; GATE kinds stop a version from
 # reaching pending approval; every kind stops the final approval. Warnings (required evidence of
@@ -101,9 +102,23 @@ def governance_of(version: ModelVersion) -> VersionGovernance | None:
 
 
 def policy_for(version: ModelVersion, gov: VersionGovernance | None = None) -> PolicyVersion | None:
-    """The bound policy once submitted; before that, the one that would be bound now."""
+    """The bound policy once submitted; before that, the one that would be bound now: the
+    current policy of the model's scope (PolicyVersionQuerySet.current_for)."""
     gov = gov if gov is not None else governance_of(version)
-    return gov.policy_version if gov is not None else PolicyVersion.objects.current()
+    return gov.policy_version if gov is not None else PolicyVersion.objects.current_for(
+        version.model)
+
+
+def no_policy_message(model: RegisteredModel | None) -> str:
+    """Why no policy applies to ``model`` (or, without one, to anything), and who can fix it."""
+    if model is None or not PolicyVersion.objects.filter(is_current=True).exists():
+        return "No governance policy is current; an administrator must make one current."
+    where = Scope((model.business_line,) if model.business_line else (),
+                  (model.legal_entity,) if model.legal_entity else ())
+    return (f"No current governance policy covers {model} ("
+            f"{'no business line or legal entity' if where.is_default else where.describe()}"
+            "), and no unscoped policy is current as the default: an administrator or risk "
+            "officer must make one current that covers it.")
 
 
 def tier_of(version: ModelVersion, gov: VersionGovernance | None,
@@ -198,8 +213,7 @@ def _artifact_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
 
 def _policy_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
     if case.policy_version is None:
-        return [Blocker("policy", "policy", "No governance policy is current; an administrator "
-                                            "must make one current.")]
+        return [Blocker("policy", "policy", no_policy_message(version.model))]
     return []
 
 

@@ -16,8 +16,15 @@ from governance.gates import (
     governance_of,
     is_exploratory,
     latest_evidence,
+    no_policy_message,
 )
-from governance.models import Evidence, ValidationReview
+from governance.models import (
+    DECIDED,
+    Evidence,
+    PolicyVersion,
+    ValidationReview,
+    VersionGovernance,
+)
 from governance.services.lifecycle import CHANGES_REQUESTED_HELP, available_actions
 from registry.models import ModelVersion, VersionState
 
@@ -28,12 +35,18 @@ def version_status(version: ModelVersion, user: Any) -> dict[str, Any]:
     gov = governance_of(version)
     standings = evidence_standings(version, case)
     review = ValidationReview.objects.filter(version=version).first()
+    current = PolicyVersion.objects.current_for(version.model)
     return {
         "version_id": version.pk, "model": version.model.slug, "number": version.number,
         "state": version.state, "servable": version.is_servable(),
         "policy_version": str(case.policy_version) if case.policy_version else None,
         "policy_version_id": case.policy_version.pk if case.policy_version else None,
         "policy_bound": gov is not None, "tier": case.tier,
+        "current_policy_version": str(current) if current else None,
+        "current_policy_version_id": current.pk if current else None,
+        "review_policy_version": (str(gov.review_policy_version)
+                                  if gov and gov.review_policy_version else None),
+        "policy_note": policy_note(version, gov, current),
         "requirements": case.rules.as_dict() if case.rules else None,
         "submitted_by": gov.submitted_by.username if gov else None,
         "submitted_at": gov.submitted_at if gov else None,
@@ -50,6 +63,36 @@ def version_status(version: ModelVersion, user: Any) -> dict[str, Any]:
         "actions": available_actions(user, version, case),
         "note": _state_note(version),
     }
+
+
+def _scope_words(pv: PolicyVersion) -> str:
+    """Which of the model's attributes picked ``pv``, as "this business line"."""
+    return {3: "this business line and legal entity", 2: "this legal entity",
+            1: "this business line"}.get(pv.scope.rank, "this model (the default policy)")
+
+
+def policy_note(version: ModelVersion, gov: VersionGovernance | None,
+                current: PolicyVersion | None) -> str:
+    """Which policy the version is under and which governs its model now, in words: "Decided
+    under SR 11-7 v3; the current policy for this business line is v4"."""
+    if gov is None:
+        if current is None:
+            return no_policy_message(version.model)
+        return (f"Binds at submission to {current}, the current policy for "
+                f"{_scope_words(current)}.")
+    bound = gov.policy_version
+    words = ("Decided under" if version.state in DECIDED else "Bound at submission to")
+    note = f"{words} {bound}"
+    if current is None:
+        note += "; no current policy covers this model now"
+    elif current.pk != bound.pk:
+        name = f"v{current.number}" if current.policy_id == bound.policy_id else str(current)
+        note += f"; the current policy for {_scope_words(current)} is {name}"
+    else:
+        note += f", still the current policy for {_scope_words(current)}"
+    if gov.review_policy_version is not None and gov.review_policy_version.pk != bound.pk:
+        note += f"; its periodic reviews follow {gov.review_policy_version}'s cadence"
+    return note + "."
 
 
 def marked_exploratory(rows: list[Evidence], case: Case) -> list[Evidence]:

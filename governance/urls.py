@@ -48,6 +48,8 @@ urlpatterns = [
     path("governance/policies/<int:pk>/", policies.policy_version, name="policy-version"),
     path("governance/policies/<int:pk>/make-current/", policies.policy_make_current,
          name="policy-make-current"),
+    path("governance/policies/<int:pk>/reschedule-reviews/", policies.policy_reschedule_reviews,
+         name="policy-reschedule-reviews"),
     path("governance/policies/<int:pk>/decline/", policies.policy_decline,
          name="policy-decline"),
 ]

@@ -20,6 +20,10 @@ class ModelForm(forms.Form):
     restrictions = forms.CharField(label="Restrictions on use", widget=forms.Textarea,
                                    required=False)
     business_line = forms.CharField(max_length=100, required=False)
+    legal_entity = forms.CharField(
+        max_length=100, required=False,
+        help_text="The group company it is used in, e.g. 'Assay Bank UK'. With the business line "
+                  "it decides which governance policy applies.")
     decision_type = forms.ChoiceField(choices=DecisionType.choices)
     task = forms.ChoiceField(choices=Task.choices)
     favourable_class = forms.CharField(
@@ -46,7 +50,7 @@ class ModelForm(forms.Form):
             kwargs["initial"] = {
                 **{f: getattr(instance, f) for f in (
                     "name", "slug", "purpose", "intended_use", "intended_users", "restrictions",
-                    "business_line", "decision_type", "task", "sourcing", "vendor_name",
+                    "business_line", "legal_entity", "decision_type", "task", "sourcing", "vendor_name",
                     "known_limitations", "data_sources", "favourable_class",
                     "decision_threshold")},
                 "team": instance.team.slug,

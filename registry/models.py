@@ -85,6 +85,9 @@ class RegisteredModel(models.Model):
     intended_users = models.TextField(blank=True)
     restrictions = models.TextField("restrictions on use", blank=True)
     business_line = models.CharField(max_length=100, blank=True)
+    # The group company the model is used in; with the business line it picks the governance
+    # policy that applies (governance.policy_scope).
+    legal_entity = models.CharField(max_length=100, blank=True)
     decision_type = models.CharField(max_length=20, choices=DecisionType.choices)
     task = models.CharField(max_length=32, choices=Task.choices)
     sourcing = models.CharField(max_length=10, choices=Sourcing.choices, default=Sourcing.IN_HOUSE)

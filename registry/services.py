@@ -39,7 +39,7 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # (model_transfer); status is workflow (governance).
 EDITABLE_FIELDS = [
     "name", "purpose", "intended_use", "intended_users", "restrictions", "business_line",
-    "decision_type", "task", "sourcing", "vendor_name", "known_limitations", "data_sources",
+    "legal_entity", "decision_type", "task", "sourcing", "vendor_name", "known_limitations", "data_sources",
     "favourable_class", "decision_threshold",
 ]
 VERSION_EDITABLE_FIELDS = ["changelog", "training_data_description", "training_data_sha256",
@@ -126,6 +126,8 @@ def _validate_model_fields(data: dict[str, Any], *, creating: bool) -> dict[str,
             err("decision_threshold", "The decision threshold is a score from 0 to 1, e.g. 0.5.")
     if len(data.get("business_line") or "") > 100:
         err("business_line", "Business lines are at most 100 characters.")
+    if len(data.get("legal_entity") or "") > 100:
+        err("legal_entity", "Legal entities are at most 100 characters.")
     if len(data.get("vendor_name") or "") > 200:
         err("vendor_name", "Vendor names are at most 200 characters.")
     for field, messages in text_errors({f: data[f] for f in MODEL_TEXT_FIELDS if f in data}

@@ -134,6 +134,15 @@ class WorkflowSerializer(serializers.Serializer):
     policy_version = serializers.CharField(allow_null=True)
     policy_version_id = serializers.IntegerField(allow_null=True)
     policy_bound = serializers.BooleanField()
+    current_policy_version = serializers.CharField(
+        allow_null=True, help_text="The policy that governs the version's model now (its scope's "
+                                   "current policy); a submitted version keeps policy_version.")
+    current_policy_version_id = serializers.IntegerField(allow_null=True)
+    review_policy_version = serializers.CharField(
+        allow_null=True, help_text="The policy whose cadence schedules its periodic reviews, "
+                                   "when re-scheduled under one made current after its decision.")
+    policy_note = serializers.CharField(help_text="The policy it is under and the one that "
+                                                  "governs its model now, in words.")
     tier = serializers.IntegerField(allow_null=True)
     requirements = serializers.DictField(allow_null=True)
     submitted_by = serializers.CharField(allow_null=True)

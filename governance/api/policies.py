@@ -3,8 +3,10 @@ draft versions, and one who did not draft a version approves making it current (
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -15,15 +17,20 @@ from core.api.base import (
     ScopedReadOnlyViewSet,
     StrictSerializer,
     TextField,
+    not_found,
     valid_input,
 )
 from core.api.parsers import JSONParser
+from core.api.schema import ErrorSerializer
 from core.audit import refuse
+from core.errors import ValidationFailed
 from core.http import AuthenticatedRequest
 from core.models import User
 from governance import services
+from governance.gates import no_policy_message
 from governance.models import Policy, PolicyVersion
 from governance.policy import definition_errors
+from registry.models import RegisteredModel
 
 
 class PolicyVersionSerializer(serializers.ModelSerializer):
@@ -43,12 +50,24 @@ class PolicyVersionSerializer(serializers.ModelSerializer):
     declined_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, help_text="Who declined or withdrew the draft.")
 
+    business_lines = serializers.ListField(
+        child=serializers.CharField(), read_only=True,
+        help_text="Business lines it governs; empty with legal_entities empty: the default "
+                  "policy for every model no other current policy covers.")
+    legal_entities = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                           help_text="Legal entities it governs.")
+    scope = serializers.SerializerMethodField(help_text="The scope in words.")
+
     class Meta:
         model = PolicyVersion
-        fields = ["id", "policy", "policy_name", "number", "definition", "notes", "is_current",
+        fields = ["id", "policy", "policy_name", "number", "business_lines", "legal_entities",
+                  "scope", "definition", "notes", "is_current",
                   "validated_at", "made_current_at", "created_by", "created_at", "approved_by",
                   "is_draft", "is_declined", "declined_at", "declined_by", "decline_reason"]
         read_only_fields = fields
+
+    def get_scope(self, obj: PolicyVersion) -> str:
+        return obj.scope.describe()
 
 
 class PolicyVersionCreateSerializer(StrictSerializer):
@@ -58,6 +77,13 @@ class PolicyVersionCreateSerializer(StrictSerializer):
     definition = serializers.JSONField(help_text="The policy definition (see governance/"
                                                  "policy.py for its shape).")
     notes = TextField(required=False, default="", allow_blank=True)
+    business_lines = serializers.JSONField(
+        required=False, default=None, allow_null=True, help_text="Names of the business lines it governs (a "
+        "list of strings); empty with no legal entities: the default policy.")
+    legal_entities = serializers.JSONField(
+        required=False, default=None, allow_null=True, help_text="Names of the legal entities it governs (a list "
+        "of strings). A model takes the current policy naming both its legal entity and "
+        "business line, else its legal entity, else its business line, else the default.")
 
 
 class PolicyDeclineSerializer(StrictSerializer):
@@ -75,12 +101,59 @@ class DefinitionCheckSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]
 
 
+class ReviewMoveSerializer(serializers.Serializer):
+    """One approved version whose next periodic review the policy's cadence moves."""
+
+    version_id = serializers.IntegerField()
+    model = serializers.CharField()
+    number = serializers.IntegerField()
+    tier = serializers.IntegerField()
+    decided_under = serializers.CharField(help_text="The policy it was decided under (kept).")
+    scheduled_under = serializers.CharField(help_text="The policy whose cadence schedules its "
+                                                      "reviews until now.")
+    counted_from = serializers.DateField(help_text="Its last periodic review, or approval.")
+    months = serializers.IntegerField(help_text="The new policy's interval for its tier.")
+    old_due = serializers.DateField()
+    new_due = serializers.DateField()
+
+
+class ReschedulePreviewSerializer(serializers.Serializer):
+    policy_version = serializers.CharField()
+    fingerprint = serializers.CharField(help_text="Post it back to reschedule-reviews to apply "
+                                                  "exactly this preview.")
+    moves = ReviewMoveSerializer(many=True)
+
+
+class RescheduleInputSerializer(StrictSerializer):
+    fingerprint = serializers.CharField(
+        required=False, default="", allow_blank=True,
+        help_text="From the preview: refused (409) when the moves are no longer those.")
+
+
+class ModelPolicySerializer(serializers.Serializer):
+    model = serializers.CharField()
+    business_line = serializers.CharField()
+    legal_entity = serializers.CharField()
+    policy_version = PolicyVersionSerializer(allow_null=True, help_text="The current policy "
+                                             "that governs the model; null when none covers it.")
+    detail = serializers.CharField(help_text="Why this policy, or why none, in words.")
+
+
+def _preview(pv: PolicyVersion, moves: list[services.ReviewMove]) -> dict[str, Any]:
+    return {"policy_version": str(pv), "fingerprint": services.moves_fingerprint(moves),
+            "moves": [move.as_dict() for move in moves]}
+
+
 class PolicyVersionViewSet(ScopedReadOnlyViewSet):
     """Governance policy versions. Everyone reads them; administrators and risk officers draft
     versions (POST; the others are notified) and approve another person's draft, making it
     current (make-current; four-eyes: its drafter is refused, 403), or decline it with a reason
     (decline; its drafter is notified; the drafter declining their own draft withdraws it).
-    Versions never change once stored, except that a draft is marked declined."""
+    Several versions may be current, one per policy, each over its scope (business lines, legal
+    entities); for-model answers which governs a model. A current version's reschedule-preview
+    lists the approved versions whose next periodic review its cadence moves, and
+    reschedule-reviews applies that. Versions never change once stored, except that a draft is
+    marked declined."""
 
     model = PolicyVersion
     serializer_class = PolicyVersionSerializer
@@ -91,7 +164,8 @@ class PolicyVersionViewSet(ScopedReadOnlyViewSet):
         """Who may not draft or approve policies is refused before the input is read (403, not
         400); the services refuse again, and decide four-eyes."""
         super().check_permissions(request)
-        if self.action in ("create", "make_current", "decline") and not permissions.can_manage_policies(
+        if self.action in ("create", "make_current", "decline",
+                           "reschedule_reviews") and not permissions.can_manage_policies(
                 request.user):
             refuse(request.user if isinstance(request.user, User) else None, "Only administrators and risk officers draft, approve "
                    "and decline governance policies.", attempted=f"policy.{self.action}",
@@ -107,7 +181,9 @@ class PolicyVersionViewSet(ScopedReadOnlyViewSet):
         data = valid_input(PolicyVersionCreateSerializer, request)
         pv = services.policy_version_create(actor=request.user, policy_slug=data["policy"],
                                             name=data["name"], definition=data["definition"],
-                                            notes=data["notes"])
+                                            notes=data["notes"],
+                                            business_lines=data["business_lines"],
+                                            legal_entities=data["legal_entities"])
         return Response(PolicyVersionSerializer(pv).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=PolicyVersionSerializer)
@@ -130,6 +206,60 @@ class PolicyVersionViewSet(ScopedReadOnlyViewSet):
         pv = services.policy_version_decline(actor=request.user, policy_version=pv,
                                              reason=data["reason"])
         return Response(PolicyVersionSerializer(pv).data)
+
+    @extend_schema(responses=ReschedulePreviewSerializer)
+    @action(detail=True, methods=["get"], url_path="reschedule-preview")
+    def reschedule_preview(self, request: AuthenticatedRequest, pk: str | None = None
+                           ) -> Response:
+        """The approved versions whose next periodic review this current version's cadence
+        would move, with their old and new dates (nothing is stored; empty when it is not
+        current or nothing moves)."""
+        pv = self.get_object()
+        return Response(_preview(pv, services.review_moves(pv)))
+
+    @extend_schema(request=RescheduleInputSerializer, responses={
+        200: ReschedulePreviewSerializer,
+        403: OpenApiResponse(ErrorSerializer, description="Only administrators and risk "
+                             "officers re-schedule reviews."),
+        409: OpenApiResponse(ErrorSerializer, description="The version is not current, no "
+                             "review date moves, or the moves differ from the preview's "
+                             "fingerprint. Nothing is changed.")})
+    @action(detail=True, methods=["post"], url_path="reschedule-reviews")
+    def reschedule_reviews(self, request: AuthenticatedRequest, pk: str | None = None
+                           ) -> Response:
+        """Apply the preview: move those review dates in one audited action and notify each
+        model's owner. 409 when the version is not current, nothing moves, or the moves differ
+        from the previewed fingerprint."""
+        pv = self.get_object()
+        data = valid_input(RescheduleInputSerializer, request)
+        moves = services.policy_reviews_reschedule(actor=request.user, policy_version=pv,
+                                                   fingerprint=data["fingerprint"])
+        return Response(_preview(pv, moves))
+
+    @extend_schema(parameters=[OpenApiParameter("model", str, required=True,
+                                                description="The model's slug.")],
+                   responses={
+                       200: ModelPolicySerializer,
+                       400: OpenApiResponse(ErrorSerializer, description="No model slug given."),
+                       404: OpenApiResponse(ErrorSerializer, description="No such model, or "
+                                            "you may not see it.")})
+    @action(detail=False, methods=["get"], url_path="for-model")
+    def for_model(self, request: AuthenticatedRequest) -> Response:
+        """The current policy that governs a model you can see (its scope's best fit): the one
+        its versions are bound to when submitted from now on."""
+        slug = request.query_params.get("model", "")
+        if not slug:
+            raise ValidationFailed("Give the model's slug: ?model=<slug>.", field="model")
+        model = RegisteredModel.objects.visible_to(request.user).filter(slug=slug).first()
+        if model is None:
+            not_found(f"There is no model {slug!r} you can see.")
+        pv = PolicyVersion.objects.current_for(model)
+        return Response({
+            "model": model.slug, "business_line": model.business_line,
+            "legal_entity": model.legal_entity,
+            "policy_version": PolicyVersionSerializer(pv).data if pv else None,
+            "detail": (f"{pv}, the current policy for {pv.scope.describe()}." if pv
+                       else no_policy_message(model))})
 
     @extend_schema(request=DefinitionSerializer, responses=DefinitionCheckSerializer)
     @action(detail=False, methods=["post"])

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('governance', '0017_policy_decline'),
+        ("governance", "0022_policy_scopes_review_reschedule"),
     ]
 
     operations = [

@@ -85,6 +85,11 @@ class VersionGovernance(models.Model):
     # Set at approval (and after each periodic review) from the tier's revalidation interval in
     # the policy bound at submission.
     next_review_due = models.DateField(null=True, blank=True)
+    # The policy whose cadence schedules its periodic reviews once re-scheduled under a policy
+    # made current after its decision (services.policy_reviews_reschedule); None: the policy
+    # bound at submission, which it keeps as the policy it was decided under.
+    review_policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, null=True,
+                                              blank=True, related_name="+")
     # Set when ongoing monitoring finds a sustained or severe breach (monitoring app, through
     # services.version_require_revalidation): the version must be validated again, whatever its
     # review date. Cleared by the next periodic review's conclusion.

@@ -29,6 +29,7 @@ class NotificationKind(models.TextChoices):
     POLICY_DECLINED = "policy_declined", "Your policy draft declined"
     REPORT_READY = "report_ready", "Your export is ready"
     MODEL_OWNED = "model_owned", "A model registered or transferred to you"
+    REVIEW_RESCHEDULED = "review_rescheduled", "Periodic review re-scheduled by a new policy"
 
 
 class NotificationQuerySet(models.QuerySet):

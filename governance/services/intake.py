@@ -79,7 +79,7 @@ def intake_record(*, actor: User, model: RegisteredModel, is_model: Any, rationa
             raise ValidationFailed("Non-models skip the tiering questionnaire; leave the answers "
                                    "empty.", field="answers")
     else:
-        policy = current_policy()
+        policy = current_policy(model)
         errors = policy.rules.answer_errors(answers)
         if errors:
             raise ValidationFailed("The questionnaire is incomplete or has invalid answers: "
@@ -241,6 +241,6 @@ def tier_override_decide(*, actor: User, model: RegisteredModel, approve: Any,
                          "computed_tier": intake.computed_tier, "requested_tier": row.tier,
                          "comment": comment, "justification": row.justification,
                          "replaced_override_id": replaced if approve else None,
-                         "requirements": _requirements(PolicyVersion.objects.current(),
-                                                       intake.tier)})
+                         "requirements": _requirements(
+                             PolicyVersion.objects.current_for(model), intake.tier)})
     return row

@@ -25,6 +25,7 @@ from governance.models import (
     Conclusion,
     Decision,
     NotificationKind,
+    PolicyVersion,
     SignOff,
     ValidationReview,
     VersionGovernance,
@@ -166,9 +167,13 @@ def _approved(version: ModelVersion, actor: User | None, case: Case) -> dict[str
     return {"next_review_due": due.isoformat() if due else None}
 
 
-def review_due_after(case: Case, day: dt.date) -> dt.date | None:
-    """``day`` plus the revalidation interval of the version's tier under its bound policy."""
-    rules = case.rules
+def review_due_after(case: Case, day: dt.date,
+                     cadence: PolicyVersion | None = None) -> dt.date | None:
+    """``day`` plus the revalidation interval of the version's tier under its bound policy, or
+    under ``cadence``: the policy its reviews were re-scheduled under
+    (VersionGovernance.review_policy_version)."""
+    rules = (cadence.tier_rules(case.tier) if cadence is not None and case.tier is not None
+             else case.rules)
     return add_months(day, rules.revalidation_months) if rules is not None else None
 
 

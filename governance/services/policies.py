@@ -1,4 +1,5 @@
-"""Governance policies: the shipped templates, new versions, and which version is current."""
+"""Governance policies: the shipped templates, new versions, and which versions are current (one
+per policy, each over its scope: governance.policy_scope)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ from core.audit_display import person_name
 from core.errors import Conflict, ValidationFailed
 from core.limits import TEXT_MAX
 from core.models import Role, User
+from governance.gates import no_policy_message
 from governance.models import NotificationKind, Policy, PolicyVersion
 from governance.policy import DEFAULT_TEMPLATE, SHIPPED, definition_errors, shipped_revision
+from governance.policy_scope import scope_errors
 from governance.services.notifications import notifications_settle, notify
+from registry.models import RegisteredModel
 
 
 def ensure_policy_templates() -> list[PolicyVersion]:
@@ -25,7 +29,8 @@ def ensure_policy_templates() -> list[PolicyVersion]:
     new version of its policy; make SR 11-7's latest revision current when no policy is, and a
     template's latest revision current when an older revision of it is (an installation that
     runs a shipped template unchanged follows it; one that made its own policy current keeps
-    it). Versions already submitted stay bound to the policy version they were submitted under.
+    it). Only the unscoped (default) current version follows a template; scoped ones stay.
+    Versions already submitted stay bound to the policy version they were submitted under.
     Idempotent: the demo loader, the command and migrations may call it any number of times."""
     created = []
     with transaction.atomic():
@@ -46,23 +51,28 @@ def ensure_policy_templates() -> list[PolicyVersion]:
                     "policy": slug, "number": number, "revision": revision,
                     "definition": definition})
                 created.append(pv)
-        current = PolicyVersion.objects.select_for_update().filter(is_current=True).first()
+        currents = list(PolicyVersion.objects.select_for_update().filter(is_current=True)
+                        .select_related("policy"))
+        current = next((pv for pv in currents if pv.scope.is_default), None)
         follow = DEFAULT_TEMPLATE if current is None else current.policy.slug
-        if current is None or shipped_revision(follow, current.definition) not in (
-                None, len(SHIPPED[follow].revisions)):
+        if not currents or (current is not None and shipped_revision(
+                follow, current.definition) not in (None, len(SHIPPED[follow].revisions))):
             latest = SHIPPED[follow].latest
             pv = next(v for v in PolicyVersion.objects.filter(policy__slug=follow)
-                      .order_by("-number") if v.definition == latest)
+                      .order_by("-number") if v.definition == latest and v.scope.is_default)
             _make_current(pv, actor=None)
     return created
 
 
 def policy_version_create(*, actor: User, policy_slug: str, definition: Any, notes: str = "",
-                          name: str = "") -> PolicyVersion:
+                          name: str = "", business_lines: Any = None,
+                          legal_entities: Any = None) -> PolicyVersion:
     """Store a new, validated version of a policy (a new policy when the slug is new: it then
     needs a name) as a draft, and tell every other administrator and risk officer that it waits
-    for their approval (four-eyes: its drafter cannot make it current). Versions never change
-    afterwards; edit by creating another. The API and the policy form both come here."""
+    for their approval (four-eyes: its drafter cannot make it current). Its scope, the business
+    lines and legal entities it governs (neither: the default policy), is part of the version.
+    Versions never change afterwards; edit by creating another. The API and the policy form both
+    come here."""
     if not permissions.can_manage_policies(actor):
         refuse(actor, "Only administrators and risk officers draft governance policies.",
                attempted="policy.version_create", code=permissions.WRONG_ROLE)
@@ -70,6 +80,12 @@ def policy_version_create(*, actor: User, policy_slug: str, definition: Any, not
     if errors:
         raise ValidationFailed("The policy definition is invalid: " + " ".join(errors),
                                fields={"definition": errors})
+    lines, line_errors = scope_errors(business_lines, "business lines")
+    entities, entity_errors = scope_errors(legal_entities, "legal entities")
+    if line_errors or entity_errors:
+        raise ValidationFailed(" ".join(line_errors + entity_errors), fields={
+            key: errors for key, errors in (("business_lines", line_errors),
+                                            ("legal_entities", entity_errors)) if errors})
     policy = Policy.objects.filter(slug=policy_slug).first()
     if policy is None and not name.strip():
         raise ValidationFailed(f"There is no policy {policy_slug!r}; give a name to create it.",
@@ -85,9 +101,11 @@ def policy_version_create(*, actor: User, policy_slug: str, definition: Any, not
             number = (policy.versions.aggregate(n=Max("number"))["n"] or 0) + 1
             pv = PolicyVersion.objects.create(policy=policy, number=number, definition=definition,
                                               notes=notes, created_by=actor,
+                                              business_lines=lines, legal_entities=entities,
                                               validated_at=timezone.now())
             audit.record(action="policy.version_create", actor=actor, obj=pv, payload={
                 "policy": policy.slug, "number": number, "notes": notes,
+                "business_lines": lines, "legal_entities": entities,
                 "definition": definition})
             notify(users=_approvers(exclude=actor), kind=NotificationKind.POLICY_DRAFTED, obj=pv,
                    title=f"{pv} drafted by {person_name(actor)} waits for "
@@ -106,17 +124,30 @@ def _approvers(*, exclude: User) -> list[User]:
 
 
 def _make_current(pv: PolicyVersion, *, actor: User | None) -> None:
-    previous = PolicyVersion.objects.select_for_update().filter(is_current=True).first()
-    if previous is not None:
-        previous.is_current = False
-        previous.save(update_fields=["is_current"])
+    """Make ``pv`` current in place of the versions it replaces (inside the caller's
+    transaction). Every Policy row is locked first, so two versions being made current at once
+    are checked against each other's scope one after the other."""
+    list(Policy.objects.select_for_update().order_by("pk"))
+    currents = list(PolicyVersion.objects.filter(is_current=True).select_related("policy"))
+    conflicts = pv.scope_conflicts(currents)
+    if conflicts:
+        raise Conflict(f"{pv} covers {pv.scope.describe()}, which overlaps current policies: "
+                       + "; ".join(conflicts) + ". Each model must fall under one policy: draft "
+                       "a version with a scope that does not overlap, or narrow the other "
+                       "policy first (a scope naming both a business line and a legal entity "
+                       "outranks one naming either).")
+    previous = pv.replaces(currents)
+    for old in previous:
+        old.is_current = False
+        old.save(update_fields=["is_current"])
     pv.is_current = True
     pv.made_current_at = timezone.now()
     pv.approved_by = actor
     pv.save(update_fields=["is_current", "made_current_at", "approved_by"])
     audit.record(action="policy.make_current", actor=actor, obj=pv, payload={
         "policy": pv.policy.slug, "number": pv.number,
-        "previous": str(previous) if previous else None})
+        "business_lines": pv.business_lines, "legal_entities": pv.legal_entities,
+        "previous": ", ".join(str(old) for old in previous) or None})
 
 
 def policy_version_make_current(*, actor: User, policy_version: PolicyVersion) -> PolicyVersion:
@@ -146,7 +177,7 @@ def policy_version_make_current(*, actor: User, policy_version: PolicyVersion) -
         pv.save(update_fields=["validated_at"])
         _make_current(pv, actor=actor)
         notify(users=[pv.created_by], kind=NotificationKind.POLICY_APPROVED, obj=pv,
-               title=f"{pv} is now the current policy: approved by "
+               title=f"{pv} is now the current policy for {pv.scope.describe()}: approved by "
                      f"{person_name(actor)}",
                url=pv.get_absolute_url())
     return pv
@@ -202,9 +233,11 @@ def _declined_words(pv: PolicyVersion) -> str:
     return f"declined{by} on {when}"
 
 
-def current_policy() -> PolicyVersion:
-    pv = PolicyVersion.objects.current()
+def current_policy(model: RegisteredModel | None = None) -> PolicyVersion:
+    """The policy that governs ``model`` now (PolicyVersionQuerySet.current_for); without a
+    model, the default (unscoped) one. Refuses when there is none."""
+    pv = (PolicyVersion.objects.current() if model is None
+          else PolicyVersion.objects.current_for(model))
     if pv is None:
-        raise Conflict("No governance policy is current; an administrator must make one current.")
+        raise Conflict(no_policy_message(model))
     return pv
-

@@ -93,7 +93,8 @@ def periodic_review_conclude(*, actor: User, version: ModelVersion, performance:
         if locked.state != VersionState.APPROVED:
             raise Conflict("This version left the approved state meanwhile.")
         retire = conclusion == ReviewConclusion.RETIRE
-        due_next = None if retire else review_due_after(case, now.date())
+        due_next = None if retire else review_due_after(case, now.date(),
+                                                        gov.review_policy_version)
         # The case's tier is set: an approved version was submitted under one.
         review = PeriodicReview.objects.create(  # type: ignore[misc]
             version=locked, reviewer=actor, policy_version=gov.policy_version, tier=case.tier,

@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 
 from governance.dashboard import Dashboard, dashboard
-from governance.models import ModelIntake
+from governance.models import ModelIntake, PolicyVersion
 from governance.status import version_status
 
 register = template.Library()
@@ -28,6 +28,12 @@ def governance_dashboard(context: template.Context) -> Dashboard:
 @register.simple_tag
 def model_intake(model: Any) -> ModelIntake | None:
     return ModelIntake.objects.filter(model=model).first()
+
+
+@register.simple_tag
+def model_policy(model: Any) -> PolicyVersion | None:
+    """The policy that governs the model now (PolicyVersionQuerySet.current_for)."""
+    return PolicyVersion.objects.current_for(model)
 
 
 @register.filter

@@ -27,7 +27,7 @@ def _intake_context(request: AuthenticatedHttpRequest, model: RegisteredModel,
     intake = ModelIntake.objects.filter(model=model).select_related(
         "override__requested_by", "override__decided_by").first()
     pending = intake.pending_override if intake is not None else None
-    policy = PolicyVersion.objects.current()
+    policy = PolicyVersion.objects.current_for(model)
     return {"model": model, "intake": intake, "policy": policy,
             "can_edit": permissions.can_edit_intake(request.user, model),
             "pending": pending,
@@ -39,7 +39,7 @@ def _intake_context(request: AuthenticatedHttpRequest, model: RegisteredModel,
 
 def _intake_form(request: AuthenticatedHttpRequest, model: RegisteredModel) -> IntakeForm:
     intake = ModelIntake.objects.filter(model=model).first()
-    policy = PolicyVersion.objects.current()
+    policy = PolicyVersion.objects.current_for(model)
     initial = {}
     if intake is not None:
         initial = {"is_model": "yes" if intake.is_model else "no",
@@ -76,8 +76,8 @@ def intake(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def intake_score(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """htmx: the scoring of the answers so far, under the current policy (nothing is stored)."""
-    visible_model(request, slug)
-    policy = PolicyVersion.objects.current()
+    model = visible_model(request, slug)
+    policy = PolicyVersion.objects.current_for(model)
     scoring = None
     if policy is not None:
         answers = {q["key"]: request.POST.get(f"q_{q['key']}", "") for q in policy.rules.questions}

@@ -31,6 +31,7 @@ def _versions() -> Any:
 def policies(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "governance/policies.html", {
         "versions": _versions().order_by("policy__name", "-number"),
+        "current": PolicyVersion.objects.all_current(),
         "can_manage": permissions.can_manage_policies(request.user)})
 
 
@@ -50,8 +51,11 @@ def policy_draft(request: AuthenticatedHttpRequest) -> HttpResponse:
                   "Only administrators and risk officers draft governance policies.")
     source = request.POST.get("base") or request.GET.get("from")
     base = (get_object_or_404(_versions(), pk=source) if source and str(source).isdigit()
-            else services.current_policy())
-    form = PolicyDraftForm(request.POST or None, base=base.definition)
+            else PolicyVersion.objects.current() or next(iter(PolicyVersion.objects.all_current()),
+                                                         None) or services.current_policy())
+    form = PolicyDraftForm(request.POST or None, base=base.definition,
+                           business_lines=base.business_lines,
+                           legal_entities=base.legal_entities)
     if request.method != "POST":
         return _draft_page(request, form, base)
     if not form.is_valid():
@@ -60,14 +64,20 @@ def policy_draft(request: AuthenticatedHttpRequest) -> HttpResponse:
     def failure(status: int, error: DomainError | None) -> HttpResponse:
         if isinstance(error, ValidationFailed) and "definition" in error.fields:
             form.place_errors(error.fields["definition"])
+        elif isinstance(error, ValidationFailed) and error.fields.keys() & {
+                "business_lines", "legal_entities"}:
+            for name, errors in error.fields.items():
+                form.add_error(name if name in form.fields else None, errors)
         elif error is not None:
             form.add_error(None, error.message)
         return _draft_page(request, form, base, status=status)
 
     return pages.form_action(
         request, form=None, call=lambda: services.policy_version_create(
-            actor=request.user, policy_slug=base.policy.slug, definition=form.definition(),
-            notes=form.cleaned_data["notes"]),
+            actor=request.user, policy_slug=form.new_policy_slug or base.policy.slug,
+            name=form.cleaned_data["new_policy_name"], definition=form.definition(),
+            notes=form.cleaned_data["notes"], business_lines=form.cleaned_data["business_lines"],
+            legal_entities=form.cleaned_data["legal_entities"]),
         success=lambda pv: f"{pv} is drafted; another administrator or risk officer is "
                            "notified to approve it.",
         done=lambda pv: redirect(pv), failure=failure)
@@ -84,14 +94,20 @@ def _decline_form(request: AuthenticatedHttpRequest, pv: PolicyVersion,
 
 def _version_page(request: AuthenticatedHttpRequest, pv: PolicyVersion, *, status: int = 200,
                   error: str = "", decline_form: PolicyDeclineForm | None = None) -> HttpResponse:
-    current = PolicyVersion.objects.current()
+    currents = PolicyVersion.objects.all_current()
+    replaced = pv.replaces(currents)
+    current = replaced[0] if replaced else PolicyVersion.objects.current()
     compared = None if current is None or current.pk == pv.pk else current
+    moves = services.review_moves(pv) if pv.is_current else []
     services.notification_mark_read_about(actor=request.user, obj=pv)
     template = "governance/policy_version.html"
     if decline_form is not None and request.htmx:
         template += "#decision"  # the decline form, swapped in again with what was wrong
     return render(request, template, {
-        "pv": pv, "current": current,
+        "pv": pv, "current": current, "replaced": replaced,
+        "others_current": [c for c in currents if c.pk != pv.pk and c not in replaced],
+        "scope_conflicts": [] if pv.is_current else pv.scope_conflicts(currents),
+        "moves": moves, "moves_fingerprint": services.moves_fingerprint(moves),
         "compared": compared,
         "changes": definition_changes(compared.definition if compared else None,
                                       pv.definition) if compared else [],
@@ -123,9 +139,31 @@ def policy_make_current(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
     return pages.form_action(
         request, form=None, call=lambda: services.policy_version_make_current(
             actor=request.user, policy_version=pv),
-        success=lambda done: f"{done} is now the current policy; "
-                             f"{'its drafter is notified' if done.created_by else 'approved'}.",
+        success=lambda done: f"{done} is now the current policy"
+                             f"{'' if done.scope.is_default else ' for ' + done.scope.describe()}; "
+                             f"{'its drafter is notified' if done.created_by else 'approved'}. "
+                             "Below, see which approved models' periodic reviews its cadence "
+                             "would re-schedule.",
         done=lambda done: redirect(done), failure=failure)
+
+
+@login_required
+@require_POST
+def policy_reschedule_reviews(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Apply the re-scheduling the version's page previews (its fingerprint posted with it)."""
+    pv = get_object_or_404(_versions(), pk=pk)
+
+    def failure(status: int, error: DomainError | None) -> HttpResponse:
+        return _version_page(request, pv, status=status,
+                             error=error.message if error is not None else "")
+
+    return pages.form_action(
+        request, form=None, call=lambda: services.policy_reviews_reschedule(
+            actor=request.user, policy_version=pv,
+            fingerprint=request.POST.get("fingerprint", "")),
+        success=lambda moves: f"{len(moves)} periodic review{'s' if len(moves) != 1 else ''} "
+                              f"re-scheduled under {pv}; the models' owners are notified.",
+        done=lambda moves: redirect(pv), failure=failure)
 
 
 @login_required

@@ -70,7 +70,7 @@ class ModelSerializer(StrictInputMixin, VisibleInputMixin, serializers.ModelSeri
         model = RegisteredModel
         fields = [
             "id", "slug", "name", "team", "owner", "developers", "purpose", "intended_use",
-            "intended_users", "restrictions", "business_line", "decision_type", "task",
+            "intended_users", "restrictions", "business_line", "legal_entity", "decision_type", "task",
             "sourcing", "vendor_name", "favourable_class", "decision_threshold",
             "known_limitations", "upstream_models", "data_sources",
             "tags", "tag_names", "status", "latest_version", "version_count", "created_by",

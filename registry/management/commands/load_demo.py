@@ -93,7 +93,7 @@ class Command(BaseCommand):
                                  "20,000 DM; a credit officer reviews every decline.",
                     intended_users="Retail credit officers.",
                     restrictions="Not for business lending, collections or pricing.",
-                    business_line="Retail lending",
+                    business_line="Retail lending", legal_entity="Assay Bank Deutschland",
                     decision_type=DecisionType.CREDIT, task=Task.BINARY,
                     known_limitations="Trained on 1,000 historical applications from one "
                                       "German bank (1994); small sample, dated population.",
