@@ -21,6 +21,7 @@ from core.models import Team
 from registry import services
 from registry.filters import (
     SORTS,
+    STATUS_CHOICES,
     ModelFilter,
     inventory_rows,
     visible_links,
@@ -80,7 +81,7 @@ def model_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     query.pop("page", None)
     context = {
         "page": page, "filter": wanted, "query": query.urlencode(),
-        "teams": Team.objects.all(), "statuses": VersionState.choices,
+        "teams": Team.objects.all(), "statuses": STATUS_CHOICES,
         "decision_types": DecisionType.choices, "sorts": SORTS,
         "can_create": permissions.can_create_model(request.user),
     }
@@ -212,7 +213,8 @@ def version_monotone(request: AuthenticatedHttpRequest, slug: str, number: int) 
 def _signature_context(version: ModelVersion) -> dict[str, Any]:
     """The current signatures, and why they do not back an approval (if they do not)."""
     current = [s for s in (version.current_signature(k) for k in SignatureKind.values) if s]
-    problems = version.signature_problems() if version.state == VersionState.APPROVED else []
+    problems = version.signature_problems() if version.state == VersionState.APPROVED \
+        and version.model.has_onnx_form else []
     return {"signatures": current, "signature_problems": problems}
 
 

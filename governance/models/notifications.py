@@ -28,6 +28,8 @@ class NotificationKind(models.TextChoices):
     POLICY_APPROVED = "policy_approved", "Your policy draft approved and current"
     POLICY_DECLINED = "policy_declined", "Your policy draft declined"
     REPORT_READY = "report_ready", "Your export is ready"
+    VENDOR_RELEASE = "vendor_release", "A vendor released a new version of your model"
+    DUE_DILIGENCE = "due_diligence", "Vendor due diligence to review or answer again"
 
 
 class NotificationQuerySet(models.QuerySet):
