@@ -18,7 +18,8 @@ from core.errors import Conflict
 from core.http import AuthenticatedRequest
 from core.models import User
 from governance import services
-from governance.models import DiligenceAnswer, DiligenceReview, VendorRelease
+from governance.models import DiligenceAnswer, VendorRelease
+from governance.models.vendor import REVIEW_DECISIONS
 from governance.services.vendor import (
     diligence_items_of,
     releases_awaiting_version,
@@ -36,8 +37,7 @@ class DiligenceAnswerInputSerializer(StrictSerializer):
 
 class DiligenceReviewInputSerializer(StrictSerializer):
     item = serializers.CharField(max_length=50)
-    decision = serializers.ChoiceField(choices=[DiligenceReview.ACCEPTED,
-                                                DiligenceReview.REJECTED])
+    decision = serializers.ChoiceField(choices=REVIEW_DECISIONS)
     comment = TextField(required=False, default="", allow_blank=True,
                         help_text="Required when rejecting.")
 

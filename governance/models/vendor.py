@@ -16,6 +16,10 @@ class DiligenceReview(models.TextChoices):
     REJECTED = "rejected", "Rejected by the validator"
 
 
+# What a validator decides on an answer (the API's input choices).
+REVIEW_DECISIONS = (DiligenceReview.ACCEPTED.value, DiligenceReview.REJECTED.value)
+
+
 class DiligenceAnswer(models.Model):
     """One due-diligence item of a vendor model (``item``: the key the policy gives it), the
     owner's answer with its evidence, and the validator's review of that answer. A new answer

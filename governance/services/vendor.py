@@ -25,11 +25,12 @@ from governance.models import (
     VendorRelease,
     VersionGovernance,
 )
+from governance.models.vendor import REVIEW_DECISIONS
 from governance.services.common import limit_text, require_text
 from governance.services.notifications import notify
 from registry.models import ModelVersion, RegisteredModel, VersionState
 
-DECISIONS = (DiligenceReview.ACCEPTED, DiligenceReview.REJECTED)
+DECISIONS = REVIEW_DECISIONS
 
 
 def vendor_url(model: RegisteredModel) -> str:

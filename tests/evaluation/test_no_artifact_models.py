@@ -394,3 +394,26 @@ def test_runs_of_a_no_artifact_model_fail_cleanly_on_bad_predictions(
     assert queued_runs.run() == ["failed"]
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED and "outside 0 to 1" in run.error
+
+
+# --- the demo ----------------------------------------------------------------------------------
+
+
+def test_the_demo_vendor_model_is_in_validation_with_its_outcomes_analysis(evaluation_policy,
+                                                                           people, teams):
+    from evaluation.demo_vendor import load_vendor_model
+
+    model = load_vendor_model(dana=people["dana"], victor=people["victor"],
+                              rhea=people["rhea"], team=teams["credit"])
+    assert model is not None and not model.has_onnx_form and model.is_vendor
+    version = model.versions.get()
+    assert version.state == "in_validation" and not version.has_artifact
+    run = Run.objects.get(version=version)
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.results["checks"]["performance"]["figures"]["roc_auc"] == pytest.approx(0.77,
+                                                                                     abs=0.01)
+    assert all(s.counts for s in evidence_standings(version))
+    kinds = {b.kind for b in blocking_items(version)}
+    assert not kinds & {"artifact", "documentation", "vendor"}
+    assert load_vendor_model(dana=people["dana"], victor=people["victor"],
+                             rhea=people["rhea"], team=teams["credit"]) is None
