@@ -373,7 +373,8 @@ class Standing:
 
     @property
     def met(self) -> bool:
-        return not self.problem
+        """Met by evidence (a not-applicable item is not met: it is shown as such)."""
+        return not self.problem and not self.not_applicable
 
     @property
     def value(self) -> Any:
@@ -453,7 +454,7 @@ def _evidence_items(standings: list[Standing], *, warnings: bool) -> list[Blocke
     """One item per check, joining what each of its missed requirements says."""
     problems: dict[str, list[str]] = {}
     for standing in standings:
-        if not standing.met and standing.requirement.warns_only == warnings:
+        if standing.problem and standing.requirement.warns_only == warnings:
             problems.setdefault(standing.requirement.check, []).append(standing.problem)
     return [Blocker("evidence", check, " ".join(dict.fromkeys(messages)))
             for check, messages in problems.items()]

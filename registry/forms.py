@@ -32,7 +32,8 @@ class ModelForm(forms.Form):
     sourcing = forms.ChoiceField(choices=Sourcing.choices, initial=Sourcing.IN_HOUSE)
     vendor_name = forms.CharField(max_length=200, required=False)
     artifact_form = forms.ChoiceField(
-        label="Form of the model", choices=ModelArtifactForm.choices, initial=ModelArtifactForm.ONNX,
+        label="Form of the model", choices=ModelArtifactForm.choices,
+        initial=ModelArtifactForm.ONNX, required=False,
         help_text="ONNX, or what the model is when it has no ONNX form (a scorecard, SAS, R, a "
                   "spreadsheet, a vendor's hosted API): it is then validated on uploaded "
                   "predictions and documentation, and never served by Assay's gateway.")
@@ -101,6 +102,8 @@ class ModelForm(forms.Form):
             data.pop("decision_threshold", None)
         if not (data.get("favourable_class") or "").strip():
             data.pop("favourable_class", None)
+        if not data.get("artifact_form"):  # left out: ONNX when registering, kept when editing
+            data.pop("artifact_form", None)
         return data
 
 

@@ -156,6 +156,9 @@ def version_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse
     model = _visible_model(request, slug)
     _require_edit(request, model)
     form = VersionForm(request.POST or None, request.FILES or None)
+    if not model.has_onnx_form:  # validated on documentation and predictions, no artifact
+        del form.fields["artifact"]
+        del form.fields["monotone_features"]
     _note_refused_upload(request, form, "artifact")
 
     def page(status: int = 200, error: DomainError | None = None) -> HttpResponse:
@@ -164,7 +167,7 @@ def version_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse
 
     def call() -> ModelVersion:
         data = dict(form.cleaned_data)
-        artifact = data.pop("artifact")
+        artifact = data.pop("artifact", None)
         return services.version_create(actor=request.user, model=model, artifact=artifact,
                                        artifact_filename=getattr(artifact, "name", ""), **data)
 
@@ -298,6 +301,6 @@ def _model_page(model: RegisteredModel) -> HttpResponse:
 def _note_refused_upload(request: AuthenticatedHttpRequest, form, field: str) -> None:
     """Show the upload handler's refusal (file over the cap) on the form's field."""
     refused = getattr(request, "upload_refusals", {}).get(field)
-    if refused:
+    if refused and field in form.fields:
         form.add_error(field, refused)
 
