@@ -55,7 +55,7 @@ class DatasetSerializer(serializers.ModelSerializer):
         model = Dataset
         fields = ["id", "model", "name", "is_reference", "reference", "filename", "file_format",
                   "sha256", "size", "row_count", "columns", "label_column",
-                  "sensitive_features", "uploaded_by", "uploaded_at"]
+                  "predictions_column", "sensitive_features", "uploaded_by", "uploaded_at"]
         read_only_fields = fields
 
 
@@ -71,6 +71,11 @@ class DatasetUploadSerializer(StrictInputMixin, VisibleInputMixin, serializers.S
         required=False, allow_blank=True,
         help_text='JSON: [{"column": "sex"}, {"column": "age", "bins": {"edges": [25, 60], '
                   '"labels": ["<25", "25 to <60", "≥60"]}}]')
+    predictions_column = serializers.CharField(
+        max_length=200, required=False, allow_blank=True,
+        help_text="A model with no ONNX form: the column holding the model's own prediction per "
+                  "row (a score from 0 to 1 or the predicted label; a regressor's value). The "
+                  "file is then a predictions file, evaluated as an outcomes analysis.")
     is_reference = serializers.BooleanField(required=False, default=False)
     reference = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.none(),
                                                    required=False, allow_null=True)
@@ -236,7 +241,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             name=data.get("name", ""), label_column=data.get("label_column", ""),
             sensitive_features=data.get("sensitive_features"),
             is_reference=data.get("is_reference", False), reference=data.get("reference"),
-            version=version)
+            version=version, predictions_column=data.get("predictions_column", ""))
         return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})

@@ -325,3 +325,117 @@ def explain_row(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[
 def results_json(results: Mapping[str, Any]) -> str:
     """The canonical JSON text of a run's results (what the digest covers)."""
     return canonical_json(results)
+
+
+# --- outcomes analysis: a model with no ONNX form, judged on its own predictions -----------------
+
+# What a predictions file can be evaluated for: part 1's checks; part 2's run the model's graph.
+PREDICTION_CHECKS = PART_1
+
+
+def predictions_as_scores(task: str, predictions: pd.Series, labels: pd.Series,
+                          favourable_class: str, threshold: float | None) -> dict[str, Any]:
+    """A predictions column as the checks take the scores an ONNX graph would give: a binary
+    classifier's favourable-class probability (a score from 0 to 1, or a predicted label, which
+    is the probability 1 or 0), a multiclass classifier's predicted label (one-hot over the
+    classes), a regressor's predicted value."""
+    if predictions.isna().any():
+        raise EngineError(f"The predictions column {predictions.name!r} has "
+                          f"{int(predictions.isna().sum())} empty row(s); every row needs its "
+                          "prediction.")
+    if task == "regression":
+        try:
+            return {"y_pred": predictions.to_numpy(dtype=np.float64)}
+        except (TypeError, ValueError):
+            raise EngineError(f"The predictions column {predictions.name!r} of a regression "
+                              "model must hold numbers.") from None
+    classes = sorted(pd.unique(labels).tolist())
+    if task == "binary_classification":
+        favourable = favourable_value(labels, favourable_class)
+        out: dict[str, Any] = {"positive_class": favourable,
+                               "threshold": float(threshold if threshold is not None else 0.5)}
+        if pd.api.types.is_numeric_dtype(predictions.dtype) \
+                and not pd.api.types.is_bool_dtype(predictions.dtype) \
+                and not set(pd.unique(predictions)) <= set(classes):
+            scores = predictions.to_numpy(dtype=np.float64)
+            if scores.min() < 0 or scores.max() > 1:
+                raise EngineError(f"The predictions column {predictions.name!r} holds scores "
+                                  f"outside 0 to 1 ({scores.min():g} to {scores.max():g}); give "
+                                  "the favourable class's probability, or the predicted label.")
+            out["y_prob"] = scores
+        else:
+            unknown = sorted(map(str, set(pd.unique(predictions)) - set(classes)))
+            if unknown:
+                raise EngineError(f"The predictions column {predictions.name!r} holds labels "
+                                  f"the label column does not ({', '.join(unknown[:5])}); give "
+                                  "the predicted label as the label column spells it, or a score "
+                                  "from 0 to 1.")
+            out["y_prob"] = (predictions == favourable).to_numpy(dtype=np.float64)
+        return out
+    unknown = sorted(map(str, set(pd.unique(predictions)) - set(classes)))
+    if unknown:
+        raise EngineError(f"The predictions column {predictions.name!r} holds classes the label "
+                          f"column does not ({', '.join(unknown[:5])}); evaluate on data that "
+                          "holds every class the model predicts.")
+    one_hot = (predictions.to_numpy()[:, None] == np.asarray(classes, dtype=object)[None, :])
+    return {"y_prob": one_hot.astype(np.float64), "classes": classes,
+            "positive_class": favourable_value(labels, favourable_class)}
+
+
+def evaluate_predictions(*, task: str, frame: pd.DataFrame, label_column: str,
+                         predictions_column: str, favourable_class: str,
+                         threshold: float | None, checks: Sequence[str],
+                         sensitive_features: Sequence[Mapping[str, Any]] = (),
+                         options: Mapping[str, Any] | None = None,
+                         inputs: Mapping[str, Any] | None = None,
+                         report: Report = _no_report) -> Outcome:
+    """The outcomes analysis of a model with no ONNX form: part 1's checks (the same metric
+    functions, figures and names as a run on a graph) computed on the predictions the model
+    made, from the predictions file's own columns instead of scoring rows."""
+    opts = {**DEFAULT_OPTIONS, **(options or {})}
+    not_here = [c for c in checks if c not in PREDICTION_CHECKS]
+    if not_here:
+        raise EngineError(f"{', '.join(not_here)} run the model's graph, which a model with no "
+                          "ONNX form does not have: not applicable without an artifact. Choose "
+                          f"among {', '.join(PREDICTION_CHECKS)}.")
+    check_checks(checks, sensitive_features)
+    if "calibration" in checks and task == "regression":
+        raise EngineError("Calibration needs predicted probabilities; a regression model has "
+                          "none. Leave the calibration check out.")
+    report(10, "Reading the predictions")
+    labels = frame[label_column]
+    common: dict[str, Any] = {"task": task, "y_true": labels.to_numpy(),
+                              "n_bootstrap": int(opts["n_bootstrap"]), "seed": int(opts["seed"]),
+                              "confidence": float(opts["confidence"])}
+    common.update(predictions_as_scores(task, frame[predictions_column], labels,
+                                        favourable_class, threshold))
+    if task != "binary_classification":
+        common.pop("threshold", None)
+    groups = _groups(frame, sensitive_features) if sensitive_features else []
+    outcomes: list[CheckOutcome] = []
+    results: dict[str, Any] = {}
+    ordered = [c for c in PREDICTION_CHECKS if c in checks]
+    for i, name in enumerate(ordered):
+        report(20 + 70 * i // len(ordered), f"Computing the {name} check")
+        kwargs = dict(common)
+        if name in ("bias", "calibration"):
+            kwargs["groups"] = groups
+            kwargs["min_group_size"] = int(opts["min_group_size"])
+        if name == "calibration":
+            kwargs["n_bins"] = int(opts["n_bins"])
+        result = CHECKS[name](**{k: v for k, v in kwargs.items() if k in _PARAMETERS[name]})
+        results[name], outcome = check_outcome(name, result)
+        outcomes.append(outcome)
+    report(92, "Computing the digest")
+    return assemble(task=task, rows=len(frame), label_column=label_column,
+                    favourable_class=favourable_class, threshold=common.get("threshold"),
+                    sensitive_features=sensitive_features, options=opts,
+                    inputs={**(inputs or {}), "predictions_column": predictions_column},
+                    results=results, outcomes=outcomes)
+
+
+def load_and_evaluate_predictions(*, data: Any, file_format: str, **kwargs: Any) -> Outcome:
+    """Read the stored predictions file (an open binary file) and evaluate it."""
+    report: Report = kwargs.get("report", _no_report)
+    report(3, "Reading the predictions file")
+    return evaluate_predictions(frame=read_table(data, file_format), **kwargs)

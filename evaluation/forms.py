@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from evaluation.engine import DEFAULT_CHECKS, DEFAULT_OPTIONS, RUN_CHECKS
+from evaluation.engine import DEFAULT_CHECKS, DEFAULT_OPTIONS, PREDICTION_CHECKS, RUN_CHECKS
 from evaluation.models import Dataset
 from registry.models import ModelVersion, RegisteredModel
 
@@ -25,6 +25,10 @@ class DatasetForm(forms.Form):
         max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Bins of continuous sensitive columns, one per line: "
                   "<code>age: 25, 60</code> makes &lt;25, 25 to &lt;60 and ≥60.")
+    predictions_column = forms.CharField(
+        max_length=200, required=False,
+        help_text="Models with no ONNX form: the column holding the model's own prediction per "
+                  "row (a score from 0 to 1, or the predicted label).")
     is_reference = forms.BooleanField(required=False, label="This is reference (training) data")
     reference = forms.ModelChoiceField(queryset=Dataset.objects.none(), required=False,
                                        help_text="The reference (training) data, if uploaded.")
@@ -65,7 +69,7 @@ class DatasetForm(forms.Form):
         return {"file": data["file"], "filename": data["file"].name, "name": data["name"],
                 "label_column": data["label_column"], "sensitive_features": features,
                 "is_reference": data["is_reference"], "reference": data["reference"],
-                "version": data["version"]}
+                "version": data["version"], "predictions_column": data["predictions_column"]}
 
 
 CHECK_LABELS = {"explainability": "Explainability (SHAP)", "drift": "Drift against the reference",
@@ -94,6 +98,13 @@ class RunForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["dataset"].queryset = (  # type: ignore[attr-defined]
             version.model.datasets.filter(is_reference=False))
+        if not version.model.has_onnx_form:  # an outcomes analysis of predictions files
+            self.fields["dataset"].label = "Predictions file"
+            self.fields["checks"].choices = [  # type: ignore[attr-defined]
+                (c, c.capitalize()) for c in PREDICTION_CHECKS]
+            self.fields["checks"].help_text = (
+                "Robustness, explainability, drift and the mitigation what-if run the model's "
+                "graph: not applicable without an artifact.")
 
     def service_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data

@@ -48,6 +48,9 @@ class Dataset(models.Model):
     row_count = models.PositiveIntegerField()
     columns = models.JSONField(default=list, help_text="[{name, dtype}] in file order.")
     label_column = models.CharField(max_length=200, blank=True)
+    # A predictions file (a model with no ONNX form): the column holding the model's own
+    # prediction per row (a score or a predicted label), evaluated instead of running a graph.
+    predictions_column = models.CharField(max_length=200, blank=True)
     sensitive_features = models.JSONField(default=list, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                     related_name="+")
@@ -64,6 +67,11 @@ class Dataset(models.Model):
     @property
     def audit_model_id(self) -> int:
         return self.model_id
+
+    @property
+    def is_predictions(self) -> bool:
+        """A file of the model's own predictions with the actual labels (outcomes analysis)."""
+        return bool(self.predictions_column)
 
     @property
     def column_names(self) -> list[str]:

@@ -34,7 +34,14 @@ from core.models import User
 from evaluation import chunked, chunked_part2, engine, part2, sampled
 from evaluation.metrics import MetricInputError
 from evaluation.models import FINISHED, Dataset, Run, RunStatus
-from evaluation.tables import TableProblems, check_table, describe_columns, read_table, table_format
+from evaluation.tables import (
+    TableProblems,
+    check_predictions,
+    check_table,
+    describe_columns,
+    read_table,
+    table_format,
+)
 from governance import gates
 from governance import services as governance
 from governance.models import CLOSED, EvidenceOrigin, EvidenceStatus, Severity
@@ -100,13 +107,18 @@ def _check_version_for(model: RegisteredModel, version: ModelVersion | None) -> 
 def dataset_upload(*, actor: User, model: RegisteredModel, file: BinaryIO, filename: str,
                    name: str = "", label_column: str = "", sensitive_features: Any = None,
                    is_reference: bool = False, reference: Dataset | None = None,
-                   version: ModelVersion | None = None) -> Dataset:
+                   version: ModelVersion | None = None,
+                   predictions_column: str = "") -> Dataset:
     """Check a CSV or Parquet file against the model's version (by default its newest with an
     artifact) and store it, content-addressed; nothing is stored when anything is wrong.
 
     An evaluation data set needs its label column; ``sensitive_features`` lists the columns the
     bias check groups by, with bins for continuous ones (stored here, so every run groups the
     same way). A reference (training) data set needs only the model's inputs.
+
+    A model with no ONNX form takes predictions files instead: the actual label, the model's
+    own prediction per row (``predictions_column``: a score or the predicted label) and any
+    sensitive columns; its outcomes analysis evaluates them (docs/no-artifact-models.md).
     """
     reason = permissions.reason_cannot_upload_dataset(actor, model)
     if reason:
@@ -119,7 +131,16 @@ def dataset_upload(*, actor: User, model: RegisteredModel, file: BinaryIO, filen
     if is_reference and reference is not None:
         raise ValidationFailed("A reference data set has no reference of its own.",
                                field="reference")
-    version = _check_version_for(model, version)
+    predictions_column = (predictions_column or "").strip()
+    if model.has_onnx_form and predictions_column:
+        raise ValidationFailed(f"{model.name} has an ONNX form: Assay scores its artifact itself. "
+                               "Upload the evaluation data without a predictions column.",
+                               field="predictions_column")
+    if not model.has_onnx_form and (is_reference or reference is not None):
+        raise ValidationFailed(f"{model.name} has no ONNX form, so there is no reference data "
+                               "to compare its inputs with: upload a predictions file.",
+                               field="is_reference")
+    checked_against = _check_version_for(model, version) if model.has_onnx_form else None
     sha256, size = storage.sha256_of(file)
     if size == 0:
         raise ValidationFailed("The file is empty; choose the file again.", field="file")
@@ -131,12 +152,21 @@ def dataset_upload(*, actor: User, model: RegisteredModel, file: BinaryIO, filen
     file_format = table_format(filename, file.read(4))
     try:
         frame = read_table(file, file_format)
-        check_table(frame, input_specs=version.input_schema, task=model.task,
-                    label_column=label_column.strip(), favourable_class=model.favourable_class,
-                    sensitive_features=features, needs_labels=not is_reference)
+        if checked_against is None:
+            check_predictions(frame, task=model.task, label_column=label_column.strip(),
+                              predictions_column=predictions_column,
+                              favourable_class=model.favourable_class,
+                              sensitive_features=features)
+        else:
+            check_table(frame, input_specs=checked_against.input_schema, task=model.task,
+                        label_column=label_column.strip(),
+                        favourable_class=model.favourable_class,
+                        sensitive_features=features, needs_labels=not is_reference)
     except TableProblems as problems:
-        raise ValidationFailed(f"The data does not fit version {version.number} of the model: "
-                               f"{problems.message}", fields=problems.fields) from None
+        against = f"version {checked_against.number} of the model" if checked_against \
+            else "a predictions file"
+        raise ValidationFailed(f"The data does not fit {against}: {problems.message}",
+                               fields=problems.fields) from None
     storage.store(file, sha256)
     with transaction.atomic():
         dataset = Dataset.objects.create(
@@ -144,13 +174,14 @@ def dataset_upload(*, actor: User, model: RegisteredModel, file: BinaryIO, filen
             filename=(filename or sha256)[:255], file_format=file_format, sha256=sha256,
             size=size, row_count=len(frame), columns=describe_columns(frame),
             label_column=label_column.strip(), sensitive_features=features,
-            uploaded_by=actor)
+            predictions_column=predictions_column, uploaded_by=actor)
         audit.record(action="evaluation.dataset_upload", actor=actor, obj=dataset, payload={
             "name": dataset.name, "filename": dataset.filename, "sha256": sha256, "size": size,
             "format": file_format, "rows": dataset.row_count, "label_column": dataset.label_column,
             "sensitive_features": features, "is_reference": is_reference,
             "reference": reference.sha256 if reference else None,
-            "checked_against_version": version.number})
+            "predictions_column": predictions_column,
+            "checked_against_version": checked_against.number if checked_against else None})
     return dataset
 
 
@@ -260,7 +291,21 @@ def run_launch(*, actor: User, version: ModelVersion, dataset: Dataset,
     if dataset.is_reference:
         raise ValidationFailed(f"'{dataset.name}' is a reference data set; evaluate on "
                                "evaluation data (with labels).", field="dataset")
-    if not version.has_artifact:
+    if not model.has_onnx_form:
+        if not dataset.is_predictions:
+            raise ValidationFailed(f"{model.name} has no ONNX form: evaluate it on a predictions "
+                                   "file (its predictions beside the actual labels).",
+                                   field="dataset")
+        graph = [c for c in checks if c not in engine.PREDICTION_CHECKS]
+        if graph:
+            raise ValidationFailed(f"{', '.join(graph)}: not applicable without an artifact "
+                                   f"(they run the model's graph, and {model.name} has no ONNX "
+                                   f"form). Choose among {', '.join(engine.PREDICTION_CHECKS)}.",
+                                   field="checks")
+    elif dataset.is_predictions:
+        raise ValidationFailed("This is a predictions file; Assay scores this model's artifact "
+                               "itself. Choose evaluation data.", field="dataset")
+    elif not version.has_artifact:
         raise ValidationFailed(f"Version {version.number} has no artifact to evaluate; upload "
                                "it first.", field="version")
     if version.state in CLOSED:
@@ -472,6 +517,8 @@ def run_execute(*, run_id: int, task_id: str, worker: str) -> str:
 def _execute(run: Run) -> str:
     version, dataset, reference = run.version, run.dataset, run.reference
     part2_checks = [c for c in run.checks if c in part2.CHECKS]
+    if dataset.is_predictions:
+        return _execute_predictions(run)
     try:
         with _Progress(run) as progress, contextlib.ExitStack() as files:
             with storage.open_stored(version.artifact_sha256) as f:
@@ -524,6 +571,33 @@ def _execute(run: Run) -> str:
     try:
         done = run_complete(run_id=run.pk, attempt=run.attempts, outcome=outcome)
     except DomainError as exc:  # the version was closed meanwhile, or the evidence refused
+        run_fail(run.pk, attempt=run.attempts, error=exc.message)
+        return "failed"
+    return "succeeded" if done else "stopped"
+
+
+def _execute_predictions(run: Run) -> str:
+    """An outcomes analysis: the checks computed on a predictions file, no graph to run."""
+    dataset = run.dataset
+    try:
+        with _Progress(run) as progress, storage.open_stored(dataset.sha256) as data:
+            outcome = engine.load_and_evaluate_predictions(
+                data=data, file_format=dataset.file_format, task=run.version.model.task,
+                label_column=dataset.label_column, predictions_column=dataset.predictions_column,
+                favourable_class=run.favourable_class, threshold=run.threshold,
+                checks=run.checks, sensitive_features=dataset.sensitive_features,
+                options=run.options, inputs={"artifact_digest": run.artifact_digest,
+                                             "dataset_digests": run.dataset_digests},
+                report=progress)
+            progress(95, "Recording the evidence")
+    except RunStopped:
+        return "stopped"
+    except INPUT_ERRORS as exc:
+        run_fail(run.pk, attempt=run.attempts, error=str(exc) or type(exc).__name__)
+        return "failed"
+    try:
+        done = run_complete(run_id=run.pk, attempt=run.attempts, outcome=outcome)
+    except DomainError as exc:
         run_fail(run.pk, attempt=run.attempts, error=exc.message)
         return "failed"
     return "succeeded" if done else "stopped"

@@ -230,3 +230,31 @@ def _check_labels(frame: pd.DataFrame, problems: TableProblems, *, task: str,
 def frame_from_bytes(data: bytes, file_format: str) -> pd.DataFrame:
     """``read_table`` on bytes in memory (tests and the engine's stored files)."""
     return read_table(io.BytesIO(data), file_format)
+
+
+def check_predictions(frame: pd.DataFrame, *, task: str, label_column: str,
+                      predictions_column: str, favourable_class: str = "",
+                      sensitive_features: Sequence[Mapping[str, Any]] = ()) -> None:
+    """A predictions file of a model with no ONNX form: the labels and sensitive columns as for
+    any evaluation data, and a predictions column with a value in every row."""
+    problems = TableProblems()
+    try:
+        check_table(frame, input_specs=(), task=task, label_column=label_column,
+                    favourable_class=favourable_class, sensitive_features=sensitive_features)
+    except TableProblems as found:
+        problems = found
+    if not predictions_column:
+        problems.add("predictions_column", "Name the column holding the model's prediction for "
+                                           "each row (a score or the predicted label).")
+    elif predictions_column not in frame.columns:
+        problems.add("predictions_column", f"Column {predictions_column!r} (the predictions) is "
+                                           "missing.")
+    elif predictions_column == label_column:
+        problems.add("predictions_column", "The predictions and the labels must be different "
+                                           "columns.")
+    elif frame[predictions_column].isna().any():
+        empty = int(frame[predictions_column].isna().sum())
+        problems.add("predictions_column", f"Column {predictions_column!r} has {empty} empty "
+                                           "row(s); every row needs the model's prediction.")
+    if problems.fields:
+        raise problems

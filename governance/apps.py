@@ -28,6 +28,7 @@ class GovernanceConfig(AppConfig):
             count_id="unread-badge", count_title="unread notifications"))
         pages.add_panel("core.home", "governance/_dashboard.html")
         pages.add_panel("registry.model_detail", "governance/_model_panel.html")
+        pages.add_panel("registry.model_detail", "governance/_vendor_panel.html")
         pages.add_panel("registry.version_detail", "governance/_version_panel.html")
         model_tabs.register()
         metrics.add_state_metric(governance_metrics)

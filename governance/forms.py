@@ -337,3 +337,25 @@ class PolicyDraftForm(forms.Form):
 def _plain(number: float) -> float | int:
     """2.0 → 2: a whole number stays whole in the stored definition."""
     return int(number) if number.is_integer() else number
+
+
+class DiligenceAnswerForm(forms.Form):
+    item = forms.CharField(max_length=50, widget=forms.HiddenInput)
+    answer = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                             help_text="The answer and the evidence it rests on.")
+    evidence_reference = forms.CharField(max_length=300, required=False,
+                                         help_text="Where the evidence is: a document, a link.")
+
+
+class DiligenceReviewForm(forms.Form):
+    item = forms.CharField(max_length=50, widget=forms.HiddenInput)
+    decision = forms.ChoiceField(choices=[("accepted", "Accept"), ("rejected", "Reject")],
+                                 widget=forms.RadioSelect)
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False,
+                              help_text="Required when rejecting: what is missing.")
+
+
+class VendorReleaseForm(forms.Form):
+    label = forms.CharField(max_length=100, help_text="As the vendor names it, e.g. 2026.2.")
+    released_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)

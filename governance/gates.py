@@ -17,6 +17,8 @@ from core import permissions
 from core.models import Role, User
 from governance.models import (
     DECIDED,
+    DiligenceAnswer,
+    DiligenceReview,
     Evidence,
     EvidenceOrigin,
     EvidenceStatus,
@@ -27,14 +29,20 @@ from governance.models import (
     VersionGovernance,
     Waiver,
 )
-from governance.policy import EvidenceRequirement, TierRules
+from governance.policy import (
+    BLOCK,
+    DEFAULT_DUE_DILIGENCE,
+    GRAPH_CHECKS,
+    EvidenceRequirement,
+    TierRules,
+)
 from governance.policy_scope import Scope
 from registry.models import AuthorKind, ModelVersion, RegisteredModel, VersionAuthor
 
 # Kinds of blocking item. SUBMISSION kinds stop a submission; GATE kinds stop a version from
 # reaching pending approval; every kind stops the final approval. Warnings (required evidence of
 # level "warn" that is missed) have the kind "evidence" and stop nothing.
-SUBMISSION_KINDS = frozenset({"intake", "artifact", "policy"})
+SUBMISSION_KINDS = frozenset({"intake", "artifact", "documentation", "policy"})
 GATE_KINDS = frozenset({"evidence", "finding"})
 
 
@@ -206,9 +214,66 @@ def _intake_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
 
 
 def _artifact_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
-    if version.has_artifact:
+    """An ONNX model's version needs its artifact; a model with no ONNX form (a scorecard, SAS,
+    a vendor's API) is validated without one, on its documentation and uploaded predictions."""
+    if version.has_artifact or not version.model.has_onnx_form:
         return []
     return [Blocker("artifact", "artifact", "Upload the version's ONNX artifact.")]
+
+
+def _documentation_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
+    """A vendor model, or one with no ONNX form, is validated on its documentation: at least
+    one document must be uploaded before it is submitted."""
+    model = version.model
+    if (model.has_onnx_form and not model.is_vendor) or model.vendor_documents.exists():
+        return []
+    what = "the vendor's documentation" if model.is_vendor else "the model's documentation"
+    return [Blocker("documentation", "documentation",
+                    f"Upload {what} on the model's page: a model validated without an ONNX "
+                    "artifact, or bought from a vendor, is reviewed on its documentation.")]
+
+
+def due_diligence_items(version_or_policy: ModelVersion | PolicyVersion | None
+                        ) -> list[dict[str, str]]:
+    """The due-diligence items of the version's policy (bound, else current), or of a policy."""
+    policy = policy_for(version_or_policy) if isinstance(version_or_policy, ModelVersion) \
+        else version_or_policy
+    return policy.rules.due_diligence if policy is not None else list(DEFAULT_DUE_DILIGENCE)
+
+
+def _vendor_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
+    """A vendor model needs its contract reference, its contingency and exit plan, and every
+    due-diligence item of its policy answered and accepted by the validator."""
+    model = version.model
+    if not model.is_vendor or version.state in DECIDED:
+        return []
+    out = []
+    if not model.contract_reference.strip():
+        out.append(Blocker("vendor", "contract", "Record the vendor contract's reference (and "
+                                                 "its dates and SLA terms) on the model."))
+    if not model.contingency_plan.strip():
+        out.append(Blocker("vendor", "contingency", "Write the contingency and exit plan on the "
+                                                    "model: what happens if the vendor's model "
+                                                    "fails or is withdrawn."))
+    answers = {a.item: a for a in DiligenceAnswer.objects.filter(model=model)
+               .select_related("reviewed_by")}
+    items = (case.policy_version.rules.due_diligence if case.policy_version is not None
+             else list(DEFAULT_DUE_DILIGENCE))
+    for item in items:
+        answer, label = answers.get(item["key"]), item["label"]
+        if answer is None:
+            out.append(Blocker("vendor", f"diligence:{item['key']}",
+                               f"Due diligence '{label}' is not answered: the owner answers it "
+                               "with its evidence."))
+        elif answer.review == DiligenceReview.PENDING:
+            out.append(Blocker("vendor", f"diligence:{item['key']}",
+                               f"Due diligence '{label}' awaits the validator's review."))
+        elif answer.review == DiligenceReview.REJECTED:
+            out.append(Blocker("vendor", f"diligence:{item['key']}",
+                               f"Due diligence '{label}' was rejected by "
+                               f"{answer.reviewed_by.username if answer.reviewed_by else '?'}: "
+                               f"{answer.review_comment} The owner answers it again."))
+    return out
 
 
 def _policy_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
@@ -276,7 +341,13 @@ def short_digest(value: str) -> str:
 
 def why_not_counting(row: Evidence, need: EvidenceRequirement, version: ModelVersion,
                      case: Case) -> str:
-    """Why the row cannot satisfy the requirement: "" when it counts."""
+    """Why the row cannot satisfy the requirement: "" when it counts. A model with no ONNX form
+    has its evidence bound to the predictions file it was computed on, not to an artifact."""
+    if not version.model.has_onnx_form:
+        if row.artifact_digest or not row.dataset_digests:
+            return ("it was not computed on uploaded predictions (a model with no ONNX form is "
+                    "judged on an outcomes analysis of its predictions)")
+        return _origin_problem(row, need, case)
     if not version.artifact_sha256:
         return "the version has no artifact to bind evidence to"
     if not row.artifact_digest:
@@ -285,6 +356,10 @@ def why_not_counting(row: Evidence, need: EvidenceRequirement, version: ModelVer
     if row.artifact_digest != version.artifact_sha256:
         return (f"it was computed on another artifact ({short_digest(row.artifact_digest)}), "
                 f"not this version's ({short_digest(version.artifact_sha256)})")
+    return _origin_problem(row, need, case)
+
+
+def _origin_problem(row: Evidence, need: EvidenceRequirement, case: Case) -> str:
     if row.origin == EvidenceOrigin.EXTERNAL:
         return "" if need.external_allowed else (
             "it comes from a tool outside Assay, and the policy does not accept external "
@@ -306,10 +381,14 @@ class Standing:
     why_not: str
     problem: str
     waived: bool = False
+    # A check that needs the model's graph, for a model with no ONNX form, under a policy that
+    # treats it as not applicable (policy.GRAPH_CHECKS): shown as such, never as passed.
+    not_applicable: bool = False
 
     @property
     def met(self) -> bool:
-        return not self.problem
+        """Met by evidence (a not-applicable item is not met: it is shown as such)."""
+        return not self.problem and not self.not_applicable
 
     @property
     def value(self) -> Any:
@@ -355,7 +434,12 @@ def evidence_standings(version: ModelVersion, case: Case | None = None) -> list[
                 .select_related("launched_by", "recorded_by").order_by("-recorded_at", "-id"))
     waived = waived_keys(version)
     out = []
+    no_graph = not version.model.has_onnx_form and need_graph_treatment(case) != BLOCK
     for need in needs:
+        if no_graph and need.check in GRAPH_CHECKS:
+            out.append(Standing(requirement=need, evidence=None, counts=False,
+                                why_not=NOT_APPLICABLE_WHY, problem="", not_applicable=True))
+            continue
         of_check = [r for r in rows if r.check_name == need.check]
         counting = next((r for r in of_check if not why_not_counting(r, need, version, case)),
                         None)
@@ -369,11 +453,22 @@ def evidence_standings(version: ModelVersion, case: Case | None = None) -> list[
     return out
 
 
+NOT_APPLICABLE_WHY = ("not applicable without an artifact: the check runs the model's graph, "
+                      "and this model has no ONNX form")
+
+
+def need_graph_treatment(case: Case) -> str:
+    """How the case's policy treats a required graph check for a model with no ONNX form."""
+    if case.policy_version is None:
+        return "not_applicable"
+    return case.policy_version.rules.graph_checks_without_artifact
+
+
 def _evidence_items(standings: list[Standing], *, warnings: bool) -> list[Blocker]:
     """One item per check, joining what each of its missed requirements says."""
     problems: dict[str, list[str]] = {}
     for standing in standings:
-        if not standing.met and standing.requirement.warns_only == warnings:
+        if standing.problem and standing.requirement.warns_only == warnings:
             problems.setdefault(standing.requirement.check, []).append(standing.problem)
     return [Blocker("evidence", check, " ".join(dict.fromkeys(messages)))
             for check, messages in problems.items()]
@@ -459,8 +554,9 @@ def _finding_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
 
 BlockerSource = Callable[[ModelVersion, Case], list[Blocker]]
 BLOCKER_SOURCES: list[BlockerSource] = [
-    _intake_blockers, _artifact_blockers, _policy_blockers, _validation_blockers,
-    _evidence_blockers, _finding_blockers, _signoff_blockers,
+    _intake_blockers, _artifact_blockers, _documentation_blockers, _policy_blockers,
+    _validation_blockers, _evidence_blockers, _vendor_blockers, _finding_blockers,
+    _signoff_blockers,
 ]
 # Only these kinds may be waived: a finding, or a missing or failing evidence check.
 WAIVABLE_KINDS = frozenset({"finding", "evidence"})

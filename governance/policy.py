@@ -38,6 +38,15 @@ of the tier gets at approval (docs/monitoring.md)::
 Every statistic is "higher is worse": a value above ``limit`` is a breach, above ``severe`` a
 severe one. A definition without it gets ``default_monitoring(tier)``.
 
+``vendor_due_diligence`` (optional, top level) lists the due-diligence items a vendor model's
+owner answers and its validator reviews before approval: ``[{"key", "label"}]``; a definition
+without it gets ``DEFAULT_DUE_DILIGENCE``. ``without_artifact`` (optional, top level) says how a
+required check that needs the model's graph (``GRAPH_CHECKS``: robustness, explainability, drift,
+the mitigation what-if) is treated for a model with no ONNX form, validated on uploaded
+predictions: ``{"graph_checks": "not_applicable"}`` (the default: shown as not applicable without
+an artifact, never as passed, and stopping nothing) or ``"block"`` (missing: it stops the approval
+unless waived). docs/no-artifact-models.md.
+
 ``developers_may_deploy`` (optional, default false, tier 3 only) relaxes segregation of duties for
 deployments: a version's developers may then deploy it to production endpoints
 (docs/deployments.md). Tiers 1 and 2 may not relax it.
@@ -84,16 +93,55 @@ def _is_finite_number(value: Any) -> bool:
     return _is_number(value) and math.isfinite(value)
 
 
+# Checks that run the model's graph: a model with no ONNX form cannot have them computed.
+GRAPH_CHECKS = ("robustness", "explainability", "drift", "mitigation")
+NOT_APPLICABLE = "not_applicable"
+GRAPH_CHECK_TREATMENTS = (NOT_APPLICABLE, BLOCK)
+# The due-diligence items of a vendor model when the policy names none (OCC 2013-29 / SR 11-7's
+# third-party guidance: what a bank must know of a vendor before relying on its model).
+DEFAULT_DUE_DILIGENCE: list[dict[str, str]] = [
+    {"key": "financial_soundness", "label": "The vendor's financial soundness"},
+    {"key": "model_documentation", "label": "Model documentation received (design, data, "
+                                           "limitations)"},
+    {"key": "vendor_validation", "label": "Validation and testing evidence from the vendor"},
+    {"key": "privacy_security", "label": "Data privacy and information security review"},
+    {"key": "ongoing_support", "label": "Ongoing support, maintenance and change notice"},
+    {"key": "right_to_audit", "label": "Right to audit the vendor and its model"},
+]
+
+
 def definition_errors(definition: Any) -> list[str]:
     """Everything wrong with a policy definition, each message naming where; [] when valid."""
     if not isinstance(definition, dict):
         return ["The definition must be a JSON object with 'questionnaire' and 'tiers'."]
     errors: list[str] = []
-    unknown = set(definition) - {"questionnaire", "tiers"}
+    unknown = set(definition) - {"questionnaire", "tiers", "vendor_due_diligence",
+                                 "without_artifact"}
     if unknown:
         errors.append(f"Unknown top-level keys: {', '.join(sorted(unknown))}.")
     errors += _questionnaire_errors(definition.get("questionnaire"))
     errors += _tiers_errors(definition.get("tiers"))
+    errors += _vendor_errors(definition)
+    return errors
+
+
+def _vendor_errors(definition: dict[str, Any]) -> list[str]:
+    errors: list[str] = []
+    items = definition.get("vendor_due_diligence")
+    if items is not None:
+        if not isinstance(items, list) or not all(
+                isinstance(i, dict) and set(i) == {"key", "label"}
+                and isinstance(i["key"], str) and 0 < len(i["key"]) <= 50
+                and isinstance(i["label"], str) and i["label"].strip() for i in items):
+            errors.append("vendor_due_diligence is a list of {\"key\": up to 50 characters, "
+                          "\"label\": text}.")
+        elif len({i["key"] for i in items}) != len(items):
+            errors.append("vendor_due_diligence names an item key twice.")
+    without = definition.get("without_artifact")
+    if without is not None and (not isinstance(without, dict) or set(without) != {"graph_checks"}
+                                or without["graph_checks"] not in GRAPH_CHECK_TREATMENTS):
+        errors.append("without_artifact is {\"graph_checks\": \"not_applicable\" or "
+                      "\"block\"}.")
     return errors
 
 
@@ -525,6 +573,18 @@ class Definition:
             developers_may_deploy=raw.get("developers_may_deploy", False),
             monitoring=monitoring_rules(raw.get("monitoring") or default_monitoring(tier)),
         )
+
+    @property
+    def due_diligence(self) -> list[dict[str, str]]:
+        """The vendor due-diligence items: the policy's, else ``DEFAULT_DUE_DILIGENCE``."""
+        items = self.data.get("vendor_due_diligence")
+        return [dict(i) for i in (items if items is not None else DEFAULT_DUE_DILIGENCE)]
+
+    @property
+    def graph_checks_without_artifact(self) -> str:
+        """How a required graph check is treated for a model with no ONNX form."""
+        return str((self.data.get("without_artifact") or {}).get("graph_checks",
+                                                                 NOT_APPLICABLE))
 
     def answer_errors(self, answers: Any) -> dict[str, str]:
         """Per question key, what is wrong with the answers (empty when complete and valid)."""

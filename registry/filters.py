@@ -18,6 +18,12 @@ SORTS = {
 }
 
 
+# "idea": a model registered before any version exists (intake and tiering may be done).
+IDEA = "idea"
+STATUSES = (IDEA, *VersionState.values)
+STATUS_CHOICES = [(IDEA, "Idea (no version yet)"), *VersionState.choices]
+
+
 @dataclass
 class ModelFilter:
     q: str = ""
@@ -36,9 +42,9 @@ class ModelFilter:
         f = cls(**{k: (params.get(k) or "").strip() for k in  # type: ignore[arg-type]
                    ("q", "team", "status", "owner", "business_line", "decision_type", "tag")},
                 sort=(params.get("sort") or "name").strip())
-        if f.status and f.status not in VersionState.values:
+        if f.status and f.status not in STATUSES:
             f.errors["status"] = [f"Unknown status {f.status!r}; use one of: "
-                                  f"{', '.join(VersionState.values)}."]
+                                  f"{', '.join(STATUSES)}."]
         if f.decision_type and f.decision_type not in DecisionType.values:
             f.errors["decision_type"] = [f"Unknown decision type {f.decision_type!r}; use one of: "
                                          f"{', '.join(DecisionType.values)}."]
@@ -56,7 +62,9 @@ class ModelFilter:
                                    | Q(purpose__icontains=self.q))
         if self.team:
             models = models.filter(team__slug=self.team)
-        if self.status and "status" not in self.errors:
+        if self.status == IDEA:  # registered, no version yet
+            models = models.filter(last_version_number=0)
+        elif self.status and "status" not in self.errors:
             # The newest version's state, or the state of the version in use: an approved v1
             # stays "approved" while a v2 draft is under way.
             in_use = ModelVersion.objects.filter(model=OuterRef("pk"), state=self.status,

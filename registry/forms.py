@@ -6,6 +6,7 @@ from django import forms
 
 from core import permissions
 from core.models import Role, Team, User
+from registry.models import ArtifactForm as ModelArtifactForm
 from registry.models import DecisionType, RegisteredModel, Sourcing, Task
 
 
@@ -34,6 +35,22 @@ class ModelForm(forms.Form):
         help_text="Binary classifiers: a score at or above this is predicted favourable.")
     sourcing = forms.ChoiceField(choices=Sourcing.choices, initial=Sourcing.IN_HOUSE)
     vendor_name = forms.CharField(max_length=200, required=False)
+    artifact_form = forms.ChoiceField(
+        label="Form of the model", choices=ModelArtifactForm.choices,
+        initial=ModelArtifactForm.ONNX, required=False,
+        help_text="ONNX, or what the model is when it has no ONNX form (a scorecard, SAS, R, a "
+                  "spreadsheet, a vendor's hosted API): it is then validated on uploaded "
+                  "predictions and documentation, and never served by Assay's gateway.")
+    contract_reference = forms.CharField(max_length=200, required=False,
+                                         help_text="Vendor models: the contract's reference.")
+    contract_start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    contract_end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    renewal_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    sla_terms = forms.CharField(label="SLA terms", widget=forms.Textarea(attrs={"rows": 3}),
+                                required=False)
+    contingency_plan = forms.CharField(
+        label="Contingency and exit plan", widget=forms.Textarea(attrs={"rows": 3}),
+        required=False, help_text="Vendor models: required before approval.")
     developers = forms.ModelMultipleChoiceField(
         queryset=User.objects.none(), to_field_name="username", required=False,
         help_text="Data scientists of the model's team.")
@@ -52,7 +69,9 @@ class ModelForm(forms.Form):
                     "name", "slug", "purpose", "intended_use", "intended_users", "restrictions",
                     "business_line", "legal_entity", "decision_type", "task", "sourcing", "vendor_name",
                     "known_limitations", "data_sources", "favourable_class",
-                    "decision_threshold")},
+                    "decision_threshold", "artifact_form", "contract_reference",
+                    "contract_start", "contract_end", "renewal_date", "sla_terms",
+                    "contingency_plan")},
                 "team": instance.team.slug,
                 "developers": [u.username for u in instance.developers.all()],
                 "upstream_models": [m.slug for m in instance.upstream_models.all()],
@@ -87,6 +106,8 @@ class ModelForm(forms.Form):
             data.pop("decision_threshold", None)
         if not (data.get("favourable_class") or "").strip():
             data.pop("favourable_class", None)
+        if not data.get("artifact_form"):  # left out: ONNX when registering, kept when editing
+            data.pop("artifact_form", None)
         return data
 
 

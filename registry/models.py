@@ -33,6 +33,19 @@ class Sourcing(models.TextChoices):
     VENDOR = "vendor", "Vendor"
 
 
+class ArtifactForm(models.TextChoices):
+    """What form the model itself takes: an ONNX graph Assay can run and serve, or one it can
+    only validate on its outputs (uploaded predictions) and documentation."""
+
+    ONNX = "onnx", "ONNX graph"
+    SCORECARD = "scorecard", "Scorecard table"
+    SAS = "sas", "SAS program"
+    R = "r", "R model"
+    SPREADSHEET = "spreadsheet", "Spreadsheet"
+    VENDOR_API = "vendor_api", "Hosted vendor API"
+    OTHER = "other", "Other (no ONNX form)"
+
+
 class VersionState(models.TextChoices):
     """A version's place in the lifecycle (transitions: governance)."""
 
@@ -101,6 +114,19 @@ class RegisteredModel(models.Model):
         default=0.5, help_text="A row is predicted favourable when its score is at or above "
                                "this (binary classifiers).")
     vendor_name = models.CharField(max_length=200, blank=True)
+    artifact_form = models.CharField(
+        max_length=12, choices=ArtifactForm.choices, default=ArtifactForm.ONNX,
+        help_text="ONNX, or the form of a model with no ONNX artifact (validated on uploaded "
+                  "predictions and documentation, never served by Assay's gateway).")
+    # A vendor model's contract and service level, and the plan if the vendor fails or leaves.
+    contract_reference = models.CharField(max_length=200, blank=True)
+    contract_start = models.DateField(null=True, blank=True)
+    contract_end = models.DateField(null=True, blank=True)
+    renewal_date = models.DateField(null=True, blank=True)
+    sla_terms = models.TextField("SLA terms", blank=True)
+    contingency_plan = models.TextField(
+        "contingency and exit plan", blank=True,
+        help_text="What the business does if the vendor's model fails, changes or is withdrawn.")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                               related_name="owned_models")
     developers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True,
@@ -147,6 +173,21 @@ class RegisteredModel(models.Model):
     @property
     def developer_ids(self) -> frozenset[int]:
         return frozenset(u.pk for u in self.developers.all())
+
+    @property
+    def has_onnx_form(self) -> bool:
+        """Whether its versions carry an ONNX artifact (else: validated without one, never
+        served)."""
+        return self.artifact_form == ArtifactForm.ONNX
+
+    @property
+    def is_vendor(self) -> bool:
+        return self.sourcing == Sourcing.VENDOR
+
+    @property
+    def is_idea(self) -> bool:
+        """Registered (intake and tiering may be done) before any version exists."""
+        return self.last_version_number == 0
 
     @property
     def assignee_ids(self) -> frozenset[int]:
@@ -242,6 +283,9 @@ class ModelVersion(models.Model):
         retired or its key revoked (a suspending waiver's expiry suspends the version)."""
         if self.state != VersionState.APPROVED:
             return [f"Version {self.number} is {self.get_state_display().lower()}, not approved."]
+        if not self.model.has_onnx_form:
+            return [f"Version {self.number} is approved for use outside Assay's gateway; it has "
+                    f"no artifact to serve ({self.model.get_artifact_form_display()})."]
         if not self.has_artifact:
             return [f"Version {self.number} has no artifact."]
         return self.signature_problems()

@@ -6,6 +6,7 @@ permission rule in core.permissions, writes in one transaction and records one a
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
@@ -21,6 +22,7 @@ from core.limits import limit_text, text_errors
 from core.models import Team, User
 from registry import storage
 from registry.models import (
+    ArtifactForm,
     AuthorKind,
     DecisionType,
     ModelVersion,
@@ -35,12 +37,16 @@ from registry.models import (
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
+# A model's form (ONNX or not) and a vendor model's contract, service level and exit plan.
+VENDOR_FIELDS = ["artifact_form", "contract_reference", "contract_start", "contract_end",
+                 "renewal_date", "sla_terms", "contingency_plan"]
+CONTRACT_DATES = ("contract_start", "contract_end", "renewal_date")
 # Descriptive fields a model's editors may change. Team and owner are the owner of record
 # (model_transfer); status is workflow (governance).
 EDITABLE_FIELDS = [
     "name", "purpose", "intended_use", "intended_users", "restrictions", "business_line",
-    "legal_entity", "decision_type", "task", "sourcing", "vendor_name", "known_limitations", "data_sources",
-    "favourable_class", "decision_threshold",
+    "legal_entity", "decision_type", "task", "sourcing", "vendor_name", "known_limitations",
+    "data_sources", "favourable_class", "decision_threshold", *VENDOR_FIELDS,
 ]
 VERSION_EDITABLE_FIELDS = ["changelog", "training_data_description", "training_data_sha256",
                            "monotone_features"]
@@ -50,7 +56,7 @@ NUMERIC_ELEMENT_TYPES = frozenset({"float", "double", "float16", "int8", "int16"
                                    "int64", "uint8", "uint16", "uint32", "uint64"})
 # Free text, each at most core.limits.TEXT_MAX characters.
 MODEL_TEXT_FIELDS = ["purpose", "intended_use", "intended_users", "restrictions",
-                     "known_limitations", "data_sources"]
+                     "known_limitations", "data_sources", "sla_terms", "contingency_plan"]
 VERSION_TEXT_FIELDS = ["changelog", "training_data_description"]
 TAG_MAX, TAGS_MAX = 50, 50  # characters per tag (the column), tags per model
 
@@ -124,6 +130,17 @@ def _validate_model_fields(data: dict[str, Any], *, creating: bool) -> dict[str,
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) \
                 or not 0.0 <= float(threshold) <= 1.0:
             err("decision_threshold", "The decision threshold is a score from 0 to 1, e.g. 0.5.")
+    if "artifact_form" in data and data["artifact_form"] not in ArtifactForm.values:
+        err("artifact_form", f"Choose one of: {', '.join(ArtifactForm.values)} (onnx for a "
+                             "model with an ONNX artifact).")
+    for day in CONTRACT_DATES:
+        if data.get(day) is not None and not isinstance(data[day], dt.date):
+            err(day, "Give the date as YYYY-MM-DD.")
+    start, end = data.get("contract_start"), data.get("contract_end")
+    if isinstance(start, dt.date) and isinstance(end, dt.date) and end < start:
+        err("contract_end", "The contract cannot end before it starts.")
+    if len(data.get("contract_reference") or "") > 200:
+        err("contract_reference", "Contract references are at most 200 characters.")
     if len(data.get("business_line") or "") > 100:
         err("business_line", "Business lines are at most 100 characters.")
     if len(data.get("legal_entity") or "") > 100:
@@ -301,6 +318,7 @@ def model_update(
             "are changed by an administrator (transfer); status follows the workflow.",
             fields={f: ["This field is read-only."] for f in sorted(unknown)})
     merged = {"sourcing": model.sourcing, "vendor_name": model.vendor_name, "task": model.task,
+              "contract_start": model.contract_start, "contract_end": model.contract_end,
               **changes}
     errors = _validate_model_fields(merged, creating=False)
     if errors:
@@ -454,6 +472,8 @@ def version_create(
     training_data_sha256 = _clean_version_fields(
         {"changelog": changelog, "training_data_description": training_data_description,
          "training_data_sha256": training_data_sha256})["training_data_sha256"]
+    if artifact is not None:
+        _refuse_artifact_without_onnx_form(model)
     info = _check_artifact(artifact) if artifact is not None else None
     monotone = _clean_monotone(monotone_features or {},
                                [t.as_dict() for t in info.inputs] if info else [])
@@ -556,6 +576,15 @@ def _attach(version: ModelVersion, artifact: BinaryIO, info: Any, filename: str)
                              "producer": info.producer}
 
 
+def _refuse_artifact_without_onnx_form(model: RegisteredModel) -> None:
+    if not model.has_onnx_form:
+        raise ValidationFailed(
+            f"{model.name} is recorded as a {model.get_artifact_form_display().lower()}, with no "
+            "ONNX form: its versions are validated on uploaded predictions and documentation, "
+            "without an artifact. Change the model's form to ONNX first if it has one now.",
+            field="artifact")
+
+
 def artifact_upload(*, actor: User, version: ModelVersion, artifact: BinaryIO,
                     filename: str = "") -> ModelVersion:
     """Set or replace a draft version's ONNX artifact, after every safety check has passed."""
@@ -565,6 +594,7 @@ def artifact_upload(*, actor: User, version: ModelVersion, artifact: BinaryIO,
     if version.artifact_is_frozen:
         raise Conflict(f"Version {version.number} is {version.get_state_display().lower()}: its "
                        "artifact is frozen. Upload the new artifact as a new version.")
+    _refuse_artifact_without_onnx_form(version.model)
     info = _check_artifact(artifact)
     with transaction.atomic():
         version = _locked(ModelVersion, version.pk, "version")
@@ -588,9 +618,10 @@ def vendor_document_add(*, actor: User, model: RegisteredModel, document: Binary
     _require(permissions.can_edit_model(actor, model),
              permissions.reason_cannot_edit_model(actor, model),
              actor=actor, attempted="vendor_document_add", target=model)
-    if model.sourcing != Sourcing.VENDOR:
-        raise Conflict("Vendor documentation belongs to vendor models; mark the model as sourced "
-                       "from a vendor first.", field="document")
+    if model.sourcing != Sourcing.VENDOR and model.has_onnx_form:
+        raise Conflict("Documentation files belong to vendor models and models with no ONNX "
+                       "form; mark the model as sourced from a vendor, or say what form it has, "
+                       "first.", field="document")
     sha, size = storage.sha256_of(document)
     if size == 0:
         raise ValidationFailed("The document is empty; choose the file again.", field="document")

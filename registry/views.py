@@ -21,6 +21,7 @@ from core.models import Team
 from registry import services
 from registry.filters import (
     SORTS,
+    STATUS_CHOICES,
     ModelFilter,
     inventory_rows,
     visible_links,
@@ -80,7 +81,7 @@ def model_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     query.pop("page", None)
     context = {
         "page": page, "filter": wanted, "query": query.urlencode(),
-        "teams": Team.objects.all(), "statuses": VersionState.choices,
+        "teams": Team.objects.all(), "statuses": STATUS_CHOICES,
         "decision_types": DecisionType.choices, "sorts": SORTS,
         "can_create": permissions.can_create_model(request.user),
     }
@@ -155,6 +156,9 @@ def version_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse
     model = _visible_model(request, slug)
     _require_edit(request, model)
     form = VersionForm(request.POST or None, request.FILES or None)
+    if not model.has_onnx_form:  # validated on documentation and predictions, no artifact
+        del form.fields["artifact"]
+        del form.fields["monotone_features"]
     _note_refused_upload(request, form, "artifact")
 
     def page(status: int = 200, error: DomainError | None = None) -> HttpResponse:
@@ -163,7 +167,7 @@ def version_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse
 
     def call() -> ModelVersion:
         data = dict(form.cleaned_data)
-        artifact = data.pop("artifact")
+        artifact = data.pop("artifact", None)
         return services.version_create(actor=request.user, model=model, artifact=artifact,
                                        artifact_filename=getattr(artifact, "name", ""), **data)
 
@@ -212,7 +216,8 @@ def version_monotone(request: AuthenticatedHttpRequest, slug: str, number: int) 
 def _signature_context(version: ModelVersion) -> dict[str, Any]:
     """The current signatures, and why they do not back an approval (if they do not)."""
     current = [s for s in (version.current_signature(k) for k in SignatureKind.values) if s]
-    problems = version.signature_problems() if version.state == VersionState.APPROVED else []
+    problems = version.signature_problems() if version.state == VersionState.APPROVED \
+        and version.model.has_onnx_form else []
     return {"signatures": current, "signature_problems": problems}
 
 
@@ -296,6 +301,6 @@ def _model_page(model: RegisteredModel) -> HttpResponse:
 def _note_refused_upload(request: AuthenticatedHttpRequest, form, field: str) -> None:
     """Show the upload handler's refusal (file over the cap) on the form's field."""
     refused = getattr(request, "upload_refusals", {}).get(field)
-    if refused:
+    if refused and field in form.fields:
         form.add_error(field, refused)
 

@@ -314,6 +314,10 @@ SPECTACULAR_SETTINGS = {
         "MonitoringStatusEnum": "monitoring.models.PlanStatus",
         "PlanChangeStatusEnum": "monitoring.models.ChangeStatus",
         "MlflowImportStateEnum": "registry.models.ImportState",
+        "ArtifactFormEnum": "registry.models.ArtifactForm",
+        "DiligenceReviewEnum": "governance.models.DiligenceReview",
+        "DiligenceDecisionEnum": "governance.models.vendor.REVIEW_DECISIONS",
+        "DecisionEnum": "governance.models.Decision",
     },
 }
 

@@ -32,7 +32,9 @@ def may_upload_dataset(user: Any, model: Any) -> bool:
 def may_launch_evaluation(user: Any, version: Any) -> bool:
     from governance.gates import case_for
 
-    return version.has_artifact and permissions.can_launch_evaluation(user, case_for(version))
+    # A model with no ONNX form is evaluated on its predictions files, with no artifact.
+    return (version.has_artifact or not version.model.has_onnx_form) \
+        and permissions.can_launch_evaluation(user, case_for(version))
 
 
 @register.simple_tag

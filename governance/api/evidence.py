@@ -93,4 +93,8 @@ class RequiredEvidenceSerializer(serializers.Serializer):
     met = serializers.BooleanField()
     waived = serializers.BooleanField(help_text="A waiver in force covers the check.")
     problem = serializers.CharField(help_text="What is missing or failing; empty when met.")
+    not_applicable = serializers.BooleanField(help_text=(
+        "A check that runs the model's graph, for a model with no ONNX form, under a policy "
+        "that treats it as not applicable without an artifact: neither met by evidence nor "
+        "blocking (docs/no-artifact-models.md)."))
 

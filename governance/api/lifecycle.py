@@ -59,8 +59,10 @@ class ReviewInputSerializer(StrictSerializer):
     outcomes_analysis = TextField(help_text="Back-testing or a benchmark against a challenger "
                                             "or baseline.")
     implementation_verification = TextField()
-    artifact_sha256 = serializers.CharField(max_length=64,
-                                            help_text="SHA-256 of the artifact you reviewed.")
+    artifact_sha256 = serializers.CharField(
+        max_length=64, required=False, default="", allow_blank=True,
+        help_text="SHA-256 of the artifact you reviewed (required unless the model has no ONNX "
+                  "form, when there is no artifact).")
     limitations = TextField()
     conclusion = serializers.ChoiceField(choices=Conclusion.choices)
     conditions = TextField(required=False, default="", allow_blank=True)

@@ -8,6 +8,7 @@ from governance.api import (
     notifications,
     policies,
     reviews,
+    vendor,
     waivers,
     worklists,
 )
@@ -15,6 +16,7 @@ from governance.api import (
 router = SimpleRouter()
 router.register("policy-versions", policies.PolicyVersionViewSet, basename="policy-version")
 router.register("intakes", intake.IntakeViewSet, basename="intake")
+router.register("vendor-models", vendor.VendorModelViewSet, basename="vendor-model")
 router.register("versions", lifecycle.VersionGovernanceViewSet, basename="version-governance")
 router.register("validation-queue", lifecycle.ValidationQueueViewSet,
                 basename="validation-queue")

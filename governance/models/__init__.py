@@ -31,6 +31,7 @@ from governance.models.policies import Policy, PolicyVersion
 from governance.models.reviews import PeriodicReview, ReviewConclusion
 from governance.models.signoffs import Decision, SignOff
 from governance.models.validation import Conclusion, ValidationReview
+from governance.models.vendor import DiligenceAnswer, DiligenceReview, VendorRelease
 from governance.models.waivers import Waiver, WaiverStatus
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "CommentKind",
     "Conclusion",
     "Decision",
+    "DiligenceAnswer",
+    "DiligenceReview",
     "Evidence",
     "EvidenceOrigin",
     "EvidenceStatus",
@@ -62,6 +65,7 @@ __all__ = [
     "SignOff",
     "TierOverride",
     "ValidationReview",
+    "VendorRelease",
     "VersionGovernance",
     "Waiver",
     "WaiverStatus",

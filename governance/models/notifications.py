@@ -30,6 +30,8 @@ class NotificationKind(models.TextChoices):
     REPORT_READY = "report_ready", "Your export is ready"
     MODEL_OWNED = "model_owned", "A model registered or transferred to you"
     REVIEW_RESCHEDULED = "review_rescheduled", "Periodic review re-scheduled by a new policy"
+    VENDOR_RELEASE = "vendor_release", "A vendor released a new version of your model"
+    DUE_DILIGENCE = "due_diligence", "Vendor due diligence to review or answer again"
 
 
 class NotificationQuerySet(models.QuerySet):

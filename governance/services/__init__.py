@@ -71,6 +71,11 @@ from governance.services.signoffs import (
     version_complete_approval,
 )
 from governance.services.validation import review_conclude, validator_assign
+from governance.services.vendor import (
+    diligence_answer,
+    diligence_review,
+    vendor_release_record,
+)
 from governance.services.waivers import (
     waiver_grant,
     waiver_revoke,
@@ -90,6 +95,8 @@ __all__ = [
     "available_actions",
     "comment_to_reply_to",
     "current_policy",
+    "diligence_answer",
+    "diligence_review",
     "ensure_policy_templates",
     "evidence_record",
     "finding_attach",
@@ -121,6 +128,7 @@ __all__ = [
     "tier_override_decide",
     "tier_override_request",
     "validator_assign",
+    "vendor_release_record",
     "version_complete_approval",
     "version_require_revalidation",
     "version_submit",

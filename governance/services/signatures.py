@@ -56,6 +56,11 @@ def approval_sign(*, version: ModelVersion, actor: User | None, occasion: str,
     row lock; ``occasion`` says why (approve, reinstate, re-sign)."""
     now = timezone.now()
     signed: list[VersionSignature] = []
+    if not version.model.has_onnx_form:
+        # Nothing to sign for the gateway: a model with no ONNX form is approved for use outside
+        # it and never served (ModelVersion.servability_problems); the approval's own audit
+        # event is its record.
+        return signed
     with transaction.atomic():
         for kind in kinds:  # a first key is itself an event: before the head the attestation names
             signing.active_key(kind)

@@ -110,7 +110,12 @@ def review_conclude(
         raise ValidationFailed("Conditions go with the conclusion 'approve with conditions'.",
                                field="conditions")
     digest = (artifact_sha256 or "").strip().lower()
-    if not SHA256_RE.fullmatch(digest):
+    # A model with no ONNX form has no artifact to verify: its review is of its documentation
+    # and the outcomes analysis of its predictions (docs/no-artifact-models.md).
+    no_artifact = not version.model.has_onnx_form
+    if no_artifact:
+        digest = ""
+    elif not SHA256_RE.fullmatch(digest):
         raise ValidationFailed("Give the SHA-256 of the artifact you reviewed: 64 hex "
                                "characters (sha256sum output).", field="artifact_sha256")
     if version.state != S.IN_VALIDATION:
@@ -121,7 +126,7 @@ def review_conclude(
     if reason:
         refuse(actor, reason, attempted="review.conclude", target=version)
     gov = VersionGovernance.objects.get(version=version)
-    if digest != gov.submitted_artifact_sha256:
+    if not no_artifact and digest != gov.submitted_artifact_sha256:
         raise ValidationFailed(
             f"The artifact you reviewed ({digest[:12]}…) is not the submitted one "
             f"({gov.submitted_artifact_sha256[:12]}…). Download the submitted artifact and "
@@ -142,7 +147,7 @@ def review_conclude(
         to = S.REJECTED if conclusion == Conclusion.REJECT else S.PENDING_APPROVAL
         version_transition(version=locked, to=to, actor=actor, reason=limitations, details={
             "review_id": review.pk, "conclusion": conclusion, "conditions": conditions,
-            "artifact_sha256": digest, "artifact_verified": True, **values})
+            "artifact_sha256": digest, "artifact_verified": not no_artifact, **values})
     version.state = locked.state
     return review
 

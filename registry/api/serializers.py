@@ -11,6 +11,7 @@ from core.api.base import TEXT_LIMIT, StrictInputMixin, VisibleInputMixin
 from core.models import Team, User
 from registry import services
 from registry.models import (
+    ArtifactForm,
     DecisionType,
     MlflowImport,
     ModelVersion,
@@ -56,6 +57,12 @@ class ModelSerializer(StrictInputMixin, VisibleInputMixin, serializers.ModelSeri
     decision_type = serializers.ChoiceField(choices=DecisionType.choices)
     task = serializers.ChoiceField(choices=Task.choices)
     sourcing = serializers.ChoiceField(choices=Sourcing.choices, required=False)
+    artifact_form = serializers.ChoiceField(
+        choices=ArtifactForm.choices, required=False,
+        help_text="onnx, or the form of a model with no ONNX artifact: it is validated on "
+                  "uploaded predictions and documentation and never served by the gateway.")
+    is_idea = serializers.BooleanField(read_only=True, help_text=(
+        "Registered with no version yet (the idea stage: intake and tiering may be done)."))
     favourable_class = serializers.CharField(
         max_length=100, required=False, allow_blank=True,
         help_text="The favourable (positive) class as spelled in the label column, e.g. '1'.")
@@ -70,8 +77,10 @@ class ModelSerializer(StrictInputMixin, VisibleInputMixin, serializers.ModelSeri
         model = RegisteredModel
         fields = [
             "id", "slug", "name", "team", "owner", "developers", "purpose", "intended_use",
-            "intended_users", "restrictions", "business_line", "legal_entity", "decision_type", "task",
-            "sourcing", "vendor_name", "favourable_class", "decision_threshold",
+            "intended_users", "restrictions", "business_line", "legal_entity", "decision_type",
+            "task", "sourcing", "vendor_name", "artifact_form", "contract_reference",
+            "contract_start", "contract_end", "renewal_date", "sla_terms", "contingency_plan",
+            "is_idea", "favourable_class", "decision_threshold",
             "known_limitations", "upstream_models", "data_sources",
             "tags", "tag_names", "status", "latest_version", "version_count", "created_by",
             "created_at", "updated_at",

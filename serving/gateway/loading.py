@@ -117,6 +117,9 @@ def quick_refusal(facts: Facts) -> Refused | None:
                       "served.")
     if facts.expired_waiver:
         return refuse("waiver_expired", facts.expired_waiver)
+    if not facts.artifact_sha256:
+        return refuse("no_artifact", f"{label} is approved for use outside Assay's gateway; it "
+                      "has no artifact to serve.")
     for kind, signature in ((SignatureKind.ARTIFACT, facts.artifact_signature),
                             (SignatureKind.APPROVAL, facts.approval_signature)):
         what = SignatureKind(kind).label.lower()
