@@ -28,6 +28,9 @@ class NotificationKind(models.TextChoices):
     POLICY_APPROVED = "policy_approved", "Your policy draft approved and current"
     POLICY_DECLINED = "policy_declined", "Your policy draft declined"
     REPORT_READY = "report_ready", "Your export is ready"
+    TOOL_REVIEW_DUE = "tool_review_due", "Tool review coming due"
+    TOOL_REVIEW_OVERDUE = "tool_review_overdue", "Tool review overdue"
+    TIER_RAISED = "tier_raised", "A use case raised a model's tier"
 
 
 class NotificationQuerySet(models.QuerySet):

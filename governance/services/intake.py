@@ -18,6 +18,7 @@ from governance.models import (
     OverrideStatus,
     PolicyVersion,
     TierOverride,
+    Tool,
     VersionGovernance,
 )
 from governance.services.common import limit_text, require_text
@@ -92,6 +93,12 @@ def intake_record(*, actor: User, model: RegisteredModel, is_model: Any, rationa
         tier_before = intake.tier if intake else None
         override = intake.override_tier if intake else None
         tier_after = (override or scoring.tier) if scoring else None
+        if tier_after is not None and intake is not None and intake.use_case_tier is not None:
+            tier_after = min(tier_after, intake.use_case_tier)  # a more critical use governs
+        if is_model and Tool.objects.filter(model=model, retired_at__isnull=True).exists():
+            raise Conflict(f"{model.name} is in the register of tools that are not models; "
+                           "retire it there (its periodic review, \"no longer in use\") before "
+                           "recording it as a model.")
         if tier_after != tier_before:
             _refuse_tier_change_in_flight(model, tier_before, tier_after)
         if intake is None:
