@@ -264,6 +264,11 @@ SPECTACULAR_SETTINGS = {
         "MonitoringStatusEnum": "monitoring.models.PlanStatus",
         "PlanChangeStatusEnum": "monitoring.models.ChangeStatus",
         "MlflowImportStateEnum": "registry.models.ImportState",
+        "ToolKindEnum": "governance.models.ToolKind",
+        "ToolCriticalityEnum": "governance.models.ToolCriticality",
+        "FindingCategoryEnum": "governance.models.FindingCategory",
+        "RootCauseEnum": "governance.models.RootCause",
+        "SR117AreaEnum": "governance.models.SR117Area",
     },
 }
 
