@@ -33,6 +33,15 @@ class Sourcing(models.TextChoices):
     VENDOR = "vendor", "Vendor"
 
 
+class EntryKind(models.TextChoices):
+    """What an inventory entry is: a model, or a tool that is not one (a spreadsheet, an
+    end-user computing tool, a rules engine) kept in the inventory of record. Governance's
+    intake decides it ("is it a model?")."""
+
+    MODEL = "model", "Model"
+    TOOL = "tool", "Non-model tool"
+
+
 class VersionState(models.TextChoices):
     """A version's place in the lifecycle (transitions: governance)."""
 
@@ -88,6 +97,8 @@ class RegisteredModel(models.Model):
     decision_type = models.CharField(max_length=20, choices=DecisionType.choices)
     task = models.CharField(max_length=32, choices=Task.choices)
     sourcing = models.CharField(max_length=10, choices=Sourcing.choices, default=Sourcing.IN_HOUSE)
+    # Kept by governance.services.intake_record from the intake's "is it a model?".
+    kind = models.CharField(max_length=10, choices=EntryKind.choices, default=EntryKind.MODEL)
     # Classifiers: the favourable (positive) outcome, as it is spelled in the label column, and
     # the score at or above which a row is predicted favourable. Evaluation runs use both.
     favourable_class = models.CharField(

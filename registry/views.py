@@ -35,6 +35,7 @@ from registry.forms import (
 )
 from registry.models import (
     DecisionType,
+    EntryKind,
     ModelVersion,
     RegisteredModel,
     SignatureKind,
@@ -81,6 +82,7 @@ def model_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = {
         "page": page, "filter": wanted, "query": query.urlencode(),
         "teams": Team.objects.all(), "statuses": VersionState.choices,
+        "kinds": EntryKind.choices,
         "decision_types": DecisionType.choices, "sorts": SORTS,
         "can_create": permissions.can_create_model(request.user),
     }

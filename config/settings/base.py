@@ -265,7 +265,7 @@ SPECTACULAR_SETTINGS = {
         "PlanChangeStatusEnum": "monitoring.models.ChangeStatus",
         "MlflowImportStateEnum": "registry.models.ImportState",
         "ToolKindEnum": "governance.models.ToolKind",
-        "ToolCriticalityEnum": "governance.models.ToolCriticality",
+        "EntryKindEnum": "registry.models.EntryKind",
         "FindingCategoryEnum": "governance.models.FindingCategory",
         "RootCauseEnum": "governance.models.RootCause",
         "SR117AreaEnum": "governance.models.SR117Area",

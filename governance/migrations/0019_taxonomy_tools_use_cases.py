@@ -6,11 +6,19 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def mark_non_models(apps, schema_editor) -> None:
+    """Inventory entries whose intake already said "not a model" are non-model tools."""
+    ModelIntake = apps.get_model("governance", "ModelIntake")
+    RegisteredModel = apps.get_model("registry", "RegisteredModel")
+    RegisteredModel.objects.filter(pk__in=ModelIntake.objects.filter(is_model=False)
+                                   .values("model_id")).update(kind="tool")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
         ('governance', '0017_policy_decline'),
-        ('registry', '0007_mlflow_import'),
+        ('registry', '0009_entry_kind'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -108,4 +116,5 @@ class Migration(migrations.Migration):
             model_name='usecase',
             constraint=models.UniqueConstraint(fields=('model', 'name'), name='one_use_case_per_name'),
         ),
+        migrations.RunPython(mark_non_models, migrations.RunPython.noop),
     ]

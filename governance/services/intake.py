@@ -23,7 +23,7 @@ from governance.models import (
 )
 from governance.services.common import limit_text, require_text
 from governance.services.policies import current_policy
-from registry.models import RegisteredModel
+from registry.models import EntryKind, RegisteredModel
 
 
 def _requirements(policy: PolicyVersion | None, tier: int | None) -> dict[str, Any] | None:
@@ -112,6 +112,10 @@ def intake_record(*, actor: User, model: RegisteredModel, is_model: Any, rationa
         intake.completed_by = actor
         intake.completed_at = timezone.now()
         intake.save()
+        kind = EntryKind.MODEL if is_model else EntryKind.TOOL
+        if model.kind != kind:
+            RegisteredModel.objects.filter(pk=model.pk).update(kind=kind)
+            model.kind = kind
         audit.record(action="intake.record", actor=actor, obj=intake, payload={
             "is_model": is_model, "rationale": rationale, "answers": answers,
             "score": scoring.total if scoring else None,
