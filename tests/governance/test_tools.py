@@ -17,6 +17,7 @@ from core.models import AuditEvent
 from governance import services
 from governance.models import Notification, NotificationKind, Tool
 from governance.policy import DEFAULT_TOOL_RULES, TEMPLATES, add_months, definition_errors
+from governance.policy_edit import definition_changes
 from governance.worklists import board
 from registry.models import EntryKind, RegisteredModel
 from tests.conftest import approve_policy
@@ -328,3 +329,20 @@ def test_the_demo_loads_one_non_model_tool(policy, db):
     call_command("load_demo_tools", stdout=open("/dev/null", "w"))  # noqa: SIM115 (idempotent)
     tool = Tool.objects.get()
     assert tool.model.kind == EntryKind.TOOL and tool.criticality == "high"
+
+
+def test_the_policy_page_and_its_comparison_show_the_tool_workflow(policy, adam, client):
+    definition = copy.deepcopy(TEMPLATES["sr-11-7"][2])
+    definition["tools"] = copy.deepcopy(DEFAULT_TOOL_RULES)
+    definition["tools"]["low"]["review_months"] = 36
+    definition["tools"]["low"]["controls"].append("Listed in the EUC inventory")
+    pv = services.policy_version_create(actor=adam, policy_slug="sr-11-7",
+                                        definition=definition)
+    changes = {(c.where, c.before, c.after)
+               for c in definition_changes(policy.definition, pv.definition)}
+    assert changes == {("Tools of low criticality: reviewed every (months)", "24", "36"),
+                       ("Tools of low criticality: control", "added",
+                        "Listed in the EUC inventory")}
+    client.force_login(adam)
+    page = client.get(f"/governance/policies/{pv.pk}/").content.decode()
+    assert "Tools that are not models" in page and "every 36 months by its owner" in page
