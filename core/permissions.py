@@ -643,3 +643,26 @@ def reason_cannot_record_outcomes(user: Visitor, model: Governed) -> Reason:
     if is_auditor_only(user):
         return Refusal("Auditors read; they record no outcomes or overrides.", WRONG_ROLE)
     return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The register of tools that are not models (governance.models.Tool). ``reviewer`` is who the
+# tool's policy says concludes its periodic review: "owner", "validator" or "risk_officer".
+
+def reason_cannot_review_tool(user: Visitor, model: Governed, reviewer: str) -> Reason:
+    """The tool's owner reviews it when its policy says "owner"; otherwise a validator or risk
+    officer (as the policy says) who is not its owner."""
+    if not can_view(user, model):
+        return Refusal("Sign in to review this tool.", NOT_SIGNED_IN)
+    if is_auditor_only(user):
+        return Refusal("Auditors have read-only access.", READ_ONLY)
+    is_owner = getattr(model, "owner_id", None) == user.pk
+    if reviewer == "owner":
+        return "" if is_owner else Refusal(
+            "Its policy has the tool's owner review it; ask its owner.", WRONG_ROLE)
+    role = Role.VALIDATOR if reviewer == "validator" else Role.RISK_OFFICER
+    if not user.has_role(role):
+        return Refusal(f"Its policy has a {role.label.lower()} review this tool.", WRONG_ROLE)
+    if is_owner:
+        return Refusal("The tool's owner cannot be its independent reviewer.", NOT_INDEPENDENT)
+    return ""

@@ -18,6 +18,7 @@ class GovernanceConfig(AppConfig):
         pages.add_nav_link(pages.NavLink("My work", "governance:queue"))
         pages.add_nav_link(pages.NavLink("Findings", "governance:findings"))
         pages.add_nav_link(pages.NavLink("Waivers", "governance:waivers"))
+        pages.add_nav_link(pages.NavLink("Tools", "governance:tools"))
         pages.add_nav_link(pages.NavLink("Board", "governance:board",
                                          shown=permissions.can_view_board))
         pages.add_nav_link(pages.NavLink("Policies", "governance:policies",

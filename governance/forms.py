@@ -15,14 +15,31 @@ from governance.models import (
     CommentKind,
     Conclusion,
     Decision,
+    FindingCategory,
     FindingStatus,
     NotificationKind,
     Policy,
     ReviewConclusion,
+    RootCause,
     Severity,
+    SR117Area,
+    ToolCriticality,
+    ToolKind,
 )
 from governance.policy import SIGNOFF_ROLES, Definition
 from governance.policy_edit import LINE_HELP, LineError, requirement_from_line, requirement_line
+
+
+def add_questionnaire(form: forms.Form, definition: Definition | None) -> list[str]:
+    """One choice field ``q_<key>`` per question of the policy's questionnaire; the keys."""
+    keys = []
+    for q in definition.questions if definition else []:
+        form.fields[f"q_{q['key']}"] = forms.ChoiceField(
+            label=f"{q['label']} (weight {q['weight']})", required=False,
+            choices=[("", "—")] + [(o["value"], f"{o.get('label', o['value'])} "
+                                                f"({o['score']})") for o in q["options"]])
+        keys.append(q["key"])
+    return keys
 
 
 class IntakeForm(forms.Form):
@@ -38,13 +55,7 @@ class IntakeForm(forms.Form):
 
     def __init__(self, *args: Any, definition: Definition | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.question_keys = []
-        for q in definition.questions if definition else []:
-            self.fields[f"q_{q['key']}"] = forms.ChoiceField(
-                label=f"{q['label']} (weight {q['weight']})", required=False,
-                choices=[("", "—")] + [(o["value"], f"{o.get('label', o['value'])} "
-                                                    f"({o['score']})") for o in q["options"]])
-            self.question_keys.append(q["key"])
+        self.question_keys = add_questionnaire(self, definition)
 
     def answers(self) -> dict[str, str]:
         if not self.cleaned_data.get("is_model"):
@@ -53,6 +64,22 @@ class IntakeForm(forms.Form):
 
     def add_error_for(self, key: str, message: str) -> None:
         self.add_error(f"q_{key}" if f"q_{key}" in self.fields else None, message)
+
+
+class UseCaseForm(forms.Form):
+    """One more use of a model, tiered by the same questionnaire as its intake."""
+
+    name = forms.CharField(max_length=200, required=False)
+    description = forms.CharField(widget=forms.Textarea, required=False,
+                                  help_text="What decisions it supports, for whom.")
+    business_line = forms.CharField(max_length=100, required=False)
+
+    def __init__(self, *args: Any, definition: Definition | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.question_keys = add_questionnaire(self, definition)
+
+    def answers(self) -> dict[str, str]:
+        return {k: self.cleaned_data.get(f"q_{k}") or "" for k in self.question_keys}
 
 
 class OverrideRequestForm(forms.Form):
@@ -137,6 +164,23 @@ class FindingForm(forms.Form):
     severity = forms.ChoiceField(choices=Severity.choices)
     due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
                                help_text="Empty: 30, 60 or 90 days by severity.")
+    category = forms.ChoiceField(choices=[("", "Not classified yet"), *FindingCategory.choices],
+                                 required=False)
+    root_cause = forms.ChoiceField(choices=[("", "Not classified yet"), *RootCause.choices],
+                                   required=False)
+    sr117_area = forms.ChoiceField(label="SR 11-7 area", required=False,
+                                   choices=[("", "Not classified yet"), *SR117Area.choices])
+
+
+class FindingClassifyForm(forms.Form):
+    """The finding taxonomy, as the validator sets or corrects it."""
+
+    category = forms.ChoiceField(choices=[("", "Not classified"), *FindingCategory.choices],
+                                 required=False)
+    root_cause = forms.ChoiceField(choices=[("", "Not classified"), *RootCause.choices],
+                                   required=False)
+    sr117_area = forms.ChoiceField(label="SR 11-7 area", required=False,
+                                   choices=[("", "Not classified"), *SR117Area.choices])
 
 
 class FindingMoveForm(forms.Form):
@@ -359,3 +403,30 @@ class VendorReleaseForm(forms.Form):
     label = forms.CharField(max_length=100, help_text="As the vendor names it, e.g. 2026.2.")
     released_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class ToolForm(forms.Form):
+    """Registering an inventory entry as a tool: its kind, criticality and usage; the controls
+    of its criticality's checklist that are in place (``control``, checked values)."""
+
+    kind = forms.ChoiceField(choices=ToolKind.choices)
+    criticality = forms.ChoiceField(choices=ToolCriticality.choices, widget=forms.RadioSelect,
+                                    help_text="Sets its controls and how often it is reviewed "
+                                              "(the current policy).")
+    usage = forms.CharField(widget=forms.Textarea, required=False,
+                            help_text="Who uses it, for what, and how often.")
+
+
+class ToolReviewForm(forms.Form):
+    still_in_use = forms.TypedChoiceField(
+        label="Is the tool still in use as registered?", coerce=lambda v: v == "yes",
+        widget=forms.RadioSelect,
+        choices=[("yes", "Yes: it stays in the register until its next review"),
+                 ("no", "No: retire it from the register")])
+    notes = forms.CharField(widget=forms.Textarea, required=False,
+                            help_text="What the review found: how it is used now, any change.")
+
+
+def checked_controls(data: Any) -> dict[str, bool]:
+    """The controls checked on a tool form (its ``control`` checkboxes), each as in place."""
+    return dict.fromkeys(data.getlist("control"), True)

@@ -50,6 +50,16 @@ unless waived). docs/no-artifact-models.md.
 ``developers_may_deploy`` (optional, default false, tier 3 only) relaxes segregation of duties for
 deployments: a version's developers may then deploy it to production endpoints
 (docs/deployments.md). Tiers 1 and 2 may not relax it.
+
+``tools`` (optional) is the lighter workflow of the register of tools that are not models
+(spreadsheets, end-user computing tools, rules engines), per tool criticality::
+
+    {"high": {"review_months": 12, "reviewer": "risk_officer",
+              "controls": ["Access is restricted to named users", ...]},
+     "medium": {...}, "low": {...}}
+
+``reviewer`` is who concludes the periodic review: the tool's "owner", a "validator" or a
+"risk_officer". A definition without it gets ``DEFAULT_TOOL_RULES``.
 """
 
 from __future__ import annotations
@@ -116,11 +126,13 @@ def definition_errors(definition: Any) -> list[str]:
         return ["The definition must be a JSON object with 'questionnaire' and 'tiers'."]
     errors: list[str] = []
     unknown = set(definition) - {"questionnaire", "tiers", "vendor_due_diligence",
-                                 "without_artifact"}
+                                 "without_artifact", "tools"}
     if unknown:
         errors.append(f"Unknown top-level keys: {', '.join(sorted(unknown))}.")
     errors += _questionnaire_errors(definition.get("questionnaire"))
     errors += _tiers_errors(definition.get("tiers"))
+    if "tools" in definition:
+        errors += tool_rules_errors(definition["tools"])
     errors += _vendor_errors(definition)
     return errors
 
@@ -143,6 +155,70 @@ def _vendor_errors(definition: dict[str, Any]) -> list[str]:
         errors.append("without_artifact is {\"graph_checks\": \"not_applicable\" or "
                       "\"block\"}.")
     return errors
+
+
+# ---------------------------------------------------------------------------------------------
+# The register of tools that are not models: its workflow per tool criticality.
+
+CRITICALITIES = ("high", "medium", "low")
+TOOL_REVIEWERS = ("owner", "validator", "risk_officer")
+TOOL_RULE_KEYS = frozenset({"review_months", "reviewer", "controls"})
+_BASE_CONTROLS = ["Documented: purpose, inputs, logic and outputs are written down",
+                  "Access is restricted to named users"]
+# Common end-user computing controls; a high-criticality tool also gets its outputs checked
+# independently and its changes approved, as a model's would be.
+DEFAULT_TOOL_RULES: dict[str, dict[str, Any]] = {
+    "high": {"review_months": 12, "reviewer": "risk_officer", "controls": [
+        *_BASE_CONTROLS, "Changes are versioned and approved by a second person",
+        "Outputs are reconciled or checked independently", "Backed up and recoverable"]},
+    "medium": {"review_months": 12, "reviewer": "owner", "controls": [
+        *_BASE_CONTROLS, "Changes are versioned"]},
+    "low": {"review_months": 24, "reviewer": "owner", "controls": list(_BASE_CONTROLS)},
+}
+
+
+def tool_rules_errors(tools: Any) -> list[str]:
+    """What is wrong with a definition's ``tools`` section, each message naming where."""
+    if not isinstance(tools, dict) or sorted(tools) != sorted(CRITICALITIES):
+        return ["tools: must be an object with keys 'high', 'medium' and 'low' (the tool "
+                "criticalities)."]
+    errors: list[str] = []
+    for name in CRITICALITIES:
+        rules, where = tools[name], f"tools.{name}"
+        if not isinstance(rules, dict):
+            errors.append(f"{where}: must be an object with {', '.join(sorted(TOOL_RULE_KEYS))}.")
+            continue
+        unknown = set(rules) - TOOL_RULE_KEYS
+        if unknown:
+            errors.append(f"{where}: unknown keys {', '.join(sorted(unknown))}.")
+        months = rules.get("review_months")
+        if not _is_count(months) or not 1 <= months <= 60:
+            errors.append(f"{where}.review_months: a whole number of months, 1 to 60.")
+        if rules.get("reviewer") not in TOOL_REVIEWERS:
+            errors.append(f"{where}.reviewer: who concludes the periodic review, one of "
+                          f"{', '.join(TOOL_REVIEWERS)}.")
+        controls = rules.get("controls")
+        if not isinstance(controls, list) or not all(
+                isinstance(c, str) and c.strip() and len(c) <= 200 for c in controls):
+            errors.append(f"{where}.controls: a list of controls, each a text of up to 200 "
+                          "characters (may be empty).")
+        elif len(set(controls)) != len(controls):
+            errors.append(f"{where}.controls: each control once.")
+    return errors
+
+
+@dataclass(frozen=True)
+class ToolRules:
+    """What a policy asks of a tool of one criticality."""
+
+    criticality: str
+    review_months: int
+    reviewer: str
+    controls: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"criticality": self.criticality, "review_months": self.review_months,
+                "reviewer": self.reviewer, "controls": list(self.controls)}
 
 
 def _questionnaire_errors(q: Any) -> list[str]:
@@ -585,6 +661,12 @@ class Definition:
         """How a required graph check is treated for a model with no ONNX form."""
         return str((self.data.get("without_artifact") or {}).get("graph_checks",
                                                                  NOT_APPLICABLE))
+
+    def tool_rules(self, criticality: str) -> ToolRules:
+        """The tool workflow for a criticality (the definition's, else DEFAULT_TOOL_RULES)."""
+        raw = (self.data.get("tools") or DEFAULT_TOOL_RULES)[criticality]
+        return ToolRules(criticality=criticality, review_months=raw["review_months"],
+                         reviewer=raw["reviewer"], controls=tuple(raw["controls"]))
 
     def answer_errors(self, answers: Any) -> dict[str, str]:
         """Per question key, what is wrong with the answers (empty when complete and valid)."""

@@ -15,7 +15,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from governance.policy import BLOCK, COMPARATORS, SIGNOFF_ROLES, TASKS, WARN
+from governance.policy import (
+    BLOCK,
+    COMPARATORS,
+    CRITICALITIES,
+    DEFAULT_TOOL_RULES,
+    SIGNOFF_ROLES,
+    TASKS,
+    WARN,
+)
 
 LINE_HELP = ("One requirement a line: check [metric comparator threshold] [warn] [external] "
              "[tasks=binary_classification,…], e.g. \"performance roc_auc >= 0.7\".")
@@ -146,6 +154,27 @@ def definition_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> 
         for line in new_lines:
             if line not in old_lines:
                 changes.append(Change(f"{where}: required evidence", "added", line))
+    if before is not None:
+        changes += _tool_changes(before.get("tools") or DEFAULT_TOOL_RULES,
+                                 after.get("tools") or DEFAULT_TOOL_RULES)
+    return changes
+
+
+def _tool_changes(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """What changes in the tool register's workflow (a definition without ``tools`` reads as
+    the defaults it gets)."""
+    changes: list[Change] = []
+    for criticality in CRITICALITIES:
+        a, b = old[criticality], new[criticality]
+        where = f"Tools of {criticality} criticality"
+        for key, label in (("review_months", "reviewed every (months)"),
+                           ("reviewer", "reviewed by")):
+            if a[key] != b[key]:
+                changes.append(Change(f"{where}: {label}", str(a[key]), str(b[key])))
+        changes += [Change(f"{where}: control", c, "removed")
+                    for c in a["controls"] if c not in b["controls"]]
+        changes += [Change(f"{where}: control", "added", c)
+                    for c in b["controls"] if c not in a["controls"]]
     return changes
 
 

@@ -11,11 +11,12 @@ from typing import Any
 
 from django.db.models import Case as SqlCase
 from django.db.models import Count, F, IntegerField, QuerySet, Value, When
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from core import permissions
 from governance.gates import Case, case_from
-from governance.models import Finding, VersionGovernance, Waiver
+from governance.models import Finding, Tool, VersionGovernance, Waiver
 from governance.services.reviews import COMING_DUE_DAYS
 from governance.services.waivers import WAIVER_WARNING_DAYS
 from registry.models import ModelVersion, RegisteredModel, VersionState
@@ -85,15 +86,19 @@ class Board:
     waivers: list[Waiver]
     expiring_waiver_ids: set[int]
     by_tier_and_status: list[dict[str, Any]] = field(default_factory=list)
+    # The register of tools that are not models: in use, review overdue, retired.
+    tools: dict[str, int] = field(default_factory=dict)
 
 
 def tier_expression() -> SqlCase:
-    """The tier in force of a model, in SQL: an approved override, else the computed tier; 0 for
-    non-models and models without intake."""
+    """The tier in force of a model, in SQL: the most critical of its main purpose's tier (an
+    approved override, else the computed tier) and its use cases'; 0 for non-models and models
+    without intake."""
+    primary = Coalesce(F("intake__override_tier"), F("intake__computed_tier"))
+    # The most critical of the main purpose's tier and its use cases' (ModelIntake.tier).
     return SqlCase(
-        When(intake__is_model=True, intake__override_tier__isnull=False,
-             then=F("intake__override_tier")),
-        When(intake__is_model=True, then=F("intake__computed_tier")),
+        When(intake__is_model=True,
+             then=Least(primary, Coalesce(F("intake__use_case_tier"), primary))),
         default=Value(0), output_field=IntegerField())
 
 
@@ -105,7 +110,9 @@ def board(*, now: dt.datetime | None = None) -> Board:
         "version__model", "finding", "approved_by").order_by("expires_at"))
     soon = now + dt.timedelta(days=WAIVER_WARNING_DAYS)
     counts = (RegisteredModel.objects.annotate(tier=tier_expression())
-              .values("tier", "status").annotate(n=Count("pk")).order_by("tier", "status"))
+              .values("tier", "status", "kind").annotate(n=Count("pk"))
+              .order_by("tier", "kind", "status"))
+    tools_in_use = Tool.objects.filter(retired_at__isnull=True)
     return Board(
         today=today,
         overdue_reviews=list(reviews.review_overdue(today).order_by("next_review_due")),
@@ -116,5 +123,8 @@ def board(*, now: dt.datetime | None = None) -> Board:
         waivers=waivers,
         expiring_waiver_ids={w.pk for w in waivers if w.expires_at <= soon},
         by_tier_and_status=[{"tier": row["tier"] or None, "status": row["status"],
-                             "count": row["n"]} for row in counts],
+                             "kind": row["kind"], "count": row["n"]} for row in counts],
+        tools={"in_use": tools_in_use.count(),
+               "review_overdue": tools_in_use.filter(next_review_due__lt=today).count(),
+               "retired": Tool.objects.filter(retired_at__isnull=False).count()},
     )

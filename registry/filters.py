@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
 
 from core.errors import ValidationFailed
-from registry.models import DecisionType, ModelVersion, RegisteredModel, VersionState
+from registry.models import (
+    DecisionType,
+    EntryKind,
+    ModelVersion,
+    RegisteredModel,
+    VersionState,
+)
 
 SORTS = {
     "name": "name", "-name": "-name",
@@ -33,6 +39,7 @@ class ModelFilter:
     business_line: str = ""
     decision_type: str = ""
     tag: str = ""
+    kind: str = ""
     sort: str = "name"
     errors: dict[str, list[str]] = field(default_factory=dict)
 
@@ -40,7 +47,8 @@ class ModelFilter:
     def from_params(cls, params: Mapping[str, str]) -> ModelFilter:
         # The keys are the filter's text fields named here (the stubs cannot tell from **).
         f = cls(**{k: (params.get(k) or "").strip() for k in  # type: ignore[arg-type]
-                   ("q", "team", "status", "owner", "business_line", "decision_type", "tag")},
+                   ("q", "team", "status", "owner", "business_line", "decision_type", "tag",
+                    "kind")},
                 sort=(params.get("sort") or "name").strip())
         if f.status and f.status not in STATUSES:
             f.errors["status"] = [f"Unknown status {f.status!r}; use one of: "
@@ -48,6 +56,9 @@ class ModelFilter:
         if f.decision_type and f.decision_type not in DecisionType.values:
             f.errors["decision_type"] = [f"Unknown decision type {f.decision_type!r}; use one of: "
                                          f"{', '.join(DecisionType.values)}."]
+        if f.kind and f.kind not in EntryKind.values:
+            f.errors["kind"] = [f"Unknown kind {f.kind!r}; use one of: "
+                                f"{', '.join(EntryKind.values)}."]
         if f.sort not in SORTS:
             f.errors["sort"] = [f"Unknown sort {f.sort!r}; use one of: {', '.join(SORTS)}."]
         return f
@@ -78,6 +89,8 @@ class ModelFilter:
             models = models.filter(decision_type=self.decision_type)
         if self.tag:
             models = models.filter(tags__name=self.tag)
+        if self.kind and "kind" not in self.errors:
+            models = models.filter(kind=self.kind)
         order = SORTS.get(self.sort, "name")
         return models.order_by(order, "pk")
 

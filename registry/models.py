@@ -44,6 +44,13 @@ class ArtifactForm(models.TextChoices):
     SPREADSHEET = "spreadsheet", "Spreadsheet"
     VENDOR_API = "vendor_api", "Hosted vendor API"
     OTHER = "other", "Other (no ONNX form)"
+class EntryKind(models.TextChoices):
+    """What an inventory entry is: a model, or a tool that is not one (a spreadsheet, an
+    end-user computing tool, a rules engine) kept in the inventory of record. Governance's
+    intake decides it ("is it a model?")."""
+
+    MODEL = "model", "Model"
+    TOOL = "tool", "Non-model tool"
 
 
 class VersionState(models.TextChoices):
@@ -104,6 +111,8 @@ class RegisteredModel(models.Model):
     decision_type = models.CharField(max_length=20, choices=DecisionType.choices)
     task = models.CharField(max_length=32, choices=Task.choices)
     sourcing = models.CharField(max_length=10, choices=Sourcing.choices, default=Sourcing.IN_HOUSE)
+    # Kept by governance.services.intake_record from the intake's "is it a model?".
+    kind = models.CharField(max_length=10, choices=EntryKind.choices, default=EntryKind.MODEL)
     # Classifiers: the favourable (positive) outcome, as it is spelled in the label column, and
     # the score at or above which a row is predicted favourable. Evaluation runs use both.
     favourable_class = models.CharField(

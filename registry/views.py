@@ -36,6 +36,7 @@ from registry.forms import (
 )
 from registry.models import (
     DecisionType,
+    EntryKind,
     ModelVersion,
     RegisteredModel,
     SignatureKind,
@@ -82,6 +83,7 @@ def model_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = {
         "page": page, "filter": wanted, "query": query.urlencode(),
         "teams": Team.objects.all(), "statuses": STATUS_CHOICES,
+        "kinds": EntryKind.choices,
         "decision_types": DecisionType.choices, "sorts": SORTS,
         "can_create": permissions.can_create_model(request.user),
     }

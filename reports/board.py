@@ -38,7 +38,10 @@ from registry.filters import IN_USE_STATES
 from registry.models import ModelVersion, RegisteredModel, VersionState
 
 # The trail's tier events of a model: each carries {"tier": {"before", "after"}}.
-TIER_ACTIONS = ("intake.record", "intake.override_approve", "intake.override_reject")
+TIER_ACTIONS = ("intake.record", "intake.override_approve", "intake.override_reject",
+                "use_case.add", "use_case.remove")
+# How the tier mix names entries whose intake said "not a model".
+NON_MODEL = "Non-model tool"
 APPROVALS = ("version.approve",)
 REJECTIONS = ("version.reject", "version.reject_in_validation")
 CLOSINGS = ("finding.close", "finding.accept_risk")
@@ -160,19 +163,24 @@ class Board:
         return sum(end for _, _, end, _ in self.tier_mix)
 
 
-def _tier_label(tier: int | None) -> str:
+def _tier_label(tier: int | str | None) -> str:
+    if isinstance(tier, str):
+        return tier
     return f"Tier {tier}" if tier else "Not tiered"
 
 
 def tiers_at(moment: dt.datetime) -> Counter[str]:
-    """Models existing at ``moment`` by the tier in force then, replayed from the trail."""
-    tier: dict[int, int | None] = {}
+    """Models existing at ``moment`` by the tier in force then, replayed from the trail; entries
+    whose intake then said "not a model" count as non-model tools."""
+    tier: dict[int, int | str | None] = {}
     for model_id, payload in (AuditEvent.objects.filter(action__in=TIER_ACTIONS,
                                                         occurred_at__lt=moment)
                               .order_by("seq").values_list("model_id", "payload")):
         after = (payload or {}).get("tier", {})
         if model_id is not None and isinstance(after, dict):
             tier[model_id] = after.get("after")
+            if (payload or {}).get("is_model") is False:
+                tier[model_id] = NON_MODEL
     ids = RegisteredModel.objects.filter(created_at__lt=moment).values_list("pk", flat=True)
     return Counter(_tier_label(tier.get(pk)) for pk in ids)
 
@@ -320,7 +328,8 @@ def build(period: Period, *, now: dt.datetime | None = None,
     step = progress or (lambda _p, _s: None)
     step(10, "Tier mix from the audit trail")
     start, end = tiers_at(period.since), tiers_at(period.until)
-    order = sorted(set(start) | set(end), key=lambda t: (t == "Not tiered", t))
+    order = sorted(set(start) | set(end),
+                   key=lambda t: (t == "Not tiered", t == NON_MODEL, t))
     mix = [(t, start.get(t, 0), end.get(t, 0), f"{end.get(t, 0) - start.get(t, 0):+d}")
            for t in order]
     names = dict(RegisteredModel.objects.values_list("pk", "name"))

@@ -112,7 +112,8 @@ def _inventory_count(user: Any, params: dict[str, str]) -> int:
 INVENTORY_HEADER = ["model", "name", "team", "business_line", "tier", "version_in_use",
                     "version_in_use_state", "newest_version", "newest_state", "owner",
                     "last_validation", "next_review", "open_high", "open_medium", "open_low",
-                    "overdue_findings", "waivers_in_force", "first_waiver_expiry", "overdue"]
+                    "overdue_findings", "waivers_in_force", "first_waiver_expiry", "overdue",
+                    "kind"]
 
 
 def _inventory_rows(user: Any, params: dict[str, str], now: dt.datetime
@@ -125,7 +126,7 @@ def _inventory_rows(user: Any, params: dict[str, str], now: dt.datetime
                    r.latest or "", r.latest_state, m.owner.username, _when(r.last_validation),
                    _when(r.next_review), r.open_findings["high"], r.open_findings["medium"],
                    r.open_findings["low"], r.overdue_findings, r.waivers,
-                   _when(r.first_waiver_expiry), "; ".join(r.overdue)]
+                   _when(r.first_waiver_expiry), "; ".join(r.overdue), m.kind]
 
 
 def _inventory_csv(user: Any, params: dict[str, str], out: IO[bytes], progress: Progress,
@@ -201,11 +202,13 @@ def _findings_csv(user: Any, params: dict[str, str], out: IO[bytes], progress: P
     rows = ([f"F-{f.pk}", f.version.model.slug, f.version.number, f.title, f.severity,
              f.status, f.source, f.owner.username, _when(f.due_date),
              "yes" if f.is_overdue(today) else "", f.raised_by.username if f.raised_by else "",
-             _when(f.raised_at), _when(f.resolved_at)]
+             _when(f.raised_at), _when(f.resolved_at), f.category, f.root_cause,
+             f.sr117_area, f.days_open(today)]
             for f in findings.iterator(chunk_size=2000))
     written = write_csv(out, ["finding", "model", "version", "title", "severity", "status",
                               "source", "owner", "due_date", "overdue", "raised_by",
-                              "raised_at", "resolved_at"], rows, total=findings.count(),
+                              "raised_at", "resolved_at", "category", "root_cause",
+                              "sr117_area", "days_open"], rows, total=findings.count(),
                         progress=progress)
     return Output(f"findings-{params['status']}-{now:%Y%m%d-%H%M%S}.csv", CSV_TYPE, written)
 

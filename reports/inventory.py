@@ -27,7 +27,7 @@ from governance.models import (
 )
 from governance.worklists import tier_expression
 from registry.filters import IN_USE_STATES, ModelFilter, inventory_rows, with_version_stats
-from registry.models import RegisteredModel, VersionState
+from registry.models import EntryKind, RegisteredModel, VersionState
 
 BATCH = 500
 SEVERITIES = [s.value for s in Severity]
@@ -63,6 +63,8 @@ class InventoryRow:
 
     @property
     def tier_label(self) -> str:
+        if self.model.kind == EntryKind.TOOL:
+            return "non-model tool"
         return f"Tier {self.tier}" if self.tier else "not tiered"
 
 

@@ -318,6 +318,11 @@ SPECTACULAR_SETTINGS = {
         "DiligenceReviewEnum": "governance.models.DiligenceReview",
         "DiligenceDecisionEnum": "governance.models.vendor.REVIEW_DECISIONS",
         "DecisionEnum": "governance.models.Decision",
+        "ToolKindEnum": "governance.models.ToolKind",
+        "EntryKindEnum": "registry.models.EntryKind",
+        "FindingCategoryEnum": "governance.models.FindingCategory",
+        "RootCauseEnum": "governance.models.RootCause",
+        "SR117AreaEnum": "governance.models.SR117Area",
     },
 }
 

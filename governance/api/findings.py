@@ -34,10 +34,14 @@ from governance.models import (
     CommentKind,
     Finding,
     FindingAttachment,
+    FindingCategory,
     FindingComment,
     FindingStatus,
+    RootCause,
     Severity,
+    SR117Area,
 )
+from governance.models.findings import AGEING_BUCKETS, UNCLASSIFIED
 from registry.models import ModelVersion
 from registry.storage import stored_file_response
 
@@ -68,17 +72,24 @@ class FindingSerializer(serializers.ModelSerializer):
     resolved_by: Username[User] = Username(slug_field="username", read_only=True)
     overdue = serializers.SerializerMethodField()
     blocks_approval = serializers.BooleanField(read_only=True)
+    days_open = serializers.SerializerMethodField(
+        help_text="Whole days from raising to resolution, or to today while unresolved.")
+    ageing = serializers.ChoiceField(choices=[b[0] for b in AGEING_BUCKETS], read_only=True,
+                                     help_text="The ageing bucket of its days open.")
 
     class Meta:
         model = Finding
         fields = ["id", "version", "model", "version_number", "title", "description", "severity",
-                  "status", "source", "figures", "owner", "due_date", "overdue",
-                  "blocks_approval", "raised_by", "raised_at", "remediation", "resolved_by",
-                  "resolved_at", "resolution"]
+                  "status", "source", "category", "root_cause", "sr117_area", "figures", "owner",
+                  "due_date", "overdue", "days_open", "ageing", "blocks_approval", "raised_by",
+                  "raised_at", "remediation", "resolved_by", "resolved_at", "resolution"]
         read_only_fields = fields
 
     def get_overdue(self, obj: Finding) -> bool:
         return obj.is_overdue()
+
+    def get_days_open(self, obj: Finding) -> int:
+        return obj.days_open()
 
 
 class FindingDetailSerializer(FindingSerializer):
@@ -101,6 +112,20 @@ class FindingInputSerializer(VisibleInputSerializer):
                                          help_text="Who must answer; the model's owner if "
                                                    "omitted.")
     due_date = serializers.DateField(required=False, default=None)
+    category = serializers.ChoiceField(choices=FindingCategory.choices, required=False,
+                                       allow_blank=True, default="")
+    root_cause = serializers.ChoiceField(choices=RootCause.choices, required=False,
+                                         allow_blank=True, default="")
+    sr117_area = serializers.ChoiceField(choices=SR117Area.choices, required=False,
+                                         allow_blank=True, default="")
+
+
+class ClassifySerializer(StrictSerializer):
+    """The finding taxonomy; each field empty ("") for not classified."""
+
+    category = serializers.ChoiceField(choices=FindingCategory.choices, allow_blank=True)
+    root_cause = serializers.ChoiceField(choices=RootCause.choices, allow_blank=True)
+    sr117_area = serializers.ChoiceField(choices=SR117Area.choices, allow_blank=True)
 
 
 class TextSerializer(StrictSerializer):
@@ -124,6 +149,14 @@ FINDING_FILTERS = [
     OpenApiParameter("severity", str, enum=["high", "medium", "low"]),
     OpenApiParameter("version", int, description="Only this version's findings."),
     OpenApiParameter("overdue", bool, description="Only unresolved findings past their due date."),
+    OpenApiParameter("category", str, enum=[*FindingCategory.values, UNCLASSIFIED],
+                     description="Only this category ('none': not classified yet)."),
+    OpenApiParameter("root_cause", str, enum=[*RootCause.values, UNCLASSIFIED],
+                     description="Only this root cause ('none': not classified yet)."),
+    OpenApiParameter("sr117_area", str, enum=[*SR117Area.values, UNCLASSIFIED],
+                     description="Only this SR 11-7 area ('none': not classified yet)."),
+    OpenApiParameter("ageing", str, enum=[b[0] for b in AGEING_BUCKETS],
+                     description="Only findings whose days open fall in this bucket."),
 ]
 
 
@@ -155,6 +188,10 @@ class FindingViewSet(ScopedReadOnlyViewSet):
             qs = qs.filter(version_id=version_id)
         if params.get("overdue") in ("1", "true"):
             qs = qs.overdue(timezone.localdate())
+        qs = qs.classified(category=params.get("category", ""),
+                           root_cause=params.get("root_cause", ""),
+                           sr117_area=params.get("sr117_area", ""))
+        qs = qs.aged(params.get("ageing", ""), timezone.localdate())
         return qs.order_by("-raised_at", "-pk")
 
     @extend_schema(parameters=FINDING_FILTERS)
@@ -179,6 +216,15 @@ class FindingViewSet(ScopedReadOnlyViewSet):
     @action(detail=True, methods=["post"], url_path="propose-remediation")
     def propose_remediation(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._move(FindingStatus.REMEDIATION_PROPOSED)
+
+    @extend_schema(request=ClassifySerializer, responses=FindingDetailSerializer,
+                   summary="Set the finding's category, root cause and SR 11-7 area (validator)")
+    @action(detail=True, methods=["post"])
+    def classify(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
+        finding = self.get_object()
+        services.finding_classify(actor=request.user, finding=finding,
+                                  **valid_input(ClassifySerializer, request))
+        return Response(FindingDetailSerializer(self.get_queryset().get(pk=finding.pk)).data)
 
     @extend_schema(request=TextSerializer, responses=FindingDetailSerializer,
                    summary="Close the finding after verifying the remediation (validator)")

@@ -3,8 +3,9 @@ decisions."""
 
 from __future__ import annotations
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,7 +16,7 @@ from core.http import AuthenticatedRequest
 from core.models import User
 from governance import services
 from governance.api.common import StrictBooleanField
-from governance.models import ModelIntake, PolicyVersion, TierOverride
+from governance.models import ModelIntake, PolicyVersion, TierOverride, UseCase
 from registry.models import RegisteredModel
 
 
@@ -49,9 +50,31 @@ class TierOverrideSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class UseCaseInputSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    description = TextField()
+    business_line = serializers.CharField(max_length=100, required=False, default="",
+                                          allow_blank=True)
+    answers = serializers.DictField(child=TextField(), help_text="Question key → answer value "
+                                                                 "(the intake's questionnaire).")
+
+
+class UseCaseSerializer(serializers.ModelSerializer):
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
+    policy_version: serializers.StringRelatedField[PolicyVersion] = serializers.StringRelatedField()
+
+    class Meta:
+        model = UseCase
+        fields = ["id", "name", "description", "business_line", "answers", "scoring", "tier",
+                  "policy_version", "created_by", "created_at"]
+        read_only_fields = fields
+
+
 class IntakeSerializer(serializers.ModelSerializer):
-    """``tier`` is the tier in force: ``override_tier`` (the approved ``override``) when there is
-    one, else ``computed_tier``. ``override_request`` is a request awaiting a risk officer; it
+    """``tier`` is the tier in force: the most critical of ``primary_tier`` (``override_tier``,
+    the approved ``override``, when there is one, else ``computed_tier``) and
+    ``use_case_tier`` (the most critical of ``use_cases``). ``override_request`` is a request awaiting a risk officer; it
     changes nothing until decided. ``overrides`` lists every request, newest first."""
 
     model: serializers.SlugRelatedField[RegisteredModel] = serializers.SlugRelatedField(
@@ -64,11 +87,17 @@ class IntakeSerializer(serializers.ModelSerializer):
     override_request = TierOverrideSerializer(source="pending_override", read_only=True,
                                               allow_null=True)
     overrides = TierOverrideSerializer(many=True, read_only=True)
+    primary_tier = serializers.IntegerField(read_only=True, allow_null=True,
+                                            help_text="The main purpose's tier (override or "
+                                                      "computed).")
+    governed_by_use_case = serializers.BooleanField(read_only=True)
+    use_cases = UseCaseSerializer(source="model.use_cases", many=True, read_only=True)
 
     class Meta:
         model = ModelIntake
         fields = ["model", "is_model", "rationale", "answers", "scoring", "computed_tier",
-                  "tier", "policy_version", "override_tier", "override", "override_request",
+                  "tier", "primary_tier", "use_case_tier", "governed_by_use_case", "use_cases",
+                  "policy_version", "override_tier", "override", "override_request",
                   "overrides", "completed_by", "completed_at"]
         read_only_fields = fields
 
@@ -116,4 +145,27 @@ class IntakeViewSet(ScopedViewSet):
         model = self.get_object()
         services.tier_override_decide(actor=request.user, model=model,
                                       **valid_input(OverrideDecisionSerializer, request))
+        return self._body(model)
+
+    @extend_schema(request=UseCaseInputSerializer, responses={201: IntakeSerializer},
+                   summary="Add a use case, tiered by the questionnaire (a more critical one "
+                           "re-tiers the model)")
+    @action(detail=True, methods=["post"], url_path="use-cases")
+    def use_cases(self, request: AuthenticatedRequest, slug: str | None = None) -> Response:
+        model = self.get_object()
+        services.use_case_add(actor=request.user, model=model,
+                              **valid_input(UseCaseInputSerializer, request))
+        response = self._body(model)
+        response.status_code = status.HTTP_201_CREATED
+        return response
+
+    @extend_schema(request=None, responses=IntakeSerializer,
+                   parameters=[OpenApiParameter("use_case_id", int, OpenApiParameter.PATH)],
+                   summary="Remove a use case (the model is re-tiered)")
+    @action(detail=True, methods=["delete"], url_path=r"use-cases/(?P<use_case_id>\d+)")
+    def use_case_remove(self, request: AuthenticatedRequest, slug: str | None = None,
+                        use_case_id: str | None = None) -> Response:
+        model = self.get_object()
+        use_case = get_object_or_404(UseCase.objects.filter(model=model), pk=use_case_id)
+        services.use_case_remove(actor=request.user, use_case=use_case)
         return self._body(model)

@@ -8,6 +8,7 @@ from governance.api import (
     notifications,
     policies,
     reviews,
+    tools,
     vendor,
     waivers,
     worklists,
@@ -23,6 +24,7 @@ router.register("validation-queue", lifecycle.ValidationQueueViewSet,
 router.register("findings", findings.FindingViewSet, basename="finding")
 router.register("waivers", waivers.WaiverViewSet, basename="waiver")
 router.register("periodic-reviews", reviews.PeriodicReviewViewSet, basename="periodic-review")
+router.register("tools", tools.ToolViewSet, basename="tool")
 router.register("notifications", notifications.NotificationViewSet, basename="notification")
 
 urlpatterns = [

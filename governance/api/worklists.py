@@ -16,6 +16,7 @@ from governance.api.common import Username
 from governance.api.findings import FindingSerializer
 from governance.api.waivers import WaiverSerializer
 from governance.models import VersionGovernance
+from registry.models import EntryKind
 
 
 class ReviewScheduleSerializer(serializers.ModelSerializer):
@@ -60,7 +61,15 @@ class MyWorkSerializer(serializers.Serializer):
 class TierStatusCountSerializer(serializers.Serializer):
     tier = serializers.IntegerField(allow_null=True)
     status = serializers.CharField()
+    kind = serializers.ChoiceField(choices=EntryKind.choices,
+                                   help_text="tool: entries whose intake said not a model.")
     count = serializers.IntegerField()
+
+
+class ToolCountsSerializer(serializers.Serializer):
+    in_use = serializers.IntegerField()
+    review_overdue = serializers.IntegerField()
+    retired = serializers.IntegerField()
 
 
 class BoardSerializer(serializers.Serializer):
@@ -72,6 +81,7 @@ class BoardSerializer(serializers.Serializer):
     waivers = WaiverSerializer(many=True)
     expiring_waiver_ids = serializers.ListField(child=serializers.IntegerField())
     by_tier_and_status = TierStatusCountSerializer(many=True)
+    tools = ToolCountsSerializer(help_text="The register of tools that are not models.")
 
 
 class MyWorkView(APIView):

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("governance", "0018_vendor_due_diligence_releases"),
+        ("governance", "0019_taxonomy_tools_use_cases"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -9,12 +9,15 @@ from governance.models.findings import (
     CommentKind,
     Finding,
     FindingAttachment,
+    FindingCategory,
     FindingComment,
     FindingSource,
     FindingStatus,
+    RootCause,
     Severity,
+    SR117Area,
 )
-from governance.models.intake import ModelIntake, OverrideStatus, TierOverride
+from governance.models.intake import ModelIntake, OverrideStatus, TierOverride, UseCase
 from governance.models.lifecycle import (
     CLOSED,
     DECIDED,
@@ -30,6 +33,7 @@ from governance.models.notifications import (
 from governance.models.policies import Policy, PolicyVersion
 from governance.models.reviews import PeriodicReview, ReviewConclusion
 from governance.models.signoffs import Decision, SignOff
+from governance.models.tools import Tool, ToolCriticality, ToolKind, ToolReview
 from governance.models.validation import Conclusion, ValidationReview
 from governance.models.vendor import DiligenceAnswer, DiligenceReview, VendorRelease
 from governance.models.waivers import Waiver, WaiverStatus
@@ -49,6 +53,7 @@ __all__ = [
     "EvidenceStatus",
     "Finding",
     "FindingAttachment",
+    "FindingCategory",
     "FindingComment",
     "FindingSource",
     "FindingStatus",
@@ -61,9 +66,16 @@ __all__ = [
     "Policy",
     "PolicyVersion",
     "ReviewConclusion",
+    "RootCause",
+    "SR117Area",
     "Severity",
     "SignOff",
     "TierOverride",
+    "Tool",
+    "ToolCriticality",
+    "ToolKind",
+    "ToolReview",
+    "UseCase",
     "ValidationReview",
     "VendorRelease",
     "VersionGovernance",

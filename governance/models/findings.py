@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce, TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
@@ -40,6 +41,62 @@ class FindingSource(models.TextChoices):
     REVIEW_OVERDUE = "review_overdue", "Overdue periodic review"
 
 
+class FindingCategory(models.TextChoices):
+    """What kind of weakness a finding is (the finding taxonomy)."""
+
+    DATA = "data", "Data"
+    METHODOLOGY = "methodology", "Methodology and assumptions"
+    IMPLEMENTATION = "implementation", "Implementation"
+    PERFORMANCE = "performance", "Performance"
+    FAIRNESS = "fairness", "Fairness and bias"
+    DOCUMENTATION = "documentation", "Documentation"
+    USE = "use", "Use outside the approved scope"
+    MONITORING = "monitoring", "Monitoring"
+    GOVERNANCE = "governance", "Governance and controls"
+    VENDOR = "vendor", "Vendor and third party"
+    OTHER = "other", "Other"
+
+
+class RootCause(models.TextChoices):
+    """Why the weakness arose (the finding taxonomy)."""
+
+    DATA_QUALITY = "data_quality", "Data quality or availability"
+    DESIGN = "design", "Model design or assumptions"
+    CODING = "coding", "Coding or implementation error"
+    TESTING = "testing", "Insufficient testing"
+    CHANGE = "change", "Change not managed"
+    ENVIRONMENT = "environment", "Changed conditions or population"
+    PROCESS = "process", "Process or control gap"
+    SKILLS = "skills", "Skills or resources"
+    OTHER = "other", "Other"
+
+
+class SR117Area(models.TextChoices):
+    """The SR 11-7 area a finding bears on (Federal Reserve SR 11-7, sections IV to VI)."""
+
+    DEVELOPMENT = "development", "Model development"
+    IMPLEMENTATION = "implementation", "Implementation and use"
+    CONCEPTUAL_SOUNDNESS = "conceptual_soundness", "Validation: conceptual soundness"
+    ONGOING_MONITORING = "ongoing_monitoring", "Validation: ongoing monitoring"
+    OUTCOMES_ANALYSIS = "outcomes_analysis", "Validation: outcomes analysis"
+    GOVERNANCE = "governance", "Governance, policies and controls"
+    VENDOR = "vendor", "Vendor and other third-party products"
+
+
+# Ageing buckets of a finding's days open: (key, label, first day, last day or None).
+AGEING_BUCKETS: tuple[tuple[str, str, int, int | None], ...] = (
+    ("0-30", "0-30 days", 0, 30), ("31-90", "31-90 days", 31, 90),
+    ("91-180", "91-180 days", 91, 180), ("181+", "over 180 days", 181, None))
+# The taxonomy filters' value for "not classified yet".
+UNCLASSIFIED = "none"
+
+
+def ageing_bucket(days: int) -> str:
+    """The key of the ageing bucket ``days`` open falls in."""
+    return next(key for key, _label, low, high in AGEING_BUCKETS
+                if days >= low and (high is None or days <= high))
+
+
 class FindingQuerySet(models.QuerySet):
     def visible_to(self, user) -> FindingQuerySet:
         """Findings of versions the user may see (core.permissions.can_view on the model)."""
@@ -69,6 +126,47 @@ class FindingQuerySet(models.QuerySet):
         if status in FindingStatus.values:
             return self.filter(status=status).order_by("due_date", "pk")
         return self.order_by("due_date", "pk")
+
+    def classified(self, *, category: str = "", root_cause: str = "", sr117_area: str = ""
+                   ) -> FindingQuerySet:
+        """The taxonomy filters of the list and the API: each a value of its choices, or
+        ``none`` for findings not classified on it yet; anything else does not filter."""
+        qs = self
+        for field, value, choices in (("category", category, FindingCategory.values),
+                                      ("root_cause", root_cause, RootCause.values),
+                                      ("sr117_area", sr117_area, SR117Area.values)):
+            if value == UNCLASSIFIED:
+                qs = qs.filter(**{field: ""})
+            elif value in choices:
+                qs = qs.filter(**{field: value})
+        return qs
+
+    def aged(self, bucket: str, today: dt.date) -> FindingQuerySet:
+        """Findings whose days open (to ``today``, or to their resolution) fall in ``bucket``
+        (a key of AGEING_BUCKETS); anything else does not filter."""
+        spec = next((b for b in AGEING_BUCKETS if b[0] == bucket), None)
+        if spec is None:
+            return self
+        _key, _label, low, high = spec
+        # Days open counts whole days from the raising date to today (or the resolution date).
+        end = Coalesce(TruncDate("resolved_at"),
+                                        models.Value(today))
+        qs = self.annotate(_opened=TruncDate("raised_at"))
+        qs = qs.annotate(_days=models.ExpressionWrapper(
+            end - models.F("_opened"), output_field=models.DurationField()))
+        qs = qs.filter(_days__gte=dt.timedelta(days=low))
+        return qs if high is None else qs.filter(_days__lte=dt.timedelta(days=high))
+
+    def ageing_summary(self, today: dt.date) -> list[dict[str, Any]]:
+        """How many unresolved findings fall in each ageing bucket, and how many are high."""
+        counts = {key: 0 for key, *_ in AGEING_BUCKETS}
+        high = {key: 0 for key, *_ in AGEING_BUCKETS}
+        for raised_at, severity in self.unresolved().values_list("raised_at", "severity"):
+            key = ageing_bucket((today - timezone.localdate(raised_at)).days)
+            counts[key] += 1
+            high[key] += severity == Severity.HIGH
+        return [{"key": key, "label": label, "count": counts[key], "high": high[key]}
+                for key, label, *_ in AGEING_BUCKETS]
 
     def open_high(self) -> FindingQuerySet:
         return self.unresolved().filter(severity=Severity.HIGH)
@@ -106,6 +204,12 @@ class Finding(models.Model):
                                     null=True, blank=True, related_name="+")
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.TextField(blank=True)
+    # The finding taxonomy: optional when raising (Assay's own findings start unclassified),
+    # set or changed by the validator or risk officer (services.finding_classify).
+    category = models.CharField(max_length=20, choices=FindingCategory.choices, blank=True)
+    root_cause = models.CharField(max_length=20, choices=RootCause.choices, blank=True)
+    sr117_area = models.CharField("SR 11-7 area", max_length=24, choices=SR117Area.choices,
+                                  blank=True)
 
     objects = FindingQuerySet.as_manager()
 
@@ -141,6 +245,17 @@ class Finding(models.Model):
 
     def is_overdue(self, today: dt.date | None = None) -> bool:
         return self.is_unresolved and self.due_date < (today or timezone.localdate())
+
+    def days_open(self, today: dt.date | None = None) -> int:
+        """Whole days from raising to resolution, or to today while unresolved."""
+        end = (timezone.localdate(self.resolved_at) if self.resolved_at and
+               not self.is_unresolved else (today or timezone.localdate()))
+        return max(0, (end - timezone.localdate(self.raised_at)).days)
+
+    @property
+    def ageing(self) -> str:
+        """The ageing bucket of its days open (AGEING_BUCKETS)."""
+        return ageing_bucket(self.days_open())
 
 
 class CommentKind(models.TextChoices):

@@ -40,6 +40,9 @@ class ModelIntake(models.Model):
     override = models.ForeignKey("TierOverride", on_delete=models.PROTECT, null=True, blank=True,
                                  related_name="+")
     override_tier = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The most critical tier of the model's other use cases (UseCase), kept here by
+    # governance.services.use_cases so reading the tier needs no join.
+    use_case_tier = models.PositiveSmallIntegerField(null=True, blank=True)
     completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                      related_name="+")
     completed_at = models.DateTimeField(default=timezone.now)
@@ -52,11 +55,25 @@ class ModelIntake(models.Model):
         return self.model_id
 
     @property
-    def tier(self) -> int | None:
-        """The tier in force: an approved override, else the questionnaire's result."""
+    def primary_tier(self) -> int | None:
+        """The tier of the model's main purpose: an approved override, else the
+        questionnaire's result."""
         if not self.is_model:
             return None
         return self.override_tier or self.computed_tier
+
+    @property
+    def tier(self) -> int | None:
+        """The tier in force: the most critical (lowest number) of the main purpose's tier and
+        its other use cases' tiers."""
+        tiers = [t for t in (self.primary_tier, self.use_case_tier) if t is not None]
+        return min(tiers) if tiers and self.is_model else None
+
+    @property
+    def governed_by_use_case(self) -> bool:
+        """Whether one of its other use cases, not its main purpose, sets the tier in force."""
+        return self.use_case_tier is not None and self.tier == self.use_case_tier \
+            and self.use_case_tier != self.primary_tier
 
     @property
     def pending_override(self) -> TierOverride | None:
@@ -103,3 +120,33 @@ class TierOverride(models.Model):
     def reverts(self) -> bool:
         """Whether it asks to go back to the questionnaire's tier."""
         return self.tier == self.computed_tier
+
+
+class UseCase(models.Model):
+    """One more purpose a model is used for, beside the one its intake describes, tiered by the
+    same questionnaire. The most critical tier among them and the intake's governs the model."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE,
+                              related_name="use_cases")
+    name = models.CharField(max_length=200)
+    description = models.TextField()
+    business_line = models.CharField(max_length=100, blank=True)
+    answers = models.JSONField(default=dict)
+    scoring = models.JSONField(default=dict)
+    tier = models.PositiveSmallIntegerField()
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["tier", "name", "id"]
+        constraints = [models.UniqueConstraint(fields=["model", "name"],
+                                               name="one_use_case_per_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} (use of {self.model})"
+
+    @property
+    def audit_model_id(self) -> int:
+        return self.model_id

@@ -32,6 +32,9 @@ class NotificationKind(models.TextChoices):
     REVIEW_RESCHEDULED = "review_rescheduled", "Periodic review re-scheduled by a new policy"
     VENDOR_RELEASE = "vendor_release", "A vendor released a new version of your model"
     DUE_DILIGENCE = "due_diligence", "Vendor due diligence to review or answer again"
+    TOOL_REVIEW_DUE = "tool_review_due", "Tool review coming due"
+    TOOL_REVIEW_OVERDUE = "tool_review_overdue", "Tool review overdue"
+    TIER_RAISED = "tier_raised", "A use case raised a model's tier"
 
 
 class NotificationQuerySet(models.QuerySet):

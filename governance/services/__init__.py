@@ -14,6 +14,7 @@ from governance.services.findings import (
     FINDING_TRANSITIONS,
     comment_to_reply_to,
     finding_attach,
+    finding_classify,
     finding_comment_add,
     finding_raise,
     finding_raise_from_check,
@@ -70,6 +71,14 @@ from governance.services.signoffs import (
     signoff_record,
     version_complete_approval,
 )
+from governance.services.tools import (
+    tool_counts,
+    tool_register,
+    tool_review,
+    tool_rules_of,
+    tools_scan,
+)
+from governance.services.use_cases import use_case_add, use_case_remove
 from governance.services.validation import review_conclude, validator_assign
 from governance.services.vendor import (
     diligence_answer,
@@ -100,6 +109,7 @@ __all__ = [
     "ensure_policy_templates",
     "evidence_record",
     "finding_attach",
+    "finding_classify",
     "finding_comment_add",
     "finding_raise",
     "finding_raise_from_check",
@@ -127,6 +137,13 @@ __all__ = [
     "signoff_record",
     "tier_override_decide",
     "tier_override_request",
+    "tool_counts",
+    "tool_register",
+    "tool_review",
+    "tool_rules_of",
+    "tools_scan",
+    "use_case_add",
+    "use_case_remove",
     "validator_assign",
     "vendor_release_record",
     "version_complete_approval",

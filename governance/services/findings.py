@@ -26,11 +26,14 @@ from governance.models import (
     CommentKind,
     Finding,
     FindingAttachment,
+    FindingCategory,
     FindingComment,
     FindingSource,
     FindingStatus,
     NotificationKind,
+    RootCause,
     Severity,
+    SR117Area,
 )
 from governance.policy import add_months
 from governance.services.common import TEXT_MAX, json_safe, require_text, require_version_open
@@ -67,12 +70,29 @@ def _validate_finding_text(title: Any, description: Any, severity: Any) -> None:
 # ---------------------------------------------------------------------------------------------
 # Raising
 
+def _taxonomy(category: Any, root_cause: Any, sr117_area: Any) -> dict[str, str]:
+    """The finding taxonomy as given: each empty (not classified) or one of its choices."""
+    given = {"category": category or "", "root_cause": root_cause or "",
+             "sr117_area": sr117_area or ""}
+    errors = {field: [f"The {label} is one of: {', '.join(choices.values)} (or empty)."]
+              for field, label, choices in (("category", "category", FindingCategory),
+                                            ("root_cause", "root cause", RootCause),
+                                            ("sr117_area", "SR 11-7 area", SR117Area))
+              if given[field] and given[field] not in choices.values}
+    if errors:
+        raise ValidationFailed(" ".join(m for ms in errors.values() for m in ms), fields=errors)
+    return given
+
+
 def finding_raise(*, actor: User, version: ModelVersion, title: str, description: str,
                   severity: str, owner: User | None = None, due_date: dt.date | None = None,
+                  category: str = "", root_cause: str = "", sr117_area: str = "",
                   now: dt.datetime | None = None) -> Finding:
     """A validator or risk officer raises a finding; the owner (by default the model's owner)
-    must answer it by the due date (by default 30, 60 or 90 days by severity)."""
+    must answer it by the due date (by default 30, 60 or 90 days by severity). Its taxonomy
+    (category, root cause, SR 11-7 area) may be given now or later (``finding_classify``)."""
     _validate_finding_text(title, description, severity)
+    taxonomy = _taxonomy(category, root_cause, sr117_area)
     now = now or timezone.now()
     if due_date is not None and (not isinstance(due_date, dt.date) or due_date < now.date()):
         raise ValidationFailed("The due date cannot be in the past.", field="due_date")
@@ -95,8 +115,33 @@ def finding_raise(*, actor: User, version: ModelVersion, title: str, description
         finding = Finding.objects.create(
             version=locked, title=title.strip(), description=description, severity=severity,
             source=FindingSource.VALIDATOR, owner=owner, raised_by=actor, raised_at=now,
-            due_date=due_date or (now.date() + dt.timedelta(days=DEFAULT_DUE_DAYS[severity])))
+            due_date=due_date or (now.date() + dt.timedelta(days=DEFAULT_DUE_DAYS[severity])),
+            **taxonomy)
         _record_raise(finding, actor)
+    return finding
+
+
+def finding_classify(*, actor: User, finding: Finding, category: Any = "", root_cause: Any = "",
+                     sr117_area: Any = "") -> Finding:
+    """A validator or risk officer independent of the version sets or corrects a finding's
+    taxonomy (any status: classifying a closed finding keeps the register's statistics right).
+    Audited with the values before and after."""
+    reason = permissions.reason_cannot_raise_finding(actor, case_for(finding.version))
+    if reason:
+        refuse(actor, reason, attempted="finding.classify", target=finding)
+    taxonomy = _taxonomy(category, root_cause, sr117_area)
+    with transaction.atomic():
+        locked = Finding.objects.select_for_update().get(pk=finding.pk)
+        before = {field: getattr(locked, field) for field in taxonomy}
+        if before == taxonomy:
+            return locked
+        for field, value in taxonomy.items():
+            setattr(locked, field, value)
+        locked.save(update_fields=list(taxonomy))
+        audit.record(action="finding.classify", actor=actor, obj=locked, payload={
+            "before": before, "after": taxonomy})
+    for field, value in taxonomy.items():
+        setattr(finding, field, value)
     return finding
 
 
@@ -105,7 +150,9 @@ def _record_raise(finding: Finding, actor: User | None) -> None:
         "version": finding.version.number, "title": finding.title, "severity": finding.severity,
         "source": finding.source, "source_key": finding.source_key,
         "owner": finding.owner.username, "due_date": finding.due_date,
-        "figures": finding.figures, "description": finding.description})
+        "figures": finding.figures, "description": finding.description,
+        "category": finding.category, "root_cause": finding.root_cause,
+        "sr117_area": finding.sr117_area})
     notify(users=[finding.owner], kind=NotificationKind.FINDING_RAISED, obj=finding,
            title=f"Finding F-{finding.pk} ({finding.severity}) on {finding.version}: "
                  f"{finding.title}", url=finding.get_absolute_url(),

@@ -18,11 +18,12 @@ from governance.models import (
     OverrideStatus,
     PolicyVersion,
     TierOverride,
+    Tool,
     VersionGovernance,
 )
 from governance.services.common import limit_text, require_text
 from governance.services.policies import current_policy
-from registry.models import RegisteredModel
+from registry.models import EntryKind, RegisteredModel
 
 
 def _requirements(policy: PolicyVersion | None, tier: int | None) -> dict[str, Any] | None:
@@ -92,6 +93,12 @@ def intake_record(*, actor: User, model: RegisteredModel, is_model: Any, rationa
         tier_before = intake.tier if intake else None
         override = intake.override_tier if intake else None
         tier_after = (override or scoring.tier) if scoring else None
+        if tier_after is not None and intake is not None and intake.use_case_tier is not None:
+            tier_after = min(tier_after, intake.use_case_tier)  # a more critical use governs
+        if is_model and Tool.objects.filter(model=model, retired_at__isnull=True).exists():
+            raise Conflict(f"{model.name} is in the register of tools that are not models; "
+                           "retire it there (its periodic review, \"no longer in use\") before "
+                           "recording it as a model.")
         if tier_after != tier_before:
             _refuse_tier_change_in_flight(model, tier_before, tier_after)
         if intake is None:
@@ -105,6 +112,10 @@ def intake_record(*, actor: User, model: RegisteredModel, is_model: Any, rationa
         intake.completed_by = actor
         intake.completed_at = timezone.now()
         intake.save()
+        kind = EntryKind.MODEL if is_model else EntryKind.TOOL
+        if model.kind != kind:
+            RegisteredModel.objects.filter(pk=model.pk).update(kind=kind)
+            model.kind = kind
         audit.record(action="intake.record", actor=actor, obj=intake, payload={
             "is_model": is_model, "rationale": rationale, "answers": answers,
             "score": scoring.total if scoring else None,

@@ -9,15 +9,30 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core import pages, permissions
 from core.errors import DomainError
 from core.http import AuthenticatedHttpRequest
 from governance import services
-from governance.forms import AttachmentForm, CommentForm, FindingForm, FindingMoveForm
+from governance.forms import (
+    AttachmentForm,
+    CommentForm,
+    FindingClassifyForm,
+    FindingForm,
+    FindingMoveForm,
+)
 from governance.gates import case_for
-from governance.models import Finding, FindingComment, FindingStatus
+from governance.models import (
+    Finding,
+    FindingCategory,
+    FindingComment,
+    FindingStatus,
+    RootCause,
+    SR117Area,
+)
+from governance.models.findings import AGEING_BUCKETS, UNCLASSIFIED
 from governance.views.common import refuse_on_get, workable_version
 from registry.storage import stored_file_response
 
@@ -42,10 +57,20 @@ def _finding_moves(user: Any, finding: Finding) -> list[tuple[str, str]]:
 @login_required
 def finding_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "unresolved")
-    qs = Finding.objects.visible_to(request.user).listed().shown(status)
+    taxonomy = {f: request.GET.get(f, "") for f in ("category", "root_cause", "sr117_area")}
+    ageing = request.GET.get("ageing", "")
+    today = timezone.localdate()
+    visible = Finding.objects.visible_to(request.user)
+    qs = visible.listed().shown(status).classified(**taxonomy).aged(ageing, today)
     return render(request, "governance/findings.html", {
-        "findings": qs[:500], "status": status,
-        "statuses": FindingStatus.choices})
+        "findings": qs[:500], "status": status, "statuses": FindingStatus.choices,
+        "ageing": ageing,
+        "taxonomy": [(field, label, choices, taxonomy[field]) for field, label, choices in (
+            ("category", "Category", FindingCategory.choices),
+            ("root_cause", "Root cause", RootCause.choices),
+            ("sr117_area", "SR 11-7 area", SR117Area.choices))],
+        "buckets": AGEING_BUCKETS, "unclassified": UNCLASSIFIED,
+        "ageing_summary": visible.ageing_summary(today)})
 
 
 def _finding_page(request: AuthenticatedHttpRequest, finding: Finding, *, status: int = 200,
@@ -64,6 +89,10 @@ def _finding_page(request: AuthenticatedHttpRequest, finding: Finding, *, status
         "move_form": forms_.get("move_form") or FindingMoveForm(),
         "comment_form": forms_.get("comment_form") or CommentForm(),
         "attachment_form": forms_.get("attachment_form") or AttachmentForm(),
+        "can_classify": not permissions.reason_cannot_raise_finding(request.user, case),
+        "classify_form": forms_.get("classify_form") or FindingClassifyForm(initial={
+            "category": finding.category, "root_cause": finding.root_cause,
+            "sr117_area": finding.sr117_area}),
         "error": error}, status=status)
 
 
@@ -138,6 +167,21 @@ def finding_attach(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         failure=lambda status, error: _finding_page(
             request, finding, status=status, attachment_form=form,
             error=error.message if error is not None else ""))
+
+
+@login_required
+@require_POST
+def finding_classify(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The validator sets or corrects the finding's category, root cause and SR 11-7 area."""
+    finding = _finding(request, pk)
+    form = FindingClassifyForm(request.POST)
+    return pages.form_action(
+        request, form=form, call=lambda: services.finding_classify(
+            actor=request.user, finding=finding, **form.cleaned_data),
+        success="Classification saved.", done=finding.get_absolute_url(),
+        failure=lambda status, error: _finding_page(
+            request, finding, status=status, classify_form=form,
+            error=error.message if error is not None else "Choose from the lists."))
 
 
 @login_required

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -15,9 +15,14 @@ from core import pages, permissions
 from core.errors import DomainError
 from core.http import AuthenticatedHttpRequest
 from governance import services
-from governance.forms import IntakeForm, OverrideDecisionForm, OverrideRequestForm
+from governance.forms import (
+    IntakeForm,
+    OverrideDecisionForm,
+    OverrideRequestForm,
+    UseCaseForm,
+)
 from governance.gates import former_people_of
-from governance.models import ModelIntake, PolicyVersion
+from governance.models import ModelIntake, PolicyVersion, Tool, UseCase
 from governance.views.common import visible_model
 from registry.models import RegisteredModel
 
@@ -34,10 +39,14 @@ def _intake_context(request: AuthenticatedHttpRequest, model: RegisteredModel,
             "can_decide": pending is not None and not permissions.reason_cannot_decide_tier_override(
                 request.user, model, pending.requested_by_id, former_people_of(model)),
             "override_form": OverrideRequestForm(), "decision_form": OverrideDecisionForm(),
+            "use_cases": list(UseCase.objects.filter(model=model).select_related("created_by")),
+            "use_case_form": UseCaseForm(definition=policy.rules if policy else None),
+            "tool": Tool.objects.filter(model=model).first(),
             **extra}
 
 
-def _intake_form(request: AuthenticatedHttpRequest, model: RegisteredModel) -> IntakeForm:
+def _intake_form(request: AuthenticatedHttpRequest, model: RegisteredModel, *,
+                 bound: bool = True) -> IntakeForm:
     intake = ModelIntake.objects.filter(model=model).first()
     policy = PolicyVersion.objects.current_for(model)
     initial = {}
@@ -45,7 +54,7 @@ def _intake_form(request: AuthenticatedHttpRequest, model: RegisteredModel) -> I
         initial = {"is_model": "yes" if intake.is_model else "no",
                    "rationale": intake.rationale,
                    **{f"q_{k}": v for k, v in intake.answers.items()}}
-    return IntakeForm(request.POST or None, initial=initial,
+    return IntakeForm((request.POST or None) if bound else None, initial=initial,
                       definition=policy.rules if policy else None)
 
 
@@ -118,3 +127,49 @@ def override_decide(request: AuthenticatedHttpRequest, slug: str) -> HttpRespons
 
 def _intake_url(model: RegisteredModel) -> str:
     return reverse("governance:intake", kwargs={"slug": model.slug})
+
+
+@login_required
+@require_POST
+def use_case_add(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """Add a use case, tiered by the current questionnaire; a more critical one re-tiers the
+    model."""
+    model = visible_model(request, slug)
+    policy = PolicyVersion.objects.current_for(model)
+    form = UseCaseForm(request.POST, definition=policy.rules if policy else None)
+
+    def page(status: int = 200, error: DomainError | None = None) -> HttpResponse:
+        for key, msgs in (error.fields if error is not None else {}).items():
+            question = key.removeprefix("answers.")
+            if question in form.question_keys:
+                form.add_error(f"q_{question}", msgs[0])
+        return render(request, "governance/intake.html", _intake_context(
+            request, model, form=_intake_form(request, model, bound=False),
+            use_case_form=form), status=status)
+
+    def success(use_case: UseCase) -> str:
+        intake = ModelIntake.objects.get(model=model)
+        return (f"Use case \"{use_case.name}\" added at tier {use_case.tier}; the model's tier "
+                f"in force is {intake.tier}.")
+
+    return pages.form_action(
+        request, form=form, call=lambda: services.use_case_add(
+            actor=request.user, model=model, name=form.cleaned_data["name"],
+            description=form.cleaned_data["description"],
+            business_line=form.cleaned_data["business_line"], answers=form.answers()),
+        success=success, done=_intake_url(model), failure=page)
+
+
+@login_required
+@require_POST
+def use_case_remove(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
+    model = visible_model(request, slug)
+    use_case = get_object_or_404(UseCase.objects.filter(model=model), pk=pk)
+    return pages.form_action(
+        request, form=None, call=lambda: services.use_case_remove(actor=request.user,
+                                                                  use_case=use_case),
+        success=lambda tier: f"Use case removed; the model's tier in force is {tier['after']}.",
+        done=_intake_url(model), failure=lambda status, error: render(
+            request, "governance/intake.html", _intake_context(
+                request, model, form=_intake_form(request, model, bound=False),
+                error=error.message if error is not None else ""), status=status))

@@ -19,6 +19,7 @@ from core.http import AuthenticatedHttpRequest
 from governance import services
 from governance.forms import PolicyDeclineForm, PolicyDraftForm
 from governance.models import PolicyVersion
+from governance.policy import CRITICALITIES
 from governance.policy_edit import definition_changes, quorum_text, requirement_line
 from governance.views.common import refuse_on_get
 
@@ -114,6 +115,8 @@ def _version_page(request: AuthenticatedHttpRequest, pv: PolicyVersion, *, statu
         "tiers": [(tier, rules, quorum_text(rules),
                    [requirement_line(r) for r in rules["required_evidence"]])
                   for tier, rules in sorted(pv.definition["tiers"].items())],
+        "tool_rules": [pv.rules.tool_rules(c) for c in CRITICALITIES],
+        "tools_defaulted": "tools" not in pv.definition,
         "can_manage": permissions.can_manage_policies(request.user),
         "can_approve": permissions.can_approve_policy(request.user, pv.created_by),
         "own_draft": pv.created_by_id == request.user.pk,

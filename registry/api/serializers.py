@@ -82,10 +82,11 @@ class ModelSerializer(StrictInputMixin, VisibleInputMixin, serializers.ModelSeri
             "contract_start", "contract_end", "renewal_date", "sla_terms", "contingency_plan",
             "is_idea", "favourable_class", "decision_threshold",
             "known_limitations", "upstream_models", "data_sources",
-            "tags", "tag_names", "status", "latest_version", "version_count", "created_by",
-            "created_at", "updated_at",
+            "tags", "tag_names", "status", "kind", "latest_version", "version_count",
+            "created_by", "created_at", "updated_at",
         ]
-        read_only_fields = ["id", "owner", "status", "created_by", "created_at", "updated_at"]
+        read_only_fields = ["id", "owner", "status", "kind", "created_by", "created_at",
+                            "updated_at"]
         extra_kwargs = dict.fromkeys(services.MODEL_TEXT_FIELDS, TEXT_LIMIT)
 
     # A model you may not see is not found, here as everywhere.

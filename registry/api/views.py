@@ -31,6 +31,7 @@ from registry.api.serializers import (
 )
 from registry.filters import ModelFilter, inventory_rows, visible_links, with_version_stats
 from registry.models import (
+    EntryKind,
     MlflowImport,
     ModelVersion,
     RegisteredModel,
@@ -47,6 +48,8 @@ MODEL_FILTERS = [
     OpenApiParameter("business_line", str),
     OpenApiParameter("decision_type", str),
     OpenApiParameter("tag", str),
+    OpenApiParameter("kind", str, enum=EntryKind.values,
+                     description="model, or tool: entries whose intake said not a model."),
     OpenApiParameter("sort", str, enum=["name", "-name", "updated", "-updated", "status",
                                         "-status", "team", "-team"]),
 ]

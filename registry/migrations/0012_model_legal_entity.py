@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("registry", "0008_model_artifact_form_vendor_contract"),
+        ("registry", "0009_entry_kind"),
     ]
 
     operations = [

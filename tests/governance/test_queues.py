@@ -63,7 +63,8 @@ def test_the_board_shows_overdue_reviews_high_findings_and_waivers(walk, draft, 
     assert [w["id"] for w in body["waivers"]] == [waiver.pk]
     assert body["expiring_waiver_ids"] == [waiver.pk]
     assert body["overdue_reviews"] == []  # only approved versions are under review
-    assert {"tier": 2, "status": "in_validation", "count": 1} in body["by_tier_and_status"]
+    assert {"tier": 2, "status": "in_validation", "kind": "model", "count": 1} in \
+        body["by_tier_and_status"]
     assert api.as_(people["dana"]).get("/api/v1/governance/board/").status_code == 403
     assert api.as_(people["aude"]).get("/api/v1/governance/board/").status_code == 200
 
