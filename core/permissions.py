@@ -404,6 +404,19 @@ def can_decide_servability(user: Visitor, case: CaseLike) -> bool:
     return is_authenticated(user) and user.has_role(Role.RISK_OFFICER)
 
 
+def reason_cannot_reinstate(user: Visitor, case: CaseLike) -> Reason:
+    """Reinstating puts a suspended version back into service, a decision like the final
+    sign-off: a risk officer who granted a waiver on the version (which may be what clears its
+    block) cannot also reinstate it, or one person would waive and approve alone."""
+    if not can_decide_servability(user, case):
+        return Refusal("Only risk officers suspend or reinstate an approved version.", WRONG_ROLE)
+    if user.pk in getattr(case, "waiver_granter_ids", ()):
+        return Refusal("You granted a waiver on this version; another risk officer must "
+                       "reinstate it (who waives a block does not also put the version back "
+                       "into service).", NOT_INDEPENDENT)
+    return ""
+
+
 def can_retire(user: Visitor, case: CaseLike) -> bool:
     return is_authenticated(user) and (
         user.has_role(Role.RISK_OFFICER) or case.owner_id == user.pk)

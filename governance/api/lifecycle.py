@@ -151,6 +151,9 @@ class WorkflowSerializer(serializers.Serializer):
     actions = serializers.ListField(child=serializers.CharField())
     note = serializers.CharField(allow_null=True, help_text="What the state asks of you, when it "
                                                             "needs saying (changes requested).")
+    sign_off_refused = serializers.CharField(
+        allow_null=True, help_text="Why you may not sign this version although you hold a role "
+                                   "its quorum needs (segregation of duties), when that is so.")
 
 
 class QueueEntrySerializer(serializers.Serializer):
