@@ -68,6 +68,10 @@ class OverrideDecisionForm(forms.Form):
 
 class AssignForm(forms.Form):
     validator = forms.ModelChoiceField(queryset=User.objects.none())
+    independence_attested = forms.BooleanField(
+        required=False, label="I attest that I am independent of this version",
+        help_text="Taking the validation yourself: you had no part in developing or using it, "
+                  "and have no conflict of interest in validating it.")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -299,3 +303,18 @@ class PolicyDraftForm(forms.Form):
 def _plain(number: float) -> float | int:
     """2.0 → 2: a whole number stays whole in the stored definition."""
     return int(number) if number.is_integer() else number
+
+
+class OwnerAttestationForm(forms.Form):
+    """The owner's periodic attestation: each part confirmed (the service refuses otherwise,
+    saying what to do instead)."""
+
+    entry_complete = forms.BooleanField(
+        required=False, label="The inventory entry is complete and accurate")
+    used_as_approved = forms.BooleanField(
+        required=False, label="The model is used as it was approved")
+    within_conditions = forms.BooleanField(
+        required=False, label="The model is used within the conditions and limits of its "
+                              "approval")
+    comment = forms.CharField(widget=forms.Textarea, required=False,
+                              help_text="Anything the next reader should know (optional).")

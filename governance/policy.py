@@ -54,6 +54,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from governance import attestation_policy
+
 # The six dimensions the issue names; a policy may weigh them differently but must ask them all.
 REQUIRED_QUESTIONS = ("exposure", "impact", "regulatory_use", "automation", "complexity",
                       "data_sensitivity")
@@ -89,9 +91,11 @@ def definition_errors(definition: Any) -> list[str]:
     if not isinstance(definition, dict):
         return ["The definition must be a JSON object with 'questionnaire' and 'tiers'."]
     errors: list[str] = []
-    unknown = set(definition) - {"questionnaire", "tiers"}
+    unknown = set(definition) - {"questionnaire", "tiers", attestation_policy.KEY}
     if unknown:
         errors.append(f"Unknown top-level keys: {', '.join(sorted(unknown))}.")
+    if attestation_policy.KEY in definition:
+        errors += attestation_policy.attestation_errors(definition[attestation_policy.KEY])
     errors += _questionnaire_errors(definition.get("questionnaire"))
     errors += _tiers_errors(definition.get("tiers"))
     return errors

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from governance.views import (
+    attestations,
     findings,
     intake,
     lifecycle,
@@ -40,6 +41,8 @@ urlpatterns = [
     path("governance/findings/<int:pk>/attachments/<int:attachment_id>/",
          findings.finding_attachment_download, name="finding-attachment"),
     path("governance/waivers/", waivers.waiver_list, name="waivers"),
+    path("governance/attestations/", attestations.attestation_list, name="attestations"),
+    path("models/<slug:slug>/attest/", attestations.attest, name="attest"),
     path("governance/waivers/<int:pk>/revoke/", waivers.waiver_revoke, name="waiver-revoke"),
     path("governance/inbox/", notifications.inbox, name="inbox"),
     path("governance/inbox/read/", notifications.inbox_mark_read, name="inbox-read"),

@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from governance.api import (
+    attestations,
     findings,
     intake,
     lifecycle,
@@ -20,6 +21,7 @@ router.register("validation-queue", lifecycle.ValidationQueueViewSet,
                 basename="validation-queue")
 router.register("findings", findings.FindingViewSet, basename="finding")
 router.register("waivers", waivers.WaiverViewSet, basename="waiver")
+router.register("attestations", attestations.OwnerAttestationViewSet, basename="attestation")
 router.register("periodic-reviews", reviews.PeriodicReviewViewSet, basename="periodic-review")
 router.register("notifications", notifications.NotificationViewSet, basename="notification")
 

@@ -38,6 +38,7 @@ class FindingSource(models.TextChoices):
     WAIVER_EXPIRY = "waiver_expiry", "Expired waiver"
     WAIVER_REVOKED = "waiver_revoked", "Revoked waiver"
     REVIEW_OVERDUE = "review_overdue", "Overdue periodic review"
+    ATTESTATION_OVERDUE = "attestation_overdue", "Overdue owner attestation"
 
 
 class FindingQuerySet(models.QuerySet):

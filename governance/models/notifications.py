@@ -28,6 +28,8 @@ class NotificationKind(models.TextChoices):
     POLICY_APPROVED = "policy_approved", "Your policy draft approved and current"
     POLICY_DECLINED = "policy_declined", "Your policy draft declined"
     REPORT_READY = "report_ready", "Your export is ready"
+    ATTESTATION_DUE = "attestation_due", "Owner attestation coming due"
+    ATTESTATION_OVERDUE = "attestation_overdue", "Owner attestation overdue"
 
 
 class NotificationQuerySet(models.QuerySet):

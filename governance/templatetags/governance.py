@@ -9,6 +9,7 @@ from django import template
 
 from governance.dashboard import Dashboard, dashboard
 from governance.models import ModelIntake
+from governance.services.attestations import AttestationStanding, attestation_standing
 from governance.status import version_status
 
 register = template.Library()
@@ -28,6 +29,12 @@ def governance_dashboard(context: template.Context) -> Dashboard:
 @register.simple_tag
 def model_intake(model: Any) -> ModelIntake | None:
     return ModelIntake.objects.filter(model=model).first()
+
+
+@register.simple_tag
+def model_attestation(model: Any) -> AttestationStanding | None:
+    """Where the model stands with its owner's attestation (None: not tiered, not attested)."""
+    return attestation_standing(model)
 
 
 @register.filter
