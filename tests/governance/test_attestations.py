@@ -10,8 +10,8 @@ import datetime as dt
 
 import pytest
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils import timezone
+from django.utils.html import escape
 
 from core.errors import PermissionRefused, ValidationFailed
 from core.models import AuditEvent
@@ -25,6 +25,7 @@ from governance.models import (
     Notification,
     NotificationKind,
     OwnerAttestation,
+    VersionGovernance,
 )
 from governance.policy import TEMPLATES, definition_errors
 from registry.models import RegisteredModel
@@ -151,7 +152,6 @@ def test_a_policy_may_say_an_overdue_attestation_only_reminds(approved, adam, da
     approve_policy(pv)
     # the approved version keeps the policy it was decided under: still 12 months
     assert services.attestation_standing(approved.model).cadence_months == 12
-    from governance.models import VersionGovernance
     VersionGovernance.objects.filter(version=approved).update(policy_version=pv)
     age(approved.model, 100)
     assert services.attestation_standing(approved.model).status == "overdue"
