@@ -510,6 +510,11 @@ def reason_cannot_attest_model(user: Visitor, model: Governed) -> Reason:
     return ""
 
 
+def can_import_inventory(user: Visitor) -> bool:
+    """Bulk onboarding (issue 18): administrators import an existing inventory from CSV."""
+    return is_admin(user)
+
+
 def can_view_board(user: Visitor) -> bool:
     """The oversight board (overdue reviews, open high findings, waivers, models by tier)."""
     return is_authenticated(user) and user.has_role(Role.RISK_OFFICER, Role.REVIEW_BOARD,

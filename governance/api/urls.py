@@ -7,6 +7,7 @@ from governance.api import (
     intake,
     lifecycle,
     notifications,
+    onboarding,
     policies,
     reviews,
     waivers,
@@ -28,5 +29,7 @@ router.register("notifications", notifications.NotificationViewSet, basename="no
 urlpatterns = [
     path("governance/my-work/", worklists.MyWorkView.as_view(), name="governance-my-work"),
     path("governance/board/", worklists.BoardView.as_view(), name="governance-board"),
+    path("inventory/import/", onboarding.InventoryImportView.as_view(), name="inventory-import"),
+    path("inventory/export/", onboarding.InventoryExportView.as_view(), name="inventory-export"),
     *router.urls,
 ]

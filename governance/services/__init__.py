@@ -49,6 +49,12 @@ from governance.services.notifications import (
     preferences_of,
     preferences_update,
 )
+from governance.services.onboarding import (
+    ImportReport,
+    inventory_csv,
+    inventory_export,
+    inventory_import,
+)
 from governance.services.policies import (
     current_policy,
     ensure_policy_templates,
@@ -81,6 +87,7 @@ __all__ = [
     "FINDING_TRANSITIONS",
     "INDEPENDENCE_STATEMENT",
     "TRANSITIONS",
+    "ImportReport",
     "Refused",
     "Resigned",
     "approval_sign",
@@ -102,6 +109,9 @@ __all__ = [
     "findings_notify_due",
     "independence_attest",
     "intake_record",
+    "inventory_csv",
+    "inventory_export",
+    "inventory_import",
     "notification_mark_read",
     "notification_mark_read_about",
     "notify",
