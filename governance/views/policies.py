@@ -17,6 +17,7 @@ from core.audit_display import person_name
 from core.errors import DomainError, ValidationFailed
 from core.http import AuthenticatedHttpRequest
 from governance import services
+from governance.attestation_policy import attestation_rules
 from governance.forms import PolicyDeclineForm, PolicyDraftForm
 from governance.models import PolicyVersion
 from governance.policy_edit import definition_changes, quorum_text, requirement_line
@@ -98,6 +99,7 @@ def _version_page(request: AuthenticatedHttpRequest, pv: PolicyVersion, *, statu
         "tiers": [(tier, rules, quorum_text(rules),
                    [requirement_line(r) for r in rules["required_evidence"]])
                   for tier, rules in sorted(pv.definition["tiers"].items())],
+        "attestation": attestation_rules(pv.definition),
         "can_manage": permissions.can_manage_policies(request.user),
         "can_approve": permissions.can_approve_policy(request.user, pv.created_by),
         "own_draft": pv.created_by_id == request.user.pk,

@@ -260,3 +260,11 @@ def test_a_validator_a_risk_officer_assigned_attests_on_the_workflow_page(
     again = api.as_(victor).post(f"/api/v1/versions/{draft.pk}/attest-independence/")
     assert again.status_code == 200
     assert IndependenceAttestation.objects.filter(version=draft).count() == 1
+
+
+def test_the_policy_page_says_what_it_asks_of_owners(client, policy, rhea):
+    client.force_login(rhea)
+    page = client.get(policy.get_absolute_url()).content.decode()
+    assert 'id="attestation-rules"' in page
+    assert "every 6 months at tier 1, 12 months at tier 2, 12 months at tier 3" in page
+    assert "raises a medium finding" in page and "this version does not say" in page
