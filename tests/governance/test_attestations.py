@@ -28,6 +28,7 @@ from governance.models import (
     VersionGovernance,
 )
 from governance.policy import TEMPLATES, definition_errors
+from governance.policy_edit import definition_changes
 from registry.models import RegisteredModel
 from tests.conftest import approve_policy
 
@@ -268,3 +269,11 @@ def test_the_policy_page_says_what_it_asks_of_owners(client, policy, rhea):
     assert 'id="attestation-rules"' in page
     assert "every 6 months at tier 1, 12 months at tier 2, 12 months at tier 3" in page
     assert "raises a medium finding" in page and "this version does not say" in page
+
+
+def test_a_second_person_approving_a_draft_sees_its_attestation_changes(policy):
+    definition = copy.deepcopy(policy.definition)
+    definition["attestation"] = {**DEFAULT_ATTESTATION, "grace_days": 10}
+    changes = definition_changes(policy.definition, definition)
+    assert [(c.where, c.before, c.after) for c in changes] == [
+        ("Owners' attestation: grace days", "30", "10")]
