@@ -14,9 +14,11 @@ from core import permissions
 from core.api.base import StrictSerializer, valid_input
 from core.api.parsers import MultiPartParser
 from core.audit import refuse
+from core.errors import ValidationFailed
 from core.http import AuthenticatedRequest
 from core.uploads import require_file
 from governance import services
+from registry.onboarding import RowError
 
 
 class InventoryImportInputSerializer(StrictSerializer):
@@ -48,15 +50,15 @@ class ImportReportSerializer(serializers.Serializer):
 
 class InventoryImportView(APIView):
     """Import an existing inventory (administrators). A dry run answers 200 with every problem
-    by line and column; an import with problems answers 400 with them and writes nothing; a
-    clean import creates every model in one transaction and answers 201."""
+    by line and column; an import with problems answers 400 with them (``fields``:
+    '<line>.<column>') and writes nothing; a clean import creates every model in one
+    transaction and answers 201."""
 
     parser_classes = [MultiPartParser]
     request: AuthenticatedRequest
 
     @extend_schema(request={"multipart/form-data": InventoryImportInputSerializer},
-                   responses={200: ImportReportSerializer, 201: ImportReportSerializer,
-                              400: ImportReportSerializer})
+                   responses={200: ImportReportSerializer, 201: ImportReportSerializer})
     def post(self, request: AuthenticatedRequest) -> Response:
         if not permissions.can_import_inventory(request.user):  # before the body is read
             refuse(request.user, "Only administrators import an inventory.",
@@ -65,13 +67,21 @@ class InventoryImportView(APIView):
         data = valid_input(InventoryImportInputSerializer, request)
         report = services.inventory_import(actor=request.user, data=upload.read(),
                                            dry_run=data["dry_run"], filename=upload.name or "")
-        code = status.HTTP_200_OK if report.dry_run else \
-            status.HTTP_201_CREATED if report.ok else status.HTTP_400_BAD_REQUEST
-        body = report.as_dict()
         if not report.dry_run and not report.ok:
-            body["detail"] = ("Nothing was imported: fix the rows listed in 'errors' and send "
-                              "the file again.")
-        return Response(body, status=code)
+            raise ValidationFailed(
+                f"Nothing was imported: {len(report.errors)} problem(s). Fix them in the file "
+                "and send it again (each field is '<line>.<column>', line 1 the header, 0 the "
+                "file as a whole).", fields=problem_fields(report.errors))
+        return Response(report.as_dict(), status=status.HTTP_200_OK if report.dry_run
+                        else status.HTTP_201_CREATED)
+
+
+def problem_fields(errors: list[RowError]) -> dict[str, list[str]]:
+    """The report's problems in the error shape's ``fields``: '<line>.<column>' → messages."""
+    fields: dict[str, list[str]] = {}
+    for e in errors:
+        fields.setdefault(f"{e.line}.{e.column or 'file'}", []).append(e.message)
+    return fields
 
 
 class InventoryExportView(APIView):

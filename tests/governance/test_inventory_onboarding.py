@@ -162,7 +162,8 @@ def test_the_api_dry_runs_by_default_and_imports_on_request(api, admin_ready, da
     assert dry.status_code == 200 and dry.json()["valid"] and dry.json()["created"] == []
     bad = api.as_(admin_ready).post(url, {"file": upload(GOOD.replace(",1\n", ",7\n")),
                                           "dry_run": "false"}, format="multipart")
-    assert bad.status_code == 400 and bad.json()["errors"][0]["column"] == "tier"
+    assert bad.status_code == 400 and "Nothing was imported" in bad.json()["detail"]
+    assert list(bad.json()["fields"]) == ["4.tier"]
     assert not RegisteredModel.objects.exists()
     done = api.as_(admin_ready).post(url, {"file": upload(GOOD), "dry_run": "false"},
                                      format="multipart")
