@@ -404,6 +404,19 @@ def can_decide_servability(user: Visitor, case: CaseLike) -> bool:
     return is_authenticated(user) and user.has_role(Role.RISK_OFFICER)
 
 
+def reason_cannot_reinstate(user: Visitor, case: CaseLike) -> Reason:
+    """Reinstating puts a suspended version back into service, a decision like the final
+    sign-off: a risk officer who granted a waiver on the version (which may be what clears its
+    block) cannot also reinstate it, or one person would waive and approve alone."""
+    if not is_authenticated(user) or not can_decide_servability(user, case):
+        return Refusal("Only risk officers suspend or reinstate an approved version.", WRONG_ROLE)
+    if user.pk in getattr(case, "waiver_granter_ids", ()):
+        return Refusal("You granted a waiver on this version; another risk officer must "
+                       "reinstate it (who waives a block does not also put the version back "
+                       "into service).", NOT_INDEPENDENT)
+    return ""
+
+
 def can_retire(user: Visitor, case: CaseLike) -> bool:
     return is_authenticated(user) and (
         user.has_role(Role.RISK_OFFICER) or case.owner_id == user.pk)
@@ -484,6 +497,22 @@ def reason_cannot_review_periodically(user: Visitor, case: CaseLike) -> Reason:
     if not (is_authenticated(user) and user.has_role(Role.VALIDATOR)):
         return Refusal("Only validators conclude periodic reviews.", WRONG_ROLE)
     return reason_not_independent(user, case)
+
+
+def reason_cannot_attest_model(user: Visitor, model: Governed) -> Reason:
+    """Owners attest their own models (issue 18): the entry is complete, the model used as
+    approved and within its conditions. Nobody attests for them."""
+    if not is_authenticated(user):
+        return Refusal("Sign in first.", NOT_SIGNED_IN)
+    if model.owner_id != user.pk:
+        return Refusal("Only the model's owner attests its inventory entry and its use; ask the "
+                       "owner, or have the model transferred to you first.", WRONG_ROLE)
+    return ""
+
+
+def can_import_inventory(user: Visitor) -> bool:
+    """Bulk onboarding (issue 18): administrators import an existing inventory from CSV."""
+    return is_admin(user)
 
 
 def can_view_board(user: Visitor) -> bool:

@@ -19,6 +19,7 @@ class GovernanceConfig(AppConfig):
         pages.add_nav_link(pages.NavLink("Findings", "governance:findings"))
         pages.add_nav_link(pages.NavLink("Waivers", "governance:waivers"))
         pages.add_nav_link(pages.NavLink("Tools", "governance:tools"))
+        pages.add_nav_link(pages.NavLink("Attestations", "governance:attestations"))
         pages.add_nav_link(pages.NavLink("Board", "governance:board",
                                          shown=permissions.can_view_board))
         pages.add_nav_link(pages.NavLink("Policies", "governance:policies",
@@ -30,6 +31,7 @@ class GovernanceConfig(AppConfig):
         pages.add_panel("core.home", "governance/_dashboard.html")
         pages.add_panel("registry.model_detail", "governance/_model_panel.html")
         pages.add_panel("registry.model_detail", "governance/_vendor_panel.html")
+        pages.add_panel("registry.model_detail", "governance/_attestation_panel.html")
         pages.add_panel("registry.version_detail", "governance/_version_panel.html")
         model_tabs.register()
         metrics.add_state_metric(governance_metrics)

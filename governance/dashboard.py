@@ -17,6 +17,7 @@ from core import audit_display, charts, permissions
 from core.models import AuditEvent, Role
 from governance import worklists
 from governance.models import Finding, VersionGovernance, Waiver
+from governance.services.attestations import OK, OVERDUE, AttestationStanding, attestation_standings
 from governance.services.waivers import WAIVER_WARNING_DAYS
 from registry.models import ModelVersion, RegisteredModel, VersionState
 
@@ -31,6 +32,9 @@ class Dashboard:
     open_queue: list[VersionGovernance] | None  # for those who take or assign validations
     oversight: worklists.Board | None  # for risk officers, the board, auditors, administrators
     expiring_waivers: list[Waiver] = field(default_factory=list)
+    # The user's own models whose attestation is due or overdue; for oversight, every overdue one.
+    attestations: list[AttestationStanding] = field(default_factory=list)
+    overdue_attestations: list[AttestationStanding] = field(default_factory=list)
     models_chart: charts.Svg | None = None
     model_count: int = 0
     recent: list[audit_display.ReadableEvent] = field(default_factory=list)
@@ -39,7 +43,7 @@ class Dashboard:
     @property
     def queue_size(self) -> int:
         return (len(self.validations) + len(self.signoffs) + len(self.findings)
-                + len(self.open_queue or []))
+                + len(self.open_queue or []) + len(self.attestations))
 
 
 def _models_chart(models: Any) -> tuple[charts.Svg | None, int]:
@@ -83,4 +87,10 @@ def dashboard(user: Any, *, now: dt.datetime | None = None) -> Dashboard:
         expiring_waivers=[w for w in oversight.waivers if w.expires_at <= soon]
         if oversight else [],
         models_chart=chart, model_count=count, recent=audit_display.readable(events),
-        today=now.date())
+        today=now.date(),
+        attestations=[s for s in attestation_standings(
+            RegisteredModel.objects.filter(owner_id=user.pk), today=now.date())
+            if s.status != OK],
+        overdue_attestations=[s for s in attestation_standings(
+            RegisteredModel.objects.select_related("owner"), today=now.date())
+            if s.status == OVERDUE] if oversight else [])

@@ -97,6 +97,10 @@ class OverrideDecisionForm(forms.Form):
 
 class AssignForm(forms.Form):
     validator = forms.ModelChoiceField(queryset=User.objects.none())
+    independence_attested = forms.BooleanField(
+        required=False, label="I attest that I am independent of this version",
+        help_text="Taking the validation yourself: you had no part in developing or using it, "
+                  "and have no conflict of interest in validating it.")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -430,3 +434,18 @@ class ToolReviewForm(forms.Form):
 def checked_controls(data: Any) -> dict[str, bool]:
     """The controls checked on a tool form (its ``control`` checkboxes), each as in place."""
     return dict.fromkeys(data.getlist("control"), True)
+
+
+class OwnerAttestationForm(forms.Form):
+    """The owner's periodic attestation: each part confirmed (the service refuses otherwise,
+    saying what to do instead)."""
+
+    entry_complete = forms.BooleanField(
+        required=False, label="The inventory entry is complete and accurate")
+    used_as_approved = forms.BooleanField(
+        required=False, label="The model is used as it was approved")
+    within_conditions = forms.BooleanField(
+        required=False, label="The model is used within the conditions and limits of its "
+                              "approval")
+    comment = forms.CharField(widget=forms.Textarea, required=False,
+                              help_text="Anything the next reader should know (optional).")

@@ -73,6 +73,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from governance import attestation_policy
+
 # The six dimensions the issue names; a policy may weigh them differently but must ask them all.
 REQUIRED_QUESTIONS = ("exposure", "impact", "regulatory_use", "automation", "complexity",
                       "data_sensitivity")
@@ -126,9 +128,11 @@ def definition_errors(definition: Any) -> list[str]:
         return ["The definition must be a JSON object with 'questionnaire' and 'tiers'."]
     errors: list[str] = []
     unknown = set(definition) - {"questionnaire", "tiers", "vendor_due_diligence",
-                                 "without_artifact", "tools"}
+                                 "without_artifact", "tools", attestation_policy.KEY}
     if unknown:
         errors.append(f"Unknown top-level keys: {', '.join(sorted(unknown))}.")
+    if attestation_policy.KEY in definition:
+        errors += attestation_policy.attestation_errors(definition[attestation_policy.KEY])
     errors += _questionnaire_errors(definition.get("questionnaire"))
     errors += _tiers_errors(definition.get("tiers"))
     if "tools" in definition:

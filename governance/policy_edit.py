@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from governance.attestation_policy import attestation_rules
 from governance.policy import (
     BLOCK,
     COMPARATORS,
@@ -155,6 +156,10 @@ def definition_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> 
             if line not in old_lines:
                 changes.append(Change(f"{where}: required evidence", "added", line))
     if before is not None:
+        # Owners' attestations (issue 18): a definition that does not say has the default.
+        a, b = (attestation_rules(d).as_dict() for d in (old, after))
+        for key in ("months", "statement", "grace_days", "overdue_finding", "finding_severity"):
+            compare(f"Owners' attestation: {key.replace('_', ' ')}", a[key], b[key])
         changes += _tool_changes(before.get("tools") or DEFAULT_TOOL_RULES,
                                  after.get("tools") or DEFAULT_TOOL_RULES)
     return changes

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core import permissions
 from core.models import AuditEvent
 from governance.gates import (
     Case,
@@ -62,6 +63,7 @@ def version_status(version: ModelVersion, user: Any) -> dict[str, Any]:
         "warnings": [b.as_dict() for b in evidence_warnings(version, case, standings)],
         "actions": available_actions(user, version, case),
         "note": _state_note(version),
+        "sign_off_refused": _sign_off_refused(user, case),
     }
 
 
@@ -93,6 +95,14 @@ def policy_note(version: ModelVersion, gov: VersionGovernance | None,
     if gov.review_policy_version is not None and gov.review_policy_version.pk != bound.pk:
         note += f"; its periodic reviews follow {gov.review_policy_version}'s cadence"
     return note + "."
+
+
+def _sign_off_refused(user: Any, case: Case) -> str | None:
+    """Why a person holding a role the quorum needs may not sign this version (segregation of
+    duties: validated it, granted a waiver on it, ...), so the page explains the missing button."""
+    if case.state != VersionState.PENDING_APPROVAL or not permissions.signing_roles(user, case):
+        return None
+    return permissions.reason_cannot_sign_off(user, case) or None
 
 
 def marked_exploratory(rows: list[Evidence], case: Case) -> list[Evidence]:

@@ -29,9 +29,11 @@ def expire_waivers() -> int:
 @periodic_task("governance.scan_due_dates")
 def scan_due_dates() -> dict[str, int]:
     """Notify what is coming due or overdue: periodic reviews, findings, expiring waivers, tool
-    reviews."""
+    reviews and owners' attestations (an overdue one raises a finding where its policy says
+    so)."""
     return {"reviews": services.reviews_scan(), "findings": services.findings_notify_due(),
-            "waivers": services.waivers_notify_expiring(), "tools": services.tools_scan()}
+            "waivers": services.waivers_notify_expiring(), "tools": services.tools_scan(),
+            "attestations": services.attestations_scan()}
 
 
 @shared_task(bind=True, name=notifications.EMAIL_TASK, max_retries=EMAIL_MAX_RETRIES)

@@ -1,10 +1,12 @@
 from django.urls import path
 
 from governance.views import (
+    attestations,
     findings,
     intake,
     lifecycle,
     notifications,
+    onboarding,
     policies,
     reviews,
     signoffs,
@@ -57,6 +59,11 @@ urlpatterns = [
     path("governance/findings/<int:pk>/attachments/<int:attachment_id>/",
          findings.finding_attachment_download, name="finding-attachment"),
     path("governance/waivers/", waivers.waiver_list, name="waivers"),
+    path("governance/attestations/", attestations.attestation_list, name="attestations"),
+    path("models/<slug:slug>/attest/", attestations.attest, name="attest"),
+    path("governance/inventory/import/", onboarding.inventory_import, name="inventory-import"),
+    path("governance/inventory/export.csv", onboarding.inventory_export,
+         name="inventory-export"),
     path("governance/waivers/<int:pk>/revoke/", waivers.waiver_revoke, name="waiver-revoke"),
     path("governance/inbox/", notifications.inbox, name="inbox"),
     path("governance/inbox/read/", notifications.inbox_mark_read, name="inbox-read"),

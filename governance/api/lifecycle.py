@@ -19,6 +19,7 @@ from core.http import AuthenticatedRequest
 from core.models import Role, User
 from core.net import client_ip
 from governance import services, worklists
+from governance.api.common import StrictBooleanField
 from governance.api.evidence import (
     EvidenceSerializer,
     ExternalEvidenceInputSerializer,
@@ -51,6 +52,10 @@ class AssignSerializer(StrictSerializer):
                                     "version yourself)."},
         help_text="Username of the validator: an active validator independent of the model "
                   "(your own, to take the version from the open queue).")
+    independence_attested = StrictBooleanField(
+        required=False, default=False,
+        help_text="Taking the version yourself: true attests that you are independent of it "
+                  "(no part in developing or using it, no conflict of interest); required.")
 
 
 class ReviewInputSerializer(StrictSerializer):
@@ -165,6 +170,9 @@ class WorkflowSerializer(serializers.Serializer):
     actions = serializers.ListField(child=serializers.CharField())
     note = serializers.CharField(allow_null=True, help_text="What the state asks of you, when it "
                                                             "needs saying (changes requested).")
+    sign_off_refused = serializers.CharField(
+        allow_null=True, help_text="Why you may not sign this version although you hold a role "
+                                   "its quorum needs (segregation of duties), when that is so.")
 
 
 class QueueEntrySerializer(serializers.Serializer):
@@ -230,7 +238,17 @@ class VersionGovernanceViewSet(ScopedViewSet):
         version = self.get_object()
         data = valid_input(AssignSerializer, request)
         services.validator_assign(actor=request.user, version=version,
-                                  validator=data["validator"])
+                                  validator=data["validator"],
+                                  independence_attested=data["independence_attested"])
+        return self._status(version)
+
+    @lifecycle_action(None, "Attest your independence of the version (its assigned validator)")
+    @action(detail=True, methods=["post"], url_path="attest-independence")
+    def attest_independence(self, request: AuthenticatedRequest,
+                            pk: str | None = None) -> Response:
+        """A validator a risk officer assigned attests their independence of the version."""
+        version = self.get_object()
+        services.independence_attest(actor=request.user, version=version)
         return self._status(version)
 
     @lifecycle_action(None, "Start the validation again after a resubmission (its validator)")

@@ -2,10 +2,12 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from governance.api import (
+    attestations,
     findings,
     intake,
     lifecycle,
     notifications,
+    onboarding,
     policies,
     reviews,
     tools,
@@ -23,6 +25,7 @@ router.register("validation-queue", lifecycle.ValidationQueueViewSet,
                 basename="validation-queue")
 router.register("findings", findings.FindingViewSet, basename="finding")
 router.register("waivers", waivers.WaiverViewSet, basename="waiver")
+router.register("attestations", attestations.OwnerAttestationViewSet, basename="attestation")
 router.register("periodic-reviews", reviews.PeriodicReviewViewSet, basename="periodic-review")
 router.register("tools", tools.ToolViewSet, basename="tool")
 router.register("notifications", notifications.NotificationViewSet, basename="notification")
@@ -30,5 +33,7 @@ router.register("notifications", notifications.NotificationViewSet, basename="no
 urlpatterns = [
     path("governance/my-work/", worklists.MyWorkView.as_view(), name="governance-my-work"),
     path("governance/board/", worklists.BoardView.as_view(), name="governance-board"),
+    path("inventory/import/", onboarding.InventoryImportView.as_view(), name="inventory-import"),
+    path("inventory/export/", onboarding.InventoryExportView.as_view(), name="inventory-export"),
     *router.urls,
 ]

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("governance", "0019_taxonomy_tools_use_cases"),
+        ("governance", "0021_owner_and_independence_attestations"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -3,6 +3,7 @@
 Writes go through governance.services; rules about one row live on the models as methods.
 """
 
+from governance.models.attestations import IndependenceAttestation, OwnerAttestation
 from governance.models.evidence import Evidence, EvidenceOrigin, EvidenceStatus
 from governance.models.findings import (
     UNRESOLVED,
@@ -57,11 +58,13 @@ __all__ = [
     "FindingComment",
     "FindingSource",
     "FindingStatus",
+    "IndependenceAttestation",
     "ModelIntake",
     "Notification",
     "NotificationKind",
     "NotificationPreference",
     "OverrideStatus",
+    "OwnerAttestation",
     "PeriodicReview",
     "Policy",
     "PolicyVersion",

@@ -35,6 +35,8 @@ class NotificationKind(models.TextChoices):
     TOOL_REVIEW_DUE = "tool_review_due", "Tool review coming due"
     TOOL_REVIEW_OVERDUE = "tool_review_overdue", "Tool review overdue"
     TIER_RAISED = "tier_raised", "A use case raised a model's tier"
+    ATTESTATION_DUE = "attestation_due", "Owner attestation coming due"
+    ATTESTATION_OVERDUE = "attestation_overdue", "Owner attestation overdue"
 
 
 class NotificationQuerySet(models.QuerySet):

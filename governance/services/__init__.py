@@ -9,6 +9,14 @@ fails (``Refused``).
 """
 
 from core.errors import Refused
+from governance.services.attestations import (
+    INDEPENDENCE_STATEMENT,
+    attestation_standing,
+    attestation_standings,
+    attestations_scan,
+    independence_attest,
+    owner_attestation_record,
+)
 from governance.services.evidence import evidence_record
 from governance.services.findings import (
     FINDING_TRANSITIONS,
@@ -41,6 +49,12 @@ from governance.services.notifications import (
     notify,
     preferences_of,
     preferences_update,
+)
+from governance.services.onboarding import (
+    ImportReport,
+    inventory_csv,
+    inventory_export,
+    inventory_import,
 )
 from governance.services.policies import (
     current_policy,
@@ -95,12 +109,17 @@ from governance.services.waivers import (
 __all__ = [
     "ACTION_TARGETS",
     "FINDING_TRANSITIONS",
+    "INDEPENDENCE_STATEMENT",
     "TRANSITIONS",
+    "ImportReport",
     "Refused",
     "Resigned",
     "ReviewMove",
     "approval_sign",
     "approvals_resign",
+    "attestation_standing",
+    "attestation_standings",
+    "attestations_scan",
     "available_actions",
     "comment_to_reply_to",
     "current_policy",
@@ -116,12 +135,17 @@ __all__ = [
     "finding_raise_from_monitoring",
     "finding_transition",
     "findings_notify_due",
+    "independence_attest",
     "intake_record",
+    "inventory_csv",
+    "inventory_export",
+    "inventory_import",
     "moves_fingerprint",
     "notification_mark_read",
     "notification_mark_read_about",
     "notify",
     "on_version_transition",
+    "owner_attestation_record",
     "periodic_review_conclude",
     "policy_reviews_reschedule",
     "policy_version_create",

@@ -184,6 +184,13 @@ def _may_decide_servability(actor: User | None, case: Case) -> str:
                    permissions.WRONG_ROLE)
 
 
+def _may_reinstate(actor: User | None, case: Case) -> str:
+    if actor is None:
+        return Refusal("Only risk officers suspend or reinstate an approved version.",
+                       permissions.WRONG_ROLE)
+    return permissions.reason_cannot_reinstate(actor, case)
+
+
 def _may_suspend(actor: User | None, case: Case) -> str:
     # Assay itself (actor None) suspends when a waiver expires or is revoked under a policy that
     # says so.
@@ -218,7 +225,7 @@ TRANSITIONS: dict[tuple[str, str], Rule] = {
                                            _has_rejecting_signoff, effect=_decided),
     (S.APPROVED, S.SUSPENDED): Rule("suspend", _may_suspend, needs_reason=True,
                                     action="suspend"),
-    (S.SUSPENDED, S.APPROVED): Rule("reinstate", _may_decide_servability,
+    (S.SUSPENDED, S.APPROVED): Rule("reinstate", _may_reinstate,
                                     _nothing_blocks_reinstating, needs_reason=True,
                                     action="reinstate"),
     (S.APPROVED, S.RETIRED): Rule("retire", _may_retire, needs_reason=True, action="retire"),

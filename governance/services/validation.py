@@ -17,6 +17,7 @@ from governance.models import (
     VersionGovernance,
     workflow_url,
 )
+from governance.services.attestations import independence_record
 from governance.services.common import S, limit_text, require_text
 from governance.services.lifecycle import concluded_review, version_transition
 from governance.services.notifications import notifications_settle, notify
@@ -24,10 +25,14 @@ from registry.models import ModelVersion
 from registry.storage import SHA256_RE
 
 
-def validator_assign(*, actor: User, version: ModelVersion, validator: User) -> ModelVersion:
+def validator_assign(*, actor: User, version: ModelVersion, validator: User,
+                     independence_attested: bool = False) -> ModelVersion:
     """Assign an independent validator to a submitted version and start its validation.
 
-    The validator joins the model's assignees, so they see it.
+    The validator joins the model's assignees, so they see it. A validator taking the
+    validation themselves attests their independence of it (``independence_attested``,
+    recorded and audited), or is refused; one a risk officer assigned attests on the version's
+    workflow page (governance.services.attestations.independence_attest).
     """
     if version.state != S.SUBMITTED:
         raise Conflict(f"Validators are assigned to submitted versions; version {version.number} "
@@ -42,6 +47,12 @@ def validator_assign(*, actor: User, version: ModelVersion, validator: User) -> 
                                "who holds the validator role.", field="validator")
     if reason:
         refuse(actor, reason, attempted="version.assign_validator", target=version)
+    taking = actor.pk == validator.pk
+    if taking and independence_attested is not True:
+        raise ValidationFailed("Attest your independence to take this validation: confirm that "
+                               "you had no part in developing or using this version and have "
+                               "no conflict of interest in validating it.",
+                               field="independence_attested")
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().select_related("model").get(
             pk=version.pk)
@@ -56,6 +67,8 @@ def validator_assign(*, actor: User, version: ModelVersion, validator: User) -> 
                 VersionGovernance.objects.filter(version__model=model,
                                                  validator=previous).exists():
             model.assignees.remove(previous)
+        if taking:
+            independence_record(actor=actor, version=locked)
         version_transition(version=locked, to=S.IN_VALIDATION, actor=actor, details={
             "validator": validator.username,
             "previous_validator": previous.username if previous else None,

@@ -9,6 +9,7 @@ from django import template
 
 from governance.dashboard import Dashboard, dashboard
 from governance.models import ModelIntake, PolicyVersion
+from governance.services.attestations import AttestationStanding, attestation_standing
 from governance.status import version_status
 
 register = template.Library()
@@ -34,6 +35,12 @@ def model_intake(model: Any) -> ModelIntake | None:
 def model_policy(model: Any) -> PolicyVersion | None:
     """The policy that governs the model now (PolicyVersionQuerySet.current_for)."""
     return PolicyVersion.objects.current_for(model)
+
+
+@register.simple_tag
+def model_attestation(model: Any) -> AttestationStanding | None:
+    """Where the model stands with its owner's attestation (None: not tiered, not attested)."""
+    return attestation_standing(model)
 
 
 @register.filter

@@ -19,7 +19,7 @@ from core.models import Role
 from governance import services
 from governance.forms import AssignForm, ReasonForm
 from governance.gates import case_for, governance_of
-from governance.models import Notification, workflow_url
+from governance.models import IN_FLIGHT, Notification, workflow_url
 from governance.status import version_status
 from governance.views.common import workable_version
 from registry.models import ModelVersion, VersionState
@@ -30,6 +30,8 @@ def _workflow(request: AuthenticatedHttpRequest, version: ModelVersion, *, statu
     case = case_for(version)
     # Opening the version's workflow, or acting on it, reads what pointed the person here.
     services.notification_mark_read_about(actor=request.user, obj=version)
+    gov = governance_of(version)
+    independence = list(version.independence_attestations.select_related("validator"))
     return render(request, "governance/workflow.html", {
         "version": version, "model": version.model, "w": version_status(version, request.user),
         "error": error,
@@ -38,7 +40,12 @@ def _workflow(request: AuthenticatedHttpRequest, version: ModelVersion, *, statu
         "is_risk_officer": request.user.has_role(Role.RISK_OFFICER),
         "findings": version.findings.select_related("owner").order_by("status", "-pk"),
         "waivers": version.waivers.select_related("approved_by").order_by("-granted_at"),
-        "gov": governance_of(version),
+        "gov": gov,
+        "independence": independence,
+        "may_attest_independence": gov is not None and gov.validator_id == request.user.pk
+        and version.state in IN_FLIGHT
+        and not any(a.validator_id == request.user.pk for a in independence),
+        "independence_statement": services.INDEPENDENCE_STATEMENT,
         "can_raise": not permissions.reason_cannot_raise_finding(request.user, case),
         "can_waive": not permissions.reason_cannot_grant_waiver(request.user, case),
         "can_review_periodically": version.state == VersionState.APPROVED
@@ -57,7 +64,8 @@ def version_action(request: AuthenticatedHttpRequest, slug: str, number: int,
                    name: str) -> HttpResponse:
     """One of the workflow page's buttons: assigning the validator, or a lifecycle edge taken by
     its action name (services.ACTION_TARGETS), with a reason where the edge needs one."""
-    if name != "assign_validator" and name not in services.ACTION_TARGETS:
+    if name not in ("assign_validator", "attest_independence") \
+            and name not in services.ACTION_TARGETS:
         raise Http404("No such action.")
     version = workable_version(request, slug, number)
     form: forms.Form | None = None
@@ -66,8 +74,15 @@ def version_action(request: AuthenticatedHttpRequest, slug: str, number: int,
         form = shown["assign_form"] = assign_form = AssignForm(request.POST)
 
         def call() -> Any:
-            return services.validator_assign(actor=request.user, version=version,
-                                             validator=assign_form.cleaned_data["validator"])
+            return services.validator_assign(
+                actor=request.user, version=version,
+                validator=assign_form.cleaned_data["validator"],
+                independence_attested=assign_form.cleaned_data["independence_attested"])
+    elif name == "attest_independence":
+
+        def call() -> Any:
+            services.independence_attest(actor=request.user, version=version)
+            return version
     else:
         to = services.ACTION_TARGETS[name]
         if _needs_reason(name):

@@ -17,6 +17,7 @@ from core.audit_display import person_name
 from core.errors import DomainError, ValidationFailed
 from core.http import AuthenticatedHttpRequest
 from governance import services
+from governance.attestation_policy import attestation_rules
 from governance.forms import PolicyDeclineForm, PolicyDraftForm
 from governance.models import PolicyVersion
 from governance.policy import CRITICALITIES
@@ -117,6 +118,7 @@ def _version_page(request: AuthenticatedHttpRequest, pv: PolicyVersion, *, statu
                   for tier, rules in sorted(pv.definition["tiers"].items())],
         "tool_rules": [pv.rules.tool_rules(c) for c in CRITICALITIES],
         "tools_defaulted": "tools" not in pv.definition,
+        "attestation": attestation_rules(pv.definition),
         "can_manage": permissions.can_manage_policies(request.user),
         "can_approve": permissions.can_approve_policy(request.user, pv.created_by),
         "own_draft": pv.created_by_id == request.user.pk,

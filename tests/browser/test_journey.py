@@ -125,6 +125,7 @@ def test_the_approval_journey_from_submission_to_a_verified_audit_bundle(
     queue = page.locator(".dashboard")
     expect(queue).to_contain_text("Submitted, no validator yet")
     queue.get_by_role("link", name=f"{MODEL} v1").click()
+    page.get_by_label("I attest that I am independent of this version").check()
     page.get_by_role("button", name="Take this validation").click()
     page.goto("/")
     expect(page.locator(".dashboard")).to_contain_text("Your validations")

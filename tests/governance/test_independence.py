@@ -249,7 +249,8 @@ class TestIndependenceCoversAuthorship:
         vic = make_user("vic", "validator", team="credit")
         walk.submit(draft)  # tier 2
         with pytest.raises(PermissionRefused, match="model's team"):
-            services.validator_assign(actor=vic, version=draft, validator=vic)
+            services.validator_assign(actor=vic, version=draft, validator=vic,
+                                      independence_attested=True)
         assert not_independent_refusals("vic") == 1
 
     def test_a_team_mate_may_validate_a_tier_three_version_by_default(
@@ -257,7 +258,8 @@ class TestIndependenceCoversAuthorship:
         vic = make_user("vic", "validator", team="credit")
         version = registry.version_create(actor=dana, model=tier_three, artifact=onnx_file())
         walk.submit(version)
-        services.validator_assign(actor=vic, version=version, validator=vic)
+        services.validator_assign(actor=vic, version=version, validator=vic,
+                                  independence_attested=True)
         assert state_of(version) == S.IN_VALIDATION
 
     def test_the_policy_can_exclude_the_team_at_tier_three_too(
@@ -272,7 +274,8 @@ class TestIndependenceCoversAuthorship:
         version = registry.version_create(actor=dana, model=credit_model, artifact=onnx_file())
         walk.submit(version)
         with pytest.raises(PermissionRefused, match="model's team"):
-            services.validator_assign(actor=vic, version=version, validator=vic)
+            services.validator_assign(actor=vic, version=version, validator=vic,
+                                      independence_attested=True)
 
     def test_who_granted_a_waiver_on_the_version_cannot_sign_it(
             self, walk, strict_policy, credit_model, rhea, rita, boris, onnx_file):

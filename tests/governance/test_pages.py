@@ -119,6 +119,7 @@ def test_the_header_links_come_from_the_apps_with_the_unread_count(client, walk,
             '    <a href="/governance/findings/">Findings</a>\n'
             '    <a href="/governance/waivers/">Waivers</a>\n'
             '    <a href="/governance/tools/">Tools</a>\n'
+            '    <a href="/governance/attestations/">Attestations</a>\n'
             '    <a href="/governance/inbox/">Inbox <span class="badge" id="unread-badge" '
             'title="unread notifications">1</span></a>\n'
             '    <a href="/deployments/">Deployments</a>\n'

@@ -301,6 +301,7 @@ class TestApiBadInput:
         queue = api.as_(victor).get("/api/v1/validation-queue/").json()["results"]
         assert [e["version_id"] for e in queue] == [draft.pk]
         response = api.as_(victor).post(f"/api/v1/versions/{draft.pk}/assign-validator/",
-                                        {"validator": "victor"}, format="json")
+                                        {"validator": "victor", "independence_attested": True},
+                                        format="json")
         assert response.status_code == 200 and response.json()["validator"] == "victor"
         assert api.as_(victor).get("/api/v1/validation-queue/").json()["results"] == []

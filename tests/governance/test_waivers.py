@@ -269,10 +269,12 @@ def test_waiver_expiry_end_to_end_with_real_beat_and_worker(
 
 
 def test_a_suspended_version_is_not_reinstated_while_its_blockers_stand(
-        walk, strict_policy, credit_model, onnx_file, api, people):
+        walk, strict_policy, credit_model, onnx_file, api, people, make_user):
     """A waiver expiry suspended the version and put its block back (the failing check, and the
     high finding opened for it): reinstating is refused, naming both, until each is resolved or
-    waived."""
+    waived. Rita reinstates: rhea granted the waivers, and who waives does not also reinstate
+    (issue 18, tests/governance/test_waiver_signer_segregation.py)."""
+    rita = make_user("rita", "risk_officer")
     version = version_for(walk, credit_model, onnx_file, answers=ALL_HIGH)
     waiver = approve_with_waived_evidence(walk, version)
     services.waivers_expire(now=waiver.expires_at + dt.timedelta(seconds=1))
@@ -281,7 +283,7 @@ def test_a_suspended_version_is_not_reinstated_while_its_blockers_stand(
     expiry_finding = Finding.objects.get(source=FindingSource.WAIVER_EXPIRY)
     url = f"/api/v1/versions/{version.pk}/reinstate/"
 
-    refused = api.as_(people["rhea"]).post(url, {"reason": "Back to normal."})
+    refused = api.as_(rita).post(url, {"reason": "Back to normal."})
     assert refused.status_code == 409, refused.json()
     assert "Check 'fairness' failed" in refused.json()["detail"]
     assert f"F-{expiry_finding.pk}" in refused.json()["detail"]
@@ -290,14 +292,15 @@ def test_a_suspended_version_is_not_reinstated_while_its_blockers_stand(
     assert not AuditEvent.objects.filter(action="version.reinstate").exists()
     status = f"/api/v1/versions/{version.pk}/governance/"
     # Offered only when its rule lets it through (services.available_actions, from TRANSITIONS).
-    assert "reinstate" not in api.as_(people["rhea"]).get(status).json()["actions"]
+    assert "reinstate" not in api.as_(rita).get(status).json()["actions"]
 
     # The finding accepted as a risk, the check waived again: nothing blocks, it serves again.
     services.finding_transition(actor=people["rhea"], finding=expiry_finding,
                                 to="accepted_as_risk", text="Carried by retail credit risk.")
     _grant(people["rhea"], version, check="fairness")
-    assert api.as_(people["rhea"]).get(status).json()["actions"] == ["reinstate", "retire"]
-    reinstated = api.as_(people["rhea"]).post(url, {"reason": "Both items answered."})
+    assert api.as_(rita).get(status).json()["actions"] == ["reinstate", "retire"]
+    assert "reinstate" not in api.as_(people["rhea"]).get(status).json()["actions"]
+    reinstated = api.as_(rita).post(url, {"reason": "Both items answered."})
     assert reinstated.status_code == 200, reinstated.json()
     assert reinstated.json()["state"] == VersionState.APPROVED
     version.refresh_from_db()
