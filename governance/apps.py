@@ -7,10 +7,12 @@ class GovernanceConfig(AppConfig):
     def ready(self) -> None:
         """Fill the extension points of the pages below governance (core.pages): the header's
         links, the governance panels of the registry's model and version pages, the model
-        page's findings and review tabs, and governance's figures on /metrics."""
+        page's findings and review tabs, and governance's figures on /metrics; and the flagging of
+        downstream models when an upstream model changes (a transition listener)."""
         from core import metrics, pages, permissions
         from governance.models import Notification
         from governance.prometheus import governance_metrics
+        from governance.services import on_version_transition, upstream_change_flag
         from governance.views import model_tabs
 
         pages.add_nav_link(pages.NavLink("My work", "governance:queue"))
@@ -29,3 +31,5 @@ class GovernanceConfig(AppConfig):
         pages.add_panel("registry.version_detail", "governance/_version_panel.html")
         model_tabs.register()
         metrics.add_state_metric(governance_metrics)
+        # A suspended, retired or materially changed model flags every model downstream of it.
+        on_version_transition(upstream_change_flag)

@@ -28,6 +28,8 @@ class NotificationKind(models.TextChoices):
     POLICY_APPROVED = "policy_approved", "Your policy draft approved and current"
     POLICY_DECLINED = "policy_declined", "Your policy draft declined"
     REPORT_READY = "report_ready", "Your export is ready"
+    UPSTREAM_CHANGED = "upstream_changed", "A model yours depends on was suspended, retired or changed"
+    CHANGE_CLASS = "change_class", "A version's change classification confirmed or changed"
 
 
 class NotificationQuerySet(models.QuerySet):

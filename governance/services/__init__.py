@@ -9,6 +9,7 @@ fails (``Refused``).
 """
 
 from core.errors import Refused
+from governance.services.dependencies import upstream_change_flag, upstream_impact
 from governance.services.evidence import evidence_record
 from governance.services.findings import (
     FINDING_TRANSITIONS,
@@ -34,6 +35,7 @@ from governance.services.lifecycle import (
     version_submit,
     version_transition,
 )
+from governance.services.materiality import change_definitions, version_classify_change
 from governance.services.notifications import (
     notification_mark_read,
     notification_mark_read_about,
@@ -77,6 +79,7 @@ __all__ = [
     "approval_sign",
     "approvals_resign",
     "available_actions",
+    "change_definitions",
     "comment_to_reply_to",
     "current_policy",
     "ensure_policy_templates",
@@ -105,7 +108,10 @@ __all__ = [
     "signoff_record",
     "tier_override_decide",
     "tier_override_request",
+    "upstream_change_flag",
+    "upstream_impact",
     "validator_assign",
+    "version_classify_change",
     "version_complete_approval",
     "version_require_revalidation",
     "version_submit",
