@@ -29,6 +29,8 @@ class GovernanceConfig(AppConfig):
         pages.add_panel("core.home", "governance/_dashboard.html")
         pages.add_panel("registry.model_detail", "governance/_model_panel.html")
         pages.add_panel("registry.version_detail", "governance/_version_panel.html")
+        pages.add_panel("registry.version_form", "governance/_change_definitions.html")
+        pages.add_panel("registry.model_dependencies", "governance/_model_impact.html")
         model_tabs.register()
         metrics.add_state_metric(governance_metrics)
         # A suspended, retired or materially changed model flags every model downstream of it.

@@ -23,6 +23,7 @@ urlpatterns = [
     path("models/<slug:slug>/intake/override/decide/", intake.override_decide,
          name="override-decide"),
     path(V + "workflow/", lifecycle.workflow, name="workflow"),
+    path(V + "workflow/classify-change/", lifecycle.classify_change, name="classify-change"),
     path(V + "workflow/<str:name>/", lifecycle.version_action, name="version-action"),
     path(V + "review/", validation.review, name="review"),
     path(V + "sign/", signoffs.sign, name="sign"),

@@ -55,6 +55,13 @@ class ChangeClass(models.TextChoices):
     MAJOR = "major", "Major change"
 
 
+class DataSourceQuerySet(models.QuerySet):
+    def visible_to(self, user) -> DataSourceQuerySet:
+        """The catalogue is open to every signed-in user (which models use a source is scoped
+        to the models they may see)."""
+        return self if permissions.is_authenticated(user) else self.none()
+
+
 class DataSource(models.Model):
     """A data source models are built on or fed from (a warehouse table, a bureau feed), shared
     between models so that "which models use this data?" has an answer."""
@@ -71,6 +78,8 @@ class DataSource(models.Model):
                                    related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = DataSourceQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

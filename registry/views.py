@@ -154,7 +154,8 @@ def model_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
 def version_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     model = _visible_model(request, slug)
     _require_edit(request, model)
-    form = VersionForm(request.POST or None, request.FILES or None)
+    form = VersionForm(request.POST or None, request.FILES or None,
+                       first=model.last_version_number == 0)
     _note_refused_upload(request, form, "artifact")
 
     def page(status: int = 200, error: DomainError | None = None) -> HttpResponse:

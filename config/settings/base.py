@@ -264,6 +264,8 @@ SPECTACULAR_SETTINGS = {
         "MonitoringStatusEnum": "monitoring.models.PlanStatus",
         "PlanChangeStatusEnum": "monitoring.models.ChangeStatus",
         "MlflowImportStateEnum": "registry.models.ImportState",
+        "ChangeClassEnum": "registry.models.ChangeClass",
+        "UpstreamFlagEnum": "governance.policy.FLAGS",
     },
 }
 

@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from governance.api import (
+    dependencies,
     findings,
     intake,
     lifecycle,
@@ -26,5 +27,7 @@ router.register("notifications", notifications.NotificationViewSet, basename="no
 urlpatterns = [
     path("governance/my-work/", worklists.MyWorkView.as_view(), name="governance-my-work"),
     path("governance/board/", worklists.BoardView.as_view(), name="governance-board"),
+    path("models/<slug:slug>/impact/", dependencies.ModelImpactView.as_view(),
+         name="model-impact"),
     *router.urls,
 ]
