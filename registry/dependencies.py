@@ -104,7 +104,7 @@ def neighbours(model: RegisteredModel, *, downstream: bool,
     return sorted(out, key=lambda n: (n.distance, n.model.name))
 
 
-STATE_TONES = {
+STATE_TONES: dict[str, str] = {
     VersionState.APPROVED: "ok",
     VersionState.SUSPENDED: "bad",
     VersionState.RETIRED: "bad",
@@ -125,7 +125,8 @@ def graph_chart(model: RegisteredModel, visible: Iterable[int], *, width: float 
         | {pk for pk in downstream_ids(model.pk) if pk in allowed}
     rows = RegisteredModel.objects.in_bulk(ids)
     edges = Links.objects.filter(from_registeredmodel_id__in=ids,
-                                 to_registeredmodel_id__in=ids).values_list(
+                                 to_registeredmodel_id__in=ids).order_by(
+        "to_registeredmodel_id", "from_registeredmodel_id").values_list(
         "to_registeredmodel_id", "from_registeredmodel_id")
     ordered = sorted(rows.values(), key=lambda m: m.name)
     nodes = [GraphNode(key=str(m.pk), label=m.name, detail=m.get_status_display(),

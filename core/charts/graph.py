@@ -127,7 +127,7 @@ def dependency_graph(nodes: Sequence[GraphNode], edges: Sequence[tuple[str, str]
                               max_width=box - 12))
     depends = {k: [by_key[a].label for a, b in edges if b == k] for k in keys}
     table_rows = tuple((clean(by_key[k].label), clean(by_key[k].detail),
-                        ", ".join(clean(d) for d in depends[k]) or "—") for k in keys)
+                        ", ".join(sorted(clean(d) for d in depends[k])) or "—") for k in keys)
     desc = (f"{len(keys)} models and {len(edges)} dependencies. "
             + listing([f"{short(by_key[b].label, 40)} depends on {short(by_key[a].label, 40)}"
                        for a, b in edges], 16) + ".") if edges else \

@@ -248,7 +248,8 @@ class DataSourceSerializer(StrictInputMixin, serializers.ModelSerializer):
         fields = ["id", "name", "owner", "system", "description", "model_count", "created_by",
                   "created_at", "updated_at"]
         read_only_fields = ["id", "created_by", "created_at", "updated_at"]
-        extra_kwargs = {"description": TEXT_LIMIT}
+        # A name taken answers 409 from the service (what to do instead), not DRF's 400.
+        extra_kwargs = {"description": TEXT_LIMIT, "name": {"validators": []}}
 
     def get_model_count(self, obj: DataSource) -> int:
         user = self.context["request"].user
