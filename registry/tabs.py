@@ -70,6 +70,6 @@ def register() -> None:
                                         _versions, order=10))
     pages.add_tab(MODEL_PAGE, pages.Tab("dependencies", "Dependencies",
                                         "registry/_tab_dependencies.html", _dependencies,
-                                        order=15))
+                                        order=60))
     pages.add_tab(MODEL_PAGE, pages.Tab("history", "Audit timeline", "registry/_tab_history.html",
                                         _history, order=90))

@@ -75,7 +75,7 @@ class ModelViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.Up
             wanted.raise_errors()
             models = wanted.apply(models)
         return inventory_rows(models).prefetch_related(
-            "developers", visible_links("upstream_models", user))
+            "developers", "linked_data_sources", visible_links("upstream_models", user))
 
     @extend_schema(parameters=MODEL_FILTERS)
     def list(self, request, *args, **kwargs):
