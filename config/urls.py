@@ -40,6 +40,7 @@ urlpatterns = [
     path("people/", include("core.people_urls")),
     path("models/", include("registry.urls")),
     path("imports/", include("registry.import_urls")),
+    path("data-sources/", include("registry.data_source_urls")),
     path("", include("governance.urls")),
     path("evaluation/", include("evaluation.urls")),
     path("deployments/", include("serving.urls")),

@@ -237,6 +237,19 @@ WRONG_PASSWORD = "wrong_password"  # noqa: S105 (a refusal code, not a password)
 THROTTLED = "throttled"
 OWN_DRAFT = "own_draft"
 
+def can_create_data_source(user: Visitor) -> bool:
+    """Anyone who registers or governs models records the data sources they use (auditors and
+    deployers read them)."""
+    return is_authenticated(user) and user.has_role(Role.DATA_SCIENTIST, Role.RISK_OFFICER,
+                                                    Role.ADMIN)
+
+
+def can_edit_data_source(user: Visitor, owner_id: int) -> bool:
+    """A data source's owner, risk officers and administrators change or delete it."""
+    return is_authenticated(user) and (
+        user.pk == owner_id or user.has_role(Role.RISK_OFFICER, Role.ADMIN))
+
+
 def can_manage_policies(user: Visitor) -> bool:
     """Administrators and risk officers draft policy versions and approve others' drafts."""
     return is_authenticated(user) and user.has_role(Role.ADMIN, Role.RISK_OFFICER)

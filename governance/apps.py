@@ -7,10 +7,12 @@ class GovernanceConfig(AppConfig):
     def ready(self) -> None:
         """Fill the extension points of the pages below governance (core.pages): the header's
         links, the governance panels of the registry's model and version pages, the model
-        page's findings and review tabs, and governance's figures on /metrics."""
+        page's findings and review tabs, and governance's figures on /metrics; and the flagging of
+        downstream models when an upstream model changes (a transition listener)."""
         from core import metrics, pages, permissions
         from governance.models import Notification
         from governance.prometheus import governance_metrics
+        from governance.services import on_version_transition, upstream_change_flag
         from governance.services.notifications import tell_new_owner
         from governance.views import model_tabs
         from registry import services as registry
@@ -33,6 +35,10 @@ class GovernanceConfig(AppConfig):
         pages.add_panel("registry.model_detail", "governance/_vendor_panel.html")
         pages.add_panel("registry.model_detail", "governance/_attestation_panel.html")
         pages.add_panel("registry.version_detail", "governance/_version_panel.html")
+        pages.add_panel("registry.version_form", "governance/_change_definitions.html")
+        pages.add_panel("registry.model_dependencies", "governance/_model_impact.html")
         model_tabs.register()
         metrics.add_state_metric(governance_metrics)
         registry.on_owner_given(tell_new_owner)
+        # A suspended, retired or materially changed model flags every model downstream of it.
+        on_version_transition(upstream_change_flag)

@@ -28,6 +28,7 @@ from governance.models import (
 )
 from governance.policy import SIGNOFF_ROLES, Definition
 from governance.policy_edit import LINE_HELP, LineError, requirement_from_line, requirement_line
+from registry.models import ChangeClass
 
 
 def add_questionnaire(form: forms.Form, definition: Definition | None) -> list[str]:
@@ -111,6 +112,15 @@ class AssignForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea, required=False)
+
+
+class ClassifyChangeForm(forms.Form):
+    """The validator's decision on a version's declared change (governance.services.materiality)."""
+
+    change_class = forms.ChoiceField(choices=ChangeClass.choices, widget=forms.RadioSelect,
+                                     label="The change is")
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                           help_text="Why; required when you reclassify it.")
 
 
 class PolicyDeclineForm(forms.Form):

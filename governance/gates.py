@@ -43,7 +43,7 @@ from registry.models import AuthorKind, ModelVersion, RegisteredModel, VersionAu
 # reaching pending approval; every kind stops the final approval. Warnings (required evidence of
 # level "warn" that is missed) have the kind "evidence" and stop nothing.
 SUBMISSION_KINDS = frozenset({"intake", "artifact", "documentation", "policy"})
-GATE_KINDS = frozenset({"evidence", "finding"})
+GATE_KINDS = frozenset({"evidence", "finding", "materiality"})
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,10 @@ class Case:
     team_excluded: bool = False
     # Whether the tier's policy lets the version's developers deploy it to production.
     developers_may_deploy: bool = False
+    # The change class in force (minor or major; "" for a model's first version): the one the
+    # validator confirmed, else the one declared (governance.materiality).
+    change_class: str = ""
+    change_class_confirmed: bool = False
 
     @property
     def rules(self) -> TierRules | None:
@@ -176,6 +180,9 @@ def case_from(version: ModelVersion, *, gov: VersionGovernance | None,
         waiver_granter_ids=frozenset(uid for uid in waiver_granter_ids if uid is not None),
         team_excluded=rules.exclude_model_team if rules else False,
         developers_may_deploy=rules.developers_may_deploy if rules else False,
+        change_class=(gov.change_class_confirmed if gov and gov.change_class_confirmed
+                      else version.change_class),
+        change_class_confirmed=bool(gov and gov.change_class_confirmed),
     )
 
 
@@ -427,7 +434,8 @@ def evidence_standings(version: ModelVersion, case: Case | None = None) -> list[
     rules = case.rules
     if rules is None:
         return []
-    needs = [n for n in rules.required_evidence if n.applies_to(case.task)]
+    # A minor change (as classified now) is held to the reduced scope its policy names.
+    needs = [n for n in rules.evidence_for(case.change_class) if n.applies_to(case.task)]
     if not needs:
         return []
     rows = list(Evidence.objects.filter(version=version, check_name__in={n.check for n in needs})
@@ -544,6 +552,18 @@ def signoff_counts(version: ModelVersion) -> dict[str, int]:
     return counts
 
 
+def _materiality_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
+    """A declared minor change takes the reduced scope only once the validator confirms it: until
+    then it stops the validation from concluding. (A major change has the full scope anyway.)"""
+    if version.state in DECIDED or version.change_class != "minor" \
+            or case.change_class_confirmed:
+        return []
+    return [Blocker("materiality", "change_class",
+                    "The version declares a minor change: the validator must confirm it (minor "
+                    "keeps the reduced revalidation scope) or reclassify it as major (the full "
+                    "scope) before the validation concludes.")]
+
+
 def _finding_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
     """Unresolved high-severity findings (open, or remediation proposed but not yet closed)."""
     return [Blocker("finding", str(f.pk), f"High finding F-{f.pk} '{f.title}' is "
@@ -555,8 +575,8 @@ def _finding_blockers(version: ModelVersion, case: Case) -> list[Blocker]:
 BlockerSource = Callable[[ModelVersion, Case], list[Blocker]]
 BLOCKER_SOURCES: list[BlockerSource] = [
     _intake_blockers, _artifact_blockers, _documentation_blockers, _policy_blockers,
-    _validation_blockers, _evidence_blockers, _vendor_blockers, _finding_blockers,
-    _signoff_blockers,
+    _validation_blockers, _evidence_blockers, _materiality_blockers, _vendor_blockers,
+    _finding_blockers, _signoff_blockers,
 ]
 # Only these kinds may be waived: a finding, or a missing or failing evidence check.
 WAIVABLE_KINDS = frozenset({"finding", "evidence"})

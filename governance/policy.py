@@ -47,6 +47,23 @@ predictions: ``{"graph_checks": "not_applicable"}`` (the default: shown as not a
 an artifact, never as passed, and stopping nothing) or ``"block"`` (missing: it stops the approval
 unless waived). docs/no-artifact-models.md.
 
+``change_materiality`` (optional, top level) defines the two classes a new version declares
+(docs/dependencies-and-materiality.md)::
+
+    {"minor": "<what a minor change is>", "major": "<what a major change is>"}
+
+and per tier, ``minor_change_evidence`` (optional) names the required-evidence checks a minor
+change still needs (the reduced revalidation scope; the others are not required of it), and
+``upstream_change`` (optional) what a suspended, retired or materially changed upstream model
+does to every model downstream of it::
+
+    {"minor_change_evidence": ["performance"],
+     "upstream_change": {"flag": "finding", "severity": "high", "due_days": 30}}
+
+``flag`` is "finding" (Assay raises a finding of that severity, due in ``due_days``) or "review"
+(the periodic review becomes due within ``due_days``). Without them: ``DEFAULT_MATERIALITY``,
+``default_minor_change_evidence(tier)`` and ``default_upstream_change(tier)``.
+
 ``developers_may_deploy`` (optional, default false, tier 3 only) relaxes segregation of duties for
 deployments: a version's developers may then deploy it to production endpoints
 (docs/deployments.md). Tiers 1 and 2 may not relax it.
@@ -128,11 +145,14 @@ def definition_errors(definition: Any) -> list[str]:
         return ["The definition must be a JSON object with 'questionnaire' and 'tiers'."]
     errors: list[str] = []
     unknown = set(definition) - {"questionnaire", "tiers", "vendor_due_diligence",
-                                 "without_artifact", "tools", attestation_policy.KEY}
+                                 "without_artifact", "tools", attestation_policy.KEY,
+                                 "change_materiality"}
     if unknown:
         errors.append(f"Unknown top-level keys: {', '.join(sorted(unknown))}.")
     if attestation_policy.KEY in definition:
         errors += attestation_policy.attestation_errors(definition[attestation_policy.KEY])
+    if "change_materiality" in definition:
+        errors += _materiality_errors(definition["change_materiality"])
     errors += _questionnaire_errors(definition.get("questionnaire"))
     errors += _tiers_errors(definition.get("tiers"))
     if "tools" in definition:
@@ -293,7 +313,7 @@ def _tiers_errors(tiers: Any) -> list[str]:
             continue
         known = {"revalidation_months", "conditional_approval", "expired_waiver_suspends",
                  "signoffs", "required_evidence", "exclude_model_team", "developers_may_deploy",
-                 "monitoring"}
+                 "monitoring", "minor_change_evidence", "upstream_change"}
         unknown = set(tier) - known
         if unknown:
             errors.append(f"{where}: unknown keys {', '.join(sorted(unknown))}.")
@@ -324,12 +344,96 @@ def _tiers_errors(tiers: Any) -> list[str]:
                     errors.append(f"{where}.signoffs.{role}: a count from 1 to 10.")
         if "monitoring" in tier:
             errors += [f"{where}.monitoring{e}" for e in monitoring_errors(tier["monitoring"])]
+        if "upstream_change" in tier:
+            errors += [f"{where}.upstream_change{e}"
+                       for e in upstream_change_errors(tier["upstream_change"])]
         evidence = tier.get("required_evidence")
         if not isinstance(evidence, list):
             errors.append(f"{where}.required_evidence: must be a list (may be empty).")
             continue
         errors += _requirements_errors(evidence, where)
+        if "minor_change_evidence" in tier:
+            errors += _minor_scope_errors(tier["minor_change_evidence"], evidence, where)
     return errors
+
+
+# ---------------------------------------------------------------------------------------------
+# Change materiality and upstream changes (docs/dependencies-and-materiality.md).
+
+MINOR, MAJOR = "minor", "major"
+DEFAULT_MATERIALITY: dict[str, str] = {
+    MINOR: "A change that keeps the model's methodology, inputs, target, population and intended "
+           "use: a refit on newer data of the same kind, a recalibration, a fix that does not "
+           "move its outputs materially.",
+    MAJOR: "Any other change: a new methodology or algorithm, inputs added or removed, a new "
+           "target, population or use, new data sources, or outputs that move materially.",
+}
+FLAGS = ("finding", "review")
+SEVERITIES = ("high", "medium", "low")  # governance.models.Severity's values
+
+
+def _materiality_errors(data: Any) -> list[str]:
+    if not isinstance(data, dict) or set(data) != {MINOR, MAJOR} or not all(
+            isinstance(v, str) and v.strip() for v in data.values()):
+        return ["change_materiality: an object with 'minor' and 'major', each the text that "
+                "defines the class (shown to whoever declares a new version's change)."]
+    return []
+
+
+def _minor_scope_errors(scope: Any, evidence: list[Any], where: str) -> list[str]:
+    if not isinstance(scope, list) or not all(isinstance(c, str) and c for c in scope):
+        return [f"{where}.minor_change_evidence: a list of check names (may be empty: a minor "
+                "change then needs no evidence)."]
+    checks = {item.get("check") for item in evidence if isinstance(item, dict)}
+    unknown = sorted(set(scope) - checks)
+    if unknown:
+        return [f"{where}.minor_change_evidence: {', '.join(map(repr, unknown))} "
+                f"{'is' if len(unknown) == 1 else 'are'} not required of the tier; name checks "
+                f"of its required_evidence ({', '.join(sorted(c for c in checks if c)) or 'none'})."]
+    return []
+
+
+def upstream_change_errors(data: Any) -> list[str]:
+    """What is wrong with a tier's ``upstream_change`` (each message starts with where)."""
+    if not isinstance(data, dict) or set(data) - {"flag", "severity", "due_days"}:
+        return [": an object with 'flag' (finding or review), 'severity' (for a finding) and "
+                "'due_days'."]
+    errors = []
+    if data.get("flag") not in FLAGS:
+        errors.append(f".flag: one of {', '.join(FLAGS)}.")
+    if data.get("flag") == "finding" and data.get("severity") not in SEVERITIES:
+        errors.append(f".severity: one of {', '.join(SEVERITIES)} (the finding's severity).")
+    if not _is_count(data.get("due_days")) or not 1 <= data["due_days"] <= 365:
+        errors.append(".due_days: a whole number of days, 1 to 365.")
+    return errors
+
+
+@dataclass(frozen=True)
+class UpstreamChange:
+    """What an upstream model's suspension, retirement or major change does downstream."""
+
+    flag: str
+    severity: str
+    due_days: int
+
+    def describe(self) -> str:
+        if self.flag == "finding":
+            return f"a {self.severity} finding, due in {self.due_days} days"
+        return f"the periodic review due within {self.due_days} days"
+
+
+def default_minor_change_evidence(tier: int) -> list[str] | None:
+    """The checks a minor change still needs where the policy does not say: tier 1 the full
+    scope (None), tier 2 performance and bias, tier 3 performance."""
+    return {1: None, 2: ["performance", "bias"]}.get(tier, ["performance"])
+
+
+def default_upstream_change(tier: int) -> dict[str, Any]:
+    """Where the policy does not say: a finding at tiers 1 (high, 30 days) and 2 (medium, 60
+    days); at tier 3 the periodic review comes due within 90 days."""
+    return {1: {"flag": "finding", "severity": "high", "due_days": 30},
+            2: {"flag": "finding", "severity": "medium", "due_days": 60}}.get(
+        tier, {"flag": "review", "severity": "", "due_days": 90})
 
 
 def _requirements_errors(evidence: list[Any], where: str) -> list[str]:
@@ -575,6 +679,16 @@ class TierRules:
     developers_may_deploy: bool = False
     # The monitoring plan a version of this tier gets at approval.
     monitoring: MonitoringRules | None = None
+    # The required-evidence checks a minor change still needs (None: all of them).
+    minor_change_checks: tuple[str, ...] | None = None
+    upstream_change: UpstreamChange | None = None
+
+    def evidence_for(self, change_class: str) -> tuple[EvidenceRequirement, ...]:
+        """The required evidence of a version of this change class: a minor change's reduced
+        scope, or everything."""
+        if change_class != MINOR or self.minor_change_checks is None:
+            return self.required_evidence
+        return tuple(r for r in self.required_evidence if r.check in self.minor_change_checks)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -584,6 +698,10 @@ class TierRules:
             "exclude_model_team": self.exclude_model_team,
             "developers_may_deploy": self.developers_may_deploy,
             "monitoring": self.monitoring.as_dict() if self.monitoring else None,
+            "minor_change_evidence": (None if self.minor_change_checks is None
+                                      else list(self.minor_change_checks)),
+            "upstream_change": (self.upstream_change.describe() if self.upstream_change
+                                else None),
             "signoffs": dict(self.signoffs),
             "required_evidence": [r.describe() for r in self.required_evidence],
         }
@@ -623,6 +741,15 @@ class Scoring:
         }
 
 
+def _scope(checks: list[str] | None) -> tuple[str, ...] | None:
+    return None if checks is None else tuple(checks)
+
+
+def _upstream(data: dict[str, Any]) -> UpstreamChange:
+    return UpstreamChange(flag=data["flag"], severity=data.get("severity") or "",
+                          due_days=data["due_days"])
+
+
 class Definition:
     """Read access to a valid policy definition."""
 
@@ -652,6 +779,10 @@ class Definition:
                                        default_excludes_model_team(tier)),
             developers_may_deploy=raw.get("developers_may_deploy", False),
             monitoring=monitoring_rules(raw.get("monitoring") or default_monitoring(tier)),
+            minor_change_checks=_scope(raw.get("minor_change_evidence",
+                                               default_minor_change_evidence(tier))),
+            upstream_change=_upstream(raw.get("upstream_change")
+                                      or default_upstream_change(tier)),
         )
 
     @property
@@ -671,6 +802,11 @@ class Definition:
         raw = (self.data.get("tools") or DEFAULT_TOOL_RULES)[criticality]
         return ToolRules(criticality=criticality, review_months=raw["review_months"],
                          reviewer=raw["reviewer"], controls=tuple(raw["controls"]))
+
+    @property
+    def change_materiality(self) -> dict[str, str]:
+        """What a minor and a major change are, as the policy defines them."""
+        return dict(self.data.get("change_materiality") or DEFAULT_MATERIALITY)
 
     def answer_errors(self, answers: Any) -> dict[str, str]:
         """Per question key, what is wrong with the answers (empty when complete and valid)."""

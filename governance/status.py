@@ -26,6 +26,7 @@ from governance.models import (
     ValidationReview,
     VersionGovernance,
 )
+from governance.policy import DEFAULT_MATERIALITY, MINOR, Definition
 from governance.services.lifecycle import CHANGES_REQUESTED_HELP, available_actions
 from registry.models import ModelVersion, VersionState
 
@@ -61,9 +62,43 @@ def version_status(version: ModelVersion, user: Any) -> dict[str, Any]:
         "required_evidence": standings,
         "blockers": [b.as_dict() for b in blocking_items(version, case)],
         "warnings": [b.as_dict() for b in evidence_warnings(version, case, standings)],
-        "actions": available_actions(user, version, case),
+        "actions": available_actions(user, version, case)
+        + (["classify_change"] if may_classify_change(user, version, case) else []),
         "note": _state_note(version),
         "sign_off_refused": _sign_off_refused(user, case),
+        "change_class": change_class_status(version, case, gov),
+    }
+
+
+def may_classify_change(user: Any, version: ModelVersion, case: Case) -> bool:
+    """Whether the user may confirm or reclassify the version's declared change now."""
+    return (version.state == VersionState.IN_VALIDATION and bool(version.change_class)
+            and permissions.can_review(user, case))
+
+
+def change_class_status(version: ModelVersion, case: Case,
+                        gov: VersionGovernance | None) -> dict[str, Any] | None:
+    """The declared change class, the validator's decision on it, the class in force, what the
+    policy means by each, and the checks a minor change in force is held to (None for a
+    model's first version, which is no change)."""
+    if not version.change_class:
+        return None
+    rules = case.rules
+    reduced = case.change_class == MINOR and rules is not None \
+        and rules.minor_change_checks is not None
+    definitions = (Definition(case.policy_version.definition).change_materiality
+                   if case.policy_version else dict(DEFAULT_MATERIALITY))
+    return {
+        "declared": version.change_class, "in_force": case.change_class,
+        "confirmed": case.change_class_confirmed,
+        "confirmed_by": (gov.change_class_confirmed_by.username
+                         if gov and gov.change_class_confirmed_by else None),
+        "confirmed_at": gov.change_class_confirmed_at if gov else None,
+        "note": gov.change_class_note if gov else "",
+        "reduced_scope": reduced,
+        "scope_checks": (sorted(set(rules.minor_change_checks or ()))
+                         if reduced and rules is not None else None),
+        "definitions": definitions,
     }
 
 

@@ -40,6 +40,7 @@ urlpatterns = [
     path("governance/tools/<slug:slug>/", tools.tool_detail, name="tool"),
     path("governance/tools/<slug:slug>/review/", tools.tool_review, name="tool-review"),
     path(V + "workflow/", lifecycle.workflow, name="workflow"),
+    path(V + "workflow/classify-change/", lifecycle.classify_change, name="classify-change"),
     path(V + "workflow/<str:name>/", lifecycle.version_action, name="version-action"),
     path(V + "review/", validation.review, name="review"),
     path(V + "sign/", signoffs.sign, name="sign"),

@@ -11,5 +11,6 @@ class RegistryConfig(AppConfig):
         from registry import storage, tabs
 
         pages.add_nav_link(pages.NavLink("Inventory", "registry:model-list"))
+        pages.add_nav_link(pages.NavLink("Data sources", "data-sources"))
         tabs.register()
         health.CHECKS["storage"] = storage.ready

@@ -7,7 +7,14 @@ from django import forms
 from core import permissions
 from core.models import Role, Team, User
 from registry.models import ArtifactForm as ModelArtifactForm
-from registry.models import DecisionType, RegisteredModel, Sourcing, Task
+from registry.models import (
+    ChangeClass,
+    DataSource,
+    DecisionType,
+    RegisteredModel,
+    Sourcing,
+    Task,
+)
 
 
 class ModelForm(forms.Form):
@@ -58,8 +65,13 @@ class ModelForm(forms.Form):
     upstream_models = forms.ModelMultipleChoiceField(
         queryset=RegisteredModel.objects.none(), to_field_name="slug", required=False,
         help_text="Other models whose outputs this one uses.")
+    linked_data_sources = forms.ModelMultipleChoiceField(
+        queryset=DataSource.objects.all(), required=False, label="Data sources",
+        help_text="The recorded data sources the model uses (record a new one under Data "
+                  "sources first).")
     data_sources = forms.CharField(widget=forms.Textarea, required=False,
-                                   help_text="Upstream data sources, one per line.")
+                                   label="Data source notes",
+                                   help_text="Anything more about the data it uses.")
     tags = forms.CharField(required=False, help_text="Comma-separated, e.g. 'retail, pd'.")
 
     def __init__(self, *args, user, instance: RegisteredModel | None = None, **kwargs):
@@ -75,6 +87,7 @@ class ModelForm(forms.Form):
                 "team": instance.team.slug,
                 "developers": [u.username for u in instance.developers.all()],
                 "upstream_models": [m.slug for m in instance.upstream_models.all()],
+                "linked_data_sources": list(instance.linked_data_sources.all()),
                 "tags": ", ".join(t.name for t in instance.tags.all()),
             }
         super().__init__(*args, **kwargs)
@@ -111,6 +124,30 @@ class ModelForm(forms.Form):
         return data
 
 
+class DataSourceForm(forms.Form):
+    name = forms.CharField(max_length=200, help_text="e.g. 'Bureau scores (Experian)'.")
+    system = forms.CharField(max_length=200, required=False,
+                             help_text="The system of record holding it, e.g. 'EDW'.")
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        to_field_name="username", required=False,
+        help_text="Who answers for the data; you, when left empty.")
+    description = forms.CharField(widget=forms.Textarea, required=False)
+
+    def __init__(self, *args, instance: DataSource | None = None, **kwargs):
+        if instance is not None and "initial" not in kwargs:
+            kwargs["initial"] = {"name": instance.name, "system": instance.system,
+                                 "owner": instance.owner.username,
+                                 "description": instance.description}
+        super().__init__(*args, **kwargs)
+
+    def service_kwargs(self) -> dict:
+        data = dict(self.cleaned_data)
+        if data.get("owner") is None:
+            data.pop("owner", None)
+        return data
+
+
 def _monotone_field() -> forms.CharField:
     return forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), required=False,
@@ -144,6 +181,17 @@ class MonotoneForm(forms.Form):
 class VersionForm(forms.Form):
     changelog = forms.CharField(widget=forms.Textarea, required=False,
                                 help_text="What changed since the previous version, and why.")
+    change_class = forms.ChoiceField(
+        choices=ChangeClass.choices, required=False, widget=forms.RadioSelect,
+        label="Change", help_text="How much this version changes the model, as the policy "
+                                  "defines it (below); the validator confirms it.")
+
+    def __init__(self, *args, first: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if first:  # a model's first version is no change
+            del self.fields["change_class"]
+        else:
+            self.fields["change_class"].required = True
     artifact = forms.FileField(required=False, help_text=(
         "The model as an ONNX file. Pickle, joblib, PyTorch and skops files are refused: loading "
         "them can run arbitrary code. Convert with skl2onnx (zipmap=False) or torch.onnx."))

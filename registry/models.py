@@ -67,6 +67,47 @@ class VersionState(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
+class ChangeClass(models.TextChoices):
+    """How much a new version changes the model (the policy defines each; governance decides
+    what a minor change must show)."""
+
+    MINOR = "minor", "Minor change"
+    MAJOR = "major", "Major change"
+
+
+class DataSourceQuerySet(models.QuerySet):
+    def visible_to(self, user) -> DataSourceQuerySet:
+        """The catalogue is open to every signed-in user (which models use a source is scoped
+        to the models they may see)."""
+        return self if permissions.is_authenticated(user) else self.none()
+
+
+class DataSource(models.Model):
+    """A data source models are built on or fed from (a warehouse table, a bureau feed), shared
+    between models so that "which models use this data?" has an answer."""
+
+    name = models.CharField(max_length=200, unique=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="owned_data_sources",
+                              help_text="Who answers for the data: its quality, access, changes.")
+    system = models.CharField(max_length=200, blank=True,
+                              help_text="The system of record holding it, e.g. 'EDW' or "
+                                        "'Experian feed'.")
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = DataSourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Tag(models.Model):
     name = models.SlugField(max_length=50, unique=True)
 
@@ -147,7 +188,11 @@ class RegisteredModel(models.Model):
     known_limitations = models.TextField(blank=True)
     upstream_models = models.ManyToManyField("self", symmetrical=False, blank=True,
                                              related_name="downstream_models")
-    data_sources = models.TextField(blank=True, help_text="Upstream data sources, one per line.")
+    # Free text from before data sources were entities (kept as notes; migration 0010 made an
+    # entity of each line and linked it): the links below are the record.
+    data_sources = models.TextField("data source notes", blank=True,
+                                    help_text="Notes on the data used, beyond the linked sources.")
+    linked_data_sources = models.ManyToManyField(DataSource, blank=True, related_name="models")
     tags = models.ManyToManyField(Tag, blank=True, related_name="models")
     # The highest version number ever given, so a deleted draft's number is never reused.
     last_version_number = models.PositiveIntegerField(default=0)
@@ -237,6 +282,9 @@ class ModelVersion(models.Model):
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     changelog = models.TextField(blank=True)
+    # Declared by whoever creates the version (blank for a model's first version, which is no
+    # change); the validator confirms or reclassifies it (governance.materiality).
+    change_class = models.CharField(max_length=5, choices=ChangeClass.choices, blank=True)
     state = models.CharField(max_length=20, choices=VersionState.choices,
                              default=VersionState.DRAFT)
     artifact_sha256 = models.CharField(max_length=64, blank=True)

@@ -20,10 +20,12 @@ from core import audit, permissions
 from core.errors import Conflict, NotVisible, ValidationFailed
 from core.limits import limit_text, text_errors
 from core.models import Team, User
-from registry import storage
+from registry import dependencies, storage
 from registry.models import (
     ArtifactForm,
     AuthorKind,
+    ChangeClass,
+    DataSource,
     DecisionType,
     ModelVersion,
     RegisteredModel,
@@ -49,7 +51,7 @@ EDITABLE_FIELDS = [
     "data_sources", "favourable_class", "decision_threshold", *VENDOR_FIELDS,
 ]
 VERSION_EDITABLE_FIELDS = ["changelog", "training_data_description", "training_data_sha256",
-                           "monotone_features"]
+                           "monotone_features", "change_class"]
 MONOTONE_DIRECTIONS = ("increasing", "decreasing")
 # Input element types a monotonicity probe can step (ONNX names, registry.artifacts).
 NUMERIC_ELEMENT_TYPES = frozenset({"float", "double", "float16", "int8", "int16", "int32",
@@ -190,6 +192,19 @@ def _check_upstream(actor: User, upstream: Iterable[RegisteredModel],
     return upstream
 
 
+def _refuse_cycle(model: RegisteredModel, upstream: Iterable[RegisteredModel]) -> None:
+    """Refuse upstream links that would make the model depend on itself, naming the cycle.
+    Inside the caller's transaction: the graph lock keeps a concurrent change from closing the
+    cycle from the other end."""
+    dependencies.lock_graph()
+    cycle = dependencies.cycle_through(model, upstream)
+    if cycle:
+        raise ValidationFailed(
+            "These upstream models would make a cycle: " + " depends on ".join(cycle)
+            + ". A model cannot depend, directly or through others, on a model that depends on "
+            "it; remove the link that closes the loop.", field="upstream_models")
+
+
 def _check_people(developers: Iterable[User], team: Team,
                   already: Iterable[int] = ()) -> list[User]:
     """The developers to name, if each may develop a model of ``team`` (core.permissions.
@@ -246,6 +261,7 @@ def model_create(
     owner: User | None = None,
     developers: Iterable[User] = (),
     upstream_models: Iterable[RegisteredModel] = (),
+    linked_data_sources: Iterable[DataSource] = (),
     tags: Iterable[str] = (),
     **fields: Any,
 ) -> RegisteredModel:
@@ -285,11 +301,13 @@ def model_create(
             )
             model.developers.set(developers)
             model.upstream_models.set(list(upstream_models))
+            model.linked_data_sources.set(list(linked_data_sources))
             tag_names = _set_tags(model, tags)
             audit.record(action="model.create", actor=actor, obj=model, payload={
                 **{k: v for k, v in data.items()}, "slug": slug, "team": team.slug,
                 "owner": owner.username, "developers": sorted(u.username for u in developers),
                 "upstream_models": sorted(m.slug for m in upstream_models), "tags": tag_names,
+                "linked_data_sources": sorted(d.name for d in linked_data_sources),
             })
             _owner_given(model, owner, actor, "registered")
     except IntegrityError as exc:  # a concurrent create took the slug
@@ -304,6 +322,7 @@ def model_update(
     model: RegisteredModel,
     developers: Iterable[User] | None = None,
     upstream_models: Iterable[RegisteredModel] | None = None,
+    linked_data_sources: Iterable[DataSource] | None = None,
     tags: Iterable[str] | None = None,
     **changes: Any,
 ) -> RegisteredModel:
@@ -345,8 +364,16 @@ def model_update(
             old = sorted(model.upstream_models.values_list("slug", flat=True))
             new = sorted(m.slug for m in upstream_models)
             if old != new:
+                _refuse_cycle(model, upstream_models)
                 model.upstream_models.set(list(upstream_models))
                 diff["upstream_models"] = {"before": old, "after": new}
+        if linked_data_sources is not None:
+            linked_data_sources = list(linked_data_sources)
+            old = sorted(model.linked_data_sources.values_list("name", flat=True))
+            new = sorted(d.name for d in linked_data_sources)
+            if old != new:
+                model.linked_data_sources.set(linked_data_sources)
+                diff["linked_data_sources"] = {"before": old, "after": new}
         if tags is not None:
             old = sorted(model.tags.values_list("name", flat=True))
             new = _set_tags(model, tags)
@@ -402,6 +429,22 @@ def model_delete(*, actor: User, model: RegisteredModel) -> None:
                    "versions": list(model.versions.values_list("number", flat=True))}
         audit.record(action="model.delete", actor=actor, obj=model, payload=payload)
         model.delete()
+
+
+def _change_class(value: Any, *, first: bool) -> str:
+    """The declared change class of a new version: "" for a model's first version (it changes
+    nothing), minor or major for later ones (major when not said: the full scope)."""
+    if first:
+        if value:
+            raise ValidationFailed("A model's first version is no change to classify; leave "
+                                   "change_class empty.", field="change_class")
+        return ""
+    if value in ("", None):
+        return ChangeClass.MAJOR
+    if value not in ChangeClass.values:
+        raise ValidationFailed(f"change_class must be one of {', '.join(ChangeClass.values)} "
+                               "(the policy defines each).", field="change_class")
+    return str(value)
 
 
 def _clean_version_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -460,11 +503,14 @@ def version_create(
     monotone_features: Any = None,
     artifact: BinaryIO | None = None,
     artifact_filename: str = "",
+    change_class: str = "",
 ) -> ModelVersion:
     """Add a draft version (number = previous + 1), optionally with its artifact.
 
     The artifact is checked before anything is written; if it is refused, no version is created.
-    Monotone features are checked against the artifact's inputs.
+    Monotone features are checked against the artifact's inputs. ``change_class`` (minor or
+    major) says how much it changes the model; a later version that does not say is a major
+    change (the full revalidation scope), a model's first version is no change at all.
     """
     _require(permissions.can_edit_model(actor, model),
              permissions.reason_cannot_edit_model(actor, model),
@@ -481,8 +527,10 @@ def version_create(
         # Lock the model row: concurrent creators get consecutive numbers, never the same one.
         model = _locked(RegisteredModel, model.pk, "model")
         model.last_version_number += 1
+        declared = _change_class(change_class, first=model.last_version_number == 1)
         version = ModelVersion(
             model=model, number=model.last_version_number, changelog=changelog,
+            change_class=declared,
             training_data_description=training_data_description,
             training_data_sha256=training_data_sha256, monotone_features=monotone,
             created_by=actor,
@@ -500,7 +548,7 @@ def version_create(
             "number": version.number, "changelog": changelog,
             "training_data_sha256": version.training_data_sha256,
             "artifact_sha256": version.artifact_sha256, "artifact_size": version.artifact_size,
-            "monotone_features": monotone,
+            "monotone_features": monotone, "change_class": declared,
         })
     return version
 
@@ -523,6 +571,9 @@ def version_update(*, actor: User, version: ModelVersion, **changes: Any) -> Mod
         if "monotone_features" in changes:
             changes["monotone_features"] = _clean_monotone(changes["monotone_features"],
                                                            version.input_schema)
+        if "change_class" in changes:
+            changes["change_class"] = _change_class(changes["change_class"],
+                                                    first=version.number == 1)
         before = audit.snapshot(version, list(changes))
         for field, value in changes.items():
             setattr(version, field, value)

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 
 from core import pages
 from core.audit_views import model_timeline
+from registry import dependencies
 from registry.forms import VendorDocumentForm
 from registry.models import RegisteredModel
 
@@ -47,6 +48,16 @@ def _versions(request: HttpRequest, model: RegisteredModel) -> dict[str, Any]:
     return {"versions": model.versions.select_related("created_by").order_by("-number")}
 
 
+def _dependencies(request: HttpRequest, model: RegisteredModel) -> dict[str, Any]:
+    """The dependency graph around the model and the data it uses, as far as the viewer may
+    see (a hidden model in between does not hide what lies beyond it)."""
+    visible = list(RegisteredModel.objects.visible_to(request.user).values_list("pk", flat=True))
+    return {"graph": dependencies.graph_chart(model, visible),
+            "upstream": dependencies.neighbours(model, downstream=False, visible=visible),
+            "downstream": dependencies.neighbours(model, downstream=True, visible=visible),
+            "data_sources": model.linked_data_sources.select_related("owner")}
+
+
 def _history(request: HttpRequest, model: RegisteredModel) -> dict[str, Any]:
     return {"timeline": model_timeline(model.pk, limit=TIMELINE_LIMIT)}
 
@@ -57,5 +68,8 @@ def register() -> None:
                                         _overview, order=0))
     pages.add_tab(MODEL_PAGE, pages.Tab("versions", "Versions", "registry/_tab_versions.html",
                                         _versions, order=10))
+    pages.add_tab(MODEL_PAGE, pages.Tab("dependencies", "Dependencies",
+                                        "registry/_tab_dependencies.html", _dependencies,
+                                        order=60))
     pages.add_tab(MODEL_PAGE, pages.Tab("history", "Audit timeline", "registry/_tab_history.html",
                                         _history, order=90))

@@ -157,7 +157,8 @@ def model_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
 def version_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     model = _visible_model(request, slug)
     _require_edit(request, model)
-    form = VersionForm(request.POST or None, request.FILES or None)
+    form = VersionForm(request.POST or None, request.FILES or None,
+                       first=model.last_version_number == 0)
     if not model.has_onnx_form:  # validated on documentation and predictions, no artifact
         del form.fields["artifact"]
         del form.fields["monotone_features"]

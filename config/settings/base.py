@@ -323,6 +323,8 @@ SPECTACULAR_SETTINGS = {
         "FindingCategoryEnum": "governance.models.FindingCategory",
         "RootCauseEnum": "governance.models.RootCause",
         "SR117AreaEnum": "governance.models.SR117Area",
+        "ChangeClassEnum": "registry.models.ChangeClass",
+        "UpstreamFlagEnum": "governance.policy.FLAGS",
     },
 }
 

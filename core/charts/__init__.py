@@ -8,7 +8,7 @@ Modules: ``svg`` (primitives: escaping, text measure, shapes, palette, the resul
 ``data`` (the input types and how their values are read), ``axes`` (scales, ticks, number and
 date formats, axes, reference lines and bands), ``frame`` (the layout around the plot: title,
 axis titles, legend, notes; the wording of descriptions), and the kinds: ``lines``, ``bars``,
-``matrix``.
+``matrix``, ``graph``.
 """
 
 from core.charts.bars import group_bars, horizontal_bars
@@ -23,6 +23,7 @@ from core.charts.data import (
     Series,
     TimeSeries,
 )
+from core.charts.graph import GraphNode, dependency_graph
 from core.charts.lines import line_chart, pr_curve, reliability_diagram, roc_curve, time_series
 from core.charts.matrix import confusion_matrix
 from core.charts.svg import DataTable, Html, Svg, distinct_ids
@@ -33,6 +34,7 @@ __all__ = [
     "BarSeries",
     "CalibrationCurve",
     "DataTable",
+    "GraphNode",
     "Html",
     "PrCurve",
     "Reference",
@@ -41,6 +43,7 @@ __all__ = [
     "Svg",
     "TimeSeries",
     "confusion_matrix",
+    "dependency_graph",
     "distinct_ids",
     "group_bars",
     "horizontal_bars",

@@ -37,7 +37,7 @@ from governance.models import (
     VersionGovernance,
 )
 from governance.status import marked_exploratory, version_status
-from registry.models import ModelVersion, VersionState
+from registry.models import ChangeClass, ModelVersion, VersionState
 
 
 class ReasonSerializer(StrictSerializer):
@@ -130,6 +130,31 @@ class BlockerSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class ChangeClassStatusSerializer(serializers.Serializer):
+    """The change a version declares and the validator's decision on it."""
+
+    declared = serializers.ChoiceField(choices=ChangeClass.choices)
+    in_force = serializers.ChoiceField(choices=ChangeClass.choices,
+                                       help_text="The validator's class once confirmed, else the "
+                                                 "declared one.")
+    confirmed = serializers.BooleanField()
+    confirmed_by = serializers.CharField(allow_null=True)
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    note = serializers.CharField(allow_blank=True)
+    reduced_scope = serializers.BooleanField(help_text="Whether the version is held to the "
+                                                       "reduced scope of a minor change.")
+    scope_checks = serializers.ListField(child=serializers.CharField(), allow_null=True,
+                                         help_text="The checks the reduced scope requires.")
+    definitions = serializers.DictField(child=serializers.CharField(),
+                                        help_text="The policy's definition of minor and major.")
+
+
+class ClassifyChangeSerializer(StrictSerializer):
+    change_class = serializers.ChoiceField(choices=ChangeClass.choices)
+    note = TextField(required=False, allow_blank=True,
+                     help_text="Why; required when it differs from the declared class.")
+
+
 class WorkflowSerializer(serializers.Serializer):
     """A version's governance status: where it is, what still blocks it, what you may do."""
 
@@ -173,6 +198,9 @@ class WorkflowSerializer(serializers.Serializer):
     sign_off_refused = serializers.CharField(
         allow_null=True, help_text="Why you may not sign this version although you hold a role "
                                    "its quorum needs (segregation of duties), when that is so.")
+    change_class = ChangeClassStatusSerializer(
+        allow_null=True, help_text="Minor or major change: declared, confirmed, the scope it "
+                                   "takes (null for a model's first version).")
 
 
 class QueueEntrySerializer(serializers.Serializer):
@@ -315,6 +343,15 @@ class VersionGovernanceViewSet(ScopedViewSet):
     @action(detail=True, methods=["post"])
     def retire(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
         return self._move(VersionState.RETIRED)
+
+    @lifecycle_action(ClassifyChangeSerializer,
+                      "Confirm or reclassify the declared minor/major change (validator)")
+    @action(detail=True, methods=["post"], url_path="classify-change")
+    def classify_change(self, request: AuthenticatedRequest, pk: str | None = None) -> Response:
+        version = self.get_object()
+        services.version_classify_change(actor=request.user, version=version,
+                                         **valid_input(ClassifyChangeSerializer, request))
+        return self._status(version)
 
     def _move(self, to: str) -> Response:
         version = self.get_object()

@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from governance.api import (
     attestations,
+    dependencies,
     findings,
     intake,
     lifecycle,
@@ -35,5 +36,7 @@ urlpatterns = [
     path("governance/board/", worklists.BoardView.as_view(), name="governance-board"),
     path("inventory/import/", onboarding.InventoryImportView.as_view(), name="inventory-import"),
     path("inventory/export/", onboarding.InventoryExportView.as_view(), name="inventory-export"),
+    path("models/<slug:slug>/impact/", dependencies.ModelImpactView.as_view(),
+         name="model-impact"),
     *router.urls,
 ]

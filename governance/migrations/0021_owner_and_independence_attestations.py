@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("governance", "0019_taxonomy_tools_use_cases"),
+        ("governance", "0020_upstream_change_materiality"),
         ('registry', '0007_mlflow_import'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

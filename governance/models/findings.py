@@ -39,6 +39,7 @@ class FindingSource(models.TextChoices):
     WAIVER_EXPIRY = "waiver_expiry", "Expired waiver"
     WAIVER_REVOKED = "waiver_revoked", "Revoked waiver"
     REVIEW_OVERDUE = "review_overdue", "Overdue periodic review"
+    UPSTREAM_CHANGE = "upstream_change", "Upstream model changed"
     ATTESTATION_OVERDUE = "attestation_overdue", "Overdue owner attestation"
 
 

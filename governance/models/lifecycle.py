@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance.models.policies import PolicyVersion
-from registry.models import ModelVersion, VersionState
+from registry.models import ChangeClass, ModelVersion, VersionState
 
 S = VersionState
 # Groups of version states, as governance reads them (each defined once, here).
@@ -95,6 +95,16 @@ class VersionGovernance(models.Model):
     # review date. Cleared by the next periodic review's conclusion.
     revalidation_required_at = models.DateTimeField(null=True, blank=True)
     revalidation_reason = models.TextField(blank=True)
+    # The validator's decision on the change class the version declared (registry's
+    # ModelVersion.change_class): blank until confirmed; a different class is a reclassification
+    # (governance.materiality). The class in force is this once set, else the declared one.
+    change_class_confirmed = models.CharField(max_length=5, blank=True,
+                                              choices=ChangeClass.choices)
+    change_class_confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL,
+                                                  on_delete=models.PROTECT, null=True,
+                                                  blank=True, related_name="+")
+    change_class_confirmed_at = models.DateTimeField(null=True, blank=True)
+    change_class_note = models.TextField(blank=True)
 
     objects = VersionGovernanceQuerySet.as_manager()
 

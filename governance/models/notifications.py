@@ -37,6 +37,8 @@ class NotificationKind(models.TextChoices):
     TIER_RAISED = "tier_raised", "A use case raised a model's tier"
     ATTESTATION_DUE = "attestation_due", "Owner attestation coming due"
     ATTESTATION_OVERDUE = "attestation_overdue", "Owner attestation overdue"
+    UPSTREAM_CHANGED = "upstream_changed", "A model yours depends on was suspended, retired or changed"
+    CHANGE_CLASS = "change_class", "A version's change classification confirmed or changed"
 
 
 class NotificationQuerySet(models.QuerySet):

@@ -17,6 +17,7 @@ from governance.services.attestations import (
     independence_attest,
     owner_attestation_record,
 )
+from governance.services.dependencies import upstream_change_flag, upstream_impact
 from governance.services.evidence import evidence_record
 from governance.services.findings import (
     FINDING_TRANSITIONS,
@@ -43,6 +44,7 @@ from governance.services.lifecycle import (
     version_submit,
     version_transition,
 )
+from governance.services.materiality import change_definitions, version_classify_change
 from governance.services.notifications import (
     notification_mark_read,
     notification_mark_read_about,
@@ -121,6 +123,7 @@ __all__ = [
     "attestation_standings",
     "attestations_scan",
     "available_actions",
+    "change_definitions",
     "comment_to_reply_to",
     "current_policy",
     "diligence_answer",
@@ -166,10 +169,13 @@ __all__ = [
     "tool_review",
     "tool_rules_of",
     "tools_scan",
+    "upstream_change_flag",
+    "upstream_impact",
     "use_case_add",
     "use_case_remove",
     "validator_assign",
     "vendor_release_record",
+    "version_classify_change",
     "version_complete_approval",
     "version_require_revalidation",
     "version_submit",

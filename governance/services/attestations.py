@@ -101,11 +101,11 @@ def attestation_standings(models: QuerySet[RegisteredModel] | Iterable[Registere
     last: dict[int, OwnerAttestation] = {}
     for row in OwnerAttestation.objects.filter(model_id__in=ids).order_by("attested_at"):
         last[row.model_id] = row
-    current = PolicyVersion.objects.current()
+    currents = list(PolicyVersion.objects.all_current())
     standings = []
     for model in models:
         tier = tiers.get(model.pk)
-        policy = bound.get(model.pk, current)
+        policy = bound.get(model.pk) or PolicyVersion.objects.current_for(model, currents)
         if tier is None or policy is None:
             continue
         rules = attestation_rules(policy.definition)

@@ -162,12 +162,14 @@ def _record_raise(finding: Finding, actor: User | None) -> None:
 def finding_raise_by_assay(*, version: ModelVersion, source: str, source_key: str, severity: str,
                            title: str, description: str, figures: dict | None = None,
                            now: dt.datetime | None = None,
-                           again_once_closed: bool = False) -> tuple[Finding, bool]:
+                           again_once_closed: bool = False,
+                           due_days: int | None = None) -> tuple[Finding, bool]:
     """A finding raised by Assay itself (a failed check, an ended waiver, an overdue review), once
     per (version, source_key), owned by the model's owner; inside the caller's transaction, which
     holds the version's lock. With ``again_once_closed``, a closed finding does not count: the
     same source raises a new one (the database keeps at most one finding per source that is not
-    closed). Returns (finding, created)."""
+    closed). ``due_days`` (default: by severity) is when it must be answered. Returns
+    (finding, created)."""
     same = Finding.objects.filter(version=version, source_key=source_key)
     if again_once_closed:
         same = same.exclude(status=FindingStatus.CLOSED)
@@ -181,7 +183,8 @@ def finding_raise_by_assay(*, version: ModelVersion, source: str, source_key: st
                 version=version, title=title[:200], description=description, severity=severity,
                 source=source, source_key=source_key, figures=figures or {},
                 owner=version.model.owner, raised_at=now,
-                due_date=now.date() + dt.timedelta(days=DEFAULT_DUE_DAYS[severity]))
+                due_date=now.date() + dt.timedelta(
+                    days=due_days if due_days is not None else DEFAULT_DUE_DAYS[severity]))
     except IntegrityError:  # raised concurrently by a twin
         return Finding.objects.exclude(status=FindingStatus.CLOSED).get(
             version=version, source_key=source_key), False

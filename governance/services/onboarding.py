@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from core import audit, permissions
 from core.audit import refuse
+from core.errors import ValidationFailed
 from core.models import User
-from governance.models import ModelIntake
-from governance.services.policies import current_policy
+from governance.models import ModelIntake, PolicyVersion
 from registry import onboarding
 from registry.models import RegisteredModel
 from registry.onboarding import Column, RowError
@@ -74,8 +74,8 @@ def inventory_import(*, actor: User, data: bytes, dry_run: bool,
     checked, errors = onboarding.check_rows(rows)
     report.errors = sorted(errors + _tier_errors(rows), key=lambda e: (e.line, e.column))
     tiered = [r for r in checked if r.values.get("tier")]
-    policy = current_policy() if tiered else None
-    if tiered and policy is None:
+    currents = list(PolicyVersion.objects.all_current()) if tiered else []
+    if tiered and not currents:
         report.errors.append(RowError(0, "tier", "No governance policy is current, so tiers "
                                                  "cannot be recorded: make a policy current "
                                                  "first, or leave the tier column empty."))
@@ -87,6 +87,14 @@ def inventory_import(*, actor: User, data: bytes, dry_run: bool,
         by_slug = {m.slug: m for m in models}
         for row in tiered:
             tier = int(row.values["tier"])
+            # The policy of the model's scope (its business line or legal entity), as at intake.
+            policy = PolicyVersion.objects.current_for(by_slug[row.slug], currents)
+            if policy is None:
+                raise ValidationFailed(
+                    f"Line {row.line}: no current policy covers {row.slug} (its business line "
+                    "or legal entity) and there is no default policy, so its tier cannot be "
+                    "recorded: make a policy current for it, or leave its tier empty. Nothing "
+                    "was imported.", field="tier")
             intake = ModelIntake.objects.create(
                 model=by_slug[row.slug], is_model=True, completed_by=actor, completed_at=now,
                 rationale=f"Tier {tier} carried over from the inventory imported on "

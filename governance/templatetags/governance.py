@@ -9,8 +9,11 @@ from django import template
 
 from governance.dashboard import Dashboard, dashboard
 from governance.models import ModelIntake, PolicyVersion
+from governance.policy import MINOR, Definition
 from governance.services.attestations import AttestationStanding, attestation_standing
+from governance.services.dependencies import upstream_impact
 from governance.status import version_status
+from registry.models import RegisteredModel
 
 register = template.Library()
 
@@ -41,6 +44,33 @@ def model_policy(model: Any) -> PolicyVersion | None:
 def model_attestation(model: Any) -> AttestationStanding | None:
     """Where the model stands with its owner's attestation (None: not tiered, not attested)."""
     return attestation_standing(model)
+
+
+@register.simple_tag
+def change_definitions_for(model: Any) -> dict[str, Any]:
+    """What a minor and a major change are under the policy a new version of the model would be
+    bound to, and the checks a minor change needs at the model's tier (the version form)."""
+    policy = PolicyVersion.objects.current_for(model)
+    definition = Definition(policy.definition) if policy is not None else Definition({})
+    intake = ModelIntake.objects.filter(model=model).first()
+    rules = definition.tier_rules(intake.tier) if policy is not None and intake is not None \
+        and intake.tier is not None else None
+    checks = None
+    if rules is not None:
+        checks = sorted({r.check for r in rules.evidence_for(MINOR) if r.applies_to(model.task)})
+    return {"definitions": definition.change_materiality, "policy": policy,
+            "tier": rules.tier if rules else None, "minor_checks": checks,
+            "full_scope": rules is not None and rules.minor_change_checks is None}
+
+
+@register.simple_tag(takes_context=True)
+def upstream_impact_for(context: template.Context, model: Any) -> dict[str, Any]:
+    """The models an upstream change of ``model`` would flag, as far as the viewer may see."""
+    affected = upstream_impact(model)
+    visible = set(RegisteredModel.objects.visible_to(context["request"].user).filter(
+        pk__in=[a.model.pk for a in affected]).values_list("pk", flat=True))
+    shown = [a for a in affected if a.model.pk in visible]
+    return {"affected": shown, "hidden": len(affected) - len(shown)}
 
 
 @register.filter

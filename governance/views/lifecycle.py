@@ -17,7 +17,7 @@ from core.errors import DomainError
 from core.http import AuthenticatedHttpRequest
 from core.models import Role
 from governance import services
-from governance.forms import AssignForm, ReasonForm
+from governance.forms import AssignForm, ClassifyChangeForm, ReasonForm
 from governance.gates import case_for, governance_of
 from governance.models import IN_FLIGHT, Notification, workflow_url
 from governance.status import version_status
@@ -36,6 +36,8 @@ def _workflow(request: AuthenticatedHttpRequest, version: ModelVersion, *, statu
         "version": version, "model": version.model, "w": version_status(version, request.user),
         "error": error,
         "assign_form": forms_.get("assign_form") or AssignForm(),
+        "classify_form": forms_.get("classify_form") or ClassifyChangeForm(
+            initial={"change_class": version.change_class}),
         "reason_form": forms_.get("reason_form") or ReasonForm(),
         "is_risk_officer": request.user.has_role(Role.RISK_OFFICER),
         "findings": version.findings.select_related("owner").order_by("status", "-pk"),
@@ -103,6 +105,29 @@ def version_action(request: AuthenticatedHttpRequest, slug: str, number: int,
     return pages.form_action(request, form=form, call=call, failure=failure,
                              success=lambda result: _done_message(result, started),
                              done=workflow_url(version))
+
+
+@login_required
+@require_POST
+def classify_change(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponse:
+    """The validator confirms or reclassifies the version's declared minor/major change."""
+    version = workable_version(request, slug, number)
+    form = ClassifyChangeForm(request.POST)
+
+    def failure(status: int, error: DomainError | None) -> HttpResponse:
+        version.refresh_from_db()
+        return _workflow(request, version, status=status,
+                         error=error.message if error else "Choose minor or major.",
+                         classify_form=form)
+
+    return pages.form_action(
+        request, form=form, failure=failure, done=workflow_url(version),
+        call=lambda: services.version_classify_change(
+            actor=request.user, version=version, change_class=form.cleaned_data["change_class"],
+            note=form.cleaned_data["note"]),
+        success=lambda v: f"{v}: the change is {form.cleaned_data['change_class']}"
+                          + (" (reclassified)." if form.cleaned_data["change_class"]
+                             != v.change_class else " (confirmed)."))
 
 
 def _done_message(version: ModelVersion, notified_after: int) -> str:

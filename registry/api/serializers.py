@@ -12,6 +12,8 @@ from core.models import Team, User
 from registry import services
 from registry.models import (
     ArtifactForm,
+    ChangeClass,
+    DataSource,
     DecisionType,
     MlflowImport,
     ModelVersion,
@@ -48,7 +50,12 @@ class ModelSerializer(StrictInputMixin, VisibleInputMixin, serializers.ModelSeri
         slug_field="username", many=True, required=False,
         queryset=User.objects.filter(is_active=True))
     upstream_models = serializers.SlugRelatedField(
-        slug_field="slug", many=True, required=False, queryset=RegisteredModel.objects.all())
+        slug_field="slug", many=True, required=False, queryset=RegisteredModel.objects.all(),
+        help_text="Slugs of the models this one depends on; a link that would close a cycle is "
+                  "refused.")
+    linked_data_sources = serializers.SlugRelatedField(
+        slug_field="name", many=True, required=False, queryset=DataSource.objects.all(),
+        help_text="Names of the data sources the model uses (GET /api/v1/data-sources/).")
     tags: serializers.SlugRelatedField[Tag] = serializers.SlugRelatedField(
         slug_field="name", many=True, read_only=True)
     tag_names = serializers.ListField(child=serializers.CharField(max_length=services.TAG_MAX),
@@ -81,7 +88,7 @@ class ModelSerializer(StrictInputMixin, VisibleInputMixin, serializers.ModelSeri
             "task", "sourcing", "vendor_name", "artifact_form", "contract_reference",
             "contract_start", "contract_end", "renewal_date", "sla_terms", "contingency_plan",
             "is_idea", "favourable_class", "decision_threshold",
-            "known_limitations", "upstream_models", "data_sources",
+            "known_limitations", "upstream_models", "linked_data_sources", "data_sources",
             "tags", "tag_names", "status", "kind", "latest_version", "version_count",
             "created_by", "created_at", "updated_at",
         ]
@@ -123,11 +130,17 @@ class VersionSerializer(StrictInputMixin, serializers.ModelSerializer):
         help_text='Numeric inputs the score must move with in one direction, e.g. {"duration": '
                   '"decreasing", "credit_amount": "increasing"}; checked against the input '
                   "schema, tested by the robustness check.")
+    change_class = serializers.ChoiceField(
+        choices=ChangeClass.choices, required=False, allow_blank=True,
+        help_text="How much this version changes the model, as its policy defines minor and "
+                  "major (GET .../governance/ shows the definitions): a later version that does "
+                  "not say is major; a model's first version leaves it empty.")
 
     class Meta:
         model = ModelVersion
         fields = [
-            "id", "model", "number", "state", "changelog", "artifact", "artifact_sha256",
+            "id", "model", "number", "state", "changelog", "change_class", "artifact",
+            "artifact_sha256",
             "artifact_size", "artifact_filename", "input_schema", "output_schema",
             "artifact_meta", "training_data_description", "training_data_sha256",
             "monotone_features", "created_by", "created_at",
@@ -229,3 +242,52 @@ class MlflowImportSerializer(serializers.ModelSerializer):
     @extend_schema_field(MlflowImportLineSerializer(many=True))
     def get_lines(self, job: MlflowImport) -> list[dict[str, Any]]:
         return list(job.report.get("lines", []))
+
+
+class DataSourceSerializer(StrictInputMixin, serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(
+        slug_field="username", required=False, queryset=User.objects.filter(is_active=True),
+        help_text="Who answers for the data (a username; you, when not given).")
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True)
+    model_count = serializers.SerializerMethodField(
+        help_text="How many models you may see use it (GET .../models/ lists them).")
+
+    class Meta:
+        model = DataSource
+        fields = ["id", "name", "owner", "system", "description", "model_count", "created_by",
+                  "created_at", "updated_at"]
+        read_only_fields = ["id", "created_by", "created_at", "updated_at"]
+        # A name taken answers 409 from the service (what to do instead), not DRF's 400.
+        extra_kwargs = {"description": TEXT_LIMIT, "name": {"validators": []}}
+
+    def get_model_count(self, obj: DataSource) -> int:
+        user = self.context["request"].user
+        return RegisteredModel.objects.visible_to(user).filter(linked_data_sources=obj).count()
+
+
+class NeighbourSerializer(serializers.Serializer):
+    slug = serializers.CharField(source="model.slug")
+    name = serializers.CharField(source="model.name")
+    status = serializers.CharField(source="model.status",
+                                   help_text="The state of the model's newest version.")
+    distance = serializers.IntegerField(help_text="Links away (1: directly linked).")
+    via = serializers.CharField(source="via.slug", allow_null=True, default=None,
+                                help_text="The model it is reached through (null: direct).")
+
+
+class DependenciesSerializer(serializers.Serializer):
+    upstream = NeighbourSerializer(many=True, help_text="Every model this one depends on, "
+                                                        "directly or through others.")
+    downstream = NeighbourSerializer(many=True, help_text="Every model that depends on this "
+                                                          "one, directly or through others.")
+
+
+class UsingModelSerializer(serializers.ModelSerializer):
+    team = serializers.CharField(source="team.slug")
+    owner = serializers.CharField(source="owner.username")
+
+    class Meta:
+        model = RegisteredModel
+        fields = ["slug", "name", "team", "owner", "status"]
+        read_only_fields = fields

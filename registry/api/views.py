@@ -17,13 +17,16 @@ from core.errors import ValidationFailed
 from core.http import AuthenticatedRequest
 from core.models import User
 from core.uploads import require_file
-from registry import mlflow_jobs, services
+from registry import data_sources, dependencies, mlflow_jobs, services
 from registry.api.serializers import (
     ArtifactUploadSerializer,
+    DataSourceSerializer,
+    DependenciesSerializer,
     MlflowImportRequestSerializer,
     MlflowImportSerializer,
     ModelSerializer,
     TransferSerializer,
+    UsingModelSerializer,
     VendorDocumentSerializer,
     VendorDocumentUploadSerializer,
     VersionSerializer,
@@ -31,6 +34,7 @@ from registry.api.serializers import (
 )
 from registry.filters import ModelFilter, inventory_rows, visible_links, with_version_stats
 from registry.models import (
+    DataSource,
     EntryKind,
     MlflowImport,
     ModelVersion,
@@ -74,7 +78,7 @@ class ModelViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.Up
             wanted.raise_errors()
             models = wanted.apply(models)
         return inventory_rows(models).prefetch_related(
-            "developers", visible_links("upstream_models", user))
+            "developers", "linked_data_sources", visible_links("upstream_models", user))
 
     @extend_schema(parameters=MODEL_FILTERS)
     def list(self, request, *args, **kwargs):
@@ -122,6 +126,19 @@ class ModelViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.Up
             artifact_filename=getattr(artifact, "name", ""), **data)
         return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
+
+    @extend_schema(responses=DependenciesSerializer)
+    @action(detail=True, methods=["get"])
+    def dependencies(self, request, slug=None):
+        """Every model this one depends on and every model that depends on it, directly or
+        through others, with the state of each; only models you may see are listed.
+        GET /api/v1/models/{slug}/impact/ says what an upstream change would do to them."""
+        model = self.get_object()
+        visible = RegisteredModel.objects.visible_to(request.user).values_list("pk", flat=True)
+        return Response(DependenciesSerializer({
+            "upstream": dependencies.neighbours(model, downstream=False, visible=visible),
+            "downstream": dependencies.neighbours(model, downstream=True, visible=visible),
+        }).data)
 
     @extend_schema(request=TransferSerializer, responses=ModelSerializer)
     @action(detail=True, methods=["post"])
@@ -265,3 +282,38 @@ class MlflowImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scop
             owner=data.get("owner"), models=data.get("models"), task=data.get("task", ""),
             decision_type=data.get("decision_type", ""), dry_run=data["dry_run"])
         return Response(MlflowImportSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DataSourceViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin,
+                        mixins.UpdateModelMixin, mixins.DestroyModelMixin,
+                        mixins.ListModelMixin, ScopedViewSet):
+    """The data sources models use: anyone signed in reads them; data scientists, risk officers
+    and administrators record them; their owner, risk officers and administrators change them.
+    A source still linked to a model cannot be deleted (409)."""
+
+    model = DataSource
+    serializer_class = DataSourceSerializer
+    parser_classes = [JSONParser]
+
+    def visible(self, user: User) -> QuerySet:
+        return super().visible(user).select_related("owner", "created_by")
+
+    def perform_create(self, serializer):
+        serializer.instance = data_sources.data_source_create(
+            actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = data_sources.data_source_update(
+            actor=self.request.user, source=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        data_sources.data_source_delete(actor=self.request.user, source=instance)
+
+    @extend_schema(responses=UsingModelSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def models(self, request, pk=None):
+        """Which models use this data: those you may see."""
+        source = self.get_object()
+        using = (RegisteredModel.objects.visible_to(request.user)
+                 .filter(linked_data_sources=source).select_related("team", "owner"))
+        return Response(UsingModelSerializer(using, many=True).data)

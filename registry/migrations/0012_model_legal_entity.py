@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("registry", "0009_entry_kind"),
+        ("registry", "0010_data_sources_change_class"),
     ]
 
     operations = [

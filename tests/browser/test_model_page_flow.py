@@ -42,6 +42,7 @@ def test_a_risk_officer_clicks_and_keys_through_the_model_page_tabs(
         "Findings": ("findings", "Calibration drifts for young applicants"),
         "Review and sign-offs": ("review", "1 of 1 review board"),
         "Deployments": ("deployments", "credit"),
+        "Dependencies": ("dependencies", "No model you can see depends on it."),
         "Audit timeline": ("history", "Model create"),
         "Model card": ("model-card", "Model card — v1"),
     }

@@ -115,6 +115,7 @@ def test_the_header_links_come_from_the_apps_with_the_unread_count(client, walk,
     # The apps add their links in INSTALLED_APPS order; the markup is the one base.html had.
     assert ('  <nav aria-label="Main">\n'
             '    <a href="/models/" aria-current="page">Inventory</a>\n'
+            '    <a href="/data-sources/">Data sources</a>\n'
             '    <a href="/governance/queue/">My work</a>\n'
             '    <a href="/governance/findings/">Findings</a>\n'
             '    <a href="/governance/waivers/">Waivers</a>\n'

@@ -15,8 +15,8 @@ from serving import services
 
 pytestmark = pytest.mark.django_db
 
-TABS = ["", "versions/", "evaluations/", "findings/", "review/", "deployments/", "history/",
-        "model-card/"]
+TABS = ["", "versions/", "evaluations/", "findings/", "review/", "deployments/",
+        "dependencies/", "history/", "model-card/"]
 
 
 @pytest.fixture
@@ -80,6 +80,9 @@ def test_each_role_sees_each_tab_with_what_it_may_do(client, people, devi, deplo
     # Deployments: the endpoint; only deployers (and administrators) create endpoints.
     assert ">credit</a>" in html["deployments"]
     assert ("New endpoint" in html["deployments"]) is (who in ("devi", "adam"))
+    # Dependencies: the graph (only this model here) and what an upstream change would do.
+    assert 'id="dependency-graph"' in html["dependencies"]
+    assert "No model you can see depends on it." in html["dependencies"]
     # Audit timeline: the model's events; links to single events for those who read the trail.
     assert "Model create" in html["history"]
     assert ('href="/audit/' in html["history"]) is (who in ("rhea", "aude", "adam"))
@@ -95,6 +98,7 @@ def test_each_tab_says_what_to_do_when_it_is_empty(client, dana, rhea, credit_mo
     assert "No version has been submitted for validation yet" in pages["review/"]
     assert "Only an approved version can be deployed" in pages["deployments/"]
     assert "No model card yet" in pages["model-card/"]
+    assert "No data source linked; link them on the" in pages["dependencies/"]
     # Someone who may not add versions is told who does.
     assert "The model's data scientists add versions" in tab(client, rhea, credit_model,
                                                              "versions/")[1]

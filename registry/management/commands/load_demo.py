@@ -15,8 +15,8 @@ from django.db import transaction
 from core import services as accounts
 from core.audit import SYSTEM
 from core.models import Role, Team, User
-from registry import services
-from registry.models import DecisionType, RegisteredModel, Task
+from registry import data_sources, services
+from registry.models import DataSource, DecisionType, RegisteredModel, Task
 
 DEMO_PASSWORD = "assay-demo"  # noqa: S105 — printed by the run command; demo only
 
@@ -32,6 +32,7 @@ DEMO_USERS = [
     ("adam", "Adam", "Admin", [Role.ADMIN], []),
 ]
 DEMO_MODEL_SLUG = "german-credit-scorecard"
+GERMAN_DATA = "UCI Statlog German Credit data set"
 
 
 class Command(BaseCommand):
@@ -84,6 +85,11 @@ class Command(BaseCommand):
             demo = build_demo_artifact(Path(tmp) / "german_credit.onnx")
             self.stdout.write(f"Trained the demo model: {demo.metrics}")
             with transaction.atomic():
+                german = DataSource.objects.filter(name=GERMAN_DATA).first() \
+                    or data_sources.data_source_create(
+                        actor=dana, name=GERMAN_DATA, system="UCI ML repository",
+                        description="1,000 consumer credit applications from one German bank "
+                                    "(1994), 20 attributes; CC BY 4.0.")
                 model = services.model_create(
                     actor=dana, team=team, slug=DEMO_MODEL_SLUG,
                     name="German credit scorecard",
@@ -97,7 +103,7 @@ class Command(BaseCommand):
                     decision_type=DecisionType.CREDIT, task=Task.BINARY,
                     known_limitations="Trained on 1,000 historical applications from one "
                                       "German bank (1994); small sample, dated population.",
-                    data_sources="UCI Statlog German Credit data set (CC BY 4.0)",
+                    linked_data_sources=[german],
                     tags=["retail", "scorecard", "demo"],
                 )
                 with demo.path.open("rb") as artifact:
