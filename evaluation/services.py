@@ -568,12 +568,7 @@ def _execute(run: Run) -> str:
     except INPUT_ERRORS as exc:
         run_fail(run.pk, attempt=run.attempts, error=str(exc) or type(exc).__name__)
         return "failed"
-    try:
-        done = run_complete(run_id=run.pk, attempt=run.attempts, outcome=outcome)
-    except DomainError as exc:  # the version was closed meanwhile, or the evidence refused
-        run_fail(run.pk, attempt=run.attempts, error=exc.message)
-        return "failed"
-    return "succeeded" if done else "stopped"
+    return _record(run, outcome)
 
 
 def _execute_predictions(run: Run) -> str:
@@ -595,6 +590,12 @@ def _execute_predictions(run: Run) -> str:
     except INPUT_ERRORS as exc:
         run_fail(run.pk, attempt=run.attempts, error=str(exc) or type(exc).__name__)
         return "failed"
+    return _record(run, outcome)
+
+
+def _record(run: Run, outcome: engine.Outcome) -> str:
+    """Record the computed outcome as the run's evidence (``run_complete``); the run fails with
+    the reason when the version was closed meanwhile or the evidence is refused."""
     try:
         done = run_complete(run_id=run.pk, attempt=run.attempts, outcome=outcome)
     except DomainError as exc:
