@@ -135,6 +135,11 @@ class BootstrapSpec:
         return {"method": "poisson", "interval": "percentile", "replicates": self.replicates,
                 "seed": self.seed, "confidence": self.confidence}
 
+    def keys(self) -> NDArray[np.uint64]:
+        """The replicates' keys (``replicate_key``), in order."""
+        return np.array([replicate_key(self.seed, r) for r in range(self.replicates)],
+                        dtype=np.uint64)
+
     def weights(self, replicate: int, rows: NDArray[np.integer[Any]]) -> NDArray[np.float64]:
         """Replicate ``replicate``'s weights as floats (replicate 0 is the first resample)."""
         return poisson_weights(self.seed, replicate, rows).astype(np.float64)
@@ -152,12 +157,32 @@ class Tally:
 
 def tally(tallies: Sequence[Tally], *, rows: NDArray[np.integer[Any]],
           spec: BootstrapSpec) -> list[NDArray[np.float64]]:
-    """Per tally an array of shape (1 + replicates, 1 + len(values), size): at [0] the plain
-    (unweighted) sums, at [r] the sums weighted by replicate r - 1's Poisson weights.
+    """Per tally an array of shape (1 + replicates, 1 + len(values), size): at [r] the sums
+    weighted by replicate r - 1's Poisson weights, at [0] the plain (unweighted) sums — each
+    one ``np.bincount`` over the rows.
 
-    One weight vector per replicate serves every tally, and each sum is one ``np.bincount``
-    over the rows. The arrays of two chunks of rows add up to the array of both chunks.
+    The replicates' sums come from one compiled pass over the rows
+    (``kernels.tally_sums``), which adds each row's weight in every replicate as it goes:
+    exactly the bincount of each replicate's weight vector, without the vectors. The arrays of
+    two chunks of rows add up to the array of both chunks.
     """
+    outs = [np.zeros((1 + spec.replicates, 1 + len(t.values), t.size)) for t in tallies]
+    for t, out in zip(tallies, outs, strict=True):
+        out[0, 0] = np.bincount(t.index, minlength=t.size)
+        for j, v in enumerate(t.values):
+            out[0, j + 1] = np.bincount(t.index, weights=v, minlength=t.size)
+    if spec.replicates and len(rows):
+        sums = kernels.tally_sums(rows, spec.keys(), _TABLE, THRESHOLDS,
+                                  [(t.index, t.size, t.values) for t in tallies])
+        for out, replicated in zip(outs, sums, strict=True):
+            out[1:] = replicated
+    return outs
+
+
+def tally_reference(tallies: Sequence[Tally], *, rows: NDArray[np.integer[Any]],
+                    spec: BootstrapSpec) -> list[NDArray[np.float64]]:
+    """:func:`tally` one replicate at a time, a bincount of each weight vector: the definition
+    the tests compare the compiled pass with."""
     outs = [np.zeros((1 + spec.replicates, 1 + len(t.values), t.size)) for t in tallies]
     for r in range(1 + spec.replicates):
         w = None if r == 0 else spec.weights(r - 1, rows)
@@ -167,6 +192,15 @@ def tally(tallies: Sequence[Tally], *, rows: NDArray[np.integer[Any]],
                 out[r, j + 1] = np.bincount(t.index, weights=v if w is None else v * w,
                                             minlength=t.size)
     return outs
+
+
+def ranked_sums(spec: BootstrapSpec, rows: NDArray[np.integer[Any]], positive: NDArray[Any],
+                last: NDArray[np.bool_], cut: int,
+                losses: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Per replicate the sums of ``kernels.ranked_sums`` (rows in descending score order):
+    what a binary classifier's replicate figures come from, one compiled pass for all."""
+    return kernels.ranked_sums(rows, positive, last, cut, losses, spec.keys(), _TABLE,
+                               THRESHOLDS)
 
 
 def intervals(stat: NDArray[np.float64],

@@ -27,6 +27,7 @@ from evaluation.metrics.bootstrap import (
     DEFAULT_REPLICATES,
     BootstrapSpec,
     estimates,
+    ranked_sums,
 )
 from evaluation.metrics.inputs import (
     BinaryData,
@@ -234,22 +235,59 @@ def _replicates(spec: BootstrapSpec, rows: NDArray[np.uint64],
     return np.array(out, dtype=np.float64)
 
 
+def _binary_replicates(ranked: _Ranked, cut: int, losses: NDArray[np.float64],
+                       spec: BootstrapSpec) -> NDArray[np.float64]:
+    """The binary figures of every replicate (shape (B, len(BINARY_METRICS))) from one compiled
+    pass over the sorted rows (``bootstrap.ranked_sums``): what ``_binary_figures`` gives on each
+    replicate's weights (:func:`_binary_replicates_reference`), the same terms summed in row
+    order, so equal to about 1e-15 — and no weight vector made."""
+    n = len(ranked.order)
+    last = np.ones(n, dtype=np.bool_)
+    if ranked.ends is not None:
+        last[:] = False
+        last[ranked.ends] = True
+    position = int(ranked.ends[cut - 1]) if ranked.ends is not None and cut else cut - 1
+    sums = ranked_sums(spec, ranked.order, ranked.positive > 0, last, position, losses)
+    p, n_, tp, fp, cross, ties, ap_sum, loss = sums.T
+    fn, tn = p - tp, n_ - fp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pairs = p * n_
+        auc = np.where(pairs > 0, (pairs - cross + 0.5 * ties) / pairs, np.nan)
+        ap = np.where(p > 0, ap_sum / p, np.nan)
+    return np.column_stack([_divide(tp + tn, p + n_), _divide(tp, tp + fp), _divide(tp, tp + fn),
+                            _divide(2 * tp, 2 * tp + fp + fn), auc, ap, _divide(loss, p + n_)])
+
+
+def _binary_figures(ranked: _Ranked, cut: int, losses: NDArray[np.float64],
+                    weights: NDArray[np.float64] | None) -> list[float]:
+    """The binary figures (BINARY_METRICS) of the rows weighted by ``weights`` (sorted order;
+    None: the plain rows), ``cut`` the number of runs scoring at or above the threshold."""
+    tps, fps = ranked.cumulative(weights)
+    tp, fp = (float(tps[cut - 1]), float(fps[cut - 1])) if cut else (0.0, 0.0)
+    fn, tn = float(tps[-1]) - tp, float(fps[-1]) - fp
+    total = float(tps[-1] + fps[-1])
+    loss = float(losses.sum()) if weights is None else _dot(losses, weights)
+    return [*counts_figures(tp, fp, fn, tn), *ranking_figures(tps, fps),
+            float(_divide(loss, total))]
+
+
+def _binary_replicates_reference(ranked: _Ranked, cut: int, losses: NDArray[np.float64],
+                                 spec: BootstrapSpec) -> NDArray[np.float64]:
+    """:func:`_binary_replicates` one replicate at a time in numpy, on each replicate's weight
+    vector: the definition the tests compare the compiled pass with."""
+    rows = ranked.order.astype(np.uint64)
+    return np.array([_binary_figures(ranked, cut, losses, spec.weights(r, rows))
+                     for r in range(spec.replicates)], dtype=np.float64).reshape(
+        spec.replicates, len(BINARY_METRICS))
+
+
 def _binary(data: BinaryData, spec: BootstrapSpec,
             ) -> tuple[dict[str, Estimate], ConfusionMatrix, dict[str, Curve]]:
     ranked = _Ranked.of(data.prob, data.y)
     cut = int(np.searchsorted(-ranked.scores, -data.threshold, side="right"))  # runs >= t
     losses = log_losses(np.where(data.y == 1, data.prob, 1.0 - data.prob))[ranked.order]
-
-    def figures(weights: NDArray[np.float64] | None) -> list[float]:
-        tps, fps = ranked.cumulative(weights)
-        tp, fp = (float(tps[cut - 1]), float(fps[cut - 1])) if cut else (0.0, 0.0)
-        fn, tn = float(tps[-1]) - tp, float(fps[-1]) - fp
-        total = float(tps[-1] + fps[-1])
-        loss = float(losses.sum()) if weights is None else _dot(losses, weights)
-        return [*counts_figures(tp, fp, fn, tn), *ranking_figures(tps, fps),
-                float(_divide(loss, total))]
-
-    stats = _replicates(spec, ranked.order.astype(np.uint64), figures)
+    stats = np.vstack([_binary_figures(ranked, cut, losses, None),
+                       _binary_replicates(ranked, cut, losses, spec)])
     metrics = dict(zip(BINARY_METRICS, estimates(stats, spec), strict=True))
     y, pred = data.y.astype(np.intp), data.pred.astype(np.intp)
     counts = np.bincount(y * 2 + pred, minlength=4).reshape(2, 2)

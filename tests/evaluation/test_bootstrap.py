@@ -17,6 +17,7 @@ from evaluation.metrics.bootstrap import (
     poisson_weights_reference,
     replicate_key,
     tally,
+    tally_reference,
 )
 
 MASK = (1 << 64) - 1
@@ -136,3 +137,31 @@ def test_the_compiled_weights_are_the_numpy_definition():
     shuffled = np.array([2**50, 3, 0, 99], dtype=np.int64)
     assert np.array_equal(poisson_weights(1, 2, shuffled),
                           poisson_weights_reference(1, 2, shuffled))
+
+
+def test_the_compiled_tally_is_a_bincount_of_each_replicates_weights_to_the_bit():
+    # Several tallies, with and without values, over rows numbered as a chunk's are (from
+    # 1,000,000 on, shuffled): 300,000 rows reach the buckets a threshold cuts many times.
+    rng = np.random.default_rng(3)
+    n = 300_000
+    rows = rng.permutation(np.arange(1_000_000, 1_000_000 + n, dtype=np.uint64))
+    tallies = [Tally(rng.integers(0, 6, n).astype(np.intp), 6),
+               Tally(rng.integers(0, 10, n).astype(np.intp), 10,
+                     (rng.normal(size=n), rng.uniform(size=n), rng.normal(size=n) ** 2)),
+               Tally(rng.integers(0, 3, n).astype(np.intp), 3, (rng.normal(size=n),))]
+    spec = BootstrapSpec(replicates=40, seed=11)
+    compiled = tally(tallies, rows=rows, spec=spec)
+    reference = tally_reference(tallies, rows=rows, spec=spec)
+    for got, expected in zip(compiled, reference, strict=True):
+        assert got.shape == expected.shape
+        assert np.array_equal(got, expected)
+
+
+def test_a_tally_without_replicates_or_rows_is_the_plain_sums():
+    index = np.array([0, 2, 2], dtype=np.intp)
+    (sums,) = tally([Tally(index, 3, (np.array([1.0, 2.0, 3.0]),))], rows=np.arange(3),
+                    spec=BootstrapSpec(replicates=0))
+    assert sums.tolist() == [[[1.0, 0.0, 2.0], [1.0, 0.0, 5.0]]]
+    (empty,) = tally([Tally(np.empty(0, dtype=np.intp), 2)], rows=np.arange(0),
+                     spec=BootstrapSpec(replicates=2))
+    assert np.array_equal(empty, np.zeros((3, 1, 2)))

@@ -4,6 +4,7 @@ edge cases where a figure is undefined (None, with the reason)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import warnings
 
@@ -13,7 +14,10 @@ import sklearn.metrics as skm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation.metrics import MetricInputError, performance
+from evaluation.metrics import BootstrapSpec, MetricInputError, performance
+
+# the module (the package exports its function under the same name)
+performance_module = importlib.import_module("evaluation.metrics.performance")
 
 TOL = 1e-9
 
@@ -216,6 +220,31 @@ def test_bootstrap_is_seeded_and_intervals_contain_the_estimate():
                              n_bootstrap=50)
     for estimate in regression.metrics.values():
         assert estimate.ci_low < estimate.value < estimate.ci_high
+
+
+@pytest.mark.parametrize("decimals, threshold", [
+    (None, 0.5),  # every score its own run
+    (2, 0.5),  # runs of tied scores
+    (2, 1.0),  # a threshold no score reaches: no row predicted favourable
+    (1, 0.0),  # every row predicted favourable
+])
+def test_binary_replicates_in_one_compiled_pass_are_the_per_replicate_figures(decimals,
+                                                                              threshold):
+    rng = np.random.default_rng(5)
+    n = 20_000
+    y = rng.integers(0, 2, n)
+    prob = np.clip(0.3 + 0.4 * y + rng.normal(0, 0.2, n), 0, 1)
+    if decimals is not None:
+        prob = np.round(prob, decimals)
+    ranked = performance_module._Ranked.of(prob, y)
+    cut = int(np.searchsorted(-ranked.scores, -threshold, side="right"))
+    losses = performance_module.log_losses(np.where(y == 1, prob, 1 - prob))[ranked.order]
+    spec = BootstrapSpec(replicates=30, seed=2)
+    compiled = performance_module._binary_replicates(ranked, cut, losses, spec)
+    reference = performance_module._binary_replicates_reference(ranked, cut, losses, spec)
+    assert compiled.shape == (30, len(performance_module.BINARY_METRICS))
+    assert np.array_equal(np.isnan(compiled), np.isnan(reference))
+    assert np.allclose(compiled, reference, rtol=1e-12, atol=0, equal_nan=True)
 
 
 @pytest.mark.parametrize("kwargs, message", [
