@@ -147,6 +147,10 @@ class ReviewForm(forms.Form):
     conclusion = forms.ChoiceField(choices=Conclusion.choices, widget=forms.RadioSelect)
     conditions = forms.CharField(widget=forms.Textarea, required=False,
                                  help_text="Conditions of use, when approving with conditions.")
+    independence_attested = forms.BooleanField(
+        required=False, label="I attest my independence of this version",
+        help_text="Needed once, if you have not attested it when you took the validation: you "
+                  "had no part in developing or using it and have no conflict of interest.")
 
 
 class SignOffForm(forms.Form):

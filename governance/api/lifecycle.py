@@ -71,6 +71,10 @@ class ReviewInputSerializer(StrictSerializer):
     limitations = TextField()
     conclusion = serializers.ChoiceField(choices=Conclusion.choices)
     conditions = TextField(required=False, default="", allow_blank=True)
+    independence_attested = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Attest your independence of the version (needed once, if you did not when "
+                  "you took the validation or on the workflow page).")
 
 
 class ReviewSerializer(serializers.ModelSerializer):

@@ -12,6 +12,7 @@ from core.models import Role, User
 from governance.gates import case_for
 from governance.models import (
     Conclusion,
+    IndependenceAttestation,
     NotificationKind,
     ValidationReview,
     VersionGovernance,
@@ -97,10 +98,13 @@ def review_conclude(
     limitations: str,
     conclusion: str,
     conditions: str = "",
+    independence_attested: bool = False,
 ) -> ValidationReview:
     """Record the validator's review and move the version on: an approval (with or without
     conditions) to pending approval — only when no required evidence is missing or failing — and
-    a rejection to rejected."""
+    a rejection to rejected. No review concludes without the validator's attestation of
+    independence: given when they took the validation, on the workflow page, or here
+    (``independence_attested``, recorded with the review)."""
     values = {"conceptual_soundness": conceptual_soundness, "data_quality": data_quality,
               "outcomes_analysis": outcomes_analysis,
               "implementation_verification": implementation_verification,
@@ -138,6 +142,13 @@ def review_conclude(
     reason = permissions.reason_cannot_review(actor, case)
     if reason:
         refuse(actor, reason, attempted="review.conclude", target=version)
+    attested = IndependenceAttestation.objects.filter(version=version, validator=actor).exists()
+    if not attested and independence_attested is not True:
+        raise ValidationFailed("Attest your independence before concluding the review: confirm "
+                               "that you had no part in developing or using this version and "
+                               "have no conflict of interest in validating it (the review "
+                               "form's independence box, or independence_attested in the API).",
+                               field="independence_attested")
     gov = VersionGovernance.objects.get(version=version)
     if not no_artifact and digest != gov.submitted_artifact_sha256:
         raise ValidationFailed(
@@ -153,6 +164,8 @@ def review_conclude(
         locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
         if locked.state != S.IN_VALIDATION or concluded_review(locked) is not None:
             raise Conflict("This version's review was concluded meanwhile.")
+        if not attested:
+            independence_record(actor=actor, version=locked)
         # The case's policy and tier are set: they were fixed when the version was submitted.
         review = ValidationReview.objects.create(  # type: ignore[misc]
             version=locked, validator=actor, policy_version=case.policy_version, tier=case.tier,

@@ -284,7 +284,8 @@ def test_approved_without_an_artifact_and_never_served(in_validation, people, pr
         data_quality="Bureau data, refreshed monthly.",
         outcomes_analysis="Outcomes analysis on 1,000 scored applications: AUC 0.82.",
         implementation_verification="Reconciled 100 API responses against the score file.",
-        limitations="Opaque to us beyond the vendor's documentation.", conclusion="approve")
+        limitations="Opaque to us beyond the vendor's documentation.", conclusion="approve",
+        independence_attested=True)
     for who in ("boris", "rhea"):
         governance.signoff_record(actor=p[who], version=in_validation, decision="approve",
                                   comment="ok", password=PASSWORD)

@@ -31,6 +31,7 @@ from governance.policy import TEMPLATES, definition_errors
 from governance.policy_edit import definition_changes
 from registry.models import RegisteredModel
 from tests.conftest import approve_policy
+from tests.governance.conftest import review_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -261,6 +262,30 @@ def test_a_validator_a_risk_officer_assigned_attests_on_the_workflow_page(
     again = api.as_(victor).post(f"/api/v1/versions/{draft.pk}/attest-independence/")
     assert again.status_code == 200
     assert IndependenceAttestation.objects.filter(version=draft).count() == 1
+
+
+def test_no_review_concludes_without_the_validators_attestation_of_independence(
+        client, walk, draft, victor):
+    """A validator a risk officer assigned, who has not attested on the workflow page, is told
+    to attest; the review form's box attests with the review."""
+    walk.submit(draft)
+    walk.assign(draft)
+    walk.evidence(draft)
+    with pytest.raises(ValidationFailed, match="Attest your independence") as refused:
+        walk.review(draft, independence_attested=False)
+    assert refused.value.fields == {"independence_attested": [refused.value.message]}
+    draft.refresh_from_db()
+    assert draft.state == "in_validation" and not IndependenceAttestation.objects.exists()
+    client.force_login(victor)
+    url = reverse("governance:review", args=[draft.model.slug, draft.number])
+    form = {k: v for k, v in review_fields(draft).items() if k != "independence_attested"}
+    page = client.post(url, form)
+    assert page.status_code == 400 and "Attest your independence" in page.content.decode()
+    done = client.post(url, {**form, "independence_attested": "on"})
+    assert done.status_code == 302
+    draft.refresh_from_db()
+    assert draft.state == "pending_approval"
+    assert IndependenceAttestation.objects.filter(version=draft, validator=victor).exists()
 
 
 def test_the_policy_page_says_what_it_asks_of_owners(client, policy, rhea):
