@@ -94,6 +94,19 @@ def check_checks(checks: Sequence[str], sensitive_features: Sequence[Mapping[str
                           "name them with the data set.")
 
 
+
+def _part1_check(name: str, common: dict[str, Any], groups: Any, opts: Mapping[str, Any]) -> Any:
+    """Compute one part-1 check (performance, bias, calibration) with the arguments it takes:
+    the scores and labels of ``common``, the groups and group-size floor for bias and
+    calibration, the bin count for calibration."""
+    kwargs = dict(common)
+    if name in ("bias", "calibration"):
+        kwargs["groups"] = groups
+        kwargs["min_group_size"] = int(opts["min_group_size"])
+    if name == "calibration":
+        kwargs["n_bins"] = int(opts["n_bins"])
+    return CHECKS[name](**{k: v for k, v in kwargs.items() if k in _PARAMETERS[name]})
+
 def evaluate(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str, Any]],
              frame: pd.DataFrame, label_column: str, favourable_class: str,
              threshold: float | None, checks: Sequence[str],
@@ -143,14 +156,7 @@ def evaluate(*, task: str, model_bytes: bytes, input_specs: Sequence[Mapping[str
                                    groupings=groups, reference=reference,
                                    sensitive_columns=[f["column"] for f in sensitive_features])
         else:
-            kwargs = dict(common)
-            if name in ("bias", "calibration"):
-                kwargs["groups"] = groups
-                kwargs["min_group_size"] = int(opts["min_group_size"])
-            if name == "calibration":
-                kwargs["n_bins"] = int(opts["n_bins"])
-            kwargs = {k: v for k, v in kwargs.items() if k in _PARAMETERS[name]}
-            result = CHECKS[name](**kwargs)
+            result = _part1_check(name, common, groups, opts)
         results[name], outcome = check_outcome(name, result)
         outcomes.append(outcome)
     report(92, "Computing the digest")
@@ -417,13 +423,7 @@ def evaluate_predictions(*, task: str, frame: pd.DataFrame, label_column: str,
     ordered = [c for c in PREDICTION_CHECKS if c in checks]
     for i, name in enumerate(ordered):
         report(20 + 70 * i // len(ordered), f"Computing the {name} check")
-        kwargs = dict(common)
-        if name in ("bias", "calibration"):
-            kwargs["groups"] = groups
-            kwargs["min_group_size"] = int(opts["min_group_size"])
-        if name == "calibration":
-            kwargs["n_bins"] = int(opts["n_bins"])
-        result = CHECKS[name](**{k: v for k, v in kwargs.items() if k in _PARAMETERS[name]})
+        result = _part1_check(name, common, groups, opts)
         results[name], outcome = check_outcome(name, result)
         outcomes.append(outcome)
     report(92, "Computing the digest")
