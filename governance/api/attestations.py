@@ -101,7 +101,7 @@ class OwnerAttestationViewSet(ScopedReadOnlyViewSet):
     @extend_schema(parameters=[OpenApiParameter("all", bool, description="Every tiered model, "
                                                 "not only those due or overdue.")],
                    responses=AttestationStandingSerializer(many=True))
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None)
     def due(self, request: AuthenticatedRequest) -> Response:
         """Attestations due or overdue on the models you may see (most overdue first)."""
         show_all = request.query_params.get("all") in ("1", "true")

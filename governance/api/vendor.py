@@ -144,12 +144,12 @@ class VendorModelViewSet(ScopedViewSet):
                          slug: str | None = None) -> Response:
         """The validator of the version in validation accepts or rejects an answer."""
         model = self.get_object()
+        data = valid_input(DiligenceReviewInputSerializer, request)  # bad input first: a 400
         version = version_in_flight(model)
         if version is None:
             raise Conflict(f"No version of {model.name} is in validation: due diligence is "
                            "reviewed by the validator of a version in validation.")
-        services.diligence_review(actor=request.user, version=version,
-                                  **valid_input(DiligenceReviewInputSerializer, request))
+        services.diligence_review(actor=request.user, version=version, **data)
         return Response(vendor_body(model))
 
     @extend_schema(request=ReleaseInputSerializer, responses=VendorModelSerializer)
