@@ -82,7 +82,7 @@ from evaluation.metrics.scoring import inference_session, onnx_predict
 from evaluation.tables import favourable_value
 
 Sums = dict[str, np.ndarray]
-_PARTS = ("scores", "positive", "negative")
+_PARTS = ("scores", "positive", "negative", "highs")
 BINARY, MULTICLASS, REGRESSION = ("binary_classification", "multiclass_classification",
                                   "regression")
 
@@ -205,7 +205,7 @@ def _runs(sums: Sums, prefix: str) -> ScoreRuns:
 
 def _put_runs(out: Sums, prefix: str, runs: ScoreRuns) -> None:
     out.update(zip((f"{prefix}.{part}" for part in _PARTS),
-                   (runs.scores, runs.positive, runs.negative), strict=True))
+                   (runs.scores, runs.positive, runs.negative, runs.highs), strict=True))
 
 
 def prepare(*, source: BinaryIO, file_format: str, task: str, label_column: str,

@@ -63,7 +63,7 @@ _TABLE: dict[str, str] = {
     # performance
     "accuracy": HIGHER, "precision": HIGHER, "recall": HIGHER, "f1": HIGHER, "roc_auc": HIGHER,
     "pr_auc": HIGHER, "log_loss": LOWER, "rmse": LOWER, "mae": LOWER, "r2": HIGHER,
-    "n": NEUTRAL,
+    "n": NEUTRAL, "roc_auc_max_error": LOWER,
     # bias: ratios toward 1 and differences toward 0 are fairer
     "dp_ratio": HIGHER, "tpr_ratio": HIGHER, "fpr_ratio": HIGHER, "eo_ratio": HIGHER,
     "four_fifths_min_ratio": HIGHER, "four_fifths_pass": HIGHER, "dp_difference": LOWER,

@@ -5,7 +5,13 @@ A classifier's performance and calibration figures come from sums that add up ac
 
 * ``ScoreRuns``: the distinct scores with their favourable and other row counts. Merged, they are
   the one-pass sorted rows with ties collapsed, so ROC AUC, average precision, the curves, the
-  confusion counts and the score quantiles come out exactly as in one pass.
+  confusion counts and the score quantiles come out exactly as in one pass. Past
+  ``EXACT_SCORES`` distinct scores they become *score cells* instead, so that memory stays
+  bounded whatever the rows: a cell holds the scores that share a float64's sign, exponent and
+  top ``CELL_BITS`` mantissa bits (a relative width of 2^-16), keeps its lowest and highest
+  score and its row counts, and cells merge by key in any order to the same cells. Pairs of a
+  favourable and an other row within one cell then count as ties, which moves ROC AUC by at most
+  ``auc_max_error`` (reported with the figures).
 * ``bootstrap.tally`` sums per Poisson replicate (weights keyed by the row's index in the data
   set, so chunking does not change them): confusion cells with log-loss sums, calibration bins,
   and for AUC and average precision per replicate a histogram of favourable / other weights over
@@ -49,40 +55,103 @@ from evaluation.metrics.performance import (
 
 # Bins of the per-replicate AUC / average-precision histograms (each replicate holds 2 x this).
 AUC_BINS = 4096
+# Distinct scores kept exactly (32 bytes each); past this many, score runs become score cells.
+EXACT_SCORES = 1 << 20
+# Mantissa bits of a score cell's key: 2^16 cells per power of two of the score.
+CELL_BITS = 16
 
 
 @dataclass(frozen=True, eq=False)
 class ScoreRuns:
-    """Distinct scores, descending, with the number of favourable and other rows at each."""
+    """Distinct scores, descending, with the number of favourable and other rows at each; or,
+    past ``EXACT_SCORES`` of them, score cells (``scores`` each cell's lowest score, ``highs``
+    its highest). ``scores`` is what a threshold at the run compares with: the rows scoring
+    at least ``scores[i]`` are those of runs 0..i."""
 
     scores: NDArray[np.float64]
     positive: NDArray[np.float64]
     negative: NDArray[np.float64]
+    highs: NDArray[np.float64]
 
     @classmethod
     def of(cls, scores: NDArray[np.float64], positive: NDArray[np.float64],
            counts: NDArray[np.float64] | None = None) -> ScoreRuns:
         """Runs of ``scores`` (any order, repeats allowed); ``positive`` is 1 for a favourable
         row (or, with ``counts``, the favourable rows among ``counts`` rows at that score)."""
-        descending, inverse = np.unique(-scores, return_inverse=True)
+        # + 0.0 turns -0.0 into 0.0, so that both are one score in cells as they are in runs.
+        descending, inverse = np.unique(-(scores + 0.0), return_inverse=True)
         size = len(descending)
         total = np.asarray(np.bincount(inverse, weights=counts, minlength=size),
                            dtype=np.float64)
         pos = np.asarray(np.bincount(inverse, weights=positive, minlength=size),
                          dtype=np.float64)
-        return cls(-descending, pos, total - pos)
+        runs = cls(-descending, pos, total - pos, -descending)
+        return runs if size <= EXACT_SCORES else _cells([runs])
 
     @property
     def n(self) -> int:
         return int(self.positive.sum() + self.negative.sum())
 
+    @property
+    def exact(self) -> bool:
+        """Whether every run holds one score (always so for runs; for cells, when no cell
+        holds two different scores)."""
+        return bool(np.array_equal(self.scores, self.highs))
+
+    def auc_max_error(self) -> float:
+        """How far ROC AUC from these runs can be from the exact one: half the share of
+        (favourable, other) pairs that fall in one cell holding different scores (0 when
+        exact, NaN when AUC is undefined)."""
+        p, n = float(self.positive.sum()), float(self.negative.sum())
+        if p == 0 or n == 0:
+            return float("nan")
+        mixed = self.scores != self.highs
+        return 0.5 * float(np.dot(self.positive[mixed], self.negative[mixed])) / (p * n)
+
+
+def _cell_keys(scores: NDArray[np.float64]) -> NDArray[np.uint64]:
+    """Each score's cell: its float64 bits mapped to an unsigned integer that grows with the
+    score (negative scores' bits flipped), keeping the sign, exponent and ``CELL_BITS`` bits."""
+    bits = np.ascontiguousarray(scores, dtype=np.float64).view(np.uint64)
+    ordered = np.where(bits >> np.uint64(63) == 1, ~bits, bits | np.uint64(1 << 63))
+    return np.asarray(ordered >> np.uint64(52 - CELL_BITS), dtype=np.uint64)
+
+
+def _cells(parts: Sequence[ScoreRuns]) -> ScoreRuns:
+    """The score cells of all the parts' rows (parts may be runs or cells already): grouped by
+    cell key, each cell's lowest and highest score and its row counts. Grouping is the same
+    whatever the parts, so cells do not depend on how the rows were chunked or merged."""
+    lows = np.concatenate([p.scores for p in parts])
+    highs = np.concatenate([p.highs for p in parts])
+    if len(lows) == 0:
+        return parts[0]
+    keys = _cell_keys(highs)
+    order = np.argsort(-lows, kind="stable")  # descending scores, so descending keys
+    keys, lows, highs = keys[order], lows[order], highs[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    positive = np.concatenate([p.positive for p in parts])[order]
+    negative = np.concatenate([p.negative for p in parts])[order]
+    return ScoreRuns(np.minimum.reduceat(lows, starts), np.add.reduceat(positive, starts),
+                     np.add.reduceat(negative, starts), np.maximum.reduceat(highs, starts))
+
 
 def merge_runs(parts: Sequence[ScoreRuns]) -> ScoreRuns:
-    """The runs of all the parts' rows."""
-    scores = np.concatenate([p.scores for p in parts])
-    positive = np.concatenate([p.positive for p in parts])
-    counts = np.concatenate([p.positive + p.negative for p in parts])
-    return ScoreRuns.of(scores, positive, counts)
+    """The runs of all the parts' rows: exact while every part is exact and there are at most
+    ``EXACT_SCORES`` distinct scores, else cells."""
+    if all(p.exact for p in parts):
+        scores = np.concatenate([p.scores for p in parts])
+        positive = np.concatenate([p.positive for p in parts])
+        counts = np.concatenate([p.positive + p.negative for p in parts])
+        return ScoreRuns.of(scores, positive, counts)
+    return _cells(parts)
+
+
+def ranking_error(runs: Sequence[ScoreRuns], suffixes: Sequence[str]) -> dict[str, float]:
+    """``roc_auc_max_error`` (with each suffix) for the runs that became cells holding different
+    scores; empty when every ranking figure is exact."""
+    errors = {f"roc_auc_max_error{suffix}": r.auc_max_error()
+              for r, suffix in zip(runs, suffixes, strict=True) if not r.exact}
+    return {name: error for name, error in errors.items() if np.isfinite(error)}
 
 
 def runs_percentile(runs: ScoreRuns, percents: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -163,7 +232,8 @@ def binary_performance(*, runs: ScoreRuns, cells: NDArray[np.float64],
     return PerformanceResult(
         task=Task.BINARY, n=int(counts.sum()), metrics=metrics, confusion=confusion,
         per_class=(), curves=curves_of(tps, fps, runs.scores), positive_class=positive_class,
-        threshold=threshold, undefined=binary_undefined(metrics), bootstrap=spec)
+        threshold=threshold, undefined=binary_undefined(metrics), bootstrap=spec,
+        ranking_error=ranking_error([runs], [""]))
 
 
 def multiclass_tallies(data: MulticlassData) -> list[Tally]:
@@ -210,7 +280,8 @@ def multiclass_performance(*, runs: Sequence[ScoreRuns], cells: NDArray[np.float
     return PerformanceResult(
         task=Task.MULTICLASS, n=int(counts.sum()), metrics=metrics, confusion=confusion,
         per_class=per_class, curves=curves, positive_class=None, threshold=None,
-        undefined=why_undefined(Task.MULTICLASS, metrics, per_class), bootstrap=spec)
+        undefined=why_undefined(Task.MULTICLASS, metrics, per_class), bootstrap=spec,
+        ranking_error=ranking_error(runs, [f"[{c}]" for c in classes]))
 
 
 def regression_tallies(data: RegressionData, label_mean: float) -> list[Tally]:

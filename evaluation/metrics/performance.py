@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -99,10 +99,14 @@ class PerformanceResult:
     undefined: dict[str, str]
     bootstrap: BootstrapSpec
     kind: str = "performance"
+    # A chunked run whose scores became score cells (evaluation.metrics.chunks): how far each
+    # ROC AUC can be from the exact one, e.g. {"roc_auc_max_error": 2e-7}; empty when exact.
+    ranking_error: dict[str, float] = field(default_factory=dict)
 
     def figures(self) -> Figures:
         out = estimates_figures(self.metrics)
         out["n"] = float(self.n)
+        out.update(self.ranking_error)
         for figures in self.per_class:
             out.update(estimates_figures(figures.metrics, f"[{figures.label}]"))
         return out
@@ -114,7 +118,8 @@ class PerformanceResult:
                 "confusion": self.confusion.as_dict() if self.confusion else None,
                 "per_class": [c.as_dict() for c in self.per_class],
                 "curves": {k: v.as_dict() for k, v in self.curves.items()},
-                "undefined": self.undefined, "bootstrap": self.bootstrap.as_dict()}
+                "undefined": self.undefined, "bootstrap": self.bootstrap.as_dict(),
+                **({"ranking_error": self.ranking_error} if self.ranking_error else {})}
 
 
 def _divide(a: NDArray[np.float64] | float, b: NDArray[np.float64] | float) -> Any:

@@ -99,6 +99,82 @@ def test_merged_score_runs_give_numpys_percentiles():
         assert np.array_equal(runs_percentile(one, percents), np.percentile(sample, percents))
 
 
+def _merged_in_turn(scores, positive, size: int, *, reverse: bool = False) -> ScoreRuns:
+    from evaluation.metrics.chunks import merge_runs
+    starts = list(range(0, len(scores), size))
+    merged = None
+    for i in reversed(starts) if reverse else starts:
+        part = ScoreRuns.of(scores[i:i + size], positive[i:i + size])
+        merged = part if merged is None else merge_runs([part, merged] if reverse
+                                                         else [merged, part])
+    assert merged is not None
+    return merged
+
+
+def test_past_the_exact_limit_score_runs_become_cells_whatever_the_chunking(monkeypatch):
+    from evaluation.metrics import chunks
+    monkeypatch.setattr(chunks, "EXACT_SCORES", 2000)
+    rng = np.random.default_rng(4)
+    scores = rng.beta(2, 3, size=20_000).astype(np.float32).astype(np.float64)
+    positive = (rng.uniform(size=20_000) < scores).astype(np.float64)
+    in_700s = _merged_in_turn(scores, positive, 700)
+    backwards_in_3000s = _merged_in_turn(scores, positive, 3000, reverse=True)
+    in_one = ScoreRuns.of(scores, positive)
+    for runs in (backwards_in_3000s, in_one):
+        for part in ("scores", "positive", "negative", "highs"):
+            assert np.array_equal(getattr(runs, part), getattr(in_700s, part)), part
+    # Cells: fewer than the distinct scores, every row counted, each cell's scores within
+    # 2^-16 of its highest (relative), cells disjoint and descending.
+    assert len(in_700s.scores) < len(np.unique(scores))
+    assert in_700s.n == 20_000 and in_700s.positive.sum() == positive.sum()
+    assert np.all(in_700s.scores <= in_700s.highs)
+    assert np.all((in_700s.highs - in_700s.scores) <= in_700s.highs * 2.0 ** -16)
+    assert np.all(in_700s.highs[1:] < in_700s.scores[:-1])
+
+
+def test_an_auc_from_score_cells_is_within_its_reported_error_of_the_exact_auc(monkeypatch):
+    from sklearn.metrics import roc_auc_score
+
+    from evaluation.metrics import chunks
+    monkeypatch.setattr(chunks, "EXACT_SCORES", 1000)
+    monkeypatch.setattr(chunks, "CELL_BITS", 6)  # coarse cells, so that many pairs share one
+    rng = np.random.default_rng(5)
+    scores = rng.uniform(size=30_000)
+    positive = (rng.uniform(size=30_000) < scores).astype(np.float64)
+    cells = _merged_in_turn(scores, positive, 4000)
+    assert not cells.exact
+    auc, _ = chunks.ranking_figures(np.cumsum(cells.positive), np.cumsum(cells.negative))
+    exact = roc_auc_score(positive, scores)
+    error = cells.auc_max_error()
+    assert 0 < abs(auc - exact) <= error < 0.01
+    assert chunks.ranking_error([cells], [""]) == {"roc_auc_max_error": error}
+
+
+def test_scores_with_few_distinct_values_stay_exact_runs_past_the_limit(monkeypatch):
+    from evaluation.metrics import chunks
+    monkeypatch.setattr(chunks, "EXACT_SCORES", 10)
+    scores = np.repeat(np.linspace(0.05, 0.95, 40), 50)  # 40 scores, each in a cell of its own
+    positive = (np.arange(2000) % 3 == 0).astype(np.float64)
+    runs = _merged_in_turn(scores, positive, 300)
+    assert runs.exact and len(runs.scores) == 40
+    assert chunks.ranking_error([runs], [""]) == {}
+
+
+def test_a_chunked_run_past_the_exact_limit_reports_how_far_its_auc_can_be(
+        demo_onnx, specs, monkeypatch):
+    from evaluation.metrics import chunks
+    monkeypatch.setattr(chunks, "EXACT_SCORES", 50)
+    monkeypatch.setattr(chunks, "CELL_BITS", 5)
+    expected = one_pass(demo_onnx, specs).results["checks"]["performance"]["figures"]
+    actual = in_chunks(demo_onnx, specs, GERMAN_CSV.read_bytes(), "csv", 300
+                       ).results["checks"]["performance"]["figures"]
+    error = actual.pop("roc_auc_max_error")
+    assert 0 < error < 0.05
+    assert abs(actual["roc_auc"] - expected["roc_auc"]) <= error
+    for name in ("accuracy", "precision", "recall", "f1", "log_loss", "n"):
+        assert_same(expected[name], actual[name], name)  # counts and rates stay exact
+
+
 def test_a_run_above_the_size_setting_is_evaluated_in_chunks_with_the_same_results(
         validating, german_data, victor, queued_runs, settings, monkeypatch,
         django_capture_on_commit_callbacks):
