@@ -132,6 +132,8 @@ def binary() -> Workload:
         checks=["performance", "bias", "calibration"], sensitive=BENCH_SENSITIVE,
         shown=lambda c: {"roc_auc": c["performance"]["figures"]["roc_auc"],
                          "roc_auc_ci_low": c["performance"]["figures"].get("roc_auc_ci_low"),
+                         "roc_auc_max_error": c["performance"]["figures"].get(
+                             "roc_auc_max_error", 0.0),
                          "dp_ratio": c["bias"]["figures"]["dp_ratio"],
                          "ece": c["calibration"]["figures"]["ece"]})
 
