@@ -268,9 +268,11 @@ def login_succeeded(*, user: User, client_ip: str) -> None:
     audit.atomic_record(action="auth.login", actor=user, obj=user, payload={"ip": client_ip})
 
 
-def logout_recorded(*, user: User) -> None:
-    """Record a sign-out."""
-    audit.atomic_record(action="auth.logout", actor=user, obj=user)
+def logout_recorded(*, user: User, at_provider: bool = False) -> None:
+    """Record a sign-out; ``at_provider`` when the browser goes on to sign out at the identity
+    provider too."""
+    audit.atomic_record(action="auth.logout", actor=user, obj=user,
+                        payload={"at_provider": True} if at_provider else None)
 
 
 def ensure_user(**kwargs: Any) -> User:

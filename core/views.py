@@ -23,6 +23,7 @@ from core.http import AuthenticatedHttpRequest
 from core.middleware import refusal_response
 from core.net import client_ip
 from core.sso.backends import password_sign_in_allowed
+from core.sso.logout import provider_logout_url
 from core.sso.provider import provider_name, sso_enabled
 
 
@@ -78,13 +79,18 @@ class LoginView(auth_views.LoginView):
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    """Sign out (POST only: a link or an <img> cannot sign anyone out). A session that came
+    through the identity provider goes on to the provider's sign-out, which comes back to the
+    sign-in page; any other comes straight back."""
     from django.contrib.auth import logout
 
+    at_provider = None
     if request.user.is_authenticated:
-        services.logout_recorded(user=request.user)
+        at_provider = provider_logout_url(request)  # before logout(): it reads the ID token
+        services.logout_recorded(user=request.user, at_provider=at_provider is not None)
     logout(request)
     messages.info(request, "You are signed out.")
-    return redirect("login")
+    return redirect(at_provider or "login")
 
 
 @login_required

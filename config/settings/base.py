@@ -189,6 +189,7 @@ OIDC_OP_AUTHORIZATION_ENDPOINT = env("ASSAY_OIDC_AUTHORIZATION_ENDPOINT", "")
 OIDC_OP_TOKEN_ENDPOINT = env("ASSAY_OIDC_TOKEN_ENDPOINT", "")
 OIDC_OP_USER_ENDPOINT = env("ASSAY_OIDC_USERINFO_ENDPOINT", "")
 OIDC_OP_JWKS_ENDPOINT = env("ASSAY_OIDC_JWKS_ENDPOINT", "")
+OIDC_OP_END_SESSION_ENDPOINT = env("ASSAY_OIDC_END_SESSION_ENDPOINT", "")
 OIDC_RP_SIGN_ALGO = env("ASSAY_OIDC_SIGN_ALGO", "RS256")
 OIDC_RP_SCOPES = env("ASSAY_OIDC_SCOPES", "openid email profile groups")
 OIDC_USE_PKCE = True
@@ -204,6 +205,11 @@ OIDC_DEFAULT_ROLES = env_list("ASSAY_OIDC_DEFAULT_ROLES")
 BREAK_GLASS_USERS = env_list("ASSAY_BREAK_GLASS_USERS")
 # A sign-off's re-authentication at the provider must have happened within this many seconds.
 OIDC_REAUTH_WINDOW_S = env_int("ASSAY_OIDC_REAUTH_WINDOW_S", 300)
+# Signing out of Assay signs out at the provider too (core/sso/logout.py) for a session that came
+# through it, when the provider has an end-session endpoint: the ID token is kept in the session
+# for the provider's id_token_hint.
+OIDC_PROVIDER_LOGOUT = env_bool("ASSAY_OIDC_PROVIDER_LOGOUT", True)
+OIDC_STORE_ID_TOKEN = OIDC_PROVIDER_LOGOUT
 AUTHENTICATION_BACKENDS = ["core.sso.backends.LocalPasswordBackend",
                            *(["core.sso.backends.SsoBackend"] if SSO_ENABLED else [])]
 

@@ -59,3 +59,10 @@ def endpoint(setting: str) -> str:
     """One endpoint: the explicit setting, or what discovery says."""
     explicit = getattr(settings, setting, "")
     return explicit or str(discovery()[ENDPOINTS[setting]])
+
+
+def end_session_endpoint() -> str:
+    """Where the provider ends its own session (RP-Initiated Logout): the explicit setting, or
+    the ``end_session_endpoint`` discovery advertises; "" when the provider has none."""
+    explicit = settings.OIDC_OP_END_SESSION_ENDPOINT
+    return str(explicit or discovery().get("end_session_endpoint") or "")

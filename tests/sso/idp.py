@@ -89,7 +89,8 @@ def start_provider(folder: Path, assay_urls: list[str]) -> Iterator[Provider]:
         "port": 0, "users_file": str(provider.users_file),
         "clients": [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": [
             f"{base}{path}" for base in assay_urls
-            for path in ("/sso/callback/", "/sso/reauth/callback/")]}]}))
+            for path in ("/sso/callback/", "/sso/reauth/callback/")],
+            "post_logout_redirect_uris": [f"{base}/login/" for base in assay_urls]}]}))
     process = subprocess.Popen(["node", str(PROVIDER_DIR / "provider.mjs"), str(config)],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

@@ -1,16 +1,17 @@
 // A real OpenID Connect provider for Assay's single sign-on tests (test tooling, never deployed).
 //
 // node provider.mjs CONFIG.json, where CONFIG is
-//   {"port": 0, "clients": [{client_id, client_secret, redirect_uris: [...]}], "users_file": "..."}
+//   {"port": 0, "clients": [{client_id, client_secret, redirect_uris: [...],
+//     post_logout_redirect_uris: [...]}], "users_file": "..."}
 // and users_file holds {"<username>": {"sub", "password", "email", "name", "groups": [...]}}.
 // The users file is read at every sign-in, so a test changes someone's groups between logins.
 // Prints "ready <issuer>" on stdout once it listens on 127.0.0.1.
 //
 // It is the npm oidc-provider package (certified by the OpenID Foundation): authorization code flow,
 // PKCE required for every client, ID tokens signed RS256 with auth_time always present,
-// prompt=login and max_age honoured. Only the sign-in page is ours: a plain form checking the
-// password from the users file (consent is granted at once, as a bank's provider does for its
-// own applications).
+// prompt=login and max_age honoured, RP-initiated logout at /session/end. Only the pages are ours:
+// a plain sign-in form checking the password from the users file (consent is granted at once, as
+// a bank's provider does for its own applications) and a plain "sign out?" confirmation.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -48,7 +49,20 @@ server.listen(config.port || 0, '127.0.0.1', () => {
       profile: ['name', 'given_name', 'family_name', 'preferred_username'],
       groups: ['groups'],
     },
-    features: { devInteractions: { enabled: false } },
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        // The package's own page loads a web font from the internet; this one is self-contained.
+        async logoutSource(ctx, form) {
+          ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Test identity provider: sign out</title></head><body>
+<h1>Test identity provider</h1><p>Sign out of the test identity provider?</p>${form}
+<button type="submit" form="op.logoutForm" name="logout" value="yes">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button></body></html>`;
+        },
+      },
+    },
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     async findAccount(ctx, sub) {
       const found = bySub(sub);
