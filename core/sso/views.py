@@ -17,6 +17,7 @@ from core.errors import Unavailable
 from core.http import AuthenticatedHttpRequest
 from core.net import client_ip
 from core.sso import reauth
+from core.sso.logout import ID_TOKEN_SESSION_KEY
 from core.sso.provider import endpoint, provider_name, sso_enabled
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
         return response
 
     def login_failure(self) -> HttpResponse:
+        # The library kept the provider's ID token before Assay refused the person: a refused
+        # sign-in keeps nothing of the provider's in the browser's session.
+        self.request.session.pop(ID_TOKEN_SESSION_KEY, None)
         message = getattr(self.request, "sso_refusal", None) or (
             f"{provider_name()} did not sign you in ({self.request.GET.get('error', 'no code')}"
             "). Start again from the sign-in page.")
