@@ -598,7 +598,7 @@ def _check_signature_line(verdict: Verdict, number: int, record: dict[str, Any],
                      f"and the artifact's SHA-256")
         return
     try:
-        statement, _ = verify_signature_bundle(record.get("bundle"), keys[kind], artifact)
+        statement, _ = verify_signature_bundle(record.get("bundle"), keys[kind], str(artifact))
     except EnvelopeError as exc:
         verdict.fail(f"{name} rejected: {exc}")
         return
