@@ -1,6 +1,7 @@
 """Standalone verifier for Assay audit bundles: ``python -m core.verify_bundle BUNDLE.jsonl``;
 and for a version's artifact signature or approval attestation: ``python -m core.verify_bundle
-SIGNATURE.json --public-key KEY.pem --model model.onnx`` (docs/signing.md).
+SIGNATURE.json --public-key KEY.pem --model model.onnx`` (or, for a version with no artifact,
+``--no-artifact --file FILE ...``: docs/signing.md).
 
 An auditor runs this without trusting the Assay server: it needs only the Python standard library
 and ``cryptography`` and imports nothing else from Assay (no Django), so it can be copied out as one
@@ -183,6 +184,9 @@ ARTIFACT_FILENAME = "model.onnx"
 # What model_signing records for a directory signed with its defaults ("files" serialisation).
 OMS_SERIALIZATION = {"method": "files", "hash_type": "sha256", "allow_symlinks": False,
                      "ignore_paths": [".git", ".gitattributes", ".github", ".gitignore"]}
+# What the approval attestation of a version with no artifact says it is approved for (its
+# predicate's ``no_artifact.use``): its subjects are then the files the approval was decided on.
+NO_ARTIFACT_USE = "outside_gateway"
 PURPOSE_OF_PREDICATE = {OMS_PREDICATE_TYPE: "artifact", APPROVAL_PREDICATE_TYPE: "approval"}
 SIGNATURE_KINDS = ("artifact", "approval")
 
@@ -318,23 +322,74 @@ def check_oms_statement(statement: dict[str, Any], files: dict[str, str]) -> Non
 
 
 def check_approval_statement(statement: dict[str, Any], artifact_sha256: str) -> None:
-    """Check that an approval attestation is about the artifact with ``artifact_sha256``."""
+    """Check that an approval attestation is about the artifact with ``artifact_sha256``; with
+    ``artifact_sha256`` empty, that it is the attestation of a version with no artifact
+    (``no_artifact_subjects``)."""
     if statement.get("predicateType") != APPROVAL_PREDICATE_TYPE:
         raise EnvelopeError(f"predicateType is {statement.get('predicateType')!r}, expected "
                             f"{APPROVAL_PREDICATE_TYPE!r} (an Assay approval attestation)")
     if not isinstance(statement.get("predicate"), dict):
         raise EnvelopeError("the attestation has no predicate")
+    if not artifact_sha256:
+        no_artifact_subjects(statement)
+        return
+    if statement["predicate"].get("no_artifact") is not None:
+        raise EnvelopeError(f"the attestation is of a version with no artifact (approved for "
+                            f"use outside Assay's gateway), not of artifact {artifact_sha256}")
     digest = _one_subject_digest(statement)
     if digest != artifact_sha256:
         raise EnvelopeError(f"the attestation is for artifact {digest}, not {artifact_sha256} "
                             f"(it approves another artifact)")
 
 
+def no_artifact_subjects(statement: dict[str, Any]) -> list[tuple[str, str]]:
+    """The subjects of the approval attestation of a version with no artifact, as (name,
+    SHA-256): the files its approval was decided on (its documentation, its predictions files).
+
+    Raises ``EnvelopeError`` when the attestation does not say the version has no artifact and
+    is approved for use outside Assay's gateway (``predicate.no_artifact``), or when a subject
+    has no name or no SHA-256.
+    """
+    predicate = statement.get("predicate")
+    no_artifact = predicate.get("no_artifact") if isinstance(predicate, dict) else None
+    if not isinstance(no_artifact, dict) or no_artifact.get("use") != NO_ARTIFACT_USE:
+        raise EnvelopeError("the attestation approves an artifact (it has no "
+                            "predicate.no_artifact): check it against that artifact's SHA-256")
+    subjects = statement.get("subject")
+    if not isinstance(subjects, list) or not subjects:
+        raise EnvelopeError("the attestation names no subject")
+    named: list[tuple[str, str]] = []
+    for subject in subjects:
+        name = subject.get("name") if isinstance(subject, dict) else None
+        digest = (subject.get("digest") or {}).get("sha256") if isinstance(subject, dict) \
+            else None
+        if not isinstance(name, str) or not name or not _is_hex64(digest):
+            raise EnvelopeError("a subject of the attestation has no name or no SHA-256 digest")
+        named.append((name, digest))
+    return named
+
+
+def check_subject_files(statement: dict[str, Any], files: dict[str, str]) -> dict[str, str]:
+    """Check files (label -> SHA-256 hex) against the subjects of the approval attestation of a
+    version with no artifact: each must be one of them. Returns label -> the subject's name;
+    raises ``EnvelopeError`` naming the first file that is none of them."""
+    signed = {digest: name for name, digest in no_artifact_subjects(statement)}
+    matched: dict[str, str] = {}
+    for label, digest in sorted(files.items()):
+        if digest not in signed:
+            raise EnvelopeError(f"{label} has SHA-256 {digest}, which is none of the "
+                                f"attestation's subjects (the file was changed, or the approval "
+                                f"was not decided on it)")
+        matched[label] = signed[digest]
+    return matched
+
+
 def verify_signature_bundle(
     bundle: Any, keys: dict[str, ec.EllipticCurvePublicKey], artifact_sha256: str
 ) -> tuple[dict[str, Any], str]:
     """Verify an artifact signature or an approval attestation (told apart by its predicate
-    type) against ``keys`` and the artifact's SHA-256; return (statement, keyid)."""
+    type) against ``keys`` and the artifact's SHA-256 (empty for the approval attestation of a
+    version with no artifact); return (statement, keyid)."""
     statement, keyid = verify_sigstore_bundle(bundle, keys)
     if statement.get("predicateType") == OMS_PREDICATE_TYPE:
         check_oms_statement(statement, {ARTIFACT_FILENAME: artifact_sha256})
@@ -532,15 +587,18 @@ def _read_key(verdict: Verdict, number: int, record: dict[str, Any],
 def _check_signature_line(verdict: Verdict, number: int, record: dict[str, Any],
                           keys: dict[str, dict[str, ec.EllipticCurvePublicKey]]) -> None:
     """A version's artifact signature or approval attestation, checked against the bundled keys
-    of its purpose and the artifact digest the line states."""
+    of its purpose and the artifact digest the line states. An approval attestation of a
+    version with no artifact states none (``""``): its signature and its subjects' form are
+    checked, and a note says its subjects' files are not in the bundle."""
     kind, artifact = record.get("signature"), record.get("artifact_sha256")
     name = f"{kind} signature of version {record.get('version')!r} (line {number})"
-    if kind not in SIGNATURE_KINDS or not _is_hex64(artifact):
+    no_artifact = kind == "approval" and artifact == ""
+    if kind not in SIGNATURE_KINDS or not (_is_hex64(artifact) or no_artifact):
         verdict.fail(f"line {number}: a signature line needs a kind ({', '.join(SIGNATURE_KINDS)}) "
                      f"and the artifact's SHA-256")
         return
     try:
-        statement, _ = verify_signature_bundle(record.get("bundle"), keys[kind], artifact)
+        statement, _ = verify_signature_bundle(record.get("bundle"), keys[kind], str(artifact))
     except EnvelopeError as exc:
         verdict.fail(f"{name} rejected: {exc}")
         return
@@ -548,6 +606,11 @@ def _check_signature_line(verdict: Verdict, number: int, record: dict[str, Any],
         verdict.fail(f"{name}: the bundle is not an {kind} signature")
         return
     verdict.signatures_valid += 1
+    if no_artifact:
+        verdict.notes.append(
+            f"{name}: a version with no artifact; the files its approval was decided on "
+            f"({len(no_artifact_subjects(statement))} subjects) are not in this bundle \N{EM DASH} "
+            f"check them with the evidence pack, or with --no-artifact --file FILE")
 
 
 def _read_checkpoint(verdict: Verdict, number: int, record: dict[str, Any],
@@ -729,12 +792,23 @@ def verify_file(path: str, *, trusted: set[str] | None = None) -> Verdict:
         return verdict
 
 
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def verify_signature_file(path: str, *, public_keys: list[str], model: str | None = None,
-                          artifact_sha256: str | None = None) -> tuple[bool, str]:
+                          artifact_sha256: str | None = None, no_artifact: bool = False,
+                          files: list[str] | None = None) -> tuple[bool, str]:
     """Verify an artifact signature or approval attestation file offline: (ok, verdict line).
 
     ``public_keys`` are PEM files (the bundle's hint picks one); the artifact is ``model`` (a
-    file, hashed here) or its ``artifact_sha256``.
+    file, hashed here) or its ``artifact_sha256``. With ``no_artifact``, the file is the
+    approval attestation of a version with no artifact, and each of ``files`` (its
+    documentation, its predictions files) must be one of its subjects.
     """
     try:
         keys = {}
@@ -743,21 +817,42 @@ def verify_signature_file(path: str, *, public_keys: list[str], model: str | Non
                 key = load_public_key(handle.read())
             keys[keyid_of(key)] = key
         if model is not None:
-            digest = hashlib.sha256()
-            with open(model, "rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    digest.update(chunk)
-            artifact_sha256 = digest.hexdigest()
+            artifact_sha256 = _file_sha256(model)
+        given = {name: _file_sha256(name) for name in files or []}
         with open(path, encoding="utf-8") as handle:
             bundle = json.load(handle)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, EnvelopeError) as exc:
         return False, f"REJECTED: cannot read the inputs ({exc})"
-    if not _is_hex64(artifact_sha256):
+    if no_artifact:
+        artifact_sha256 = ""
+    elif not _is_hex64(artifact_sha256):
         return False, "REJECTED: the artifact digest is not a SHA-256 hex"
+    matched: dict[str, str] = {}
     try:
-        statement, keyid = verify_signature_bundle(bundle, keys, str(artifact_sha256))
+        if no_artifact:
+            statement, keyid = verify_sigstore_bundle(bundle, keys)
+            if statement.get("predicateType") == OMS_PREDICATE_TYPE:
+                raise EnvelopeError("this is an artifact signature: check it against its "
+                                    "artifact (--model or --artifact-sha256), not --no-artifact")
+            check_approval_statement(statement, "")
+            matched = check_subject_files(statement, given)
+        else:
+            statement, keyid = verify_signature_bundle(bundle, keys, str(artifact_sha256))
     except EnvelopeError as exc:
         return False, f"REJECTED: {exc}"
+    if no_artifact:
+        predicate = statement["predicate"]
+        subjects = no_artifact_subjects(statement)
+        unchecked = sorted({name for name, _ in subjects} - set(matched.values()))
+        return True, (
+            f"VERIFIED approval attestation of {predicate.get('model', {}).get('slug')} version "
+            f"{predicate.get('version', {}).get('number')}, which has no artifact (approved for "
+            f"use outside Assay's gateway), approved at {predicate.get('approved_at')}, signed "
+            f"by key {keyid}; {len(subjects)} subject(s), "
+            + (", ".join(f"{label} is {name}" for label, name in matched.items())
+               or "none checked against a file")
+            + (f"; not checked against a file: {', '.join(unchecked)}" if matched and unchecked
+               else ""))
     if statement["predicateType"] == OMS_PREDICATE_TYPE:
         what = f"artifact signature (OpenSSF Model Signing v1.0) of {ARTIFACT_FILENAME}"
     else:
@@ -793,18 +888,30 @@ def main(argv: list[str] | None = None) -> int:
                                                           "attestation must be about")
     artifact.add_argument("--artifact-sha256", metavar="HEX",
                           help="the artifact's SHA-256, instead of the file")
+    artifact.add_argument("--no-artifact", action="store_true",
+                          help="the approval attestation of a version with no artifact: its "
+                               "subjects are the files its approval was decided on")
+    parser.add_argument("--file", action="append", metavar="FILE",
+                        help="with --no-artifact: a file (documentation, predictions) that must "
+                             "be one of the attestation's subjects (repeatable)")
     args = parser.parse_args(argv)
     if hasattr(sys.stdout, "reconfigure"):  # a verdict must print on any terminal's encoding
         sys.stdout.reconfigure(errors="backslashreplace")
+    if args.file and not args.no_artifact:
+        parser.error("--file checks the subjects of a version with no artifact: give "
+                     "--no-artifact too")
     if args.public_key:
-        if not (args.model or args.artifact_sha256):
-            parser.error("--public-key needs the artifact: --model FILE or --artifact-sha256 HEX")
+        if not (args.model or args.artifact_sha256 or args.no_artifact):
+            parser.error("--public-key needs the artifact: --model FILE or --artifact-sha256 "
+                         "HEX (or --no-artifact for a version that has none)")
         ok, line = verify_signature_file(args.bundle, public_keys=args.public_key,
-                                         model=args.model, artifact_sha256=args.artifact_sha256)
+                                         model=args.model, artifact_sha256=args.artifact_sha256,
+                                         no_artifact=args.no_artifact, files=args.file)
         print(line)
         return EXIT_VERIFIED if ok else EXIT_REJECTED
-    if args.model or args.artifact_sha256:
-        parser.error("--model and --artifact-sha256 verify a signature: give --public-key too")
+    if args.model or args.artifact_sha256 or args.no_artifact:
+        parser.error("--model, --artifact-sha256 and --no-artifact verify a signature: give "
+                     "--public-key too")
     verdict = verify_file(args.bundle, trusted=set(args.trust) if args.trust else None)
     return print_verdict(verdict, require_trust=args.require_trust)
 

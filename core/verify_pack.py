@@ -25,7 +25,9 @@ Checks, each failure named with the file it concerns:
 4. each version's artifact signature and approval attestation verify against the bundle's keys
    of their purpose (not revoked; pinned by ``--trust`` when given) for the version's artifact,
    and the attestation's ``documents.validation_report.sha256`` is the digest of the validation
-   report in the pack;
+   report in the pack; for a version with no artifact (``artifact_sha256`` empty, ``subjects``:
+   ``[{"name", "sha256", "path" | null}]``), each subject of its attestation is a file in the
+   pack with the SHA-256 the attestation signs (one Assay does not hold is noted);
 5. each evaluation run's results file has the SHA-256 its run states (``results_digest``).
 
 Exit status: 0 verified; 1 rejected; 2 the command line was wrong; 3 verified only with the keys
@@ -52,6 +54,7 @@ from core.verify_bundle import (
     EnvelopeError,
     canonical_bytes,
     load_public_key,
+    no_artifact_subjects,
     print_verdict,
     verify_lines,
     verify_signature_bundle,
@@ -82,6 +85,7 @@ class PackVerdict:
     attestations: int = 0
     signatures: int = 0
     runs: int = 0
+    subjects: int = 0
     model: str = ""
 
     @property
@@ -101,8 +105,10 @@ class PackVerdict:
         return (f"VERIFIED evidence pack of {self.model}: {self.files} files match the "
                 f"manifest, the audit bundle verifies, {self.attestations} approval "
                 f"attestation(s) and {self.signatures} artifact signature(s) verify and match "
-                f"the archived reports, {self.runs} evaluation result(s) match their digests; "
-                f"with {keys}")
+                f"the archived reports, {self.runs} evaluation result(s) match their digests"
+                + (f", {self.subjects} file(s) approved without an artifact match the "
+                   f"attestations' subjects" if self.subjects else "")
+                + f"; with {keys}")
 
 
 def _sha256(pack: zipfile.ZipFile, name: str) -> tuple[str, int]:
@@ -223,6 +229,8 @@ def _check_version(verdict: PackVerdict, pack: zipfile.ZipFile, version: dict[st
             verdict.signatures += 1
             continue
         verdict.attestations += 1
+        if not artifact_sha256:
+            _check_subjects(verdict, path, label, statement, version, actual)
         documents = statement.get("predicate", {}).get("documents") or {}
         signed_report = (documents.get("validation_report") or {}).get("sha256")
         report_path = version.get("validation_report")
@@ -245,6 +253,27 @@ def _check_version(verdict: PackVerdict, pack: zipfile.ZipFile, version: dict[st
             verdict.fail(f"{results} ({label}, run {run.get('run')}): its SHA-256 is "
                          f"{actual[results][:16]}, the run's results digest is "
                          f"{str(run.get('results_digest'))[:16]}")
+
+
+def _check_subjects(verdict: PackVerdict, path: str, label: str, statement: dict[str, Any],
+                    version: dict[str, Any], actual: dict[str, str]) -> None:
+    """The approval attestation of a version with no artifact: each of its subjects (the files
+    its approval was decided on) has, in the pack, a file with the signed SHA-256."""
+    listed = {item.get("name"): item.get("path") for item in version.get("subjects") or []
+              if isinstance(item, dict)}
+    for name, digest in no_artifact_subjects(statement):
+        file = listed.get(name)
+        if not isinstance(file, str):
+            verdict.notes.append(f"{path} ({label}): its subject {name} is not in the pack")
+        elif file not in actual:
+            verdict.fail(f"{path} ({label}): its subject {name} should be {file}, which is not "
+                         f"in the pack")
+        elif actual[file] != digest:
+            verdict.fail(f"{file} ({label}): its SHA-256 is {actual[file][:16]}, but the approval "
+                         f"attestation signs {digest[:16]} for {name} (not the file the approval "
+                         f"was decided on)")
+        else:
+            verdict.subjects += 1
 
 
 def verify_pack(path: str, *, trusted: set[str] | None = None) -> PackVerdict:

@@ -20,6 +20,12 @@ class DatasetQuerySet(models.QuerySet):
         """Data sets of the models the user may see (anything else answers 404)."""
         return self.filter(model__in=RegisteredModel.objects.visible_to(user).values("pk"))
 
+    def filenames_of(self, version: ModelVersion, digests: list[str]) -> dict[str, str]:
+        """The file name of each of the version's model's data sets among ``digests`` (SHA-256
+        -> name): how the approval attestation of a version with no artifact names them."""
+        return dict(self.filter(model_id=version.model_id, sha256__in=digests)
+                    .order_by("-uploaded_at", "-pk").values_list("sha256", "filename"))
+
 
 class Dataset(models.Model):
     """A file of rows a model is evaluated on, reusable across the model's versions.

@@ -1,7 +1,10 @@
 """What an approval attestation says (docs/signing.md): the in-toto Statement that the approval
 key signs when a version is approved, reinstated or re-signed, built from governance's rows.
 
-Its subject is the artifact (``model.onnx`` and its SHA-256); its predicate names the model and
+Its subject is the artifact (``model.onnx`` and its SHA-256) — or, for a version with no ONNX
+form, what its approval was decided on: the model's documentation files and the predictions
+files its evidence is bound to (``no_artifact_subjects``), with ``no_artifact`` in the predicate
+saying it is approved for use outside Assay's gateway. Its predicate names the model and
 version, the bound policy and tier, the validation review, every sign-off (with its
 conditions, and when a tier change invalidated it), the evidence that
 cleared the gate, the waivers in force with their expiry, and the audit chain's head at that
@@ -55,9 +58,10 @@ from core.verify_bundle import (
     APPROVAL_PREDICATE_TYPE,
     ARTIFACT_FILENAME,
     INTOTO_STATEMENT_TYPE,
+    NO_ARTIFACT_USE,
 )
 from governance.gates import Case, latest_evidence
-from governance.models import SignOff, ValidationReview, VersionGovernance, Waiver
+from governance.models import Evidence, SignOff, ValidationReview, VersionGovernance, Waiver
 from registry.models import ModelVersion
 
 # name -> maker(version=, actor=, now=) returning what the attestation says of the document
@@ -137,6 +141,50 @@ def after_approval_commit(*, version_id: int, signature_id: int) -> None:
                               robust=True)
 
 
+# (version, SHA-256s of the data sets its evidence read) -> the names of those it knows,
+# filled by evaluation at ready(): the subjects of a version with no artifact are named by them.
+DataNames = Callable[[ModelVersion, list[str]], dict[str, str]]
+_data_names: list[DataNames] = []
+
+
+def add_data_names(names: DataNames) -> None:
+    """Name the data sets of a version's evidence by their SHA-256 (call from
+    ``AppConfig.ready()``): the approval attestation of a version with no artifact names its
+    predictions files so."""
+    _data_names.append(names)
+
+
+def no_artifact_subjects(version: ModelVersion,
+                         evidence: dict[str, Evidence]) -> list[dict[str, Any]]:
+    """What the approval of a version with no artifact was decided on, as in-toto subjects: the
+    model's documentation files, then every data set (predictions file) its counting evidence
+    (``evidence``, the newest row of each check) is bound to, each by its SHA-256.
+
+    Refuses (409) when there is none: the attestation must be about something, and such a
+    version is validated on its documentation and predictions (governance.gates)."""
+    subjects: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def add(name: str, sha256: str) -> None:
+        if sha256 and sha256 not in seen:
+            seen.add(sha256)
+            subjects.append({"name": name, "digest": {"sha256": sha256}})
+
+    for doc in version.model.vendor_documents.order_by("uploaded_at", "pk"):
+        add(f"documentation/{doc.filename}", doc.sha256)
+    digests = [d for _, row in sorted(evidence.items()) for d in row.dataset_digests]
+    names: dict[str, str] = {}
+    for lookup in _data_names:
+        names.update(lookup(version, digests))
+    for digest in digests:
+        add(f"data/{names.get(digest, digest)}", digest)
+    if not subjects:
+        raise Conflict(f"{version} has no artifact, no documentation and no evidence bound to a "
+                       f"data set: its approval attestation would be about nothing. Upload the "
+                       f"model's documentation on its page, then approve or re-sign again.")
+    return subjects
+
+
 def _time(value: dt.datetime | None) -> str | None:
     return audit.format_time(value) if value else None
 
@@ -153,8 +201,13 @@ def approval_statement(version: ModelVersion, case: Case, *, occasion: str,
     gov = VersionGovernance.objects.filter(version=version).first()
     review = ValidationReview.objects.filter(version=version).select_related("validator").first()
     required = {need.check for need in case.rules.required_evidence} if case.rules else set()
+    evidence = latest_evidence(version)
+    if version.model.has_onnx_form:
+        subjects = [{"name": ARTIFACT_FILENAME, "digest": {"sha256": version.artifact_sha256}}]
+    else:
+        subjects = no_artifact_subjects(version, evidence)
     seq, chain_hash = audit.chain_head()
-    predicate = {
+    predicate: dict[str, Any] = {
         "occasion": occasion,
         "signed_at": audit.format_time(now),
         "approved_at": _time(gov.decided_at if gov else None),
@@ -179,7 +232,7 @@ def approval_statement(version: ModelVersion, case: Case, *, occasion: str,
              "status": row.status, "origin": row.origin, "result_digest": row.digest,
              "artifact_digest": row.artifact_digest, "dataset_digests": row.dataset_digests,
              "recorded_at": _time(row.recorded_at)}
-            for _, row in sorted(latest_evidence(version).items())],
+            for _, row in sorted(evidence.items())],
         "waivers": [
             {"id": w.pk, "covers": w.covers_label, "reason": w.reason,
              "compensating_controls": w.compensating_controls,
@@ -190,9 +243,11 @@ def approval_statement(version: ModelVersion, case: Case, *, occasion: str,
         "documents": documents or {},
         "audit_chain_head": {"seq": seq, "chain_hash": chain_hash},
     }
+    if not version.model.has_onnx_form:
+        predicate["no_artifact"] = {"form": version.model.artifact_form, "use": NO_ARTIFACT_USE}
     return {
         "_type": INTOTO_STATEMENT_TYPE,
-        "subject": [{"name": ARTIFACT_FILENAME, "digest": {"sha256": version.artifact_sha256}}],
+        "subject": subjects,
         "predicateType": APPROVAL_PREDICATE_TYPE,
         "predicate": predicate,
     }

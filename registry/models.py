@@ -352,10 +352,19 @@ class ModelVersion(models.Model):
         return self.signatures.filter(kind=kind).select_related("key").order_by(
             "-created_at", "-pk").first()
 
+    @property
+    def signature_kinds(self) -> tuple[str, ...]:
+        """The signatures its approval carries: the artifact signature and the approval
+        attestation; for a model with no ONNX form, which has no artifact, only the attestation
+        (docs/signing.md)."""
+        if self.model.has_onnx_form:
+            return tuple(SignatureKind.values)
+        return (SignatureKind.APPROVAL,)
+
     def signature_problems(self) -> list[str]:
         """Why this version's signatures do not back its approval, one line per kind (none when
         they do)."""
-        return [problem for kind in SignatureKind.values
+        return [problem for kind in self.signature_kinds
                 if (problem := self.signature_problem(kind))]
 
     def signature_problem(self, kind: str) -> str:

@@ -4,8 +4,10 @@ downloads and checks offline with ``python -m core.verify_pack PACK.zip``.
 It holds the model's audit bundle, and per version its current artifact signature and approval
 attestation, the validation report archived at approval, the approval certificate, the model
 card (PDF and Model Card Toolkit JSON) and every succeeded evaluation run (its metadata, and its
-results as the canonical JSON whose SHA-256 is the run's ``results_digest``); then every finding's
-attachments; and ``manifest.json``, listing every file with its SHA-256 and size.
+results as the canonical JSON whose SHA-256 is the run's ``results_digest``); for a version with
+no artifact, the files its approval attestation is about (its subjects: the documentation and
+predictions files); then every finding's attachments; and ``manifest.json``, listing every file
+with its SHA-256 and size.
 
 The manifest is tied to the signed audit trail: before the audit bundle is exported, the event
 ``reports.evidence_pack`` records ``contents_sha256``, the SHA-256 of the canonical JSON of the
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 import zipfile
@@ -34,13 +37,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core import audit, export, permissions
+from core import audit, export, permissions, signing
 from core.audit import refuse
 from core.errors import ValidationFailed
 from core.models import User
+from core.verify_bundle import no_artifact_subjects
 from core.verify_pack import PACK_FORMAT, contents_digest
 from evaluation.metrics.results import canonical_json
-from evaluation.models import Run, RunStatus
+from evaluation.models import Dataset, Run, RunStatus
 from governance.models import FindingAttachment
 from registry import storage
 from registry.models import ModelVersion, RegisteredModel, SignatureKind
@@ -94,7 +98,44 @@ def _run_entries(base: str, run: Run) -> tuple[list[_Entry], dict[str, Any]]:
                        "results": results.path, "results_digest": run.results_digest}
 
 
-def _version_entries(actor: User, version: ModelVersion) -> tuple[list[_Entry], dict[str, Any]]:
+def subject_files(model: RegisteredModel) -> dict[str, tuple[str, int]]:
+    """The stored files the approval of a version with no artifact can be decided on (SHA-256
+    -> (file name, size)): the model's documentation and its predictions files."""
+    if model.has_onnx_form:
+        return {}
+    files = {d.sha256: (d.filename, d.size) for d in model.vendor_documents.all()}
+    for sha256, filename, size in Dataset.objects.filter(model=model).values_list(
+            "sha256", "filename", "size"):
+        files.setdefault(sha256, (filename, size))
+    return files
+
+
+def _subject_entries(bundle: dict[str, Any],
+                     stored: dict[str, tuple[str, int]]
+                     ) -> tuple[list[_Entry], list[dict[str, Any]]]:
+    """The files an approval attestation of a version with no artifact is about, each once in
+    the pack (``subjects/<sha256>/<file name>``, shared by the versions), and what the manifest
+    says of them; a subject whose file Assay does not hold is listed without a path."""
+    try:
+        statement, _ = signing.verify_signed_artifact(bundle, purpose=SignatureKind.APPROVAL,
+                                                      artifact_sha256="")
+    except signing.EnvelopeError:
+        return [], []  # core.verify_pack names the attestation that does not verify
+    entries, listed = [], []
+    for name, sha256 in no_artifact_subjects(statement):
+        path = None
+        if sha256 in stored:
+            filename, size = stored[sha256]
+            # an uploader's file name, made safe as a path in a zip an examiner unpacks
+            safe = re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("._") or "file"
+            path = f"subjects/{sha256}/{safe}"
+            entries.append(_Entry(path, sha256, size))
+        listed.append({"name": name, "sha256": sha256, "path": path})
+    return entries, listed
+
+
+def _version_entries(actor: User, version: ModelVersion,
+                     stored: dict[str, tuple[str, int]]) -> tuple[list[_Entry], dict[str, Any]]:
     base = f"versions/v{version.number}"
     entries: list[_Entry] = []
     about: dict[str, Any] = {"id": version.pk, "number": version.number,
@@ -106,6 +147,9 @@ def _version_entries(actor: User, version: ModelVersion) -> tuple[list[_Entry], 
         if signature is not None:
             entries.append(_bytes_entry(f"{base}/{name}", _json_bytes(signature.bundle)))
             about[kind] = {"path": entries[-1].path, "keyid": signature.key_id}
+            if kind == SignatureKind.APPROVAL and not version.model.has_onnx_form:
+                files, about["subjects"] = _subject_entries(signature.bundle, stored)
+                entries += files
     archived = Report.objects.filter(version=version, kind=ReportKind.VALIDATION_REPORT,
                                      frozen=True).first()
     about["validation_report"] = None
@@ -160,20 +204,23 @@ def pack_model(actor: User, params: Mapping[str, Any]) -> RegisteredModel:
 
 
 def stored_bytes(model: RegisteredModel) -> int:
-    """What the pack copies from the store: the model's reports and finding attachments."""
+    """What the pack copies from the store: the model's reports and finding attachments (and,
+    for a model with no ONNX form, the files its approvals can be decided on)."""
     return sum(Report.objects.filter(version__model=model).values_list("size", flat=True)) \
         + sum(FindingAttachment.objects.filter(finding__version__model=model)
-              .values_list("size", flat=True))
+              .values_list("size", flat=True)) \
+        + sum(size for _, size in subject_files(model).values())
 
 
 def expected_files(model: RegisteredModel) -> int:
     """About how many files the pack will hold (its export's "covers"; the finished export
     says exactly): per version two signatures, the archived report, the certificate and the
-    model card twice, two per succeeded run, the attachments and the audit bundle."""
+    model card twice, two per succeeded run, the attachments, the files approvals without an
+    artifact are about, and the audit bundle."""
     versions = model.versions.count()
     runs = Run.objects.filter(version__model=model, status=RunStatus.SUCCEEDED).count()
     attachments = FindingAttachment.objects.filter(finding__version__model=model).count()
-    return 6 * versions + 2 * runs + attachments + 1
+    return 6 * versions + 2 * runs + attachments + len(subject_files(model)) + 1
 
 
 def made_by_worker(model: RegisteredModel) -> bool:
@@ -192,10 +239,12 @@ def evidence_pack_write(*, actor: User, model: RegisteredModel, out: IO[bytes],
     entries: list[_Entry] = []
     versions = []
     numbered = list(model.versions.select_related("model").order_by("number"))
+    stored = subject_files(model)
     for i, version in enumerate(numbered):
         step(5 + int(55 * i / max(len(numbered), 1)), f"Version {version.number}: reports")
-        files, about = _version_entries(actor, version)
-        entries += files
+        files, about = _version_entries(actor, version, stored)
+        packed = {e.path for e in entries}
+        entries += [f for f in files if f.path not in packed]  # a subject shared by versions
         versions.append(about)
     files, attachments = _attachment_entries(model)
     entries += files

@@ -200,7 +200,8 @@ def _certificate(version: ModelVersion, signature: VersionSignature, *,
         raise Conflict(f"The approval attestation of {version} does not verify ({exc}); an "
                        f"administrator re-signs it with manage.py approvals_resign.") from exc
     pdf = render_pdf(TEMPLATES[ReportKind.CERTIFICATE], {
-        "p": statement["predicate"], "keyid": keyid, "artifact_sha256": version.artifact_sha256,
+        "p": statement["predicate"], "subjects": statement["subject"], "keyid": keyid,
+        "artifact_sha256": version.artifact_sha256,
         "filename": signature.filename, "dated": signature.created_at, "footer": "",
         "pack": f"{version.model.slug}-evidence-pack.zip",
         "bundle_sha256": hashlib.sha256(canonical_bytes(signature.bundle)).hexdigest()})

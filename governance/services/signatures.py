@@ -53,14 +53,14 @@ def approval_sign(*, version: ModelVersion, actor: User | None, occasion: str,
                   kinds: tuple[str, ...] = tuple(SignatureKind.values)) -> list[VersionSignature]:
     """Sign an approved version's artifact (OMS) and its approval attestation, store both and
     record one audited event. Runs inside the caller's transaction, which holds the version's
-    row lock; ``occasion`` says why (approve, reinstate, re-sign)."""
+    row lock; ``occasion`` says why (approve, reinstate, re-sign).
+
+    A version with no ONNX form has no artifact to sign: only its approval attestation is
+    signed, about the files its approval was decided on (``governance.attestation``); it is
+    still never served (``ModelVersion.servability_problems``)."""
     now = timezone.now()
     signed: list[VersionSignature] = []
-    if not version.model.has_onnx_form:
-        # Nothing to sign for the gateway: a model with no ONNX form is approved for use outside
-        # it and never served (ModelVersion.servability_problems); the approval's own audit
-        # event is its record.
-        return signed
+    kinds = tuple(kind for kind in kinds if kind in version.signature_kinds)
     with transaction.atomic():
         for kind in kinds:  # a first key is itself an event: before the head the attestation names
             signing.active_key(kind)
@@ -151,7 +151,7 @@ def approvals_resign(*, actor: User | None) -> Resigned:
 
 
 def _kinds_to_resign(version: ModelVersion) -> tuple[str, ...]:
-    return tuple(kind for kind in SignatureKind.values if version.signature_problem(kind))
+    return tuple(kind for kind in version.signature_kinds if version.signature_problem(kind))
 
 
 def signing_key_revoke(*, actor: User | None, keyid: str, reason: str) -> tuple[

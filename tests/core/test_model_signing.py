@@ -126,6 +126,8 @@ def test_refusals_each_say_why():
     # An attestation for another digest.
     assert f"is for artifact {sha(ARTIFACT)}, not {sha(OTHER)}" in refused(
         approval.bundle, "approval", sha(OTHER))
+    # An artifact's attestation, presented as that of a version with no artifact.
+    assert "approves an artifact" in refused(approval.bundle, "approval", "")
     # A key of the other purpose is unknown here.
     assert "not among the trusted keys" in refused(approval.bundle, "artifact", sha(ARTIFACT))
     # An unknown key: a bundle signed outside Assay.

@@ -6,13 +6,23 @@ intake and tiering before any version exists."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from core import signing
+from core.audit import SYSTEM
 from core.errors import Conflict, PermissionRefused, ValidationFailed
 from core.models import AuditEvent, Role
+from core.verify_bundle import EnvelopeError
+from core.verify_pack import verify_pack
 from evaluation import engine
 from evaluation import services as evaluation
 from evaluation.models import Run, RunStatus
@@ -22,12 +32,15 @@ from governance.models import DiligenceAnswer, Notification, NotificationKind
 from governance.policy import DEFAULT_DUE_DILIGENCE
 from registry import services as registry
 from registry.artifacts import inspect_artifact
-from registry.models import ModelVersion, RegisteredModel
+from registry.models import ModelVersion, RegisteredModel, SignatureKind
+from reports import pack
+from reports.models import Report, ReportKind
 from serving import services as serving
 from tests.conftest import PASSWORD, approve_policy
 from tests.evaluation.conftest import GERMAN_CSV, SENSITIVE, policy_definition, upload
 from tests.governance.conftest import MEDIUM
 from tests.registry.conftest import model_fields
+from tests.reports.conftest import pdf_bytes, pdf_text
 
 CONTRACT = {"contract_reference": "MSA-2026-114", "contract_start": dt.date(2026, 1, 1),
             "contract_end": dt.date(2028, 12, 31), "renewal_date": dt.date(2028, 10, 1),
@@ -269,28 +282,38 @@ def test_a_vendor_release_tells_the_owner_a_new_version_is_due(vendor_version, r
 # --- approved, never served ------------------------------------------------------------------
 
 
-def test_approved_without_an_artifact_and_never_served(in_validation, people, predictions_csv,
-                                                       queued_runs, make_user, client,
-                                                       django_capture_on_commit_callbacks):
+@pytest.fixture
+def approved(in_validation, people, predictions_csv, queued_runs,
+             django_capture_on_commit_callbacks) -> ModelVersion:
+    """The vendor version evaluated on its predictions file, reviewed and signed off by boris
+    and rhea, each write committed (so what runs after an approval commits runs)."""
     p = people
     answer_all(in_validation.model, p["dana"], p["victor"], in_validation)
     predictions = predictions_upload(in_validation.model, p["victor"], predictions_csv)
     with django_capture_on_commit_callbacks(execute=True):
         evaluation.run_launch(actor=p["victor"], version=in_validation, dataset=predictions)
     assert queued_runs.run() == ["succeeded"]
-    governance.review_conclude(
-        actor=p["victor"], version=in_validation, artifact_sha256="",
-        conceptual_soundness="The vendor's methodology paper is sound.",
-        data_quality="Bureau data, refreshed monthly.",
-        outcomes_analysis="Outcomes analysis on 1,000 scored applications: AUC 0.82.",
-        implementation_verification="Reconciled 100 API responses against the score file.",
-        limitations="Opaque to us beyond the vendor's documentation.", conclusion="approve",
-        independence_attested=True)
-    for who in ("boris", "rhea"):
-        governance.signoff_record(actor=p[who], version=in_validation, decision="approve",
-                                  comment="ok", password=PASSWORD)
+    with django_capture_on_commit_callbacks(execute=True):
+        governance.review_conclude(
+            actor=p["victor"], version=in_validation, artifact_sha256="",
+            conceptual_soundness="The vendor's methodology paper is sound.",
+            data_quality="Bureau data, refreshed monthly.",
+            outcomes_analysis="Outcomes analysis on 1,000 scored applications: AUC 0.82.",
+            implementation_verification="Reconciled 100 API responses against the score file.",
+            limitations="Opaque to us beyond the vendor's documentation.", conclusion="approve",
+            independence_attested=True)
+        for who in ("boris", "rhea"):
+            governance.signoff_record(actor=p[who], version=in_validation, decision="approve",
+                                      comment="ok", password=PASSWORD)
     in_validation.refresh_from_db()
-    assert in_validation.state == "approved" and not in_validation.signatures.exists()
+    assert in_validation.state == "approved"
+    return in_validation
+
+
+def test_approved_without_an_artifact_and_never_served(approved, people, make_user, client):
+    p, in_validation = people, approved
+    # Signed: its approval attestation only (docs/signing.md); there is no artifact to sign.
+    assert [s.kind for s in in_validation.signatures.all()] == ["approval"]
     (problem,) = in_validation.servability_problems()
     assert "approved for use outside Assay's gateway" in problem
 
@@ -313,6 +336,131 @@ def test_the_gateway_refuses_a_version_with_no_artifact():
     refused = quick_refusal(facts)
     assert refused is not None and refused.code == "no_artifact"
     assert "no artifact to serve" in refused.reason
+
+
+# --- the approval attestation of a version with no artifact (docs/signing.md) ----------------
+
+REPO = Path(__file__).resolve().parents[2]
+ONE_MORE_ROW = b"1,male,30,0.5\n"  # appended to the predictions file: a tampered copy
+
+
+def offline(*args: str | Path) -> subprocess.CompletedProcess:
+    """The standalone verifier's command line, as an auditor runs it."""
+    return subprocess.run([sys.executable, "-m", "core.verify_bundle", *map(str, args)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_its_approval_attestation_is_about_the_documentation_and_the_predictions_file(
+        approved, predictions_csv):
+    signature = approved.current_signature(SignatureKind.APPROVAL)
+    statement, keyid = signing.verify_signed_artifact(signature.bundle, purpose="approval",
+                                                      artifact_sha256="")
+    guide = hashlib.sha256(document().getvalue()).hexdigest()
+    scores = hashlib.sha256(predictions_csv).hexdigest()
+    assert statement["subject"] == [
+        {"name": "documentation/vendor-model-guide.pdf", "digest": {"sha256": guide}},
+        {"name": "data/scores.csv", "digest": {"sha256": scores}}]
+    predicate = statement["predicate"]
+    assert predicate["no_artifact"] == {"form": "vendor_api", "use": "outside_gateway"}
+    assert predicate["evidence"] and all(e["dataset_digests"] == [scores]
+                                         for e in predicate["evidence"])
+    assert signature.artifact_sha256 == "" and keyid == signature.key_id
+    assert signature.key.purpose == "approval"
+    # Backed by its attestation, and still not servable: there is nothing to serve.
+    assert approved.signature_problems() == [] and not approved.is_servable()
+    event = AuditEvent.objects.get(action="signing.version_signed", model_id=approved.model_id)
+    assert [s["kind"] for s in event.payload["signatures"]] == ["approval"]
+    # It approves no artifact, and says so to whoever checks it against one.
+    with pytest.raises(EnvelopeError, match="version with no artifact"):
+        signing.verify_signed_artifact(signature.bundle, purpose="approval",
+                                       artifact_sha256=scores)
+    # Nothing is missing, so re-signing leaves it alone.
+    assert approved not in governance.approvals_resign(actor=SYSTEM).resigned
+    assert approved.signatures.count() == 1
+
+
+def test_the_offline_verifier_checks_the_files_the_approval_was_decided_on(
+        approved, predictions_csv, tmp_path):
+    signature = approved.current_signature(SignatureKind.APPROVAL)
+    bundle, pem = tmp_path / signature.filename, tmp_path / "approval.pem"
+    bundle.write_text(json.dumps(signature.bundle))
+    pem.write_text(signature.key.public_key_pem)
+    guide, scores = tmp_path / "vendor-model-guide.pdf", tmp_path / "scores.csv"
+    guide.write_bytes(document().getvalue())
+    scores.write_bytes(predictions_csv)
+
+    run = offline(bundle, "--public-key", pem, "--no-artifact", "--file", guide, "--file", scores)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("VERIFIED approval attestation of bureau-risk-score version 1, "
+                                 "which has no artifact (approved for use outside Assay's "
+                                 "gateway)")
+    assert f"{scores} is data/scores.csv" in run.stdout
+    assert f"{guide} is documentation/vendor-model-guide.pdf" in run.stdout
+    assert f"signed by key {signature.key_id}" in run.stdout
+
+    scores.write_bytes(predictions_csv + ONE_MORE_ROW)
+    run = offline(bundle, "--public-key", pem, "--no-artifact", "--file", guide, "--file", scores)
+    assert run.returncode == 1
+    assert run.stdout.startswith(f"REJECTED: {scores} has SHA-256 ")
+    assert "which is none of the attestation's subjects" in run.stdout
+
+    run = offline(bundle, "--public-key", pem, "--artifact-sha256", "0" * 64)
+    assert run.returncode == 1 and "is of a version with no artifact" in run.stdout
+    run = offline(bundle, "--public-key", pem, "--file", scores)
+    assert run.returncode == 2 and "give --no-artifact too" in run.stderr
+
+
+def test_its_certificate_is_printed_from_the_attestation(approved, predictions_csv, tmp_path):
+    signature = approved.current_signature(SignatureKind.APPROVAL)
+    certificate = Report.objects.get(version=approved, kind=ReportKind.CERTIFICATE)
+    assert certificate.signature_id == signature.pk
+    text = pdf_text(pdf_bytes(certificate), tmp_path)
+    for expected in ["Approval certificate", "Bureau risk score (bureau-risk-score)",
+                     "None (vendor_api): approved for use outside Assay's gateway",
+                     "documentation/vendor-model-guide.pdf", "data/scores.csv"]:
+        assert expected in text, expected
+    joined = text.replace(" ", "")  # long hashes and the command wrap
+    for expected in [hashlib.sha256(document().getvalue()).hexdigest(),
+                     hashlib.sha256(predictions_csv).hexdigest(), signature.key_id,
+                     f"python-mcore.verify_bundle{signature.filename}--public-keyapproval.pem"
+                     f"--no-artifact--fileFILE"]:
+        assert expected in joined, expected
+
+
+def test_the_evidence_pack_holds_those_files_and_its_verifier_checks_them(
+        approved, people, predictions_csv, tmp_path):
+    path = tmp_path / "pack.zip"
+    with path.open("w+b") as out:
+        pack.evidence_pack_write(actor=people["aude"], model=approved.model, out=out)
+    verdict = verify_pack(str(path))
+    assert verdict.ok, verdict.reasons
+    assert (verdict.attestations, verdict.signatures, verdict.subjects) == (1, 0, 2)
+    assert "2 file(s) approved without an artifact match" in verdict.summary()
+    # The audit bundle inside checks the attestation's signature, and says where its files are.
+    assert any("a version with no artifact; the files its approval was decided on (2 subjects) "
+               "are not in this bundle" in note for note in verdict.notes), verdict.notes
+    with zipfile.ZipFile(path) as zipped:
+        manifest = json.loads(zipped.read("manifest.json"))
+        subjects = {s["name"]: s["path"] for s in manifest["versions"][0]["subjects"]}
+        assert zipped.read(subjects["data/scores.csv"]) == predictions_csv
+        assert "versions/v1/approval-certificate.pdf" in zipped.namelist()
+        files = {name: zipped.read(name) for name in zipped.namelist()}
+
+    # The predictions file replaced, and its manifest line with it (the forger's next step).
+    forged = predictions_csv + ONE_MORE_ROW
+    files[subjects["data/scores.csv"]] = forged
+    for item in manifest["files"]:
+        if item["path"] == subjects["data/scores.csv"]:
+            item.update(sha256=hashlib.sha256(forged).hexdigest(), size=len(forged))
+    files["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(tmp_path / "forged.zip", "w") as zipped:
+        for name, content in files.items():
+            zipped.writestr(name, content)
+    verdict = verify_pack(str(tmp_path / "forged.zip"))
+    assert not verdict.ok
+    assert any(reason.startswith(subjects["data/scores.csv"]) and
+               "not the file the approval was decided on" in reason
+               for reason in verdict.reasons), verdict.reasons
 
 
 # --- pages and API ---------------------------------------------------------------------------
