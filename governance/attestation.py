@@ -115,12 +115,14 @@ def with_prepared_documents(version: ModelVersion, *, actor: Any, call: Callable
 
 def approval_documents(version: ModelVersion, *, actor: Any, now: dt.datetime) -> dict[str, Any]:
     """Make every registered approval document of ``version``, in the order they were added;
-    a maker with a ``prepare`` gets what was prepared for this approval (or None)."""
+    a maker with a ``prepare`` gets what was prepared for this approval (or None). A maker that
+    answers None has no document for this version, and the attestation names none."""
     prepared, own = (_prepared.get() or {}).get(version.pk, ({}, []))
-    return {name: make(version=version, actor=actor, now=now, prepared=prepared.get(name),
+    made = {name: make(version=version, actor=actor, now=now, prepared=prepared.get(name),
                        own_events=tuple(own)) if name in _preparers
             else make(version=version, actor=actor, now=now)
             for name, make in _documents.items()}
+    return {name: document for name, document in made.items() if document is not None}
 
 
 AfterApproval = Callable[..., object]

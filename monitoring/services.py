@@ -66,11 +66,15 @@ def _rules_digest(rules: dict[str, Any]) -> str:
 # The plan.
 
 def plan_set_at_approval(*, version: ModelVersion, actor: User | None,
-                         now: dt.datetime) -> dict[str, Any]:
+                         now: dt.datetime) -> dict[str, Any] | None:
     """The version's monitoring plan from its tier's monitoring policy, made at its approval
     (governance calls this inside the approval's transaction, through
     ``add_approval_document``). A reinstatement or re-signing keeps the plan as it is. What the
-    attestation says of it: the SHA-256 of its rules (floats stay out of signed statements)."""
+    attestation says of it: the SHA-256 of its rules (floats stay out of signed statements).
+    None for a model with no ONNX form: the gateway never serves it, so there is no traffic
+    for a plan to watch (docs/no-artifact-models.md)."""
+    if not version.model.has_onnx_form:
+        return None
     plan = MonitoringPlan.objects.filter(version=version).first()
     if plan is None:
         case = case_for(version)

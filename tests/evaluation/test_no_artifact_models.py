@@ -30,6 +30,7 @@ from governance import services as governance
 from governance.gates import blocking_items, evidence_standings
 from governance.models import DiligenceAnswer, Notification, NotificationKind
 from governance.policy import DEFAULT_DUE_DILIGENCE
+from monitoring.models import MonitoringPlan
 from registry import services as registry
 from registry.artifacts import inspect_artifact
 from registry.models import ModelVersion, RegisteredModel, SignatureKind
@@ -362,6 +363,9 @@ def test_its_approval_attestation_is_about_the_documentation_and_the_predictions
         {"name": "data/scores.csv", "digest": {"sha256": scores}}]
     predicate = statement["predicate"]
     assert predicate["no_artifact"] == {"form": "vendor_api", "use": "outside_gateway"}
+    # Its validation report is archived; no monitoring plan, since nothing is ever served.
+    assert set(predicate["documents"]) == {"validation_report"}
+    assert not MonitoringPlan.objects.filter(version=approved).exists()
     assert predicate["evidence"] and all(e["dataset_digests"] == [scores]
                                          for e in predicate["evidence"])
     assert signature.artifact_sha256 == "" and keyid == signature.key_id
