@@ -435,6 +435,17 @@ class ToolForm(forms.Form):
                             help_text="Who uses it, for what, and how often.")
 
 
+class ToolCriticalityForm(forms.Form):
+    """Changing a registered tool's criticality, and why (its workflow follows the policy)."""
+
+    criticality = forms.ChoiceField(
+        choices=ToolCriticality.choices, widget=forms.RadioSelect, label="New criticality",
+        help_text="Sets its controls, how often and by whom it is reviewed (the current policy); "
+                  "the next review falls due that long after its last one.")
+    reason = forms.CharField(widget=forms.Textarea, required=False,
+                             help_text="Why it changes: what the tool is used for now.")
+
+
 class ToolReviewForm(forms.Form):
     still_in_use = forms.TypedChoiceField(
         label="Is the tool still in use as registered?", coerce=lambda v: v == "yes",

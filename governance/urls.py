@@ -39,6 +39,8 @@ urlpatterns = [
     path("governance/tools/", tools.tool_list, name="tools"),
     path("governance/tools/<slug:slug>/", tools.tool_detail, name="tool"),
     path("governance/tools/<slug:slug>/review/", tools.tool_review, name="tool-review"),
+    path("governance/tools/<slug:slug>/criticality/", tools.tool_criticality,
+         name="tool-criticality"),
     path(V + "workflow/", lifecycle.workflow, name="workflow"),
     path(V + "workflow/classify-change/", lifecycle.classify_change, name="classify-change"),
     path(V + "workflow/<str:name>/", lifecycle.version_action, name="version-action"),

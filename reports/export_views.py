@@ -17,7 +17,8 @@ from django.views.decorators.http import require_http_methods
 
 from core.errors import DomainError, NotVisible, PermissionRefused
 from core.http import AuthenticatedHttpRequest
-from governance.models import FindingStatus
+from governance.models import FindingCategory, FindingStatus, RootCause, Severity, SR117Area
+from governance.models.findings import AGEING_BUCKETS, UNCLASSIFIED
 from registry import storage
 from registry.models import DecisionType, RegisteredModel, VersionState
 from reports import exports, jobs
@@ -63,8 +64,18 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     ExportKind.INVENTORY_PDF: INVENTORY_FIELDS,
     ExportKind.INVENTORY_CSV: INVENTORY_FIELDS,
     ExportKind.BOARD_PDF: (Field("date_from", "From", "date"), Field("date_to", "To", "date")),
-    ExportKind.FINDINGS_CSV: (Field("status", "Show", "select", (
-        ("unresolved", "unresolved"), *FindingStatus.choices, ("all", "all"))),),
+    ExportKind.FINDINGS_CSV: (
+        Field("status", "Show", "select", (
+            ("unresolved", "unresolved"), *FindingStatus.choices, ("all", "all"))),
+        Field("severity", "Severity", "select", (("", "any"), *Severity.choices)),
+        Field("overdue", "Overdue only", "select", (("", "no"), ("true", "yes"))),
+        *(Field(name, label, "select", (("", "any"), (UNCLASSIFIED, "not classified"),
+                                        *choices))
+          for name, label, choices in (("category", "Category", FindingCategory.choices),
+                                       ("root_cause", "Root cause", RootCause.choices),
+                                       ("sr117_area", "SR 11-7 area", SR117Area.choices))),
+        Field("ageing", "Days open", "select", (("", "any"), *((b[0], b[1])
+                                                               for b in AGEING_BUCKETS)))),
     ExportKind.WAIVERS_CSV: (),
     ExportKind.AUDIT_CSV: (Field("model", "Model (slug)"), Field("actor", "Person (username)"),
                            Field("action", "Action (or a prefix ending in a dot)"),

@@ -2,11 +2,12 @@
 
 Each kind reads through its page's own filter, so an export holds exactly what the page shows
 for the same query string: the inventory through ``registry.filters.ModelFilter``, findings
-through ``Finding.objects.shown(status)``, waivers through ``Waiver.objects.listed()``, audit
-events through the trail page's ``AuditFilterForm`` and ``filtered_events``. CSV cells that a
-spreadsheet would run as a formula (starting with ``= + - @``, a tab or a carriage return) are
-written with a leading apostrophe. Files are written row by row into a temporary file (never
-whole in memory) and stored with their digest by ``reports.jobs``."""
+through ``governance.filters.FindingFilter`` (as the findings page and API), waivers through
+``Waiver.objects.listed()``, audit events through the trail page's ``AuditFilterForm`` and
+``filtered_events``. CSV cells that a spreadsheet would run as a formula (starting with
+``= + - @``, a tab or a carriage return) are written with a leading apostrophe. Files are
+written row by row into a temporary file (never whole in memory) and stored with their digest
+by ``reports.jobs``."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from core import permissions
 from core.audit_views import AuditFilterForm, filtered_events
 from core.errors import ValidationFailed
-from governance.models import Finding, FindingStatus, Waiver
+from governance.filters import FINDING_PARAMS, FindingFilter, findings_listed
+from governance.models import Waiver
 from registry.models import RegisteredModel
 from reports import board, inventory, pack
 from reports.models import ExportKind
@@ -181,24 +184,24 @@ def _board_pdf(user: Any, params: dict[str, str], out: IO[bytes], progress: Prog
 
 # --- findings, waivers ----------------------------------------------------------------------
 
+def _findings_filter(params: Mapping[str, Any]) -> FindingFilter:
+    wanted = FindingFilter.from_params(params)
+    wanted.raise_errors()  # a bad filter: 400 naming it
+    return wanted
+
+
 def _findings_clean(user: Any, params: Mapping[str, Any]) -> dict[str, str]:
-    clean = _text_params(params, ("status",))
-    status = clean.get("status", "unresolved")
-    allowed = ["unresolved", *FindingStatus.values, "all"]
-    if status not in allowed:
-        raise ValidationFailed(f"Unknown status {status!r}; use one of: {', '.join(allowed)}.",
-                               field="status")
-    return {"status": status}
+    return _findings_filter(_text_params(params, FINDING_PARAMS)).as_params()
 
 
-def _findings(user: Any, params: dict[str, str]) -> Any:
-    return Finding.objects.visible_to(user).listed().shown(params["status"])
+def _findings(user: Any, params: dict[str, str], today: dt.date | None = None) -> Any:
+    return findings_listed(user, _findings_filter(params), today or timezone.localdate())
 
 
 def _findings_csv(user: Any, params: dict[str, str], out: IO[bytes], progress: Progress,
                   now: dt.datetime) -> Output:
-    findings = _findings(user, params)
-    today = now.date()
+    today = timezone.localdate(now)
+    findings = _findings(user, params, today)
     rows = ([f"F-{f.pk}", f.version.model.slug, f.version.number, f.title, f.severity,
              f.status, f.source, f.owner.username, _when(f.due_date),
              "yes" if f.is_overdue(today) else "", f.raised_by.username if f.raised_by else "",

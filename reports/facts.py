@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Prefetch
 
 from core import audit, checkpoints
+from core.charts import Svg
 from core.models import AuditEvent
 from core.models.signing import Checkpoint
 from evaluation.charts import check_sections
@@ -24,12 +25,44 @@ from governance.models import (
     VersionGovernance,
     Waiver,
 )
-from registry.models import ModelVersion, SignatureKind, VersionSignature
+from registry import dependencies
+from registry.dependencies import Neighbour
+from registry.models import ModelVersion, RegisteredModel, SignatureKind, VersionSignature
 from reports.models import ModelCardNarrative
 
 # The audit appendix lists at most this many of the model's events (the newest); the rest are
 # in the audit bundle the appendix names. Bounds the report made inside an approval.
 AUDIT_APPENDIX_MAX = 400
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """The models up- and downstream of a report's model, as its reports print them: the same
+    graph the model page's Dependencies tab draws (registry.dependencies.graph_chart) and the
+    lists beside it. A report is one document for every reader of the model, so it names the
+    models of the model's own team (whom every team member may see) and counts the others."""
+
+    graph: Svg
+    upstream: list[Neighbour]
+    downstream: list[Neighbour]
+    other_teams_upstream: int
+    other_teams_downstream: int
+
+    @property
+    def directions(self) -> list[tuple[str, list[Neighbour]]]:
+        return [("upstream", self.upstream), ("downstream", self.downstream)]
+
+
+def dependencies_of(model: RegisteredModel) -> Dependencies:
+    """The model's dependencies as its reports print them (see Dependencies)."""
+    named = set(RegisteredModel.objects.filter(team_id=model.team_id)
+                .values_list("pk", flat=True))
+    up = dependencies.neighbours(model, downstream=False, visible=named)
+    down = dependencies.neighbours(model, downstream=True, visible=named)
+    return Dependencies(
+        graph=dependencies.graph_chart(model, named), upstream=up, downstream=down,
+        other_teams_upstream=len(dependencies.upstream_ids(model.pk)) - len(up),
+        other_teams_downstream=len(dependencies.downstream_ids(model.pk)) - len(down))
 
 
 @dataclass
@@ -51,6 +84,7 @@ class Facts:
     checkpoint: Checkpoint | None
     approval: VersionSignature | None
     now: dt.datetime
+    dependencies: Dependencies
     narrative: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -110,6 +144,7 @@ def gather(version: ModelVersion, *, now: dt.datetime,
             seq__lte=upto[0]).order_by("-seq", "-signed_at").first(),
         approval=version.current_signature(SignatureKind.APPROVAL),
         now=now,
+        dependencies=dependencies_of(version.model),
         narrative={name: getattr(narrative, name) for name in ModelCardNarrative.SECTIONS}
         if narrative else dict.fromkeys(ModelCardNarrative.SECTIONS, ""),
     )

@@ -1,6 +1,7 @@
-"""Findings over the API: the list (filtered), a finding with its discussion and attachments,
-raising one, the moves of FINDING_TRANSITIONS (propose a remediation, close, reopen, accept as a
-risk), comments and attachments."""
+"""Findings over the API: the list (filtered as the findings page and its CSV export filter,
+governance.filters), a finding with its discussion and attachments, raising one, the moves of
+FINDING_TRANSITIONS (propose a remediation, close, reopen, accept as a risk), comments and
+attachments."""
 
 from __future__ import annotations
 
@@ -24,12 +25,11 @@ from core.api.base import (
     valid_input,
 )
 from core.api.parsers import JSONParser, MultiPartParser
-from core.errors import ValidationFailed
 from core.http import AuthenticatedRequest
-from core.ids import parse_id
 from core.models import User
 from governance import services
 from governance.api.common import Username, VisibleInputSerializer
+from governance.filters import STATUSES, FindingFilter
 from governance.models import (
     CommentKind,
     Finding,
@@ -145,9 +145,11 @@ class AttachmentInputSerializer(StrictSerializer):
 
 
 FINDING_FILTERS = [
-    OpenApiParameter("status", str, enum=FindingStatus.values),
-    OpenApiParameter("severity", str, enum=["high", "medium", "low"]),
-    OpenApiParameter("version", int, description="Only this version's findings."),
+    OpenApiParameter("status", str, enum=list(STATUSES),
+                     description="One status, 'unresolved' (open or remediation proposed) or "
+                                 "'all' (the default)."),
+    OpenApiParameter("severity", str, enum=Severity.values),
+    OpenApiParameter("version", int, description="Only this version's findings (its id)."),
     OpenApiParameter("overdue", bool, description="Only unresolved findings past their due date."),
     OpenApiParameter("category", str, enum=[*FindingCategory.values, UNCLASSIFIED],
                      description="Only this category ('none': not classified yet)."),
@@ -176,22 +178,9 @@ class FindingViewSet(ScopedReadOnlyViewSet):
         qs = Finding.objects.visible_to(user).listed()
         if self.action == "retrieve":
             return qs.prefetch_related("comments__author", "attachments__uploaded_by")
-        params = self.request.query_params
-        if params.get("status") in FindingStatus.values:
-            qs = qs.filter(status=params["status"])
-        if params.get("severity") in ("high", "medium", "low"):
-            qs = qs.filter(severity=params["severity"])
-        if params.get("version"):
-            version_id = parse_id(params["version"])
-            if version_id is None:
-                raise ValidationFailed("Give the version as its numeric id.", field="version")
-            qs = qs.filter(version_id=version_id)
-        if params.get("overdue") in ("1", "true"):
-            qs = qs.overdue(timezone.localdate())
-        qs = qs.classified(category=params.get("category", ""),
-                           root_cause=params.get("root_cause", ""),
-                           sr117_area=params.get("sr117_area", ""))
-        qs = qs.aged(params.get("ageing", ""), timezone.localdate())
+        wanted = FindingFilter.from_params(self.request.query_params, default_status="all")
+        wanted.raise_errors()
+        qs = wanted.apply(qs, timezone.localdate())
         return qs.order_by("-raised_at", "-pk")
 
     @extend_schema(parameters=FINDING_FILTERS)

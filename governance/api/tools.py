@@ -1,6 +1,6 @@
 """The register of tools that are not models over the API: the list (review due first), a tool
 with its policy's workflow and its reviews, registering an entry whose intake said "not a
-model", and concluding a periodic review."""
+model", changing its criticality, and concluding a periodic review."""
 
 from __future__ import annotations
 
@@ -109,6 +109,18 @@ class ToolReviewInputSerializer(StrictSerializer):
                                      help_text=CONTROLS_HELP)
 
 
+class ToolCriticalityInputSerializer(StrictSerializer):
+    criticality = serializers.ChoiceField(
+        choices=ToolCriticality.choices, help_text="The new criticality.", error_messages={
+            "invalid_choice": f"The criticality is one of: {', '.join(ToolCriticality.values)}."})
+    reason = TextField(help_text="Why it changes: what the tool is used for now.")
+    controls = serializers.DictField(
+        child=StrictBooleanField(), required=False, default=None,
+        help_text="Optional: each control of the new criticality's checklist -> whether it is "
+                  "in place; left out, controls the old checklist shares keep their answers "
+                  "and new ones start as missing.")
+
+
 TOOL_FILTERS = [
     OpenApiParameter("criticality", str, enum=ToolCriticality.values),
     OpenApiParameter("kind", str, enum=ToolKind.values),
@@ -165,6 +177,17 @@ class ToolViewSet(ScopedReadOnlyViewSet):
         response = self._detail(tool)
         response.status_code = status.HTTP_201_CREATED
         return response
+
+    @extend_schema(request=ToolCriticalityInputSerializer, responses=ToolDetailSerializer,
+                   summary="Change the tool's criticality (its team's editors, risk officers)")
+    @action(detail=True, methods=["post"])
+    def criticality(self, request: AuthenticatedRequest, slug: str | None = None) -> Response:
+        """The workflow is derived again from the current policy for the new criticality, and
+        the next review falls due that many months after the last review (or registration)."""
+        tool = self.get_object()
+        services.tool_criticality_change(actor=request.user, tool=tool,
+                                         **valid_input(ToolCriticalityInputSerializer, request))
+        return self._detail(tool)
 
     @extend_schema(request=ToolReviewInputSerializer, responses=ToolDetailSerializer,
                    summary="Conclude the tool's periodic review (the reviewer its policy names)")

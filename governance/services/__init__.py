@@ -88,7 +88,9 @@ from governance.services.signoffs import (
     version_complete_approval,
 )
 from governance.services.tools import (
+    TOOL_EDITORS,
     tool_counts,
+    tool_criticality_change,
     tool_register,
     tool_review,
     tool_rules_of,
@@ -112,6 +114,7 @@ __all__ = [
     "ACTION_TARGETS",
     "FINDING_TRANSITIONS",
     "INDEPENDENCE_STATEMENT",
+    "TOOL_EDITORS",
     "TRANSITIONS",
     "ImportReport",
     "Refused",
@@ -165,6 +168,7 @@ __all__ = [
     "tier_override_decide",
     "tier_override_request",
     "tool_counts",
+    "tool_criticality_change",
     "tool_register",
     "tool_review",
     "tool_rules_of",

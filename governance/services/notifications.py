@@ -180,12 +180,14 @@ def notification_mark_read_about(*, actor: User, obj: Any) -> int:
         object_id=str(obj.pk)).update(read_at=timezone.now())
 
 
-def notifications_settle(*, obj: Any, kinds: Iterable[str]) -> int:
+def notifications_settle(*, obj: Any, kinds: Iterable[str], keep: Iterable[User] = ()) -> int:
     """Mark everyone's notifications of ``kinds`` about ``obj`` read: one person acted on a call
-    several received (a submission taken by a validator), so the others have nothing left to do."""
+    several received (a submission taken by a validator), so the others have nothing left to do.
+    Those of the people in ``keep`` stay unread (they still have to act)."""
     return Notification.objects.filter(
         read_at__isnull=True, kind__in=list(kinds), object_type=obj._meta.label_lower,
-        object_id=str(obj.pk)).update(read_at=timezone.now())
+        object_id=str(obj.pk)).exclude(user__in=[u.pk for u in keep]).update(
+        read_at=timezone.now())
 
 
 def preferences_of(user: User) -> dict[str, bool]:

@@ -1,9 +1,10 @@
 """The register of tools that are not models: registering one from its intake ("not a model"),
-its periodic review by whom its policy names, and the scan that notifies reviews coming due.
+changing its criticality, its periodic review by whom its policy names, and the scan that
+notifies reviews coming due.
 
 A tool's workflow is the current policy's ``tools`` section for its criticality
 (governance.policy.ToolRules): the controls checklist, how many months between reviews, and who
-reviews.
+reviews. Changing the criticality derives the workflow again from the policy then current.
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ from registry.models import RegisteredModel
 
 # Reviews coming due within this many days are notified.
 TOOL_REVIEW_NOTICE_DAYS = 30
+TOOL_REVIEW_KINDS = (NotificationKind.TOOL_REVIEW_DUE, NotificationKind.TOOL_REVIEW_OVERDUE)
+TOOL_EDITORS = ("Only the entry's team, its owner and developers, and risk officers can "
+                "register a tool or change its criticality.")
+
+
+def _refuse_unless_editor(actor: User, model: RegisteredModel, attempted: str, target: Any
+                          ) -> None:
+    """Who registers a tool also changes its criticality (core.permissions.can_edit_intake)."""
+    if not permissions.can_edit_intake(actor, model):
+        refuse(actor, "Auditors have read-only access." if permissions.is_auditor_only(actor)
+               else TOOL_EDITORS, attempted=attempted, target=target)
 
 
 def _checklist(rules: ToolRules, answers: Any) -> list[dict[str, Any]]:
@@ -78,10 +90,7 @@ def tool_register(*, actor: User, model: RegisteredModel, kind: Any, criticality
     """Put an inventory entry whose intake said "not a model" in the tool register, with the
     current policy's workflow for its criticality; its first review falls due after the policy's
     months."""
-    if not permissions.can_edit_intake(actor, model):
-        refuse(actor, "Auditors have read-only access." if permissions.is_auditor_only(actor)
-               else "Only the entry's team, its owner and developers, and risk officers can "
-                    "register it as a tool.", attempted="tool.register", target=model)
+    _refuse_unless_editor(actor, model, "tool.register", model)
     _validate_choices(kind, criticality)
     require_text({"usage": usage}, {"usage": "Say who uses the tool, for what and how often."})
     policy = current_policy(model)
@@ -111,6 +120,67 @@ def tool_register(*, actor: User, model: RegisteredModel, kind: Any, criticality
 def tool_rules_of(tool: Tool) -> ToolRules:
     """The workflow the tool's policy version sets for its criticality."""
     return tool.policy_version.rules.tool_rules(tool.criticality)
+
+
+def _last_reviewed(tool: Tool) -> dt.date:
+    """The day the tool's review cadence runs from: its latest review, else its registration."""
+    latest = tool.reviews.order_by("-reviewed_at").values_list("reviewed_at", flat=True).first()
+    return timezone.localdate(latest or tool.registered_at)
+
+
+def tool_criticality_change(*, actor: User, tool: Tool, criticality: Any, reason: str,
+                            controls: Any = None, now: dt.datetime | None = None) -> Tool:
+    """Change a tool's criticality: its workflow is derived again from the current policy's
+    ``tools`` section for the new criticality (its controls checklist, how often and by whom it
+    is reviewed), and its next review falls due that many months after its last review (or its
+    registration), so a higher criticality can make a review due, or overdue, at once.
+
+    Controls the new checklist shares with the old keep their answers unless ``controls``
+    answers the new checklist afresh; new ones start as missing. Review notices that no longer
+    hold are settled, and when the new date falls within the notice window the reviewers the
+    policy now names are told at once."""
+    _refuse_unless_editor(actor, tool.model, "tool.criticality_change", tool)
+    if criticality not in ToolCriticality.values:
+        raise ValidationFailed(f"The criticality is one of: {', '.join(ToolCriticality.values)}"
+                               f"; not {criticality!r}.", field="criticality")
+    require_text({"reason": reason}, {"reason": "Say why the criticality changes (what the "
+                                                "tool is now used for, what changed)."})
+    now = now or timezone.now()
+    policy = current_policy(tool.model)
+    rules = policy.rules.tool_rules(criticality)
+    with transaction.atomic():
+        locked = Tool.objects.select_for_update().select_related("policy_version", "model").get(
+            pk=tool.pk)
+        if locked.retired_at is not None:
+            raise Conflict(f"{locked.model.name} was retired from the register on "
+                           f"{locked.retired_at:%Y-%m-%d}; its criticality no longer applies.")
+        if criticality == locked.criticality:
+            raise ValidationFailed(f"{locked.model.name} is of {criticality} criticality "
+                                   "already; choose another.", field="criticality")
+        old_rules = tool_rules_of(locked)
+        kept = {c["control"]: c.get("in_place", False) for c in locked.controls}
+        checklist = _checklist(rules, controls) if controls is not None else [
+            {"control": c, "in_place": kept.get(c, False)} for c in rules.controls]
+        before = {"criticality": locked.criticality, "policy_version": str(locked.policy_version),
+                  "rules": old_rules.as_dict(), "controls": locked.controls,
+                  "next_review_due": locked.next_review_due}
+        locked.criticality, locked.policy_version, locked.controls = criticality, policy, checklist
+        locked.next_review_due = add_months(_last_reviewed(locked), rules.review_months)
+        locked.save(update_fields=["criticality", "policy_version", "controls",
+                                   "next_review_due"])
+        audit.record(action="tool.criticality_change", actor=actor, obj=locked, payload={
+            "model": locked.model.slug, "reason": reason, "before": before,
+            "after": {"criticality": criticality, "policy_version": str(policy),
+                      "rules": rules.as_dict(), "controls": checklist,
+                      "next_review_due": locked.next_review_due}})
+        reviewers = _reviewers(locked, rules)
+        # Notices about the old date are stale; at the same date only those no longer asked.
+        keep = reviewers if locked.next_review_due == before["next_review_due"] else []
+        notifications_settle(obj=locked, kinds=TOOL_REVIEW_KINDS, keep=keep)
+        if locked.next_review_due <= now.date() + dt.timedelta(days=TOOL_REVIEW_NOTICE_DAYS):
+            _notify_review(locked, reviewers, today=now.date())
+    tool.refresh_from_db()
+    return tool
 
 
 def tool_review(*, actor: User, tool: Tool, still_in_use: Any, notes: str, controls: Any = None,
@@ -148,8 +218,7 @@ def tool_review(*, actor: User, tool: Tool, still_in_use: Any, notes: str, contr
             "model": tool.model.slug, "due_on": review.due_on, "still_in_use": still_in_use,
             "notes": notes, "controls": checklist, "reviewer_rule": rules.reviewer,
             "next_review_due": next_due, "retired": next_due is None})
-        notifications_settle(obj=locked, kinds=[NotificationKind.TOOL_REVIEW_DUE,
-                                                NotificationKind.TOOL_REVIEW_OVERDUE])
+        notifications_settle(obj=locked, kinds=TOOL_REVIEW_KINDS)
     tool.refresh_from_db()
     return review
 
@@ -163,6 +232,21 @@ def _reviewers(tool: Tool, rules: ToolRules) -> list[User]:
     return people
 
 
+def _notify_review(tool: Tool, people: list[User], *, today: dt.date) -> int:
+    """Tell ``people`` the tool's review is coming due or overdue (once per review date)."""
+    due, overdue = tool.next_review_due, tool.next_review_due < today
+    return len(notify(
+        users=people, obj=tool, period=due.isoformat(),
+        kind=NotificationKind.TOOL_REVIEW_OVERDUE if overdue
+        else NotificationKind.TOOL_REVIEW_DUE,
+        title=f"Review of the tool {tool.model.name} "
+              f"{'overdue since' if overdue else 'due'} {due}",
+        url=tool.get_absolute_url(),
+        body=f"{tool.model.name} ({tool.get_criticality_display().lower()} criticality) "
+             f"is due for its periodic review on {due}: confirm it is used as "
+             "registered and its controls are in place."))
+
+
 def tools_scan(*, now: dt.datetime | None = None, days: int = TOOL_REVIEW_NOTICE_DAYS) -> int:
     """Notify tool reviews coming due within ``days`` and overdue ones, once per review date
     and kind. Idempotent. Returns the number of notifications sent."""
@@ -171,17 +255,7 @@ def tools_scan(*, now: dt.datetime | None = None, days: int = TOOL_REVIEW_NOTICE
     with transaction.atomic():
         for tool in Tool.objects.review_due_by(today + dt.timedelta(days=days)).listed() \
                 .select_related("policy_version"):
-            due, overdue = tool.next_review_due, tool.next_review_due < today
-            sent += len(notify(
-                users=_reviewers(tool, tool_rules_of(tool)), obj=tool, period=due.isoformat(),
-                kind=NotificationKind.TOOL_REVIEW_OVERDUE if overdue
-                else NotificationKind.TOOL_REVIEW_DUE,
-                title=f"Review of the tool {tool.model.name} "
-                      f"{'overdue since' if overdue else 'due'} {due}",
-                url=tool.get_absolute_url(),
-                body=f"{tool.model.name} ({tool.get_criticality_display().lower()} criticality) "
-                     f"is due for its periodic review on {due}: confirm it is used as "
-                     "registered and its controls are in place."))
+            sent += _notify_review(tool, _reviewers(tool, tool_rules_of(tool)), today=today)
         notification_scan_record(scan="tools", sent=sent)
     return sent
 

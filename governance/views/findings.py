@@ -16,6 +16,7 @@ from core import pages, permissions
 from core.errors import DomainError
 from core.http import AuthenticatedHttpRequest
 from governance import services
+from governance.filters import FindingFilter, findings_listed
 from governance.forms import (
     AttachmentForm,
     CommentForm,
@@ -30,6 +31,7 @@ from governance.models import (
     FindingComment,
     FindingStatus,
     RootCause,
+    Severity,
     SR117Area,
 )
 from governance.models.findings import AGEING_BUCKETS, UNCLASSIFIED
@@ -56,21 +58,22 @@ def _finding_moves(user: Any, finding: Finding) -> list[tuple[str, str]]:
 
 @login_required
 def finding_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    status = request.GET.get("status", "unresolved")
-    taxonomy = {f: request.GET.get(f, "") for f in ("category", "root_cause", "sr117_area")}
-    ageing = request.GET.get("ageing", "")
+    """The findings the user may see, filtered as the API and the CSV export filter them
+    (governance.filters); a filter value not understood is a 400 saying what to use."""
+    wanted = FindingFilter.from_params(request.GET)
     today = timezone.localdate()
     visible = Finding.objects.visible_to(request.user)
-    qs = visible.listed().shown(status).classified(**taxonomy).aged(ageing, today)
     return render(request, "governance/findings.html", {
-        "findings": qs[:500], "status": status, "statuses": FindingStatus.choices,
-        "ageing": ageing,
-        "taxonomy": [(field, label, choices, taxonomy[field]) for field, label, choices in (
+        "findings": findings_listed(request.user, wanted, today)[:500], "filter": wanted,
+        "status": wanted.status, "statuses": FindingStatus.choices,
+        "severities": Severity.choices, "ageing": wanted.ageing,
+        "taxonomy": [(field, label, choices, getattr(wanted, field)) for field, label, choices in (
             ("category", "Category", FindingCategory.choices),
             ("root_cause", "Root cause", RootCause.choices),
             ("sr117_area", "SR 11-7 area", SR117Area.choices))],
         "buckets": AGEING_BUCKETS, "unclassified": UNCLASSIFIED,
-        "ageing_summary": visible.ageing_summary(today)})
+        "ageing_summary": visible.ageing_summary(today),
+        "export_params": wanted.as_params()}, status=400 if wanted.errors else 200)
 
 
 def _finding_page(request: AuthenticatedHttpRequest, finding: Finding, *, status: int = 200,

@@ -1,6 +1,6 @@
 """The register of tools that are not models: the list (review due first), a tool with its
-controls, reviews and the review form, and registering an entry whose intake said "not a
-model"."""
+controls, reviews, the review form and the form changing its criticality, and registering an
+entry whose intake said "not a model"."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from core import pages, permissions
 from core.errors import DomainError
 from core.http import AuthenticatedHttpRequest
 from governance import services
-from governance.forms import ToolForm, ToolReviewForm, checked_controls
+from governance.forms import ToolCriticalityForm, ToolForm, ToolReviewForm, checked_controls
 from governance.models import ModelIntake, Tool, ToolCriticality
 from governance.views.common import refuse_on_get, visible_model
 
@@ -43,7 +43,8 @@ def tool_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 def _tool_page(request: AuthenticatedHttpRequest, tool: Tool, *, status: int = 200,
-               form: ToolReviewForm | None = None, error: str = "") -> HttpResponse:
+               form: ToolReviewForm | None = None, error: str = "",
+               criticality_form: ToolCriticalityForm | None = None) -> HttpResponse:
     tool = _tool(request, tool.model.slug)
     rules = services.tool_rules_of(tool)
     services.notification_mark_read_about(actor=request.user, obj=tool)
@@ -54,7 +55,11 @@ def _tool_page(request: AuthenticatedHttpRequest, tool: Tool, *, status: int = 2
         "may_review": tool.retired_at is None and not permissions.reason_cannot_review_tool(
             request.user, tool.model, rules.reviewer),
         "checklist": [(c, c in in_place) for c in rules.controls],
-        "form": form or ToolReviewForm(), "error": error}, status=status)
+        "form": form or ToolReviewForm(), "error": error,
+        "may_change_criticality": tool.retired_at is None
+        and permissions.can_edit_intake(request.user, tool.model),
+        "criticality_form": criticality_form or ToolCriticalityForm(
+            initial={"criticality": tool.criticality})}, status=status)
 
 
 @login_required
@@ -81,13 +86,35 @@ def tool_review(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def tool_criticality(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """Change the tool's criticality (its owner's side or a risk officer): the workflow and the
+    next review date follow the policy for the new criticality."""
+    tool = _tool(request, slug)
+    form = ToolCriticalityForm(request.POST)
+
+    def failure(status: int, error: DomainError | None) -> HttpResponse:
+        return _tool_page(request, tool, status=status, criticality_form=form,
+                          error=error.message if error is not None
+                          else "Choose the new criticality: high, medium or low.")
+
+    return pages.form_action(
+        request, form=form, call=lambda: services.tool_criticality_change(
+            actor=request.user, tool=tool, criticality=form.cleaned_data["criticality"],
+            reason=form.cleaned_data["reason"]),
+        success=lambda changed: f"{tool.model.name} is now of {changed.criticality} "
+                                f"criticality; its next review is due "
+                                f"{changed.next_review_due}.",
+        done=tool.get_absolute_url(), failure=failure)
+
+
+@login_required
 def tool_register(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """Register an entry whose intake said "not a model" as a tool. The controls shown are the
     current policy's for the criticality chosen (htmx swaps them when it changes)."""
     model = visible_model(request, slug)
     refuse_on_get(request, "" if permissions.can_edit_intake(request.user, model) else
-                  "Only the entry's team, its owner and developers, and risk officers can "
-                  "register it as a tool.")
+                  services.TOOL_EDITORS)
     form = ToolForm(request.POST or None, initial={"criticality": "medium"})
     chosen = (request.POST or request.GET).get("criticality")
     criticality = chosen if chosen in ToolCriticality.values else "medium"

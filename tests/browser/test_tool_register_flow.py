@@ -1,8 +1,8 @@
 """In a real browser: an entry recorded at intake as not a model goes into the tool register.
 Choosing another criticality swaps the policy's controls checklist in place (htmx, no reload);
 the tool page shows the missing controls, the risk officer the policy names concludes the
-review; the findings page shows its ageing summary and taxonomy filters. axe-core passes the
-pages."""
+review and then lowers its criticality; the findings page shows its ageing summary and taxonomy
+filters, and its CSV export takes the filter shown. axe-core passes the pages."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from governance import services as governance
 from governance.models import Tool
 from governance.policy import DEFAULT_TOOL_RULES
+from reports.models import GeneratedReport
 from tests.browser.axe_check import axe_violations
 from tests.governance.conftest import policy  # noqa: F401  (fixture)
 from tests.registry.conftest import credit_model  # noqa: F401  (fixture)
@@ -56,6 +57,16 @@ def test_a_spreadsheet_is_registered_as_a_tool_and_reviewed(page, login, people,
     expect(page.locator(".checklist .badge.bad")).to_have_count(0)
     assert Tool.objects.get().reviews.count() == 1
 
+    # Its use narrows: the risk officer lowers its criticality; the workflow follows the policy.
+    page.get_by_label("Medium").check()
+    page.get_by_label("Reason").fill("Only the credit team uses it now.")
+    page.get_by_role("button", name="Change the criticality").click()
+    expect(page.locator(".messages")).to_contain_text("is now of medium criticality")
+    expect(page.locator("h1")).to_contain_text("medium criticality")
+    expect(page.get_by_text("Every 12 months by its owner")).to_be_visible()
+    assert Tool.objects.get().criticality == "medium"
+    assert not axe_violations(page)
+
     page.goto("/governance/tools/")
     expect(page.get_by_role("link", name=credit_model.name)).to_be_visible()
     assert not axe_violations(page)
@@ -65,3 +76,8 @@ def test_a_spreadsheet_is_registered_as_a_tool_and_reviewed(page, login, people,
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"sr117_area=outcomes_analysis"))
     assert not axe_violations(page)
+    # The export takes the filter the page shows.
+    page.get_by_role("button", name="Export these findings (CSV)").click()
+    expect(page).to_have_url(re.compile(r"/reports/exports/\d+/$"))
+    job = GeneratedReport.objects.get()
+    assert job.params == {"status": "unresolved", "sr117_area": "outcomes_analysis"}

@@ -189,6 +189,139 @@ def test_bad_review_input_is_refused(tool, people):
     assert not tool.reviews.exists()
 
 
+# --- changing the criticality --------------------------------------------------------------------
+
+LOW_CONTROLS = DEFAULT_TOOL_RULES["low"]["controls"]
+
+
+def test_lowering_the_criticality_derives_the_workflow_again_and_is_audited(tool, people):
+    registered = tool.registered_at.date()
+    changed = services.tool_criticality_change(
+        actor=people["dana"], tool=tool, criticality="low",
+        reason="Only a reference copy now; the ledger computes the overlays.")
+    assert changed.criticality == "low"
+    # Low: reviewed every 24 months by its owner, from its registration (no review yet).
+    assert changed.next_review_due == add_months(registered, 24)
+    assert services.tool_rules_of(changed).reviewer == "owner"
+    # The low checklist's controls keep the answers the high one had.
+    assert changed.controls == [{"control": LOW_CONTROLS[0], "in_place": True},
+                                {"control": LOW_CONTROLS[1], "in_place": False}]
+    event = AuditEvent.objects.get(action="tool.criticality_change")
+    assert event.actor_username == "dana" and event.payload["reason"].startswith("Only a")
+    assert event.payload["before"]["criticality"] == "high"
+    assert event.payload["before"]["rules"]["reviewer"] == "risk_officer"
+    assert event.payload["after"]["criticality"] == "low"
+    assert event.payload["after"]["next_review_due"] == add_months(registered, 24).isoformat()
+    assert len(event.payload["before"]["controls"]) == len(HIGH_CONTROLS)
+
+
+def test_raising_the_criticality_can_make_a_review_due_at_once_and_tells_the_reviewers(
+        non_model, people):
+    long_ago = timezone.now() - dt.timedelta(days=550)  # 18 months ago
+    tool = services.tool_register(actor=people["dana"], model=non_model, kind="euc",
+                                  criticality="low", usage="Quarterly.", now=long_ago)
+    assert not tool.is_review_overdue()  # every 24 months
+    services.tool_criticality_change(actor=people["rhea"], tool=tool, criticality="high",
+                                     reason="Now feeds the provisioning numbers.")
+    tool.refresh_from_db()
+    # High: every 12 months, so the review fell due six months ago.
+    assert tool.next_review_due == add_months(long_ago.date(), 12) and tool.is_review_overdue()
+    assert [c["in_place"] for c in tool.controls] == [False] * len(HIGH_CONTROLS)
+    told = Notification.objects.filter(kind=NotificationKind.TOOL_REVIEW_OVERDUE)
+    # The owner and the risk officers the high workflow names act next.
+    assert {n.user.username for n in told} == {"dana", "rhea"}
+    assert all(n.url == f"/governance/tools/{non_model.slug}/" for n in told)
+
+
+def test_a_review_notice_that_no_longer_holds_is_settled(tool, people):
+    services.tools_scan(now=timezone.now() + dt.timedelta(days=350))  # due within 30 days
+    assert Notification.objects.filter(kind=NotificationKind.TOOL_REVIEW_DUE,
+                                       read_at=None).count() >= 2
+    services.tool_criticality_change(actor=people["rhea"], tool=tool, criticality="low",
+                                     reason="Reference copy only.")
+    assert not Notification.objects.filter(kind__startswith="tool_review", read_at=None).exists()
+
+
+def test_who_may_change_the_criticality_is_who_may_register(tool, people):
+    for who in ("frank", "aude", "victor", "boris"):
+        with pytest.raises(PermissionRefused):
+            services.tool_criticality_change(actor=people[who], tool=tool, criticality="low",
+                                             reason="x")
+    tool.refresh_from_db()
+    assert tool.criticality == "high"
+    services.tool_criticality_change(actor=people["rhea"], tool=tool, criticality="medium",
+                                     reason="Used by two teams only.")
+    services.tool_criticality_change(actor=people["dana"], tool=tool, criticality="low",
+                                     reason="Now a reference copy.")
+    assert AuditEvent.objects.filter(action="tool.criticality_change").count() == 2
+
+
+@pytest.mark.parametrize(("kwargs", "field", "says"), [
+    ({"criticality": "extreme"}, "criticality", "high, medium, low"),
+    ({"criticality": "high"}, "criticality", "already"),
+    ({"reason": "  "}, "reason", "why"),
+    ({"controls": {"Painted blue": True}}, "controls", "Painted blue"),
+])
+def test_bad_criticality_changes_are_refused_naming_the_field(tool, people, kwargs, field,
+                                                              says):
+    data = {"criticality": "low", "reason": "Reference copy.", **kwargs}
+    with pytest.raises(ValidationFailed) as err:
+        services.tool_criticality_change(actor=people["dana"], tool=tool, **data)
+    assert field in err.value.fields and says in err.value.message
+    tool.refresh_from_db()
+    assert tool.criticality == "high"
+    assert not AuditEvent.objects.filter(action="tool.criticality_change").exists()
+
+
+def test_a_retired_tool_s_criticality_cannot_change(tool, people):
+    services.tool_review(actor=people["rhea"], tool=tool, still_in_use=False, notes="Replaced.")
+    with pytest.raises(Conflict, match="retired"):
+        services.tool_criticality_change(actor=people["dana"], tool=tool, criticality="low",
+                                         reason="x")
+
+
+def test_api_changes_the_criticality(tool, api, people):
+    url = f"/api/v1/tools/{tool.model.slug}/criticality/"
+    r = api.as_(people["dana"]).post(url, {"criticality": "medium",
+                                           "reason": "Used by one team now."}, format="json")
+    assert r.status_code == 200, r.json()
+    assert r.json()["criticality"] == "medium"
+    assert r.json()["next_review_due"] == add_months(tool.registered_at.date(), 12).isoformat()
+    bad = api.as_(people["dana"]).post(url, {"criticality": "extreme", "reason": "x"},
+                                       format="json")
+    assert bad.status_code == 400
+    assert "high, medium, low" in bad.json()["fields"]["criticality"][0]
+    assert api.as_(people["dana"]).post(url, {"criticality": "low"}, format="json"
+                                        ).status_code == 400  # no reason
+    assert api.as_(people["aude"]).post(url, {"criticality": "low", "reason": "x"},
+                                        format="json").status_code == 403
+    assert api.as_(people["frank"]).post(url, {"criticality": "low", "reason": "x"},
+                                         format="json").status_code == 404
+    tool.refresh_from_db()
+    assert tool.criticality == "medium"
+
+
+def test_the_tool_page_changes_the_criticality(tool, client, people):
+    page_url = f"/governance/tools/{tool.model.slug}/"
+    url = page_url + "criticality/"
+    client.force_login(people["dana"])
+    assert "Change its criticality" in client.get(page_url).content.decode()
+    bad = client.post(url, {"criticality": "extreme", "reason": "x"})
+    assert bad.status_code == 400 and "Change its criticality" in bad.content.decode()
+    no_reason = client.post(url, {"criticality": "low", "reason": ""})
+    assert no_reason.status_code == 400 and "why the criticality changes" in \
+        no_reason.content.decode()
+    r = client.post(url, {"criticality": "low", "reason": "Reference copy only."})
+    assert r.status_code == 302 and r["Location"] == page_url
+    page = client.get(page_url).content.decode()
+    assert "low criticality" in page and "Every 24 months by its owner" in page
+    client.force_login(people["aude"])
+    assert "Change its criticality" not in client.get(page_url).content.decode()
+    assert client.post(url, {"criticality": "high", "reason": "x"}).status_code == 403
+    tool.refresh_from_db()
+    assert tool.criticality == "low"
+
+
 # --- due-review notices (the scheduled scan) ------------------------------------------------------
 
 def test_the_scan_notifies_reviews_coming_due_and_overdue_once(tool, people):

@@ -65,6 +65,79 @@ def test_the_findings_csv_holds_what_the_findings_page_shows(in_validation, aude
     assert medium["model"] == in_validation.model.slug and medium["owner"] == "dana"
 
 
+def test_the_findings_csv_takes_the_page_s_whole_filter_and_records_it(in_validation, aude,
+                                                                       people, api, client):
+    """A taxonomy filter narrows the CSV exactly as it narrows the findings page and the API;
+    the filter is recorded with the export and in its audit event."""
+    victor = people["victor"]
+    data = governance.finding_raise(actor=victor, version=in_validation, severity="high",
+                                    title="Income field truncated", description="At 99,999.",
+                                    category="data", root_cause="data_quality",
+                                    sr117_area="conceptual_soundness")
+    governance.finding_raise(actor=victor, version=in_validation, severity="high",
+                             title="No challenger model", description="No benchmark.",
+                             category="methodology", sr117_area="conceptual_soundness")
+    query = {"status": "all", "sr117_area": "conceptual_soundness", "category": "data"}
+    client.force_login(aude)
+    page = client.get("/governance/findings/", query)
+    assert [f.pk for f in page.context["findings"]] == [data.pk]
+    listed = api.as_(aude).get("/api/v1/findings/", query).json()["results"]
+    assert [r["id"] for r in listed] == [data.pk]
+    job = jobs.export_request(actor=aude, kind="findings_csv", params=query)
+    assert [(r["finding"], r["category"], r["root_cause"]) for r in rows(job)] == [
+        (f"F-{data.pk}", "data", "data_quality")]
+    assert job.params == query and job.rows == 1
+    event = AuditEvent.objects.get(action="reports.export_requested", object_id=str(job.pk))
+    assert event.payload["params"] == query
+    # Not classified yet ("none"): the two findings raised without a taxonomy.
+    unclassified = rows(jobs.export_request(actor=aude, kind="findings_csv", params={
+        "status": "all", "category": "none"}))
+    assert sorted(r["title"] for r in unclassified) == ["'=1+2 drift in income", "Thin file"]
+
+
+def test_the_findings_page_s_export_form_carries_its_current_filter(in_validation, dana,
+                                                                     client):
+    client.force_login(dana)
+    page = client.get("/governance/findings/", {"status": "all", "category": "none",
+                                                "ageing": "0-30", "severity": "low"})
+    form = page.content.decode().split('aria-label="Export these findings"')[1].split(
+        "</form>")[0]
+    for name, value in (("kind", "findings_csv"), ("status", "all"), ("category", "none"),
+                        ("ageing", "0-30"), ("severity", "low")):
+        assert f'name="{name}" value="{value}"' in form, name
+    assert 'name="root_cause"' not in form  # not set, so not carried
+    posted = client.post("/reports/exports/", {"kind": "findings_csv", "status": "all",
+                                               "category": "none", "ageing": "0-30",
+                                               "severity": "low"})
+    job = GeneratedReport.objects.get(requested_by=dana)
+    assert posted.status_code == 302 and job.rows == 1
+    assert [r["title"] for r in rows(job)] == ["Thin file"]
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ({"category": "bogus"}, "category"), ({"root_cause": "gremlins"}, "root_cause"),
+    ({"sr117_area": "everywhere"}, "sr117_area"), ({"ageing": "ancient"}, "ageing"),
+    ({"status": "lost"}, "status"), ({"severity": "dire"}, "severity"),
+    ({"overdue": "maybe"}, "overdue"), ({"version": "v1"}, "version"),
+])
+def test_a_bad_findings_filter_is_a_400_naming_it_on_the_page_the_api_and_the_export(
+        query, field, in_validation, aude, api, client):
+    client.force_login(aude)
+    page = client.get("/governance/findings/", query)
+    assert page.status_code == 400 and f"{field}: " in page.content.decode()
+    assert "Export these findings" not in page.content.decode()
+    listed = api.as_(aude).get("/api/v1/findings/", query)
+    assert listed.status_code == 400 and field in listed.json()["fields"], listed.json()
+    exported = api.as_(aude).post("/api/v1/reports/exports/", {
+        "kind": "findings_csv", "params": query}, format="json")
+    assert exported.status_code == 400 and field in exported.json()["fields"]
+    assert repr(query[field]) in exported.json()["fields"][field][0]  # says what was wrong
+    on_page = client.post("/reports/exports/", {"kind": "findings_csv", **query})
+    assert on_page.status_code == 400
+    assert "The findings filter is invalid" in on_page.content.decode()
+    assert not GeneratedReport.objects.exists()
+
+
 def test_findings_and_waivers_of_models_one_may_not_see_are_not_exported(in_validation, frank,
                                                                          people):
     Waiver.objects.create(version=in_validation, check_name="fairness", reason="Collecting.",
