@@ -66,7 +66,7 @@ from registry.models import ModelVersion
 
 # name -> maker(version=, actor=, now=) returning what the attestation says of the document
 # (at least {"sha256": ...}); filled by apps above governance at ready().
-ApprovalDocument = Callable[..., dict[str, Any]]
+ApprovalDocument = Callable[..., dict[str, Any] | None]
 _documents: dict[str, ApprovalDocument] = {}
 # name -> prepare(version=, actor=), run before the approval's transaction (see above).
 _preparers: dict[str, Callable[..., Any]] = {}
